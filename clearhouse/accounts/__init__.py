@@ -1,0 +1,1 @@
+"""People and services that use Clearhouse: accounts, roles, passwords, API keys."""

@@ -1,0 +1,72 @@
+"""Routes for sign-up, sign-in, the caller's own account, API keys and account administration."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, status
+from fastapi.security import OAuth2PasswordRequestForm
+
+from clearhouse.accounts import service
+from clearhouse.accounts.schemas import (
+    AccessToken,
+    AccountAdminUpdate,
+    AccountCreate,
+    AccountPublic,
+    ApiKeyCreate,
+    ApiKeyCreated,
+    ApiKeyPublic,
+)
+from clearhouse.deps import AdminAccount, CurrentAccount, KeysDep, SessionDep, SettingsDep
+
+router = APIRouter(prefix="/v1", tags=["accounts"])
+
+
+@router.post("/accounts", status_code=status.HTTP_201_CREATED, response_model=AccountPublic)
+def sign_up(body: AccountCreate, session: SessionDep, settings: SettingsDep):
+    """Create an account. Staff roles (moderator, admin) are given by an admin, not chosen."""
+    return service.create_account(session, data=body, settings=settings)
+
+
+@router.post("/auth/token", response_model=AccessToken)
+def sign_in(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    session: SessionDep,
+    settings: SettingsDep,
+    keys: KeysDep,
+):
+    """Exchange email (as `username`) and password for a short-lived ES256 access token."""
+    account = service.authenticate(session, email=form.username, password=form.password)
+    token, lifetime = service.issue_access_token(account=account, settings=settings, keys=keys)
+    return AccessToken(access_token=token, expires_in=lifetime)
+
+
+@router.get("/accounts/me", response_model=AccountPublic)
+def read_my_account(account: CurrentAccount):
+    return account
+
+
+@router.post("/api-keys", status_code=status.HTTP_201_CREATED, response_model=ApiKeyCreated)
+def create_api_key(body: ApiKeyCreate, account: CurrentAccount, session: SessionDep):
+    """A key for a service acting as this account. The secret is shown only in this response."""
+    key, secret = service.create_api_key(session, account=account, name=body.name)
+    return ApiKeyCreated(
+        **ApiKeyPublic.model_validate(key, from_attributes=True).model_dump(), secret=secret
+    )
+
+
+@router.get("/api-keys", response_model=list[ApiKeyPublic])
+def list_api_keys(account: CurrentAccount, session: SessionDep):
+    return service.list_api_keys(session, account=account)
+
+
+@router.post("/api-keys/{key_id}/revoke", response_model=ApiKeyPublic)
+def revoke_api_key(key_id: uuid.UUID, account: CurrentAccount, session: SessionDep):
+    return service.revoke_api_key(session, account=account, key_id=key_id)
+
+
+@router.patch("/admin/accounts/{account_id}", response_model=AccountPublic, tags=["admin"])
+def update_account(
+    account_id: uuid.UUID, body: AccountAdminUpdate, _admin: AdminAccount, session: SessionDep
+):
+    """Change an account's role, revenue share or disabled state (admins only)."""
+    return service.update_account_as_admin(session, account_id=account_id, changes=body)

@@ -1,0 +1,54 @@
+"""Account and API key tables."""
+
+import uuid
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlmodel import Column, Field, SQLModel
+
+from clearhouse.db import UTCDateTime, enum_column, new_id, utcnow
+
+
+class Role(StrEnum):
+    holder = "holder"
+    creator = "creator"
+    moderator = "moderator"
+    admin = "admin"
+
+
+class Account(SQLModel, table=True):
+    """A person (or a service) that signs in. Roles decide what they may do."""
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    email: str = Field(unique=True, index=True, max_length=320, description="Lower-cased.")
+    password_hash: str = Field(max_length=255, description="argon2id.")
+    display_name: str = Field(max_length=120)
+    date_of_birth: date = Field(description="Needed for the protections of minors.")
+    role: Role = Field(default=Role.holder, sa_column=enum_column(Role))
+    revenue_share_bps: int = Field(
+        description="The holder's share of each licence fee, in basis points; set by admins."
+    )
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+    disabled_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+
+    def age_on(self, day: date) -> int:
+        born = self.date_of_birth
+        return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
+class ApiKey(SQLModel, table=True):
+    """A long-lived key for a service (a third-party generator) acting as its account."""
+
+    __tablename__ = "api_key"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    account_id: uuid.UUID = Field(foreign_key="account.id", index=True, ondelete="CASCADE")
+    name: str = Field(max_length=120)
+    prefix: str = Field(max_length=16, description="Shown to the owner to tell keys apart.")
+    secret_sha256: str = Field(unique=True, max_length=64, description="Only the hash is kept.")
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))

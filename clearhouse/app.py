@@ -1,0 +1,66 @@
+"""The FastAPI application factory."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from clearhouse import signing
+from clearhouse.accounts.api import router as accounts_router
+from clearhouse.db import build_engine
+from clearhouse.errors import install_problem_handlers
+from clearhouse.keys import KeyRing
+from clearhouse.migrations import upgrade_database
+from clearhouse.openapi import install_openapi
+from clearhouse.settings import Settings
+from policies.api import router as policies_router
+from rights.api import router as rights_router
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        if settings.migrate_on_start:
+            upgrade_database(settings.resolved_database_url)
+        app.state.engine = build_engine(settings.resolved_database_url)
+        app.state.keys = KeyRing.load(settings)
+        app.state.ready = True
+        try:
+            yield
+        finally:
+            app.state.ready = False
+            app.state.engine.dispose()
+
+    app = FastAPI(
+        title="Clearhouse",
+        version="0.1.0",
+        description="Rights and consent for generative video: register what is yours, "
+        "say who may use it, revoke at any moment.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.ready = False
+    install_problem_handlers(app)
+    install_openapi(app)
+    app.include_router(accounts_router)
+    app.include_router(rights_router)
+    app.include_router(policies_router)
+
+    @app.get("/healthz", tags=["operations"])
+    def healthz() -> dict[str, str]:
+        """Ready when the database answers and the keys are loaded."""
+        with app.state.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+        return {"status": "ok"}
+
+    @app.get("/.well-known/jwks.json", tags=["receipts"])
+    def jwks() -> dict[str, list[dict[str, str]]]:
+        """Public keys for consent receipts and access tokens (ES256)."""
+        keys: KeyRing = app.state.keys
+        return signing.jwks({**keys.receipt_keys, **keys.access_keys})
+
+    return app

@@ -1,0 +1,168 @@
+"""The `clearhouse` command: serve the API, migrate the database, verify the audit log."""
+
+import json
+import secrets
+from datetime import date
+from typing import Annotated
+
+import typer
+from sqlmodel import Session, select
+
+from clearhouse.settings import Settings
+
+app = typer.Typer(help="Clearhouse: rights and consent for generative video.", no_args_is_help=True)
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)
+account_app = typer.Typer(help="Accounts (for operators).", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(audit_app, name="audit")
+app.add_typer(account_app, name="account")
+
+
+def _session(settings: Settings) -> Session:
+    from clearhouse.db import build_engine
+    from clearhouse.migrations import upgrade_database
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade_database(settings.resolved_database_url)
+    return Session(build_engine(settings.resolved_database_url), expire_on_commit=False)
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    demo: Annotated[bool, typer.Option(help="Seed a sample holder with a character.")] = False,
+) -> None:
+    """Start the API (OpenAPI docs at /docs). Migrations are applied first."""
+    import uvicorn
+
+    from clearhouse.app import create_app
+
+    settings = Settings()
+    if demo:
+        with _session(settings) as session:
+            _seed_demo(session, settings=settings, base_url=f"http://{host}:{port}")
+    uvicorn.run(create_app(settings), host=host, port=port)
+
+
+def _seed_demo(session: Session, *, settings: Settings, base_url: str) -> None:
+    from clearhouse.accounts.models import Account
+    from clearhouse.accounts.schemas import AccountCreate
+    from clearhouse.accounts.service import create_account
+    from clearhouse.keys import KeyRing
+    from policies.schema import Audience, PolicyDocument, Price, Use
+    from policies.service import set_policy
+    from rights.models import AssetKind
+    from rights.schemas import AssetCreate
+    from rights.service import create_asset, create_grant
+
+    email = "demo-holder@clearhouse.example"
+    if session.exec(select(Account).where(Account.email == email)).first():
+        typer.echo(f"Demo holder {email} exists already; sign in with the password shown then.")
+        return
+    password = secrets.token_urlsafe(12)
+    holder = create_account(
+        session,
+        data=AccountCreate(
+            email=email,
+            password=password,
+            display_name="Demo Studio",
+            date_of_birth=date(1980, 1, 1),
+        ),
+        settings=settings,
+    )
+    asset = create_asset(
+        session,
+        owner=holder,
+        data=AssetCreate(
+            kind=AssetKind.character,
+            handle="captain_comet",
+            name="Captain Comet",
+            aliases=["The Comet"],
+            description="A demo character.",
+        ),
+    )
+    set_policy(
+        session,
+        asset=asset,
+        actor=holder,
+        document=PolicyDocument(
+            audience=Audience.anyone,
+            allowed_uses=[Use.personal, Use.parody],
+            price=Price(currency="USD", per_use_minor=50, per_second_minor=5),
+        ),
+    )
+    create_grant(
+        session,
+        owner=holder,
+        asset=asset,
+        policy_version=None,
+        settings=settings,
+        keys=KeyRing.load(settings),
+    )
+    session.commit()
+    typer.echo(
+        f"Demo holder: {email} / {password}\n"
+        f"  character @captain_comet ({asset.id}) with a granted policy.\n"
+        f"Sign in:  curl -s -X POST {base_url}/v1/auth/token "
+        f"-d username={email} -d password={password}\n"
+        f"Then:     curl -s {base_url}/v1/assets -H 'Authorization: Bearer <access_token>'"
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
+    """Apply Alembic migrations up to REVISION."""
+    from clearhouse.migrations import upgrade_database
+
+    settings = Settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade_database(settings.resolved_database_url, revision)
+    typer.echo(f"database at {revision}")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Walk the hash chain; exit 1 and name the first broken entry if it is broken."""
+    from rights.audit import verify_chain
+
+    with _session(Settings()) as session:
+        report = verify_chain(session)
+    typer.echo(json.dumps(report.__dict__))
+    if not report.ok:
+        raise typer.Exit(code=1)
+
+
+@account_app.command("create")
+def account_create(
+    email: Annotated[str, typer.Option()],
+    role: Annotated[str, typer.Option(help="holder, creator, moderator or admin.")],
+    display_name: Annotated[str, typer.Option()] = "Operator",
+    date_of_birth: Annotated[str, typer.Option(help="YYYY-MM-DD")] = "1970-01-01",
+) -> None:
+    """Create an account with any role (staff roles cannot be chosen at sign-up)."""
+    from clearhouse.accounts.models import Role
+    from clearhouse.accounts.schemas import AccountCreate
+    from clearhouse.accounts.service import create_account
+
+    settings = Settings()
+    password = secrets.token_urlsafe(16)
+    with _session(settings) as session:
+        create_account(
+            session,
+            data=AccountCreate(
+                email=email,
+                password=password,
+                display_name=display_name,
+                date_of_birth=date.fromisoformat(date_of_birth),
+            ),
+            settings=settings,
+            role=Role(role),
+        )
+        session.commit()
+    typer.echo(f"{role} {email} created; password: {password}")
+
+
+def main() -> None:
+    app()

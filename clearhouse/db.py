@@ -1,0 +1,112 @@
+"""The database engine, the request-scoped session and the column types every package shares."""
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from fastapi import Request
+from sqlalchemy import JSON, Column, DateTime, Engine, TypeDecorator, create_engine, event
+from sqlalchemy import Enum as SAEnum
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlmodel import Session
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> uuid.UUID:
+    return uuid.uuid4()
+
+
+class UTCDateTime(TypeDecorator):
+    """A timezone-aware UTC timestamp on every backend (SQLite hands back naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def enum_column(enum: type[StrEnum], **kwargs: Any) -> Column:
+    """A string column holding an enum's values, with a CHECK on every backend.
+
+    Not a native PostgreSQL enum: adding a value later is then a plain migration.
+    """
+    kwargs.setdefault("nullable", False)
+    sa_enum = SAEnum(
+        enum,
+        native_enum=False,
+        create_constraint=True,
+        length=32,
+        values_callable=lambda members: [member.value for member in members],
+        name=enum.__name__.lower(),
+    )
+    return Column(sa_enum, **kwargs)
+
+
+# JSON documents: JSONB on PostgreSQL (indexable), JSON text elsewhere.
+JSONDocument = JSON().with_variant(JSONB(), "postgresql")
+
+
+def build_engine(url: str) -> Engine:
+    """An engine tuned per backend; called from the app's lifespan and the CLI, never at import."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        _tune_sqlite(engine)
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def _tune_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the driver, open transactions, so we can open them IMMEDIATE.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def on_begin(connection: Any) -> None:
+        # One writer at a time, decided when the transaction starts: a deferred transaction
+        # that read first and writes later fails with SQLITE_BUSY instead of waiting.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One request, one transaction: committed when the route returns, rolled back if it raises."""
+    with Session(request.app.state.engine, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def commit_now(session: Session) -> datetime:
+    """Commit inside a route and return the time the commit was confirmed.
+
+    Only for routes that must state when their change took effect (revocations); the
+    session dependency's own commit afterwards has nothing left to do.
+    """
+    session.commit()
+    return utcnow()

@@ -1,0 +1,67 @@
+"""FastAPI dependencies shared by every router: settings, keys, the session, the caller."""
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlmodel import Session
+
+from clearhouse.accounts import service as accounts
+from clearhouse.accounts.models import Account, Role
+from clearhouse.db import get_session
+from clearhouse.errors import Forbidden, Unauthenticated
+from clearhouse.keys import KeyRing
+from clearhouse.settings import Settings
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_keys(request: Request) -> KeyRing:
+    return request.app.state.keys
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+KeysDep = Annotated[KeyRing, Depends(get_keys)]
+
+_bearer = HTTPBearer(auto_error=False, description="An access token from POST /v1/auth/token.")
+_api_key = APIKeyHeader(
+    name="X-API-Key", auto_error=False, description="A service's key from POST /v1/api-keys."
+)
+
+
+def current_account(
+    session: SessionDep,
+    settings: SettingsDep,
+    keys: KeysDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+    api_key: Annotated[str | None, Security(_api_key)],
+) -> Account:
+    if bearer is not None:
+        return accounts.account_for_access_token(
+            session, token=bearer.credentials, settings=settings, keys=keys
+        )
+    if api_key:
+        return accounts.account_for_api_key(session, secret=api_key)
+    raise Unauthenticated("Send an access token (Authorization: Bearer) or an X-API-Key header.")
+
+
+CurrentAccount = Annotated[Account, Depends(current_account)]
+
+
+def require_role(*roles: Role) -> Callable[[Account], Account]:
+    allowed = ", ".join(roles)
+
+    def check(account: CurrentAccount) -> Account:
+        if account.role not in roles:
+            raise Forbidden(f"This needs one of these roles: {allowed}.")
+        return account
+
+    return check
+
+
+AdminAccount = Annotated[Account, Depends(require_role(Role.admin))]
+HolderAccount = Annotated[Account, Depends(require_role(Role.holder, Role.admin))]

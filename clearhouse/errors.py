@@ -1,0 +1,177 @@
+"""One error hierarchy, rendered as RFC 9457 problem details (``application/problem+json``).
+
+Domain packages subclass :class:`ClearhouseError` in their own ``errors.py``; the handlers
+installed by :func:`install_problem_handlers` turn every error, ours or FastAPI's, into a
+problem document, so a caller never has to parse two error formats.
+"""
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_TYPE_BASE = "https://clearhouse.example/problems/"
+
+log = logging.getLogger(__name__)
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document."""
+
+    type: str = Field(description="A URI naming the kind of problem.")
+    title: str = Field(description="A short summary of the kind of problem.")
+    status: int = Field(description="The HTTP status code.")
+    detail: str | None = Field(default=None, description="What went wrong here, and what to do.")
+    instance: str | None = Field(default=None, description="The request path.")
+    errors: list[dict[str, Any]] | None = Field(
+        default=None, description="For a malformed body: each invalid field and why."
+    )
+
+
+class ClearhouseError(Exception):
+    """Base of every error the platform raises on purpose."""
+
+    status_code: int = 400
+    slug: str = "bad-request"
+    title: str = "Bad request"
+    headers: dict[str, str] | None = None
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class NotFound(ClearhouseError):
+    status_code = 404
+    slug = "not-found"
+    title = "Not found"
+
+
+class Unauthenticated(ClearhouseError):
+    status_code = 401
+    slug = "unauthenticated"
+    title = "Authentication required"
+    headers = {"WWW-Authenticate": "Bearer"}
+
+
+class Forbidden(ClearhouseError):
+    status_code = 403
+    slug = "forbidden"
+    title = "Not allowed"
+
+
+class Conflict(ClearhouseError):
+    status_code = 409
+    slug = "conflict"
+    title = "Conflict with the current state"
+
+
+class InvalidRequest(ClearhouseError):
+    """A request that is well formed but asks for something that cannot be done."""
+
+    status_code = 400
+    slug = "invalid-request"
+    title = "Invalid request"
+
+
+def problem_response(
+    request: Request,
+    *,
+    status: int,
+    slug: str,
+    title: str,
+    detail: str | None,
+    errors: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    problem = Problem(
+        type=PROBLEM_TYPE_BASE + slug,
+        title=title,
+        status=status,
+        detail=detail,
+        instance=request.url.path,
+        errors=errors,
+    )
+    return JSONResponse(
+        problem.model_dump(exclude_none=True),
+        status_code=status,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=headers,
+    )
+
+
+def _location(error: dict[str, Any]) -> str:
+    return str(error.get("loc", ("body",))[0])
+
+
+async def _on_clearhouse_error(request: Request, exc: ClearhouseError) -> JSONResponse:
+    return problem_response(
+        request,
+        status=exc.status_code,
+        slug=exc.slug,
+        title=exc.title,
+        detail=exc.detail,
+        headers=exc.headers,
+    )
+
+
+async def _on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+    """422 is for a malformed body only; a bad id in the path is simply not found (404)."""
+    errors = [
+        {"location": list(e.get("loc", ())), "message": e.get("msg", ""), "type": e.get("type")}
+        for e in exc.errors()
+    ]
+    locations = {_location(e) for e in exc.errors()}
+    if "body" in locations:
+        status, slug, title = 422, "malformed-body", "Malformed request body"
+        detail = "Fix the fields listed in `errors` and send the request again."
+    elif locations == {"path"}:
+        return problem_response(
+            request,
+            status=404,
+            slug="not-found",
+            title="Not found",
+            detail="No such object: the id in the path is not a valid id.",
+        )
+    else:
+        status, slug, title = 400, "invalid-parameters", "Invalid query or header parameters"
+        detail = "Fix the parameters listed in `errors` and send the request again."
+    return problem_response(
+        request, status=status, slug=slug, title=title, detail=detail, errors=errors
+    )
+
+
+async def _on_http_exception(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    status = HTTPStatus(exc.status_code)
+    return problem_response(
+        request,
+        status=exc.status_code,
+        slug=status.phrase.lower().replace(" ", "-"),
+        title=status.phrase,
+        detail=str(exc.detail) if exc.detail != status.phrase else None,
+        headers=getattr(exc, "headers", None),
+    )
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return problem_response(
+        request,
+        status=500,
+        slug="internal-error",
+        title="Internal error",
+        detail="This is a bug on our side; it has been logged.",
+    )
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ClearhouseError, _on_clearhouse_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_exception)
+    app.add_exception_handler(Exception, _on_unexpected)

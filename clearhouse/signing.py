@@ -1,0 +1,81 @@
+"""The one place that makes and checks JSON Web Tokens (python-jose).
+
+Everything the platform signs — access tokens, consent receipts — goes through here, so the
+rules are stated once: ES256 only (an explicit allow-list, never the token's own word),
+one algorithm per key, the key chosen by ``kid`` from our own key ring (never from the
+token: ``jwk``/``jku``/``x5u``/``x5c`` headers are refused), and ``typ`` pinned per purpose
+so a receipt can never pass as an access token or the other way round.
+"""
+
+from collections.abc import Mapping
+from typing import Any
+
+from jose import jwt
+from jose.exceptions import JOSEError
+
+from clearhouse.keys import SigningKey
+
+ALLOWED_ALGORITHMS = ("ES256",)
+# Headers that would let a token choose its own verification key, or demand
+# extensions we do not implement.
+REFUSED_HEADERS = frozenset({"jwk", "jku", "x5u", "x5c", "crit"})
+
+ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 (RFC 9068 media type)
+RECEIPT_TYPE = "consent-receipt+jwt"
+
+
+class TokenRejected(Exception):
+    """A token that failed a check; the message says which, for logs and problem details."""
+
+
+def sign(claims: Mapping[str, Any], *, key: SigningKey, typ: str) -> str:
+    return jwt.encode(
+        dict(claims),
+        key.private_pem,
+        algorithm="ES256",
+        headers={"kid": key.kid, "typ": typ},
+    )
+
+
+def verify(
+    token: str,
+    *,
+    keys: Mapping[str, SigningKey],
+    typ: str,
+    issuer: str,
+    audience: str | None = None,
+    required: tuple[str, ...] = ("iss", "iat", "jti"),
+) -> dict[str, Any]:
+    """The token's claims, or :class:`TokenRejected` naming the first check that failed."""
+    try:
+        header = jwt.get_unverified_header(token)
+    except JOSEError as exc:
+        raise TokenRejected("not a JWS compact token") from exc
+    algorithm = header.get("alg")
+    if algorithm not in ALLOWED_ALGORITHMS:
+        raise TokenRejected(f"algorithm {algorithm!r} is not allowed")
+    if REFUSED_HEADERS & header.keys():
+        raise TokenRejected("tokens may not carry their own key or critical extensions")
+    if header.get("typ") != typ:
+        raise TokenRejected(f"token type must be {typ!r}")
+    key = keys.get(header.get("kid", ""))
+    if key is None:
+        raise TokenRejected("unknown signing key")
+    options = {f"require_{claim}": True for claim in required}
+    options["verify_aud"] = audience is not None
+    try:
+        return jwt.decode(
+            token,
+            key.public_pem,
+            algorithms=list(ALLOWED_ALGORITHMS),
+            audience=audience,
+            issuer=issuer,
+            options=options,
+        )
+    except JOSEError as exc:
+        raise TokenRejected(str(exc) or exc.__class__.__name__) from exc
+
+
+def jwks(keys: Mapping[str, SigningKey]) -> dict[str, list[dict[str, str]]]:
+    """The public halves, as a JWK Set."""
+    return {"keys": [key.public_jwk for key in keys.values()]}

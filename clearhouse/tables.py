@@ -1,0 +1,7 @@
+"""Imports every table module, so SQLModel's metadata knows them all (for Alembic and tests)."""
+
+
+def import_all_tables() -> None:
+    import clearhouse.accounts.models  # noqa: F401
+    import policies.models  # noqa: F401
+    import rights.models  # noqa: F401

@@ -1,0 +1,106 @@
+"""The opt-in policy document: typed, versioned data with clear validation errors.
+
+The default is :data:`NOBODY` — an asset without a policy, or with this one, may not be used
+by anyone. Every field that widens use must be set on purpose.
+"""
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_extra_types.currency_code import ISO4217
+
+MAX_MINOR_UNITS = 10**12  # a price above ten billion in any currency is a typo
+
+
+class Audience(StrEnum):
+    nobody = "nobody"
+    listed = "listed"  # only the accounts in listed_accounts
+    anyone = "anyone"
+
+
+class Use(StrEnum):
+    personal = "personal"
+    commercial = "commercial"
+    parody = "parody"
+    news = "news"
+    advertising = "advertising"
+    political = "political"
+
+
+class ContentCategory(StrEnum):
+    sexual = "sexual"
+    violence = "violence"
+    hate = "hate"
+    harassment = "harassment"
+    political = "political"
+    self_harm = "self_harm"
+    illegal_activity = "illegal_activity"
+
+
+class Price(BaseModel):
+    """What one licensed use costs, in integer minor units of ``currency`` (cents for USD)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    currency: ISO4217 = "USD"
+    per_use_minor: int = Field(default=0, ge=0, le=MAX_MINOR_UNITS)
+    per_second_minor: int = Field(default=0, ge=0, le=MAX_MINOR_UNITS)
+
+
+class PolicyDocument(BaseModel):
+    """Who may use an asset, for what, and at what price. Version 1 of the schema."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    schema_version: Literal[1] = 1
+    audience: Audience = Audience.nobody
+    listed_accounts: list[uuid.UUID] = Field(
+        default_factory=list, max_length=1000, description="With audience 'listed' only."
+    )
+    allowed_uses: list[Use] = Field(default_factory=list)
+    excluded_content: list[ContentCategory] = Field(
+        default_factory=list, description="Content the asset may never appear in."
+    )
+    minors_may_use: bool = Field(default=False, description="Whether requesters under 18 may.")
+    approval_required: bool = Field(default=False, description="Each use waits for the owner.")
+    price: Price = Field(default_factory=Price)
+    daily_use_limit: int | None = Field(default=None, ge=1, le=10**9)
+    total_use_limit: int | None = Field(default=None, ge=1, le=10**12)
+    expires_at: AwareDatetime | None = Field(default=None, description="After this, no use.")
+
+    @field_validator("listed_accounts", "allowed_uses", "excluded_content")
+    @classmethod
+    def _no_duplicates(cls, values: list) -> list:
+        if len(set(values)) != len(values):
+            raise ValueError("list each entry once")
+        return sorted(values, key=str)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "PolicyDocument":
+        if self.audience == Audience.listed and not self.listed_accounts:
+            raise ValueError("audience 'listed' needs at least one account in listed_accounts")
+        if self.audience != Audience.listed and self.listed_accounts:
+            raise ValueError("listed_accounts is only for audience 'listed'")
+        if self.audience != Audience.nobody and not self.allowed_uses:
+            raise ValueError(
+                f"audience {self.audience.value!r} needs at least one entry in allowed_uses"
+            )
+        if (
+            self.daily_use_limit is not None
+            and self.total_use_limit is not None
+            and self.daily_use_limit > self.total_use_limit
+        ):
+            raise ValueError("daily_use_limit cannot exceed total_use_limit")
+        return self
+
+    def admits_anyone(self) -> bool:
+        return self.audience != Audience.nobody
+
+    def is_expired(self, now: datetime) -> bool:
+        return self.expires_at is not None and self.expires_at <= now
+
+
+NOBODY = PolicyDocument()

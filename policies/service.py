@@ -1,0 +1,89 @@
+"""Setting and reading an asset's policy versions."""
+
+import uuid
+
+from sqlalchemy import func
+from sqlmodel import Session, select
+
+from clearhouse.accounts.models import Account
+from clearhouse.db import utcnow
+from clearhouse.errors import InvalidRequest, NotFound
+from clearhouse.pagination import PageParams, paginate
+from policies.models import PolicyVersion
+from policies.schema import Audience, PolicyDocument
+from rights import audit
+from rights.models import Asset
+
+
+def current_policy(session: Session, asset_id: uuid.UUID) -> PolicyVersion | None:
+    """The version in force (the highest), or None: then nobody may use the asset."""
+    return session.exec(
+        select(PolicyVersion)
+        .where(PolicyVersion.asset_id == asset_id)
+        .order_by(PolicyVersion.version.desc())
+        .limit(1)
+    ).first()
+
+
+def policy_version(session: Session, *, asset_id: uuid.UUID, version: int) -> PolicyVersion:
+    found = session.exec(
+        select(PolicyVersion).where(
+            PolicyVersion.asset_id == asset_id, PolicyVersion.version == version
+        )
+    ).first()
+    if found is None:
+        raise NotFound(f"This asset has no policy version {version}.")
+    return found
+
+
+def list_policy_versions(
+    session: Session, *, asset_id: uuid.UUID, params: PageParams
+) -> tuple[list[PolicyVersion], int]:
+    query = (
+        select(PolicyVersion)
+        .where(PolicyVersion.asset_id == asset_id)
+        .order_by(PolicyVersion.version.desc())
+    )
+    return paginate(session, query, params)
+
+
+def set_policy(
+    session: Session, *, asset: Asset, actor: Account, document: PolicyDocument
+) -> PolicyVersion:
+    """Store ``document`` as the asset's next version; earlier versions stay readable."""
+    if document.expires_at is not None and document.is_expired(utcnow()):
+        raise InvalidRequest("expires_at is in the past; give a future time or none.")
+    if document.audience == Audience.listed:
+        _check_accounts_exist(session, document.listed_accounts)
+    owner = session.get(Account, asset.owner_id)
+    # Lock the asset row so two concurrent changes cannot both become version N.
+    session.exec(select(Asset.id).where(Asset.id == asset.id).with_for_update()).one()
+    latest = session.exec(
+        select(func.max(PolicyVersion.version)).where(PolicyVersion.asset_id == asset.id)
+    ).one()
+    version = PolicyVersion(
+        asset_id=asset.id,
+        version=(latest or 0) + 1,
+        document=document.model_dump(mode="json"),
+        revenue_share_bps=owner.revenue_share_bps,
+        created_by=actor.id,
+    )
+    session.add(version)
+    session.flush()
+    audit.record_event(
+        session,
+        action="policy.version_created",
+        actor_id=actor.id,
+        asset_id=asset.id,
+        details={"version": version.version, "policy": version.document},
+    )
+    return version
+
+
+def _check_accounts_exist(session: Session, account_ids: list[uuid.UUID]) -> None:
+    found = set(session.exec(select(Account.id).where(Account.id.in_(account_ids))).all())
+    missing = [str(account_id) for account_id in account_ids if account_id not in found]
+    if missing:
+        raise InvalidRequest(
+            f"listed_accounts names accounts that do not exist: {', '.join(missing)}."
+        )

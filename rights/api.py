@@ -1,0 +1,229 @@
+"""Routes of the rights registry: assets, grants, revocations, receipts and the audit log."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, status
+
+from clearhouse.db import commit_now
+from clearhouse.deps import AdminAccount, HolderAccount, KeysDep, SessionDep, SettingsDep
+from clearhouse.pagination import Page, PageParams, page_params
+from clearhouse.signing import TokenRejected
+from policies.models import PolicyVersion
+from rights import audit, repository, service
+from rights.models import AssetKind, ConsentGrant, ConsentReceipt, GrantStatus
+from rights.receipts import verify_receipt
+from rights.schemas import (
+    AssetCreate,
+    AssetDeleted,
+    AssetPublic,
+    AssetUpdate,
+    AuditEntryPublic,
+    ChainReportPublic,
+    GrantCreate,
+    GrantCreated,
+    GrantPublic,
+    ReceiptPublic,
+    ReceiptVerification,
+    ReceiptVerifyRequest,
+    Revocation,
+    RevokeRequest,
+)
+
+router = APIRouter(prefix="/v1")
+Paging = Annotated[PageParams, Depends(page_params)]
+
+
+@router.post(
+    "/assets", status_code=status.HTTP_201_CREATED, response_model=AssetPublic, tags=["assets"]
+)
+def create_asset(body: AssetCreate, owner: HolderAccount, session: SessionDep):
+    """Register a likeness, character or style. Nobody may use it until you grant a policy."""
+    return service.create_asset(session, owner=owner, data=body)
+
+
+@router.get("/assets", response_model=Page[AssetPublic], tags=["assets"])
+def list_assets(
+    owner: HolderAccount,
+    session: SessionDep,
+    paging: Paging,
+    kind: Annotated[AssetKind | None, Query(description="Only assets of this kind.")] = None,
+):
+    items, total = repository.list_owned_assets(
+        session, owner_id=owner.id, kind=kind, params=paging
+    )
+    return Page(items=items, total=total, limit=paging.limit, offset=paging.offset)
+
+
+@router.get("/assets/{asset_id}", response_model=AssetPublic, tags=["assets"])
+def read_asset(asset_id: uuid.UUID, owner: HolderAccount, session: SessionDep):
+    return repository.get_owned_asset(session, owner_id=owner.id, asset_id=asset_id)
+
+
+@router.patch("/assets/{asset_id}", response_model=AssetPublic, tags=["assets"])
+def update_asset(asset_id: uuid.UUID, body: AssetUpdate, owner: HolderAccount, session: SessionDep):
+    asset = repository.get_owned_asset(session, owner_id=owner.id, asset_id=asset_id)
+    return service.update_asset(session, owner=owner, asset=asset, changes=body)
+
+
+@router.delete("/assets/{asset_id}", response_model=AssetDeleted, tags=["assets"])
+def delete_asset(
+    asset_id: uuid.UUID,
+    owner: HolderAccount,
+    session: SessionDep,
+    settings: SettingsDep,
+    keys: KeysDep,
+):
+    """Revoke every active grant of the asset, then delete it. Its audit log stays readable."""
+    asset = repository.get_owned_asset(session, owner_id=owner.id, asset_id=asset_id)
+    deleted_at, grants, receipts = service.delete_asset(
+        session, owner=owner, asset=asset, settings=settings, keys=keys
+    )
+    revocation = _revocation(session, grants, receipts)
+    revocation.effective_at = commit_now(session)
+    return AssetDeleted(asset_id=asset_id, deleted_at=deleted_at, revocation=revocation)
+
+
+@router.post(
+    "/assets/{asset_id}/grants",
+    status_code=status.HTTP_201_CREATED,
+    response_model=GrantCreated,
+    tags=["grants"],
+)
+def create_grant(
+    asset_id: uuid.UUID,
+    body: GrantCreate,
+    owner: HolderAccount,
+    session: SessionDep,
+    settings: SettingsDep,
+    keys: KeysDep,
+):
+    """Consent to uses of the asset under a policy version; returns a signed receipt."""
+    asset = repository.get_owned_asset(session, owner_id=owner.id, asset_id=asset_id)
+    grant, policy, receipt = service.create_grant(
+        session,
+        owner=owner,
+        asset=asset,
+        policy_version=body.policy_version,
+        settings=settings,
+        keys=keys,
+    )
+    return GrantCreated(
+        grant=service.grant_public(grant, policy),
+        receipt=ReceiptPublic.model_validate(receipt, from_attributes=True),
+    )
+
+
+@router.get("/assets/{asset_id}/grants", response_model=Page[GrantPublic], tags=["grants"])
+def list_grants(
+    asset_id: uuid.UUID,
+    owner: HolderAccount,
+    session: SessionDep,
+    paging: Paging,
+    status: Annotated[GrantStatus | None, Query(description="Only grants in this status.")] = None,
+):
+    asset = repository.get_owned_asset(
+        session, owner_id=owner.id, asset_id=asset_id, include_deleted=True
+    )
+    rows, total = repository.grants_with_policies(
+        session, asset_id=asset.id, status=status, params=paging
+    )
+    return Page(
+        items=[service.grant_public(g, p) for g, p in rows],
+        total=total,
+        limit=paging.limit,
+        offset=paging.offset,
+    )
+
+
+@router.get("/grants/{grant_id}", response_model=GrantPublic, tags=["grants"])
+def read_grant(grant_id: uuid.UUID, owner: HolderAccount, session: SessionDep):
+    grant, _ = repository.get_owned_grant(session, owner_id=owner.id, grant_id=grant_id)
+    return service.grant_public(grant, session.get(PolicyVersion, grant.policy_version_id))
+
+
+@router.post("/grants/{grant_id}/revoke", response_model=Revocation, tags=["grants"])
+def revoke_grant(
+    grant_id: uuid.UUID,
+    body: RevokeRequest,
+    owner: HolderAccount,
+    session: SessionDep,
+    settings: SettingsDep,
+    keys: KeysDep,
+):
+    """Withdraw consent. Effective when this call returns: `effective_at` is the commit time."""
+    grant, _, receipt = service.revoke_grant(
+        session,
+        owner=owner,
+        grant_id=grant_id,
+        reason=body.reason,
+        settings=settings,
+        keys=keys,
+    )
+    revocation = _revocation(session, [grant], [receipt])
+    revocation.effective_at = commit_now(session)
+    return revocation
+
+
+@router.post("/assets/{asset_id}/revoke", response_model=Revocation, tags=["grants"])
+def revoke_asset_grants(
+    asset_id: uuid.UUID,
+    body: RevokeRequest,
+    owner: HolderAccount,
+    session: SessionDep,
+    settings: SettingsDep,
+    keys: KeysDep,
+):
+    """Withdraw every active grant of the asset at once."""
+    asset = repository.get_owned_asset(session, owner_id=owner.id, asset_id=asset_id)
+    grants, receipts = service.revoke_asset_grants(
+        session, owner=owner, asset=asset, reason=body.reason, settings=settings, keys=keys
+    )
+    revocation = _revocation(session, grants, receipts)
+    revocation.effective_at = commit_now(session)
+    return revocation
+
+
+def _revocation(
+    session: SessionDep, grants: list[ConsentGrant], receipts: list[ConsentReceipt]
+) -> Revocation:
+    """The response body; ``effective_at`` is filled in once the commit is confirmed."""
+    return Revocation.model_construct(
+        grants=[
+            service.grant_public(g, session.get(PolicyVersion, g.policy_version_id)) for g in grants
+        ],
+        receipts=[ReceiptPublic.model_validate(r, from_attributes=True) for r in receipts],
+    )
+
+
+@router.get("/receipts/{receipt_id}", response_model=ReceiptPublic, tags=["receipts"])
+def read_receipt(receipt_id: uuid.UUID, owner: HolderAccount, session: SessionDep):
+    return repository.get_owned_receipt(session, owner_id=owner.id, receipt_id=receipt_id)
+
+
+@router.post("/receipts/verify", response_model=ReceiptVerification, tags=["receipts"])
+def verify(body: ReceiptVerifyRequest, settings: SettingsDep, keys: KeysDep):
+    """Check a receipt's signature against our published keys. Needs no account."""
+    try:
+        claims = verify_receipt(body.token, settings=settings, keys=keys)
+    except TokenRejected as exc:
+        return ReceiptVerification(valid=False, reason=str(exc))
+    return ReceiptVerification(valid=True, claims=claims)
+
+
+@router.get("/assets/{asset_id}/audit", response_model=Page[AuditEntryPublic], tags=["audit"])
+def read_asset_audit(
+    asset_id: uuid.UUID, owner: HolderAccount, session: SessionDep, paging: Paging
+):
+    """Every recorded event of one of your assets, oldest first, with its chain hashes."""
+    asset = repository.get_owned_asset(
+        session, owner_id=owner.id, asset_id=asset_id, include_deleted=True
+    )
+    items, total = audit.list_asset_events(session, asset_id=asset.id, params=paging)
+    return Page(items=items, total=total, limit=paging.limit, offset=paging.offset)
+
+
+@router.get("/audit/verify", response_model=ChainReportPublic, tags=["audit"])
+def verify_audit_chain(_admin: AdminAccount, session: SessionDep):
+    """Walk the whole audit chain and report the first broken entry (admins only)."""
+    return audit.verify_chain(session)

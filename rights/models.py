@@ -1,0 +1,116 @@
+"""Tables of the rights registry: assets, consent grants, consent receipts and the audit log."""
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import BigInteger, Index, text
+from sqlmodel import Column, Field, SQLModel, Text
+
+from clearhouse.db import JSONDocument, UTCDateTime, enum_column, new_id, utcnow
+
+
+class AssetKind(StrEnum):
+    likeness = "likeness"
+    character = "character"
+    style = "style"
+
+
+class Asset(SQLModel, table=True):
+    """Something a rights holder owns and may license: a face, a character or a style."""
+
+    __table_args__ = (
+        # A handle is unique among live assets; a deleted asset frees its handle.
+        Index(
+            "uq_asset_live_handle",
+            "handle",
+            unique=True,
+            sqlite_where=text("deleted_at IS NULL"),
+            postgresql_where=text("deleted_at IS NULL"),
+        ),
+    )
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    owner_id: uuid.UUID = Field(foreign_key="account.id", index=True, ondelete="RESTRICT")
+    kind: AssetKind = Field(sa_column=enum_column(AssetKind))
+    handle: str = Field(max_length=32, description="Lower-case, without the '@'.")
+    name: str = Field(max_length=200)
+    aliases: list[str] = Field(default_factory=list, sa_column=Column(JSONDocument, nullable=False))
+    description: str = Field(default="", sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+    updated_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+    deleted_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+
+
+class GrantStatus(StrEnum):
+    active = "active"
+    revoked = "revoked"
+
+
+class ConsentGrant(SQLModel, table=True):
+    """The owner's consent: this asset may be used under this policy version until revoked."""
+
+    __tablename__ = "consent_grant"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    asset_id: uuid.UUID = Field(foreign_key="asset.id", index=True, ondelete="RESTRICT")
+    policy_version_id: uuid.UUID = Field(foreign_key="policy_version.id", ondelete="RESTRICT")
+    status: GrantStatus = Field(default=GrantStatus.active, sa_column=enum_column(GrantStatus))
+    granted_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    revocation_reason: str | None = Field(default=None, max_length=500)
+
+
+class ReceiptEvent(StrEnum):
+    consent_given = "consent_given"
+    consent_withdrawn = "consent_withdrawn"
+
+
+class ConsentReceipt(SQLModel, table=True):
+    """A signed record (ES256 JWS) of one grant or one revocation, as given to the holder."""
+
+    __tablename__ = "consent_receipt"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    grant_id: uuid.UUID = Field(foreign_key="consent_grant.id", index=True, ondelete="RESTRICT")
+    owner_id: uuid.UUID = Field(foreign_key="account.id", index=True, ondelete="RESTRICT")
+    event: ReceiptEvent = Field(sa_column=enum_column(ReceiptEvent))
+    issued_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    token: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class AuditEntry(SQLModel, table=True):
+    """One event of the append-only, hash-chained audit log.
+
+    ``hash`` is SHA-256 over the previous entry's hash and this entry's canonical ``body``;
+    the columns beside ``body`` are copies kept for querying, checked against it on verify.
+    """
+
+    __tablename__ = "audit_entry"
+
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    asset_id: uuid.UUID | None = Field(default=None, index=True)
+    action: str = Field(max_length=64)
+    body: dict[str, Any] = Field(sa_column=Column(JSONDocument, nullable=False))
+    prev_hash: str = Field(max_length=64, unique=True, description="Forks are impossible.")
+    hash: str = Field(max_length=64, unique=True)
+
+
+class AuditHead(SQLModel, table=True):
+    """The chain's last entry, updated with every append (one row).
+
+    Appends lock it, which serialises them; and it exposes a deleted tail entry.
+    """
+
+    __tablename__ = "audit_head"
+
+    id: int = Field(default=1, primary_key=True)
+    seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    hash: str = Field(max_length=64)

@@ -1,0 +1,95 @@
+"""Queries of the rights registry, scoped by owner: another holder's object is not found."""
+
+import uuid
+
+from sqlmodel import Session, select
+
+from clearhouse.errors import NotFound
+from clearhouse.pagination import PageParams, paginate
+from policies.models import PolicyVersion
+from rights.models import Asset, AssetKind, ConsentGrant, ConsentReceipt, GrantStatus
+
+
+def get_owned_asset(
+    session: Session, *, owner_id: uuid.UUID, asset_id: uuid.UUID, include_deleted: bool = False
+) -> Asset:
+    query = select(Asset).where(Asset.id == asset_id, Asset.owner_id == owner_id)
+    if not include_deleted:
+        query = query.where(Asset.deleted_at.is_(None))
+    asset = session.exec(query).first()
+    if asset is None:
+        raise NotFound("No asset with this id among yours.")
+    return asset
+
+
+def list_owned_assets(
+    session: Session, *, owner_id: uuid.UUID, kind: AssetKind | None, params: PageParams
+) -> tuple[list[Asset], int]:
+    query = select(Asset).where(Asset.owner_id == owner_id, Asset.deleted_at.is_(None))
+    if kind is not None:
+        query = query.where(Asset.kind == kind)
+    return paginate(session, query.order_by(Asset.created_at, Asset.id), params)
+
+
+def live_asset_with_handle(session: Session, handle: str) -> Asset | None:
+    return session.exec(
+        select(Asset).where(Asset.handle == handle, Asset.deleted_at.is_(None))
+    ).first()
+
+
+def get_owned_grant(
+    session: Session, *, owner_id: uuid.UUID, grant_id: uuid.UUID, for_update: bool = False
+) -> tuple[ConsentGrant, Asset]:
+    query = (
+        select(ConsentGrant, Asset)
+        .join(Asset, Asset.id == ConsentGrant.asset_id)
+        .where(ConsentGrant.id == grant_id, Asset.owner_id == owner_id)
+    )
+    if for_update:
+        query = query.with_for_update(of=ConsentGrant)
+    row = session.exec(query).first()
+    if row is None:
+        raise NotFound("No grant with this id on your assets.")
+    return row
+
+
+def grants_with_policies(
+    session: Session,
+    *,
+    asset_id: uuid.UUID,
+    status: GrantStatus | None = None,
+    params: PageParams | None = None,
+    for_update: bool = False,
+) -> tuple[list[tuple[ConsentGrant, PolicyVersion]], int]:
+    query = (
+        select(ConsentGrant, PolicyVersion)
+        .join(PolicyVersion, PolicyVersion.id == ConsentGrant.policy_version_id)
+        .where(ConsentGrant.asset_id == asset_id)
+        .order_by(ConsentGrant.granted_at, ConsentGrant.id)
+    )
+    if status is not None:
+        query = query.where(ConsentGrant.status == status)
+    if for_update:
+        query = query.with_for_update(of=ConsentGrant)
+    if params is not None:
+        return paginate(session, query, params)
+    rows = list(session.exec(query).all())
+    return rows, len(rows)
+
+
+def get_owned_receipt(
+    session: Session, *, owner_id: uuid.UUID, receipt_id: uuid.UUID
+) -> ConsentReceipt:
+    receipt = session.exec(
+        select(ConsentReceipt).where(
+            ConsentReceipt.id == receipt_id, ConsentReceipt.owner_id == owner_id
+        )
+    ).first()
+    if receipt is None:
+        raise NotFound("No receipt with this id among yours.")
+    return receipt
+
+
+def grant_status(session: Session, grant_id: uuid.UUID) -> GrantStatus | None:
+    """The hot lookup behind every clearance: one indexed read of one column."""
+    return session.exec(select(ConsentGrant.status).where(ConsentGrant.id == grant_id)).first()

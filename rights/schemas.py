@@ -1,0 +1,137 @@
+"""API shapes of assets, grants, revocations, receipts and audit entries."""
+
+import re
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from rights.models import AssetKind, ReceiptEvent
+
+HANDLE_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9_.]{1,30}[a-z0-9])$")
+
+
+def _normalise_handle(value: str) -> str:
+    handle = value.removeprefix("@").lower()
+    if not HANDLE_PATTERN.fullmatch(handle):
+        raise ValueError(
+            "a handle is 3-32 characters: letters, digits, '_' or '.', "
+            "starting and ending with a letter or digit (an '@' in front is optional)"
+        )
+    return handle
+
+
+Handle = Annotated[str, Field(min_length=3, max_length=33), AfterValidator(_normalise_handle)]
+Alias = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class AssetCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: AssetKind
+    handle: Handle = Field(description="Unique, e.g. '@ada_lovelace'.")
+    name: str = Field(min_length=1, max_length=200)
+    aliases: list[Alias] = Field(default_factory=list, max_length=50)
+    description: str = Field(default="", max_length=5000)
+
+
+class AssetUpdate(BaseModel):
+    """Fields that may change; the kind and the owner never do."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    handle: Handle | None = None
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    aliases: list[Alias] | None = Field(default=None, max_length=50)
+    description: str | None = Field(default=None, max_length=5000)
+
+
+class AssetPublic(BaseModel):
+    id: uuid.UUID
+    owner_id: uuid.UUID
+    kind: AssetKind
+    handle: str
+    name: str
+    aliases: list[str]
+    description: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class GrantCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    policy_version: int | None = Field(
+        default=None, ge=1, description="The version to consent to; the one in force if omitted."
+    )
+
+
+class GrantPublic(BaseModel):
+    id: uuid.UUID
+    asset_id: uuid.UUID
+    policy_version: int
+    state: str = Field(description="active, revoked, or expired (its policy's expiry passed).")
+    granted_at: datetime
+    revoked_at: datetime | None
+    revocation_reason: str | None
+
+
+class RevokeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str | None = Field(default=None, max_length=500)
+
+
+class ReceiptPublic(BaseModel):
+    id: uuid.UUID
+    grant_id: uuid.UUID
+    event: ReceiptEvent
+    issued_at: datetime
+    token: str = Field(description="The receipt itself: a compact ES256 JWS.")
+
+
+class GrantCreated(BaseModel):
+    grant: GrantPublic
+    receipt: ReceiptPublic
+
+
+class Revocation(BaseModel):
+    grants: list[GrantPublic]
+    receipts: list[ReceiptPublic]
+    effective_at: datetime = Field(
+        description="When the revocation committed; no clearance after this uses the grants."
+    )
+
+
+class AssetDeleted(BaseModel):
+    asset_id: uuid.UUID
+    deleted_at: datetime
+    revocation: Revocation
+
+
+class ReceiptVerifyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: str = Field(min_length=1, max_length=20_000)
+
+
+class ReceiptVerification(BaseModel):
+    valid: bool
+    reason: str | None = Field(default=None, description="Why it failed, when it did.")
+    claims: dict[str, Any] | None = None
+
+
+class AuditEntryPublic(BaseModel):
+    seq: int
+    action: str
+    body: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+class ChainReportPublic(BaseModel):
+    ok: bool
+    entries_checked: int
+    first_broken_seq: int | None
+    reason: str | None

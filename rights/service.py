@@ -1,0 +1,242 @@
+"""The rights registry's domain logic: assets, consent grants and revocations.
+
+Every change records an audit event in the same transaction; grants and revocations also
+issue a signed consent receipt in it, so the receipt exists exactly when the change does.
+"""
+
+import uuid
+from datetime import datetime
+
+from sqlmodel import Session
+
+from clearhouse.accounts.models import Account
+from clearhouse.db import utcnow
+from clearhouse.keys import KeyRing
+from clearhouse.settings import Settings
+from policies import service as policies
+from policies.models import PolicyVersion
+from policies.schema import PolicyDocument
+from rights import audit, repository
+from rights.errors import GrantRevoked, HandleTaken, NothingToGrant
+from rights.models import Asset, ConsentGrant, ConsentReceipt, GrantStatus, ReceiptEvent
+from rights.receipts import issue_receipt
+from rights.schemas import AssetCreate, AssetUpdate, GrantPublic
+
+
+def create_asset(session: Session, *, owner: Account, data: AssetCreate) -> Asset:
+    _check_handle_free(session, data.handle)
+    asset = Asset(owner_id=owner.id, **data.model_dump())
+    session.add(asset)
+    session.flush()
+    audit.record_event(
+        session,
+        action="asset.created",
+        actor_id=owner.id,
+        asset_id=asset.id,
+        details={"kind": asset.kind.value, "handle": asset.handle, "name": asset.name},
+    )
+    return asset
+
+
+def update_asset(session: Session, *, owner: Account, asset: Asset, changes: AssetUpdate) -> Asset:
+    fields = changes.model_dump(exclude_unset=True, exclude_none=True)
+    if "handle" in fields and fields["handle"] != asset.handle:
+        _check_handle_free(session, fields["handle"])
+    for name, value in fields.items():
+        setattr(asset, name, value)
+    asset.updated_at = utcnow()
+    session.add(asset)
+    session.flush()
+    audit.record_event(
+        session, action="asset.updated", actor_id=owner.id, asset_id=asset.id, details=fields
+    )
+    return asset
+
+
+def _check_handle_free(session: Session, handle: str) -> None:
+    if repository.live_asset_with_handle(session, handle) is not None:
+        raise HandleTaken(f"@{handle} is taken; choose another handle.")
+
+
+def delete_asset(
+    session: Session, *, owner: Account, asset: Asset, settings: Settings, keys: KeyRing
+) -> tuple[datetime, list[ConsentGrant], list[ConsentReceipt]]:
+    """Revoke every active grant, then retire the asset (its history stays for the owner)."""
+    grants, receipts = revoke_asset_grants(
+        session, owner=owner, asset=asset, reason="asset deleted", settings=settings, keys=keys
+    )
+    asset.deleted_at = utcnow()
+    session.add(asset)
+    audit.record_event(
+        session, action="asset.deleted", actor_id=owner.id, asset_id=asset.id, details={}
+    )
+    session.flush()
+    return asset.deleted_at, grants, receipts
+
+
+def create_grant(
+    session: Session,
+    *,
+    owner: Account,
+    asset: Asset,
+    policy_version: int | None,
+    settings: Settings,
+    keys: KeyRing,
+) -> tuple[ConsentGrant, PolicyVersion, ConsentReceipt]:
+    if policy_version is None:
+        policy = policies.current_policy(session, asset.id)
+        if policy is None:
+            raise NothingToGrant(
+                "This asset has no policy yet, so a grant would consent to nothing; "
+                "set one with POST /v1/assets/{id}/policies first."
+            )
+    else:
+        policy = policies.policy_version(session, asset_id=asset.id, version=policy_version)
+    document = PolicyDocument.model_validate(policy.document)
+    if not document.admits_anyone():
+        raise NothingToGrant(
+            f"Policy version {policy.version} admits nobody; set an audience first."
+        )
+    now = utcnow()
+    if document.is_expired(now):
+        raise NothingToGrant(f"Policy version {policy.version} expired; set a new policy.")
+    grant = ConsentGrant(asset_id=asset.id, policy_version_id=policy.id, granted_at=now)
+    session.add(grant)
+    session.flush()
+    receipt = issue_receipt(
+        event=ReceiptEvent.consent_given,
+        grant=grant,
+        asset=asset,
+        owner=owner,
+        policy=policy,
+        at=now,
+        settings=settings,
+        keys=keys,
+    )
+    session.add(receipt)
+    audit.record_event(
+        session,
+        action="grant.created",
+        actor_id=owner.id,
+        asset_id=asset.id,
+        details={
+            "grant_id": str(grant.id),
+            "policy_version": policy.version,
+            "receipt_id": str(receipt.id),
+        },
+    )
+    session.flush()
+    return grant, policy, receipt
+
+
+def revoke_grant(
+    session: Session,
+    *,
+    owner: Account,
+    grant_id: uuid.UUID,
+    reason: str | None,
+    settings: Settings,
+    keys: KeyRing,
+) -> tuple[ConsentGrant, PolicyVersion, ConsentReceipt]:
+    # The row lock makes a concurrent clearance that read the grant wait for this commit.
+    grant, asset = repository.get_owned_grant(
+        session, owner_id=owner.id, grant_id=grant_id, for_update=True
+    )
+    if grant.status == GrantStatus.revoked:
+        raise GrantRevoked(f"This grant was revoked at {grant.revoked_at.isoformat()}.")
+    policy = session.get(PolicyVersion, grant.policy_version_id)
+    receipt = _revoke(
+        session,
+        owner=owner,
+        asset=asset,
+        grant=grant,
+        policy=policy,
+        reason=reason,
+        settings=settings,
+        keys=keys,
+    )
+    return grant, policy, receipt
+
+
+def revoke_asset_grants(
+    session: Session,
+    *,
+    owner: Account,
+    asset: Asset,
+    reason: str | None,
+    settings: Settings,
+    keys: KeyRing,
+) -> tuple[list[ConsentGrant], list[ConsentReceipt]]:
+    rows, _ = repository.grants_with_policies(
+        session, asset_id=asset.id, status=GrantStatus.active, for_update=True
+    )
+    receipts = [
+        _revoke(
+            session,
+            owner=owner,
+            asset=asset,
+            grant=grant,
+            policy=policy,
+            reason=reason,
+            settings=settings,
+            keys=keys,
+        )
+        for grant, policy in rows
+    ]
+    return [grant for grant, _ in rows], receipts
+
+
+def _revoke(
+    session: Session,
+    *,
+    owner: Account,
+    asset: Asset,
+    grant: ConsentGrant,
+    policy: PolicyVersion,
+    reason: str | None,
+    settings: Settings,
+    keys: KeyRing,
+) -> ConsentReceipt:
+    now = utcnow()
+    grant.status = GrantStatus.revoked
+    grant.revoked_at = now
+    grant.revocation_reason = reason
+    session.add(grant)
+    receipt = issue_receipt(
+        event=ReceiptEvent.consent_withdrawn,
+        grant=grant,
+        asset=asset,
+        owner=owner,
+        policy=policy,
+        at=now,
+        settings=settings,
+        keys=keys,
+    )
+    session.add(receipt)
+    audit.record_event(
+        session,
+        action="grant.revoked",
+        actor_id=owner.id,
+        asset_id=asset.id,
+        details={"grant_id": str(grant.id), "reason": reason, "receipt_id": str(receipt.id)},
+    )
+    session.flush()
+    return receipt
+
+
+def grant_public(grant: ConsentGrant, policy: PolicyVersion) -> GrantPublic:
+    if grant.status == GrantStatus.revoked:
+        state = "revoked"
+    elif PolicyDocument.model_validate(policy.document).is_expired(utcnow()):
+        state = "expired"
+    else:
+        state = "active"
+    return GrantPublic(
+        id=grant.id,
+        asset_id=grant.asset_id,
+        policy_version=policy.version,
+        state=state,
+        granted_at=grant.granted_at,
+        revoked_at=grant.revoked_at,
+        revocation_reason=grant.revocation_reason,
+    )
