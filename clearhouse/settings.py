@@ -30,6 +30,11 @@ class Settings(BaseSettings):
         default=None, description="ES256 private key (PEM) for consent receipts; else a key file."
     )
 
+    password_hash_time_cost: int = Field(default=3, ge=1, description="argon2id passes.")
+    password_hash_memory_kib: int = Field(
+        default=64 * 1024, ge=8, description="argon2id memory (RFC 9106's second choice: 64 MiB)."
+    )
+
     controller_name: str = Field(default="Clearhouse", description="Data controller on receipts.")
     controller_contact: str = Field(default="privacy@clearhouse.example")
     jurisdiction: str = Field(default="EU", description="Jurisdiction named on consent receipts.")

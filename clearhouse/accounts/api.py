@@ -35,7 +35,9 @@ def sign_in(
     keys: KeysDep,
 ):
     """Exchange email (as `username`) and password for a short-lived ES256 access token."""
-    account = service.authenticate(session, email=form.username, password=form.password)
+    account = service.authenticate(
+        session, email=form.username, password=form.password, settings=settings
+    )
     token, lifetime = service.issue_access_token(account=account, settings=settings, keys=keys)
     return AccessToken(access_token=token, expires_in=lifetime)
 

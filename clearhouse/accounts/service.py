@@ -4,6 +4,7 @@ import hashlib
 import secrets
 import uuid
 from datetime import timedelta
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -21,9 +22,17 @@ from clearhouse.settings import Settings
 MINIMUM_AGE = 13
 API_KEY_PREFIX = "chk_"
 
-_hasher = PasswordHasher()
-# Verified against when the email is unknown, so sign-in takes as long either way.
-_UNKNOWN_ACCOUNT_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+@cache
+def _password_hasher(time_cost: int, memory_kib: int) -> tuple[PasswordHasher, str]:
+    """The hasher, and a hash to verify against when the email is unknown, so that sign-in
+    takes as long either way."""
+    hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib)
+    return hasher, hasher.hash(secrets.token_urlsafe(16))
+
+
+def _hasher(settings: Settings) -> tuple[PasswordHasher, str]:
+    return _password_hasher(settings.password_hash_time_cost, settings.password_hash_memory_kib)
 
 
 def create_account(
@@ -33,7 +42,7 @@ def create_account(
     today = utcnow().date()
     account = Account(
         email=data.email.lower(),
-        password_hash=_hasher.hash(data.password),
+        password_hash=_hasher(settings)[0].hash(data.password),
         display_name=data.display_name,
         date_of_birth=data.date_of_birth,
         role=role or Role(data.role),
@@ -53,10 +62,11 @@ def create_account(
     return account
 
 
-def authenticate(session: Session, *, email: str, password: str) -> Account:
+def authenticate(session: Session, *, email: str, password: str, settings: Settings) -> Account:
     account = session.exec(select(Account).where(Account.email == email.lower())).first()
+    hasher, unknown_account_hash = _hasher(settings)
     try:
-        _hasher.verify(account.password_hash if account else _UNKNOWN_ACCOUNT_HASH, password)
+        hasher.verify(account.password_hash if account else unknown_account_hash, password)
     except (VerificationError, InvalidHashError):
         account = None
     if account is None or account.disabled_at is not None:

@@ -1,0 +1,146 @@
+"""Fixtures shared by the whole suite: a database per backend, the app, and small factories.
+
+Every database test runs on SQLite and on PostgreSQL. PostgreSQL is found at
+``CLEARHOUSE_TEST_POSTGRES_URL`` (default: the local server); when it cannot be reached the
+PostgreSQL half skips and says why, unless ``CLEARHOUSE_REQUIRE_POSTGRES=1`` (set in CI),
+where that is a failure.
+"""
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from factories import User, sign_up
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, text
+from sqlmodel import Session
+
+from clearhouse.app import create_app
+from clearhouse.db import build_engine
+from clearhouse.migrations import upgrade_database
+from clearhouse.settings import Settings
+
+POSTGRES_URL = os.environ.get(
+    "CLEARHOUSE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+REQUIRE_POSTGRES = os.environ.get("CLEARHOUSE_REQUIRE_POSTGRES") == "1"
+
+
+def _postgres_reachable() -> str | None:
+    engine = build_engine(POSTGRES_URL)
+    try:
+        with engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+    except Exception as exc:  # any failure to connect means "not here"
+        return f"{type(exc).__name__}: {exc}".splitlines()[0]
+    finally:
+        engine.dispose()
+    return None
+
+
+def _fresh_postgres() -> Engine:
+    engine = build_engine(POSTGRES_URL)
+    with engine.begin() as connection:
+        connection.execute(text("DROP SCHEMA public CASCADE"))
+        connection.execute(text("CREATE SCHEMA public"))
+    upgrade_database(POSTGRES_URL)
+    return engine
+
+
+def _reset_postgres(engine: Engine) -> None:
+    """Empty every table between tests (the audit log's triggers are bypassed only here)."""
+    with engine.begin() as connection:
+        tables = (
+            connection.execute(
+                text(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                    "AND tablename <> 'alembic_version'"
+                )
+            )
+            .scalars()
+            .all()
+        )
+        connection.execute(text("SET LOCAL session_replication_role = replica"))
+        connection.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))
+        connection.execute(
+            text(f"INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '{'0' * 64}')")
+        )
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A migrated SQLite database, copied for each test."""
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    upgrade_database(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_engine() -> Iterator[Engine]:
+    problem = _postgres_reachable()
+    if problem:
+        if REQUIRE_POSTGRES:
+            pytest.fail(f"PostgreSQL is required here but unreachable at {POSTGRES_URL}: {problem}")
+        pytest.skip(
+            f"PostgreSQL unreachable at {POSTGRES_URL} ({problem}); set "
+            "CLEARHOUSE_TEST_POSTGRES_URL to run these"
+        )
+    engine = _fresh_postgres()
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        path = tmp_path / "clearhouse.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    _reset_postgres(request.getfixturevalue("postgres_engine"))
+    return POSTGRES_URL
+
+
+@pytest.fixture(scope="session")
+def key_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("data")
+
+
+@pytest.fixture
+def settings(database_url: str, key_dir: Path) -> Settings:
+    # Cheap password hashing: the suite signs up hundreds of accounts.
+    return Settings(
+        data_dir=key_dir,
+        database_url=database_url,
+        migrate_on_start=False,
+        password_hash_time_cost=1,
+        password_hash_memory_kib=1024,
+    )
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def engine(client: TestClient) -> Engine:
+    return client.app.state.engine
+
+
+@pytest.fixture
+def session(engine: Engine) -> Iterator[Session]:
+    with Session(engine, expire_on_commit=False) as db_session:
+        yield db_session
+
+
+@pytest.fixture
+def holder(client: TestClient) -> User:
+    return sign_up(client)
+
+
+@pytest.fixture
+def other_holder(client: TestClient) -> User:
+    return sign_up(client)

@@ -1,0 +1,89 @@
+"""Small factories for test data: accounts, assets, policies, grants, made through the API."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import date
+
+from fastapi.testclient import TestClient
+
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass
+class User:
+    """A signed-up account and the headers that authenticate it."""
+
+    id: uuid.UUID
+    email: str
+    headers: dict[str, str]
+
+
+def sign_up(
+    client: TestClient,
+    *,
+    role: str = "holder",
+    born: date = date(1990, 5, 17),
+    email: str | None = None,
+) -> User:
+    email = email or f"{uuid.uuid4().hex[:12]}@example.org"
+    response = client.post(
+        "/v1/accounts",
+        json={
+            "email": email,
+            "password": PASSWORD,
+            "display_name": "Test Person",
+            "date_of_birth": born.isoformat(),
+            "role": role,
+        },
+    )
+    assert response.status_code == 201, response.text
+    token = client.post("/v1/auth/token", data={"username": email, "password": PASSWORD})
+    assert token.status_code == 200, token.text
+    headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
+    return User(id=uuid.UUID(response.json()["id"]), email=email, headers=headers)
+
+
+def create_asset(
+    client: TestClient, user: User, *, kind: str = "character", handle: str | None = None
+) -> dict:
+    response = client.post(
+        "/v1/assets",
+        headers=user.headers,
+        json={
+            "kind": kind,
+            "handle": handle or f"h{uuid.uuid4().hex[:10]}",
+            "name": "Captain Test",
+            "aliases": ["The Tester"],
+        },
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+OPEN_POLICY = {
+    "audience": "anyone",
+    "allowed_uses": ["personal", "parody"],
+    "excluded_content": ["sexual"],
+    "price": {"currency": "EUR", "per_use_minor": 120, "per_second_minor": 3},
+}
+
+
+def set_policy(client: TestClient, user: User, asset_id: str, policy: dict | None = None) -> dict:
+    response = client.post(
+        f"/v1/assets/{asset_id}/policies", headers=user.headers, json=policy or OPEN_POLICY
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def grant(client: TestClient, user: User, asset_id: str) -> dict:
+    response = client.post(f"/v1/assets/{asset_id}/grants", headers=user.headers, json={})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def granted_asset(client: TestClient, user: User) -> tuple[dict, dict]:
+    """An asset with an open policy and one active grant: (asset, grant-created body)."""
+    asset = create_asset(client, user)
+    set_policy(client, user, asset["id"])
+    return asset, grant(client, user, asset["id"])
