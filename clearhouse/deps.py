@@ -23,7 +23,9 @@ def get_keys(request: Request) -> KeyRing:
     return request.app.state.keys
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": the commit happens before the response is sent, so a client that got
+# an answer can rely on the next request seeing what this one wrote.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 KeysDep = Annotated[KeyRing, Depends(get_keys)]
 

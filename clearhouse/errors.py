@@ -6,6 +6,7 @@ problem document, so a caller never has to parse two error formats.
 """
 
 import logging
+import re
 from http import HTTPStatus
 from typing import Any
 
@@ -132,6 +133,16 @@ async def _on_validation_error(request: Request, exc: RequestValidationError) ->
         status, slug, title = 422, "malformed-body", "Malformed request body"
         detail = "Fix the fields listed in `errors` and send the request again."
     elif locations == {"path"}:
+        if fixed_path_methods := _declared_methods(request, fixed_paths_only=True):
+            # e.g. GET /v1/receipts/verify: "verify" is no receipt id but a path of its own.
+            return problem_response(
+                request,
+                status=405,
+                slug="method-not-allowed",
+                title="Method Not Allowed",
+                detail=None,
+                headers={"Allow": fixed_path_methods},
+            )
         return problem_response(
             request,
             status=404,
@@ -147,15 +158,38 @@ async def _on_validation_error(request: Request, exc: RequestValidationError) ->
     )
 
 
+def _declared_methods(request: Request, *, fixed_paths_only: bool = False) -> str:
+    """The methods the OpenAPI schema declares for this request's path, for an Allow header.
+
+    A fixed path (``/v1/receipts/verify``) wins over a template that also matches it
+    (``/v1/receipts/{receipt_id}``), as it does when routing.
+    """
+    paths = request.app.openapi()["paths"]
+    path = request.url.path
+    if path in paths:
+        operations = paths[path]
+    elif fixed_paths_only:
+        return ""
+    else:
+        operations = {}
+        for template, methods in paths.items():
+            if re.fullmatch(re.sub(r"\{[^/]+\}", "[^/]+", template), path):
+                operations |= methods
+    return ", ".join(sorted(method.upper() for method in operations))
+
+
 async def _on_http_exception(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     status = HTTPStatus(exc.status_code)
+    headers = getattr(exc, "headers", None)
+    if exc.status_code == 405:
+        headers = {**(headers or {}), "Allow": _declared_methods(request)}
     return problem_response(
         request,
         status=exc.status_code,
         slug=status.phrase.lower().replace(" ", "-"),
         title=status.phrase,
         detail=str(exc.detail) if exc.detail != status.phrase else None,
-        headers=getattr(exc, "headers", None),
+        headers=headers,
     )
 
 

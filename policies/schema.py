@@ -9,8 +9,10 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_extra_types.currency_code import ISO4217
+
+from clearhouse.schemas import IsoDateTime
 
 MAX_MINOR_UNITS = 10**12  # a price above ten billion in any currency is a typo
 
@@ -46,8 +48,8 @@ class Price(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     currency: ISO4217 = "USD"
-    per_use_minor: int = Field(default=0, ge=0, le=MAX_MINOR_UNITS)
-    per_second_minor: int = Field(default=0, ge=0, le=MAX_MINOR_UNITS)
+    per_use_minor: int = Field(default=0, strict=True, ge=0, le=MAX_MINOR_UNITS)
+    per_second_minor: int = Field(default=0, strict=True, ge=0, le=MAX_MINOR_UNITS)
 
 
 class PolicyDocument(BaseModel):
@@ -64,12 +66,16 @@ class PolicyDocument(BaseModel):
     excluded_content: list[ContentCategory] = Field(
         default_factory=list, description="Content the asset may never appear in."
     )
-    minors_may_use: bool = Field(default=False, description="Whether requesters under 18 may.")
-    approval_required: bool = Field(default=False, description="Each use waits for the owner.")
+    minors_may_use: bool = Field(
+        default=False, strict=True, description="Whether requesters under 18 may."
+    )
+    approval_required: bool = Field(
+        default=False, strict=True, description="Each use waits for the owner."
+    )
     price: Price = Field(default_factory=Price)
-    daily_use_limit: int | None = Field(default=None, ge=1, le=10**9)
-    total_use_limit: int | None = Field(default=None, ge=1, le=10**12)
-    expires_at: AwareDatetime | None = Field(default=None, description="After this, no use.")
+    daily_use_limit: int | None = Field(default=None, strict=True, ge=1, le=10**9)
+    total_use_limit: int | None = Field(default=None, strict=True, ge=1, le=10**12)
+    expires_at: IsoDateTime | None = Field(default=None, description="After this, no use.")
 
     @field_validator("listed_accounts", "allowed_uses", "excluded_content")
     @classmethod
@@ -95,6 +101,11 @@ class PolicyDocument(BaseModel):
         ):
             raise ValueError("daily_use_limit cannot exceed total_use_limit")
         return self
+
+    @classmethod
+    def from_stored(cls, stored: dict) -> "PolicyDocument":
+        """Read a version back from the database (JSON types, so not strict)."""
+        return cls.model_validate(stored, strict=False)
 
     def admits_anyone(self) -> bool:
         return self.audience != Audience.nobody

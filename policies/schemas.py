@@ -21,7 +21,7 @@ class PolicyVersionPublic(BaseModel):
         return cls(
             asset_id=row.asset_id,
             version=row.version,
-            policy=PolicyDocument.model_validate(row.document),
+            policy=PolicyDocument.from_stored(row.document),
             revenue_share_bps=row.revenue_share_bps,
             created_at=row.created_at,
         )

@@ -56,7 +56,7 @@ def _claims(
     policy: PolicyVersion,
     settings: Settings,
 ) -> dict[str, Any]:
-    document = PolicyDocument.model_validate(policy.document)
+    document = PolicyDocument.from_stored(policy.document)
     withdrawn = receipt.event == ReceiptEvent.consent_withdrawn
     termination = "on revocation by the principal"
     if document.expires_at:

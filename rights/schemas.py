@@ -1,34 +1,32 @@
 """API shapes of assets, grants, revocations, receipts and audit entries."""
 
-import re
 import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, Field
 
+from clearhouse.schemas import RequestBody
 from rights.models import AssetKind, ReceiptEvent
 
-HANDLE_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9_.]{1,30}[a-z0-9])$")
+# 3-32 letters, digits, '_' or '.', starting and ending with a letter or digit; the '@' in
+# front is optional and case does not matter (handles are stored lower-case without it).
+HANDLE_PATTERN = r"^@?[A-Za-z0-9][A-Za-z0-9_.]{1,30}[A-Za-z0-9]$"
 
 
 def _normalise_handle(value: str) -> str:
-    handle = value.removeprefix("@").lower()
-    if not HANDLE_PATTERN.fullmatch(handle):
-        raise ValueError(
-            "a handle is 3-32 characters: letters, digits, '_' or '.', "
-            "starting and ending with a letter or digit (an '@' in front is optional)"
-        )
-    return handle
+    return value.removeprefix("@").lower()
 
 
-Handle = Annotated[str, Field(min_length=3, max_length=33), AfterValidator(_normalise_handle)]
+Handle = Annotated[
+    str,
+    Field(min_length=3, max_length=33, pattern=HANDLE_PATTERN, examples=["@captain_comet"]),
+    AfterValidator(_normalise_handle),
+]
 Alias = Annotated[str, Field(min_length=1, max_length=200)]
 
 
-class AssetCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class AssetCreate(RequestBody):
     kind: AssetKind
     handle: Handle = Field(description="Unique, e.g. '@ada_lovelace'.")
     name: str = Field(min_length=1, max_length=200)
@@ -36,10 +34,8 @@ class AssetCreate(BaseModel):
     description: str = Field(default="", max_length=5000)
 
 
-class AssetUpdate(BaseModel):
+class AssetUpdate(RequestBody):
     """Fields that may change; the kind and the owner never do."""
-
-    model_config = ConfigDict(extra="forbid")
 
     handle: Handle | None = None
     name: str | None = Field(default=None, min_length=1, max_length=200)
@@ -59,11 +55,12 @@ class AssetPublic(BaseModel):
     updated_at: datetime
 
 
-class GrantCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class GrantCreate(RequestBody):
     policy_version: int | None = Field(
-        default=None, ge=1, description="The version to consent to; the one in force if omitted."
+        default=None,
+        strict=True,
+        ge=1,
+        description="The version to consent to; the one in force if omitted.",
     )
 
 
@@ -77,9 +74,7 @@ class GrantPublic(BaseModel):
     revocation_reason: str | None
 
 
-class RevokeRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class RevokeRequest(RequestBody):
     reason: str | None = Field(default=None, max_length=500)
 
 
@@ -110,9 +105,7 @@ class AssetDeleted(BaseModel):
     revocation: Revocation
 
 
-class ReceiptVerifyRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ReceiptVerifyRequest(RequestBody):
     token: str = Field(min_length=1, max_length=20_000)
 
 

@@ -92,7 +92,7 @@ def create_grant(
             )
     else:
         policy = policies.policy_version(session, asset_id=asset.id, version=policy_version)
-    document = PolicyDocument.model_validate(policy.document)
+    document = PolicyDocument.from_stored(policy.document)
     if not document.admits_anyone():
         raise NothingToGrant(
             f"Policy version {policy.version} admits nobody; set an audience first."
@@ -227,7 +227,7 @@ def _revoke(
 def grant_public(grant: ConsentGrant, policy: PolicyVersion) -> GrantPublic:
     if grant.status == GrantStatus.revoked:
         state = "revoked"
-    elif PolicyDocument.model_validate(policy.document).is_expired(utcnow()):
+    elif PolicyDocument.from_stored(policy.document).is_expired(utcnow()):
         state = "expired"
     else:
         state = "active"

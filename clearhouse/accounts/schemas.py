@@ -4,20 +4,19 @@ import uuid
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, EmailStr, Field
 
 from clearhouse.accounts.models import Role
+from clearhouse.schemas import IsoDate, RequestBody
 
 
-class AccountCreate(BaseModel):
+class AccountCreate(RequestBody):
     """Sign-up. Only ``holder`` and ``creator`` can be chosen; staff roles are given by admins."""
-
-    model_config = ConfigDict(extra="forbid")
 
     email: EmailStr
     password: str = Field(min_length=12, max_length=256, description="At least 12 characters.")
     display_name: str = Field(min_length=1, max_length=120)
-    date_of_birth: date
+    date_of_birth: IsoDate
     role: Literal["holder", "creator"] = "holder"
 
 
@@ -31,14 +30,12 @@ class AccountPublic(BaseModel):
     created_at: datetime
 
 
-class AccountAdminUpdate(BaseModel):
+class AccountAdminUpdate(RequestBody):
     """What an admin may change about an account."""
 
-    model_config = ConfigDict(extra="forbid")
-
     role: Role | None = None
-    revenue_share_bps: int | None = Field(default=None, ge=0, le=10_000)
-    disabled: bool | None = None
+    revenue_share_bps: int | None = Field(default=None, strict=True, ge=0, le=10_000)
+    disabled: bool | None = Field(default=None, strict=True)
 
 
 class AccessToken(BaseModel):
@@ -47,9 +44,7 @@ class AccessToken(BaseModel):
     expires_in: int = Field(description="Seconds until the token expires.")
 
 
-class ApiKeyCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class ApiKeyCreate(RequestBody):
     name: str = Field(min_length=1, max_length=120, description="What the key is for.")
 
 

@@ -17,6 +17,7 @@ from clearhouse.accounts.schemas import AccountAdminUpdate, AccountCreate
 from clearhouse.db import utcnow
 from clearhouse.errors import Conflict, InvalidRequest, NotFound, Unauthenticated
 from clearhouse.keys import KeyRing
+from clearhouse.schemas import check_storable_text
 from clearhouse.settings import Settings
 
 MINIMUM_AGE = 13
@@ -63,6 +64,10 @@ def create_account(
 
 
 def authenticate(session: Session, *, email: str, password: str, settings: Settings) -> Account:
+    try:
+        check_storable_text([email, password])
+    except ValueError as exc:
+        raise Unauthenticated("The email or the password is wrong.") from exc
     account = session.exec(select(Account).where(Account.email == email.lower())).first()
     hasher, unknown_account_hash = _hasher(settings)
     try:

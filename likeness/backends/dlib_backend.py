@@ -24,10 +24,10 @@ MODEL_KEY = "dlib/resnet-v1"
 EMBEDDING_DIM = 128
 
 # Cosine similarity of L2-normalised descriptors at or above which two faces are the same
-# person. Measured on /work/shared/data/faces with
-#   .venv/bin/python -m likeness.calibrate /work/shared/data/faces
-# same person (3 Obama photos, 3 pairs): 0.958-0.986; different people (Obama vs Biden,
-# 3 pairs): 0.817-0.830. 0.90 lies in that gap and is dlib's own documented threshold
+# person. Measured on ../shared/data/faces with
+#   .venv/bin/python -m likeness.calibrate ../shared/data/faces
+# same person (3 Obama photos, 3 pairs): 0.954-0.982; different people (Obama vs Biden,
+# 3 pairs): 0.811-0.828. 0.90 lies in that gap and is dlib's own documented threshold
 # (Euclidean 0.6 on raw descriptors, 99.38% on LFW) carried over: raw descriptors have a
 # norm of about 1.39 here, and 0.6 at that norm is a cosine of 1 - 0.36 / (2 * 1.39**2),
 # about 0.907. Four photos cannot pin it closer; recalibrate on your own data.

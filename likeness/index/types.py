@@ -62,7 +62,9 @@ def unit_rows(vectors: npt.ArrayLike, *, dimension: int | None, what: str) -> Fl
     if matrix.ndim == 1:
         matrix = matrix[np.newaxis, :]
     if matrix.ndim != 2:
-        raise FaceIndexError(f"{what} must be a vector or an (n, d) matrix, not shape {matrix.shape}")
+        raise FaceIndexError(
+            f"{what} must be a vector or an (n, d) matrix, not shape {matrix.shape}"
+        )
     if not np.issubdtype(matrix.dtype, np.number) or np.iscomplexobj(matrix):
         raise FaceIndexError(f"{what} must hold real numbers, not {matrix.dtype}")
     if dimension is not None and matrix.shape[1] != dimension:
@@ -80,6 +82,17 @@ def unit_rows(vectors: npt.ArrayLike, *, dimension: int | None, what: str) -> Fl
         raise FaceIndexError(f"{what} row {bad} is the zero vector; it has no direction to match")
     matrix /= norms[:, np.newaxis]
     return matrix
+
+
+def present_in(candidates: IdArray, stored: IdArray) -> npt.NDArray[np.bool_]:
+    """Which ``candidates`` occur in ``stored``.
+
+    A few candidates are compared one by one (a linear scan each): ``np.isin`` would sort
+    the whole stored array, which at a million ids costs far more than a few scans.
+    """
+    if candidates.shape[0] <= 16:
+        return np.array([bool((stored == value).any()) for value in candidates], dtype=bool)
+    return np.isin(candidates, stored)
 
 
 def best_per_likeness(

@@ -4,7 +4,7 @@ from factories import create_asset, grant, granted_asset, set_policy
 
 
 def test_grant_then_revoke_states_when_it_took_effect(client, holder):
-    asset, created = granted_asset(client, holder)
+    _, created = granted_asset(client, holder)
     grant_id = created["grant"]["id"]
     assert created["grant"]["state"] == "active"
     assert created["grant"]["policy_version"] == 1

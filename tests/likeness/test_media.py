@@ -1,0 +1,174 @@
+"""Decoding uploads: images and videos made here, and every way an upload can be unusable."""
+
+import io
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+from likeness.media import (
+    CorruptMedia,
+    EmptyMedia,
+    MediaError,
+    MediaLimits,
+    MediaTooLarge,
+    MediaTooLong,
+    UnsupportedMedia,
+    decode_image,
+    decode_media,
+)
+
+
+def make_image(*, fmt: str = "PNG", size: tuple[int, int] = (64, 48), mode: str = "RGB") -> bytes:
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, size=(size[1], size[0], 3), dtype=np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).convert(mode).save(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+def make_video(
+    *, seconds: float = 2.0, fps: int = 10, codec: str = "libx264", container: str = "mp4"
+) -> bytes:
+    """A video whose frame i is a flat grey of level 10 * i (mod 250), to tell frames apart."""
+    buffer = io.BytesIO()
+    with av.open(buffer, mode="w", format=container) as output:
+        stream = output.add_stream(codec, rate=fps)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        output.start_encoding()
+        for i in range(round(seconds * fps)):
+            pixels = np.full((48, 64, 3), 10 * i % 250, dtype=np.uint8)
+            output.mux(stream.encode(av.VideoFrame.from_ndarray(pixels, format="rgb24")))
+        output.mux(stream.encode())
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP"])
+def test_images_decode_to_one_rgb_frame(fmt):
+    frames = decode_media(make_image(fmt=fmt))
+    assert len(frames) == 1
+    assert frames[0].rgb.shape == (48, 64, 3) and frames[0].rgb.dtype == np.uint8
+    assert (frames[0].index, frames[0].timestamp_s) == (0, 0.0)
+
+
+def test_palette_and_alpha_images_become_rgb():
+    assert decode_media(make_image(mode="RGBA")).pop().rgb.shape == (48, 64, 3)
+    assert decode_media(make_image(mode="P")).pop().rgb.shape == (48, 64, 3)
+
+
+def test_exif_orientation_is_applied():
+    image = Image.new("RGB", (60, 30), "white")
+    exif = image.getexif()
+    exif[0x0112] = 6  # stored sideways: display rotated 90 degrees clockwise
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", exif=exif)
+    assert decode_image(buffer.getvalue()).rgb.shape == (60, 30, 3)
+
+
+@pytest.mark.parametrize(
+    ("codec", "container"), [("libx264", "mp4"), ("mpeg4", "avi"), ("libvpx", "webm")]
+)
+def test_video_is_sampled_at_the_requested_rate(codec, container):
+    frames = decode_media(make_video(codec=codec, container=container), sample_fps=2.0)
+    assert [f.timestamp_s for f in frames] == pytest.approx([0.0, 0.5, 1.0, 1.5], abs=1e-3)
+    assert [f.index for f in frames] == [0, 5, 10, 15]
+    # Frame 5 was encoded as grey level 50; lossy codecs keep it close.
+    assert abs(float(frames[1].rgb.mean()) - 50) < 4
+    assert all(f.rgb.shape == (48, 64, 3) for f in frames)
+
+
+def test_sampling_faster_than_the_video_keeps_every_frame():
+    frames = decode_media(make_video(seconds=1.0, fps=5), sample_fps=30.0)
+    assert [f.index for f in frames] == [0, 1, 2, 3, 4]
+
+
+def test_not_media_is_unsupported_with_what_to_send():
+    with pytest.raises(UnsupportedMedia, match="send JPEG, PNG or WebP") as caught:
+        decode_media(b"%PDF-1.7 this is a document, not a photo" * 10)
+    assert caught.value.status_code == 415
+
+
+def test_gif_is_unsupported():
+    with pytest.raises(UnsupportedMedia):
+        decode_media(make_image(fmt="GIF"))
+
+
+def test_empty_upload():
+    with pytest.raises(EmptyMedia) as caught:
+        decode_media(b"")
+    assert caught.value.status_code == 422
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
+def test_truncated_image_is_corrupt(fmt):
+    data = make_image(fmt=fmt, size=(200, 200))
+    with pytest.raises(CorruptMedia, match="upload the complete file") as caught:
+        decode_media(data[: len(data) // 2])
+    assert caught.value.status_code == 422
+
+
+def test_image_with_a_damaged_header_is_corrupt():
+    data = bytearray(make_image(fmt="PNG"))
+    data[12:30] = bytes(18)
+    with pytest.raises(CorruptMedia):
+        decode_media(bytes(data))
+
+
+def test_oversized_pixel_count_is_refused_before_decoding():
+    # A 12000x12000 PNG of one colour compresses to a small file: a decompression bomb.
+    buffer = io.BytesIO()
+    Image.new("L", (12000, 12000)).save(buffer, format="PNG")
+    data = buffer.getvalue()
+    assert len(data) < 2_000_000
+    with pytest.raises(MediaTooLarge, match="12000x12000 pixels") as caught:
+        decode_media(data, limits=MediaLimits(max_pixels=10_000_000))
+    assert caught.value.status_code == 413
+
+
+def test_pillows_own_bomb_limit_also_reads_as_too_large(monkeypatch):
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
+    with pytest.raises(MediaTooLarge, match="too many pixels"):
+        decode_media(make_image(size=(64, 48)), limits=MediaLimits(max_pixels=10**9))
+
+
+def test_too_many_bytes():
+    with pytest.raises(MediaTooLarge, match="smaller or more compressed"):
+        decode_media(make_image(), limits=MediaLimits(max_bytes=100))
+
+
+def test_video_frame_too_large_in_pixels():
+    with pytest.raises(MediaTooLarge, match="64x48"):
+        decode_media(make_video(), limits=MediaLimits(max_pixels=1000))
+
+
+def test_video_too_long():
+    with pytest.raises(MediaTooLong, match="trim it") as caught:
+        decode_media(make_video(seconds=3.0), limits=MediaLimits(max_video_seconds=2.0))
+    assert caught.value.status_code == 413
+
+
+@pytest.mark.parametrize("container", ["mp4", "matroska"])
+def test_zero_frame_video_is_empty(container):
+    data = make_video(seconds=0, codec="mpeg4", container=container)
+    assert data  # a real container with its header, just no frames
+    with pytest.raises(EmptyMedia, match="upload"):
+        decode_media(data)
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.1])
+def test_truncated_video_is_corrupt(keep):
+    data = make_video()
+    with pytest.raises(MediaError) as caught:
+        decode_media(data[: int(len(data) * keep)])
+    assert isinstance(caught.value, CorruptMedia | EmptyMedia)
+    assert caught.value.status_code == 422
+
+
+def test_errors_are_platform_errors_with_problem_fields():
+    from clearhouse.errors import ClearhouseError
+
+    with pytest.raises(ClearhouseError) as caught:
+        decode_media(b"not media at all")
+    assert caught.value.slug == "unsupported-media"
+    assert caught.value.title and caught.value.detail
