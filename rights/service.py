@@ -103,7 +103,8 @@ def create_grant(
     grant = ConsentGrant(asset_id=asset.id, policy_version_id=policy.id, granted_at=now)
     session.add(grant)
     session.flush()
-    receipt = issue_receipt(
+    receipt = _record_consent_event(
+        session,
         event=ReceiptEvent.consent_given,
         grant=grant,
         asset=asset,
@@ -112,20 +113,8 @@ def create_grant(
         at=now,
         settings=settings,
         keys=keys,
+        details={"policy_version": policy.version},
     )
-    session.add(receipt)
-    audit.record_event(
-        session,
-        action="grant.created",
-        actor_id=owner.id,
-        asset_id=asset.id,
-        details={
-            "grant_id": str(grant.id),
-            "policy_version": policy.version,
-            "receipt_id": str(receipt.id),
-        },
-    )
-    session.flush()
     return grant, policy, receipt
 
 
@@ -202,7 +191,8 @@ def _revoke(
     grant.revoked_at = now
     grant.revocation_reason = reason
     session.add(grant)
-    receipt = issue_receipt(
+    return _record_consent_event(
+        session,
         event=ReceiptEvent.consent_withdrawn,
         grant=grant,
         asset=asset,
@@ -211,14 +201,47 @@ def _revoke(
         at=now,
         settings=settings,
         keys=keys,
+        details={"reason": reason},
+    )
+
+
+_AUDIT_ACTION = {
+    ReceiptEvent.consent_given: "grant.created",
+    ReceiptEvent.consent_withdrawn: "grant.revoked",
+}
+
+
+def _record_consent_event(
+    session: Session,
+    *,
+    event: ReceiptEvent,
+    grant: ConsentGrant,
+    asset: Asset,
+    owner: Account,
+    policy: PolicyVersion,
+    at: datetime,
+    settings: Settings,
+    keys: KeyRing,
+    details: dict,
+) -> ConsentReceipt:
+    """Sign the receipt and append the audit entry, both in the caller's transaction."""
+    receipt = issue_receipt(
+        event=event,
+        grant=grant,
+        asset=asset,
+        owner=owner,
+        policy=policy,
+        at=at,
+        settings=settings,
+        keys=keys,
     )
     session.add(receipt)
     audit.record_event(
         session,
-        action="grant.revoked",
+        action=_AUDIT_ACTION[event],
         actor_id=owner.id,
         asset_id=asset.id,
-        details={"grant_id": str(grant.id), "reason": reason, "receipt_id": str(receipt.id)},
+        details={"grant_id": str(grant.id), "receipt_id": str(receipt.id), **details},
     )
     session.flush()
     return receipt
