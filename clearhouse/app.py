@@ -14,6 +14,8 @@ from clearhouse.keys import KeyRing
 from clearhouse.migrations import upgrade_database
 from clearhouse.openapi import install_openapi
 from clearhouse.settings import Settings
+from likeness.api import router as likeness_router
+from likeness.runtime import LikenessRuntime
 from policies.api import router as policies_router
 from rights.api import router as rights_router
 
@@ -28,6 +30,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             upgrade_database(settings.resolved_database_url)
         app.state.engine = build_engine(settings.resolved_database_url)
         app.state.keys = KeyRing.load(settings)
+        app.state.likeness = LikenessRuntime.start(settings=settings, engine=app.state.engine)
         app.state.ready = True
         try:
             yield
@@ -49,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(accounts_router)
     app.include_router(rights_router)
     app.include_router(policies_router)
+    app.include_router(likeness_router)
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:

@@ -14,9 +14,11 @@ app = typer.Typer(help="Clearhouse: rights and consent for generative video.", n
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)
 account_app = typer.Typer(help="Accounts (for operators).", no_args_is_help=True)
+likeness_app = typer.Typer(help="Face templates (biometric data).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
 app.add_typer(account_app, name="account")
+app.add_typer(likeness_app, name="likeness")
 
 
 def _session(settings: Settings) -> Session:
@@ -162,6 +164,25 @@ def account_create(
         )
         session.commit()
     typer.echo(f"{role} {email} created; password: {password}")
+
+
+@likeness_app.command("retention")
+def likeness_retention() -> None:
+    """Destroy the templates of likenesses idle past CLEARHOUSE_TEMPLATE_RETENTION_DAYS.
+
+    Run it daily (cron, a systemd timer). Running API processes stop reporting the destroyed
+    likenesses at once: every scan match is checked against the vault.
+    """
+    from clearhouse.db import utcnow
+    from likeness.tasks import destroy_idle_templates
+
+    settings = Settings()
+    with _session(settings) as session:
+        destroyed = destroy_idle_templates(
+            session, now=utcnow(), retention_days=settings.template_retention_days
+        )
+        session.commit()
+    typer.echo(json.dumps({"destroyed": [str(likeness_id) for likeness_id in destroyed]}))
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 """The database engine, the request-scoped session and the column types every package shares."""
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -110,3 +110,22 @@ def commit_now(session: Session) -> datetime:
     """
     session.commit()
     return utcnow()
+
+
+def after_commit(session: Session, action: Callable[[], None]) -> None:
+    """Run ``action`` once this session's transaction commits (never if it rolls back).
+
+    For in-memory state that mirrors the database, such as the face index: it must change
+    only when the rows it mirrors did.
+    """
+
+    def run(_session: Session) -> None:
+        action()
+
+    event.listen(session, "after_commit", run, once=True)
+    event.listen(session, "after_rollback", lambda _s: _forget(session, run), once=True)
+
+
+def _forget(session: Session, run: Callable[[Session], None]) -> None:
+    if event.contains(session, "after_commit", run):
+        event.remove(session, "after_commit", run)

@@ -66,4 +66,5 @@ def require_role(*roles: Role) -> Callable[[Account], Account]:
 
 
 AdminAccount = Annotated[Account, Depends(require_role(Role.admin))]
+ModeratorAccount = Annotated[Account, Depends(require_role(Role.moderator, Role.admin))]
 HolderAccount = Annotated[Account, Depends(require_role(Role.holder, Role.admin))]

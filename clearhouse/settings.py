@@ -2,6 +2,7 @@
 
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -43,6 +44,41 @@ class Settings(BaseSettings):
     default_revenue_share_bps: int = Field(
         default=8000, ge=0, le=10_000, description="A new holder's share of each licence fee."
     )
+
+    # Likeness: faces are biometric data.
+    face_backend: Literal["dlib", "insightface"] = Field(
+        default="dlib", description="dlib on the CPU (weights from PyPI), or insightface ONNX."
+    )
+    insightface_model_dir: Path | None = Field(
+        default=None, description="SCRFD + ArcFace ONNX files; operators bring licensed weights."
+    )
+    face_match_threshold: float | None = Field(
+        default=None,
+        ge=-1,
+        le=1,
+        description="Cosine similarity; the model's own default if unset.",
+    )
+    face_index_approximate_after: int | None = Field(
+        default=None, ge=1, description="Templates past which a model is searched with FAISS."
+    )
+    face_master_key: str | None = Field(
+        default=None,
+        description="Base64 AES-256 key wrapping each likeness's data key; else a key file.",
+    )
+    liveness_required: bool = Field(
+        default=True,
+        description="False accepts still photos, for operators who verify identity elsewhere.",
+    )
+    enrolment_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    template_retention_days: int = Field(
+        default=3 * 365,
+        ge=1,
+        description="Templates of a likeness idle this long are destroyed (BIPA).",
+    )
+    scan_max_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
+    scan_max_pixels: int = Field(default=40_000_000, ge=1)
+    scan_max_video_seconds: float = Field(default=30.0, gt=0)
+    scan_sample_fps: float = Field(default=2.0, gt=0, le=30)
 
     @cached_property
     def resolved_database_url(self) -> str:

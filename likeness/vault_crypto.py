@@ -33,6 +33,7 @@ FORMAT_VERSION = 1
 _VERSION_BYTE = FORMAT_VERSION.to_bytes(1, "big")
 _DATA_KEY_CONTEXT = b"clearhouse/likeness-data-key/v1\x00"
 _TEMPLATE_CONTEXT = b"clearhouse/face-template/v1\x00"
+_MEDIA_CONTEXT = b"clearhouse/enrolment-media/v1\x00"
 _EMBEDDING_DTYPE = np.dtype("<f4")
 
 
@@ -215,10 +216,8 @@ def encrypt_template(
             f"the data key of likeness {data_key.likeness_id} cannot seal a template of "
             f"likeness {likeness_id}; unwrap that likeness's own key"
         )
-    nonce = secrets.token_bytes(NONCE_BYTES)
     aad = _template_aad(likeness_id=likeness_id, template_id=template_id, model_key=model_key)
-    sealed = AESGCM(data_key.key).encrypt(nonce, embedding_to_bytes(embedding), aad)
-    return _VERSION_BYTE + nonce + sealed
+    return _seal(data_key, embedding_to_bytes(embedding), aad)
 
 
 def decrypt_template(
@@ -235,10 +234,9 @@ def decrypt_template(
             f"template {template_id} is not a version-{FORMAT_VERSION} sealed template; "
             "the row is corrupt"
         )
-    nonce, body = sealed[1 : 1 + NONCE_BYTES], sealed[1 + NONCE_BYTES :]
     aad = _template_aad(likeness_id=likeness_id, template_id=template_id, model_key=model_key)
     try:
-        plaintext = AESGCM(data_key.key).decrypt(nonce, body, aad)
+        plaintext = _open(data_key, sealed, aad)
     except InvalidTag as error:
         raise TemplateDecryptionError(
             f"template {template_id} of likeness {likeness_id} ({model_key}) does not decrypt: "
@@ -246,3 +244,26 @@ def decrypt_template(
             "the row was altered"
         ) from error
     return embedding_from_bytes(plaintext)
+
+
+def _seal(data_key: DataKey, plaintext: bytes, aad: bytes) -> bytes:
+    """Version byte, random 96-bit nonce, then AES-256-GCM ciphertext and tag."""
+    nonce = secrets.token_bytes(NONCE_BYTES)
+    return _VERSION_BYTE + nonce + AESGCM(data_key.key).encrypt(nonce, plaintext, aad)
+
+
+def _open(data_key: DataKey, sealed: bytes, aad: bytes) -> bytes:
+    nonce, body = sealed[1 : 1 + NONCE_BYTES], sealed[1 + NONCE_BYTES :]
+    return AESGCM(data_key.key).decrypt(nonce, body, aad)
+
+
+def seal_media(*, data_key: DataKey, media_id: UUID, data: bytes) -> bytes:
+    """Raw enrolment media the owner chose to keep, sealed under the likeness's data key."""
+    return _seal(data_key, data, _MEDIA_CONTEXT + data_key.likeness_id.bytes + media_id.bytes)
+
+
+def open_media(*, data_key: DataKey, media_id: UUID, sealed: bytes) -> bytes:
+    try:
+        return _open(data_key, sealed, _MEDIA_CONTEXT + data_key.likeness_id.bytes + media_id.bytes)
+    except InvalidTag as error:
+        raise TemplateDecryptionError(f"kept media {media_id} does not decrypt") from error

@@ -9,6 +9,8 @@ from clearhouse.db import commit_now
 from clearhouse.deps import AdminAccount, HolderAccount, KeysDep, SessionDep, SettingsDep
 from clearhouse.pagination import Page, PageParams, page_params
 from clearhouse.signing import TokenRejected
+from likeness.api import LikenessDep
+from likeness.tasks import forget_likeness
 from policies.models import PolicyVersion
 from rights import audit, repository, service
 from rights.models import AssetKind, ConsentGrant, ConsentReceipt, GrantStatus
@@ -73,12 +75,24 @@ def delete_asset(
     session: SessionDep,
     settings: SettingsDep,
     keys: KeysDep,
+    likeness: LikenessDep,
 ):
-    """Revoke every active grant of the asset, then delete it. Its audit log stays readable."""
+    """Revoke every active grant of the asset, then delete it. Its audit log stays readable.
+
+    Deleting a likeness also destroys its face templates and their key (crypto-shredding).
+    """
     asset = repository.get_owned_asset(session, owner_id=owner.id, asset_id=asset_id)
     deleted_at, grants, receipts = service.delete_asset(
         session, owner=owner, asset=asset, settings=settings, keys=keys
     )
+    if asset.kind == AssetKind.likeness:
+        forget_likeness(
+            session,
+            likeness_id=asset.id,
+            reason="likeness deleted",
+            actor_id=owner.id,
+            index=likeness.index,
+        )
     revocation = _revocation(session, grants, receipts)
     revocation.effective_at = commit_now(session)
     return AssetDeleted(asset_id=asset_id, deleted_at=deleted_at, revocation=revocation)

@@ -8,6 +8,7 @@ where that is a failure.
 
 import os
 import shutil
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,13 +41,8 @@ def _postgres_reachable() -> str | None:
     return None
 
 
-def _fresh_postgres() -> Engine:
-    engine = build_engine(POSTGRES_URL)
-    with engine.begin() as connection:
-        connection.execute(text("DROP SCHEMA public CASCADE"))
-        connection.execute(text("CREATE SCHEMA public"))
-    upgrade_database(POSTGRES_URL)
-    return engine
+def _with_search_path(url: str, schema: str) -> str:
+    return url + ("&" if "?" in url else "?") + f"options=-csearch_path%3D{schema}"
 
 
 def _reset_postgres(engine: Engine) -> None:
@@ -55,7 +51,7 @@ def _reset_postgres(engine: Engine) -> None:
         tables = (
             connection.execute(
                 text(
-                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                    "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() "
                     "AND tablename <> 'alembic_version'"
                 )
             )
@@ -78,7 +74,8 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def postgres_engine() -> Iterator[Engine]:
+def postgres_url() -> Iterator[str]:
+    """A schema of this test run's own, so that concurrent runs never meet."""
     problem = _postgres_reachable()
     if problem:
         if REQUIRE_POSTGRES:
@@ -87,7 +84,21 @@ def postgres_engine() -> Iterator[Engine]:
             f"PostgreSQL unreachable at {POSTGRES_URL} ({problem}); set "
             "CLEARHOUSE_TEST_POSTGRES_URL to run these"
         )
-    engine = _fresh_postgres()
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    admin = build_engine(POSTGRES_URL)
+    with admin.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    url = _with_search_path(POSTGRES_URL, schema)
+    upgrade_database(url)
+    yield url
+    with admin.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_engine(postgres_url: str) -> Iterator[Engine]:
+    engine = build_engine(postgres_url)
     yield engine
     engine.dispose()
 
@@ -99,7 +110,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         shutil.copy(request.getfixturevalue("sqlite_template"), path)
         return f"sqlite:///{path}"
     _reset_postgres(request.getfixturevalue("postgres_engine"))
-    return POSTGRES_URL
+    return request.getfixturevalue("postgres_url")
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 ${imports if imports else ""}
+
 import clearhouse.db
 
 revision: str = ${repr(up_revision)}

@@ -1,0 +1,200 @@
+"""Routes for face enrolment, one-face-one-owner conflicts and the face scan."""
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Query, Request, UploadFile, status
+
+from clearhouse.accounts.models import Account
+from clearhouse.deps import CurrentAccount, HolderAccount, ModeratorAccount, SessionDep
+from clearhouse.errors import InvalidRequest
+from clearhouse.pagination import Page, PageParams, page_params
+from likeness import conflicts, enrolment
+from likeness.media import MediaTooLarge
+from likeness.models import ConflictStatus, EnrolmentSession, LikenessConflict
+from likeness.runtime import LikenessRuntime
+from likeness.scan import scan_media
+from likeness.schemas import (
+    ConflictPublic,
+    ConflictResolution,
+    EnrolmentCreate,
+    EnrolmentPublic,
+    EnrolmentResult,
+    ScanResultPublic,
+)
+from rights.repository import get_owned_asset
+
+router = APIRouter(prefix="/v1", tags=["likeness"])
+MAX_UPLOADS = 12
+
+
+def get_likeness(request: Request) -> LikenessRuntime:
+    return request.app.state.likeness
+
+
+LikenessDep = Annotated[LikenessRuntime, Depends(get_likeness)]
+
+
+def _read_upload(upload: UploadFile, *, max_bytes: int) -> bytes:
+    """The whole upload, refusing it as soon as it passes ``max_bytes``."""
+    data = upload.file.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise MediaTooLarge(
+            f"{upload.filename or 'the upload'} is larger than {max_bytes} "
+            "bytes; send a smaller file."
+        )
+    return data
+
+
+def _enrolment_public(row: EnrolmentSession) -> EnrolmentPublic:
+    if row.liveness_required:
+        instructions = (
+            f"Send {len(row.challenge)} photos or one short video, facing the camera alone, "
+            f"turning your head: {', then '.join(row.challenge)} (your own left and right). "
+            "POST them as `files` to /v1/enrolments/{id}/frames before expires_at."
+        )
+    else:
+        instructions = (
+            "Send at least 3 clear photos of your face, alone, as `files` to "
+            "/v1/enrolments/{id}/frames before expires_at."
+        )
+    return EnrolmentPublic.model_validate(
+        {**row.model_dump(), "instructions": instructions.replace("{id}", str(row.id))}
+    )
+
+
+@router.post(
+    "/assets/{asset_id}/enrolments",
+    status_code=status.HTTP_201_CREATED,
+    response_model=EnrolmentPublic,
+)
+def open_enrolment(
+    asset_id: uuid.UUID,
+    body: EnrolmentCreate,
+    owner: HolderAccount,
+    session: SessionDep,
+    runtime: LikenessDep,
+):
+    """Start enrolling the face of a likeness asset; the answer carries the liveness challenge."""
+    likeness = get_owned_asset(session, owner_id=owner.id, asset_id=asset_id)
+    return _enrolment_public(
+        enrolment.open_enrolment(
+            session, owner=owner, likeness=likeness, keep_media=body.keep_media, runtime=runtime
+        )
+    )
+
+
+@router.get("/enrolments/{enrolment_id}", response_model=EnrolmentPublic)
+def read_enrolment(enrolment_id: uuid.UUID, owner: HolderAccount, session: SessionDep):
+    return _enrolment_public(
+        enrolment.owned_enrolment(session, owner=owner, enrolment_id=enrolment_id)
+    )
+
+
+@router.post("/enrolments/{enrolment_id}/frames", response_model=EnrolmentResult)
+def submit_frames(
+    enrolment_id: uuid.UUID,
+    files: Annotated[list[UploadFile], File(description="Photos (JPEG, PNG, WebP) or a video.")],
+    owner: HolderAccount,
+    session: SessionDep,
+    runtime: LikenessDep,
+):
+    """Enrol the face the files show, or say which frame is wrong and why."""
+    row = enrolment.owned_enrolment(session, owner=owner, enrolment_id=enrolment_id)
+    if not 1 <= len(files) <= MAX_UPLOADS:
+        raise InvalidRequest(f"Send between 1 and {MAX_UPLOADS} files.")
+    uploads = [_read_upload(f, max_bytes=runtime.settings.scan_max_bytes) for f in files]
+    outcome = enrolment.submit_frames(
+        session, owner=owner, enrolment=row, uploads=uploads, runtime=runtime
+    )
+    return EnrolmentResult(
+        enrolment=_enrolment_public(outcome.enrolment),
+        templates=outcome.templates,
+        conflict_id=outcome.conflict.id if outcome.conflict else None,
+    )
+
+
+def _conflict_public(conflict: LikenessConflict, viewer: Account) -> ConflictPublic:
+    base = {
+        "id": conflict.id,
+        "status": conflict.status,
+        "created_at": conflict.created_at,
+        "resolved_at": conflict.resolved_at,
+        "resolution_note": conflict.resolution_note,
+    }
+    if viewer.id == conflict.claimant_id:
+        return ConflictPublic(
+            **base, your_part="claimant", your_likeness_id=conflict.claimant_likeness_id
+        )
+    if viewer.id == conflict.existing_owner_id:
+        return ConflictPublic(
+            **base, your_part="existing_owner", your_likeness_id=conflict.existing_likeness_id
+        )
+    return ConflictPublic(
+        **base,
+        your_part="moderator",
+        your_likeness_id=None,
+        similarity=round(conflict.similarity, 4),
+        claimant_likeness_id=conflict.claimant_likeness_id,
+        existing_likeness_id=conflict.existing_likeness_id,
+    )
+
+
+@router.get("/likeness/conflicts", response_model=Page[ConflictPublic])
+def list_conflicts(
+    viewer: CurrentAccount,
+    session: SessionDep,
+    paging: Annotated[PageParams, Depends(page_params)],
+    status: Annotated[ConflictStatus | None, Query(description="Only in this status.")] = None,
+):
+    """Moderators: the queue. Holders: the conflicts they are a party to."""
+    rows, total = conflicts.visible_conflicts(session, viewer=viewer, status=status, params=paging)
+    return Page(
+        items=[_conflict_public(c, viewer) for c in rows],
+        total=total,
+        limit=paging.limit,
+        offset=paging.offset,
+    )
+
+
+@router.get("/likeness/conflicts/{conflict_id}", response_model=ConflictPublic)
+def read_conflict(conflict_id: uuid.UUID, viewer: CurrentAccount, session: SessionDep):
+    return _conflict_public(
+        conflicts.visible_conflict(session, viewer=viewer, conflict_id=conflict_id), viewer
+    )
+
+
+@router.post("/likeness/conflicts/{conflict_id}/resolve", response_model=ConflictPublic)
+def resolve_conflict(
+    conflict_id: uuid.UUID,
+    body: ConflictResolution,
+    moderator: ModeratorAccount,
+    session: SessionDep,
+    runtime: LikenessDep,
+):
+    """Accept (the claimant's enrolment goes ahead) or reject (its templates are destroyed)."""
+    conflict = conflicts.resolve_conflict(
+        session,
+        moderator=moderator,
+        conflict_id=conflict_id,
+        accept=body.decision == "accept",
+        note=body.note,
+        runtime=runtime,
+    )
+    return _conflict_public(conflict, moderator)
+
+
+@router.post("/likeness/scan", response_model=ScanResultPublic)
+def scan(
+    file: Annotated[UploadFile, File(description="An image or a video.")],
+    _caller: CurrentAccount,
+    session: SessionDep,
+    runtime: LikenessDep,
+):
+    """Find every face in an image or video and the registered likenesses it matches.
+
+    A likeness is reported whether or not it has an active grant: clearance must find it to
+    deny it.
+    """
+    data = _read_upload(file, max_bytes=runtime.settings.scan_max_bytes)
+    return scan_media(session, data=data, runtime=runtime)

@@ -1,0 +1,76 @@
+"""What a running app holds for likeness work: the face backend, the index, the master key.
+
+Built in the app's lifespan. The backend loads on first use (dlib's weights take a second,
+and most requests never need them); the index is rebuilt from the vault at start.
+"""
+
+import threading
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from clearhouse.settings import Settings
+from likeness import vault
+from likeness.backends.base import DetectedFace, FaceBackend
+from likeness.index import FaceIndex
+from likeness.media import MediaLimits
+from likeness.vault_crypto import MasterKey, load_master_key
+
+
+@cache
+def load_backend(name: str, model_dir: Path | None) -> FaceBackend:
+    """One backend per process and configuration: models are large and read-only."""
+    if name == "insightface":
+        from likeness.backends.insightface_backend import InsightFaceBackend
+
+        if model_dir is None:
+            raise ValueError("CLEARHOUSE_INSIGHTFACE_MODEL_DIR must name the ONNX model folder")
+        return InsightFaceBackend(model_dir=model_dir)
+    from likeness.backends.dlib_backend import DlibFaceBackend
+
+    return DlibFaceBackend()
+
+
+@dataclass
+class LikenessRuntime:
+    settings: Settings
+    master_key: MasterKey
+    index: FaceIndex
+    _backend_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def start(cls, *, settings: Settings, engine: Engine) -> "LikenessRuntime":
+        master_key = load_master_key(
+            key_b64=settings.face_master_key,
+            key_file=None if settings.face_master_key else settings.key_dir / "face-master.key",
+        )
+        index = FaceIndex(approximate_threshold=settings.face_index_approximate_after)
+        with Session(engine) as session:
+            index.rebuild(templates=vault.open_templates(session, master_key=master_key))
+        return cls(settings=settings, master_key=master_key, index=index)
+
+    @property
+    def backend(self) -> FaceBackend:
+        return load_backend(self.settings.face_backend, self.settings.insightface_model_dir)
+
+    @property
+    def match_threshold(self) -> float:
+        configured = self.settings.face_match_threshold
+        return configured if configured is not None else self.backend.default_match_threshold
+
+    @property
+    def media_limits(self) -> MediaLimits:
+        return MediaLimits(
+            max_bytes=self.settings.scan_max_bytes,
+            max_pixels=self.settings.scan_max_pixels,
+            max_video_seconds=self.settings.scan_max_video_seconds,
+        )
+
+    def detect_and_embed(self, frames: list[np.ndarray]) -> list[list[DetectedFace]]:
+        # One model instance per process; its native code is not documented as thread-safe.
+        with self._backend_lock:
+            return self.backend.detect_and_embed(frames)
