@@ -22,7 +22,7 @@ SUPPORTED_MEDIA = "JPEG, PNG or WebP images, or MP4, MOV, WebM, MKV or AVI video
 class MediaError(ClearhouseError):
     """Uploaded media that cannot be used; ``detail`` says what to send instead."""
 
-    status_code = 422
+    status_code = 400
     slug = "unusable-media"
     title = "Unusable media"
 
@@ -45,13 +45,13 @@ class MediaTooLong(MediaTooLarge):
 
 
 class CorruptMedia(MediaError):
-    status_code = 422
+    status_code = 400
     slug = "corrupt-media"
     title = "Corrupt media"
 
 
 class EmptyMedia(MediaError):
-    status_code = 422
+    status_code = 400
     slug = "empty-media"
     title = "Empty media"
 

@@ -1,18 +1,10 @@
 """Shared fixtures for the face backend, pose and quality tests: the real dlib model on the
 real photos in the shared data folder, loaded once per session."""
 
-import os
-from pathlib import Path
-
 import numpy as np
 import pytest
+from faces import FACES_DIR
 
-FACES_DIR = Path(
-    os.environ.get(
-        "CLEARHOUSE_TEST_FACES_DIR",
-        Path(__file__).resolve().parents[3] / "shared" / "data" / "faces",
-    )
-)
 PHOTOS = ("obama.jpg", "obama2.jpg", "obama_partial_face.jpg", "biden.jpg")
 
 

@@ -97,7 +97,7 @@ def test_gif_is_unsupported():
 def test_empty_upload():
     with pytest.raises(EmptyMedia) as caught:
         decode_media(b"")
-    assert caught.value.status_code == 422
+    assert caught.value.status_code == 400
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG"])
@@ -105,7 +105,7 @@ def test_truncated_image_is_corrupt(fmt):
     data = make_image(fmt=fmt, size=(200, 200))
     with pytest.raises(CorruptMedia, match="upload the complete file") as caught:
         decode_media(data[: len(data) // 2])
-    assert caught.value.status_code == 422
+    assert caught.value.status_code == 400
 
 
 def test_image_with_a_damaged_header_is_corrupt():
@@ -162,7 +162,7 @@ def test_truncated_video_is_corrupt(keep):
     with pytest.raises(MediaError) as caught:
         decode_media(data[: int(len(data) * keep)])
     assert isinstance(caught.value, CorruptMedia | EmptyMedia)
-    assert caught.value.status_code == 422
+    assert caught.value.status_code == 400
 
 
 def test_errors_are_platform_errors_with_problem_fields():

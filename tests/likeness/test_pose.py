@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from faces import rotation, synthetic_landmarks
 
 from likeness.backends.base import LandmarkLayout
 from likeness.pose import (
@@ -11,40 +12,6 @@ from likeness.pose import (
     classify_head_pose,
     estimate_head_pose,
 )
-
-
-def _rotation(*, yaw: float, pitch: float, roll: float) -> np.ndarray:
-    """Written out independently of pose.py: yaw about y, then pitch (up) about x, then roll."""
-    y, p, r = np.radians([yaw, pitch, roll])
-    about_y = np.array([[np.cos(y), 0, np.sin(y)], [0, 1, 0], [-np.sin(y), 0, np.cos(y)]])
-    # Looking up moves the nose (toward the camera, +z) up (+y).
-    about_x = np.array([[1, 0, 0], [0, np.cos(p), np.sin(p)], [0, -np.sin(p), np.cos(p)]])
-    about_z = np.array([[np.cos(r), -np.sin(r), 0], [np.sin(r), np.cos(r), 0], [0, 0, 1]])
-    return about_z @ about_x @ about_y
-
-
-def synthetic_landmarks(
-    *,
-    layout: LandmarkLayout,
-    yaw: float,
-    pitch: float,
-    roll: float = 0.0,
-    seed: int = 0,
-    distance_mm: float = 500.0,
-) -> np.ndarray:
-    """A face unlike the canonical one (wider or narrower, taller, deeper by up to 8%, and
-    each point off by up to 2% more), rotated and seen through a pinhole camera half a metre
-    away, with half a pixel of landmark noise."""
-    rng = np.random.default_rng(seed)
-    proportions = rng.uniform(0.92, 1.08, size=3)
-    face = CANONICAL_FACE_POINTS[layout] * proportions * rng.uniform(0.98, 1.02, size=(5, 3))
-    rotated = face @ _rotation(yaw=yaw, pitch=pitch, roll=roll).T
-    focal_px = 800.0
-    depth = distance_mm - rotated[:, 2]
-    x = focal_px * rotated[:, 0] / depth + 640
-    y = -focal_px * rotated[:, 1] / depth + 360
-    return np.stack([x, y], axis=1) + rng.normal(0.0, 0.5, size=(5, 2))
-
 
 LAYOUTS = list(LandmarkLayout)
 
@@ -87,7 +54,7 @@ def test_turned_faces_are_classified_from_the_persons_frontal_frame(
     ],
 )
 def test_average_face_is_classified_without_a_frontal_frame(layout, yaw, pitch, expected):
-    rotated = CANONICAL_FACE_POINTS[layout] @ _rotation(yaw=yaw, pitch=pitch, roll=-8).T
+    rotated = CANONICAL_FACE_POINTS[layout] @ rotation(yaw=yaw, pitch=pitch, roll=-8).T
     landmarks = np.stack([rotated[:, 0], -rotated[:, 1]], axis=1) * 2.5 + 300
     pose = estimate_head_pose(landmarks, layout=layout)
     assert classify_head_pose(pose) is expected, pose
