@@ -24,7 +24,9 @@ from typing import Any
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+# Run as a script, Python puts bench/ first on the path, where likeness.py would shadow the
+# project's likeness package: put the repository root there instead.
+sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from likeness.index import FaceIndex
 

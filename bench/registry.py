@@ -14,11 +14,16 @@ import json
 import os
 import random
 import statistics
+import sys
 import tempfile
 import time
 import uuid
 from datetime import date
 from pathlib import Path
+
+# Run as a script, Python puts bench/ first on the path, where likeness.py would shadow the
+# project's likeness package: put the repository root there instead.
+sys.path[0] = str(Path(__file__).resolve().parents[1])
 
 from sqlalchemy import Engine, insert, text
 from sqlmodel import Session

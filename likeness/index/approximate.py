@@ -8,11 +8,12 @@ vectors, so a candidate's score is exact; only candidates in unprobed lists can 
 Removal is native (``remove_ids``), so a deleted likeness is gone from the lists at once.
 
 ``nlist`` is about 4*sqrt(n) rounded to a power of two (4096 at a million), bounded so each
-centroid trains on at least 39 vectors. ``nprobe`` defaults to 3/64 of nlist (192 of 4096,
-at least 16). Random 128-d unit vectors are the worst case for IVF (no cluster structure);
-on a million of them, with queries at a same-person distance (chord 0.5, cosine 0.875),
-recall@1 was 0.991 at nlist/32, 0.998 at 3*nlist/64 and 1.0 at nlist/16 (~2 ms against
-~3.5 ms a query on 2 cores); bench/likeness.py measures it again.
+centroid trains on at least 39 vectors. ``nprobe`` defaults to 3/64 of nlist (192 of 4096),
+at least 64. Random 128-d unit vectors are the worst case for IVF (no cluster structure);
+with queries at a same-person distance (chord 0.5, cosine 0.875), recall@1 on a million was
+0.991 at nlist/32, 0.998 at 3*nlist/64 and 1.0 at nlist/16 (~2 ms against ~3.5 ms a query
+on 2 cores); at 100k, 48 of 1024 lists gave 0.987 and 64 gave 0.993, hence the floor.
+bench/likeness.py measures it again.
 
 The FAISS id of a template is its slot in our id arrays; freed slots are reused. FAISS grows
 each inverted list as a ``std::vector`` that doubles its capacity, so after enough adds
@@ -93,7 +94,7 @@ class ApproximateShard:
         sample_size = min(count, self.nlist * TRAINING_POINTS_PER_CENTROID)
         sample = np.random.default_rng(TRAINING_SEED).choice(count, sample_size, replace=False)
         self._index.train(vectors[np.sort(sample)])
-        self.nprobe = min(self.nlist, nprobe or max(16, 3 * self.nlist // 64))
+        self.nprobe = min(self.nlist, nprobe or max(64, 3 * self.nlist // 64))
         self._index.nprobe = self.nprobe
         # Slot-indexed ids; a free slot has live == False and sits in _free_slots.
         self._template_ids: IdArray = np.empty(0, dtype=UUID_DTYPE)
