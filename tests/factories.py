@@ -4,7 +4,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 
-from fastapi.testclient import TestClient
+import httpx
 
 PASSWORD = "correct horse battery staple"
 
@@ -19,7 +19,7 @@ class User:
 
 
 def sign_up(
-    client: TestClient,
+    client: httpx.Client,
     *,
     role: str = "holder",
     born: date = date(1990, 5, 17),
@@ -44,7 +44,7 @@ def sign_up(
 
 
 def create_asset(
-    client: TestClient, user: User, *, kind: str = "character", handle: str | None = None
+    client: httpx.Client, user: User, *, kind: str = "character", handle: str | None = None
 ) -> dict:
     response = client.post(
         "/v1/assets",
@@ -68,7 +68,7 @@ OPEN_POLICY = {
 }
 
 
-def set_policy(client: TestClient, user: User, asset_id: str, policy: dict | None = None) -> dict:
+def set_policy(client: httpx.Client, user: User, asset_id: str, policy: dict | None = None) -> dict:
     response = client.post(
         f"/v1/assets/{asset_id}/policies", headers=user.headers, json=policy or OPEN_POLICY
     )
@@ -76,14 +76,25 @@ def set_policy(client: TestClient, user: User, asset_id: str, policy: dict | Non
     return response.json()
 
 
-def grant(client: TestClient, user: User, asset_id: str) -> dict:
+def grant(client: httpx.Client, user: User, asset_id: str) -> dict:
     response = client.post(f"/v1/assets/{asset_id}/grants", headers=user.headers, json={})
     assert response.status_code == 201, response.text
     return response.json()
 
 
-def granted_asset(client: TestClient, user: User) -> tuple[dict, dict]:
+def granted_asset(client: httpx.Client, user: User) -> tuple[dict, dict]:
     """An asset with an open policy and one active grant: (asset, grant-created body)."""
     asset = create_asset(client, user)
     set_policy(client, user, asset["id"])
     return asset, grant(client, user, asset["id"])
+
+
+def promote(session, user: User, role: str) -> User:
+    """Give an account a staff role, as an operator would (sign-up cannot)."""
+    from clearhouse.accounts.models import Account, Role
+
+    account = session.get(Account, user.id)
+    account.role = Role(role)
+    session.add(account)
+    session.commit()
+    return user

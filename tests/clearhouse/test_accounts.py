@@ -3,7 +3,7 @@
 from datetime import date
 
 import pytest
-from factories import PASSWORD, create_asset, sign_up
+from factories import PASSWORD, create_asset, promote, sign_up
 
 
 def test_sign_up_and_sign_in(client):
@@ -116,13 +116,7 @@ def test_grant_body_cannot_set_status(client, holder):
 
 
 def test_only_admins_change_roles_and_revenue_share(client, holder, session):
-    from clearhouse.accounts.models import Account, Role
-
-    admin = sign_up(client)
-    account = session.get(Account, admin.id)
-    account.role = Role.admin
-    session.add(account)
-    session.commit()
+    admin = promote(session, sign_up(client), "admin")
 
     url = f"/v1/admin/accounts/{holder.id}"
     refused = client.patch(url, headers=holder.headers, json={"role": "admin"})

@@ -9,12 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from faces import FACES_DIR
-from factories import create_asset, sign_up
+from factories import create_asset, promote, sign_up
 from fastapi.testclient import TestClient
 from PIL import Image
 from sqlmodel import select
 
-from clearhouse.accounts.models import Account, Role
 from clearhouse.app import create_app
 from clearhouse.db import utcnow
 from likeness import vault, vault_crypto
@@ -148,7 +147,7 @@ def test_a_second_account_enrolling_the_same_face_gets_a_conflict(client, holder
     )
     assert refused.status_code == 403
 
-    moderator = _moderator(client, session)
+    moderator = promote(session, sign_up(client), "moderator")
     queue = client.get("/v1/likeness/conflicts?status=open", headers=moderator.headers).json()
     assert queue["total"] == 1
     assert queue["items"][0]["similarity"] >= 0.9
@@ -177,7 +176,7 @@ def test_an_accepted_claim_is_enrolled_and_found(client, holder, session):
     twin = sign_up(client)
     second = create_asset(client, twin, kind="likeness")
     conflict_id = _enrol(client, twin, second["id"], OBAMA).json()["conflict_id"]
-    moderator = _moderator(client, session)
+    moderator = promote(session, sign_up(client), "moderator")
     accepted = client.post(
         f"/v1/likeness/conflicts/{conflict_id}/resolve",
         headers=moderator.headers,
@@ -387,12 +386,3 @@ def test_a_video_is_scanned_frame_by_frame(client, holder):
     assert result["frames_scanned"] == 4  # two seconds at the default 2 frames per second
     assert {face["timestamp_s"] >= 1.0 for face in result["faces"]} == {True}
     assert _matched(result) == {asset["id"]}
-
-
-def _moderator(client, session):
-    user = sign_up(client)
-    account = session.get(Account, user.id)
-    account.role = Role.moderator
-    session.add(account)
-    session.commit()
-    return user

@@ -1,7 +1,7 @@
 """The audit log: every change is recorded, the chain detects tampering, the database refuses it."""
 
 import pytest
-from factories import create_asset, granted_asset, set_policy
+from factories import create_asset, granted_asset, promote, set_policy
 from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
 
@@ -133,13 +133,8 @@ def test_the_database_refuses_to_change_audit_rows(client, holder, engine, state
 
 
 def test_verify_endpoint_is_for_admins(client, holder, session):
-    from clearhouse.accounts.models import Account, Role
-
     _make_history(client, holder)
     assert client.get("/v1/audit/verify", headers=holder.headers).status_code == 403
-    account = session.get(Account, holder.id)
-    account.role = Role.admin
-    session.add(account)
-    session.commit()
+    promote(session, holder, "admin")
     report = client.get("/v1/audit/verify", headers=holder.headers).json()
     assert report == {"ok": True, "entries_checked": 6, "first_broken_seq": None, "reason": None}
