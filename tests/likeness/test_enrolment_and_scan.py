@@ -17,7 +17,7 @@ from sqlmodel import select
 from clearhouse.app import create_app
 from clearhouse.db import utcnow
 from likeness import vault, vault_crypto
-from likeness.models import FaceTemplateRecord, LikenessKey
+from likeness.models import EnrolmentMedia, FaceTemplateRecord, LikenessKey
 from likeness.tasks import destroy_idle_templates
 
 OBAMA = ["obama.jpg", "obama2.jpg", "obama_partial_face.jpg"]
@@ -65,12 +65,14 @@ def _matched(scan) -> set[str]:
     return {m["asset_id"] for face in scan["faces"] for m in face["matches"]}
 
 
-def test_an_enrolled_face_is_found_and_another_person_is_not(client, holder):
+def test_an_enrolled_face_is_found_and_another_person_is_not(client, holder, session):
     asset = create_asset(client, holder, kind="likeness")
     result = _enrol(client, holder, asset["id"], OBAMA)
     assert result.status_code == 200, result.text
     assert result.json()["enrolment"]["status"] == "enrolled"
     assert result.json()["templates"] == 3
+    assert session.exec(select(EnrolmentMedia)).all() == []  # the photos were not kept
+    session.commit()
 
     found = _scan(client, holder, "obama.jpg")
     assert found["model_key"] == "dlib/resnet-v1"
@@ -219,6 +221,12 @@ def test_the_vault_holds_no_embedding_and_deletion_shreds_it(client, holder, ses
         on_disk = database.read_bytes() + Path(f"{database}-wal").read_bytes()
         raw = vault_crypto.embedding_to_bytes(embeddings[0])
         assert raw[:16] not in on_disk
+    kept = session.exec(select(EnrolmentMedia)).all()
+    assert len(kept) == 3  # the owner asked to keep the photos: sealed, and only that
+    key = vault.data_key(session, likeness_id=likeness_id, master_key=runtime.master_key)
+    opened = {vault_crypto.open_media(data_key=key, media_id=m.id, sealed=m.sealed) for m in kept}
+    assert opened == {_photo(name) for name in OBAMA}
+    assert all(_photo("obama.jpg")[:64] not in m.sealed for m in kept)
     wrapped = session.get(LikenessKey, likeness_id).wrapped_data_key
     backup = [(row.id, row.model_key, row.sealed) for row in rows]
     session.commit()  # end the read: on SQLite every transaction holds the write lock
@@ -227,6 +235,7 @@ def test_the_vault_holds_no_embedding_and_deletion_shreds_it(client, holder, ses
     session.expire_all()
     assert session.get(LikenessKey, likeness_id) is None
     assert session.exec(select(FaceTemplateRecord)).all() == []
+    assert session.exec(select(EnrolmentMedia)).all() == []
     with pytest.raises(vault_crypto.DataKeyShredded):
         vault_crypto.unwrap_data_key(
             master_key=runtime.master_key, likeness_id=likeness_id, wrapped=None

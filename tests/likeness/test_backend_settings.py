@@ -1,0 +1,34 @@
+"""The operator's backend choice reaches the scan: insightface from a model directory."""
+
+import io
+
+import numpy as np
+from fastapi.testclient import TestClient
+from insightface_stand_ins import build_detector, build_recogniser
+from PIL import Image
+
+from clearhouse.app import create_app
+
+
+def test_the_scan_uses_the_insightface_models_the_operator_configured(settings, holder, tmp_path):
+    build_detector(tmp_path / "det_10g.onnx")
+    build_recogniser(tmp_path / "w600k_r50.onnx")
+    configured = settings.model_copy(
+        update={"face_backend": "insightface", "insightface_model_dir": tmp_path}
+    )
+    frame = np.zeros((640, 640, 3), np.uint8)
+    frame[320:352, 320:352, 0] = 255  # one stride-32 cell: a "face" to the stand-in detector
+    png = io.BytesIO()
+    Image.fromarray(frame).save(png, format="PNG")
+    with TestClient(create_app(configured)) as client:
+        response = client.post(
+            "/v1/likeness/scan",
+            headers=holder.headers,
+            files={"file": ("frame.png", png.getvalue(), "image/png")},
+        )
+    assert response.status_code == 200, response.text
+    result = response.json()
+    assert result["model_key"].startswith("insightface/w600k_r50-")
+    assert result["threshold"] == 0.40
+    assert [face["box"] for face in result["faces"]] == [[288, 288, 352, 352]]
+    assert result["faces"][0]["matches"] == []
