@@ -4,6 +4,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
+from sqlmodel import Session
 
 from clearhouse.db import commit_now
 from clearhouse.deps import AdminAccount, HolderAccount, KeysDep, SessionDep, SettingsDep
@@ -199,7 +200,7 @@ def revoke_asset_grants(
 
 
 def _revocation(
-    session: SessionDep, grants: list[ConsentGrant], receipts: list[ConsentReceipt]
+    session: Session, grants: list[ConsentGrant], receipts: list[ConsentReceipt]
 ) -> Revocation:
     """The response body; ``effective_at`` is filled in once the commit is confirmed."""
     return Revocation.model_construct(
