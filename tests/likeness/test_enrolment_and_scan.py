@@ -375,23 +375,50 @@ def test_the_scan_refuses_oversized_uploads(stills_settings, holder):
     assert "10000 bytes" in response.json()["detail"]
 
 
-def test_a_video_is_scanned_frame_by_frame(client, holder):
+def _video(pictures: list[np.ndarray], *, fps: int = 4) -> bytes:
     import av
 
-    asset = create_asset(client, holder, kind="likeness")
-    _enrol(client, holder, asset["id"], OBAMA)
-    frame = np.asarray(Image.open(FACES_DIR / "obama.jpg").convert("RGB").resize((480, 640)))
-    blank = np.full_like(frame, 90)
+    height, width = pictures[0].shape[:2]
     buffer = io.BytesIO()
     with av.open(buffer, mode="w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=4)
-        stream.width, stream.height, stream.pix_fmt = 480, 640, "yuv420p"
-        for picture in [blank] * 4 + [frame] * 4:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for picture in pictures:
             for packet in stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
-    result = _scan(client, holder, buffer.getvalue())
+    return buffer.getvalue()
+
+
+def _picture(name: str) -> np.ndarray:
+    return np.asarray(Image.open(FACES_DIR / name).convert("RGB").resize((480, 640)))
+
+
+def test_a_video_is_scanned_frame_by_frame(client, holder):
+    asset = create_asset(client, holder, kind="likeness")
+    _enrol(client, holder, asset["id"], OBAMA)
+    frame = _picture("obama.jpg")
+    video = _video([np.full_like(frame, 90)] * 4 + [frame] * 4)
+    result = _scan(client, holder, video)
     assert result["frames_scanned"] == 4  # two seconds at the default 2 frames per second
     assert {face["timestamp_s"] >= 1.0 for face in result["faces"]} == {True}
     assert _matched(result) == {asset["id"]}
+
+
+def test_a_face_is_enrolled_from_a_video_skipping_frames_without_one(client, holder):
+    asset = create_asset(client, holder, kind="likeness")
+    blank = np.full_like(_picture("obama.jpg"), 90)
+    video = _video([blank] * 2 + [_picture("obama.jpg")] * 3 + [_picture("obama2.jpg")] * 3)
+    opened = client.post(
+        f"/v1/assets/{asset['id']}/enrolments", headers=holder.headers, json={}
+    ).json()
+    response = client.post(
+        f"/v1/enrolments/{opened['id']}/frames",
+        headers=holder.headers,
+        files=[("files", ("me.mp4", video, "video/mp4"))],
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["enrolment"]["status"] == "enrolled"
+    assert response.json()["templates"] == 5  # spread over the six frames with a face
+    assert _matched(_scan(client, holder, "obama_partial_face.jpg")) == {asset["id"]}
