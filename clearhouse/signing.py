@@ -22,6 +22,7 @@ REFUSED_HEADERS = frozenset({"jwk", "jku", "x5u", "x5c", "crit"})
 
 ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 (RFC 9068 media type)
 RECEIPT_TYPE = "consent-receipt+jwt"
+CHECKPOINT_TYPE = "audit-checkpoint+jwt"
 
 
 class TokenRejected(Exception):

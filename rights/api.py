@@ -7,7 +7,14 @@ from fastapi import APIRouter, Depends, Query, status
 from sqlmodel import Session
 
 from clearhouse.db import commit_now
-from clearhouse.deps import AdminAccount, HolderAccount, KeysDep, SessionDep, SettingsDep
+from clearhouse.deps import (
+    AdminAccount,
+    CurrentAccount,
+    HolderAccount,
+    KeysDep,
+    SessionDep,
+    SettingsDep,
+)
 from clearhouse.pagination import Page, PageParams, page_params
 from clearhouse.signing import TokenRejected
 from likeness.api import LikenessDep
@@ -21,8 +28,11 @@ from rights.schemas import (
     AssetDeleted,
     AssetPublic,
     AssetUpdate,
+    AuditCheckpoint,
     AuditEntryPublic,
     ChainReportPublic,
+    CheckpointReportPublic,
+    CheckpointVerifyRequest,
     GrantCreate,
     GrantCreated,
     GrantPublic,
@@ -242,3 +252,24 @@ def read_asset_audit(
 def verify_audit_chain(_admin: AdminAccount, session: SessionDep):
     """Walk the whole audit chain and report the first broken entry (admins only)."""
     return audit.verify_chain(session)
+
+
+@router.get("/audit/checkpoint", response_model=AuditCheckpoint, tags=["audit"])
+def audit_checkpoint(
+    _caller: CurrentAccount, session: SessionDep, settings: SettingsDep, keys: KeysDep
+):
+    """The audit chain's head, signed. Keep it: it proves later that history up to it stands."""
+    token, seq, head_hash = audit.sign_checkpoint(session, settings=settings, keys=keys)
+    return AuditCheckpoint(token=token, seq=seq, hash=head_hash)
+
+
+@router.post("/audit/checkpoint/verify", response_model=CheckpointReportPublic, tags=["audit"])
+def verify_audit_checkpoint(
+    body: CheckpointVerifyRequest,
+    _caller: CurrentAccount,
+    session: SessionDep,
+    settings: SettingsDep,
+    keys: KeysDep,
+):
+    """Check a kept checkpoint: our signature, and the log still holding what it names."""
+    return audit.check_checkpoint(session, token=body.token, settings=settings, keys=keys)

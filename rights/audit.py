@@ -14,8 +14,11 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from clearhouse import signing
 from clearhouse.db import utcnow
+from clearhouse.keys import KeyRing
 from clearhouse.pagination import PageParams, paginate
+from clearhouse.settings import Settings
 from rights.models import AuditEntry, AuditHead
 
 GENESIS_HASH = "0" * 64
@@ -108,6 +111,52 @@ def _entry_problem(entry: AuditEntry, *, expected_seq: int, prev_hash: str) -> s
     if entry.hash != entry_hash(prev_hash, body):
         return "the entry's content does not match its hash (altered)"
     return None
+
+
+def sign_checkpoint(session: Session, *, settings: Settings, keys: KeyRing) -> tuple[str, int, str]:
+    """The chain's head, signed with the receipt key: a holder who keeps it can later prove
+    that the log up to that entry was not rewritten, even by someone who controls the
+    database (they cannot sign a new head)."""
+    head = session.exec(select(AuditHead).where(AuditHead.id == 1)).one()
+    claims: dict[str, str | int] = {
+        "iss": settings.issuer,
+        "iat": int(utcnow().timestamp()),
+        "jti": str(uuid.uuid4()),
+        "seq": head.seq,
+        "hash": head.hash,
+    }
+    token = signing.sign(claims, key=keys.receipts, typ=signing.CHECKPOINT_TYPE)
+    return token, head.seq, head.hash
+
+
+@dataclass(frozen=True)
+class CheckpointReport:
+    valid: bool
+    consistent: bool
+    seq: int | None = None
+    reason: str | None = None
+
+
+def check_checkpoint(
+    session: Session, *, token: str, settings: Settings, keys: KeyRing
+) -> CheckpointReport:
+    """Is the checkpoint ours, and does the log still hold the entry it names, unchanged?"""
+    try:
+        claims = signing.verify(
+            token, keys=keys.receipt_keys, typ=signing.CHECKPOINT_TYPE, issuer=settings.issuer
+        )
+        seq, expected = int(claims["seq"]), str(claims["hash"])
+    except (signing.TokenRejected, KeyError, TypeError, ValueError) as exc:
+        return CheckpointReport(valid=False, consistent=False, reason=str(exc))
+    entry = session.get(AuditEntry, seq) if seq else None
+    chain = verify_chain(session)
+    if seq and (entry is None or entry.hash != expected):
+        reason = f"entry {seq} is not the one signed: the log was rewritten or cut"
+    elif not chain.ok and chain.first_broken_seq <= seq:
+        reason = f"the chain breaks at entry {chain.first_broken_seq}: {chain.reason}"
+    else:
+        return CheckpointReport(valid=True, consistent=True, seq=seq)
+    return CheckpointReport(valid=True, consistent=False, seq=seq, reason=reason)
 
 
 def list_asset_events(

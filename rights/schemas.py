@@ -128,3 +128,20 @@ class ChainReportPublic(BaseModel):
     entries_checked: int
     first_broken_seq: int | None
     reason: str | None
+
+
+class AuditCheckpoint(BaseModel):
+    token: str = Field(description="ES256 JWS over the chain's head; keep it to check later.")
+    seq: int
+    hash: str
+
+
+class CheckpointVerifyRequest(RequestBody):
+    token: str = Field(min_length=1, max_length=20_000)
+
+
+class CheckpointReportPublic(BaseModel):
+    valid: bool = Field(description="Signed by this platform.")
+    consistent: bool = Field(description="The log still holds, unchanged, what was signed.")
+    seq: int | None
+    reason: str | None

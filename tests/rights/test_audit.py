@@ -4,6 +4,7 @@ import pytest
 from factories import create_asset, granted_asset, promote, set_policy
 from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
+from sqlmodel import Session
 
 from rights.audit import verify_chain
 
@@ -102,8 +103,6 @@ TAMPERING = {"altered": _alter, "deleted": _delete, "reordered": _swap_with_next
 
 @pytest.mark.parametrize("how", TAMPERING)
 def test_tampering_with_any_one_entry_is_found_at_that_entry(client, holder, engine, how):
-    from sqlmodel import Session
-
     _make_history(client, holder)
     with Session(engine) as session:
         total = verify_chain(session).entries_checked
@@ -138,3 +137,81 @@ def test_verify_endpoint_is_for_admins(client, holder, session):
     promote(session, holder, "admin")
     report = client.get("/v1/audit/verify", headers=holder.headers).json()
     assert report == {"ok": True, "entries_checked": 6, "first_broken_seq": None, "reason": None}
+
+
+def test_a_kept_checkpoint_stays_consistent_while_the_log_grows(client, holder):
+    _make_history(client, holder)
+    checkpoint = client.get("/v1/audit/checkpoint", headers=holder.headers).json()
+    assert checkpoint["seq"] == 6
+    create_asset(client, holder)  # the log grows past the checkpoint
+    report = client.post(
+        "/v1/audit/checkpoint/verify", headers=holder.headers, json={"token": checkpoint["token"]}
+    ).json()
+    assert report == {"valid": True, "consistent": True, "seq": 6, "reason": None}
+
+
+def test_a_checkpoint_exposes_history_rewritten_by_someone_who_owns_the_database(
+    client, holder, engine
+):
+    _make_history(client, holder)
+    checkpoint = client.get("/v1/audit/checkpoint", headers=holder.headers).json()
+    # The attacker recomputes every hash after altering entry 2, so the chain itself
+    # verifies again; only the signed checkpoint can tell.
+    with engine.begin() as connection, Session(bind=connection) as session:
+        _without_guards(session)
+        _rewrite_history(session, seq=2)
+        assert verify_chain(session).ok
+    report = client.post(
+        "/v1/audit/checkpoint/verify", headers=holder.headers, json={"token": checkpoint["token"]}
+    ).json()
+    assert report["valid"] is True
+    assert report["consistent"] is False
+    assert "entry 6 is not the one signed" in report["reason"]
+
+
+def test_a_forged_or_foreign_checkpoint_is_not_valid(client, holder):
+    checkpoint = client.get("/v1/audit/checkpoint", headers=holder.headers).json()
+    header, payload, signature = checkpoint["token"].split(".")
+    forged = f"{header}.{payload}.{signature[::-1]}"
+    receipt = granted_asset(client, holder)[1]["receipt"]["token"]
+    for token in (forged, receipt):
+        report = client.post(
+            "/v1/audit/checkpoint/verify", headers=holder.headers, json={"token": token}
+        ).json()
+        assert report["valid"] is False
+        assert report["consistent"] is False
+
+
+def _rewrite_history(session, *, seq: int) -> None:
+    """Alter one entry and recompute the hash chain from it onwards, head included."""
+    import json
+
+    from rights.audit import entry_hash
+
+    rows = session.execute(
+        text("SELECT seq, body, prev_hash FROM audit_entry WHERE seq >= :seq ORDER BY seq"),
+        {"seq": seq},
+    ).all()
+    prev_hash = rows[0].prev_hash
+    # Hashes are unique: clear the old ones first, then write the new chain.
+    session.execute(
+        text(
+            "UPDATE audit_entry SET hash = 'old-' || seq, "
+            "prev_hash = 'oldp-' || seq WHERE seq >= :seq"
+        ),
+        {"seq": seq},
+    )
+    for number, row in enumerate(rows):
+        body = json.loads(row.body) if isinstance(row.body, str) else row.body
+        if number == 0:
+            body["details"] = {"forged": True}
+        new_hash = entry_hash(prev_hash, body)
+        session.execute(
+            text(
+                "UPDATE audit_entry SET body = :body, prev_hash = :prev, hash = :hash "
+                "WHERE seq = :seq"
+            ),
+            {"body": json.dumps(body), "prev": prev_hash, "hash": new_hash, "seq": row.seq},
+        )
+        prev_hash = new_hash
+    session.execute(text("UPDATE audit_head SET hash = :hash WHERE id = 1"), {"hash": prev_hash})
