@@ -5,11 +5,13 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from sqlalchemy import text
+from sqlmodel import Session
 
 from clearhouse import signing
 from clearhouse.accounts.api import router as accounts_router
 from clearhouse.db import build_engine
 from clearhouse.errors import install_problem_handlers
+from clearhouse.key_history import remember_keys
 from clearhouse.keys import KeyRing
 from clearhouse.migrations import upgrade_database
 from clearhouse.openapi import install_openapi
@@ -29,7 +31,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.migrate_on_start:
             upgrade_database(settings.resolved_database_url)
         app.state.engine = build_engine(settings.resolved_database_url)
-        app.state.keys = KeyRing.load(settings)
+        with Session(app.state.engine) as session:
+            app.state.keys = remember_keys(session, KeyRing.load(settings))
+            session.commit()
         app.state.likeness = LikenessRuntime.start(settings=settings, engine=app.state.engine)
         app.state.ready = True
         try:

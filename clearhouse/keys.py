@@ -24,12 +24,31 @@ def _b64url(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
+def _public_jwk(key: ec.EllipticCurvePublicKey) -> dict[str, str]:
+    numbers = key.public_numbers()
+    coordinates = {
+        "crv": "P-256",
+        "kty": "EC",
+        "x": _b64url(numbers.x.to_bytes(32, "big")),
+        "y": _b64url(numbers.y.to_bytes(32, "big")),
+    }
+    # RFC 7638: SHA-256 over the required members, sorted, with no whitespace.
+    canonical = json.dumps(coordinates, sort_keys=True, separators=(",", ":")).encode()
+    kid = _b64url(hashlib.sha256(canonical).digest())
+    return {**coordinates, "kid": kid, "alg": "ES256", "use": "sig"}
+
+
+def _public_pem(key: ec.EllipticCurvePublicKey) -> str:
+    return key.public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    ).decode()
+
+
 @dataclass(frozen=True)
-class SigningKey:
-    """One ES256 key pair, for exactly one purpose (``use``)."""
+class VerificationKey:
+    """The public half of a key: enough to check what it signed, also after it retired."""
 
     purpose: str
-    private_pem: str = field(repr=False)
     public_pem: str
     public_jwk: dict[str, str]
 
@@ -38,29 +57,34 @@ class SigningKey:
         return self.public_jwk["kid"]
 
     @classmethod
+    def from_public_jwk(cls, purpose: str, jwk: dict[str, str]) -> "VerificationKey":
+        def coordinate(name: str) -> int:
+            return int.from_bytes(base64.urlsafe_b64decode(jwk[name] + "=" * (-len(jwk[name]) % 4)))
+
+        key = ec.EllipticCurvePublicNumbers(
+            coordinate("x"), coordinate("y"), ec.SECP256R1()
+        ).public_key()
+        return cls(purpose=purpose, public_pem=_public_pem(key), public_jwk=_public_jwk(key))
+
+
+@dataclass(frozen=True)
+class SigningKey(VerificationKey):
+    """One ES256 key pair, for exactly one purpose."""
+
+    private_pem: str = field(repr=False)
+
+    @classmethod
     def from_private_pem(cls, purpose: str, pem: str) -> "SigningKey":
         key = serialization.load_pem_private_key(pem.encode(), password=None)
         if not isinstance(key, ec.EllipticCurvePrivateKey) or key.curve.name != "secp256r1":
             raise ValueError(f"the {purpose} key must be an EC P-256 private key (ES256)")
-        numbers = key.public_key().public_numbers()
-        coordinates = {
-            "crv": "P-256",
-            "kty": "EC",
-            "x": _b64url(numbers.x.to_bytes(32, "big")),
-            "y": _b64url(numbers.y.to_bytes(32, "big")),
-        }
-        # RFC 7638: SHA-256 over the required members, sorted, with no whitespace.
-        canonical = json.dumps(coordinates, sort_keys=True, separators=(",", ":")).encode()
-        kid = _b64url(hashlib.sha256(canonical).digest())
-        public_pem = (
-            key.public_key()
-            .public_bytes(
-                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-            )
-            .decode()
+        public = key.public_key()
+        return cls(
+            purpose=purpose,
+            private_pem=pem,
+            public_pem=_public_pem(public),
+            public_jwk=_public_jwk(public),
         )
-        jwk = {**coordinates, "kid": kid, "alg": "ES256", "use": "sig"}
-        return cls(purpose=purpose, private_pem=pem, public_pem=public_pem, public_jwk=jwk)
 
 
 def generate_private_pem() -> str:
@@ -87,10 +111,12 @@ def load_or_create_key(*, purpose: str, pem: str | None, key_dir: Path) -> Signi
 
 @dataclass(frozen=True)
 class KeyRing:
-    """The keys in force: one for access tokens, one for consent receipts."""
+    """The keys in force (one for access tokens, one for receipts and audit checkpoints) and
+    the retired receipt keys, whose public halves still verify what they once signed."""
 
     access: SigningKey
     receipts: SigningKey
+    retired_receipts: dict[str, VerificationKey] = field(default_factory=dict)
 
     @classmethod
     def load(cls, settings: "Settings") -> "KeyRing":
@@ -108,5 +134,5 @@ class KeyRing:
         return {self.access.kid: self.access}
 
     @property
-    def receipt_keys(self) -> dict[str, SigningKey]:
-        return {self.receipts.kid: self.receipts}
+    def receipt_keys(self) -> dict[str, VerificationKey]:
+        return {**self.retired_receipts, self.receipts.kid: self.receipts}

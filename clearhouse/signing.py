@@ -13,7 +13,7 @@ from typing import Any
 from jose import jwt
 from jose.exceptions import JOSEError
 
-from clearhouse.keys import SigningKey
+from clearhouse.keys import SigningKey, VerificationKey
 
 ALLOWED_ALGORITHMS = ("ES256",)
 # Headers that would let a token choose its own verification key, or demand
@@ -41,7 +41,7 @@ def sign(claims: Mapping[str, Any], *, key: SigningKey, typ: str) -> str:
 def verify(
     token: str,
     *,
-    keys: Mapping[str, SigningKey],
+    keys: Mapping[str, VerificationKey],
     typ: str,
     issuer: str,
     audience: str | None = None,
@@ -77,6 +77,6 @@ def verify(
         raise TokenRejected(str(exc) or exc.__class__.__name__) from exc
 
 
-def jwks(keys: Mapping[str, SigningKey]) -> dict[str, list[dict[str, str]]]:
+def jwks(keys: Mapping[str, VerificationKey]) -> dict[str, list[dict[str, str]]]:
     """The public halves, as a JWK Set."""
     return {"keys": [key.public_jwk for key in keys.values()]}

@@ -74,3 +74,36 @@ def test_a_holder_reads_their_receipt(client, holder):
     read = client.get(f"/v1/receipts/{created['receipt']['id']}", headers=holder.headers)
     assert read.status_code == 200
     assert read.json()["token"] == created["receipt"]["token"]
+
+
+def test_receipts_still_verify_after_the_receipt_key_is_rotated(settings, holder):
+    from fastapi.testclient import TestClient
+
+    from clearhouse.app import create_app
+    from clearhouse.keys import generate_private_pem
+
+    before = settings.model_copy(update={"receipt_key_pem": generate_private_pem()})
+    with TestClient(create_app(before)) as client:
+        _, created = granted_asset(client, holder)
+        old_kid = jws.get_unverified_header(created["receipt"]["token"])["kid"]
+        checkpoint = client.get("/v1/audit/checkpoint", headers=holder.headers).json()
+
+    after = settings.model_copy(update={"receipt_key_pem": generate_private_pem()})
+    with TestClient(create_app(after)) as client:
+        kids = {key["kid"] for key in client.get("/.well-known/jwks.json").json()["keys"]}
+        assert old_kid in kids
+        assert _verify_with_published_key(client, created["receipt"]["token"])["state"] == "given"
+        old = client.post("/v1/receipts/verify", json={"token": created["receipt"]["token"]})
+        assert old.json()["valid"] is True
+        kept = client.post(
+            "/v1/audit/checkpoint/verify",
+            headers=holder.headers,
+            json={"token": checkpoint["token"]},
+        ).json()
+        assert kept["valid"] is True and kept["consistent"] is True
+        revoked = client.post(
+            f"/v1/grants/{created['grant']['id']}/revoke", headers=holder.headers, json={}
+        ).json()
+        new_kid = jws.get_unverified_header(revoked["receipts"][0]["token"])["kid"]
+        assert new_kid != old_kid
+        assert new_kid in kids
