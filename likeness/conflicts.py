@@ -10,7 +10,7 @@ import uuid
 from sqlmodel import Session, or_, select
 
 from clearhouse.accounts.models import Account, Role
-from clearhouse.db import after_commit, utcnow
+from clearhouse.db import utcnow
 from clearhouse.errors import NotFound
 from clearhouse.pagination import PageParams, paginate
 from likeness import vault
@@ -86,7 +86,7 @@ def resolve_conflict(
         )
         vault.activate_templates(session, likeness_id=claimant)
         vault.record_activity(session, likeness_ids=[claimant])
-        after_commit(session, lambda: runtime.index.add_templates(templates=templates))
+        runtime.change_index(session, lambda index: index.add_templates(templates=templates))
     else:
         vault.discard_pending_templates(session, likeness_id=claimant)
     conflict.status = ConflictStatus.accepted if accept else ConflictStatus.rejected

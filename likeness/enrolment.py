@@ -11,7 +11,7 @@ import numpy as np
 from sqlmodel import Session, select
 
 from clearhouse.accounts.models import Account
-from clearhouse.db import after_commit, utcnow
+from clearhouse.db import utcnow
 from clearhouse.errors import NotFound
 from likeness import vault
 from likeness.errors import EnrolmentClosed, EnrolmentRejected, FaceAlreadyEnrolled, NotALikeness
@@ -92,6 +92,7 @@ def submit_frames(
 ) -> EnrolmentOutcome:
     """Check the uploads and enrol the face they show. Raw uploads are kept only if asked."""
     _check_open(enrolment)
+    runtime.refresh(session)  # faces enrolled through other processes count too
     likeness = session.exec(
         select(Asset).where(Asset.id == enrolment.likeness_id, Asset.deleted_at.is_(None))
     ).one()
@@ -130,7 +131,7 @@ def submit_frames(
     if holder_of_face is None:
         enrolment.status = EnrolmentStatus.enrolled
         vault.record_activity(session, likeness_ids=[likeness.id])
-        after_commit(session, lambda: runtime.index.add_templates(templates=templates))
+        runtime.change_index(session, lambda index: index.add_templates(templates=templates))
     else:
         enrolment.status = EnrolmentStatus.conflict
         other, similarity = holder_of_face

@@ -5,7 +5,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import LargeBinary
+from sqlalchemy import BigInteger, LargeBinary
 from sqlmodel import Column, Field, SQLModel
 
 from clearhouse.db import JSONDocument, UTCDateTime, enum_column, new_id, utcnow
@@ -117,3 +117,16 @@ class LikenessConflict(SQLModel, table=True):
     resolved_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     resolved_by: uuid.UUID | None = Field(default=None, foreign_key="account.id")
     resolution_note: str | None = Field(default=None, max_length=1000)
+
+
+class FaceIndexGeneration(SQLModel, table=True):
+    """Counts changes to the set of active templates (one row).
+
+    Each API process keeps its own face index and remembers the generation it holds; when the
+    database's is newer, another process enrolled or removed a face, and the index is rebuilt.
+    """
+
+    __tablename__ = "face_index_generation"
+
+    id: int = Field(default=1, primary_key=True)
+    generation: int = Field(sa_column=Column(BigInteger, nullable=False))

@@ -5,6 +5,7 @@ and most requests never need them); the index is rebuilt from the vault at start
 """
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -13,6 +14,7 @@ import numpy as np
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from clearhouse.db import after_commit
 from clearhouse.settings import Settings
 from likeness import vault
 from likeness.backends.base import DetectedFace, FaceBackend
@@ -40,7 +42,9 @@ class LikenessRuntime:
     settings: Settings
     master_key: MasterKey
     index: FaceIndex
+    generation: int = 0  # the vault generation the index holds
     _backend_lock: threading.Lock = field(default_factory=threading.Lock)
+    _sync_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def start(cls, *, settings: Settings, engine: Engine) -> "LikenessRuntime":
@@ -48,10 +52,37 @@ class LikenessRuntime:
             key_b64=settings.face_master_key,
             key_file=None if settings.face_master_key else settings.key_dir / "face-master.key",
         )
-        index = FaceIndex(approximate_threshold=settings.face_index_approximate_after)
+        runtime = cls(
+            settings=settings,
+            master_key=master_key,
+            index=FaceIndex(approximate_threshold=settings.face_index_approximate_after),
+            generation=-1,
+        )
         with Session(engine) as session:
-            index.rebuild(templates=vault.open_templates(session, master_key=master_key))
-        return cls(settings=settings, master_key=master_key, index=index)
+            runtime.refresh(session)
+        return runtime
+
+    def refresh(self, session: Session) -> None:
+        """Rebuild the index from the vault if another process changed the active templates."""
+        current = vault.index_generation(session)
+        if current == self.generation:
+            return
+        with self._sync_lock:
+            if current != self.generation:
+                templates = vault.open_templates(session, master_key=self.master_key)
+                self.index.rebuild(templates=templates)
+                self.generation = current
+
+    def change_index(self, session: Session, change: Callable[[FaceIndex], object]) -> None:
+        """Count a change to the active templates now; apply it to this index on commit."""
+        generation = vault.advance_index_generation(session)
+
+        def apply() -> None:
+            change(self.index)
+            if self.generation == generation - 1:  # in step before: now in step again
+                self.generation = generation
+
+        after_commit(session, apply)
 
     @property
     def backend(self) -> FaceBackend:

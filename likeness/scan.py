@@ -45,6 +45,7 @@ def scan_media(session: Session, *, data: bytes, runtime: LikenessRuntime) -> Sc
         data, limits=runtime.media_limits, sample_fps=runtime.settings.scan_sample_fps
     )
     detections = runtime.detect_and_embed([frame.rgb for frame in frames])
+    runtime.refresh(session)
     found = [
         (frame, face) for frame, faces in zip(frames, detections, strict=True) for face in faces
     ]

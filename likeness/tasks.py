@@ -10,9 +10,8 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
-from clearhouse.db import after_commit
 from likeness import vault
-from likeness.index import FaceIndex
+from likeness.runtime import LikenessRuntime
 from rights import audit
 
 
@@ -22,16 +21,16 @@ def forget_likeness(
     likeness_id: uuid.UUID,
     reason: str,
     actor_id: uuid.UUID | None,
-    index: FaceIndex | None,
+    runtime: LikenessRuntime | None,
 ) -> int:
-    """Shred the likeness's data key and templates; drop it from ``index`` once committed.
-
-    Other processes' indexes may hold it until they rebuild, but the scan checks every
-    match against the vault, so they no longer report it either.
-    """
+    """Shred the likeness's data key and templates; drop it from ``runtime``'s index once
+    committed, and from other processes' at their next request (the generation moves on;
+    until then their scans check every match against the vault and drop it anyway)."""
     removed = vault.shred(session, likeness_id=likeness_id)
-    if index is not None:
-        after_commit(session, lambda: index.remove_likeness(likeness_id=likeness_id))
+    if runtime is None:
+        vault.advance_index_generation(session)
+    else:
+        runtime.change_index(session, lambda index: index.remove_likeness(likeness_id=likeness_id))
     audit.record_event(
         session,
         action="likeness.templates_destroyed",
@@ -43,7 +42,7 @@ def forget_likeness(
 
 
 def destroy_idle_templates(
-    session: Session, *, now: datetime, retention_days: int, index: FaceIndex | None = None
+    session: Session, *, now: datetime, retention_days: int, runtime: LikenessRuntime | None = None
 ) -> list[uuid.UUID]:
     """Shred every likeness with no activity for ``retention_days``; returns their ids."""
     idle = vault.idle_likenesses(session, idle_since=now - timedelta(days=retention_days))
@@ -52,7 +51,7 @@ def destroy_idle_templates(
             session,
             likeness_id=likeness_id,
             actor_id=None,
-            index=index,
+            runtime=runtime,
             reason=f"retention: no activity for {retention_days} days",
         )
     return idle

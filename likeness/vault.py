@@ -10,12 +10,18 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 
 import numpy as np
-from sqlmodel import Session, col, delete, select
+from sqlmodel import Session, col, delete, select, update
 
 from clearhouse.db import utcnow
 from likeness import vault_crypto
 from likeness.index import FaceTemplate
-from likeness.models import EnrolmentMedia, FaceTemplateRecord, LikenessKey, TemplateStatus
+from likeness.models import (
+    EnrolmentMedia,
+    FaceIndexGeneration,
+    FaceTemplateRecord,
+    LikenessKey,
+    TemplateStatus,
+)
 from likeness.vault_crypto import DataKey, MasterKey
 
 
@@ -177,3 +183,13 @@ def likenesses_with_keys(session: Session, likeness_ids: Sequence[uuid.UUID]) ->
             select(LikenessKey.likeness_id).where(col(LikenessKey.likeness_id).in_(likeness_ids))
         )
     )
+
+
+def index_generation(session: Session) -> int:
+    return session.exec(select(FaceIndexGeneration.generation)).one()
+
+
+def advance_index_generation(session: Session) -> int:
+    """Count one change to the active templates, in the caller's transaction (row-locked)."""
+    session.exec(update(FaceIndexGeneration).values(generation=FaceIndexGeneration.generation + 1))
+    return index_generation(session)

@@ -102,7 +102,7 @@ def delete_asset(
             likeness_id=asset.id,
             reason="likeness deleted",
             actor_id=owner.id,
-            index=likeness.index,
+            runtime=likeness,
         )
     revocation = _revocation(session, grants, receipts)
     revocation.effective_at = commit_now(session)

@@ -60,9 +60,11 @@ def _reset_postgres(engine: Engine) -> None:
         )
         connection.execute(text("SET LOCAL session_replication_role = replica"))
         connection.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))
+        # The rows the migrations seed.
         connection.execute(
-            text(f"INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, '{'0' * 64}')")
+            text("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, :hash)"), {"hash": "0" * 64}
         )
+        connection.execute(text("INSERT INTO face_index_generation (id, generation) VALUES (1, 0)"))
 
 
 @pytest.fixture(scope="session")

@@ -422,3 +422,20 @@ def test_a_face_is_enrolled_from_a_video_skipping_frames_without_one(client, hol
     assert response.json()["enrolment"]["status"] == "enrolled"
     assert response.json()["templates"] == 5  # spread over the six frames with a face
     assert _matched(_scan(client, holder, "obama_partial_face.jpg")) == {asset["id"]}
+
+
+def test_two_processes_see_each_others_enrolments_and_deletions(stills_settings, holder, client):
+    """Two apps on one database stand for two API processes, each with its own index."""
+    with TestClient(create_app(stills_settings)) as other:
+        asset = create_asset(client, holder, kind="likeness")
+        _enrol(client, holder, asset["id"], OBAMA)
+        assert _matched(_scan(other, holder, "obama.jpg")) == {asset["id"]}
+        # A second account enrolling the same face through the other process is caught.
+        impostor = sign_up(other)
+        theirs = create_asset(other, impostor, kind="likeness")
+        assert _enrol(other, impostor, theirs["id"], OBAMA).json()["enrolment"]["status"] == (
+            "conflict"
+        )
+        assert client.delete(f"/v1/assets/{asset['id']}", headers=holder.headers).status_code == 200
+        assert _matched(_scan(other, holder, "obama.jpg")) == set()
+        assert other.app.state.likeness.index.count() == 0  # rebuilt, not only filtered
