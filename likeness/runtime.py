@@ -42,7 +42,7 @@ class LikenessRuntime:
     settings: Settings
     master_key: MasterKey
     index: FaceIndex
-    generation: int = 0  # the vault generation the index holds
+    generation: int = -1  # the vault generation the index holds (-1: none loaded yet)
     _backend_lock: threading.Lock = field(default_factory=threading.Lock)
     _sync_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -56,7 +56,6 @@ class LikenessRuntime:
             settings=settings,
             master_key=master_key,
             index=FaceIndex(approximate_threshold=settings.face_index_approximate_after),
-            generation=-1,
         )
         with Session(engine) as session:
             runtime.refresh(session)
