@@ -42,16 +42,18 @@ def forget_likeness(
 
 
 def destroy_idle_templates(
-    session: Session, *, now: datetime, retention_days: int, runtime: LikenessRuntime | None = None
+    session: Session, *, now: datetime, retention_days: int
 ) -> list[uuid.UUID]:
-    """Shred every likeness with no activity for ``retention_days``; returns their ids."""
+    """Shred every likeness with no activity for ``retention_days``; returns their ids.
+
+    Run from the CLI, outside any API process: those pick the change up by its generation."""
     idle = vault.idle_likenesses(session, idle_since=now - timedelta(days=retention_days))
     for likeness_id in idle:
         forget_likeness(
             session,
             likeness_id=likeness_id,
             actor_id=None,
-            runtime=runtime,
+            runtime=None,
             reason=f"retention: no activity for {retention_days} days",
         )
     return idle

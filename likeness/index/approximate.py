@@ -183,9 +183,6 @@ class ApproximateShard:
     def remove_likeness(self, likeness_id: np.void) -> int:
         return self._remove_slots(self._live_slots_where(ids=self._likeness_ids, value=likeness_id))
 
-    def remove_template(self, template_id: np.void) -> int:
-        return self._remove_slots(self._live_slots_where(ids=self._template_ids, value=template_id))
-
     def export(self) -> tuple[FloatMatrix, IdArray, IdArray]:
         """Copies of every vector and id, read back from the inverted lists."""
         faiss = self._faiss

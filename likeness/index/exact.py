@@ -228,9 +228,6 @@ class ExactShard:
     def remove_likeness(self, likeness_id: np.void) -> int:
         return self._swap_remove(self._rows_where(column="likeness_ids", value=likeness_id))
 
-    def remove_template(self, template_id: np.void) -> int:
-        return self._swap_remove(self._rows_where(column="template_ids", value=template_id))
-
     def export(self) -> tuple[FloatMatrix, IdArray, IdArray]:
         """Copies of every vector and id, in row order (to build an approximate index)."""
         if not self._chunks:

@@ -203,12 +203,6 @@ class FaceIndex:
         with self._lock.writing():
             return sum(shard.remove_likeness(value) for shard in self._shards.values())
 
-    def remove_template(self, *, template_id: UUID) -> int:
-        """Remove one template (a re-enrolment replacing it); returns 1, or 0 if absent."""
-        value = uuid_value(template_id)
-        with self._lock.writing():
-            return sum(shard.remove_template(value) for shard in self._shards.values())
-
     def rebuild(self, *, templates: Iterable[FaceTemplate]) -> int:
         """Replace the whole index with ``templates`` (the vault's active ones, on start).
 
@@ -264,16 +258,6 @@ class FaceIndex:
         """Templates held, for one model or all."""
         with self._lock.reading():
             return sum(shard.count for shard in self._selected(model_key))
-
-    def model_keys(self) -> list[str]:
-        with self._lock.reading():
-            return sorted(key for key, shard in self._shards.items() if shard.count)
-
-    def dimension(self, *, model_key: str) -> int | None:
-        """The embedding dimension of a model's templates, or None for an unknown model."""
-        with self._lock.reading():
-            shard = self._shards.get(model_key)
-            return None if shard is None else shard.dimension
 
     def is_approximate(self, *, model_key: str) -> bool:
         """Whether this model's searches go through FAISS."""

@@ -73,7 +73,7 @@ def test_first_start_creates_private_keys_and_answers_health(tmp_path):
     assert (tmp_path / "data" / "clearhouse.db").exists()
 
 
-def test_cli_help_does_not_load_the_app():
+def test_cli_help_lists_the_commands():
     result = _clearhouse("--help", env={})
     assert result.returncode == 0
     assert "serve" in result.stdout and "audit" in result.stdout

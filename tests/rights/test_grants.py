@@ -1,6 +1,6 @@
 """Grants and revocations as a holder sees them."""
 
-from factories import create_asset, grant, granted_asset, set_policy
+from factories import OPEN_POLICY, create_asset, grant, granted_asset, set_policy
 
 
 def test_grant_then_revoke_states_when_it_took_effect(client, holder):
@@ -58,7 +58,7 @@ def test_a_grant_needs_a_policy_that_admits_someone(client, holder):
 def test_a_grant_binds_the_version_asked_for(client, holder):
     asset = create_asset(client, holder)
     set_policy(client, holder, asset["id"])
-    set_policy(client, holder, asset["id"], {**_open(), "allowed_uses": ["news"]})
+    set_policy(client, holder, asset["id"], {**OPEN_POLICY, "allowed_uses": ["news"]})
     response = client.post(
         f"/v1/assets/{asset['id']}/grants", headers=holder.headers, json={"policy_version": 1}
     )
@@ -83,9 +83,3 @@ def test_deleting_an_asset_revokes_its_grants_first(client, holder):
     # The handle is free again; the history stays readable.
     audit = client.get(f"/v1/assets/{asset['id']}/audit", headers=holder.headers).json()
     assert [e["action"] for e in audit["items"]][-2:] == ["grant.revoked", "asset.deleted"]
-
-
-def _open() -> dict:
-    from factories import OPEN_POLICY
-
-    return dict(OPEN_POLICY)
