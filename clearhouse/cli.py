@@ -22,12 +22,12 @@ app.add_typer(likeness_app, name="likeness")
 
 
 def _session(settings: Settings) -> Session:
-    from clearhouse.db import build_engine
+    from clearhouse.db import build_engine, writer
     from clearhouse.migrations import upgrade_database
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     upgrade_database(settings.resolved_database_url)
-    return Session(build_engine(settings.resolved_database_url), expire_on_commit=False)
+    return Session(writer(build_engine(settings.resolved_database_url)), expire_on_commit=False)
 
 
 @app.command()

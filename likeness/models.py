@@ -5,7 +5,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, LargeBinary
+from sqlalchemy import BigInteger, Integer, LargeBinary
 from sqlmodel import Column, Field, SQLModel
 
 from clearhouse.db import JSONDocument, UTCDateTime, enum_column, new_id, utcnow
@@ -69,6 +69,11 @@ class EnrolmentSession(SQLModel, table=True):
     liveness_required: bool
     keep_media: bool = Field(description="The owner chose to keep the raw enrolment media.")
     status: EnrolmentStatus = Field(sa_column=enum_column(EnrolmentStatus))
+    failed_attempts: int = Field(
+        default=0,
+        sa_column=Column(Integer, nullable=False, server_default="0"),
+        description="Submissions rejected so far; the challenge is spent after a few.",
+    )
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
     )

@@ -189,6 +189,14 @@ def index_generation(session: Session) -> int:
     return session.exec(select(FaceIndexGeneration.generation)).one()
 
 
+def lock_index_generation(session: Session) -> int:
+    """Wait for, then hold until commit, the lock every change to the active templates takes.
+
+    On PostgreSQL a row lock; on SQLite the write transaction holds the database already.
+    """
+    return session.exec(select(FaceIndexGeneration.generation).with_for_update()).one()
+
+
 def advance_index_generation(session: Session) -> int:
     """Count one change to the active templates, in the caller's transaction (row-locked)."""
     session.exec(update(FaceIndexGeneration).values(generation=FaceIndexGeneration.generation + 1))

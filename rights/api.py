@@ -12,6 +12,7 @@ from clearhouse.deps import (
     CurrentAccount,
     HolderAccount,
     KeysDep,
+    ReadSessionDep,
     SessionDep,
     SettingsDep,
 )
@@ -58,7 +59,7 @@ def create_asset(body: AssetCreate, owner: HolderAccount, session: SessionDep):
 @router.get("/assets", response_model=Page[AssetPublic], tags=["assets"])
 def list_assets(
     owner: HolderAccount,
-    session: SessionDep,
+    session: ReadSessionDep,
     paging: Paging,
     kind: Annotated[AssetKind | None, Query(description="Only assets of this kind.")] = None,
 ):
@@ -69,7 +70,7 @@ def list_assets(
 
 
 @router.get("/assets/{asset_id}", response_model=AssetPublic, tags=["assets"])
-def read_asset(asset_id: uuid.UUID, owner: HolderAccount, session: SessionDep):
+def read_asset(asset_id: uuid.UUID, owner: HolderAccount, session: ReadSessionDep):
     return repository.get_owned_asset(session, owner_id=owner.id, asset_id=asset_id)
 
 
@@ -143,7 +144,7 @@ def create_grant(
 def list_grants(
     asset_id: uuid.UUID,
     owner: HolderAccount,
-    session: SessionDep,
+    session: ReadSessionDep,
     paging: Paging,
     status: Annotated[GrantStatus | None, Query(description="Only grants in this status.")] = None,
 ):
@@ -162,7 +163,7 @@ def list_grants(
 
 
 @router.get("/grants/{grant_id}", response_model=GrantPublic, tags=["grants"])
-def read_grant(grant_id: uuid.UUID, owner: HolderAccount, session: SessionDep):
+def read_grant(grant_id: uuid.UUID, owner: HolderAccount, session: ReadSessionDep):
     grant, _ = repository.get_owned_grant(session, owner_id=owner.id, grant_id=grant_id)
     return service.grant_public(grant, session.get(PolicyVersion, grant.policy_version_id))
 
@@ -222,7 +223,7 @@ def _revocation(
 
 
 @router.get("/receipts/{receipt_id}", response_model=ReceiptPublic, tags=["receipts"])
-def read_receipt(receipt_id: uuid.UUID, owner: HolderAccount, session: SessionDep):
+def read_receipt(receipt_id: uuid.UUID, owner: HolderAccount, session: ReadSessionDep):
     return repository.get_owned_receipt(session, owner_id=owner.id, receipt_id=receipt_id)
 
 
@@ -238,7 +239,7 @@ def verify(body: ReceiptVerifyRequest, settings: SettingsDep, keys: KeysDep):
 
 @router.get("/assets/{asset_id}/audit", response_model=Page[AuditEntryPublic], tags=["audit"])
 def read_asset_audit(
-    asset_id: uuid.UUID, owner: HolderAccount, session: SessionDep, paging: Paging
+    asset_id: uuid.UUID, owner: HolderAccount, session: ReadSessionDep, paging: Paging
 ):
     """Every recorded event of one of your assets, oldest first, with its chain hashes."""
     asset = repository.get_owned_asset(
@@ -249,14 +250,14 @@ def read_asset_audit(
 
 
 @router.get("/audit/verify", response_model=ChainReportPublic, tags=["audit"])
-def verify_audit_chain(_admin: AdminAccount, session: SessionDep):
+def verify_audit_chain(_admin: AdminAccount, session: ReadSessionDep):
     """Walk the whole audit chain and report the first broken entry (admins only)."""
     return audit.verify_chain(session)
 
 
 @router.get("/audit/checkpoint", response_model=AuditCheckpoint, tags=["audit"])
 def audit_checkpoint(
-    _caller: CurrentAccount, session: SessionDep, settings: SettingsDep, keys: KeysDep
+    _caller: CurrentAccount, session: ReadSessionDep, settings: SettingsDep, keys: KeysDep
 ):
     """The audit chain's head, signed. Keep it: it proves later that history up to it stands."""
     token, seq, head_hash = audit.sign_checkpoint(session, settings=settings, keys=keys)
@@ -267,7 +268,7 @@ def audit_checkpoint(
 def verify_audit_checkpoint(
     body: CheckpointVerifyRequest,
     _caller: CurrentAccount,
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
     keys: KeysDep,
 ):

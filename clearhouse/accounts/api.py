@@ -16,7 +16,14 @@ from clearhouse.accounts.schemas import (
     ApiKeyCreated,
     ApiKeyPublic,
 )
-from clearhouse.deps import AdminAccount, CurrentAccount, KeysDep, SessionDep, SettingsDep
+from clearhouse.deps import (
+    AdminAccount,
+    CurrentAccount,
+    KeysDep,
+    ReadSessionDep,
+    SessionDep,
+    SettingsDep,
+)
 
 router = APIRouter(prefix="/v1", tags=["accounts"])
 
@@ -57,7 +64,7 @@ def create_api_key(body: ApiKeyCreate, account: CurrentAccount, session: Session
 
 
 @router.get("/api-keys", response_model=list[ApiKeyPublic])
-def list_api_keys(account: CurrentAccount, session: SessionDep):
+def list_api_keys(account: CurrentAccount, session: ReadSessionDep):
     return service.list_api_keys(session, account=account)
 
 
