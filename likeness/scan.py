@@ -1,8 +1,8 @@
 """The face scan: media in, every face found and the registered likenesses it matches.
 
 The index is a cache of the vault; every match is checked against the database (a live
-likeness asset whose data key still exists), so a likeness deleted or shredded by another
-process is never reported, even before this process's index hears of it.
+likeness asset) and the key store (its data key still exists), so a likeness deleted or
+shredded by another process is never reported, even before this process's index hears of it.
 """
 
 import uuid
@@ -12,6 +12,7 @@ import numpy as np
 from sqlmodel import Session, col, select
 
 from likeness import vault
+from likeness.key_store import LikenessKeyStore
 from likeness.media import decode_media
 from likeness.runtime import LikenessRuntime
 from rights.models import Asset
@@ -61,7 +62,7 @@ def scan_media(session: Session, *, data: bytes, runtime: LikenessRuntime) -> Sc
         else []
     )
     matched_ids = list({m.likeness_id for matches in results for m in matches})
-    live = _live_likenesses(session, matched_ids)
+    live = _live_likenesses(session, matched_ids, key_store=runtime.key_store)
     vault.record_activity(session, likeness_ids=list(live))
     faces = [
         ScannedFace(
@@ -85,8 +86,10 @@ def scan_media(session: Session, *, data: bytes, runtime: LikenessRuntime) -> Sc
     )
 
 
-def _live_likenesses(session: Session, likeness_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
-    keyed = vault.likenesses_with_keys(session, likeness_ids)
+def _live_likenesses(
+    session: Session, likeness_ids: list[uuid.UUID], *, key_store: LikenessKeyStore
+) -> dict[uuid.UUID, str]:
+    keyed = vault.likenesses_with_keys(likeness_ids, key_store=key_store)
     if not keyed:
         return {}
     rows = session.exec(
