@@ -25,6 +25,7 @@ from likeness import vault
 from likeness.key_store import EmbeddedKeyStore, KeyStoreError, open_key_store
 from likeness.media import decode_image
 from likeness.models import EnrolmentMedia, FaceTemplateRecord, TemplateStatus
+from likeness.tasks import destroy_orphan_keys
 from likeness.vault_crypto import generate_master_key, load_master_key
 
 OBAMA = ["obama.jpg", "obama2.jpg", "obama_partial_face.jpg"]
@@ -239,3 +240,17 @@ def test_migration_0005_moves_the_keys_out_and_back(client, holder, engine, sett
         opened = list(vault.open_templates(session, key_store=key_store))
     assert {template.likeness_id for template in opened} == {kept}
     assert len(opened) == 2
+
+
+def test_retention_destroys_keys_that_outlived_their_likeness(client, holder, engine, tmp_path):
+    key_store = _store(tmp_path / "likeness-keys.db")  # none of the other tests' keys
+    live = uuid.UUID(create_asset(client, holder, kind="likeness")["id"])
+    deleted = uuid.UUID(create_asset(client, holder, kind="likeness")["id"])
+    assert client.delete(f"/v1/assets/{deleted}", headers=holder.headers).status_code == 200
+    unknown = uuid.uuid4()  # a likeness newer than the backup this database came from
+    for likeness_id in (live, deleted, unknown):  # e.g. an enrolment that raced the deletion
+        key_store.put(likeness_id)
+    with Session(engine) as session:
+        orphans = destroy_orphan_keys(session, key_store=key_store)
+    assert set(orphans) == {deleted, unknown}
+    assert key_store.get_many([live, deleted, unknown]).keys() == {live}
