@@ -29,7 +29,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         if settings.migrate_on_start:
-            upgrade_database(settings.resolved_database_url)
+            upgrade_database(
+                settings.resolved_database_url,
+                likeness_key_store=settings.likeness_key_store_path,
+            )
         app.state.engine = build_engine(settings.resolved_database_url)
         with Session(app.state.engine) as session:
             app.state.keys = remember_keys(session, KeyRing.load(settings))

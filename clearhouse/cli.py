@@ -26,7 +26,9 @@ def _session(settings: Settings) -> Session:
     from clearhouse.migrations import upgrade_database
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    upgrade_database(settings.resolved_database_url)
+    upgrade_database(
+        settings.resolved_database_url, likeness_key_store=settings.likeness_key_store_path
+    )
     return Session(writer(build_engine(settings.resolved_database_url)), expire_on_commit=False)
 
 
@@ -120,7 +122,11 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
 
     settings = Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    upgrade_database(settings.resolved_database_url, revision)
+    upgrade_database(
+        settings.resolved_database_url,
+        revision,
+        likeness_key_store=settings.likeness_key_store_path,
+    )
     typer.echo(f"database at {revision}")
 
 
@@ -174,15 +180,28 @@ def likeness_retention() -> None:
     likenesses at once: every scan match is checked against the vault.
     """
     from clearhouse.db import utcnow
-    from likeness.tasks import destroy_idle_templates
+    from likeness.runtime import configured_key_store
+    from likeness.tasks import destroy_idle_templates, destroy_orphan_keys
 
     settings = Settings()
+    key_store = configured_key_store(settings)
     with _session(settings) as session:
         destroyed = destroy_idle_templates(
-            session, now=utcnow(), retention_days=settings.template_retention_days
+            session,
+            now=utcnow(),
+            retention_days=settings.template_retention_days,
+            key_store=key_store,
         )
         session.commit()
-    typer.echo(json.dumps({"destroyed": [str(likeness_id) for likeness_id in destroyed]}))
+        orphans = destroy_orphan_keys(session, key_store=key_store)
+    typer.echo(
+        json.dumps(
+            {
+                "destroyed": [str(likeness_id) for likeness_id in destroyed],
+                "orphan_keys_destroyed": len(orphans),
+            }
+        )
+    )
 
 
 def main() -> None:

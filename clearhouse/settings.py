@@ -65,6 +65,12 @@ class Settings(BaseSettings):
         default=None,
         description="Base64 AES-256 key wrapping each likeness's data key; else a key file.",
     )
+    likeness_key_store: Path | None = Field(
+        default=None,
+        description="SQLite file of the likeness data keys, apart from the main database "
+        "(keys/likeness-keys.db in the data dir if unset). Deleting a likeness destroys its key "
+        "here, so a restored database backup cannot decrypt its templates.",
+    )
     liveness_required: bool = Field(
         default=True,
         description="False accepts still photos, for operators who verify identity elsewhere.",
@@ -89,3 +95,7 @@ class Settings(BaseSettings):
     @property
     def key_dir(self) -> Path:
         return self.data_dir / "keys"
+
+    @property
+    def likeness_key_store_path(self) -> Path:
+        return self.likeness_key_store or self.key_dir / "likeness-keys.db"

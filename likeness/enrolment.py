@@ -174,7 +174,7 @@ def _enrol(
         model_key=runtime.backend.model_key,
         embeddings=embeddings,
         status=status,
-        master_key=runtime.master_key,
+        key_store=runtime.key_store,
     )
     if enrolment.keep_media:
         vault.keep_media(
@@ -182,7 +182,7 @@ def _enrol(
             likeness_id=likeness.id,
             enrolment_id=enrolment.id,
             uploads=uploads,
-            master_key=runtime.master_key,
+            key_store=runtime.key_store,
         )
     enrolment.completed_at = utcnow()
     conflict = None
@@ -310,7 +310,7 @@ def _enrolled_elsewhere(
         for match in matches:
             if match.likeness_id != likeness.id:
                 best[match.likeness_id] = max(best.get(match.likeness_id, -1.0), match.similarity)
-    live = vault.likenesses_with_keys(session, list(best))
+    live = vault.likenesses_with_keys(list(best), key_store=runtime.key_store)
     candidates = sorted(((s, i) for i, s in best.items() if i in live), reverse=True)
     for similarity, likeness_id in candidates:
         other = session.get(Asset, likeness_id)

@@ -1,4 +1,4 @@
-"""What a running app holds for likeness work: the face backend, the index, the master key.
+"""What a running app holds for likeness work: the face backend, the index, the key store.
 
 Built in the app's lifespan. The backend loads on first use (dlib's weights take a second,
 and most requests never need them); the index is rebuilt from the vault at start.
@@ -19,8 +19,9 @@ from clearhouse.settings import Settings
 from likeness import vault
 from likeness.backends.base import DetectedFace, FaceBackend
 from likeness.index import FaceIndex
+from likeness.key_store import LikenessKeyStore, open_key_store
 from likeness.media import MediaLimits
-from likeness.vault_crypto import MasterKey, load_master_key
+from likeness.vault_crypto import load_master_key
 
 
 @cache
@@ -37,10 +38,23 @@ def load_backend(name: str, model_dir: Path | None) -> FaceBackend:
     return DlibFaceBackend()
 
 
+def configured_key_store(settings: Settings) -> LikenessKeyStore:
+    """The likeness key store the settings name, its keys wrapped by the master key."""
+    master_key = load_master_key(
+        key_b64=settings.face_master_key,
+        key_file=None if settings.face_master_key else settings.key_dir / "face-master.key",
+    )
+    return open_key_store(
+        path=settings.likeness_key_store_path,
+        master_key=master_key,
+        main_database_url=settings.resolved_database_url,
+    )
+
+
 @dataclass
 class LikenessRuntime:
     settings: Settings
-    master_key: MasterKey
+    key_store: LikenessKeyStore
     index: FaceIndex
     generation: int = -1  # the vault generation the index holds (-1: none loaded yet)
     _backend_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -48,13 +62,9 @@ class LikenessRuntime:
 
     @classmethod
     def start(cls, *, settings: Settings, engine: Engine) -> "LikenessRuntime":
-        master_key = load_master_key(
-            key_b64=settings.face_master_key,
-            key_file=None if settings.face_master_key else settings.key_dir / "face-master.key",
-        )
         runtime = cls(
             settings=settings,
-            master_key=master_key,
+            key_store=configured_key_store(settings),
             index=FaceIndex(approximate_threshold=settings.face_index_approximate_after),
         )
         with Session(engine) as session:
@@ -68,7 +78,7 @@ class LikenessRuntime:
             return
         with self._sync_lock:
             if current != self.generation:
-                templates = vault.open_templates(session, master_key=self.master_key)
+                templates = vault.open_templates(session, key_store=self.key_store)
                 self.index.rebuild(templates=templates)
                 self.generation = current
 

@@ -10,8 +10,8 @@ a short read transaction, and only an owner's own scan writes (their activity, w
 their templates from the retention rule), in a short transaction of its own.
 
 The index is a cache of the vault; every match is checked against the database (a live
-likeness asset whose data key still exists), so a likeness deleted or shredded by another
-process is never reported, even before this process's index hears of it.
+likeness asset) and the key store (its data key still exists), so a likeness deleted or
+shredded by another process is never reported, even before this process's index hears of it.
 """
 
 import uuid
@@ -24,6 +24,7 @@ from sqlmodel import Session, col, select
 from clearhouse.accounts.models import Account
 from clearhouse.db import read_session, write_session
 from likeness import vault
+from likeness.key_store import LikenessKeyStore
 from likeness.media import decode_media
 from likeness.runtime import LikenessRuntime
 from rights.models import Asset
@@ -77,7 +78,12 @@ def scan_media(
             else []
         )
         matched_ids = list({m.likeness_id for matches in results for m in matches})
-        visible = _live_likenesses(session, matched_ids, owner_id=None if staff else caller.id)
+        visible = _live_likenesses(
+            session,
+            matched_ids,
+            key_store=runtime.key_store,
+            owner_id=None if staff else caller.id,
+        )
     if visible and not staff:
         # The owner's own use of their likeness: it counts as activity for retention.
         with write_session(engine) as session:
@@ -105,10 +111,14 @@ def scan_media(
 
 
 def _live_likenesses(
-    session: Session, likeness_ids: list[uuid.UUID], *, owner_id: uuid.UUID | None
+    session: Session,
+    likeness_ids: list[uuid.UUID],
+    *,
+    key_store: LikenessKeyStore,
+    owner_id: uuid.UUID | None,
 ) -> dict[uuid.UUID, str]:
     """Handles of the live, unshredded likenesses among these (only ``owner_id``'s if set)."""
-    keyed = vault.likenesses_with_keys(session, likeness_ids)
+    keyed = vault.likenesses_with_keys(likeness_ids, key_store=key_store)
     if not keyed:
         return {}
     query = select(Asset.id, Asset.handle).where(

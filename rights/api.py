@@ -103,6 +103,7 @@ def delete_asset(
             likeness_id=asset.id,
             reason="likeness deleted",
             actor_id=owner.id,
+            key_store=likeness.key_store,
             runtime=likeness,
         )
     revocation = _revocation(session, grants, receipts)
