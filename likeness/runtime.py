@@ -31,7 +31,10 @@ def load_backend(name: str, model_dir: Path | None) -> FaceBackend:
         from likeness.backends.insightface_backend import InsightFaceBackend
 
         if model_dir is None:
-            raise ValueError("CLEARHOUSE_INSIGHTFACE_MODEL_DIR must name the ONNX model folder")
+            raise ValueError(
+                "CLEARHOUSE_FACE_BACKEND=insightface needs CLEARHOUSE_INSIGHTFACE_MODEL_DIR: "
+                "the folder holding the SCRFD and ArcFace ONNX files"
+            )
         return InsightFaceBackend(model_dir=model_dir)
     from likeness.backends.dlib_backend import DlibFaceBackend
 
@@ -67,6 +70,10 @@ class LikenessRuntime:
             key_store=configured_key_store(settings),
             index=FaceIndex(approximate_threshold=settings.face_index_approximate_after),
         )
+        if settings.face_backend == "insightface":
+            # The operator's model files must load now: a server that cannot scan should not
+            # start. (dlib's weights ship with the package and load on first use.)
+            load_backend(settings.face_backend, settings.insightface_model_dir)
         with Session(engine) as session:
             runtime.refresh(session)
         return runtime
