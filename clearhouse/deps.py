@@ -12,6 +12,7 @@ from clearhouse.accounts.models import Account, Role
 from clearhouse.db import get_session
 from clearhouse.errors import Forbidden, Unauthenticated
 from clearhouse.keys import KeyRing
+from clearhouse.rate_limit import RateLimiterDep
 from clearhouse.settings import Settings
 
 
@@ -41,13 +42,16 @@ def current_account(
     keys: KeysDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
     api_key: Annotated[str | None, Security(_api_key)],
+    limiter: RateLimiterDep,
 ) -> Account:
     if bearer is not None:
         return accounts.account_for_access_token(
             session, token=bearer.credentials, settings=settings, keys=keys
         )
     if api_key:
-        return accounts.account_for_api_key(session, secret=api_key)
+        account = accounts.account_for_api_key(session, secret=api_key)
+        limiter.limit_api_key(secret=api_key)
+        return account
     raise Unauthenticated("Send an access token (Authorization: Bearer) or an X-API-Key header.")
 
 
