@@ -209,6 +209,8 @@ def test_retry_after_counts_down_and_the_window_moves(client, clock):
     assert sign_in(client, email).status_code == 401
     # The window now holds 100, 200 and 900 s: the one at 100 s leaves it next.
     assert_rate_limited(sign_in(client, email), retry_after=100, about="for this email")
+    clock.advance(WINDOW)
+    assert [sign_in(client, email).status_code for _ in range(PER_ACCOUNT)] == [401] * PER_ACCOUNT
 
 
 def test_a_right_password_is_not_counted(client):
@@ -251,10 +253,16 @@ def test_api_key_requests_are_limited_per_key(client, clock):
     assert client.get("/v1/accounts/me", headers=first).status_code == 200
 
 
-def test_concurrent_hits_never_pass_a_full_bucket(limited):
-    limiter = RateLimiter.from_settings(limited)
+@pytest.mark.redis
+def test_concurrent_hits_never_pass_a_full_redis_bucket(redis_limited):
+    """The check and the record are one Lua script: many API processes cannot overshoot.
+
+    (The in-process store holds a lock for the same; under the GIL a race there does not
+    show in a test, so it is not claimed to be tested.)
+    """
+    limiter = RateLimiter.from_settings(redis_limited)
     bucket = Bucket(
-        key=f"{limited.redis_key_prefix}race", limit=5, window_seconds=60, refusal="Full."
+        key=f"{redis_limited.redis_key_prefix}race", limit=5, window_seconds=60, refusal="Full."
     )
     threads_count = 16
     barrier = threading.Barrier(threads_count)
