@@ -47,7 +47,8 @@ def serve(
     if demo:
         with _session(settings) as session:
             _seed_demo(session, settings=settings, base_url=f"http://{host}:{port}")
-    uvicorn.run(create_app(settings), host=host, port=port)
+    # The app decides whose X-Forwarded-For to believe (CLEARHOUSE_TRUSTED_PROXIES), not uvicorn.
+    uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=False)
 
 
 def _seed_demo(session: Session, *, settings: Settings, base_url: str) -> None:

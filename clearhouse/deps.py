@@ -13,6 +13,7 @@ from clearhouse.accounts.models import STAFF_ROLES, Account, Role
 from clearhouse.db import get_read_session, get_session, read_session
 from clearhouse.errors import Forbidden, Unauthenticated
 from clearhouse.keys import KeyRing
+from clearhouse.rate_limit import RateLimiterDep
 from clearhouse.settings import Settings
 
 
@@ -50,6 +51,7 @@ def current_account(
     keys: KeysDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
     api_key: Annotated[str | None, Security(_api_key)],
+    limiter: RateLimiterDep,
 ) -> Account:
     """The caller, looked up in a read transaction of its own, closed before the route runs:
     authenticating takes no lock, and a route's write transaction starts only with its
@@ -63,7 +65,9 @@ def current_account(
             return accounts.account_for_access_token(
                 session, token=bearer.credentials, settings=settings, keys=keys
             )
-        return accounts.account_for_api_key(session, secret=api_key)
+        account = accounts.account_for_api_key(session, secret=api_key)
+    limiter.limit_api_key(secret=api_key)
+    return account
 
 
 CurrentAccount = Annotated[Account, Depends(current_account)]

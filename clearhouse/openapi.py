@@ -16,7 +16,10 @@ _DESCRIPTIONS = {
     "413": "The upload is too large (bytes, pixels or seconds of video).",
     "415": "The upload is not an image or video we read.",
     "422": "The body is malformed; `errors` lists each field.",
+    "429": "Too many requests: wait the seconds in Retry-After.",
+    "503": "The rate limiter's shared store (Redis) did not answer; try again shortly.",
 }
+SIGN_IN_PATH = "/v1/auth/token"
 
 
 def _problem(description: str) -> dict[str, Any]:
@@ -24,6 +27,20 @@ def _problem(description: str) -> dict[str, Any]:
         "description": description,
         "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
     }
+
+
+def _rate_limited() -> dict[str, Any]:
+    retry_after = {
+        "description": "Whole seconds until the request may be sent again.",
+        "schema": {"type": "integer", "minimum": 1},
+    }
+    return {**_problem(_DESCRIPTIONS["429"]), "headers": {"Retry-After": retry_after}}
+
+
+def _is_rate_limited(path: str, operation: dict[str, Any]) -> bool:
+    """Sign-in, and every route an API key may call (clearhouse/rate_limit.py)."""
+    schemes = {name for requirement in operation.get("security", []) for name in requirement}
+    return path == SIGN_IN_PATH or "APIKeyHeader" in schemes
 
 
 def install_openapi(app: FastAPI) -> None:
@@ -39,7 +56,7 @@ def install_openapi(app: FastAPI) -> None:
         )
         components.pop("HTTPValidationError", None)
         components.pop("ValidationError", None)
-        for methods in schema.get("paths", {}).values():
+        for path, methods in schema.get("paths", {}).items():
             for operation in methods.values():
                 responses = operation.setdefault("responses", {})
                 codes = ["400", "401", "403", "404", "409"]
@@ -51,6 +68,9 @@ def install_openapi(app: FastAPI) -> None:
                     responses[code] = _problem(_DESCRIPTIONS[code])
                 if "422" not in codes:
                     responses.pop("422", None)
+                if _is_rate_limited(path, operation):
+                    responses["429"] = _rate_limited()
+                    responses["503"] = _problem(_DESCRIPTIONS["503"])
         app.openapi_schema = schema
         return schema
 

@@ -1,11 +1,12 @@
 """Operator settings, read from ``CLEARHOUSE_*`` environment variables (or a ``.env`` file)."""
 
+import ipaddress
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -85,6 +86,36 @@ class Settings(BaseSettings):
     scan_max_pixels: int = Field(default=40_000_000, ge=1)
     scan_max_video_seconds: float = Field(default=30.0, gt=0)
     scan_sample_fps: float = Field(default=2.0, gt=0, le=30)
+
+    # Rate limits (clearhouse/rate_limit.py).
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis shared by every API process for rate limits; else each process counts.",
+    )
+    redis_key_prefix: str = Field(
+        default="clearhouse:rate-limit:", description="Prefix of every rate-limit key in Redis."
+    )
+    sign_in_limit_per_account: int = Field(
+        default=10, ge=1, description="Failed sign-ins per email tried, per window."
+    )
+    sign_in_limit_per_address: int = Field(
+        default=50, ge=1, description="Failed sign-ins per client address, per window."
+    )
+    sign_in_limit_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    api_key_limit_per_minute: int = Field(
+        default=600, ge=1, description="Requests per API key within any minute."
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default=[],
+        description="Addresses or networks (comma-separated) whose X-Forwarded-For is believed.",
+    )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [item.strip() for item in value.split(",") if item.strip()]
+        return [str(ipaddress.ip_network(item, strict=False)) for item in value]
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -130,6 +130,7 @@ def settings(database_url: str, key_dir: Path) -> Settings:
         migrate_on_start=False,
         password_hash_time_cost=1,
         password_hash_memory_kib=1024,
+        redis_url=None,  # tests/clearhouse/test_rate_limit.py uses Redis with a prefix of its own
     )
 
 
