@@ -27,10 +27,21 @@ def test_registry_bench_reports_both_lookups_per_backend():
             assert 0 < report[backend][lookup]["p50_ms"] <= report[backend][lookup]["p99_ms"]
 
 
-def test_likeness_bench_reports_exact_and_approximate_search_and_the_dlib_scan():
+def test_likeness_bench_exact_search_finds_every_match_above_the_threshold():
     report = _run("bench/likeness.py", "--quick")
     (size,) = report["sizes"]
     assert size["templates"] == 10_000
-    assert size["approximate_faiss"]["recall_at_1"]
-    assert size["exact_numpy"]["memory_ratio"] <= 1.2
+    assert size["queries"] >= 3_000
+    # The generated faces look like dlib's: impostors near 0.82, every query a true match.
+    assert 0.80 <= size["similarity"]["impostor"]["p50"] <= 0.84
+    assert size["similarity"]["genuine_best"]["p1"] >= report["threshold"]
+    assert size["queries_with_impostor_above_threshold"] > 0
+    exact, approximate = size["exact_numpy"], size["approximate_faiss"]
+    assert exact["required_matches"] > size["queries"]
+    assert exact["recall_at_5"] == 1.0
+    assert exact["queries_complete"] == 1.0
+    assert approximate["required_matches"] == exact["required_matches"]
+    assert 0.9 <= approximate["recall_at_5"] <= 1.0
+    assert 0 < approximate["nprobe"] <= approximate["nlist"]
+    assert exact["memory_ratio"] <= 1.2
     assert report["scan_640x480_dlib_ms"]["faces"] == 1
