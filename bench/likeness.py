@@ -41,7 +41,13 @@ from likeness.backends.dlib_backend import DEFAULT_MATCH_THRESHOLD
 from likeness.index import FaceIndex
 
 MODEL_KEY = "bench/clustered-128"
-FACE_PHOTO = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces" / "obama.jpg"
+FACES_DIR = Path(
+    os.environ.get(
+        "CLEARHOUSE_TEST_FACES_DIR",
+        Path(__file__).resolve().parents[2] / "shared" / "data" / "faces",
+    )
+)
+FACE_PHOTO = FACES_DIR / "obama.jpg"
 K = 5
 GROUPS = 64
 # Similarities this close to the threshold or to the k-th match are left out of recall:
