@@ -39,6 +39,7 @@ from bench.server import (
     holder_token,
     live_server,
     moderator_token,
+    process_tree_cpu_s,
 )
 
 FACES_DIR = Path(
@@ -59,26 +60,31 @@ def _milliseconds(value: str) -> float:
 
 
 def wrk(
-    url: str, *, token: str | None, duration_s: int, connections: int
+    url: str, *, token: str | None, duration_s: int, connections: int, server_pid: int
 ) -> dict[str, float | int]:
-    """Requests per second, p50 and p99 latency, and answers that were not 2xx."""
+    """Requests per second, p50 and p99 latency, answers that were not 2xx, and the server's
+    CPU time per request."""
     # wrk leaves requests slower than its timeout (2 s by default) out of the latencies.
     command = ["wrk", "-t1", f"-c{connections}", f"-d{duration_s}s", "--timeout", "30s"]
     command += ["--latency", url]
     if token:
         command[1:1] = ["-H", f"Authorization: Bearer {token}"]
+    cpu_before = process_tree_cpu_s(server_pid)
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    server_cpu_s = process_tree_cpu_s(server_pid) - cpu_before
     latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)\s*$", output, flags=re.MULTILINE))
     if set(latency) != {"50", "99"}:
         raise RuntimeError(f"wrk printed no latency distribution:\n{output}")
     errors = re.search(
         r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
     )
+    requests = int(re.search(r"(\d+) requests in", output).group(1))
     return {
         "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
         "p50_ms": _milliseconds(latency["50"]),
         "p99_ms": _milliseconds(latency["99"]),
-        "requests": int(re.search(r"(\d+) requests in", output).group(1)),
+        "requests": requests,
+        "server_cpu_ms_per_request": round(server_cpu_s * 1000 / max(requests, 1), 3),
         "not_2xx": int((re.search(r"Non-2xx or 3xx responses: (\d+)", output) or [0, 0])[1]),
         "socket_errors": sum(int(n) for n in errors.groups()) if errors else 0,
     }
@@ -97,7 +103,7 @@ def _scan_forever(base_url: str, token: str, stop: Any, statuses: Any) -> None:
 
 
 def wrk_during_scans(
-    url: str, *, token: str, base_url: str, scan_token: str, duration_s: int, connections: int
+    url: str, *, token: str, base_url: str, scan_token: str, **load: Any
 ) -> dict[str, Any]:
     """:func:`wrk` while ``SCANNERS`` processes scan a photo back to back."""
     stop, statuses = multiprocessing.Event(), multiprocessing.Queue()
@@ -109,7 +115,7 @@ def wrk_during_scans(
         scanner.start()
     time.sleep(1.0)  # both scans under way before the first measured request
     try:
-        result = wrk(url, token=token, duration_s=duration_s, connections=connections)
+        result = wrk(url, token=token, **load)
     finally:
         stop.set()
         for scanner in scanners:
@@ -131,6 +137,7 @@ def run_database(
         ) as server,
         httpx.Client(base_url=server.base_url, timeout=120) as client,
     ):
+        load["server_pid"] = server.pid
         token = holder_token(client, f"holder@{name}.bench.example")
         asset_id, _grant_id = granted_asset(client, token, "bench_character")
         asset_url = f"{server.base_url}/v1/assets/{asset_id}"
