@@ -1,6 +1,7 @@
 """The `clearhouse` command: serve the API, migrate the database, verify the audit log."""
 
 import json
+import os
 import secrets
 from datetime import date
 from typing import Annotated
@@ -36,6 +37,11 @@ def _session(settings: Settings) -> Session:
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[
+        int,
+        typer.Option(min=1, help="Worker processes, each with its own app; about one per core."),
+    ] = 1,
+    access_log: Annotated[bool, typer.Option(help="Log one line per request.")] = True,
     demo: Annotated[bool, typer.Option(help="Seed a sample holder with a character.")] = False,
 ) -> None:
     """Start the API (OpenAPI docs at /docs). Migrations are applied first."""
@@ -48,7 +54,48 @@ def serve(
         with _session(settings) as session:
             _seed_demo(session, settings=settings, base_url=f"http://{host}:{port}")
     # The app decides whose X-Forwarded-For to believe (CLEARHOUSE_TRUSTED_PROXIES), not uvicorn.
-    uvicorn.run(create_app(settings), host=host, port=port, proxy_headers=False)
+    if workers == 1:
+        uvicorn.run(
+            create_app(settings),
+            host=host,
+            port=port,
+            access_log=access_log,
+            proxy_headers=False,
+        )
+        return
+    _prepare_for_workers(settings)
+    # Workers are spawned and read their settings from the environment: migrations are done.
+    os.environ["CLEARHOUSE_MIGRATE_ON_START"] = "false"
+    uvicorn.run(
+        "clearhouse.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=access_log,
+        proxy_headers=False,
+    )
+
+
+def _prepare_for_workers(settings: Settings) -> None:
+    """Migrate, create the key files and record the keys once, before workers race to."""
+    from clearhouse.db import build_engine
+    from clearhouse.key_history import remember_keys
+    from clearhouse.keys import KeyRing
+    from clearhouse.migrations import upgrade_database
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if settings.migrate_on_start:
+        upgrade_database(
+            settings.resolved_database_url, likeness_key_store=settings.likeness_key_store_path
+        )
+    engine = build_engine(settings.resolved_database_url)
+    try:
+        with Session(engine) as session:
+            remember_keys(session, KeyRing.load(settings))
+            session.commit()
+    finally:
+        engine.dispose()
 
 
 def _seed_demo(session: Session, *, settings: Settings, base_url: str) -> None:

@@ -17,15 +17,17 @@ from clearhouse.rate_limit import RateLimiterDep
 from clearhouse.settings import Settings
 
 
-def get_settings(request: Request) -> Settings:
+# Dependencies that do no I/O are `async def`: FastAPI would hand each plain `def` to the
+# thread pool, a cost every request pays several times over.
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_keys(request: Request) -> KeyRing:
+async def get_keys(request: Request) -> KeyRing:
     return request.app.state.keys
 
 
-def get_engine(request: Request) -> Engine:
+async def get_engine(request: Request) -> Engine:
     """For routes that do slow work (media, models) between short transactions of their own."""
     return request.app.state.engine
 
@@ -76,7 +78,7 @@ CurrentAccount = Annotated[Account, Depends(current_account)]
 def require_role(*roles: Role) -> Callable[[Account], Account]:
     allowed = ", ".join(roles)
 
-    def check(account: CurrentAccount) -> Account:
+    async def check(account: CurrentAccount) -> Account:
         if account.role not in roles:
             raise Forbidden(f"This needs one of these roles: {allowed}.")
         return account

@@ -77,7 +77,7 @@ def test_only_the_owners_own_scans_count_as_activity(client, session, holder, en
     session.commit()
 
     def last_activity():
-        session.expire_all()
+        session.commit()  # a new read, after the scans' writes
         return session.exec(
             select(LikenessKey.last_activity_at).where(LikenessKey.likeness_id == likeness_id)
         ).one()
