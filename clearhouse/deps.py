@@ -1,6 +1,6 @@
 """FastAPI dependencies shared by every router: settings, keys, the session, the caller."""
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
@@ -75,7 +75,7 @@ def current_account(
 CurrentAccount = Annotated[Account, Depends(current_account)]
 
 
-def require_role(*roles: Role) -> Callable[[Account], Account]:
+def require_role(*roles: Role) -> Callable[[Account], Awaitable[Account]]:
     allowed = ", ".join(roles)
 
     async def check(account: CurrentAccount) -> Account:
