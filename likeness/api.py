@@ -3,7 +3,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Query, Request, UploadFile, status
+from fastapi import APIRouter, Depends, File, Query, UploadFile, status
 
 from clearhouse.accounts.models import STAFF_ROLES, Account, Role
 from clearhouse.deps import (
@@ -20,7 +20,7 @@ from clearhouse.pagination import Page, PageParams, page_params
 from likeness import conflicts, enrolment
 from likeness.media import MediaTooLarge
 from likeness.models import ConflictStatus, EnrolmentSession, LikenessConflict
-from likeness.runtime import LikenessRuntime
+from likeness.runtime import LikenessDep
 from likeness.scan import scan_media
 from likeness.schemas import (
     ConflictPublic,
@@ -36,11 +36,6 @@ router = APIRouter(prefix="/v1", tags=["likeness"])
 MAX_UPLOADS = 12
 
 
-def get_likeness(request: Request) -> LikenessRuntime:
-    return request.app.state.likeness
-
-
-LikenessDep = Annotated[LikenessRuntime, Depends(get_likeness)]
 ScanningAccount = Annotated[Account, Depends(require_role(Role.holder, *STAFF_ROLES))]
 
 

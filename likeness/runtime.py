@@ -9,8 +9,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+from typing import Annotated
 
 import numpy as np
+from fastapi import Depends, Request
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -121,3 +123,10 @@ class LikenessRuntime:
         # One model instance per process; its native code is not documented as thread-safe.
         with self._backend_lock:
             return self.backend.detect_and_embed(frames)
+
+
+def get_likeness(request: Request) -> LikenessRuntime:
+    return request.app.state.likeness
+
+
+LikenessDep = Annotated[LikenessRuntime, Depends(get_likeness)]

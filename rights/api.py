@@ -4,7 +4,6 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
-from sqlmodel import Session
 
 from clearhouse.db import commit_now
 from clearhouse.deps import (
@@ -18,11 +17,10 @@ from clearhouse.deps import (
 )
 from clearhouse.pagination import Page, PageParams, page_params
 from clearhouse.signing import TokenRejected
-from likeness.api import LikenessDep
-from likeness.tasks import forget_likeness
+from likeness.runtime import LikenessDep
 from policies.models import PolicyVersion
 from rights import audit, repository, service
-from rights.models import AssetKind, ConsentGrant, ConsentReceipt, GrantStatus
+from rights.models import AssetKind, GrantStatus
 from rights.receipts import verify_receipt
 from rights.schemas import (
     AssetCreate,
@@ -94,21 +92,12 @@ def delete_asset(
     Deleting a likeness also destroys its face templates and their key (crypto-shredding).
     """
     asset = repository.get_owned_asset(session, owner_id=owner.id, asset_id=asset_id)
-    deleted_at, grants, receipts = service.delete_asset(
-        session, owner=owner, asset=asset, settings=settings, keys=keys
+    deletion = service.delete_asset(
+        session, owner=owner, asset=asset, settings=settings, keys=keys, likeness=likeness
     )
-    if asset.kind == AssetKind.likeness:
-        forget_likeness(
-            session,
-            likeness_id=asset.id,
-            reason="likeness deleted",
-            actor_id=owner.id,
-            key_store=likeness.key_store,
-            runtime=likeness,
-        )
-    revocation = _revocation(session, grants, receipts)
+    revocation = _revocation(deletion.revoked)
     revocation.effective_at = commit_now(session)
-    return AssetDeleted(asset_id=asset_id, deleted_at=deleted_at, revocation=revocation)
+    return AssetDeleted(asset_id=asset_id, deleted_at=deletion.deleted_at, revocation=revocation)
 
 
 @router.post(
@@ -127,7 +116,7 @@ def create_grant(
 ):
     """Consent to uses of the asset under a policy version; returns a signed receipt."""
     asset = repository.get_owned_asset(session, owner_id=owner.id, asset_id=asset_id)
-    grant, policy, receipt = service.create_grant(
+    given = service.create_grant(
         session,
         owner=owner,
         asset=asset,
@@ -136,8 +125,8 @@ def create_grant(
         keys=keys,
     )
     return GrantCreated(
-        grant=service.grant_public(grant, policy),
-        receipt=ReceiptPublic.model_validate(receipt, from_attributes=True),
+        grant=service.grant_public(given.grant, given.policy),
+        receipt=ReceiptPublic.model_validate(given.receipt, from_attributes=True),
     )
 
 
@@ -179,7 +168,7 @@ def revoke_grant(
     keys: KeysDep,
 ):
     """Withdraw consent. Effective when this call returns: `effective_at` is the commit time."""
-    grant, _, receipt = service.revoke_grant(
+    withdrawn = service.revoke_grant(
         session,
         owner=owner,
         grant_id=grant_id,
@@ -187,7 +176,7 @@ def revoke_grant(
         settings=settings,
         keys=keys,
     )
-    revocation = _revocation(session, [grant], [receipt])
+    revocation = _revocation([withdrawn])
     revocation.effective_at = commit_now(session)
     return revocation
 
@@ -203,23 +192,23 @@ def revoke_asset_grants(
 ):
     """Withdraw every active grant of the asset at once."""
     asset = repository.get_owned_asset(session, owner_id=owner.id, asset_id=asset_id)
-    grants, receipts = service.revoke_asset_grants(
-        session, owner=owner, asset=asset, reason=body.reason, settings=settings, keys=keys
+    revocation = _revocation(
+        service.revoke_asset_grants(
+            session, owner=owner, asset=asset, reason=body.reason, settings=settings, keys=keys
+        )
     )
-    revocation = _revocation(session, grants, receipts)
     revocation.effective_at = commit_now(session)
     return revocation
 
 
-def _revocation(
-    session: Session, grants: list[ConsentGrant], receipts: list[ConsentReceipt]
-) -> Revocation:
+def _revocation(withdrawn: list[service.ConsentChange]) -> Revocation:
     """The response body; ``effective_at`` is filled in once the commit is confirmed."""
     return Revocation.model_construct(
-        grants=[
-            service.grant_public(g, session.get(PolicyVersion, g.policy_version_id)) for g in grants
+        grants=[service.grant_public(change.grant, change.policy) for change in withdrawn],
+        receipts=[
+            ReceiptPublic.model_validate(change.receipt, from_attributes=True)
+            for change in withdrawn
         ],
-        receipts=[ReceiptPublic.model_validate(r, from_attributes=True) for r in receipts],
     )
 
 
