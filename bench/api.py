@@ -34,6 +34,7 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])
 import httpx
 
 from bench.server import (
+    FACES_DIR,
     fresh_postgres_url,
     granted_asset,
     holder_token,
@@ -42,12 +43,6 @@ from bench.server import (
     process_tree_cpu_s,
 )
 
-FACES_DIR = Path(
-    os.environ.get(
-        "CLEARHOUSE_TEST_FACES_DIR",
-        Path(__file__).resolve().parents[2] / "shared" / "data" / "faces",
-    )
-)
 SCAN_PHOTO = FACES_DIR / "obama.jpg"
 SCANNERS = 2
 TARGETS = {"get_rps": 1000.0, "get_p99_ms": 50.0, "get_during_scans_p99_ms": 100.0}

@@ -37,16 +37,11 @@ import numpy as np
 # project's likeness package: put the repository root there instead.
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
+from bench.server import FACES_DIR
 from likeness.backends.dlib_backend import DEFAULT_MATCH_THRESHOLD
 from likeness.index import FaceIndex
 
 MODEL_KEY = "bench/clustered-128"
-FACES_DIR = Path(
-    os.environ.get(
-        "CLEARHOUSE_TEST_FACES_DIR",
-        Path(__file__).resolve().parents[2] / "shared" / "data" / "faces",
-    )
-)
 FACE_PHOTO = FACES_DIR / "obama.jpg"
 K = 5
 GROUPS = 64

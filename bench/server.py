@@ -23,6 +23,10 @@ POSTGRES_URL = os.environ.get(
     "CLEARHOUSE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
 PASSWORD = "a long bench passphrase"
+# The shared face photos, where the tests find them too.
+FACES_DIR = Path(
+    os.environ.get("CLEARHOUSE_TEST_FACES_DIR", ROOT.parent / "shared" / "data" / "faces")
+)
 
 
 def fresh_postgres_url(schema: str) -> str | None:
@@ -96,9 +100,18 @@ class LiveServer:
 
 @contextmanager
 def live_server(
-    *, data_dir: Path, database_url: str | None, workers: int = 1, access_log: bool = True
+    *,
+    data_dir: Path,
+    database_url: str | None,
+    workers: int = 1,
+    access_log: bool = True,
+    settings: dict[str, str] | None = None,
+    log_path: Path | None = None,
 ) -> Iterator[LiveServer]:
-    """``clearhouse serve`` on a free port, answering ``/healthz``; stopped on exit."""
+    """``clearhouse serve`` on a free port, answering ``/healthz``; stopped on exit.
+
+    ``settings`` are more ``CLEARHOUSE_*`` variables; the log goes to ``log_path`` (by
+    default ``server.log`` in the data directory)."""
     port = _free_port()
     environment = {
         **os.environ,
@@ -106,6 +119,7 @@ def live_server(
         # One sign-in per account: a cheap hash keeps seeding quick and changes no read.
         "CLEARHOUSE_PASSWORD_HASH_TIME_COST": "1",
         "CLEARHOUSE_PASSWORD_HASH_MEMORY_KIB": "8192",
+        **(settings or {}),
     }
     if database_url:
         environment["CLEARHOUSE_DATABASE_URL"] = database_url
@@ -113,11 +127,12 @@ def live_server(
     command += ["--workers", str(workers)]
     if not access_log:
         command.append("--no-access-log")
-    log = open(data_dir / "server.log", "wb")  # noqa: SIM115 (closed below)
+    log_path = log_path or data_dir / "server.log"
+    log = open(log_path, "wb")  # noqa: SIM115 (closed below)
     process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=log, stderr=log)
     base_url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_ready(base_url, process, data_dir / "server.log")
+        _wait_until_ready(base_url, process, log_path)
         yield LiveServer(base_url=base_url, pid=process.pid, environment=environment)
     finally:
         process.terminate()
