@@ -1,4 +1,5 @@
-"""The OpenAPI schema, with the problem-details responses every route can give."""
+"""The OpenAPI schema, with the problem-details responses every route can give and the
+links between operations."""
 
 from typing import Any
 
@@ -26,6 +27,29 @@ def _problem(description: str) -> dict[str, Any]:
     }
 
 
+# OpenAPI links the schema cannot infer from names alone: which response's field names the
+# object another request acts on. Besides documenting the flow, they lead schemathesis's
+# stateful tests to delete a likeness while one of its enrolments is open, then use it.
+_LINKS = (
+    (
+        ("/v1/assets/{asset_id}/enrolments", "post", "201"),
+        "DeleteTheLikeness",
+        ("/v1/assets/{asset_id}", "delete"),
+        {"asset_id": "$response.body#/likeness_id"},
+    ),
+)
+
+
+def _add_links(schema: dict[str, Any]) -> None:
+    paths = schema["paths"]
+    for (path, method, status), name, (target_path, target_method), parameters in _LINKS:
+        links = paths[path][method]["responses"][status].setdefault("links", {})
+        links[name] = {
+            "operationId": paths[target_path][target_method]["operationId"],
+            "parameters": parameters,
+        }
+
+
 def install_openapi(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
@@ -51,6 +75,7 @@ def install_openapi(app: FastAPI) -> None:
                     responses[code] = _problem(_DESCRIPTIONS[code])
                 if "422" not in codes:
                     responses.pop("422", None)
+        _add_links(schema)
         app.openapi_schema = schema
         return schema
 
