@@ -1,4 +1,5 @@
-"""The OpenAPI schema, with the problem-details responses every route can give."""
+"""The OpenAPI schema, with the problem-details responses every route can give and the
+links between operations."""
 
 from typing import Any
 
@@ -43,6 +44,29 @@ def _is_rate_limited(path: str, operation: dict[str, Any]) -> bool:
     return path == SIGN_IN_PATH or "APIKeyHeader" in schemes
 
 
+# OpenAPI links the schema cannot infer from names alone: which response's field names the
+# object another request acts on. Besides documenting the flow, they lead schemathesis's
+# stateful tests to delete a likeness while one of its enrolments is open, then use it.
+_LINKS = (
+    (
+        ("/v1/assets/{asset_id}/enrolments", "post", "201"),
+        "DeleteTheLikeness",
+        ("/v1/assets/{asset_id}", "delete"),
+        {"asset_id": "$response.body#/likeness_id"},
+    ),
+)
+
+
+def _add_links(schema: dict[str, Any]) -> None:
+    paths = schema["paths"]
+    for (path, method, status), name, (target_path, target_method), parameters in _LINKS:
+        links = paths[path][method]["responses"][status].setdefault("links", {})
+        links[name] = {
+            "operationId": paths[target_path][target_method]["operationId"],
+            "parameters": parameters,
+        }
+
+
 def install_openapi(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
@@ -71,6 +95,8 @@ def install_openapi(app: FastAPI) -> None:
                 if _is_rate_limited(path, operation):
                     responses["429"] = _rate_limited()
                     responses["503"] = _problem(_DESCRIPTIONS["503"])
+
+        _add_links(schema)
         app.openapi_schema = schema
         return schema
 

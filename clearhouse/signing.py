@@ -3,8 +3,10 @@
 Everything the platform signs — access tokens, consent receipts — goes through here, so the
 rules are stated once: ES256 only (an explicit allow-list, never the token's own word),
 one algorithm per key, the key chosen by ``kid`` from our own key ring (never from the
-token: ``jwk``/``jku``/``x5u``/``x5c`` headers are refused), and ``typ`` pinned per purpose
-so a receipt can never pass as an access token or the other way round.
+token: ``jwk``/``jku``/``x5u``/``x5c``/``crit`` headers are refused), and ``typ`` pinned
+per purpose so a receipt can never pass as an access token or the other way round. Each
+refusal names the check that failed: the header list and the rules are public, so the
+reason tells an attacker nothing new and tells an integrator what to fix.
 """
 
 import threading
@@ -59,8 +61,12 @@ def verify(
     algorithm = header.get("alg")
     if algorithm not in ALLOWED_ALGORITHMS:
         raise TokenRejected(f"algorithm {algorithm!r} is not allowed")
-    if REFUSED_HEADERS & header.keys():
-        raise TokenRejected("tokens may not carry their own key or critical extensions")
+    refused = sorted(REFUSED_HEADERS & header.keys())
+    if refused:
+        raise TokenRejected(
+            f"header {', '.join(refused)} refused: a token may not carry its own key "
+            "or critical extensions"
+        )
     if header.get("typ") != typ:
         raise TokenRejected(f"token type must be {typ!r}")
     key = keys.get(header.get("kid", ""))
