@@ -65,7 +65,7 @@ def test_frames_sent_after_expiry_are_refused_and_a_new_enrolment_works(client, 
     assert _templates(engine, likeness["id"]) == 0
 
     fresh = open_enrolment(client, holder, likeness["id"])
-    enrolled = _send_frames(client, holder, fresh["id"])
+    enrolled = send_frames(client, holder, fresh["id"], OBAMA)
     assert enrolled.status_code == 200, enrolled.text
     assert enrolled.json()["templates"] == _templates(engine, likeness["id"]) == 3
 
