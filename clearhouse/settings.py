@@ -1,7 +1,6 @@
 """Operator settings, read from ``CLEARHOUSE_*`` environment variables (or a ``.env`` file)."""
 
 import ipaddress
-from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -117,7 +116,7 @@ class Settings(BaseSettings):
             value = [item.strip() for item in value.split(",") if item.strip()]
         return [str(ipaddress.ip_network(item, strict=False)) for item in value]
 
-    @cached_property
+    @property
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url

@@ -122,11 +122,13 @@ def key_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def settings(database_url: str, key_dir: Path) -> Settings:
-    # Cheap password hashing: the suite signs up hundreds of accounts.
+def settings(database_url: str, key_dir: Path, tmp_path: Path) -> Settings:
+    # Cheap password hashing: the suite signs up hundreds of accounts. Each test's database
+    # has its own likeness key store, as each deployment does.
     return Settings(
         data_dir=key_dir,
         database_url=database_url,
+        likeness_key_store=tmp_path / "likeness-keys.db",
         migrate_on_start=False,
         password_hash_time_cost=1,
         password_hash_memory_kib=1024,

@@ -14,6 +14,7 @@ from clearhouse.settings import Settings
 
 # Settings that pass to the server unchanged, as CLEARHOUSE_* variables.
 _PASSED = (
+    "likeness_key_store_path",
     "password_hash_time_cost",
     "password_hash_memory_kib",
     "liveness_required",
@@ -25,7 +26,10 @@ _PASSED = (
 @contextmanager
 def clearhouse_serve(settings: Settings, *, log: Path) -> Iterator[str]:
     """Start `clearhouse serve` on ``settings``' database (already migrated); yield its URL."""
-    passed = {f"CLEARHOUSE_{name.upper()}": str(getattr(settings, name)) for name in _PASSED}
+    passed = {
+        f"CLEARHOUSE_{name.removesuffix('_path').upper()}": str(getattr(settings, name))
+        for name in _PASSED
+    }
     with live_server(
         data_dir=settings.data_dir,
         database_url=settings.resolved_database_url,

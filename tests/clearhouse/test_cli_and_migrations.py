@@ -91,6 +91,7 @@ def _env(settings) -> dict[str, str]:
     return {
         "CLEARHOUSE_DATABASE_URL": settings.database_url,
         "CLEARHOUSE_DATA_DIR": str(settings.data_dir),
+        "CLEARHOUSE_LIKENESS_KEY_STORE": str(settings.likeness_key_store_path),
         **FAST_HASHING,
     }
 
