@@ -9,6 +9,7 @@ from sqlmodel import Session
 
 from clearhouse import signing
 from clearhouse.accounts.api import router as accounts_router
+from clearhouse.body_limits import RequestBodyLimit
 from clearhouse.db import build_engine
 from clearhouse.errors import install_problem_handlers
 from clearhouse.key_history import remember_keys
@@ -18,6 +19,7 @@ from clearhouse.openapi import install_openapi
 from clearhouse.settings import Settings
 from likeness.api import router as likeness_router
 from likeness.runtime import LikenessRuntime
+from likeness.uploads import UPLOAD_ROUTES
 from policies.api import router as policies_router
 from rights.api import router as rights_router
 
@@ -52,6 +54,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.ready = False
     install_problem_handlers(app)
+    app.add_middleware(
+        RequestBodyLimit,
+        default_max_bytes=settings.body_max_bytes,
+        route_max_bytes=dict.fromkeys(UPLOAD_ROUTES, settings.scan_max_bytes),
+    )
     install_openapi(app)
     app.include_router(accounts_router)
     app.include_router(rights_router)

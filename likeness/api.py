@@ -3,14 +3,12 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Query, Request, UploadFile, status
+from fastapi import APIRouter, Depends, Query, Request, status
 
 from clearhouse.accounts.models import Account
 from clearhouse.deps import CurrentAccount, HolderAccount, ModeratorAccount, SessionDep
-from clearhouse.errors import InvalidRequest
 from clearhouse.pagination import Page, PageParams, page_params
 from likeness import conflicts, enrolment
-from likeness.media import MediaTooLarge
 from likeness.models import ConflictStatus, EnrolmentSession, LikenessConflict
 from likeness.runtime import LikenessRuntime
 from likeness.scan import scan_media
@@ -22,10 +20,15 @@ from likeness.schemas import (
     EnrolmentResult,
     ScanResultPublic,
 )
+from likeness.uploads import (
+    MAX_ENROLMENT_UPLOADS,
+    enrolment_uploads,
+    multipart_request_body,
+    scan_upload,
+)
 from rights.repository import get_owned_asset
 
 router = APIRouter(prefix="/v1", tags=["likeness"])
-MAX_UPLOADS = 12
 
 
 def get_likeness(request: Request) -> LikenessRuntime:
@@ -33,17 +36,6 @@ def get_likeness(request: Request) -> LikenessRuntime:
 
 
 LikenessDep = Annotated[LikenessRuntime, Depends(get_likeness)]
-
-
-def _read_upload(upload: UploadFile, *, max_bytes: int) -> bytes:
-    """The whole upload, refusing it as soon as it passes ``max_bytes``."""
-    data = upload.file.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise MediaTooLarge(
-            f"{upload.filename or 'the upload'} is larger than {max_bytes} "
-            "bytes; send a smaller file."
-        )
-    return data
 
 
 def _enrolment_public(row: EnrolmentSession) -> EnrolmentPublic:
@@ -91,19 +83,24 @@ def read_enrolment(enrolment_id: uuid.UUID, owner: HolderAccount, session: Sessi
     )
 
 
-@router.post("/enrolments/{enrolment_id}/frames", response_model=EnrolmentResult)
+@router.post(
+    "/enrolments/{enrolment_id}/frames",
+    response_model=EnrolmentResult,
+    openapi_extra=multipart_request_body(
+        field="files",
+        max_files=MAX_ENROLMENT_UPLOADS,
+        description="Photos (JPEG, PNG, WebP) or a video.",
+    ),
+)
 def submit_frames(
     enrolment_id: uuid.UUID,
-    files: Annotated[list[UploadFile], File(description="Photos (JPEG, PNG, WebP) or a video.")],
+    uploads: Annotated[list[bytes], Depends(enrolment_uploads)],
     owner: HolderAccount,
     session: SessionDep,
     runtime: LikenessDep,
 ):
     """Enrol the face the files show, or say which frame is wrong and why."""
     row = enrolment.owned_enrolment(session, owner=owner, enrolment_id=enrolment_id)
-    if not 1 <= len(files) <= MAX_UPLOADS:
-        raise InvalidRequest(f"Send between 1 and {MAX_UPLOADS} files.")
-    uploads = [_read_upload(f, max_bytes=runtime.settings.scan_max_bytes) for f in files]
     outcome = enrolment.submit_frames(
         session, owner=owner, enrolment=row, uploads=uploads, runtime=runtime
     )
@@ -184,9 +181,15 @@ def resolve_conflict(
     return _conflict_public(conflict, moderator)
 
 
-@router.post("/likeness/scan", response_model=ScanResultPublic)
+@router.post(
+    "/likeness/scan",
+    response_model=ScanResultPublic,
+    openapi_extra=multipart_request_body(
+        field="file", max_files=1, description="An image or a video."
+    ),
+)
 def scan(
-    file: Annotated[UploadFile, File(description="An image or a video.")],
+    data: Annotated[bytes, Depends(scan_upload)],
     _caller: CurrentAccount,
     session: SessionDep,
     runtime: LikenessDep,
@@ -196,5 +199,4 @@ def scan(
     A likeness is reported whether or not it has an active grant: clearance must find it to
     deny it.
     """
-    data = _read_upload(file, max_bytes=runtime.settings.scan_max_bytes)
     return scan_media(session, data=data, runtime=runtime)

@@ -16,7 +16,7 @@ from clearhouse.errors import NotFound
 from likeness import vault
 from likeness.errors import EnrolmentClosed, EnrolmentRejected, FaceAlreadyEnrolled, NotALikeness
 from likeness.liveness import PosedFrame, check_liveness, new_challenge
-from likeness.media import decode_media
+from likeness.media import decode_uploads
 from likeness.models import (
     ConflictStatus,
     EnrolmentSession,
@@ -171,19 +171,19 @@ def _check_open(enrolment: EnrolmentSession) -> None:
 
 def _usable_frames(uploads: list[bytes], *, runtime: LikenessRuntime) -> list[PosedFrame]:
     """Every still must be usable; in a video, frames without a usable face are skipped."""
-    decoded = [
-        decode_media(data, limits=runtime.media_limits, sample_fps=VIDEO_SAMPLE_FPS)
-        for data in uploads
-    ]
-    labelled = []
-    for number, frames in enumerate(decoded, start=1):
-        is_video = len(frames) > 1 or frames[0].timestamp_s > 0
-        for frame in frames:
-            label = (
-                f"upload {number} at {frame.timestamp_s:.1f} s" if is_video else f"upload {number}"
-            )
-            labelled.append((label, is_video, frame.rgb))
-    faces = runtime.detect_and_embed([rgb for _, _, rgb in labelled])
+    with runtime.media_work():
+        decoded = decode_uploads(uploads, limits=runtime.media_limits, sample_fps=VIDEO_SAMPLE_FPS)
+        labelled = []
+        for number, frames in enumerate(decoded, start=1):
+            is_video = len(frames) > 1 or frames[0].timestamp_s > 0
+            for frame in frames:
+                label = (
+                    f"upload {number} at {frame.timestamp_s:.1f} s"
+                    if is_video
+                    else f"upload {number}"
+                )
+                labelled.append((label, is_video, frame.rgb))
+        faces = runtime.detect_and_embed([rgb for _, _, rgb in labelled])
     usable = []
     for (label, is_video, rgb), found in zip(labelled, faces, strict=True):
         if len(found) > 1:

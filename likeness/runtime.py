@@ -4,8 +4,10 @@ Built in the app's lifespan. The backend loads on first use (dlib's weights take
 and most requests never need them); the index is rebuilt from the vault at start.
 """
 
+import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -18,6 +20,7 @@ from clearhouse.db import after_commit
 from clearhouse.settings import Settings
 from likeness import vault
 from likeness.backends.base import DetectedFace, FaceBackend
+from likeness.errors import MediaBusy
 from likeness.index import FaceIndex
 from likeness.media import MediaLimits
 from likeness.vault_crypto import MasterKey, load_master_key
@@ -37,6 +40,10 @@ def load_backend(name: str, model_dir: Path | None) -> FaceBackend:
     return DlibFaceBackend()
 
 
+#: Requests that may wait for each decode slot; past that, a 503 at once.
+MEDIA_WAITING_PER_SLOT = 2
+
+
 @dataclass
 class LikenessRuntime:
     settings: Settings
@@ -45,6 +52,13 @@ class LikenessRuntime:
     generation: int = -1  # the vault generation the index holds (-1: none loaded yet)
     _backend_lock: threading.Lock = field(default_factory=threading.Lock)
     _sync_lock: threading.Lock = field(default_factory=threading.Lock)
+    _media_slots: threading.BoundedSemaphore = field(init=False)
+    _media_admission: threading.BoundedSemaphore = field(init=False)
+
+    def __post_init__(self) -> None:
+        slots = self.settings.media_concurrency
+        self._media_slots = threading.BoundedSemaphore(slots)
+        self._media_admission = threading.BoundedSemaphore(slots * (1 + MEDIA_WAITING_PER_SLOT))
 
     @classmethod
     def start(cls, *, settings: Settings, engine: Engine) -> "LikenessRuntime":
@@ -98,7 +112,41 @@ class LikenessRuntime:
             max_bytes=self.settings.scan_max_bytes,
             max_pixels=self.settings.scan_max_pixels,
             max_video_seconds=self.settings.scan_max_video_seconds,
+            max_side=self.settings.media_max_side,
+            max_request_pixels=self.settings.upload_max_pixels,
+            max_request_decoded_pixels=self.settings.upload_max_decoded_pixels,
         )
+
+    @contextmanager
+    def media_work(self) -> Iterator[None]:
+        """Hold one of this process's few slots for decoding and detecting faces, or refuse.
+
+        Each decode and detection takes up to a few hundred megabytes and seconds of CPU, so
+        only ``media_concurrency`` run at once. A request waits at most
+        ``media_queue_seconds`` and only a few wait at all: route handlers run on the
+        server's bounded thread pool, and a queue of waiting uploads there would hold up
+        every other route, revocation included. The rest get a 503 with Retry-After.
+        """
+        retry_after_s = max(1, math.ceil(self.settings.media_queue_seconds))
+        if not self._media_admission.acquire(blocking=False):
+            raise MediaBusy(
+                "this server is already decoding as many uploads as it queues; send it again "
+                f"in {retry_after_s} s",
+                retry_after_s=retry_after_s,
+            )
+        try:
+            if not self._media_slots.acquire(timeout=self.settings.media_queue_seconds):
+                raise MediaBusy(
+                    f"no decoder came free within {self.settings.media_queue_seconds:g} s; send "
+                    f"the upload again in {retry_after_s} s",
+                    retry_after_s=retry_after_s,
+                )
+            try:
+                yield
+            finally:
+                self._media_slots.release()
+        finally:
+            self._media_admission.release()
 
     def detect_and_embed(self, frames: list[np.ndarray]) -> list[list[DetectedFace]]:
         # One model instance per process; its native code is not documented as thread-safe.

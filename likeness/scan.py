@@ -41,10 +41,11 @@ class ScanResult:
 
 
 def scan_media(session: Session, *, data: bytes, runtime: LikenessRuntime) -> ScanResult:
-    frames = decode_media(
-        data, limits=runtime.media_limits, sample_fps=runtime.settings.scan_sample_fps
-    )
-    detections = runtime.detect_and_embed([frame.rgb for frame in frames])
+    with runtime.media_work():
+        frames = decode_media(
+            data, limits=runtime.media_limits, sample_fps=runtime.settings.scan_sample_fps
+        )
+        detections = runtime.detect_and_embed([frame.rgb for frame in frames])
     runtime.refresh(session)
     found = [
         (frame, face) for frame, faces in zip(frames, detections, strict=True) for face in faces
@@ -67,7 +68,7 @@ def scan_media(session: Session, *, data: bytes, runtime: LikenessRuntime) -> Sc
         ScannedFace(
             frame=frame.index,
             timestamp_s=frame.timestamp_s,
-            box=face.box,
+            box=frame.source_box(face.box),
             matches=[
                 LikenessMatch(
                     asset_id=m.likeness_id,
