@@ -94,9 +94,9 @@ async def _refuse(
     scope: Scope, receive: Receive, send: Send, *, max_bytes: int, size: int | None
 ) -> None:
     request = Request(scope)
-    sent = f"is {size} bytes" if size is not None else "passed"
+    sent = f"is {size} bytes, over" if size is not None else "went past"
     error = ContentTooLarge(
-        f"The request body {sent}, over the limit of {max_bytes} bytes for "
+        f"The request body {sent} the limit of {max_bytes} bytes for "
         f"{request.method} {request.url.path}; send a smaller body."
     )
     await error_response(request, error)(scope, receive, send)
