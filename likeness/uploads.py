@@ -39,14 +39,14 @@ async def enrolment_uploads(request: Request) -> list[bytes]:
         request,
         field="files",
         max_files=MAX_ENROLMENT_UPLOADS,
-        expected=f"send 1 to {MAX_ENROLMENT_UPLOADS} photos or videos as `files`",
+        expected=f"Send 1 to {MAX_ENROLMENT_UPLOADS} photos or videos as `files`",
     )
 
 
 async def scan_upload(request: Request) -> bytes:
     """The one image or video of a scan, named ``file``."""
     (data,) = await read_uploads(
-        request, field="file", max_files=1, expected="send one image or video as `file`"
+        request, field="file", max_files=1, expected="Send one image or video as `file`"
     )
     return data
 
@@ -65,7 +65,7 @@ async def read_uploads(
                     [
                         {
                             "loc": ("body", field),
-                            "msg": f"Field required: {expected}",
+                            "msg": f"Field required. {expected}.",
                             "type": "missing",
                         }
                     ]
@@ -80,7 +80,7 @@ async def read_uploads(
                     )
                 contents.append(data)
     except HTTPException as error:  # Starlette's refusal while parsing the multipart body
-        raise UnreadableUpload(f"{error.detail} {expected.capitalize()}.") from error
+        raise UnreadableUpload(f"{error.detail} {expected}.") from error
     return contents
 
 
