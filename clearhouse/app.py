@@ -42,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             app.state.ready = False
+            app.state.likeness.close()
             app.state.engine.dispose()
 
     app = FastAPI(

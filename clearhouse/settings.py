@@ -106,11 +106,11 @@ class Settings(BaseSettings):
         description="Pixels decoders may produce for one request; every video frame counts.",
     )
     media_concurrency: int = Field(
-        default=2, ge=1, description="Decodes and detections one process runs at once."
+        default=2, ge=1, description="Threads of one process that decode and detect faces."
     )
     media_queue_seconds: float = Field(
         default=10.0,
-        ge=0,
+        gt=0,
         description="How long a request waits for a free decode before a 503 with Retry-After.",
     )
 

@@ -12,7 +12,8 @@ import numpy as np
 from sqlmodel import Session, col, select
 
 from likeness import vault
-from likeness.media import decode_media
+from likeness.backends.base import DetectedFace
+from likeness.media import Frame, decode_media
 from likeness.runtime import LikenessRuntime
 from rights.models import Asset
 
@@ -41,11 +42,13 @@ class ScanResult:
 
 
 def scan_media(session: Session, *, data: bytes, runtime: LikenessRuntime) -> ScanResult:
-    with runtime.media_work():
+    def decode_and_detect() -> tuple[list[Frame], list[list[DetectedFace]]]:
         frames = decode_media(
             data, limits=runtime.media_limits, sample_fps=runtime.settings.scan_sample_fps
         )
-        detections = runtime.detect_and_embed([frame.rgb for frame in frames])
+        return frames, runtime.detect_and_embed([frame.rgb for frame in frames])
+
+    frames, detections = runtime.run_media_work(decode_and_detect)
     runtime.refresh(session)
     found = [
         (frame, face) for frame, faces in zip(frames, detections, strict=True) for face in faces

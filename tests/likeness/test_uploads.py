@@ -5,6 +5,8 @@ a bounded number of decodes at once. The real dlib model on the shared photos.""
 import io
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from faces import FACES_DIR
@@ -165,10 +167,32 @@ def test_shrunk_photos_still_find_and_match_the_same_person(stills_settings, hol
     assert all(abs(a - b) <= tolerance for a, b in zip(shrunk_box, whole_box, strict=True))
 
 
+@contextmanager
+def _decoding(runtime, count: int = 1) -> Iterator[None]:
+    """``count`` long decodes running or queued on ``runtime``'s media threads."""
+    release = threading.Event()
+    threads = [
+        threading.Thread(target=runtime.run_media_work, args=(lambda: release.wait(30),))
+        for _ in range(count)
+    ]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 10
+    while runtime._media_admission._value > runtime.settings.media_concurrency * 3 - count:
+        assert time.monotonic() < deadline, "the decodes were not admitted"
+        time.sleep(0.01)
+    try:
+        yield
+    finally:
+        release.set()
+        for thread in threads:
+            thread.join(10)
+
+
 def test_a_scan_waits_for_a_free_decoder_then_gets_503(stills_settings, holder):
-    one = stills_settings.model_copy(update={"media_concurrency": 1, "media_queue_seconds": 0})
+    one = stills_settings.model_copy(update={"media_concurrency": 1, "media_queue_seconds": 0.5})
     with TestClient(create_app(one)) as client:
-        with client.app.state.likeness.media_work():  # another request is decoding
+        with _decoding(client.app.state.likeness):  # another request is decoding
             busy = client.post(
                 "/v1/likeness/scan",
                 headers=holder.headers,
@@ -177,6 +201,7 @@ def test_a_scan_waits_for_a_free_decoder_then_gets_503(stills_settings, holder):
         assert busy.status_code == 503, busy.text
         assert busy.headers["retry-after"] == "1"
         assert busy.json()["type"].endswith("/media-busy")
+        assert "within 0.5 s" in busy.json()["detail"]
         assert _scan(client, holder, _photo("obama.jpg"))["frames_scanned"] == 1
 
 
@@ -186,30 +211,26 @@ def test_only_a_few_requests_queue_for_a_decoder(stills_settings):
 
     queued = stills_settings.model_copy(update={"media_concurrency": 1, "media_queue_seconds": 30})
     runtime = LikenessRuntime(settings=queued, master_key=None, index=None)
-    release = threading.Event()
-    finished: list[str] = []
-
-    def decode() -> None:
-        with runtime.media_work():
-            release.wait(30)
-        finished.append("decoded")
-
-    busy = threading.Thread(target=decode)
-    busy.start()
-    waiting = [threading.Thread(target=decode) for _ in range(MEDIA_WAITING_PER_SLOT)]
-    for thread in waiting:
-        thread.start()
-    deadline = time.monotonic() + 10
-    while runtime._media_admission._value > 0:  # until every waiter is admitted
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
     with (
+        _decoding(runtime, count=1 + MEDIA_WAITING_PER_SLOT),  # one decoding, the rest queued
         pytest.raises(MediaBusy, match="as many uploads as it queues") as refused,
-        runtime.media_work(),
     ):
-        pass
+        runtime.run_media_work(lambda: None)
     assert refused.value.headers == {"Retry-After": "30"}
-    release.set()
-    for thread in [busy, *waiting]:
-        thread.join(10)
-    assert finished == ["decoded"] * (1 + MEDIA_WAITING_PER_SLOT)
+    assert runtime.run_media_work(lambda: "decoded") == "decoded"
+    runtime.close()
+
+
+def test_decoding_runs_on_the_media_threads_only(client, holder, monkeypatch):
+    threads: list[str] = []
+    decode = media.decode_image
+
+    def recorded(data: bytes, **kwargs):
+        threads.append(threading.current_thread().name)
+        return decode(data, **kwargs)
+
+    monkeypatch.setattr(media, "decode_image", recorded)
+    _scan(client, holder, _photo("obama.jpg"))
+    _submit(client, holder, _open_enrolment(client, holder), [_png()] * 3)
+    assert len(threads) == 4
+    assert all(name.startswith("media") for name in threads), threads
