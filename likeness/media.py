@@ -267,7 +267,9 @@ def decode_video(
             raise EmptyMedia("the file holds no video stream; upload a video that shows a face")
         stream = container.streams.video[0]
         _check_video_header(container, stream, limits=limits, budget=budget, sample_fps=sample_fps)
-        stream.thread_type = "AUTO"
+        # One thread per decode: each frame thread holds frames of its own (24 MB each at
+        # 4000x4000); parallelism comes from the runtime's media threads instead.
+        stream.codec_context.thread_count = 1
         return _sample_frames(
             container, stream, limits=limits, budget=budget, sample_fps=sample_fps
         )
