@@ -1,51 +1,46 @@
-"""Registry lookups at scale: p50/p99 of a grant-status lookup and of loading an asset's
-policy in force, over 10,000 assets with a policy and a grant each, on SQLite and PostgreSQL.
+"""Registry routes at scale: p50/p99 of the HTTP routes a holder calls, over 10,000 assets
+with a policy and a grant each, against a live ``clearhouse serve`` on SQLite and PostgreSQL.
 
-Each lookup opens its own session, as a request does. Prints one JSON line.
+The server runs in its own process; this process is the client (httpx, one keep-alive
+connection, one request at a time, so the figures are each route's own latency, not a
+queue's). Every grant is revoked at most once. Prints one JSON line.
 
-    .venv/bin/python bench/registry.py [--assets 10000] [--lookups 5000]
+    .venv/bin/python bench/registry.py [--assets 10000] [--lookups 2000]
 
 PostgreSQL is used at CLEARHOUSE_BENCH_POSTGRES_URL (default: the local test database), in a
-schema of its own (``bench``) that is dropped and made anew; it is skipped if unreachable.
+schema of its own (``bench_registry``) that is dropped and made anew; it is skipped (null)
+if unreachable.
 """
 
 import argparse
 import json
-import os
 import random
 import statistics
 import sys
 import tempfile
 import time
 import uuid
-from datetime import date
 from pathlib import Path
 
 # Run as a script, Python puts bench/ first on the path, where likeness.py would shadow the
 # project's likeness package: put the repository root there instead.
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from sqlalchemy import Engine, insert, text
-from sqlmodel import Session
+import httpx
+from sqlalchemy import Engine, insert
 
-from clearhouse.accounts.models import Account
+from bench.server import fresh_postgres_url, holder_token, live_server
 from clearhouse.db import build_engine, utcnow
-from clearhouse.migrations import upgrade_database
 from policies.models import PolicyVersion
 from policies.schema import Audience, PolicyDocument, Use
-from policies.service import current_policy
 from rights.models import Asset, AssetKind, ConsentGrant
-from rights.repository import grant_status
-
-POSTGRES_URL = os.environ.get(
-    "CLEARHOUSE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
 
 
-def seed(engine: Engine, *, assets: int) -> tuple[list[uuid.UUID], list[uuid.UUID]]:
+def seed(
+    engine: Engine, *, owner_id: uuid.UUID, assets: int
+) -> tuple[list[uuid.UUID], list[uuid.UUID]]:
     """``assets`` assets of one holder, each with one policy version and one active grant."""
     now = utcnow()
-    owner_id = uuid.uuid4()
     document = PolicyDocument(audience=Audience.anyone, allowed_uses=[Use.personal])
     asset_rows, policy_rows, grant_rows = [], [], []
     for n in range(assets):
@@ -83,25 +78,13 @@ def seed(engine: Engine, *, assets: int) -> tuple[list[uuid.UUID], list[uuid.UUI
                 "granted_at": now,
             }
         )
-    with Session(engine) as session:
-        session.add(
-            Account(
-                id=owner_id,
-                email="bench@example.org",
-                password_hash="-",
-                display_name="Bench",
-                date_of_birth=date(1980, 1, 1),
-                revenue_share_bps=8000,
-            )
-        )
-        session.flush()
+    with engine.begin() as connection:
         for table, rows in (
             (Asset, asset_rows),
             (PolicyVersion, policy_rows),
             (ConsentGrant, grant_rows),
         ):
-            session.execute(insert(table), rows)
-        session.commit()
+            connection.execute(insert(table), rows)
     return [row["id"] for row in asset_rows], [row["id"] for row in grant_rows]
 
 
@@ -114,61 +97,82 @@ def percentiles(samples_ns: list[int]) -> dict[str, float]:
     }
 
 
-def measure(engine: Engine, *, asset_ids: list, grant_ids: list, lookups: int) -> dict:
+def measure(
+    client: httpx.Client, *, token: str, asset_ids: list, grant_ids: list, lookups: int
+) -> dict[str, dict[str, float]]:
+    """Each route ``lookups`` times on random ids; each grant revoked once."""
     rng = random.Random(7)
-    status_ns, policy_ns = [], []
+    headers = {"Authorization": f"Bearer {token}"}
+    routes = {
+        "GET /v1/assets/{id}": lambda: client.get(
+            f"/v1/assets/{rng.choice(asset_ids)}", headers=headers
+        ),
+        "GET /v1/assets/{id}/policy": lambda: client.get(
+            f"/v1/assets/{rng.choice(asset_ids)}/policy", headers=headers
+        ),
+        "GET /v1/grants/{id}": lambda: client.get(
+            f"/v1/grants/{rng.choice(grant_ids)}", headers=headers
+        ),
+    }
+    unrevoked = list(grant_ids)
+    rng.shuffle(unrevoked)
+    routes["POST /v1/grants/{id}/revoke"] = lambda: client.post(
+        f"/v1/grants/{unrevoked.pop()}/revoke", headers=headers, json={"reason": "bench"}
+    )
+    samples: dict[str, list[int]] = {route: [] for route in routes}
     for _ in range(lookups):
-        grant_id, asset_id = rng.choice(grant_ids), rng.choice(asset_ids)
-        started = time.perf_counter_ns()
-        with Session(engine) as session:
-            assert grant_status(session, grant_id) is not None
-        status_ns.append(time.perf_counter_ns() - started)
-        started = time.perf_counter_ns()
-        with Session(engine) as session:
-            PolicyDocument.from_stored(current_policy(session, asset_id).document)
-        policy_ns.append(time.perf_counter_ns() - started)
-    return {"grant_status": percentiles(status_ns), "policy_in_force": percentiles(policy_ns)}
+        for route, call in routes.items():
+            started = time.perf_counter_ns()
+            response = call()
+            elapsed = time.perf_counter_ns() - started
+            if response.status_code != 200:
+                raise RuntimeError(f"{route}: {response.status_code} {response.text[:300]}")
+            samples[route].append(elapsed)
+    return {route: percentiles(values) for route, values in samples.items()}
 
 
-def run_backend(url: str, *, assets: int, lookups: int) -> dict:
-    upgrade_database(url)
-    engine = build_engine(url)
-    try:
-        started = time.perf_counter()
-        asset_ids, grant_ids = seed(engine, assets=assets)
-        seeded_s = round(time.perf_counter() - started, 2)
-        measure(engine, asset_ids=asset_ids, grant_ids=grant_ids, lookups=200)  # warm up
+def run_backend(url: str | None, *, assets: int, lookups: int) -> dict:
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        live_server(data_dir=Path(folder), database_url=url) as server,
+        httpx.Client(base_url=server.base_url, timeout=60) as client,
+    ):
+        token = holder_token(client, "registry@bench.example")
+        me = client.get("/v1/accounts/me", headers={"Authorization": f"Bearer {token}"})
+        owner_id = uuid.UUID(me.json()["id"])
+        engine = build_engine(url or f"sqlite:///{Path(folder) / 'clearhouse.db'}")
+        try:
+            started = time.perf_counter()
+            asset_ids, grant_ids = seed(engine, owner_id=owner_id, assets=assets)
+            seeded_s = round(time.perf_counter() - started, 2)
+        finally:
+            engine.dispose()
+        warm_up = min(100, assets // 4)
+        measure(
+            client, token=token, asset_ids=asset_ids, grant_ids=grant_ids[:warm_up], lookups=warm_up
+        )
         return {
             "seed_s": seeded_s,
-            **measure(engine, asset_ids=asset_ids, grant_ids=grant_ids, lookups=lookups),
+            **measure(
+                client,
+                token=token,
+                asset_ids=asset_ids,
+                grant_ids=grant_ids[warm_up:],
+                lookups=lookups,
+            ),
         }
-    finally:
-        engine.dispose()
-
-
-def postgres_bench_url() -> str | None:
-    """A fresh ``bench`` schema in the PostgreSQL database, or None if it is unreachable."""
-    try:
-        engine = build_engine(POSTGRES_URL)
-        with engine.begin() as connection:
-            connection.execute(text("DROP SCHEMA IF EXISTS bench CASCADE"))
-            connection.execute(text("CREATE SCHEMA bench"))
-        engine.dispose()
-    except Exception:  # unreachable: report it in the output instead
-        return None
-    return POSTGRES_URL + ("&" if "?" in POSTGRES_URL else "?") + "options=-csearch_path%3Dbench"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--assets", type=int, default=10_000)
-    parser.add_argument("--lookups", type=int, default=5_000)
+    parser.add_argument("--lookups", type=int, default=2_000)
     args = parser.parse_args()
+    if args.lookups > args.assets - min(100, args.assets // 4):
+        sys.exit("--lookups revokes one grant each: give more --assets than --lookups + 100")
     results: dict = {"bench": "registry", "assets": args.assets, "lookups": args.lookups}
-    with tempfile.TemporaryDirectory() as folder:
-        sqlite_url = f"sqlite:///{Path(folder) / 'bench.db'}"
-        results["sqlite"] = run_backend(sqlite_url, assets=args.assets, lookups=args.lookups)
-    postgres_url = postgres_bench_url()
+    results["sqlite"] = run_backend(None, assets=args.assets, lookups=args.lookups)
+    postgres_url = fresh_postgres_url("bench_registry")
     results["postgresql"] = (
         run_backend(postgres_url, assets=args.assets, lookups=args.lookups)
         if postgres_url

@@ -6,6 +6,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlalchemy import text
 from sqlmodel import Session
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from clearhouse import signing
 from clearhouse.accounts.api import router as accounts_router
@@ -16,6 +17,7 @@ from clearhouse.key_history import remember_keys
 from clearhouse.keys import KeyRing
 from clearhouse.migrations import upgrade_database
 from clearhouse.openapi import install_openapi
+from clearhouse.rate_limit import RateLimiter
 from clearhouse.settings import Settings
 from likeness.api import router as likeness_router
 from likeness.runtime import LikenessRuntime
@@ -31,18 +33,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         if settings.migrate_on_start:
-            upgrade_database(settings.resolved_database_url)
+            upgrade_database(
+                settings.resolved_database_url,
+                likeness_key_store=settings.likeness_key_store_path,
+            )
         app.state.engine = build_engine(settings.resolved_database_url)
         with Session(app.state.engine) as session:
             app.state.keys = remember_keys(session, KeyRing.load(settings))
             session.commit()
         app.state.likeness = LikenessRuntime.start(settings=settings, engine=app.state.engine)
+        app.state.rate_limiter = RateLimiter.from_settings(settings)
         app.state.ready = True
         try:
             yield
         finally:
             app.state.ready = False
             app.state.likeness.close()
+            app.state.rate_limiter.close()
             app.state.engine.dispose()
 
     app = FastAPI(
@@ -60,6 +67,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         default_max_bytes=settings.body_max_bytes,
         route_max_bytes=dict.fromkeys(UPLOAD_ROUTES, settings.scan_max_bytes),
     )
+    if settings.trusted_proxies:
+        # The client's address (for rate limits) comes from X-Forwarded-For only via these.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     install_openapi(app)
     app.include_router(accounts_router)
     app.include_router(rights_router)

@@ -1,6 +1,7 @@
 """The `clearhouse` command: serve the API, migrate the database, verify the audit log."""
 
 import json
+import os
 import secrets
 from datetime import date
 from typing import Annotated
@@ -22,18 +23,25 @@ app.add_typer(likeness_app, name="likeness")
 
 
 def _session(settings: Settings) -> Session:
-    from clearhouse.db import build_engine
+    from clearhouse.db import build_engine, writer
     from clearhouse.migrations import upgrade_database
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    upgrade_database(settings.resolved_database_url)
-    return Session(build_engine(settings.resolved_database_url), expire_on_commit=False)
+    upgrade_database(
+        settings.resolved_database_url, likeness_key_store=settings.likeness_key_store_path
+    )
+    return Session(writer(build_engine(settings.resolved_database_url)), expire_on_commit=False)
 
 
 @app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
+    workers: Annotated[
+        int,
+        typer.Option(min=1, help="Worker processes, each with its own app; about one per core."),
+    ] = 1,
+    access_log: Annotated[bool, typer.Option(help="Log one line per request.")] = True,
     demo: Annotated[bool, typer.Option(help="Seed a sample holder with a character.")] = False,
 ) -> None:
     """Start the API (OpenAPI docs at /docs). Migrations are applied first."""
@@ -45,7 +53,49 @@ def serve(
     if demo:
         with _session(settings) as session:
             _seed_demo(session, settings=settings, base_url=f"http://{host}:{port}")
-    uvicorn.run(create_app(settings), host=host, port=port)
+    # The app decides whose X-Forwarded-For to believe (CLEARHOUSE_TRUSTED_PROXIES), not uvicorn.
+    if workers == 1:
+        uvicorn.run(
+            create_app(settings),
+            host=host,
+            port=port,
+            access_log=access_log,
+            proxy_headers=False,
+        )
+        return
+    _prepare_for_workers(settings)
+    # Workers are spawned and read their settings from the environment: migrations are done.
+    os.environ["CLEARHOUSE_MIGRATE_ON_START"] = "false"
+    uvicorn.run(
+        "clearhouse.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=access_log,
+        proxy_headers=False,
+    )
+
+
+def _prepare_for_workers(settings: Settings) -> None:
+    """Migrate, create the key files and record the keys once, before workers race to."""
+    from clearhouse.db import build_engine
+    from clearhouse.key_history import remember_keys
+    from clearhouse.keys import KeyRing
+    from clearhouse.migrations import upgrade_database
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if settings.migrate_on_start:
+        upgrade_database(
+            settings.resolved_database_url, likeness_key_store=settings.likeness_key_store_path
+        )
+    engine = build_engine(settings.resolved_database_url)
+    try:
+        with Session(engine) as session:
+            remember_keys(session, KeyRing.load(settings))
+            session.commit()
+    finally:
+        engine.dispose()
 
 
 def _seed_demo(session: Session, *, settings: Settings, base_url: str) -> None:
@@ -120,7 +170,11 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
 
     settings = Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    upgrade_database(settings.resolved_database_url, revision)
+    upgrade_database(
+        settings.resolved_database_url,
+        revision,
+        likeness_key_store=settings.likeness_key_store_path,
+    )
     typer.echo(f"database at {revision}")
 
 
@@ -174,15 +228,28 @@ def likeness_retention() -> None:
     likenesses at once: every scan match is checked against the vault.
     """
     from clearhouse.db import utcnow
-    from likeness.tasks import destroy_idle_templates
+    from likeness.runtime import configured_key_store
+    from likeness.tasks import destroy_idle_templates, destroy_orphan_keys
 
     settings = Settings()
+    key_store = configured_key_store(settings)
     with _session(settings) as session:
         destroyed = destroy_idle_templates(
-            session, now=utcnow(), retention_days=settings.template_retention_days
+            session,
+            now=utcnow(),
+            retention_days=settings.template_retention_days,
+            key_store=key_store,
         )
         session.commit()
-    typer.echo(json.dumps({"destroyed": [str(likeness_id) for likeness_id in destroyed]}))
+        orphans = destroy_orphan_keys(session, key_store=key_store)
+    typer.echo(
+        json.dumps(
+            {
+                "destroyed": [str(likeness_id) for likeness_id in destroyed],
+                "orphan_keys_destroyed": len(orphans),
+            }
+        )
+    )
 
 
 def main() -> None:

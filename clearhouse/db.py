@@ -2,6 +2,7 @@
 
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -61,8 +62,17 @@ def enum_column(enum: type[StrEnum], **kwargs: Any) -> Column:
 JSONDocument = JSON().with_variant(JSONB(), "postgresql")
 
 
+# Set on the engine a write transaction runs on (see ``writer``).
+WRITES = "clearhouse_writes"
+
+
 def build_engine(url: str) -> Engine:
-    """An engine tuned per backend; called from the app's lifespan and the CLI, never at import."""
+    """An engine tuned per backend; called from the app's lifespan and the CLI, never at import.
+
+    Its transactions only read unless it is the ``writer`` of itself: on SQLite a read
+    transaction is a deferred one in WAL mode, which never waits for the write lock and never
+    holds it, so no reader, however slow, delays a writer (a revocation above all).
+    """
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
         _tune_sqlite(engine)
@@ -72,10 +82,20 @@ def build_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
 
 
+def writer(engine: Engine) -> Engine:
+    """The same engine and pool, for transactions that write.
+
+    SQLite opens them ``BEGIN IMMEDIATE``: one writer at a time, decided when the transaction
+    starts (a deferred transaction that read first and writes later fails with SQLITE_BUSY
+    instead of waiting). Keep them short: no media decoding or model inference inside.
+    """
+    return engine.execution_options(**{WRITES: True})
+
+
 def _tune_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Let SQLAlchemy, not the driver, open transactions, so we can open them IMMEDIATE.
+        # Let SQLAlchemy, not the driver, open transactions, so we choose how they begin.
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
@@ -86,20 +106,40 @@ def _tune_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def on_begin(connection: Any) -> None:
-        # One writer at a time, decided when the transaction starts: a deferred transaction
-        # that read first and writes later fails with SQLITE_BUSY instead of waiting.
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        writes = connection.get_execution_options().get(WRITES, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    """One request, one transaction: committed when the route returns, rolled back if it raises."""
-    with Session(request.app.state.engine, expire_on_commit=False) as session:
+@contextmanager
+def read_session(engine: Engine) -> Iterator[Session]:
+    """A session that only reads: it takes no write lock and commits nothing."""
+    with Session(engine, expire_on_commit=False) as session:
+        yield session
+
+
+@contextmanager
+def write_session(engine: Engine) -> Iterator[Session]:
+    """One write transaction: committed when the block ends, rolled back if it raises."""
+    with Session(writer(engine), expire_on_commit=False) as session:
         try:
             yield session
             session.commit()
         except BaseException:
             session.rollback()
             raise
+
+
+def get_read_session(request: Request) -> Iterator[Session]:
+    """A request that only reads (every GET): no lock, nothing to commit."""
+    with read_session(request.app.state.engine) as session:
+        yield session
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    """One request, one write transaction: committed when the route returns, rolled back if
+    it raises."""
+    with write_session(request.app.state.engine) as session:
+        yield session
 
 
 def commit_now(session: Session) -> datetime:

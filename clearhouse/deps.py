@@ -1,33 +1,45 @@
 """FastAPI dependencies shared by every router: settings, keys, the session, the caller."""
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from clearhouse.accounts import service as accounts
-from clearhouse.accounts.models import Account, Role
-from clearhouse.db import get_session
+from clearhouse.accounts.models import STAFF_ROLES, Account, Role
+from clearhouse.db import get_read_session, get_session, read_session
 from clearhouse.errors import Forbidden, Unauthenticated
 from clearhouse.keys import KeyRing
+from clearhouse.rate_limit import RateLimiterDep
 from clearhouse.settings import Settings
 
 
-def get_settings(request: Request) -> Settings:
+# Dependencies that do no I/O are `async def`: FastAPI would hand each plain `def` to the
+# thread pool, a cost every request pays several times over.
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_keys(request: Request) -> KeyRing:
+async def get_keys(request: Request) -> KeyRing:
     return request.app.state.keys
+
+
+async def get_engine(request: Request) -> Engine:
+    """For routes that do slow work (media, models) between short transactions of their own."""
+    return request.app.state.engine
 
 
 # scope="function": the commit happens before the response is sent, so a client that got
 # an answer can rely on the next request seeing what this one wrote.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+# Routes that only read take this one: it never waits for, nor holds, the write lock.
+ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 KeysDep = Annotated[KeyRing, Depends(get_keys)]
+EngineDep = Annotated[Engine, Depends(get_engine)]
 
 _bearer = HTTPBearer(auto_error=False, description="An access token from POST /v1/auth/token.")
 _api_key = APIKeyHeader(
@@ -36,28 +48,37 @@ _api_key = APIKeyHeader(
 
 
 def current_account(
-    session: SessionDep,
+    request: Request,
     settings: SettingsDep,
     keys: KeysDep,
     bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
     api_key: Annotated[str | None, Security(_api_key)],
+    limiter: RateLimiterDep,
 ) -> Account:
-    if bearer is not None:
-        return accounts.account_for_access_token(
-            session, token=bearer.credentials, settings=settings, keys=keys
+    """The caller, looked up in a read transaction of its own, closed before the route runs:
+    authenticating takes no lock, and a route's write transaction starts only with its
+    own first statement."""
+    if bearer is None and not api_key:
+        raise Unauthenticated(
+            "Send an access token (Authorization: Bearer) or an X-API-Key header."
         )
-    if api_key:
-        return accounts.account_for_api_key(session, secret=api_key)
-    raise Unauthenticated("Send an access token (Authorization: Bearer) or an X-API-Key header.")
+    with read_session(request.app.state.engine) as session:
+        if bearer is not None:
+            return accounts.account_for_access_token(
+                session, token=bearer.credentials, settings=settings, keys=keys
+            )
+        account = accounts.account_for_api_key(session, secret=api_key)
+    limiter.limit_api_key(secret=api_key)
+    return account
 
 
 CurrentAccount = Annotated[Account, Depends(current_account)]
 
 
-def require_role(*roles: Role) -> Callable[[Account], Account]:
+def require_role(*roles: Role) -> Callable[[Account], Awaitable[Account]]:
     allowed = ", ".join(roles)
 
-    def check(account: CurrentAccount) -> Account:
+    async def check(account: CurrentAccount) -> Account:
         if account.role not in roles:
             raise Forbidden(f"This needs one of these roles: {allowed}.")
         return account
@@ -66,5 +87,5 @@ def require_role(*roles: Role) -> Callable[[Account], Account]:
 
 
 AdminAccount = Annotated[Account, Depends(require_role(Role.admin))]
-ModeratorAccount = Annotated[Account, Depends(require_role(Role.moderator, Role.admin))]
+ModeratorAccount = Annotated[Account, Depends(require_role(*STAFF_ROLES))]
 HolderAccount = Annotated[Account, Depends(require_role(Role.holder, Role.admin))]

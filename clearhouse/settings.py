@@ -1,11 +1,12 @@
 """Operator settings, read from ``CLEARHOUSE_*`` environment variables (or a ``.env`` file)."""
 
+import ipaddress
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -65,6 +66,12 @@ class Settings(BaseSettings):
         default=None,
         description="Base64 AES-256 key wrapping each likeness's data key; else a key file.",
     )
+    likeness_key_store: Path | None = Field(
+        default=None,
+        description="SQLite file of the likeness data keys, apart from the main database "
+        "(keys/likeness-keys.db in the data dir if unset). Deleting a likeness destroys its key "
+        "here, so a restored database backup cannot decrypt its templates.",
+    )
     liveness_required: bool = Field(
         default=True,
         description="False accepts still photos, for operators who verify identity elsewhere.",
@@ -114,6 +121,36 @@ class Settings(BaseSettings):
         description="How long a request waits for a free decode before a 503 with Retry-After.",
     )
 
+    # Rate limits (clearhouse/rate_limit.py).
+    redis_url: str | None = Field(
+        default=None,
+        description="Redis shared by every API process for rate limits; else each process counts.",
+    )
+    redis_key_prefix: str = Field(
+        default="clearhouse:rate-limit:", description="Prefix of every rate-limit key in Redis."
+    )
+    sign_in_limit_per_account: int = Field(
+        default=10, ge=1, description="Failed sign-ins per email tried, per window."
+    )
+    sign_in_limit_per_address: int = Field(
+        default=50, ge=1, description="Failed sign-ins per client address, per window."
+    )
+    sign_in_limit_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    api_key_limit_per_minute: int = Field(
+        default=600, ge=1, description="Requests per API key within any minute."
+    )
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default=[],
+        description="Addresses or networks (comma-separated) whose X-Forwarded-For is believed.",
+    )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _split_proxies(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [item.strip() for item in value.split(",") if item.strip()]
+        return [str(ipaddress.ip_network(item, strict=False)) for item in value]
+
     @cached_property
     def resolved_database_url(self) -> str:
         if self.database_url:
@@ -123,3 +160,7 @@ class Settings(BaseSettings):
     @property
     def key_dir(self) -> Path:
         return self.data_dir / "keys"
+
+    @property
+    def likeness_key_store_path(self) -> Path:
+        return self.likeness_key_store or self.key_dir / "likeness-keys.db"

@@ -3,14 +3,22 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi import APIRouter, Depends, Query, status
 
-from clearhouse.accounts.models import Account
-from clearhouse.deps import CurrentAccount, HolderAccount, ModeratorAccount, SessionDep
+from clearhouse.accounts.models import STAFF_ROLES, Account, Role
+from clearhouse.deps import (
+    CurrentAccount,
+    EngineDep,
+    HolderAccount,
+    ModeratorAccount,
+    ReadSessionDep,
+    SessionDep,
+    require_role,
+)
 from clearhouse.pagination import Page, PageParams, page_params
 from likeness import conflicts, enrolment
 from likeness.models import ConflictStatus, EnrolmentSession, LikenessConflict
-from likeness.runtime import LikenessRuntime
+from likeness.runtime import LikenessDep
 from likeness.scan import scan_media
 from likeness.schemas import (
     ConflictPublic,
@@ -31,11 +39,7 @@ from rights.repository import get_owned_asset
 router = APIRouter(prefix="/v1", tags=["likeness"])
 
 
-def get_likeness(request: Request) -> LikenessRuntime:
-    return request.app.state.likeness
-
-
-LikenessDep = Annotated[LikenessRuntime, Depends(get_likeness)]
+ScanningAccount = Annotated[Account, Depends(require_role(Role.holder, *STAFF_ROLES))]
 
 
 def _enrolment_public(row: EnrolmentSession) -> EnrolmentPublic:
@@ -51,7 +55,11 @@ def _enrolment_public(row: EnrolmentSession) -> EnrolmentPublic:
             "/v1/enrolments/{id}/frames before expires_at."
         )
     return EnrolmentPublic.model_validate(
-        {**row.model_dump(), "instructions": instructions.replace("{id}", str(row.id))}
+        {
+            **row.model_dump(),
+            "attempts_left": max(0, enrolment.MAX_FAILED_ATTEMPTS - row.failed_attempts),
+            "instructions": instructions.replace("{id}", str(row.id)),
+        }
     )
 
 
@@ -77,7 +85,7 @@ def open_enrolment(
 
 
 @router.get("/enrolments/{enrolment_id}", response_model=EnrolmentPublic)
-def read_enrolment(enrolment_id: uuid.UUID, owner: HolderAccount, session: SessionDep):
+def read_enrolment(enrolment_id: uuid.UUID, owner: HolderAccount, session: ReadSessionDep):
     return _enrolment_public(
         enrolment.owned_enrolment(session, owner=owner, enrolment_id=enrolment_id)
     )
@@ -96,13 +104,14 @@ def submit_frames(
     enrolment_id: uuid.UUID,
     uploads: Annotated[list[bytes], Depends(enrolment_uploads)],
     owner: HolderAccount,
-    session: SessionDep,
+    engine: EngineDep,
     runtime: LikenessDep,
 ):
-    """Enrol the face the files show, or say which frame is wrong and why."""
-    row = enrolment.owned_enrolment(session, owner=owner, enrolment_id=enrolment_id)
+    """Enrol the face the files show, or say which frame is wrong and why.
+
+    A rejected submission uses up one of the challenge's attempts (`attempts_left`)."""
     outcome = enrolment.submit_frames(
-        session, owner=owner, enrolment=row, uploads=uploads, runtime=runtime
+        engine, owner=owner, enrolment_id=enrolment_id, uploads=uploads, runtime=runtime
     )
     return EnrolmentResult(
         enrolment=_enrolment_public(outcome.enrolment),
@@ -140,7 +149,7 @@ def _conflict_public(conflict: LikenessConflict, viewer: Account) -> ConflictPub
 @router.get("/likeness/conflicts", response_model=Page[ConflictPublic])
 def list_conflicts(
     viewer: CurrentAccount,
-    session: SessionDep,
+    session: ReadSessionDep,
     paging: Annotated[PageParams, Depends(page_params)],
     status: Annotated[ConflictStatus | None, Query(description="Only in this status.")] = None,
 ):
@@ -155,7 +164,7 @@ def list_conflicts(
 
 
 @router.get("/likeness/conflicts/{conflict_id}", response_model=ConflictPublic)
-def read_conflict(conflict_id: uuid.UUID, viewer: CurrentAccount, session: SessionDep):
+def read_conflict(conflict_id: uuid.UUID, viewer: CurrentAccount, session: ReadSessionDep):
     return _conflict_public(
         conflicts.visible_conflict(session, viewer=viewer, conflict_id=conflict_id), viewer
     )
@@ -190,13 +199,17 @@ def resolve_conflict(
 )
 def scan(
     data: Annotated[bytes, Depends(scan_upload)],
-    _caller: CurrentAccount,
-    session: SessionDep,
+    caller: ScanningAccount,
+    engine: EngineDep,
     runtime: LikenessDep,
 ):
     """Find every face in an image or video and the registered likenesses it matches.
 
-    A likeness is reported whether or not it has an active grant: clearance must find it to
-    deny it.
+    Moderators: every likeness a face matches, with its similarity (clearance must find a
+    face to deny it, granted or not). Holders: only their own likenesses, with no score
+    ("find my face in this video"). Nobody else may scan: finding a person from a photo is
+    not for strangers.
     """
-    return scan_media(session, data=data, runtime=runtime)
+    return scan_media(
+        engine, data=data, caller=caller, staff=caller.role in STAFF_ROLES, runtime=runtime
+    )

@@ -79,7 +79,7 @@ def resolve_conflict(
         templates = list(
             vault.open_templates(
                 session,
-                master_key=runtime.master_key,
+                key_store=runtime.key_store,
                 status=TemplateStatus.pending,
                 likeness_id=claimant,
             )

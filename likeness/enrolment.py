@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import numpy as np
+from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from clearhouse.accounts.models import Account
-from clearhouse.db import utcnow
+from clearhouse.db import read_session, utcnow, write_session
 from clearhouse.errors import NotFound
 from likeness import vault
 from likeness.backends.base import DetectedFace
@@ -32,6 +33,9 @@ from rights import audit
 from rights.models import Asset, AssetKind
 
 MIN_FRAMES = 3
+# Rejected submissions per challenge. Enough for honest retakes (bad light, a frame out of
+# order); few enough that nobody can search for a spoof the checks let through.
+MAX_FAILED_ATTEMPTS = 3
 MAX_TEMPLATES = 5  # spread over the usable frames; more adds little and costs index space
 VIDEO_SAMPLE_FPS = 4.0
 
@@ -64,13 +68,12 @@ def open_enrolment(
 
 
 def owned_enrolment(
-    session: Session, *, owner: Account, enrolment_id: uuid.UUID
+    session: Session, *, owner: Account, enrolment_id: uuid.UUID, for_update: bool = False
 ) -> EnrolmentSession:
-    enrolment = session.exec(
-        select(EnrolmentSession).where(
-            EnrolmentSession.id == enrolment_id, EnrolmentSession.owner_id == owner.id
-        )
-    ).first()
+    query = select(EnrolmentSession).where(
+        EnrolmentSession.id == enrolment_id, EnrolmentSession.owner_id == owner.id
+    )
+    enrolment = session.exec(query.with_for_update() if for_update else query).first()
     if enrolment is None:
         raise NotFound("No enrolment with this id among yours.")
     return enrolment
@@ -84,19 +87,53 @@ class EnrolmentOutcome:
 
 
 def submit_frames(
-    session: Session,
+    engine: Engine,
     *,
     owner: Account,
-    enrolment: EnrolmentSession,
+    enrolment_id: uuid.UUID,
     uploads: list[bytes],
     runtime: LikenessRuntime,
 ) -> EnrolmentOutcome:
-    """Check the uploads and enrol the face they show. Raw uploads are kept only if asked."""
-    _check_open(enrolment)
-    runtime.refresh(session)  # faces enrolled through other processes count too
-    likeness = session.exec(
-        select(Asset).where(Asset.id == enrolment.likeness_id, Asset.deleted_at.is_(None))
-    ).one()
+    """Check the uploads and enrol the face they show. Raw uploads are kept only if asked.
+
+    Three steps, so that no lock is held while media is decoded and faces are embedded: a
+    read of the enrolment, the checks (no transaction), then one short write transaction that
+    looks again (the likeness may have been deleted meanwhile) and decides one face, one
+    owner under the face index's lock. A rejected attempt is counted in a transaction of its
+    own; after ``MAX_FAILED_ATTEMPTS`` the challenge is spent and a new enrolment is needed.
+    """
+    with read_session(engine) as session:
+        enrolment = owned_enrolment(session, owner=owner, enrolment_id=enrolment_id)
+        _check_open(session, enrolment)
+    try:
+        chosen = _checked_embeddings(enrolment, uploads=uploads, runtime=runtime)
+    except EnrolmentRejected:
+        _count_failed_attempt(engine, owner=owner, enrolment_id=enrolment_id)
+        raise
+    with write_session(engine) as session:
+        enrolment = owned_enrolment(
+            session, owner=owner, enrolment_id=enrolment_id, for_update=True
+        )
+        likeness = _check_open(session, enrolment)
+        # Serialises one-face-one-owner: every change to the active templates takes this
+        # row, so two accounts enrolling one face cannot both find the other absent.
+        vault.lock_index_generation(session)
+        runtime.refresh(session)  # faces enrolled through other processes count too
+        return _enrol(
+            session,
+            owner=owner,
+            enrolment=enrolment,
+            likeness=likeness,
+            embeddings=chosen,
+            uploads=uploads,
+            runtime=runtime,
+        )
+
+
+def _checked_embeddings(
+    enrolment: EnrolmentSession, *, uploads: list[bytes], runtime: LikenessRuntime
+) -> np.ndarray:
+    """The embeddings to seal, once the frames pass every check (no database needed)."""
     frames = _usable_frames(uploads, runtime=runtime)
     embeddings = np.stack([frame.face.embedding for frame in frames])
     _check_one_person(frames, embeddings, threshold=runtime.match_threshold)
@@ -104,20 +141,41 @@ def submit_frames(
         problem = check_liveness([PoseClass(p) for p in enrolment.challenge], frames)
         if problem:
             raise EnrolmentRejected(f"Liveness check failed: {problem}.")
-    chosen = embeddings[
+    return embeddings[
         np.linspace(0, len(frames) - 1, min(MAX_TEMPLATES, len(frames))).round().astype(int)
     ]
+
+
+def _count_failed_attempt(engine: Engine, *, owner: Account, enrolment_id: uuid.UUID) -> None:
+    with write_session(engine) as session:
+        enrolment = owned_enrolment(
+            session, owner=owner, enrolment_id=enrolment_id, for_update=True
+        )
+        enrolment.failed_attempts += 1
+        session.add(enrolment)
+
+
+def _enrol(
+    session: Session,
+    *,
+    owner: Account,
+    enrolment: EnrolmentSession,
+    likeness: Asset,
+    embeddings: np.ndarray,
+    uploads: list[bytes],
+    runtime: LikenessRuntime,
+) -> EnrolmentOutcome:
     holder_of_face = _enrolled_elsewhere(
-        session, likeness=likeness, embeddings=chosen, runtime=runtime
+        session, likeness=likeness, embeddings=embeddings, runtime=runtime
     )
     status = TemplateStatus.active if holder_of_face is None else TemplateStatus.pending
     templates = vault.seal_templates(
         session,
         likeness_id=likeness.id,
         model_key=runtime.backend.model_key,
-        embeddings=chosen,
+        embeddings=embeddings,
         status=status,
-        master_key=runtime.master_key,
+        key_store=runtime.key_store,
     )
     if enrolment.keep_media:
         vault.keep_media(
@@ -125,7 +183,7 @@ def submit_frames(
             likeness_id=likeness.id,
             enrolment_id=enrolment.id,
             uploads=uploads,
-            master_key=runtime.master_key,
+            key_store=runtime.key_store,
         )
     enrolment.completed_at = utcnow()
     conflict = None
@@ -163,11 +221,23 @@ def submit_frames(
     return EnrolmentOutcome(enrolment=enrolment, templates=len(templates), conflict=conflict)
 
 
-def _check_open(enrolment: EnrolmentSession) -> None:
+def _check_open(session: Session, enrolment: EnrolmentSession) -> Asset:
+    """The likeness being enrolled, if the enrolment can still take frames."""
     if enrolment.status != EnrolmentStatus.open:
         raise EnrolmentClosed(f"This enrolment is {enrolment.status.value}; start a new one.")
     if enrolment.expires_at <= utcnow():
         raise EnrolmentClosed("This enrolment expired; start a new one for a fresh challenge.")
+    if enrolment.failed_attempts >= MAX_FAILED_ATTEMPTS:
+        raise EnrolmentClosed(
+            f"This challenge was failed {enrolment.failed_attempts} times; start a new "
+            "enrolment for a fresh challenge."
+        )
+    likeness = session.exec(
+        select(Asset).where(Asset.id == enrolment.likeness_id, Asset.deleted_at.is_(None))
+    ).first()
+    if likeness is None:
+        raise EnrolmentClosed("The likeness of this enrolment was deleted; nothing to enrol.")
+    return likeness
 
 
 def _usable_frames(uploads: list[bytes], *, runtime: LikenessRuntime) -> list[PosedFrame]:
@@ -242,7 +312,7 @@ def _enrolled_elsewhere(
         for match in matches:
             if match.likeness_id != likeness.id:
                 best[match.likeness_id] = max(best.get(match.likeness_id, -1.0), match.similarity)
-    live = vault.likenesses_with_keys(session, list(best))
+    live = vault.likenesses_with_keys(list(best), key_store=runtime.key_store)
     candidates = sorted(((s, i) for i, s in best.items() if i in live), reverse=True)
     for similarity, likeness_id in candidates:
         other = session.get(Asset, likeness_id)

@@ -1,23 +1,27 @@
-"""Tables of the likeness vault: data keys, sealed face templates, enrolment sessions, kept
-enrolment media and one-face-one-owner conflicts. Nothing here holds a plain embedding."""
+"""Tables of the likeness vault: which likenesses have data keys (the keys live in the key
+store, not here), sealed face templates, enrolment sessions, kept enrolment media and
+one-face-one-owner conflicts. Nothing here holds a plain embedding or a data key."""
 
 import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, LargeBinary
+from sqlalchemy import BigInteger, Integer, LargeBinary
 from sqlmodel import Column, Field, SQLModel
 
 from clearhouse.db import JSONDocument, UTCDateTime, enum_column, new_id, utcnow
 
 
 class LikenessKey(SQLModel, table=True):
-    """A likeness's data key, wrapped by the master key. Deleting the row shreds the templates."""
+    """The main database's record that a likeness has a data key, and nothing secret.
+
+    The key itself lives only in the likeness key store (likeness/key_store.py), apart from
+    this database, so a backup of this table restores timestamps, never a key.
+    """
 
     __tablename__ = "likeness_key"
 
     likeness_id: uuid.UUID = Field(foreign_key="asset.id", primary_key=True, ondelete="CASCADE")
-    wrapped_data_key: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
     )
@@ -69,6 +73,11 @@ class EnrolmentSession(SQLModel, table=True):
     liveness_required: bool
     keep_media: bool = Field(description="The owner chose to keep the raw enrolment media.")
     status: EnrolmentStatus = Field(sa_column=enum_column(EnrolmentStatus))
+    failed_attempts: int = Field(
+        default=0,
+        sa_column=Column(Integer, nullable=False, server_default="0"),
+        description="Submissions rejected so far; the challenge is spent after a few.",
+    )
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
     )

@@ -1,4 +1,4 @@
-"""What a running app holds for likeness work: the face backend, the index, the master key.
+"""What a running app holds for likeness work: the face backend, the index, the key store.
 
 Built in the app's lifespan. The backend loads on first use (dlib's weights take a second,
 and most requests never need them); the index is rebuilt from the vault at start.
@@ -11,9 +11,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
 import numpy as np
+from fastapi import Depends, Request
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -23,8 +24,9 @@ from likeness import vault
 from likeness.backends.base import DetectedFace, FaceBackend
 from likeness.errors import MediaBusy
 from likeness.index import FaceIndex
+from likeness.key_store import LikenessKeyStore, open_key_store
 from likeness.media import MediaLimits
-from likeness.vault_crypto import MasterKey, load_master_key
+from likeness.vault_crypto import load_master_key
 
 
 @cache
@@ -34,7 +36,10 @@ def load_backend(name: str, model_dir: Path | None) -> FaceBackend:
         from likeness.backends.insightface_backend import InsightFaceBackend
 
         if model_dir is None:
-            raise ValueError("CLEARHOUSE_INSIGHTFACE_MODEL_DIR must name the ONNX model folder")
+            raise ValueError(
+                "CLEARHOUSE_FACE_BACKEND=insightface needs CLEARHOUSE_INSIGHTFACE_MODEL_DIR: "
+                "the folder holding the SCRFD and ArcFace ONNX files"
+            )
         return InsightFaceBackend(model_dir=model_dir)
     from likeness.backends.dlib_backend import DlibFaceBackend
 
@@ -47,10 +52,23 @@ MEDIA_WAITING_PER_SLOT = 2
 T = TypeVar("T")
 
 
+def configured_key_store(settings: Settings) -> LikenessKeyStore:
+    """The likeness key store the settings name, its keys wrapped by the master key."""
+    master_key = load_master_key(
+        key_b64=settings.face_master_key,
+        key_file=None if settings.face_master_key else settings.key_dir / "face-master.key",
+    )
+    return open_key_store(
+        path=settings.likeness_key_store_path,
+        master_key=master_key,
+        main_database_url=settings.resolved_database_url,
+    )
+
+
 @dataclass
 class LikenessRuntime:
     settings: Settings
-    master_key: MasterKey
+    key_store: LikenessKeyStore
     index: FaceIndex
     generation: int = -1  # the vault generation the index holds (-1: none loaded yet)
     _backend_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -65,15 +83,15 @@ class LikenessRuntime:
 
     @classmethod
     def start(cls, *, settings: Settings, engine: Engine) -> "LikenessRuntime":
-        master_key = load_master_key(
-            key_b64=settings.face_master_key,
-            key_file=None if settings.face_master_key else settings.key_dir / "face-master.key",
-        )
         runtime = cls(
             settings=settings,
-            master_key=master_key,
+            key_store=configured_key_store(settings),
             index=FaceIndex(approximate_threshold=settings.face_index_approximate_after),
         )
+        if settings.face_backend == "insightface":
+            # The operator's model files must load now: a server that cannot scan should not
+            # start. (dlib's weights ship with the package and load on first use.)
+            load_backend(settings.face_backend, settings.insightface_model_dir)
         with Session(engine) as session:
             runtime.refresh(session)
         return runtime
@@ -85,7 +103,7 @@ class LikenessRuntime:
             return
         with self._sync_lock:
             if current != self.generation:
-                templates = vault.open_templates(session, master_key=self.master_key)
+                templates = vault.open_templates(session, key_store=self.key_store)
                 self.index.rebuild(templates=templates)
                 self.generation = current
 
@@ -163,3 +181,10 @@ class LikenessRuntime:
         # One model instance per process; its native code is not documented as thread-safe.
         with self._backend_lock:
             return self.backend.detect_and_embed(frames)
+
+
+def get_likeness(request: Request) -> LikenessRuntime:
+    return request.app.state.likeness
+
+
+LikenessDep = Annotated[LikenessRuntime, Depends(get_likeness)]

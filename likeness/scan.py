@@ -1,18 +1,31 @@
-"""The face scan: media in, every face found and the registered likenesses it matches.
+"""The face scan: media in, every face found and the registered likenesses it may name.
+
+Finding a person from a photo is for staff and for owners about themselves: moderators see
+every likeness a face matches with its similarity; an owner sees only their own likenesses,
+with no score ("find my face in this video"); nobody else may scan. A face that matches
+someone else's likeness looks, to an owner, like any unregistered face.
+
+Decoding and the face model run outside any database transaction; the index lookup reads in
+a short read transaction, and only an owner's own scan writes (their activity, which keeps
+their templates from the retention rule), in a short transaction of its own.
 
 The index is a cache of the vault; every match is checked against the database (a live
-likeness asset whose data key still exists), so a likeness deleted or shredded by another
-process is never reported, even before this process's index hears of it.
+likeness asset) and the key store (its data key still exists), so a likeness deleted or
+shredded by another process is never reported, even before this process's index hears of it.
 """
 
 import uuid
 from dataclasses import dataclass
 
 import numpy as np
+from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from clearhouse.accounts.models import Account
+from clearhouse.db import read_session, write_session
 from likeness import vault
 from likeness.backends.base import DetectedFace
+from likeness.key_store import LikenessKeyStore
 from likeness.media import Frame, decode_media
 from likeness.runtime import LikenessRuntime
 from rights.models import Asset
@@ -22,7 +35,7 @@ from rights.models import Asset
 class LikenessMatch:
     asset_id: uuid.UUID
     handle: str
-    similarity: float
+    similarity: float | None  # moderators only
 
 
 @dataclass(frozen=True)
@@ -41,7 +54,11 @@ class ScanResult:
     faces: list[ScannedFace]
 
 
-def scan_media(session: Session, *, data: bytes, runtime: LikenessRuntime) -> ScanResult:
+def scan_media(
+    engine: Engine, *, data: bytes, caller: Account, staff: bool, runtime: LikenessRuntime
+) -> ScanResult:
+    """Scan as ``caller``: every registered likeness if ``staff``, else only the caller's own."""
+
     def decode_and_detect() -> tuple[list[Frame], list[list[DetectedFace]]]:
         frames = decode_media(
             data, limits=runtime.media_limits, sample_fps=runtime.settings.scan_sample_fps
@@ -49,24 +66,33 @@ def scan_media(session: Session, *, data: bytes, runtime: LikenessRuntime) -> Sc
         return frames, runtime.detect_and_embed([frame.rgb for frame in frames])
 
     frames, detections = runtime.run_media_work(decode_and_detect)
-    runtime.refresh(session)
     found = [
         (frame, face) for frame, faces in zip(frames, detections, strict=True) for face in faces
     ]
     model_key, threshold = runtime.backend.model_key, runtime.match_threshold
-    results = (
-        runtime.index.search(
-            model_key=model_key,
-            queries=np.stack([face.embedding for _, face in found]),
-            k=5,
-            min_similarity=threshold,
+    with read_session(engine) as session:
+        runtime.refresh(session)
+        results = (
+            runtime.index.search(
+                model_key=model_key,
+                queries=np.stack([face.embedding for _, face in found]),
+                k=5,
+                min_similarity=threshold,
+            )
+            if found
+            else []
         )
-        if found
-        else []
-    )
-    matched_ids = list({m.likeness_id for matches in results for m in matches})
-    live = _live_likenesses(session, matched_ids)
-    vault.record_activity(session, likeness_ids=list(live))
+        matched_ids = list({m.likeness_id for matches in results for m in matches})
+        visible = _live_likenesses(
+            session,
+            matched_ids,
+            key_store=runtime.key_store,
+            owner_id=None if staff else caller.id,
+        )
+    if visible and not staff:
+        # The owner's own use of their likeness: it counts as activity for retention.
+        with write_session(engine) as session:
+            vault.record_activity(session, likeness_ids=list(visible))
     faces = [
         ScannedFace(
             frame=frame.index,
@@ -75,11 +101,11 @@ def scan_media(session: Session, *, data: bytes, runtime: LikenessRuntime) -> Sc
             matches=[
                 LikenessMatch(
                     asset_id=m.likeness_id,
-                    handle=live[m.likeness_id],
-                    similarity=round(m.similarity, 4),
+                    handle=visible[m.likeness_id],
+                    similarity=round(m.similarity, 4) if staff else None,
                 )
                 for m in matches
-                if m.likeness_id in live
+                if m.likeness_id in visible
             ],
         )
         for (frame, face), matches in zip(found, results, strict=True)
@@ -89,11 +115,20 @@ def scan_media(session: Session, *, data: bytes, runtime: LikenessRuntime) -> Sc
     )
 
 
-def _live_likenesses(session: Session, likeness_ids: list[uuid.UUID]) -> dict[uuid.UUID, str]:
-    keyed = vault.likenesses_with_keys(session, likeness_ids)
+def _live_likenesses(
+    session: Session,
+    likeness_ids: list[uuid.UUID],
+    *,
+    key_store: LikenessKeyStore,
+    owner_id: uuid.UUID | None,
+) -> dict[uuid.UUID, str]:
+    """Handles of the live, unshredded likenesses among these (only ``owner_id``'s if set)."""
+    keyed = vault.likenesses_with_keys(likeness_ids, key_store=key_store)
     if not keyed:
         return {}
-    rows = session.exec(
-        select(Asset.id, Asset.handle).where(col(Asset.id).in_(keyed), Asset.deleted_at.is_(None))
+    query = select(Asset.id, Asset.handle).where(
+        col(Asset.id).in_(keyed), Asset.deleted_at.is_(None)
     )
-    return dict(rows.all())
+    if owner_id is not None:
+        query = query.where(Asset.owner_id == owner_id)
+    return dict(session.exec(query).all())

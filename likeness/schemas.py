@@ -31,6 +31,9 @@ class EnrolmentPublic(BaseModel):
     created_at: datetime
     expires_at: datetime
     completed_at: datetime | None
+    attempts_left: int = Field(
+        description="Rejected submissions this challenge still allows; then start a new one."
+    )
     instructions: str
 
 
@@ -65,7 +68,7 @@ class ConflictResolution(RequestBody):
 class LikenessMatchPublic(BaseModel):
     asset_id: uuid.UUID
     handle: str
-    similarity: float
+    similarity: float | None = Field(description="Cosine similarity; moderators only.")
 
 
 class ScannedFacePublic(BaseModel):

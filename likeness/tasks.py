@@ -8,11 +8,13 @@ within three years of the last interaction) runs as a scheduled command:
 import uuid
 from datetime import datetime, timedelta
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from likeness import vault
+from likeness.key_store import LikenessKeyStore
 from likeness.runtime import LikenessRuntime
 from rights import audit
+from rights.models import Asset
 
 
 def forget_likeness(
@@ -21,12 +23,14 @@ def forget_likeness(
     likeness_id: uuid.UUID,
     reason: str,
     actor_id: uuid.UUID | None,
+    key_store: LikenessKeyStore,
     runtime: LikenessRuntime | None,
 ) -> int:
-    """Shred the likeness's data key and templates; drop it from ``runtime``'s index once
-    committed, and from other processes' at their next request (the generation moves on;
-    until then their scans check every match against the vault and drop it anyway)."""
-    removed = vault.shred(session, likeness_id=likeness_id)
+    """Destroy the likeness's data key in the key store, delete its templates; drop it from
+    ``runtime``'s index once committed, and from other processes' at their next request (the
+    generation moves on; until then their scans check every match against the key store and
+    drop it anyway)."""
+    removed = vault.shred(session, likeness_id=likeness_id, key_store=key_store)
     if runtime is None:
         vault.advance_index_generation(session)
     else:
@@ -42,7 +46,7 @@ def forget_likeness(
 
 
 def destroy_idle_templates(
-    session: Session, *, now: datetime, retention_days: int
+    session: Session, *, now: datetime, retention_days: int, key_store: LikenessKeyStore
 ) -> list[uuid.UUID]:
     """Shred every likeness with no activity for ``retention_days``; returns their ids.
 
@@ -53,7 +57,29 @@ def destroy_idle_templates(
             session,
             likeness_id=likeness_id,
             actor_id=None,
+            key_store=key_store,
             runtime=None,
             reason=f"retention: no activity for {retention_days} days",
         )
     return idle
+
+
+def destroy_orphan_keys(session: Session, *, key_store: LikenessKeyStore) -> list[uuid.UUID]:
+    """Destroy every key in the store whose likeness is deleted or unknown to the database.
+
+    Such a key outlived its likeness: an enrolment that raced the deletion, or a database
+    restored from a backup older than the likeness. No row can need it."""
+    stored = key_store.likeness_ids()
+    live = {
+        likeness_id
+        for start in range(0, len(stored), 500)
+        for likeness_id in session.exec(
+            select(Asset.id).where(
+                col(Asset.id).in_(stored[start : start + 500]), Asset.deleted_at.is_(None)
+            )
+        )
+    }
+    orphans = [likeness_id for likeness_id in stored if likeness_id not in live]
+    for likeness_id in orphans:
+        key_store.destroy(likeness_id)
+    return orphans

@@ -1,10 +1,13 @@
 """The template vault: sealed face templates in the database, one data key per likeness.
 
-Plain embeddings exist only in memory (the face index, a request being served). Shredding a
-likeness deletes its wrapped data key with its template rows and kept media: any copy of
-those rows that survives (a backup) can no longer be decrypted by anyone.
+Plain embeddings exist only in memory (the face index, a request being served). Data keys
+live only in the likeness key store, apart from the database. Shredding a likeness destroys
+its key there and deletes its template rows and kept media: any copy of those rows that
+survives (a database backup) can no longer be decrypted by anyone. A template whose
+likeness has no key in the store is treated as shredded wherever it is read.
 """
 
+import logging
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import datetime
@@ -15,6 +18,7 @@ from sqlmodel import Session, col, delete, select, update
 from clearhouse.db import utcnow
 from likeness import vault_crypto
 from likeness.index import FaceTemplate
+from likeness.key_store import LikenessKeyStore
 from likeness.models import (
     EnrolmentMedia,
     FaceIndexGeneration,
@@ -22,20 +26,28 @@ from likeness.models import (
     LikenessKey,
     TemplateStatus,
 )
-from likeness.vault_crypto import DataKey, MasterKey
+from likeness.vault_crypto import DataKey
+
+logger = logging.getLogger(__name__)
 
 
-def data_key(session: Session, *, likeness_id: uuid.UUID, master_key: MasterKey) -> DataKey:
-    """The likeness's data key, made (and stored wrapped) the first time it is needed."""
+def data_key(session: Session, *, likeness_id: uuid.UUID, key_store: LikenessKeyStore) -> DataKey:
+    """The likeness's data key, made in the key store the first time it is needed.
+
+    A likeness the database knows but the key store does not was shredded after the backup
+    this database was restored from: its sealed rows can never open again, so they are
+    purged before a new key is made for a new enrolment.
+    """
+    key = key_store.get(likeness_id)
     row = session.get(LikenessKey, likeness_id)
+    if key is None and row is not None:
+        _delete_sealed_rows(session, likeness_id=likeness_id)
+    if key is None:
+        key = key_store.put(likeness_id)
     if row is None:
-        key, wrapped = vault_crypto.new_data_key(master_key=master_key, likeness_id=likeness_id)
-        session.add(LikenessKey(likeness_id=likeness_id, wrapped_data_key=wrapped))
-        session.flush()
-        return key
-    return vault_crypto.unwrap_data_key(
-        master_key=master_key, likeness_id=likeness_id, wrapped=row.wrapped_data_key
-    )
+        session.add(LikenessKey(likeness_id=likeness_id))
+    session.flush()
+    return key
 
 
 def seal_templates(
@@ -45,10 +57,10 @@ def seal_templates(
     model_key: str,
     embeddings: np.ndarray,
     status: TemplateStatus,
-    master_key: MasterKey,
+    key_store: LikenessKeyStore,
 ) -> list[FaceTemplate]:
     """Store each embedding sealed; return them as index entries (for after the commit)."""
-    key = data_key(session, likeness_id=likeness_id, master_key=master_key)
+    key = data_key(session, likeness_id=likeness_id, key_store=key_store)
     templates = []
     for embedding in embeddings:
         record = FaceTemplateRecord(
@@ -77,25 +89,32 @@ def seal_templates(
 def open_templates(
     session: Session,
     *,
-    master_key: MasterKey,
+    key_store: LikenessKeyStore,
     status: TemplateStatus = TemplateStatus.active,
     likeness_id: uuid.UUID | None = None,
 ) -> Iterator[FaceTemplate]:
-    """Decrypt templates (all active ones by default), for the index or an activation."""
-    query = (
-        select(FaceTemplateRecord, LikenessKey.wrapped_data_key)
-        .join(LikenessKey, LikenessKey.likeness_id == FaceTemplateRecord.likeness_id)
-        .where(FaceTemplateRecord.status == status)
-        .order_by(FaceTemplateRecord.likeness_id)
-    )
+    """Decrypt templates (all active ones by default), for the index or an activation.
+
+    Templates of a likeness whose key is gone from the key store are skipped: it was
+    shredded, and this database was restored from a backup taken before that.
+    """
+    chosen = [FaceTemplateRecord.status == status]
     if likeness_id is not None:
-        query = query.where(FaceTemplateRecord.likeness_id == likeness_id)
-    keys: dict[uuid.UUID, DataKey] = {}
-    for record, wrapped in session.exec(query):
-        if record.likeness_id not in keys:
-            keys[record.likeness_id] = vault_crypto.unwrap_data_key(
-                master_key=master_key, likeness_id=record.likeness_id, wrapped=wrapped
-            )
+        chosen.append(FaceTemplateRecord.likeness_id == likeness_id)
+    likeness_ids = session.exec(
+        select(FaceTemplateRecord.likeness_id).where(*chosen).distinct()
+    ).all()
+    keys = key_store.get_many(likeness_ids)
+    shredded = set(likeness_ids) - set(keys)
+    if shredded:
+        logger.warning(
+            "%d likeness(es) have sealed templates but no data key in the key store (shredded "
+            "after the backup this database came from); their templates are skipped",
+            len(shredded),
+        )
+    for record in session.exec(select(FaceTemplateRecord).where(*chosen)):
+        if record.likeness_id in shredded:
+            continue
         embedding = vault_crypto.decrypt_template(
             data_key=keys[record.likeness_id],
             likeness_id=record.likeness_id,
@@ -137,23 +156,35 @@ def keep_media(
     likeness_id: uuid.UUID,
     enrolment_id: uuid.UUID,
     uploads: Sequence[bytes],
-    master_key: MasterKey,
+    key_store: LikenessKeyStore,
 ) -> None:
     """Seal raw enrolment media the owner chose to keep, under the likeness's data key."""
-    key = data_key(session, likeness_id=likeness_id, master_key=master_key)
+    key = data_key(session, likeness_id=likeness_id, key_store=key_store)
     for upload in uploads:
         media = EnrolmentMedia(enrolment_id=enrolment_id, likeness_id=likeness_id, sealed=b"")
         media.sealed = vault_crypto.seal_media(data_key=key, media_id=media.id, data=upload)
         session.add(media)
 
 
-def shred(session: Session, *, likeness_id: uuid.UUID) -> int:
-    """Destroy the likeness's data key, templates and kept media. Returns templates removed."""
+def shred(session: Session, *, likeness_id: uuid.UUID, key_store: LikenessKeyStore) -> int:
+    """Destroy the likeness's data key, templates and kept media. Returns templates removed.
+
+    The key is destroyed at once, before the caller's transaction commits: should that
+    transaction roll back, the likeness keeps rows nobody can open (shredded all the same,
+    and a retried deletion removes them), whereas a key destroyed only after the commit
+    would outlive a crash in between.
+    """
+    key_store.destroy(likeness_id)
+    removed = _delete_sealed_rows(session, likeness_id=likeness_id)
+    session.exec(delete(LikenessKey).where(LikenessKey.likeness_id == likeness_id))
+    return removed
+
+
+def _delete_sealed_rows(session: Session, *, likeness_id: uuid.UUID) -> int:
     removed = session.exec(
         delete(FaceTemplateRecord).where(FaceTemplateRecord.likeness_id == likeness_id)
     ).rowcount
     session.exec(delete(EnrolmentMedia).where(EnrolmentMedia.likeness_id == likeness_id))
-    session.exec(delete(LikenessKey).where(LikenessKey.likeness_id == likeness_id))
     return removed
 
 
@@ -174,19 +205,26 @@ def idle_likenesses(session: Session, *, idle_since: datetime) -> list[uuid.UUID
     )
 
 
-def likenesses_with_keys(session: Session, likeness_ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
-    """Which of these still have a data key (not shredded): the database is the truth."""
+def likenesses_with_keys(
+    likeness_ids: Sequence[uuid.UUID], *, key_store: LikenessKeyStore
+) -> set[uuid.UUID]:
+    """Which of these still have a data key (not shredded): the key store is the truth, so a
+    database restored from an older backup does not bring a deleted face back."""
     if not likeness_ids:
         return set()
-    return set(
-        session.exec(
-            select(LikenessKey.likeness_id).where(col(LikenessKey.likeness_id).in_(likeness_ids))
-        )
-    )
+    return set(key_store.get_many(likeness_ids))
 
 
 def index_generation(session: Session) -> int:
     return session.exec(select(FaceIndexGeneration.generation)).one()
+
+
+def lock_index_generation(session: Session) -> int:
+    """Wait for, then hold until commit, the lock every change to the active templates takes.
+
+    On PostgreSQL a row lock; on SQLite the write transaction holds the database already.
+    """
+    return session.exec(select(FaceIndexGeneration.generation).with_for_update()).one()
 
 
 def advance_index_generation(session: Session) -> int:

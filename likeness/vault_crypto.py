@@ -1,14 +1,16 @@
 """Envelope encryption of face templates: AES-256-GCM under a per-likeness data key.
 
 Each likeness gets a random 256-bit data key. The data key is stored only wrapped by the
-platform's master key; each template is encrypted with its likeness's data key, a random
-96-bit nonce, and associated data naming the likeness, the template and the embedding
-model, so a ciphertext copied onto another row does not decrypt. Deleting a likeness
-deletes its wrapped data key: with it gone nothing, not even the master key, decrypts that
+platform's master key, in the likeness key store (likeness/key_store.py), never in the main
+database; each template is encrypted with its likeness's data key, a random 96-bit nonce,
+and associated data naming the likeness, the template and the embedding model, so a
+ciphertext copied onto another row does not decrypt. Deleting a likeness destroys its data
+key in the key store: with it gone nothing, not even the master key, decrypts that
 likeness's templates (crypto-shredding), whatever copies of the template rows survive in
-backups.
+database backups.
 
-Everything here is a pure function over bytes; the vault's tables store the results.
+Everything here is a pure function over bytes; the vault's tables and the key store keep
+the results.
 """
 
 import base64
@@ -47,10 +49,6 @@ class MasterKeyError(VaultCryptoError):
 
 class DataKeyUnwrapError(VaultCryptoError):
     """A wrapped data key did not open: another master key, another likeness, or tampering."""
-
-
-class DataKeyShredded(VaultCryptoError):
-    """The likeness's data key was destroyed; its templates can never be decrypted again."""
 
 
 class TemplateDecryptionError(VaultCryptoError):
@@ -152,16 +150,8 @@ def new_data_key(*, master_key: MasterKey, likeness_id: UUID) -> tuple[DataKey, 
     return data_key, _VERSION_BYTE + nonce + wrapped
 
 
-def unwrap_data_key(*, master_key: MasterKey, likeness_id: UUID, wrapped: bytes | None) -> DataKey:
-    """The likeness's data key, opened with the master key.
-
-    ``wrapped`` None means the key row is gone: the likeness was deleted and shredded.
-    """
-    if wrapped is None:
-        raise DataKeyShredded(
-            f"likeness {likeness_id} has no data key: it was deleted, and its templates "
-            "cannot be decrypted; enrol the face again if the owner wants it back"
-        )
+def unwrap_data_key(*, master_key: MasterKey, likeness_id: UUID, wrapped: bytes) -> DataKey:
+    """The likeness's data key, opened with the master key."""
     if len(wrapped) != 1 + NONCE_BYTES + KEY_BYTES + 16 or wrapped[:1] != _VERSION_BYTE:
         raise DataKeyUnwrapError(
             f"the wrapped data key of likeness {likeness_id} is not a version-{FORMAT_VERSION} "

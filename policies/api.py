@@ -5,7 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, status
 
-from clearhouse.deps import HolderAccount, SessionDep
+from clearhouse.deps import HolderAccount, ReadSessionDep, SessionDep
 from clearhouse.pagination import Page, PageParams, page_params
 from policies import service
 from policies.schema import PolicyDocument
@@ -27,7 +27,7 @@ def set_policy(
 
 
 @router.get("/policy", response_model=PolicyVersionPublic)
-def read_policy_in_force(asset_id: uuid.UUID, owner: HolderAccount, session: SessionDep):
+def read_policy_in_force(asset_id: uuid.UUID, owner: HolderAccount, session: ReadSessionDep):
     """The version in force; version 0 (nobody may use it) if none was ever set."""
     asset = get_owned_asset(session, owner_id=owner.id, asset_id=asset_id)
     current = service.current_policy(session, asset.id)
@@ -38,7 +38,7 @@ def read_policy_in_force(asset_id: uuid.UUID, owner: HolderAccount, session: Ses
 def list_policy_versions(
     asset_id: uuid.UUID,
     owner: HolderAccount,
-    session: SessionDep,
+    session: ReadSessionDep,
     paging: Annotated[PageParams, Depends(page_params)],
 ):
     """Every version, newest first."""
@@ -57,7 +57,7 @@ def read_policy_version(
     asset_id: uuid.UUID,
     version: Annotated[int, Path(ge=1, le=2**31)],
     owner: HolderAccount,
-    session: SessionDep,
+    session: ReadSessionDep,
 ):
     asset = get_owned_asset(session, owner_id=owner.id, asset_id=asset_id, include_deleted=True)
     return PolicyVersionPublic.of(

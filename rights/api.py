@@ -4,7 +4,6 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
-from sqlmodel import Session
 
 from clearhouse.db import commit_now
 from clearhouse.deps import (
@@ -12,16 +11,16 @@ from clearhouse.deps import (
     CurrentAccount,
     HolderAccount,
     KeysDep,
+    ReadSessionDep,
     SessionDep,
     SettingsDep,
 )
 from clearhouse.pagination import Page, PageParams, page_params
 from clearhouse.signing import TokenRejected
-from likeness.api import LikenessDep
-from likeness.tasks import forget_likeness
+from likeness.runtime import LikenessDep
 from policies.models import PolicyVersion
 from rights import audit, repository, service
-from rights.models import AssetKind, ConsentGrant, ConsentReceipt, GrantStatus
+from rights.models import AssetKind, GrantStatus
 from rights.receipts import verify_receipt
 from rights.schemas import (
     AssetCreate,
@@ -58,7 +57,7 @@ def create_asset(body: AssetCreate, owner: HolderAccount, session: SessionDep):
 @router.get("/assets", response_model=Page[AssetPublic], tags=["assets"])
 def list_assets(
     owner: HolderAccount,
-    session: SessionDep,
+    session: ReadSessionDep,
     paging: Paging,
     kind: Annotated[AssetKind | None, Query(description="Only assets of this kind.")] = None,
 ):
@@ -69,7 +68,7 @@ def list_assets(
 
 
 @router.get("/assets/{asset_id}", response_model=AssetPublic, tags=["assets"])
-def read_asset(asset_id: uuid.UUID, owner: HolderAccount, session: SessionDep):
+def read_asset(asset_id: uuid.UUID, owner: HolderAccount, session: ReadSessionDep):
     return repository.get_owned_asset(session, owner_id=owner.id, asset_id=asset_id)
 
 
@@ -93,20 +92,12 @@ def delete_asset(
     Deleting a likeness also destroys its face templates and their key (crypto-shredding).
     """
     asset = repository.get_owned_asset(session, owner_id=owner.id, asset_id=asset_id)
-    deleted_at, grants, receipts = service.delete_asset(
-        session, owner=owner, asset=asset, settings=settings, keys=keys
+    deletion = service.delete_asset(
+        session, owner=owner, asset=asset, settings=settings, keys=keys, likeness=likeness
     )
-    if asset.kind == AssetKind.likeness:
-        forget_likeness(
-            session,
-            likeness_id=asset.id,
-            reason="likeness deleted",
-            actor_id=owner.id,
-            runtime=likeness,
-        )
-    revocation = _revocation(session, grants, receipts)
+    revocation = _revocation(deletion.revoked)
     revocation.effective_at = commit_now(session)
-    return AssetDeleted(asset_id=asset_id, deleted_at=deleted_at, revocation=revocation)
+    return AssetDeleted(asset_id=asset_id, deleted_at=deletion.deleted_at, revocation=revocation)
 
 
 @router.post(
@@ -125,7 +116,7 @@ def create_grant(
 ):
     """Consent to uses of the asset under a policy version; returns a signed receipt."""
     asset = repository.get_owned_asset(session, owner_id=owner.id, asset_id=asset_id)
-    grant, policy, receipt = service.create_grant(
+    given = service.create_grant(
         session,
         owner=owner,
         asset=asset,
@@ -134,8 +125,8 @@ def create_grant(
         keys=keys,
     )
     return GrantCreated(
-        grant=service.grant_public(grant, policy),
-        receipt=ReceiptPublic.model_validate(receipt, from_attributes=True),
+        grant=service.grant_public(given.grant, given.policy),
+        receipt=ReceiptPublic.model_validate(given.receipt, from_attributes=True),
     )
 
 
@@ -143,7 +134,7 @@ def create_grant(
 def list_grants(
     asset_id: uuid.UUID,
     owner: HolderAccount,
-    session: SessionDep,
+    session: ReadSessionDep,
     paging: Paging,
     status: Annotated[GrantStatus | None, Query(description="Only grants in this status.")] = None,
 ):
@@ -162,7 +153,7 @@ def list_grants(
 
 
 @router.get("/grants/{grant_id}", response_model=GrantPublic, tags=["grants"])
-def read_grant(grant_id: uuid.UUID, owner: HolderAccount, session: SessionDep):
+def read_grant(grant_id: uuid.UUID, owner: HolderAccount, session: ReadSessionDep):
     grant, _ = repository.get_owned_grant(session, owner_id=owner.id, grant_id=grant_id)
     return service.grant_public(grant, session.get(PolicyVersion, grant.policy_version_id))
 
@@ -177,7 +168,7 @@ def revoke_grant(
     keys: KeysDep,
 ):
     """Withdraw consent. Effective when this call returns: `effective_at` is the commit time."""
-    grant, _, receipt = service.revoke_grant(
+    withdrawn = service.revoke_grant(
         session,
         owner=owner,
         grant_id=grant_id,
@@ -185,7 +176,7 @@ def revoke_grant(
         settings=settings,
         keys=keys,
     )
-    revocation = _revocation(session, [grant], [receipt])
+    revocation = _revocation([withdrawn])
     revocation.effective_at = commit_now(session)
     return revocation
 
@@ -201,28 +192,28 @@ def revoke_asset_grants(
 ):
     """Withdraw every active grant of the asset at once."""
     asset = repository.get_owned_asset(session, owner_id=owner.id, asset_id=asset_id)
-    grants, receipts = service.revoke_asset_grants(
-        session, owner=owner, asset=asset, reason=body.reason, settings=settings, keys=keys
+    revocation = _revocation(
+        service.revoke_asset_grants(
+            session, owner=owner, asset=asset, reason=body.reason, settings=settings, keys=keys
+        )
     )
-    revocation = _revocation(session, grants, receipts)
     revocation.effective_at = commit_now(session)
     return revocation
 
 
-def _revocation(
-    session: Session, grants: list[ConsentGrant], receipts: list[ConsentReceipt]
-) -> Revocation:
+def _revocation(withdrawn: list[service.ConsentChange]) -> Revocation:
     """The response body; ``effective_at`` is filled in once the commit is confirmed."""
     return Revocation.model_construct(
-        grants=[
-            service.grant_public(g, session.get(PolicyVersion, g.policy_version_id)) for g in grants
+        grants=[service.grant_public(change.grant, change.policy) for change in withdrawn],
+        receipts=[
+            ReceiptPublic.model_validate(change.receipt, from_attributes=True)
+            for change in withdrawn
         ],
-        receipts=[ReceiptPublic.model_validate(r, from_attributes=True) for r in receipts],
     )
 
 
 @router.get("/receipts/{receipt_id}", response_model=ReceiptPublic, tags=["receipts"])
-def read_receipt(receipt_id: uuid.UUID, owner: HolderAccount, session: SessionDep):
+def read_receipt(receipt_id: uuid.UUID, owner: HolderAccount, session: ReadSessionDep):
     return repository.get_owned_receipt(session, owner_id=owner.id, receipt_id=receipt_id)
 
 
@@ -238,7 +229,7 @@ def verify(body: ReceiptVerifyRequest, settings: SettingsDep, keys: KeysDep):
 
 @router.get("/assets/{asset_id}/audit", response_model=Page[AuditEntryPublic], tags=["audit"])
 def read_asset_audit(
-    asset_id: uuid.UUID, owner: HolderAccount, session: SessionDep, paging: Paging
+    asset_id: uuid.UUID, owner: HolderAccount, session: ReadSessionDep, paging: Paging
 ):
     """Every recorded event of one of your assets, oldest first, with its chain hashes."""
     asset = repository.get_owned_asset(
@@ -249,14 +240,14 @@ def read_asset_audit(
 
 
 @router.get("/audit/verify", response_model=ChainReportPublic, tags=["audit"])
-def verify_audit_chain(_admin: AdminAccount, session: SessionDep):
+def verify_audit_chain(_admin: AdminAccount, session: ReadSessionDep):
     """Walk the whole audit chain and report the first broken entry (admins only)."""
     return audit.verify_chain(session)
 
 
 @router.get("/audit/checkpoint", response_model=AuditCheckpoint, tags=["audit"])
 def audit_checkpoint(
-    _caller: CurrentAccount, session: SessionDep, settings: SettingsDep, keys: KeysDep
+    _caller: CurrentAccount, session: ReadSessionDep, settings: SettingsDep, keys: KeysDep
 ):
     """The audit chain's head, signed. Keep it: it proves later that history up to it stands."""
     token, seq, head_hash = audit.sign_checkpoint(session, settings=settings, keys=keys)
@@ -267,7 +258,7 @@ def audit_checkpoint(
 def verify_audit_checkpoint(
     body: CheckpointVerifyRequest,
     _caller: CurrentAccount,
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
     keys: KeysDep,
 ):

@@ -5,6 +5,7 @@ issue a signed consent receipt in it, so the receipt exists exactly when the cha
 """
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlmodel import Session
@@ -13,14 +14,31 @@ from clearhouse.accounts.models import Account
 from clearhouse.db import utcnow
 from clearhouse.keys import KeyRing
 from clearhouse.settings import Settings
+from likeness.runtime import LikenessRuntime
+from likeness.tasks import forget_likeness
 from policies import service as policies
 from policies.models import PolicyVersion
 from policies.schema import PolicyDocument
 from rights import audit, repository
 from rights.errors import GrantRevoked, HandleTaken, NothingToGrant
-from rights.models import Asset, ConsentGrant, ConsentReceipt, GrantStatus, ReceiptEvent
+from rights.models import Asset, AssetKind, ConsentGrant, ConsentReceipt, GrantStatus, ReceiptEvent
 from rights.receipts import issue_receipt
 from rights.schemas import AssetCreate, AssetUpdate, GrantPublic
+
+
+@dataclass(frozen=True)
+class ConsentChange:
+    """A grant given or withdrawn: the grant, the policy version it binds, its receipt."""
+
+    grant: ConsentGrant
+    policy: PolicyVersion
+    receipt: ConsentReceipt
+
+
+@dataclass(frozen=True)
+class AssetDeletion:
+    deleted_at: datetime
+    revoked: list[ConsentChange]
 
 
 def create_asset(session: Session, *, owner: Account, data: AssetCreate) -> Asset:
@@ -59,10 +77,19 @@ def _check_handle_free(session: Session, handle: str) -> None:
 
 
 def delete_asset(
-    session: Session, *, owner: Account, asset: Asset, settings: Settings, keys: KeyRing
-) -> tuple[datetime, list[ConsentGrant], list[ConsentReceipt]]:
-    """Revoke every active grant, then retire the asset (its history stays for the owner)."""
-    grants, receipts = revoke_asset_grants(
+    session: Session,
+    *,
+    owner: Account,
+    asset: Asset,
+    settings: Settings,
+    keys: KeyRing,
+    likeness: LikenessRuntime,
+) -> AssetDeletion:
+    """Revoke every active grant, then retire the asset (its history stays for the owner).
+
+    A likeness's face templates and data key are destroyed with it (crypto-shredding).
+    """
+    revoked = revoke_asset_grants(
         session, owner=owner, asset=asset, reason="asset deleted", settings=settings, keys=keys
     )
     asset.deleted_at = utcnow()
@@ -70,8 +97,17 @@ def delete_asset(
     audit.record_event(
         session, action="asset.deleted", actor_id=owner.id, asset_id=asset.id, details={}
     )
+    if asset.kind == AssetKind.likeness:
+        forget_likeness(
+            session,
+            likeness_id=asset.id,
+            reason="likeness deleted",
+            actor_id=owner.id,
+            key_store=likeness.key_store,
+            runtime=likeness,
+        )
     session.flush()
-    return asset.deleted_at, grants, receipts
+    return AssetDeletion(deleted_at=asset.deleted_at, revoked=revoked)
 
 
 def create_grant(
@@ -82,7 +118,7 @@ def create_grant(
     policy_version: int | None,
     settings: Settings,
     keys: KeyRing,
-) -> tuple[ConsentGrant, PolicyVersion, ConsentReceipt]:
+) -> ConsentChange:
     if policy_version is None:
         policy = policies.current_policy(session, asset.id)
         if policy is None:
@@ -115,7 +151,7 @@ def create_grant(
         keys=keys,
         details={"policy_version": policy.version},
     )
-    return grant, policy, receipt
+    return ConsentChange(grant=grant, policy=policy, receipt=receipt)
 
 
 def revoke_grant(
@@ -126,7 +162,7 @@ def revoke_grant(
     reason: str | None,
     settings: Settings,
     keys: KeyRing,
-) -> tuple[ConsentGrant, PolicyVersion, ConsentReceipt]:
+) -> ConsentChange:
     # The row lock makes a concurrent clearance that read the grant wait for this commit.
     grant, asset = repository.get_owned_grant(
         session, owner_id=owner.id, grant_id=grant_id, for_update=True
@@ -134,7 +170,7 @@ def revoke_grant(
     if grant.status == GrantStatus.revoked:
         raise GrantRevoked(f"This grant was revoked at {grant.revoked_at.isoformat()}.")
     policy = session.get(PolicyVersion, grant.policy_version_id)
-    receipt = _revoke(
+    return _revoke(
         session,
         owner=owner,
         asset=asset,
@@ -144,7 +180,6 @@ def revoke_grant(
         settings=settings,
         keys=keys,
     )
-    return grant, policy, receipt
 
 
 def revoke_asset_grants(
@@ -155,11 +190,11 @@ def revoke_asset_grants(
     reason: str | None,
     settings: Settings,
     keys: KeyRing,
-) -> tuple[list[ConsentGrant], list[ConsentReceipt]]:
+) -> list[ConsentChange]:
     rows, _ = repository.grants_with_policies(
         session, asset_id=asset.id, status=GrantStatus.active, for_update=True
     )
-    receipts = [
+    return [
         _revoke(
             session,
             owner=owner,
@@ -172,7 +207,6 @@ def revoke_asset_grants(
         )
         for grant, policy in rows
     ]
-    return [grant for grant, _ in rows], receipts
 
 
 def _revoke(
@@ -185,13 +219,13 @@ def _revoke(
     reason: str | None,
     settings: Settings,
     keys: KeyRing,
-) -> ConsentReceipt:
+) -> ConsentChange:
     now = utcnow()
     grant.status = GrantStatus.revoked
     grant.revoked_at = now
     grant.revocation_reason = reason
     session.add(grant)
-    return _record_consent_event(
+    receipt = _record_consent_event(
         session,
         event=ReceiptEvent.consent_withdrawn,
         grant=grant,
@@ -203,6 +237,7 @@ def _revoke(
         keys=keys,
         details={"reason": reason},
     )
+    return ConsentChange(grant=grant, policy=policy, receipt=receipt)
 
 
 _AUDIT_ACTION = {

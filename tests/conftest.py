@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from factories import User, sign_up
 from fastapi.testclient import TestClient
+from live_server import clearhouse_serve
 from sqlalchemy import Engine, text
 from sqlmodel import Session
 
@@ -129,6 +130,7 @@ def settings(database_url: str, key_dir: Path) -> Settings:
         migrate_on_start=False,
         password_hash_time_cost=1,
         password_hash_memory_kib=1024,
+        redis_url=None,  # tests/clearhouse/test_rate_limit.py uses Redis with a prefix of its own
     )
 
 
@@ -157,3 +159,10 @@ def holder(client: TestClient) -> User:
 @pytest.fixture
 def other_holder(client: TestClient) -> User:
     return sign_up(client)
+
+
+@pytest.fixture
+def served(settings: Settings, tmp_path: Path) -> Iterator[str]:
+    """A live `clearhouse serve` on this test's database; its URL."""
+    with clearhouse_serve(settings, log=tmp_path / "serve.log") as url:
+        yield url

@@ -3,7 +3,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from clearhouse.accounts import service
@@ -16,7 +16,15 @@ from clearhouse.accounts.schemas import (
     ApiKeyCreated,
     ApiKeyPublic,
 )
-from clearhouse.deps import AdminAccount, CurrentAccount, KeysDep, SessionDep, SettingsDep
+from clearhouse.deps import (
+    AdminAccount,
+    CurrentAccount,
+    KeysDep,
+    ReadSessionDep,
+    SessionDep,
+    SettingsDep,
+)
+from clearhouse.rate_limit import RateLimiterDep, client_address
 
 router = APIRouter(prefix="/v1", tags=["accounts"])
 
@@ -30,14 +38,22 @@ def sign_up(body: AccountCreate, session: SessionDep, settings: SettingsDep):
 @router.post("/auth/token", response_model=AccessToken)
 def sign_in(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
     keys: KeysDep,
+    limiter: RateLimiterDep,
+    request: Request,
 ):
-    """Exchange email (as `username`) and password for a short-lived ES256 access token."""
+    """Exchange email (as `username`) and password for a short-lived ES256 access token.
+
+    Failed attempts are limited per email tried and per client address (429, Retry-After).
+    """
+    attempt = limiter.limit_sign_in(email=form.username, address=client_address(request))
     account = service.authenticate(
         session, email=form.username, password=form.password, settings=settings
     )
+    # A right password is no guess: only failed attempts stay counted.
+    limiter.give_back(attempt)
     token, lifetime = service.issue_access_token(account=account, settings=settings, keys=keys)
     return AccessToken(access_token=token, expires_in=lifetime)
 
@@ -57,7 +73,7 @@ def create_api_key(body: ApiKeyCreate, account: CurrentAccount, session: Session
 
 
 @router.get("/api-keys", response_model=list[ApiKeyPublic])
-def list_api_keys(account: CurrentAccount, session: SessionDep):
+def list_api_keys(account: CurrentAccount, session: ReadSessionDep):
     return service.list_api_keys(session, account=account)
 
 

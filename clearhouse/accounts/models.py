@@ -16,6 +16,10 @@ class Role(StrEnum):
     admin = "admin"
 
 
+# Staff: they review conflicts and may look any face up.
+STAFF_ROLES = (Role.moderator, Role.admin)
+
+
 class Account(SQLModel, table=True):
     """A person (or a service) that signs in. Roles decide what they may do."""
 

@@ -6,24 +6,25 @@ exactly (NumPy on the CPU, torch on a GPU) until it holds more than
 ``approximate_threshold`` templates, then it moves into a FAISS IVF-Flat index (see
 ``approximate.py``); it stays approximate until the next :meth:`FaceIndex.rebuild`.
 
-Embeddings are normalised on the way in (see :func:`likeness.index.types.unit_rows`), so the
-similarity is the cosine. Searches share a read lock and run concurrently; adds, removals
-and the swap of a rebuild take the write lock, so once :meth:`FaceIndex.remove_likeness`
-returns no search, running or new, can return that likeness.
+Embeddings are checked and normalised on the way in (``batches.py``), so the similarity is
+the cosine. Searches share a read lock and run concurrently; adds, removals and the swap of
+a rebuild take the write lock (``locking.py``), so once :meth:`FaceIndex.remove_likeness`
+returns no search, running or new, can return that likeness. Where exact search runs is
+chosen in ``device.py``.
 """
 
 import importlib.util
-import threading
-from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from uuid import UUID
 
 import numpy as np
 import numpy.typing as npt
 
 from likeness.index.approximate import ApproximateShard, import_faiss
-from likeness.index.exact import ExactShard, NumpyScorer, Scorer, TorchScorer
+from likeness.index.batches import TemplateBatch, pack_batch, pack_by_model
+from likeness.index.device import resolve_device, scorer_for
+from likeness.index.exact import ExactShard, Scorer
+from likeness.index.locking import ReadWriteLock
 from likeness.index.types import (
     FaceIndexError,
     FaceMatch,
@@ -31,7 +32,6 @@ from likeness.index.types import (
     FloatMatrix,
     IdArray,
     unit_rows,
-    uuid_array,
     uuid_value,
 )
 
@@ -41,72 +41,6 @@ RETRAIN_GROWTH = 4
 DEFAULT_CHUNK_ROWS = 65_536
 
 Shard = ExactShard | ApproximateShard
-
-
-class _ReadWriteLock:
-    """Many readers or one writer; a waiting writer holds off new readers so it cannot starve."""
-
-    def __init__(self) -> None:
-        self._condition = threading.Condition()
-        self._readers = 0
-        self._writing = False
-        self._writers_waiting = 0
-
-    @contextmanager
-    def reading(self) -> Iterator[None]:
-        with self._condition:
-            while self._writing or self._writers_waiting:
-                self._condition.wait()
-            self._readers += 1
-        try:
-            yield
-        finally:
-            with self._condition:
-                self._readers -= 1
-                if self._readers == 0:
-                    self._condition.notify_all()
-
-    @contextmanager
-    def writing(self) -> Iterator[None]:
-        with self._condition:
-            self._writers_waiting += 1
-            try:
-                while self._writing or self._readers:
-                    self._condition.wait()
-            finally:
-                self._writers_waiting -= 1
-            self._writing = True
-        try:
-            yield
-        finally:
-            with self._condition:
-                self._writing = False
-                self._condition.notify_all()
-
-
-def resolve_device(device: str | None) -> str:
-    """``device`` checked, or the default: "cuda" when torch sees a GPU, else "numpy"."""
-    if device is None:
-        if importlib.util.find_spec("torch") is None:
-            return "numpy"
-        import torch
-
-        return "cuda" if torch.cuda.is_available() else "numpy"
-    if device == "numpy":
-        return device
-    if importlib.util.find_spec("torch") is None:
-        raise FaceIndexError(f"device {device!r} needs torch, which is not installed; use 'numpy'")
-    import torch
-
-    try:
-        parsed = torch.device(device)
-    except RuntimeError as error:
-        raise FaceIndexError(f"unknown device {device!r}; use 'numpy', 'cpu' or 'cuda'") from error
-    if parsed.type == "cuda" and not torch.cuda.is_available():
-        raise FaceIndexError(f"device {device!r} asked for but torch sees no CUDA GPU")
-    if parsed.type not in ("cpu", "cuda"):
-        raise FaceIndexError(f"device {device!r} is not supported; use 'numpy', 'cpu' or 'cuda'")
-    return device
 
 
 class FaceIndex:
@@ -139,11 +73,9 @@ class FaceIndex:
         self.approximate_threshold = approximate_threshold
         self.nprobe = nprobe
         self.chunk_rows = chunk_rows
-        self._scorer: Scorer = (
-            NumpyScorer() if self.device == "numpy" else TorchScorer(device=self.device)
-        )
+        self._scorer: Scorer = scorer_for(self.device)
         self._shards: dict[str, Shard] = {}
-        self._lock = _ReadWriteLock()
+        self._lock = ReadWriteLock()
 
     # -- writing -------------------------------------------------------------------------
 
@@ -165,17 +97,13 @@ class FaceIndex:
 
     def add_templates(self, *, templates: Iterable[FaceTemplate]) -> int:
         """Make many templates searchable, all or none; returns how many were added."""
-        batches = _group_by_model(templates)
-        prepared = [
-            self._prepare(model_key=model_key, template_ids=tids, likeness_ids=lids, rows=rows)
-            for model_key, (tids, lids, rows) in batches.items()
-        ]
+        batches = pack_by_model(templates)
         with self._lock.writing():
-            for model_key, vectors, template_ids, _ in prepared:
-                self._check_addable(model_key, vectors, template_ids)
-            for model_key, vectors, template_ids, likeness_ids in prepared:
-                self._add_locked(model_key, vectors, template_ids, likeness_ids)
-        return sum(vectors.shape[0] for _, vectors, _, _ in prepared)
+            for batch in batches:
+                self._check_addable(batch)
+            for batch in batches:
+                self._add_locked(batch)
+        return sum(batch.count for batch in batches)
 
     def add_template_batch(
         self,
@@ -186,16 +114,16 @@ class FaceIndex:
         embeddings: npt.ArrayLike,
     ) -> int:
         """Add templates of one model from an (n, d) matrix, the fast path for bulk loads."""
-        model_key, vectors, tids, lids = self._prepare(
+        batch = pack_batch(
             model_key=model_key,
             template_ids=template_ids,
             likeness_ids=likeness_ids,
-            rows=embeddings,
+            embeddings=embeddings,
         )
         with self._lock.writing():
-            self._check_addable(model_key, vectors, tids)
-            self._add_locked(model_key, vectors, tids, lids)
-        return vectors.shape[0]
+            self._check_addable(batch)
+            self._add_locked(batch)
+        return batch.count
 
     def remove_likeness(self, *, likeness_id: UUID) -> int:
         """Remove every template of a likeness, in every model; returns how many went."""
@@ -210,12 +138,12 @@ class FaceIndex:
         the old state meanwhile; templates added or removed during a rebuild are lost with
         the old state, so run it before serving writes.
         """
-        shards: dict[str, Shard] = {}
-        for model_key, (tids, lids, rows) in _group_by_model(templates).items():
-            model_key, vectors, template_ids, likeness_ids = self._prepare(
-                model_key=model_key, template_ids=tids, likeness_ids=lids, rows=rows
+        shards: dict[str, Shard] = {
+            batch.model_key: self._build_shard(
+                batch.vectors, batch.template_ids, batch.likeness_ids
             )
-            shards[model_key] = self._build_shard(vectors, template_ids, likeness_ids)
+            for batch in pack_by_model(templates)
+        }
         with self._lock.writing():
             self._shards = shards
         return sum(shard.count for shard in shards.values())
@@ -282,57 +210,36 @@ class FaceIndex:
         shard = self._shards.get(model_key)
         return [] if shard is None else [shard]
 
-    def _prepare(
-        self,
-        *,
-        model_key: str,
-        template_ids: Sequence[UUID],
-        likeness_ids: Sequence[UUID],
-        rows: npt.ArrayLike | list[npt.ArrayLike],
-    ) -> tuple[str, FloatMatrix, IdArray, IdArray]:
-        if not isinstance(model_key, str) or not model_key:
-            raise FaceIndexError("model_key must name the embedding model, e.g. 'dlib/resnet-v1'")
-        if isinstance(rows, list):
-            shapes = {np.shape(row) for row in rows}
-            if len(shapes) > 1:
-                raise FaceIndexError(
-                    f"embeddings of model {model_key!r} have different shapes {sorted(shapes)}"
-                )
-            rows = np.stack([np.asarray(row) for row in rows]) if rows else np.empty((0, 0))
-        vectors = unit_rows(rows, dimension=None, what=f"embeddings of model {model_key!r}")
-        if not (vectors.shape[0] == len(template_ids) == len(likeness_ids)):
-            raise FaceIndexError(
-                f"{vectors.shape[0]} embeddings for {len(template_ids)} template ids and "
-                f"{len(likeness_ids)} likeness ids; give one of each per template"
+    def _check_addable(self, batch: TemplateBatch) -> None:
+        shard = self._shards.get(batch.model_key)
+        if shard is not None and shard.count and batch.vectors.shape[1] != shard.dimension:
+            unit_rows(
+                batch.vectors,
+                dimension=shard.dimension,
+                what=f"embeddings of model {batch.model_key!r}",
             )
-        template_array = uuid_array(tuple(template_ids))
-        if np.unique(template_array).shape[0] != template_array.shape[0]:
-            raise FaceIndexError("a template id appears twice in one add; each must be unique")
-        return model_key, vectors, template_array, uuid_array(tuple(likeness_ids))
-
-    def _check_addable(self, model_key: str, vectors: FloatMatrix, template_ids: IdArray) -> None:
-        shard = self._shards.get(model_key)
-        if shard is not None and shard.count and vectors.shape[1] != shard.dimension:
-            unit_rows(vectors, dimension=shard.dimension, what=f"embeddings of model {model_key!r}")
         for other in self._shards.values():
-            present = other.contains_templates(template_ids)
+            present = other.contains_templates(batch.template_ids)
             if present.any():
-                existing = UUID(bytes=template_ids[int(np.flatnonzero(present)[0])].tobytes())
+                first = int(np.flatnonzero(present)[0])
+                existing = UUID(bytes=batch.template_ids[first].tobytes())
                 raise FaceIndexError(
                     f"template {existing} is already in the face index; remove it first to "
                     "replace it"
                 )
 
-    def _add_locked(
-        self, model_key: str, vectors: FloatMatrix, template_ids: IdArray, likeness_ids: IdArray
-    ) -> None:
-        if vectors.shape[0] == 0:
+    def _add_locked(self, batch: TemplateBatch) -> None:
+        if batch.count == 0:
             return
-        shard = self._shards.get(model_key)
-        if shard is None or (shard.count == 0 and shard.dimension != vectors.shape[1]):
-            self._shards[model_key] = self._build_shard(vectors, template_ids, likeness_ids)
+        shard = self._shards.get(batch.model_key)
+        if shard is None or (shard.count == 0 and shard.dimension != batch.vectors.shape[1]):
+            self._shards[batch.model_key] = self._build_shard(
+                batch.vectors, batch.template_ids, batch.likeness_ids
+            )
             return
-        shard.add(vectors=vectors, template_ids=template_ids, likeness_ids=likeness_ids)
+        shard.add(
+            vectors=batch.vectors, template_ids=batch.template_ids, likeness_ids=batch.likeness_ids
+        )
         threshold = self.approximate_threshold
         crossed = (
             isinstance(shard, ExactShard) and threshold is not None and shard.count > threshold
@@ -342,7 +249,7 @@ class FaceIndex:
             and shard.count > RETRAIN_GROWTH * shard.trained_count
         )
         if crossed or outgrown:
-            self._shards[model_key] = self._build_shard(*shard.export())
+            self._shards[batch.model_key] = self._build_shard(*shard.export())
 
     def _build_shard(
         self, vectors: FloatMatrix, template_ids: IdArray, likeness_ids: IdArray
@@ -359,17 +266,3 @@ class FaceIndex:
         shard = ExactShard(dimension=vectors.shape[1], chunk_rows=self.chunk_rows)
         shard.add(vectors=vectors, template_ids=template_ids, likeness_ids=likeness_ids)
         return shard
-
-
-def _group_by_model(
-    templates: Iterable[FaceTemplate],
-) -> dict[str, tuple[list[UUID], list[UUID], list[npt.ArrayLike]]]:
-    groups: dict[str, tuple[list[UUID], list[UUID], list[npt.ArrayLike]]] = defaultdict(
-        lambda: ([], [], [])
-    )
-    for template in templates:
-        template_ids, likeness_ids, rows = groups[template.model_key]
-        template_ids.append(template.template_id)
-        likeness_ids.append(template.likeness_id)
-        rows.append(template.embedding)
-    return dict(groups)

@@ -3,7 +3,7 @@
 from datetime import date
 
 import pytest
-from factories import PASSWORD, create_asset, promote, sign_up
+from factories import PASSWORD, create_asset, granted_asset, promote, sign_up
 
 
 def test_sign_up_and_sign_in(client):
@@ -165,3 +165,111 @@ def test_disabled_accounts_cannot_sign_in(client, holder, session):
     assert client.get("/v1/accounts/me", headers=holder.headers).status_code == 401
     token = client.post("/v1/auth/token", data={"username": holder.email, "password": PASSWORD})
     assert token.status_code == 401
+
+
+def _every_stored_text(engine) -> str:
+    """Every value of every row of every table, as one string to search."""
+    from sqlalchemy import MetaData, select
+
+    metadata = MetaData()
+    metadata.reflect(engine)
+    with engine.connect() as connection:
+        return "\n".join(
+            repr(value)
+            for table in metadata.sorted_tables
+            for row in connection.execute(select(table))
+            for value in row
+        )
+
+
+def test_api_keys_are_stored_as_sha256_hashes_only(client, holder, engine):
+    import hashlib
+
+    created = client.post("/v1/api-keys", headers=holder.headers, json={"name": "generator"})
+    secret = created.json()["secret"]
+    assert client.get("/v1/accounts/me", headers={"X-API-Key": secret}).status_code == 200
+
+    # The owner is shown the prefix to tell keys apart; the rest of the secret is nowhere.
+    prefix = created.json()["prefix"]
+    assert secret.startswith(prefix) and len(secret) - len(prefix) >= 32
+    stored = _every_stored_text(engine)
+    assert secret[len(prefix) :] not in stored
+    assert hashlib.sha256(secret.encode()).hexdigest() in stored
+
+
+NUL = "\x00"
+
+
+def test_nul_characters_are_refused_in_every_body_and_stored_nowhere(client, holder, engine):
+    asset = create_asset(client, holder)
+    _, created = granted_asset(client, holder)
+    grant_id = created["grant"]["id"]
+    refused = [
+        client.post(
+            "/v1/accounts",
+            json={
+                "email": "nul@example.org",
+                "password": PASSWORD,
+                "display_name": f"Ada{NUL}",
+                "date_of_birth": "1990-01-01",
+            },
+        ),
+        client.post(
+            "/v1/assets",
+            headers=holder.headers,
+            json={"kind": "style", "handle": "nulstyle", "name": "A style", "aliases": [NUL]},
+        ),
+        client.patch(
+            f"/v1/assets/{asset['id']}", headers=holder.headers, json={"name": f"Cap{NUL}tain"}
+        ),
+        client.post(
+            f"/v1/grants/{grant_id}/revoke", headers=holder.headers, json={"reason": f"x{NUL}"}
+        ),
+    ]
+    for response in refused:
+        assert response.status_code == 422, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        assert "NUL" in str(response.json()["errors"])
+    assert client.get(f"/v1/grants/{grant_id}", headers=holder.headers).json()["state"] == "active"
+    assert client.get(f"/v1/assets/{asset['id']}", headers=holder.headers).json() == asset
+    assert NUL not in _every_stored_text(engine)
+    # A NUL in the sign-in form is a wrong password, not a database error.
+    signed_in = client.post(
+        "/v1/auth/token", data={"username": holder.email, "password": PASSWORD + NUL}
+    )
+    assert signed_in.status_code == 401
+
+
+def test_a_new_access_token_key_signs_everyone_out_and_keeps_the_old_public_half(
+    settings, holder, client
+):
+    """Rotating the access-token key (CLEARHOUSE_ACCESS_TOKEN_KEY_PEM) is what an operator
+    does when the old key may have leaked: tokens it signed stop opening the API at once."""
+    from fastapi.testclient import TestClient
+    from jose import jws
+    from sqlmodel import Session, select
+
+    from clearhouse.app import create_app
+    from clearhouse.key_history import PublishedKey
+    from clearhouse.keys import generate_private_pem
+
+    old_kid = jws.get_unverified_header(holder.headers["Authorization"].split()[1])["kid"]
+    rotated = settings.model_copy(update={"access_token_key_pem": generate_private_pem()})
+    with TestClient(create_app(rotated)) as after:
+        refused = after.get("/v1/accounts/me", headers=holder.headers)
+        assert refused.status_code == 401
+        assert "unknown signing key" in refused.json()["detail"]
+
+        token = after.post("/v1/auth/token", data={"username": holder.email, "password": PASSWORD})
+        fresh = {"Authorization": f"Bearer {token.json()['access_token']}"}
+        assert after.get("/v1/accounts/me", headers=fresh).json()["id"] == str(holder.id)
+        new_kid = jws.get_unverified_header(token.json()["access_token"])["kid"]
+        assert new_kid != old_kid
+        assert new_kid in {key["kid"] for key in after.get("/.well-known/jwks.json").json()["keys"]}
+        with Session(after.app.state.engine) as session:
+            kept = session.exec(
+                select(PublishedKey.kid).where(PublishedKey.purpose == "access-token")
+            ).all()
+        assert {old_kid, new_kid} <= set(kept)
+    # The process still holding the old key does not accept the new key's tokens either.
+    assert client.get("/v1/accounts/me", headers=fresh).status_code == 401

@@ -34,3 +34,9 @@ def dlib_faces(dlib_backend, face_photos):
     names = list(face_photos)
     results = dlib_backend.detect_and_embed([face_photos[name] for name in names])
     return dict(zip(names, results, strict=True))
+
+
+@pytest.fixture
+def stills_settings(settings):
+    """An operator who verifies identity elsewhere and accepts still photos."""
+    return settings.model_copy(update={"liveness_required": False})

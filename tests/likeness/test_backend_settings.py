@@ -3,6 +3,7 @@
 import io
 
 import numpy as np
+import pytest
 from fastapi.testclient import TestClient
 from insightface_stand_ins import build_detector, build_recogniser
 from PIL import Image
@@ -32,3 +33,16 @@ def test_the_scan_uses_the_insightface_models_the_operator_configured(settings, 
     assert result["threshold"] == 0.40
     assert [face["box"] for face in result["faces"]] == [[288, 288, 352, 352]]
     assert result["faces"][0]["matches"] == []
+
+
+@pytest.mark.parametrize("model_dir", [None, "empty"])
+def test_an_insightface_backend_that_cannot_load_stops_the_start(settings, tmp_path, model_dir):
+    configured = settings.model_copy(
+        update={
+            "face_backend": "insightface",
+            "insightface_model_dir": tmp_path if model_dir else None,
+        }
+    )
+    app = create_app(configured)
+    with pytest.raises((ValueError, RuntimeError), match=r"(?i)insightface"), TestClient(app):
+        pass

@@ -14,12 +14,9 @@ import pytest
 from insightface_stand_ins import PROJECTION, build_detector, build_recogniser
 
 from likeness.backends import FaceBackend, InsightFaceBackend, LandmarkLayout
-from likeness.backends.insightface_backend import (
-    ARCFACE_TEMPLATE_112,
-    non_max_suppression,
-    select_providers,
-    similarity_transform,
-)
+from likeness.backends.arcface_crops import ARCFACE_TEMPLATE_112, similarity_transform
+from likeness.backends.insightface_backend import select_providers
+from likeness.backends.scrfd import non_max_suppression
 
 
 def expected_embedding(crop: np.ndarray) -> np.ndarray:

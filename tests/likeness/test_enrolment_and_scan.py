@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from faces import FACES_DIR
+from enrolling import OBAMA, enrol, matched, photo, picture, scan, video
 from factories import create_asset, promote, sign_up
 from fastapi.testclient import TestClient
 from PIL import Image
@@ -20,14 +20,6 @@ from likeness import vault, vault_crypto
 from likeness.models import EnrolmentMedia, FaceTemplateRecord, LikenessKey
 from likeness.tasks import destroy_idle_templates
 
-OBAMA = ["obama.jpg", "obama2.jpg", "obama_partial_face.jpg"]
-
-
-@pytest.fixture
-def stills_settings(settings):
-    """An operator who verifies identity elsewhere and accepts still photos."""
-    return settings.model_copy(update={"liveness_required": False})
-
 
 @pytest.fixture
 def client(stills_settings):
@@ -35,58 +27,31 @@ def client(stills_settings):
         yield test_client
 
 
-def _photo(name: str) -> bytes:
-    return (FACES_DIR / name).read_bytes()
-
-
-def _enrol(client, user, asset_id, names, *, keep_media=False):
-    opened = client.post(
-        f"/v1/assets/{asset_id}/enrolments", headers=user.headers, json={"keep_media": keep_media}
-    )
-    assert opened.status_code == 201, opened.text
-    files = [("files", (name, _photo(name), "image/jpeg")) for name in names]
-    return client.post(
-        f"/v1/enrolments/{opened.json()['id']}/frames", headers=user.headers, files=files
-    )
-
-
-def _scan(client, user, name_or_bytes):
-    data = _photo(name_or_bytes) if isinstance(name_or_bytes, str) else name_or_bytes
-    response = client.post(
-        "/v1/likeness/scan",
-        headers=user.headers,
-        files={"file": ("media", data, "application/octet-stream")},
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
-
-
-def _matched(scan) -> set[str]:
-    return {m["asset_id"] for face in scan["faces"] for m in face["matches"]}
-
-
 def test_an_enrolled_face_is_found_and_another_person_is_not(client, holder, session):
     asset = create_asset(client, holder, kind="likeness")
-    result = _enrol(client, holder, asset["id"], OBAMA)
+    result = enrol(client, holder, asset["id"], OBAMA)
     assert result.status_code == 200, result.text
     assert result.json()["enrolment"]["status"] == "enrolled"
     assert result.json()["templates"] == 3
     assert session.exec(select(EnrolmentMedia)).all() == []  # the photos were not kept
     session.commit()
 
-    found = _scan(client, holder, "obama.jpg")
+    found = scan(client, holder, "obama.jpg")
     assert found["model_key"] == "dlib/resnet-v1"
     assert len(found["faces"]) == 1
     assert found["faces"][0]["matches"][0]["asset_id"] == asset["id"]
-    assert found["faces"][0]["matches"][0]["similarity"] >= found["threshold"]
-    biden = _scan(client, holder, "biden.jpg")
+    assert found["faces"][0]["matches"][0]["similarity"] is None  # moderators only
+    moderator = promote(session, sign_up(client), "moderator")
+    seen_by_staff = scan(client, moderator, "obama.jpg")["faces"][0]["matches"][0]
+    assert seen_by_staff["similarity"] >= found["threshold"]
+    biden = scan(client, holder, "biden.jpg")
     assert len(biden["faces"]) == 1
     assert biden["faces"][0]["matches"] == []
 
 
 def test_an_enrolment_mixing_two_people_is_refused_and_stores_nothing(client, holder, session):
     asset = create_asset(client, holder, kind="likeness")
-    response = _enrol(client, holder, asset["id"], ["obama.jpg", "obama2.jpg", "biden.jpg"])
+    response = enrol(client, holder, asset["id"], ["obama.jpg", "obama2.jpg", "biden.jpg"])
     assert response.status_code == 400
     assert response.headers["content-type"] == "application/problem+json"
     detail = response.json()["detail"]
@@ -96,7 +61,7 @@ def test_an_enrolment_mixing_two_people_is_refused_and_stores_nothing(client, ho
 
 def test_too_few_frames_or_a_frame_without_a_face_is_named(client, holder):
     asset = create_asset(client, holder, kind="likeness")
-    two = _enrol(client, holder, asset["id"], OBAMA[:2])
+    two = enrol(client, holder, asset["id"], OBAMA[:2])
     assert two.status_code == 400
     assert "at least 3 frames" in two.json()["detail"]
 
@@ -105,7 +70,7 @@ def test_too_few_frames_or_a_frame_without_a_face_is_named(client, holder):
     opened = client.post(
         f"/v1/assets/{asset['id']}/enrolments", headers=holder.headers, json={}
     ).json()
-    files = [("files", (n, _photo(n), "image/jpeg")) for n in OBAMA[:2]]
+    files = [("files", (n, photo(n), "image/jpeg")) for n in OBAMA[:2]]
     files.append(("files", ("blank.png", blank.getvalue(), "image/png")))
     response = client.post(
         f"/v1/enrolments/{opened['id']}/frames", headers=holder.headers, files=files
@@ -117,18 +82,19 @@ def test_too_few_frames_or_a_frame_without_a_face_is_named(client, holder):
 def test_a_second_account_enrolling_the_same_face_gets_a_conflict(client, holder, session):
     first = create_asset(client, holder, kind="likeness")
     assert (
-        _enrol(client, holder, first["id"], [*OBAMA[:2], "obama_partial_face.jpg"]).status_code
+        enrol(client, holder, first["id"], [*OBAMA[:2], "obama_partial_face.jpg"]).status_code
         == 200
     )
     impostor = sign_up(client)
     second = create_asset(client, impostor, kind="likeness")
-    response = _enrol(client, impostor, second["id"], OBAMA)
+    response = enrol(client, impostor, second["id"], OBAMA)
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["enrolment"]["status"] == "conflict"
     assert body["conflict_id"]
     # Held, not enrolled: the scan still names only the first holder's likeness.
-    assert _matched(_scan(client, impostor, "obama2.jpg")) == {first["id"]}
+    moderator = promote(session, sign_up(client), "moderator")
+    assert matched(scan(client, moderator, "obama2.jpg")) == {first["id"]}
 
     mine = client.get("/v1/likeness/conflicts", headers=impostor.headers).json()["items"]
     theirs = client.get("/v1/likeness/conflicts", headers=holder.headers).json()["items"]
@@ -149,7 +115,6 @@ def test_a_second_account_enrolling_the_same_face_gets_a_conflict(client, holder
     )
     assert refused.status_code == 403
 
-    moderator = promote(session, sign_up(client), "moderator")
     queue = client.get("/v1/likeness/conflicts?status=open", headers=moderator.headers).json()
     assert queue["total"] == 1
     assert queue["items"][0]["similarity"] >= 0.9
@@ -163,7 +128,7 @@ def test_a_second_account_enrolling_the_same_face_gets_a_conflict(client, holder
         select(FaceTemplateRecord).where(FaceTemplateRecord.likeness_id == uuid.UUID(second["id"]))
     ).all()
     assert held == []
-    session.commit()  # end the read: on SQLite every transaction holds the write lock
+    session.commit()
     again = client.post(
         f"/v1/likeness/conflicts/{body['conflict_id']}/resolve",
         headers=moderator.headers,
@@ -174,10 +139,10 @@ def test_a_second_account_enrolling_the_same_face_gets_a_conflict(client, holder
 
 def test_an_accepted_claim_is_enrolled_and_found(client, holder, session):
     first = create_asset(client, holder, kind="likeness")
-    _enrol(client, holder, first["id"], OBAMA)
+    enrol(client, holder, first["id"], OBAMA)
     twin = sign_up(client)
     second = create_asset(client, twin, kind="likeness")
-    conflict_id = _enrol(client, twin, second["id"], OBAMA).json()["conflict_id"]
+    conflict_id = enrol(client, twin, second["id"], OBAMA).json()["conflict_id"]
     moderator = promote(session, sign_up(client), "moderator")
     accepted = client.post(
         f"/v1/likeness/conflicts/{conflict_id}/resolve",
@@ -185,30 +150,29 @@ def test_an_accepted_claim_is_enrolled_and_found(client, holder, session):
         json={"decision": "accept"},
     )
     assert accepted.json()["status"] == "accepted"
-    assert _matched(_scan(client, twin, "obama.jpg")) == {first["id"], second["id"]}
+    assert matched(scan(client, moderator, "obama.jpg")) == {first["id"], second["id"]}
+    assert matched(scan(client, twin, "obama.jpg")) == {second["id"]}  # only their own
     claimant_view = client.get(f"/v1/likeness/conflicts/{conflict_id}", headers=twin.headers).json()
     assert claimant_view["status"] == "accepted"
 
 
 def test_the_same_owner_cannot_enrol_one_face_twice(client, holder):
     first = create_asset(client, holder, kind="likeness")
-    _enrol(client, holder, first["id"], OBAMA)
+    enrol(client, holder, first["id"], OBAMA)
     second = create_asset(client, holder, kind="likeness")
-    response = _enrol(client, holder, second["id"], OBAMA)
+    response = enrol(client, holder, second["id"], OBAMA)
     assert response.status_code == 409
     assert f"@{first['handle']}" in response.json()["detail"]
 
 
 def test_the_vault_holds_no_embedding_and_deletion_shreds_it(client, holder, session, engine):
     asset = create_asset(client, holder, kind="likeness")
-    _enrol(client, holder, asset["id"], OBAMA, keep_media=True)
+    enrol(client, holder, asset["id"], OBAMA, keep_media=True)
     runtime = client.app.state.likeness
     likeness_id = uuid.UUID(asset["id"])
     embeddings = [
         t.embedding
-        for t in vault.open_templates(
-            session, master_key=runtime.master_key, likeness_id=likeness_id
-        )
+        for t in vault.open_templates(session, key_store=runtime.key_store, likeness_id=likeness_id)
     ]
     assert len(embeddings) == 3
     rows = session.exec(select(FaceTemplateRecord)).all()
@@ -223,43 +187,25 @@ def test_the_vault_holds_no_embedding_and_deletion_shreds_it(client, holder, ses
         assert raw[:16] not in on_disk
     kept = session.exec(select(EnrolmentMedia)).all()
     assert len(kept) == 3  # the owner asked to keep the photos: sealed, and only that
-    key = vault.data_key(session, likeness_id=likeness_id, master_key=runtime.master_key)
+    key = vault.data_key(session, likeness_id=likeness_id, key_store=runtime.key_store)
     opened = {vault_crypto.open_media(data_key=key, media_id=m.id, sealed=m.sealed) for m in kept}
-    assert opened == {_photo(name) for name in OBAMA}
-    assert all(_photo("obama.jpg")[:64] not in m.sealed for m in kept)
-    wrapped = session.get(LikenessKey, likeness_id).wrapped_data_key
-    backup = [(row.id, row.model_key, row.sealed) for row in rows]
-    session.commit()  # end the read: on SQLite every transaction holds the write lock
+    assert opened == {photo(name) for name in OBAMA}
+    assert all(photo("obama.jpg")[:64] not in m.sealed for m in kept)
+    session.commit()
 
     assert client.delete(f"/v1/assets/{asset['id']}", headers=holder.headers).status_code == 200
     session.expire_all()
     assert session.get(LikenessKey, likeness_id) is None
     assert session.exec(select(FaceTemplateRecord)).all() == []
     assert session.exec(select(EnrolmentMedia)).all() == []
-    with pytest.raises(vault_crypto.DataKeyShredded):
-        vault_crypto.unwrap_data_key(
-            master_key=runtime.master_key, likeness_id=likeness_id, wrapped=None
-        )
-    # A backup of the rows is useless without the destroyed data key: a new key for the
-    # same likeness does not open them.
-    fresh_key, _ = vault_crypto.new_data_key(master_key=runtime.master_key, likeness_id=likeness_id)
-    for template_id, model_key, sealed in backup:
-        with pytest.raises(vault_crypto.TemplateDecryptionError):
-            vault_crypto.decrypt_template(
-                data_key=fresh_key,
-                likeness_id=likeness_id,
-                template_id=template_id,
-                model_key=model_key,
-                sealed=sealed,
-            )
-    assert wrapped  # it existed before; only the deletion removed it
+    assert runtime.key_store.get(likeness_id) is None  # tests/likeness/test_key_store.py
     session.commit()
-    assert _matched(_scan(client, holder, "obama.jpg")) == set()
+    assert matched(scan(client, holder, "obama.jpg")) == set()
 
 
 def test_a_likeness_without_an_active_grant_is_still_found(client, holder):
     asset = create_asset(client, holder, kind="likeness")
-    _enrol(client, holder, asset["id"], OBAMA)
+    enrol(client, holder, asset["id"], OBAMA)
     client.post(
         f"/v1/assets/{asset['id']}/policies",
         headers=holder.headers,
@@ -267,29 +213,34 @@ def test_a_likeness_without_an_active_grant_is_still_found(client, holder):
     )
     grant = client.post(f"/v1/assets/{asset['id']}/grants", headers=holder.headers, json={})
     client.post(f"/v1/grants/{grant.json()['grant']['id']}/revoke", headers=holder.headers, json={})
-    assert _matched(_scan(client, holder, "obama.jpg")) == {asset["id"]}
+    assert matched(scan(client, holder, "obama.jpg")) == {asset["id"]}
 
 
 def test_the_index_is_rebuilt_from_the_vault_on_start(stills_settings, holder, client):
     asset = create_asset(client, holder, kind="likeness")
-    _enrol(client, holder, asset["id"], OBAMA)
+    enrol(client, holder, asset["id"], OBAMA)
     with TestClient(create_app(stills_settings)) as restarted:
         assert restarted.app.state.likeness.index.count() == 3
-        assert _matched(_scan(restarted, holder, "obama.jpg")) == {asset["id"]}
+        assert matched(scan(restarted, holder, "obama.jpg")) == {asset["id"]}
 
 
 def test_retention_destroys_idle_templates(client, holder, session):
     asset = create_asset(client, holder, kind="likeness")
-    _enrol(client, holder, asset["id"], OBAMA)
+    enrol(client, holder, asset["id"], OBAMA)
     key = session.get(LikenessKey, uuid.UUID(asset["id"]))
     key.last_activity_at = utcnow() - timedelta(days=3 * 365 + 1)
     session.add(key)
     session.commit()
-    destroyed = destroy_idle_templates(session, now=utcnow(), retention_days=3 * 365)
+    destroyed = destroy_idle_templates(
+        session,
+        now=utcnow(),
+        retention_days=3 * 365,
+        key_store=client.app.state.likeness.key_store,
+    )
     session.commit()
     assert destroyed == [uuid.UUID(asset["id"])]
     # Retention ran outside the API process; its index catches up by the generation.
-    assert _matched(_scan(client, holder, "obama.jpg")) == set()
+    assert matched(scan(client, holder, "obama.jpg")) == set()
     audit = client.get(f"/v1/assets/{asset['id']}/audit", headers=holder.headers).json()
     assert audit["items"][-1]["action"] == "likeness.templates_destroyed"
 
@@ -304,7 +255,7 @@ def test_enrolment_needs_the_liveness_challenge_by_default(settings, holder):
         assert opened["challenge"][0] == "frontal"
         assert sorted(opened["challenge"][1:]) == ["left", "right", "up"]
         photos = [
-            ("files", (n, _photo(n), "image/jpeg"))
+            ("files", (n, photo(n), "image/jpeg"))
             for n in ["obama.jpg", "obama_partial_face.jpg", "obama.jpg", "obama.jpg"]
         ]
         response = strict.post(
@@ -335,7 +286,7 @@ def test_enrolment_is_for_likeness_assets_and_their_owner(client, holder, other_
         client.get(f"/v1/enrolments/{opened['id']}", headers=other_holder.headers).status_code
         == 404
     )
-    files = [("files", (n, _photo(n), "image/jpeg")) for n in OBAMA]
+    files = [("files", (n, photo(n), "image/jpeg")) for n in OBAMA]
     assert (
         client.post(
             f"/v1/enrolments/{opened['id']}/frames", headers=other_holder.headers, files=files
@@ -369,73 +320,53 @@ def test_the_scan_refuses_oversized_uploads(stills_settings, holder):
         response = limited.post(
             "/v1/likeness/scan",
             headers=holder.headers,
-            files={"file": ("big.jpg", _photo("obama.jpg"), "image/jpeg")},
+            files={"file": ("big.jpg", photo("obama.jpg"), "image/jpeg")},
         )
     assert response.status_code == 413
     assert "10000 bytes" in response.json()["detail"]
 
 
-def _video(pictures: list[np.ndarray], *, fps: int = 4) -> bytes:
-    import av
-
-    height, width = pictures[0].shape[:2]
-    buffer = io.BytesIO()
-    with av.open(buffer, mode="w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        for picture in pictures:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return buffer.getvalue()
-
-
-def _picture(name: str) -> np.ndarray:
-    return np.asarray(Image.open(FACES_DIR / name).convert("RGB").resize((480, 640)))
-
-
 def test_a_video_is_scanned_frame_by_frame(client, holder):
     asset = create_asset(client, holder, kind="likeness")
-    _enrol(client, holder, asset["id"], OBAMA)
-    frame = _picture("obama.jpg")
-    video = _video([np.full_like(frame, 90)] * 4 + [frame] * 4)
-    result = _scan(client, holder, video)
+    enrol(client, holder, asset["id"], OBAMA)
+    frame = picture("obama.jpg")
+    clip = video([np.full_like(frame, 90)] * 4 + [frame] * 4)
+    result = scan(client, holder, clip)
     assert result["frames_scanned"] == 4  # two seconds at the default 2 frames per second
     assert {face["timestamp_s"] >= 1.0 for face in result["faces"]} == {True}
-    assert _matched(result) == {asset["id"]}
+    assert matched(result) == {asset["id"]}
 
 
 def test_a_face_is_enrolled_from_a_video_skipping_frames_without_one(client, holder):
     asset = create_asset(client, holder, kind="likeness")
-    blank = np.full_like(_picture("obama.jpg"), 90)
-    video = _video([blank] * 2 + [_picture("obama.jpg")] * 3 + [_picture("obama2.jpg")] * 3)
+    blank = np.full_like(picture("obama.jpg"), 90)
+    clip = video([blank] * 2 + [picture("obama.jpg")] * 3 + [picture("obama2.jpg")] * 3)
     opened = client.post(
         f"/v1/assets/{asset['id']}/enrolments", headers=holder.headers, json={}
     ).json()
     response = client.post(
         f"/v1/enrolments/{opened['id']}/frames",
         headers=holder.headers,
-        files=[("files", ("me.mp4", video, "video/mp4"))],
+        files=[("files", ("me.mp4", clip, "video/mp4"))],
     )
     assert response.status_code == 200, response.text
     assert response.json()["enrolment"]["status"] == "enrolled"
     assert response.json()["templates"] == 5  # spread over the six frames with a face
-    assert _matched(_scan(client, holder, "obama_partial_face.jpg")) == {asset["id"]}
+    assert matched(scan(client, holder, "obama_partial_face.jpg")) == {asset["id"]}
 
 
 def test_two_processes_see_each_others_enrolments_and_deletions(stills_settings, holder, client):
     """Two apps on one database stand for two API processes, each with its own index."""
     with TestClient(create_app(stills_settings)) as other:
         asset = create_asset(client, holder, kind="likeness")
-        _enrol(client, holder, asset["id"], OBAMA)
-        assert _matched(_scan(other, holder, "obama.jpg")) == {asset["id"]}
+        enrol(client, holder, asset["id"], OBAMA)
+        assert matched(scan(other, holder, "obama.jpg")) == {asset["id"]}
         # A second account enrolling the same face through the other process is caught.
         impostor = sign_up(other)
         theirs = create_asset(other, impostor, kind="likeness")
-        assert _enrol(other, impostor, theirs["id"], OBAMA).json()["enrolment"]["status"] == (
+        assert enrol(other, impostor, theirs["id"], OBAMA).json()["enrolment"]["status"] == (
             "conflict"
         )
         assert client.delete(f"/v1/assets/{asset['id']}", headers=holder.headers).status_code == 200
-        assert _matched(_scan(other, holder, "obama.jpg")) == set()
+        assert matched(scan(other, holder, "obama.jpg")) == set()
         assert other.app.state.likeness.index.count() == 0  # rebuilt, not only filtered

@@ -1,4 +1,4 @@
-"""Face templates are sealed per likeness, bound to their row, and shredded with their key."""
+"""Face templates are sealed per likeness and bound to their row. Shredding: test_key_store.py."""
 
 import base64
 import os
@@ -10,8 +10,6 @@ import numpy as np
 import pytest
 
 from likeness.vault_crypto import (
-    DataKey,
-    DataKeyShredded,
     DataKeyUnwrapError,
     MasterKey,
     MasterKeyError,
@@ -163,24 +161,6 @@ def test_malformed_master_keys_are_refused() -> None:
         load_master_key(key_b64=base64.b64encode(b"x" * 16).decode())
     with pytest.raises(MasterKeyError, match="give the master key"):
         load_master_key()
-
-
-def test_nothing_decrypts_once_the_data_key_is_destroyed() -> None:
-    master = master_key()
-    row = sealed_row(master=master)
-    row["wrapped"] = None  # the likeness was deleted: its wrapped-key row is gone
-    with pytest.raises(DataKeyShredded, match="cannot be decrypted"):
-        open_row(master=master, row=row)
-    # Neither the master key itself nor a fresh key for the same likeness opens the template.
-    for key in (master.key, new_data_key(master_key=master, likeness_id=row["likeness_id"])[0].key):
-        with pytest.raises(TemplateDecryptionError):
-            decrypt_template(
-                data_key=DataKey(likeness_id=row["likeness_id"], key=key),
-                likeness_id=row["likeness_id"],
-                template_id=row["template_id"],
-                model_key=DLIB,
-                sealed=row["sealed"],
-            )
 
 
 def test_bad_embeddings_are_not_sealed() -> None:

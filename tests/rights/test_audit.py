@@ -215,3 +215,15 @@ def _rewrite_history(session, *, seq: int) -> None:
         )
         prev_hash = new_hash
     session.execute(text("UPDATE audit_head SET hash = :hash WHERE id = 1"), {"hash": prev_hash})
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.parametrize("statement", ["TRUNCATE audit_entry", "TRUNCATE audit_entry CASCADE"])
+def test_postgresql_refuses_to_truncate_the_audit_log(client, holder, engine, statement):
+    # TRUNCATE fires no row triggers; only a statement trigger stops it (SQLite has no TRUNCATE).
+    create_asset(client, holder)
+    with engine.connect() as connection, pytest.raises(DatabaseError, match="append-only"):
+        connection.execute(text(statement))
+    with Session(engine) as session:
+        assert verify_chain(session).entries_checked == 1

@@ -1,33 +1,52 @@
-"""Grants, revocations, policy changes and deletions in any order (a hypothesis state machine).
+"""Grants, revocations, policy changes, enrolments and deletions in any order (a hypothesis
+state machine).
 
-After every step the API agrees with a simple model of which grants are active, every
-change has its receipt, and the audit chain verifies.
+After every step the API agrees with a simple model of which grants are active and which
+likeness holds the enrolled face, every change has its receipt, and the audit chain
+verifies. No step may answer 500: frames sent to an enrolment whose likeness was deleted
+meanwhile get a problem, like any other refusal. Enrolments use real photos and the real
+dlib model (still photos accepted: the liveness check has tests of its own).
 """
 
 import shutil
 import tempfile
+import uuid
 from pathlib import Path
 
+from faces import FACES_DIR
 from factories import OPEN_POLICY, sign_up
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invariant, rule
+from hypothesis.stateful import (
+    Bundle,
+    RuleBasedStateMachine,
+    consumes,
+    initialize,
+    invariant,
+    rule,
+)
 from sqlmodel import Session, func, select
 
 from clearhouse.app import create_app
 from clearhouse.migrations import upgrade_database
 from clearhouse.settings import Settings
+from likeness.models import FaceTemplateRecord
 from rights.audit import verify_chain
 from rights.models import ConsentReceipt
 
 _TEMPLATE = Path(tempfile.mkdtemp()) / "template.db"
 upgrade_database(f"sqlite:///{_TEMPLATE}")
+_FRAMES = [
+    ("files", (name, (FACES_DIR / name).read_bytes(), "image/jpeg"))
+    for name in ("obama.jpg", "obama2.jpg", "obama_partial_face.jpg")
+]
 
 
 class ConsentMachine(RuleBasedStateMachine):
     assets = Bundle("assets")
     grants = Bundle("grants")
+    enrolments = Bundle("enrolments")
 
     def __init__(self) -> None:
         super().__init__()
@@ -41,6 +60,7 @@ class ConsentMachine(RuleBasedStateMachine):
                     migrate_on_start=False,
                     password_hash_time_cost=1,
                     password_hash_memory_kib=1024,
+                    liveness_required=False,
                 )
             )
         )
@@ -49,6 +69,10 @@ class ConsentMachine(RuleBasedStateMachine):
         self.admits: dict[str, bool] = {}  # asset -> does its policy in force admit anyone
         self.active: dict[str, bool] = {}  # grant -> active in the model
         self.grant_asset: dict[str, str] = {}
+        self.likenesses: set[str] = set()
+        self.enrolment_likeness: dict[str, str] = {}
+        self.enrolment_open: dict[str, bool] = {}
+        self.face_holder: str | None = None  # the live likeness the photos' face is enrolled as
         self.changes = 0  # grants and revocations: each has a receipt
         self.registered = 0
 
@@ -59,15 +83,58 @@ class ConsentMachine(RuleBasedStateMachine):
     def _post(self, path: str, body: dict | None = None):
         return self.client.post(path, headers=self.holder.headers, json=body or {})
 
-    @rule(target=assets)
-    def register(self):
+    @initialize(target=enrolments)
+    def an_open_enrolment(self):
+        """Every run starts with a likeness being enrolled, so that its deletion mid-enrolment
+        comes up often."""
+        return self.open_enrolment(self.register(kind="likeness"))
+
+    @rule(target=assets, kind=st.sampled_from(["style", "likeness"]))
+    def register(self, kind):
         self.registered += 1
         response = self._post(
-            "/v1/assets", {"kind": "style", "handle": f"s{self.registered}x", "name": "A style"}
+            "/v1/assets", {"kind": kind, "handle": f"s{self.registered}x", "name": "An asset"}
         )
         assert response.status_code == 201
         self.admits[response.json()["id"]] = False
+        if kind == "likeness":
+            self.likenesses.add(response.json()["id"])
         return response.json()["id"]
+
+    @rule(target=enrolments, asset=assets)
+    def open_enrolment(self, asset):
+        response = self._post(f"/v1/assets/{asset}/enrolments")
+        if asset not in self.admits:
+            assert response.status_code == 404
+        elif asset not in self.likenesses:
+            assert response.status_code == 400
+        else:
+            assert response.status_code == 201
+            enrolment = response.json()["id"]
+            self.enrolment_likeness[enrolment], self.enrolment_open[enrolment] = asset, True
+            return enrolment
+        return None
+
+    @rule(enrolment=enrolments)
+    def send_frames(self, enrolment):
+        if enrolment is None:
+            return
+        likeness = self.enrolment_likeness[enrolment]
+        response = self.client.post(
+            f"/v1/enrolments/{enrolment}/frames", headers=self.holder.headers, files=_FRAMES
+        )
+        if likeness not in self.admits:  # deleted since the enrolment opened
+            assert 400 <= response.status_code < 500, response.text
+            assert response.headers["content-type"] == "application/problem+json"
+        elif not self.enrolment_open[enrolment]:
+            assert response.status_code == 409
+            assert response.json()["type"].endswith("/enrolment-closed")
+        elif self.face_holder not in (None, likeness):
+            assert response.status_code == 409  # one face, one likeness per owner
+            assert response.json()["type"].endswith("/face-already-enrolled")
+        else:
+            assert response.status_code == 200, response.text
+            self.enrolment_open[enrolment], self.face_holder = False, likeness
 
     @rule(asset=assets, open_=st.booleans())
     def set_policy(self, asset, open_):
@@ -118,6 +185,14 @@ class ConsentMachine(RuleBasedStateMachine):
 
     @rule(asset=consumes(assets))
     def delete(self, asset):
+        self._delete(asset)
+
+    @rule(enrolment=enrolments)
+    def delete_the_likeness_being_enrolled(self, enrolment):
+        if enrolment is not None:
+            self._delete(self.enrolment_likeness[enrolment])
+
+    def _delete(self, asset):
         response = self.client.delete(f"/v1/assets/{asset}", headers=self.holder.headers)
         if asset not in self.admits:
             assert response.status_code == 404
@@ -129,6 +204,8 @@ class ConsentMachine(RuleBasedStateMachine):
             self.active[grant] = False
         self.changes += len(revoked)
         del self.admits[asset]
+        if self.face_holder == asset:  # its face is shredded: enrolling it again is allowed
+            self.face_holder = None
 
     @invariant()
     def the_api_agrees_with_the_model_and_the_log_verifies(self):
@@ -140,6 +217,13 @@ class ConsentMachine(RuleBasedStateMachine):
                 self.changes
             )
             assert verify_chain(session).ok
+            for likeness in self.likenesses & self.admits.keys():
+                templates = session.exec(
+                    select(func.count())
+                    .select_from(FaceTemplateRecord)
+                    .where(FaceTemplateRecord.likeness_id == uuid.UUID(likeness))
+                ).one()
+                assert (templates > 0) == (likeness == self.face_holder), likeness
 
 
 ConsentMachine.TestCase.settings = settings(

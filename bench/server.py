@@ -1,0 +1,208 @@
+"""A live ``clearhouse serve`` for the HTTP benchmarks, and the calls that seed it.
+
+The server runs in its own process (uvicorn, as an operator starts it) on SQLite in a
+temporary data directory or on PostgreSQL in a schema of its own made anew, so the
+benchmark's client never shares an interpreter, a GIL or a core schedule with the app.
+"""
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+POSTGRES_URL = os.environ.get(
+    "CLEARHOUSE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+PASSWORD = "a long bench passphrase"
+# The shared face photos, where the tests find them too.
+FACES_DIR = Path(
+    os.environ.get("CLEARHOUSE_TEST_FACES_DIR", ROOT.parent / "shared" / "data" / "faces")
+)
+
+
+def fresh_postgres_url(schema: str) -> str | None:
+    """``POSTGRES_URL`` in a new, empty ``schema``; None when PostgreSQL is unreachable."""
+    from sqlalchemy import text
+
+    from clearhouse.db import build_engine
+
+    try:
+        engine = build_engine(POSTGRES_URL)
+        with engine.begin() as connection:
+            connection.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+            connection.execute(text(f"CREATE SCHEMA {schema}"))
+        engine.dispose()
+    except Exception:  # unreachable: the caller reports it as null
+        return None
+    separator = "&" if "?" in POSTGRES_URL else "?"
+    return f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
+
+
+def process_tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user and system) used so far by ``pid`` and every process under it.
+
+    On a shared machine requests per second depend on what else runs; the CPU a request
+    costs the server does not, so the benchmarks report both.
+    """
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    ticks = os.sysconf("SC_CLK_TCK")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / ticks
+    tree, frontier = {pid}, [pid]
+    while frontier:
+        parent = frontier.pop()
+        children = [child for child, its_parent in parents.items() if its_parent == parent]
+        tree.update(children)
+        frontier.extend(children)
+    return sum(times.get(member, 0.0) for member in tree)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    base_url: str
+    pid: int
+    environment: dict[str, str]
+
+    def cli(self, *args: str) -> str:
+        """Run the ``clearhouse`` command against this server's database; its output."""
+        return subprocess.run(
+            [sys.executable, "-m", "clearhouse", *args],
+            cwd=ROOT,
+            env=self.environment,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+
+
+@contextmanager
+def live_server(
+    *,
+    data_dir: Path,
+    database_url: str | None,
+    workers: int = 1,
+    access_log: bool = True,
+    settings: dict[str, str] | None = None,
+    log_path: Path | None = None,
+) -> Iterator[LiveServer]:
+    """``clearhouse serve`` on a free port, answering ``/healthz``; stopped on exit.
+
+    ``settings`` are more ``CLEARHOUSE_*`` variables; the log goes to ``log_path`` (by
+    default ``server.log`` in the data directory)."""
+    port = _free_port()
+    environment = {
+        **os.environ,
+        "CLEARHOUSE_DATA_DIR": str(data_dir),
+        # One sign-in per account: a cheap hash keeps seeding quick and changes no read.
+        "CLEARHOUSE_PASSWORD_HASH_TIME_COST": "1",
+        "CLEARHOUSE_PASSWORD_HASH_MEMORY_KIB": "8192",
+        **(settings or {}),
+    }
+    if database_url:
+        environment["CLEARHOUSE_DATABASE_URL"] = database_url
+    command = [sys.executable, "-m", "clearhouse", "serve", "--port", str(port)]
+    command += ["--workers", str(workers)]
+    if not access_log:
+        command.append("--no-access-log")
+    log_path = log_path or data_dir / "server.log"
+    log = open(log_path, "wb")  # noqa: SIM115 (closed below)
+    process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=log, stderr=log)
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_until_ready(base_url, process, log_path)
+        yield LiveServer(base_url=base_url, pid=process.pid, environment=environment)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+def _wait_until_ready(base_url: str, process: subprocess.Popen, log: Path) -> None:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"clearhouse serve exited:\n{log.read_text()[-3000:]}")
+        try:
+            if httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"clearhouse serve did not answer /healthz:\n{log.read_text()[-3000:]}")
+
+
+def sign_in(client: httpx.Client, email: str, password: str) -> str:
+    """An access token for ``email``."""
+    response = client.post("/v1/auth/token", data={"username": email, "password": password})
+    response.raise_for_status()
+    return response.json()["access_token"]
+
+
+def holder_token(client: httpx.Client, email: str) -> str:
+    """Sign up a holder and sign in."""
+    client.post(
+        "/v1/accounts",
+        json={
+            "email": email,
+            "password": PASSWORD,
+            "display_name": "Bench",
+            "date_of_birth": "1980-01-01",
+        },
+    ).raise_for_status()
+    return sign_in(client, email, PASSWORD)
+
+
+def moderator_token(server: LiveServer, client: httpx.Client, email: str) -> str:
+    """Create a moderator with the operator's CLI and sign in."""
+    output = server.cli("account", "create", "--email", email, "--role", "moderator")
+    password = re.search(r"password: (\S+)", output)
+    if password is None:
+        raise RuntimeError(f"no password in: {output}")
+    return sign_in(client, email, password.group(1))
+
+
+def granted_asset(client: httpx.Client, token: str, handle: str) -> tuple[str, str]:
+    """A character with a policy and an active grant: (asset id, grant id)."""
+    headers = {"Authorization": f"Bearer {token}"}
+    asset = client.post(
+        "/v1/assets",
+        headers=headers,
+        json={"kind": "character", "handle": handle, "name": handle.title()},
+    )
+    asset.raise_for_status()
+    asset_id = asset.json()["id"]
+    client.post(
+        f"/v1/assets/{asset_id}/policies",
+        headers=headers,
+        json={"audience": "anyone", "allowed_uses": ["personal"]},
+    ).raise_for_status()
+    grant = client.post(f"/v1/assets/{asset_id}/grants", headers=headers, json={})
+    grant.raise_for_status()
+    return asset_id, grant.json()["grant"]["id"]
