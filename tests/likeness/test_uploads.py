@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from faces import FACES_DIR
+from enrolling import OBAMA, photo, scan
 from factories import create_asset
 from fastapi.testclient import TestClient
 from PIL import Image
@@ -18,22 +18,11 @@ from clearhouse.app import create_app
 from likeness import media
 from likeness.uploads import MAX_ENROLMENT_UPLOADS
 
-OBAMA = ["obama.jpg", "obama2.jpg", "obama_partial_face.jpg"]
-
-
-def _photo(name: str) -> bytes:
-    return (FACES_DIR / name).read_bytes()
-
 
 def _png(size: tuple[int, int] = (32, 32)) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", size, "grey").save(buffer, format="PNG")
     return buffer.getvalue()
-
-
-@pytest.fixture
-def stills_settings(settings):
-    return settings.model_copy(update={"liveness_required": False})
 
 
 @pytest.fixture
@@ -120,20 +109,10 @@ def test_an_enrolments_uploads_share_one_pixel_budget(stills_settings, holder, d
     # The three photos shrink to nothing (all are under 1280 px): 1.03 + 0.75 + 0.56 MP.
     budget = stills_settings.model_copy(update={"upload_max_pixels": 2_000_000})
     with TestClient(create_app(budget)) as client:
-        response = _submit(
-            client, holder, _open_enrolment(client, holder), list(map(_photo, OBAMA))
-        )
+        response = _submit(client, holder, _open_enrolment(client, holder), list(map(photo, OBAMA)))
     assert response.status_code == 413, response.text
     assert response.json()["type"].endswith("/too-many-pixels")
     assert "limit of 2000000" in response.json()["detail"]
-
-
-def _scan(client, user, data: bytes) -> dict:
-    response = client.post(
-        "/v1/likeness/scan", headers=user.headers, files={"file": ("photo", data, "image/jpeg")}
-    )
-    assert response.status_code == 200, response.text
-    return response.json()
 
 
 def _box_size(box: list[int]) -> int:
@@ -147,22 +126,22 @@ def test_shrunk_photos_still_find_and_match_the_same_person(stills_settings, hol
         opened = client.post(
             f"/v1/assets/{asset['id']}/enrolments", headers=holder.headers, json={}
         ).json()
-        files = [("files", (name, _photo(name), "image/jpeg")) for name in OBAMA]
+        files = [("files", (name, photo(name), "image/jpeg")) for name in OBAMA]
         response = client.post(
             f"/v1/enrolments/{opened['id']}/frames", headers=holder.headers, files=files
         )
         assert response.json()["enrolment"]["status"] == "enrolled", response.text
-        shrunk = _scan(client, holder, _photo("obama_partial_face.jpg"))
+        shrunk = scan(client, holder, photo("obama_partial_face.jpg"))
         assert [m["asset_id"] for m in shrunk["faces"][0]["matches"]] == [asset["id"]]
-        assert _scan(client, holder, _photo("biden.jpg"))["faces"][0]["matches"] == []
+        assert scan(client, holder, photo("biden.jpg"))["faces"][0]["matches"] == []
 
     # biden.jpg (970x2204) is searched at 1280 px by default; its face comes back in the
     # upload's pixels, where a search of the whole photo finds it.
     with TestClient(create_app(stills_settings)) as client:
-        shrunk_box = _scan(client, holder, _photo("biden.jpg"))["faces"][0]["box"]
+        shrunk_box = scan(client, holder, photo("biden.jpg"))["faces"][0]["box"]
     whole = stills_settings.model_copy(update={"media_max_side": 4096})
     with TestClient(create_app(whole)) as client:
-        whole_box = _scan(client, holder, _photo("biden.jpg"))["faces"][0]["box"]
+        whole_box = scan(client, holder, photo("biden.jpg"))["faces"][0]["box"]
     tolerance = 0.02 * _box_size(whole_box)
     assert all(abs(a - b) <= tolerance for a, b in zip(shrunk_box, whole_box, strict=True))
 
@@ -196,13 +175,13 @@ def test_a_scan_waits_for_a_free_decoder_then_gets_503(stills_settings, holder):
             busy = client.post(
                 "/v1/likeness/scan",
                 headers=holder.headers,
-                files={"file": ("photo.jpg", _photo("obama.jpg"), "image/jpeg")},
+                files={"file": ("photo.jpg", photo("obama.jpg"), "image/jpeg")},
             )
         assert busy.status_code == 503, busy.text
         assert busy.headers["retry-after"] == "1"
         assert busy.json()["type"].endswith("/media-busy")
         assert "within 0.5 s" in busy.json()["detail"]
-        assert _scan(client, holder, _photo("obama.jpg"))["frames_scanned"] == 1
+        assert scan(client, holder, photo("obama.jpg"))["frames_scanned"] == 1
 
 
 def test_only_a_few_requests_queue_for_a_decoder(stills_settings):
@@ -210,7 +189,7 @@ def test_only_a_few_requests_queue_for_a_decoder(stills_settings):
     from likeness.runtime import MEDIA_WAITING_PER_SLOT, LikenessRuntime
 
     queued = stills_settings.model_copy(update={"media_concurrency": 1, "media_queue_seconds": 30})
-    runtime = LikenessRuntime(settings=queued, master_key=None, index=None)
+    runtime = LikenessRuntime(settings=queued, key_store=None, index=None)
     with (
         _decoding(runtime, count=1 + MEDIA_WAITING_PER_SLOT),  # one decoding, the rest queued
         pytest.raises(MediaBusy, match="as many uploads as it queues") as refused,
@@ -230,7 +209,7 @@ def test_decoding_runs_on_the_media_threads_only(client, holder, monkeypatch):
         return decode(data, **kwargs)
 
     monkeypatch.setattr(media, "decode_image", recorded)
-    _scan(client, holder, _photo("obama.jpg"))
+    scan(client, holder, photo("obama.jpg"))
     _submit(client, holder, _open_enrolment(client, holder), [_png()] * 3)
     assert len(threads) == 4
     assert all(name.startswith("media") for name in threads), threads
