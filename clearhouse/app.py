@@ -10,6 +10,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from clearhouse import signing
 from clearhouse.accounts.api import router as accounts_router
+from clearhouse.body_limits import RequestBodyLimit
 from clearhouse.db import build_engine
 from clearhouse.errors import install_problem_handlers
 from clearhouse.key_history import remember_keys
@@ -20,6 +21,7 @@ from clearhouse.rate_limit import RateLimiter
 from clearhouse.settings import Settings
 from likeness.api import router as likeness_router
 from likeness.runtime import LikenessRuntime
+from likeness.uploads import UPLOAD_ROUTES
 from policies.api import router as policies_router
 from rights.api import router as rights_router
 
@@ -46,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             app.state.ready = False
+            app.state.likeness.close()
             app.state.rate_limiter.close()
             app.state.engine.dispose()
 
@@ -59,6 +62,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.ready = False
     install_problem_handlers(app)
+    app.add_middleware(
+        RequestBodyLimit,
+        default_max_bytes=settings.body_max_bytes,
+        route_max_bytes=dict.fromkeys(UPLOAD_ROUTES, settings.scan_max_bytes),
+    )
     if settings.trusted_proxies:
         # The client's address (for rate limits) comes from X-Forwarded-For only via these.
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)

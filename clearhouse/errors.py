@@ -73,6 +73,12 @@ class Conflict(ClearhouseError):
     title = "Conflict with the current state"
 
 
+class ContentTooLarge(ClearhouseError):
+    status_code = 413
+    slug = "content-too-large"
+    title = "Request body too large"
+
+
 class InvalidRequest(ClearhouseError):
     """A request that is well formed but asks for something that cannot be done."""
 
@@ -111,7 +117,8 @@ def _location(error: dict[str, Any]) -> str:
     return str(error.get("loc", ("body",))[0])
 
 
-async def _on_clearhouse_error(request: Request, exc: ClearhouseError) -> JSONResponse:
+def error_response(request: Request, exc: ClearhouseError) -> JSONResponse:
+    """The problem document for one of our errors, also for code outside the handlers."""
     return problem_response(
         request,
         status=exc.status_code,
@@ -120,6 +127,10 @@ async def _on_clearhouse_error(request: Request, exc: ClearhouseError) -> JSONRe
         detail=exc.detail,
         headers=exc.headers,
     )
+
+
+async def _on_clearhouse_error(request: Request, exc: ClearhouseError) -> JSONResponse:
+    return error_response(request, exc)
 
 
 async def _on_validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

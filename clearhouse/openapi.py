@@ -14,11 +14,12 @@ _DESCRIPTIONS = {
     "403": "The caller's role may not do this.",
     "404": "No such object among the caller's.",
     "409": "Conflicts with the current state.",
-    "413": "The upload is too large (bytes, pixels or seconds of video).",
+    "413": "The body is too large, or the upload is (bytes, pixels or seconds of video).",
     "415": "The upload is not an image or video we read.",
     "422": "The body is malformed; `errors` lists each field.",
     "429": "Too many requests: wait the seconds in Retry-After.",
-    "503": "The rate limiter's shared store (Redis) did not answer; try again shortly.",
+    "503": "Busy (every decoder) or the rate limiter's store (Redis) did not answer: "
+    "send it again shortly (after Retry-After seconds when given).",
 }
 SIGN_IN_PATH = "/v1/auth/token"
 
@@ -85,9 +86,9 @@ def install_openapi(app: FastAPI) -> None:
                 responses = operation.setdefault("responses", {})
                 codes = ["400", "401", "403", "404", "409"]
                 if "requestBody" in operation:
-                    codes.append("422")
+                    codes += ["413", "422"]
                     if "multipart/form-data" in operation["requestBody"]["content"]:
-                        codes += ["413", "415"]
+                        codes += ["415", "503"]
                 for code in codes:
                     responses[code] = _problem(_DESCRIPTIONS[code])
                 if "422" not in codes:

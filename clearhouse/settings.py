@@ -81,10 +81,44 @@ class Settings(BaseSettings):
         ge=1,
         description="Templates of a likeness idle this long are destroyed (BIPA).",
     )
-    scan_max_bytes: int = Field(default=50 * 1024 * 1024, ge=1)
-    scan_max_pixels: int = Field(default=40_000_000, ge=1)
+    body_max_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1,
+        description="Request body limit of every route but the uploads (JSON and forms).",
+    )
+    scan_max_bytes: int = Field(
+        default=50 * 1024 * 1024,
+        ge=1,
+        description="Body limit of the upload routes: every file of one request together.",
+    )
+    scan_max_pixels: int = Field(
+        default=40_000_000, ge=1, description="Pixels of one image or video frame as uploaded."
+    )
     scan_max_video_seconds: float = Field(default=30.0, gt=0)
     scan_sample_fps: float = Field(default=2.0, gt=0, le=30)
+    media_max_side: int = Field(
+        default=1280,
+        ge=160,
+        description="Frames are shrunk while decoded to this longer side; detection needs no more.",
+    )
+    upload_max_pixels: int = Field(
+        default=64_000_000,
+        ge=1,
+        description="Pixels of the frames one request keeps for face detection, after shrinking.",
+    )
+    upload_max_decoded_pixels: int = Field(
+        default=2_000_000_000,
+        ge=1,
+        description="Pixels decoders may produce for one request; every video frame counts.",
+    )
+    media_concurrency: int = Field(
+        default=2, ge=1, description="Threads of one process that decode and detect faces."
+    )
+    media_queue_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        description="How long a request waits for a free decode before a 503 with Retry-After.",
+    )
 
     # Rate limits (clearhouse/rate_limit.py).
     redis_url: str | None = Field(

@@ -3,7 +3,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Query, UploadFile, status
+from fastapi import APIRouter, Depends, Query, status
 
 from clearhouse.accounts.models import STAFF_ROLES, Account, Role
 from clearhouse.deps import (
@@ -15,10 +15,8 @@ from clearhouse.deps import (
     SessionDep,
     require_role,
 )
-from clearhouse.errors import InvalidRequest
 from clearhouse.pagination import Page, PageParams, page_params
 from likeness import conflicts, enrolment
-from likeness.media import MediaTooLarge
 from likeness.models import ConflictStatus, EnrolmentSession, LikenessConflict
 from likeness.runtime import LikenessDep
 from likeness.scan import scan_media
@@ -30,24 +28,18 @@ from likeness.schemas import (
     EnrolmentResult,
     ScanResultPublic,
 )
+from likeness.uploads import (
+    MAX_ENROLMENT_UPLOADS,
+    enrolment_uploads,
+    multipart_request_body,
+    scan_upload,
+)
 from rights.repository import get_owned_asset
 
 router = APIRouter(prefix="/v1", tags=["likeness"])
-MAX_UPLOADS = 12
 
 
 ScanningAccount = Annotated[Account, Depends(require_role(Role.holder, *STAFF_ROLES))]
-
-
-def _read_upload(upload: UploadFile, *, max_bytes: int) -> bytes:
-    """The whole upload, refusing it as soon as it passes ``max_bytes``."""
-    data = upload.file.read(max_bytes + 1)
-    if len(data) > max_bytes:
-        raise MediaTooLarge(
-            f"{upload.filename or 'the upload'} is larger than {max_bytes} "
-            "bytes; send a smaller file."
-        )
-    return data
 
 
 def _enrolment_public(row: EnrolmentSession) -> EnrolmentPublic:
@@ -99,10 +91,18 @@ def read_enrolment(enrolment_id: uuid.UUID, owner: HolderAccount, session: ReadS
     )
 
 
-@router.post("/enrolments/{enrolment_id}/frames", response_model=EnrolmentResult)
+@router.post(
+    "/enrolments/{enrolment_id}/frames",
+    response_model=EnrolmentResult,
+    openapi_extra=multipart_request_body(
+        field="files",
+        max_files=MAX_ENROLMENT_UPLOADS,
+        description="Photos (JPEG, PNG, WebP) or a video.",
+    ),
+)
 def submit_frames(
     enrolment_id: uuid.UUID,
-    files: Annotated[list[UploadFile], File(description="Photos (JPEG, PNG, WebP) or a video.")],
+    uploads: Annotated[list[bytes], Depends(enrolment_uploads)],
     owner: HolderAccount,
     engine: EngineDep,
     runtime: LikenessDep,
@@ -110,9 +110,6 @@ def submit_frames(
     """Enrol the face the files show, or say which frame is wrong and why.
 
     A rejected submission uses up one of the challenge's attempts (`attempts_left`)."""
-    if not 1 <= len(files) <= MAX_UPLOADS:
-        raise InvalidRequest(f"Send between 1 and {MAX_UPLOADS} files.")
-    uploads = [_read_upload(f, max_bytes=runtime.settings.scan_max_bytes) for f in files]
     outcome = enrolment.submit_frames(
         engine, owner=owner, enrolment_id=enrolment_id, uploads=uploads, runtime=runtime
     )
@@ -193,9 +190,15 @@ def resolve_conflict(
     return _conflict_public(conflict, moderator)
 
 
-@router.post("/likeness/scan", response_model=ScanResultPublic)
+@router.post(
+    "/likeness/scan",
+    response_model=ScanResultPublic,
+    openapi_extra=multipart_request_body(
+        field="file", max_files=1, description="An image or a video."
+    ),
+)
 def scan(
-    file: Annotated[UploadFile, File(description="An image or a video.")],
+    data: Annotated[bytes, Depends(scan_upload)],
     caller: ScanningAccount,
     engine: EngineDep,
     runtime: LikenessDep,
@@ -207,7 +210,6 @@ def scan(
     ("find my face in this video"). Nobody else may scan: finding a person from a photo is
     not for strangers.
     """
-    data = _read_upload(file, max_bytes=runtime.settings.scan_max_bytes)
     return scan_media(
         engine, data=data, caller=caller, staff=caller.role in STAFF_ROLES, runtime=runtime
     )

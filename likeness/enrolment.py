@@ -15,9 +15,10 @@ from clearhouse.accounts.models import Account
 from clearhouse.db import read_session, utcnow, write_session
 from clearhouse.errors import NotFound
 from likeness import vault
+from likeness.backends.base import DetectedFace
 from likeness.errors import EnrolmentClosed, EnrolmentRejected, FaceAlreadyEnrolled, NotALikeness
 from likeness.liveness import PosedFrame, check_liveness, new_challenge
-from likeness.media import decode_media
+from likeness.media import Frame, decode_uploads
 from likeness.models import (
     ConflictStatus,
     EnrolmentSession,
@@ -241,10 +242,12 @@ def _check_open(session: Session, enrolment: EnrolmentSession) -> Asset:
 
 def _usable_frames(uploads: list[bytes], *, runtime: LikenessRuntime) -> list[PosedFrame]:
     """Every still must be usable; in a video, frames without a usable face are skipped."""
-    decoded = [
-        decode_media(data, limits=runtime.media_limits, sample_fps=VIDEO_SAMPLE_FPS)
-        for data in uploads
-    ]
+
+    def decode_and_detect() -> tuple[list[list[Frame]], list[list[DetectedFace]]]:
+        decoded = decode_uploads(uploads, limits=runtime.media_limits, sample_fps=VIDEO_SAMPLE_FPS)
+        return decoded, runtime.detect_and_embed([f.rgb for frames in decoded for f in frames])
+
+    decoded, faces = runtime.run_media_work(decode_and_detect)
     labelled = []
     for number, frames in enumerate(decoded, start=1):
         is_video = len(frames) > 1 or frames[0].timestamp_s > 0
@@ -253,7 +256,6 @@ def _usable_frames(uploads: list[bytes], *, runtime: LikenessRuntime) -> list[Po
                 f"upload {number} at {frame.timestamp_s:.1f} s" if is_video else f"upload {number}"
             )
             labelled.append((label, is_video, frame.rgb))
-    faces = runtime.detect_and_embed([rgb for _, _, rgb in labelled])
     usable = []
     for (label, is_video, rgb), found in zip(labelled, faces, strict=True):
         if len(found) > 1:

@@ -1,6 +1,6 @@
 """Errors of enrolment, conflicts and the face scan."""
 
-from clearhouse.errors import Conflict, InvalidRequest
+from clearhouse.errors import ClearhouseError, Conflict, InvalidRequest
 
 
 class NotALikeness(InvalidRequest):
@@ -28,3 +28,15 @@ class FaceAlreadyEnrolled(Conflict):
 class ConflictAlreadyResolved(Conflict):
     slug = "conflict-resolved"
     title = "Conflict already resolved"
+
+
+class MediaBusy(ClearhouseError):
+    """Every decode slot of this process stayed taken for as long as a request may wait."""
+
+    status_code = 503
+    slug = "media-busy"
+    title = "Too much media being processed"
+
+    def __init__(self, detail: str, *, retry_after_s: int) -> None:
+        super().__init__(detail)
+        self.headers = {"Retry-After": str(retry_after_s)}

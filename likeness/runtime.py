@@ -4,12 +4,14 @@ Built in the app's lifespan. The backend loads on first use (dlib's weights take
 and most requests never need them); the index is rebuilt from the vault at start.
 """
 
+import math
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import numpy as np
 from fastapi import Depends, Request
@@ -20,6 +22,7 @@ from clearhouse.db import after_commit
 from clearhouse.settings import Settings
 from likeness import vault
 from likeness.backends.base import DetectedFace, FaceBackend
+from likeness.errors import MediaBusy
 from likeness.index import FaceIndex
 from likeness.key_store import LikenessKeyStore, open_key_store
 from likeness.media import MediaLimits
@@ -43,6 +46,12 @@ def load_backend(name: str, model_dir: Path | None) -> FaceBackend:
     return DlibFaceBackend()
 
 
+#: Requests that may wait for each media thread; past that, a 503 at once.
+MEDIA_WAITING_PER_SLOT = 2
+
+T = TypeVar("T")
+
+
 def configured_key_store(settings: Settings) -> LikenessKeyStore:
     """The likeness key store the settings name, its keys wrapped by the master key."""
     master_key = load_master_key(
@@ -64,6 +73,13 @@ class LikenessRuntime:
     generation: int = -1  # the vault generation the index holds (-1: none loaded yet)
     _backend_lock: threading.Lock = field(default_factory=threading.Lock)
     _sync_lock: threading.Lock = field(default_factory=threading.Lock)
+    _media_pool: ThreadPoolExecutor = field(init=False)
+    _media_admission: threading.BoundedSemaphore = field(init=False)
+
+    def __post_init__(self) -> None:
+        threads = self.settings.media_concurrency
+        self._media_pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="media")
+        self._media_admission = threading.BoundedSemaphore(threads * (1 + MEDIA_WAITING_PER_SLOT))
 
     @classmethod
     def start(cls, *, settings: Settings, engine: Engine) -> "LikenessRuntime":
@@ -117,7 +133,49 @@ class LikenessRuntime:
             max_bytes=self.settings.scan_max_bytes,
             max_pixels=self.settings.scan_max_pixels,
             max_video_seconds=self.settings.scan_max_video_seconds,
+            max_side=self.settings.media_max_side,
+            max_request_pixels=self.settings.upload_max_pixels,
+            max_request_decoded_pixels=self.settings.upload_max_decoded_pixels,
         )
+
+    def run_media_work(self, work: Callable[[], T]) -> T:
+        """Run ``work`` (decoding and face detection) on one of this process's media threads.
+
+        Each decode and detection takes up to a few hundred megabytes and seconds of CPU, so
+        only ``media_concurrency`` run at once, always on the same threads: glibc gives every
+        thread that allocates its own heap and keeps what it freed, so twelve scans decoded
+        on twelve request threads would each keep their peak. A request waits at most
+        ``media_queue_seconds`` for a thread and only a few wait at all, since route
+        handlers run on the server's bounded thread pool and a queue of uploads there would
+        hold up every other route, revocation included. The rest get a 503 (Retry-After).
+        """
+        retry_after_s = max(1, math.ceil(self.settings.media_queue_seconds))
+        if not self._media_admission.acquire(blocking=False):
+            raise MediaBusy(
+                "this server is already decoding as many uploads as it queues; send it again "
+                f"in {retry_after_s} s",
+                retry_after_s=retry_after_s,
+            )
+        try:
+            started = threading.Event()
+
+            def run() -> T:
+                started.set()
+                return work()
+
+            future = self._media_pool.submit(run)
+            if not started.wait(self.settings.media_queue_seconds) and future.cancel():
+                raise MediaBusy(
+                    f"no decoder came free within {self.settings.media_queue_seconds:g} s; send "
+                    f"the upload again in {retry_after_s} s",
+                    retry_after_s=retry_after_s,
+                )
+            return future.result()
+        finally:
+            self._media_admission.release()
+
+    def close(self) -> None:
+        self._media_pool.shutdown(wait=False, cancel_futures=True)
 
     def detect_and_embed(self, frames: list[np.ndarray]) -> list[list[DetectedFace]]:
         # One model instance per process; its native code is not documented as thread-safe.

@@ -24,8 +24,9 @@ from sqlmodel import Session, col, select
 from clearhouse.accounts.models import Account
 from clearhouse.db import read_session, write_session
 from likeness import vault
+from likeness.backends.base import DetectedFace
 from likeness.key_store import LikenessKeyStore
-from likeness.media import decode_media
+from likeness.media import Frame, decode_media
 from likeness.runtime import LikenessRuntime
 from rights.models import Asset
 
@@ -57,10 +58,14 @@ def scan_media(
     engine: Engine, *, data: bytes, caller: Account, staff: bool, runtime: LikenessRuntime
 ) -> ScanResult:
     """Scan as ``caller``: every registered likeness if ``staff``, else only the caller's own."""
-    frames = decode_media(
-        data, limits=runtime.media_limits, sample_fps=runtime.settings.scan_sample_fps
-    )
-    detections = runtime.detect_and_embed([frame.rgb for frame in frames])
+
+    def decode_and_detect() -> tuple[list[Frame], list[list[DetectedFace]]]:
+        frames = decode_media(
+            data, limits=runtime.media_limits, sample_fps=runtime.settings.scan_sample_fps
+        )
+        return frames, runtime.detect_and_embed([frame.rgb for frame in frames])
+
+    frames, detections = runtime.run_media_work(decode_and_detect)
     found = [
         (frame, face) for frame, faces in zip(frames, detections, strict=True) for face in faces
     ]
@@ -92,7 +97,7 @@ def scan_media(
         ScannedFace(
             frame=frame.index,
             timestamp_s=frame.timestamp_s,
-            box=face.box,
+            box=frame.source_box(face.box),
             matches=[
                 LikenessMatch(
                     asset_id=m.likeness_id,

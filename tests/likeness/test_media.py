@@ -1,6 +1,9 @@
 """Decoding uploads: images and videos made here, and every way an upload can be unusable."""
 
 import io
+import subprocess
+import sys
+from pathlib import Path
 
 import av
 import numpy as np
@@ -14,9 +17,13 @@ from likeness.media import (
     MediaLimits,
     MediaTooLarge,
     MediaTooLong,
+    PixelBudget,
+    TooManyPixels,
     UnsupportedMedia,
     decode_image,
     decode_media,
+    decode_uploads,
+    decode_video,
 )
 
 
@@ -172,3 +179,144 @@ def test_errors_are_platform_errors_with_problem_fields():
         decode_media(b"not media at all")
     assert caught.value.slug == "unsupported-media"
     assert caught.value.title and caught.value.detail
+
+
+def jpeg_bomb(*, width: int, height: int) -> bytes:
+    """A 16x16 JPEG whose header claims ``width`` x ``height``: a few hundred bytes that a
+    decoder would expand to the full claimed frame."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (16, 16), (120, 90, 60)).save(buffer, format="JPEG", quality=50)
+    data = bytearray(buffer.getvalue())
+    start_of_frame = data.index(b"\xff\xc0")
+    data[start_of_frame + 5 : start_of_frame + 9] = height.to_bytes(2, "big") + width.to_bytes(
+        2, "big"
+    )
+    return bytes(data)
+
+
+_DECODE_PEAK = """
+import sys
+from pathlib import Path
+from likeness.media import decode_media, MediaLimits
+
+def peak_mib():
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+
+data = Path(sys.argv[1]).read_bytes()
+decode_media(Path(sys.argv[2]).read_bytes())  # load Pillow's and NumPy's code first
+before = peak_mib()
+try:
+    frame, = decode_media(data, limits=MediaLimits(max_side=int(sys.argv[3])))
+    outcome = "x".join(map(str, frame.rgb.shape))
+except Exception as error:
+    outcome = type(error).__name__
+print(outcome, peak_mib() - before)
+"""
+
+
+def _decode_peak(tmp_path, data: bytes, *, max_side: int = 1280) -> tuple[str, float]:
+    """Decode ``data`` in a fresh process: its outcome and how far its peak RSS grew (MiB)."""
+    upload, warm_up = tmp_path / "upload", tmp_path / "warm-up"
+    upload.write_bytes(data)
+    warm_up.write_bytes(make_image(fmt="JPEG", size=(64, 64)))
+    result = subprocess.run(
+        [sys.executable, "-c", _DECODE_PEAK, str(upload), str(warm_up), str(max_side)],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    outcome, growth = result.stdout.split()
+    return outcome, float(growth)
+
+
+def test_a_jpeg_bomb_is_decoded_small_without_allocating_its_claimed_frame(tmp_path):
+    bomb = jpeg_bomb(width=6000, height=6600)
+    assert len(bomb) < 1000
+    full_frame_mib = 6000 * 6600 * 3 / 2**20  # 113 MiB as RGB
+    outcome, growth = _decode_peak(tmp_path, bomb)
+    assert outcome == "1280x1164x3"
+    assert growth < full_frame_mib / 3
+
+
+def test_a_large_jpeg_is_shrunk_while_decoded_and_turned_upright():
+    image = Image.new("RGB", (4000, 2000), "white")
+    exif = image.getexif()
+    exif[0x0112] = 6  # stored sideways: display rotated 90 degrees clockwise
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", exif=exif)
+    budget = PixelBudget(MediaLimits())
+    frame = decode_image(buffer.getvalue(), budget=budget)
+    assert frame.rgb.shape == (1280, 640, 3)
+    assert frame.scale == pytest.approx(4000 / 1280)
+    # Decoded at 1/2 scale from the DCT (the smallest scale at least 1280 wide), not in full.
+    assert budget.decoded == 2000 * 1000
+    assert budget.kept == 1280 * 640
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "WEBP"])
+def test_other_images_are_shrunk_after_decoding(fmt):
+    frame = decode_image(make_image(fmt=fmt, size=(900, 600)), limits=MediaLimits(max_side=300))
+    assert frame.rgb.shape == (200, 300, 3)
+    assert frame.source_box((30, 60, 90, 120)) == (90, 180, 270, 360)
+
+
+def test_one_requests_uploads_share_one_pixel_budget():
+    photo = make_image(fmt="PNG", size=(100, 100))
+    limits = MediaLimits(max_request_pixels=25_000)
+    assert len(decode_uploads([photo, photo], limits=limits)) == 2
+    with pytest.raises(TooManyPixels, match="limit of 25000") as caught:
+        decode_uploads([photo, photo, photo], limits=limits)
+    assert caught.value.status_code == 413
+
+
+def make_large_video(*, side: int, frames: int, fps: int = 4, format: str = "mp4") -> bytes:
+    """Flat grey ``side`` x ``side`` frames: a few kilobytes that decode to megapixels each."""
+    buffer = io.BytesIO()
+    with av.open(buffer, mode="w", format=format) as output:
+        stream = output.add_stream("libx264", rate=fps, options={"preset": "ultrafast"})
+        stream.width, stream.height, stream.pix_fmt = side, side, "yuv420p"
+        picture = av.VideoFrame.from_ndarray(np.full((side, side, 3), 128, np.uint8), "rgb24")
+        for _ in range(frames):
+            output.mux(stream.encode(picture))
+        output.mux(stream.encode())
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def video_4000() -> bytes:
+    return make_large_video(side=4000, frames=8)
+
+
+def test_a_video_of_4000px_frames_is_decoded_within_the_pixel_budget(video_4000):
+    assert len(video_4000) < 200_000
+    budget = PixelBudget(MediaLimits())
+    frames = decode_video(video_4000, budget=budget, sample_fps=2.0)
+    assert [f.timestamp_s for f in frames] == [0.0, 0.5, 1.0, 1.5]
+    assert {f.rgb.shape for f in frames} == {(1280, 1280, 3)}
+    assert budget.decoded == 8 * 4000 * 4000  # every frame decoded, sampled or not
+    assert budget.kept == 4 * 1280 * 1280
+
+
+def test_a_video_over_the_decode_budget_is_refused_from_its_header(video_4000):
+    budget = PixelBudget(MediaLimits(max_request_decoded_pixels=100_000_000))
+    with pytest.raises(TooManyPixels, match="every video frame counts"):
+        decode_video(video_4000, budget=budget)
+    assert budget.decoded == 0  # refused before the first frame was decoded
+
+
+def test_a_video_over_the_kept_budget_is_refused_from_its_header(video_4000):
+    budget = PixelBudget(MediaLimits(max_request_pixels=3 * 1280 * 1280))
+    with pytest.raises(TooManyPixels, match="frames to search for faces"):
+        decode_video(video_4000, budget=budget, sample_fps=2.0)
+    assert budget.decoded == 0
+
+
+def test_a_stream_without_length_in_its_header_is_counted_frame_by_frame():
+    raw = make_large_video(side=1000, frames=8, format="h264")  # no container: no duration
+    budget = PixelBudget(MediaLimits(max_request_decoded_pixels=5 * 1000 * 1000))
+    with pytest.raises(TooManyPixels):
+        decode_video(raw, budget=budget)
+    assert budget.decoded == 6 * 1000 * 1000  # the sixth frame broke the budget
