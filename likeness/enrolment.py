@@ -182,10 +182,11 @@ def _usable_frames(uploads: list[bytes], *, runtime: LikenessRuntime) -> list[Po
             label = (
                 f"upload {number} at {frame.timestamp_s:.1f} s" if is_video else f"upload {number}"
             )
-            labelled.append((label, is_video, frame.rgb))
-    faces = runtime.detect_and_embed([rgb for _, _, rgb in labelled])
+            clip = number if is_video else None
+            labelled.append((label, is_video, frame.rgb, clip, frame.timestamp_s))
+    faces = runtime.detect_and_embed([rgb for _, _, rgb, _, _ in labelled])
     usable = []
-    for (label, is_video, rgb), found in zip(labelled, faces, strict=True):
+    for (label, is_video, rgb, clip, timestamp_s), found in zip(labelled, faces, strict=True):
         if len(found) > 1:
             raise EnrolmentRejected(
                 f"{label} shows {len(found)} faces; enrolment needs frames "
@@ -203,7 +204,9 @@ def _usable_frames(uploads: list[bytes], *, runtime: LikenessRuntime) -> list[Po
             if is_video:
                 continue
             raise EnrolmentRejected(f"{label}: {quality.reason}.")
-        usable.append(PosedFrame(label=label, face=found[0]))
+        usable.append(
+            PosedFrame(label=label, face=found[0], rgb=rgb, clip=clip, timestamp_s=timestamp_s)
+        )
     if len(usable) < MIN_FRAMES:
         raise EnrolmentRejected(
             f"Enrolment needs at least {MIN_FRAMES} frames with one clear face each; "
