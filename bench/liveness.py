@@ -8,7 +8,9 @@ pixel of landmark noise) turned by known angles. Warped stills: each photo in
 grid of strengths, run through the real dlib backend; only the warps the pose estimate reads
 as a turn count (the others fail the challenge anyway). For each, the parallax along the
 turn's direction divided by the sine of the angle read, the quantity
-likeness.liveness.MIN_PARALLAX_PER_SINE bounds.
+likeness.liveness.MIN_PARALLAX_PER_SINE bounds; and how well one homography of the frontal
+frame reproduces the warped one (likeness.flat_warp), which MAX_PLANE_SIMILARITY bounds,
+beside the same for pairs of different photos (not warps of each other).
 """
 
 import json
@@ -32,6 +34,7 @@ from faces import (
 )
 
 from likeness.backends.base import LandmarkLayout
+from likeness.flat_warp import plane_prediction_similarity
 from likeness.liveness import PARALLAX_DIRECTIONS, parallax_per_sine
 from likeness.parallax import locate_rigid_landmarks, measure_parallax
 from likeness.pose import classify_head_pose, estimate_head_pose
@@ -78,6 +81,8 @@ def warped_stills() -> dict[str, float | int]:
 
     backend = DlibFaceBackend()
     ratios: dict[str, list[float]] = {}
+    similarities: list[float] = []
+    frontals = []
     tried = 0
     for path in sorted(FACES_DIR.glob("*.jpg")):
         rgb = decode_image(path.read_bytes()).rgb
@@ -85,6 +90,7 @@ def warped_stills() -> dict[str, float | int]:
         (face,) = backend.detect_and_embed([photo])[0]
         reference = estimate_head_pose(face.landmarks, layout=face.landmark_layout)
         frontal = locate_rigid_landmarks(photo, face.box)
+        frontals.append((photo, frontal))
         centre = tuple(face.landmarks.mean(axis=0))
         for warp in WARPS:
             tried += 1
@@ -97,7 +103,9 @@ def warped_stills() -> dict[str, float | int]:
             pose_class = classify_head_pose(pose)
             if pose_class not in PARALLAX_DIRECTIONS:
                 continue
-            parallax = measure_parallax(frontal, locate_rigid_landmarks(warped, found[0].box))
+            turned = locate_rigid_landmarks(warped, found[0].box)
+            parallax = measure_parallax(frontal, turned)
+            similarities.append(plane_prediction_similarity(photo, frontal, warped, turned))
             ratios.setdefault(pose_class.value, []).append(
                 parallax_per_sine(parallax, pose=pose, pose_class=pose_class)
             )
@@ -107,6 +115,16 @@ def warped_stills() -> dict[str, float | int]:
         "read_as_turns": len(every),
         "max": round(max(every), 4),
         **{f"max_{name}": round(max(values), 4) for name, values in ratios.items()},
+        "plane_similarity_min": round(min(similarities), 4),
+        "plane_similarity_other_photos_max": round(
+            max(
+                plane_prediction_similarity(a[0], a[1], b[0], b[1])
+                for a in frontals
+                for b in frontals
+                if a is not b
+            ),
+            4,
+        ),
     }
 
 

@@ -22,6 +22,7 @@ from itertools import pairwise
 import numpy as np
 
 from likeness.backends.base import DetectedFace
+from likeness.flat_warp import plane_prediction_similarity
 from likeness.parallax import locate_rigid_landmarks, measure_parallax
 from likeness.pose import HeadPose, PoseClass, classify_head_pose, estimate_head_pose
 
@@ -45,6 +46,13 @@ PARALLAX_DIRECTIONS: dict[PoseClass, np.ndarray] = {
 # 44 warps the pose estimate reads as a turn (dlib's 68-point model, pulled toward faces it
 # knows, reads a little parallax into a strong warp). The margin is thin: see the README.
 MIN_PARALLAX_PER_SINE = 0.095
+# A turned frame that one homography of the frontal frame reproduces at least this well
+# (likeness.flat_warp: correlation of the smoothed grey face) is that frame warped. Measured
+# with `python bench/liveness.py`: the 44 warps above give 0.989 at the least; different
+# photos (of one face or two) 0.82 at the most. No real turn was at hand to measure: a turn
+# changes what the face shows (the nose hides part of a cheek), so it should stay well below
+# a near-perfect match; the bound sits just under the warps' least.
+MAX_PLANE_SIMILARITY = 0.98
 
 # A head turned on request moves at a few tens of degrees a second; a slideshow of stills
 # jumps from one pose to the next between two samples (at 4 frames a second, a 30-degree
@@ -182,7 +190,8 @@ def _face_shift(before: DetectedFace, after: DetectedFace) -> float:
 
 
 def check_depth(frames: Sequence[PosedFrame]) -> str | None:
-    """Every frame showing a turn must show the parallax of a head turning that far."""
+    """Every frame showing a turn must show the parallax of a head turning that far, and be
+    more than the frontal frame's picture warped."""
     shown = _relative_poses(frames)
     if isinstance(shown, str):
         return shown
@@ -192,7 +201,8 @@ def check_depth(frames: Sequence[PosedFrame]) -> str | None:
             continue
         if frontal is None:
             frontal = locate_rigid_landmarks(frames[0].rgb, frames[0].face.box)
-        parallax = measure_parallax(frontal, locate_rigid_landmarks(frame.rgb, frame.face.box))
+        turned = locate_rigid_landmarks(frame.rgb, frame.face.box)
+        parallax = measure_parallax(frontal, turned)
         depth_shown = parallax_per_sine(parallax, pose=seen.pose, pose_class=seen.pose_class)
         if depth_shown < MIN_PARALLAX_PER_SINE:
             return (
@@ -201,5 +211,13 @@ def check_depth(frames: Sequence[PosedFrame]) -> str | None:
                 f"head's does (parallax {depth_shown:.2f}, a head shows at least "
                 f"{MIN_PARALLAX_PER_SINE:.2f}); record yourself live, not a photo or a "
                 "warped picture"
+            )
+        similarity = plane_prediction_similarity(frames[0].rgb, frontal, frame.rgb, turned)
+        if similarity >= MAX_PLANE_SIMILARITY:
+            return (
+                f"{frame.label} reads as turned {seen.pose_class}, but it is the first frame's "
+                f"picture warped as a flat picture is: one plane transform of it reproduces "
+                f"this face (match {similarity:.3f}; {MAX_PLANE_SIMILARITY} or more is a flat "
+                "copy); record yourself live, not a photo or a warped picture"
             )
     return None

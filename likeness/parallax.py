@@ -141,7 +141,8 @@ def _normaliser(points: np.ndarray) -> np.ndarray:
     return np.array([[scale, 0, -scale * centre[0]], [0, scale, -scale * centre[1]], [0, 0, 1]])
 
 
-def _transform(homography: np.ndarray, points: np.ndarray) -> np.ndarray:
+def transform_points(homography: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """(x, y) ``points`` moved by a 3x3 ``homography``."""
     mapped = np.c_[points, np.ones(len(points))] @ homography.T
     return mapped[:, :2] / mapped[:, 2:3]
 
@@ -161,6 +162,16 @@ def _direct_linear_homography(source: np.ndarray, target: np.ndarray) -> np.ndar
     return homography / homography[2, 2]
 
 
+def fit_homography(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """The homography taking ``source`` (x, y) points nearest ``target`` (normalised DLT)."""
+    to_source, to_target = _normaliser(source), _normaliser(target)
+    normalised = _direct_linear_homography(
+        transform_points(to_source, source), transform_points(to_target, target)
+    )
+    homography = np.linalg.inv(to_target) @ normalised @ to_source
+    return homography / homography[2, 2]
+
+
 def measure_parallax(frontal: np.ndarray, turned: np.ndarray) -> np.ndarray:
     """The parallax vector (x right, y down) between two frames' 51 rigid landmarks.
 
@@ -173,14 +184,14 @@ def measure_parallax(frontal: np.ndarray, turned: np.ndarray) -> np.ndarray:
     turned = np.asarray(turned, dtype=np.float64)
     if frontal.shape != (len(_DEPTH), 2) or turned.shape != frontal.shape:
         raise ValueError(f"expected two arrays of {len(_DEPTH)} (x, y) landmarks")
-    source = _transform(_normaliser(frontal), frontal)
-    target = _transform(_normaliser(turned), turned)
+    source = transform_points(_normaliser(frontal), frontal)
+    target = transform_points(_normaliser(turned), turned)
     start = _direct_linear_homography(source, target).ravel()[:8]
     params = np.r_[start, 0.0, 0.0]
 
     def residual(p: np.ndarray) -> np.ndarray:
         homography = np.append(p[:8], 1.0).reshape(3, 3)
-        return (_transform(homography, source) + np.outer(_DEPTH, p[8:]) - target).ravel()
+        return (transform_points(homography, source) + np.outer(_DEPTH, p[8:]) - target).ravel()
 
     # Gauss-Newton on the geometric error of homography and parallax together.
     current = residual(params)
