@@ -1,4 +1,5 @@
-"""Face test data: the shared photos' folder, and synthetic landmarks of a turned head."""
+"""Face test data: the shared photos' folder, synthetic landmarks of a turned head, and the
+plane warps an attacker applies to one frontal photo to fake a turn."""
 
 import os
 from pathlib import Path
