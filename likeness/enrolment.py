@@ -255,9 +255,10 @@ def _usable_frames(uploads: list[bytes], *, runtime: LikenessRuntime) -> list[Po
             label = (
                 f"upload {number} at {frame.timestamp_s:.1f} s" if is_video else f"upload {number}"
             )
-            labelled.append((label, is_video, frame.rgb))
+            clip = number if is_video else None
+            labelled.append((label, is_video, frame.rgb, clip, frame.timestamp_s))
     usable = []
-    for (label, is_video, rgb), found in zip(labelled, faces, strict=True):
+    for (label, is_video, rgb, clip, timestamp_s), found in zip(labelled, faces, strict=True):
         if len(found) > 1:
             raise EnrolmentRejected(
                 f"{label} shows {len(found)} faces; enrolment needs frames "
@@ -275,7 +276,9 @@ def _usable_frames(uploads: list[bytes], *, runtime: LikenessRuntime) -> list[Po
             if is_video:
                 continue
             raise EnrolmentRejected(f"{label}: {quality.reason}.")
-        usable.append(PosedFrame(label=label, face=found[0]))
+        usable.append(
+            PosedFrame(label=label, face=found[0], rgb=rgb, clip=clip, timestamp_s=timestamp_s)
+        )
     if len(usable) < MIN_FRAMES:
         raise EnrolmentRejected(
             f"Enrolment needs at least {MIN_FRAMES} frames with one clear face each; "
