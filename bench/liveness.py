@@ -25,6 +25,7 @@ sys.path.insert(1, str(ROOT / "tests"))
 
 from faces import (
     FACES_DIR,
+    REAL_TURNS,
     WARPS,
     crop_to_face,
     plane_warp,
@@ -38,14 +39,6 @@ from likeness.flat_warp import plane_prediction_similarity
 from likeness.liveness import PARALLAX_DIRECTIONS, parallax_per_sine
 from likeness.parallax import locate_rigid_landmarks, measure_parallax
 from likeness.pose import classify_head_pose, estimate_head_pose
-
-REAL_TURNS = [(yaw, 0) for yaw in (-45, -35, -25, -20, 20, 25, 35, 45)] + [
-    (0, 15),
-    (0, 20),
-    (0, 30),
-    (10, 18),
-    (25, 10),
-]
 
 
 def real_turns() -> dict[str, float | int]:

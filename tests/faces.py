@@ -18,6 +18,16 @@ FACES_DIR = Path(
 )
 
 
+# (yaw, pitch) in degrees of real head turns the liveness check must accept.
+REAL_TURNS = [(yaw, 0) for yaw in (-45, -35, -25, -20, 20, 25, 35, 45)] + [
+    (0, 15),
+    (0, 20),
+    (0, 30),
+    (10, 18),
+    (25, 10),
+]
+
+
 def rotation(*, yaw: float, pitch: float, roll: float) -> np.ndarray:
     """Written out independently of pose.py: yaw about y, then pitch (up) about x, then roll."""
     y, p, r = np.radians([yaw, pitch, roll])

@@ -5,11 +5,16 @@ teardown and runs one request at a time per client, so it cannot show what a cli
 an answer sees next, nor what two requests at the same moment do.
 """
 
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import uvicorn
+
 from bench.server import live_server
+from clearhouse.app import create_app
 from clearhouse.settings import Settings
 
 # Settings that pass to the server unchanged, as CLEARHOUSE_* variables.
@@ -37,3 +42,26 @@ def clearhouse_serve(settings: Settings, *, log: Path) -> Iterator[str]:
         log_path=log,
     ) as server:
         yield server.base_url
+
+
+@contextmanager
+def uvicorn_in_thread(settings: Settings) -> Iterator[str]:
+    """The app on a real uvicorn server in this process, on a free port; yields its URL.
+
+    For tests that need real HTTP (schemathesis, bodies over a socket) but no second process.
+    """
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning")
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert time.monotonic() < deadline, "the API did not start"
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -6,18 +6,15 @@ HTTP to a real server: none may answer 500, and every response must match the sc
 """
 
 import shutil
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 import httpx
 import hypothesis
 import pytest
 import schemathesis
-import uvicorn
 from factories import granted_asset, sign_up
 from hypothesis import HealthCheck, settings
+from live_server import uvicorn_in_thread
 from schemathesis.checks import positive_data_acceptance
 
 from clearhouse.app import create_app
@@ -29,7 +26,7 @@ schema = schemathesis.openapi.from_dict(create_app(Settings()).openapi())
 
 @pytest.fixture
 def live_api(settings: Settings) -> Iterator[str]:
-    with _serving(settings) as base_url:
+    with uvicorn_in_thread(settings) as base_url:
         yield base_url
 
 
@@ -62,26 +59,6 @@ def test_api_conforms_to_its_schema(case, live_api, holder_headers):
     )
 
 
-@contextmanager
-def _serving(settings: Settings) -> Iterator[str]:
-    """The app on a real uvicorn server on a free port; yields its base URL."""
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "the API did not start"
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
 def test_api_call_sequences_follow_the_schema(sqlite_template, key_dir, tmp_path):
     """Sequences of calls chained by the schema's links (inferred by schemathesis, plus those
     in clearhouse/openapi.py): create, enrol, delete, then use what was deleted. Every answer
@@ -95,7 +72,7 @@ def test_api_call_sequences_follow_the_schema(sqlite_template, key_dir, tmp_path
             folder = tmp_path / f"run{next(runs)}"
             folder.mkdir()
             shutil.copy(sqlite_template, folder / "clearhouse.db")
-            self.serving = _serving(
+            self.serving = uvicorn_in_thread(
                 Settings(
                     data_dir=key_dir,
                     database_url=f"sqlite:///{folder / 'clearhouse.db'}",

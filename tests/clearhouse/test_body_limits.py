@@ -2,13 +2,11 @@
 forms, the media limit for the two upload routes; declared or streamed, the answer is 413."""
 
 import socket
-import threading
-import time
 from collections.abc import Iterator
 
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
+from live_server import uvicorn_in_thread
 
 from clearhouse.app import create_app
 from clearhouse.body_limits import RequestBodyLimit
@@ -58,18 +56,8 @@ def test_a_chunked_body_without_content_length_is_counted_and_refused(client):
 
 @pytest.fixture
 def live_port(settings) -> Iterator[int]:
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline, "the API did not start"
-        time.sleep(0.02)
-    yield server.servers[0].sockets[0].getsockname()[1]
-    server.should_exit = True
-    thread.join(timeout=10)
+    with uvicorn_in_thread(settings) as url:
+        yield int(url.rsplit(":", 1)[1])
 
 
 def test_a_streamed_body_is_refused_while_it_is_still_arriving(live_port):

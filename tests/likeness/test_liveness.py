@@ -5,7 +5,7 @@ however it is warped. Real photos warped and run through dlib: test_liveness_war
 
 import numpy as np
 import pytest
-from faces import plane_warp, synthetic_landmarks, synthetic_rigid_landmarks
+from faces import REAL_TURNS, plane_warp, synthetic_landmarks, synthetic_rigid_landmarks
 
 from likeness.backends.base import DetectedFace, LandmarkLayout
 from likeness.liveness import (
@@ -120,15 +120,6 @@ def test_landmarks_that_are_no_face_fail():
     problem = check_liveness([PoseClass.FRONTAL, PoseClass.LEFT], frames)
     assert problem is not None
     assert problem.startswith("frame 1")
-
-
-REAL_TURNS = [(yaw, 0) for yaw in (-45, -35, -25, -20, 20, 25, 35, 45)] + [
-    (0, 15),
-    (0, 20),
-    (0, 30),
-    (10, 18),
-    (25, 10),
-]
 
 
 def _read_pose(frontal5, turned5):

@@ -2,11 +2,11 @@
 sheared sideways for "left" and "right", squeezed for "up" and tilted in perspective, over a
 range of strengths. The pose check alone is fooled by these warps; liveness refuses them."""
 
-import io
 import re
 
 import numpy as np
 import pytest
+from enrolling import video
 from faces import WARPS, crop_to_face, plane_warp, warp_photo
 from factories import create_asset
 
@@ -76,22 +76,6 @@ def test_warps_that_fool_the_pose_check_are_refused(name, dlib_backend, face_pho
     assert len(set(fooled)) >= 2, fooled
 
 
-def _mp4(pictures: list[np.ndarray], *, fps: int) -> bytes:
-    import av
-
-    height, width = pictures[0].shape[:2]
-    buffer = io.BytesIO()
-    with av.open(buffer, mode="w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        for picture in pictures:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(picture, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return buffer.getvalue()
-
-
 # The attacker's pick, offline with the pose estimator, for obama2.jpg (whose head is turned
 # a little): a shear that makes it read frontal (yaw -6), then warps of that which read as
 # each turn (yaw 23 and -27, pitch 20) and still do after the video's compression.
@@ -119,11 +103,11 @@ def test_a_slideshow_video_of_warped_stills_is_refused(client, holder, dlib_back
         for pose in opened["challenge"][1:]
     ]
     # Each still held for a second, as a slideshow shows them.
-    video = _mp4([still for still in stills for _ in range(4)], fps=4)
+    slideshow = video([still for still in stills for _ in range(4)], fps=4)
     response = client.post(
         f"/v1/enrolments/{opened['id']}/frames",
         headers=holder.headers,
-        files=[("files", ("me.mp4", video, "video/mp4"))],
+        files=[("files", ("me.mp4", slideshow, "video/mp4"))],
     )
     assert response.status_code == 400, response.text
     detail = response.json()["detail"]
