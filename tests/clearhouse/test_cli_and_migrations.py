@@ -190,7 +190,7 @@ def test_likeness_retention_destroys_templates_idle_past_the_setting(settings, h
             env={**_env(settings), "CLEARHOUSE_TEMPLATE_RETENTION_DAYS": "30"},
         )
         assert kept.returncode == 0, kept.stderr
-        assert json.loads(kept.stdout) == {"destroyed": []}
+        assert json.loads(kept.stdout) == {"destroyed": [], "orphan_keys_destroyed": 0}
 
         destroyed = _clearhouse(
             "likeness",
@@ -198,7 +198,7 @@ def test_likeness_retention_destroys_templates_idle_past_the_setting(settings, h
             env={**_env(settings), "CLEARHOUSE_TEMPLATE_RETENTION_DAYS": "5"},
         )
         assert destroyed.returncode == 0, destroyed.stderr
-        assert json.loads(destroyed.stdout) == {"destroyed": [likeness]}
+        assert json.loads(destroyed.stdout) == {"destroyed": [likeness], "orphan_keys_destroyed": 0}
         audit = client.get(f"/v1/assets/{likeness}/audit", headers=holder.headers).json()
         assert audit["items"][-1]["action"] == "likeness.templates_destroyed"
 
