@@ -34,7 +34,7 @@ from likeness.uploads import (
     multipart_request_body,
     scan_upload,
 )
-from rights.repository import get_owned_asset
+from rights.dependencies import OwnedAssetToChange
 
 router = APIRouter(prefix="/v1", tags=["likeness"])
 
@@ -69,14 +69,13 @@ def _enrolment_public(row: EnrolmentSession) -> EnrolmentPublic:
     response_model=EnrolmentPublic,
 )
 def open_enrolment(
-    asset_id: uuid.UUID,
+    likeness: OwnedAssetToChange,
     body: EnrolmentCreate,
     owner: HolderAccount,
     session: SessionDep,
     runtime: LikenessDep,
 ):
     """Start enrolling the face of a likeness asset; the answer carries the liveness challenge."""
-    likeness = get_owned_asset(session, owner_id=owner.id, asset_id=asset_id)
     return _enrolment_public(
         enrolment.open_enrolment(
             session, owner=owner, likeness=likeness, keep_media=body.keep_media, runtime=runtime

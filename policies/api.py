@@ -1,6 +1,5 @@
 """Routes for an asset's opt-in policy and its versions."""
 
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, status
@@ -10,39 +9,35 @@ from clearhouse.pagination import Page, PageParams, page_params
 from policies import service
 from policies.schema import PolicyDocument
 from policies.schemas import PolicyVersionPublic
-from rights.repository import get_owned_asset
+from rights.dependencies import OwnedAsset, OwnedAssetIncludingDeleted, OwnedAssetToChange
 
 router = APIRouter(prefix="/v1/assets/{asset_id}", tags=["policies"])
 
 
 @router.post("/policies", status_code=status.HTTP_201_CREATED, response_model=PolicyVersionPublic)
 def set_policy(
-    asset_id: uuid.UUID, body: PolicyDocument, owner: HolderAccount, session: SessionDep
+    asset: OwnedAssetToChange, body: PolicyDocument, owner: HolderAccount, session: SessionDep
 ):
     """Make `body` the asset's policy, as a new version. Existing grants keep their version."""
-    asset = get_owned_asset(session, owner_id=owner.id, asset_id=asset_id)
     return PolicyVersionPublic.of(
         service.set_policy(session, asset=asset, actor=owner, document=body)
     )
 
 
 @router.get("/policy", response_model=PolicyVersionPublic)
-def read_policy_in_force(asset_id: uuid.UUID, owner: HolderAccount, session: ReadSessionDep):
+def read_policy_in_force(asset: OwnedAsset, session: ReadSessionDep):
     """The version in force; version 0 (nobody may use it) if none was ever set."""
-    asset = get_owned_asset(session, owner_id=owner.id, asset_id=asset_id)
     current = service.current_policy(session, asset.id)
     return PolicyVersionPublic.of(current) if current else PolicyVersionPublic.default_for(asset.id)
 
 
 @router.get("/policies", response_model=Page[PolicyVersionPublic])
 def list_policy_versions(
-    asset_id: uuid.UUID,
-    owner: HolderAccount,
+    asset: OwnedAssetIncludingDeleted,
     session: ReadSessionDep,
     paging: Annotated[PageParams, Depends(page_params)],
 ):
     """Every version, newest first."""
-    asset = get_owned_asset(session, owner_id=owner.id, asset_id=asset_id, include_deleted=True)
     rows, total = service.list_policy_versions(session, asset_id=asset.id, params=paging)
     return Page(
         items=[PolicyVersionPublic.of(row) for row in rows],
@@ -54,12 +49,10 @@ def list_policy_versions(
 
 @router.get("/policies/{version}", response_model=PolicyVersionPublic)
 def read_policy_version(
-    asset_id: uuid.UUID,
+    asset: OwnedAssetIncludingDeleted,
     version: Annotated[int, Path(ge=1, le=2**31)],
-    owner: HolderAccount,
     session: ReadSessionDep,
 ):
-    asset = get_owned_asset(session, owner_id=owner.id, asset_id=asset_id, include_deleted=True)
     return PolicyVersionPublic.of(
         service.policy_version(session, asset_id=asset.id, version=version)
     )

@@ -20,6 +20,7 @@ from clearhouse.signing import TokenRejected
 from likeness.runtime import LikenessDep
 from policies.models import PolicyVersion
 from rights import audit, repository, service
+from rights.dependencies import OwnedAsset, OwnedAssetIncludingDeleted, OwnedAssetToChange
 from rights.models import AssetKind, GrantStatus
 from rights.receipts import verify_receipt
 from rights.schemas import (
@@ -68,19 +69,20 @@ def list_assets(
 
 
 @router.get("/assets/{asset_id}", response_model=AssetPublic, tags=["assets"])
-def read_asset(asset_id: uuid.UUID, owner: HolderAccount, session: ReadSessionDep):
-    return repository.get_owned_asset(session, owner_id=owner.id, asset_id=asset_id)
+def read_asset(asset: OwnedAsset):
+    return asset
 
 
 @router.patch("/assets/{asset_id}", response_model=AssetPublic, tags=["assets"])
-def update_asset(asset_id: uuid.UUID, body: AssetUpdate, owner: HolderAccount, session: SessionDep):
-    asset = repository.get_owned_asset(session, owner_id=owner.id, asset_id=asset_id)
+def update_asset(
+    asset: OwnedAssetToChange, body: AssetUpdate, owner: HolderAccount, session: SessionDep
+):
     return service.update_asset(session, owner=owner, asset=asset, changes=body)
 
 
 @router.delete("/assets/{asset_id}", response_model=AssetDeleted, tags=["assets"])
 def delete_asset(
-    asset_id: uuid.UUID,
+    asset: OwnedAssetToChange,
     owner: HolderAccount,
     session: SessionDep,
     settings: SettingsDep,
@@ -91,13 +93,12 @@ def delete_asset(
 
     Deleting a likeness also destroys its face templates and their key (crypto-shredding).
     """
-    asset = repository.get_owned_asset(session, owner_id=owner.id, asset_id=asset_id)
     deletion = service.delete_asset(
         session, owner=owner, asset=asset, settings=settings, keys=keys, likeness=likeness
     )
     revocation = _revocation(deletion.revoked)
     revocation.effective_at = commit_now(session)
-    return AssetDeleted(asset_id=asset_id, deleted_at=deletion.deleted_at, revocation=revocation)
+    return AssetDeleted(asset_id=asset.id, deleted_at=deletion.deleted_at, revocation=revocation)
 
 
 @router.post(
@@ -107,7 +108,7 @@ def delete_asset(
     tags=["grants"],
 )
 def create_grant(
-    asset_id: uuid.UUID,
+    asset: OwnedAssetToChange,
     body: GrantCreate,
     owner: HolderAccount,
     session: SessionDep,
@@ -115,7 +116,6 @@ def create_grant(
     keys: KeysDep,
 ):
     """Consent to uses of the asset under a policy version; returns a signed receipt."""
-    asset = repository.get_owned_asset(session, owner_id=owner.id, asset_id=asset_id)
     given = service.create_grant(
         session,
         owner=owner,
@@ -132,15 +132,11 @@ def create_grant(
 
 @router.get("/assets/{asset_id}/grants", response_model=Page[GrantPublic], tags=["grants"])
 def list_grants(
-    asset_id: uuid.UUID,
-    owner: HolderAccount,
+    asset: OwnedAssetIncludingDeleted,
     session: ReadSessionDep,
     paging: Paging,
     status: Annotated[GrantStatus | None, Query(description="Only grants in this status.")] = None,
 ):
-    asset = repository.get_owned_asset(
-        session, owner_id=owner.id, asset_id=asset_id, include_deleted=True
-    )
     rows, total = repository.grants_with_policies(
         session, asset_id=asset.id, status=status, params=paging
     )
@@ -183,7 +179,7 @@ def revoke_grant(
 
 @router.post("/assets/{asset_id}/revoke", response_model=Revocation, tags=["grants"])
 def revoke_asset_grants(
-    asset_id: uuid.UUID,
+    asset: OwnedAssetToChange,
     body: RevokeRequest,
     owner: HolderAccount,
     session: SessionDep,
@@ -191,7 +187,6 @@ def revoke_asset_grants(
     keys: KeysDep,
 ):
     """Withdraw every active grant of the asset at once."""
-    asset = repository.get_owned_asset(session, owner_id=owner.id, asset_id=asset_id)
     revocation = _revocation(
         service.revoke_asset_grants(
             session, owner=owner, asset=asset, reason=body.reason, settings=settings, keys=keys

@@ -1,0 +1,41 @@
+"""The caller's own asset, loaded from the `asset_id` in the path, for routes of any domain.
+
+Each variant loads the asset in the session its route then works in: FastAPI resolves a
+dependency once per request, so the `SessionDep` or `ReadSessionDep` declared here is the
+route's own. Another holder's asset, like one that does not exist, is a 404.
+"""
+
+import uuid
+from typing import Annotated
+
+from fastapi import Depends
+
+from clearhouse.deps import HolderAccount, ReadSessionDep, SessionDep
+from rights import repository
+from rights.models import Asset
+
+
+def _owned_asset(asset_id: uuid.UUID, owner: HolderAccount, session: ReadSessionDep) -> Asset:
+    return repository.get_owned_asset(session, owner_id=owner.id, asset_id=asset_id)
+
+
+def _owned_asset_to_change(asset_id: uuid.UUID, owner: HolderAccount, session: SessionDep) -> Asset:
+    return repository.get_owned_asset(session, owner_id=owner.id, asset_id=asset_id)
+
+
+def _owned_asset_including_deleted(
+    asset_id: uuid.UUID, owner: HolderAccount, session: ReadSessionDep
+) -> Asset:
+    return repository.get_owned_asset(
+        session, owner_id=owner.id, asset_id=asset_id, include_deleted=True
+    )
+
+
+OwnedAsset = Annotated[Asset, Depends(_owned_asset)]
+"""One of the caller's live assets, for a route that only reads (`ReadSessionDep`)."""
+
+OwnedAssetToChange = Annotated[Asset, Depends(_owned_asset_to_change)]
+"""One of the caller's live assets, in the write transaction (`SessionDep`) that changes it."""
+
+OwnedAssetIncludingDeleted = Annotated[Asset, Depends(_owned_asset_including_deleted)]
+"""One of the caller's assets, deleted or not, for reading its history (`ReadSessionDep`)."""
