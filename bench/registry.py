@@ -31,8 +31,8 @@ from sqlalchemy import Engine, insert
 
 from bench.server import fresh_postgres_url, holder_token, live_server
 from clearhouse.db import build_engine, utcnow
+from policies.document import Audience, PolicyDocument, Use
 from policies.models import PolicyVersion
-from policies.schema import Audience, PolicyDocument, Use
 from rights.models import Asset, AssetKind, ConsentGrant
 
 

@@ -103,7 +103,7 @@ def _seed_demo(session: Session, *, settings: Settings, base_url: str) -> None:
     from clearhouse.accounts.schemas import AccountCreate
     from clearhouse.accounts.service import create_account
     from clearhouse.keys import KeyRing
-    from policies.schema import Audience, PolicyDocument, Price, Use
+    from policies.document import Audience, PolicyDocument, Price, Use
     from policies.service import set_policy
     from rights.models import AssetKind
     from rights.schemas import AssetCreate

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, Path, status
 from clearhouse.deps import HolderAccount, ReadSessionDep, SessionDep
 from clearhouse.pagination import Page, PageParams, page_params
 from policies import service
-from policies.schema import PolicyDocument
+from policies.document import PolicyDocument
 from policies.schemas import PolicyVersionPublic
 from rights.dependencies import OwnedAsset, OwnedAssetIncludingDeleted, OwnedAssetToChange
 

@@ -5,8 +5,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from policies.document import NOBODY, PolicyDocument
 from policies.models import PolicyVersion
-from policies.schema import NOBODY, PolicyDocument
 
 
 class PolicyVersionPublic(BaseModel):

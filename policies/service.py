@@ -9,8 +9,8 @@ from clearhouse.accounts.models import Account
 from clearhouse.db import utcnow
 from clearhouse.errors import InvalidRequest, NotFound
 from clearhouse.pagination import PageParams, paginate
+from policies.document import Audience, PolicyDocument
 from policies.models import PolicyVersion
-from policies.schema import Audience, PolicyDocument
 from rights import audit
 from rights.models import Asset
 

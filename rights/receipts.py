@@ -14,8 +14,8 @@ from clearhouse import signing
 from clearhouse.accounts.models import Account
 from clearhouse.keys import KeyRing
 from clearhouse.settings import Settings
+from policies.document import PolicyDocument
 from policies.models import PolicyVersion
-from policies.schema import PolicyDocument
 from rights.models import Asset, AssetKind, ConsentGrant, ConsentReceipt, ReceiptEvent
 
 SPECIFICATION = "KI-CR-v1.1.0"

@@ -17,8 +17,8 @@ from clearhouse.settings import Settings
 from likeness.runtime import LikenessRuntime
 from likeness.tasks import forget_likeness
 from policies import service as policies
+from policies.document import PolicyDocument
 from policies.models import PolicyVersion
-from policies.schema import PolicyDocument
 from rights import audit, repository
 from rights.errors import GrantRevoked, HandleTaken, NothingToGrant
 from rights.models import Asset, AssetKind, ConsentGrant, ConsentReceipt, GrantStatus, ReceiptEvent

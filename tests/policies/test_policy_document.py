@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from policies.schema import NOBODY, Audience, ContentCategory, PolicyDocument, Use
+from policies.document import NOBODY, Audience, ContentCategory, PolicyDocument, Use
 
 
 def test_the_default_admits_nobody():
