@@ -11,9 +11,9 @@ from sqlmodel import Session
 from clearhouse.accounts import service as accounts
 from clearhouse.accounts.models import STAFF_ROLES, Account, Role
 from clearhouse.db import get_read_session, get_session, read_session
-from clearhouse.errors import Forbidden, Unauthenticated
+from clearhouse.errors import Forbidden, Unauthenticated, raises
 from clearhouse.keys import KeyRing
-from clearhouse.rate_limit import RateLimiterDep
+from clearhouse.rate_limit import RateLimited, RateLimiterDep, RateLimiterUnavailable
 from clearhouse.settings import Settings
 
 
@@ -47,6 +47,7 @@ _api_key = APIKeyHeader(
 )
 
 
+@raises(Unauthenticated, RateLimited, RateLimiterUnavailable)
 def current_account(
     request: Request,
     settings: SettingsDep,
@@ -78,6 +79,7 @@ CurrentAccount = Annotated[Account, Depends(current_account)]
 def require_role(*roles: Role) -> Callable[[Account], Awaitable[Account]]:
     allowed = ", ".join(roles)
 
+    @raises(Forbidden)
     async def check(account: CurrentAccount) -> Account:
         if account.role not in roles:
             raise Forbidden(f"This needs one of these roles: {allowed}.")

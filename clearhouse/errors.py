@@ -2,13 +2,15 @@
 
 Domain packages subclass :class:`ClearhouseError` in their own ``errors.py``; the handlers
 installed by :func:`install_problem_handlers` turn every error, ours or FastAPI's, into a
-problem document, so a caller never has to parse two error formats.
+problem document, so a caller never has to parse two error formats. Routes and dependencies
+declare what they raise with :func:`raises`, for the OpenAPI schema.
 """
 
 import logging
 import re
+from collections.abc import Callable
 from http import HTTPStatus
-from typing import Any
+from typing import Any, ClassVar, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -42,6 +44,7 @@ class ClearhouseError(Exception):
     slug: str = "bad-request"
     title: str = "Bad request"
     headers: dict[str, str] | None = None
+    sends_retry_after: ClassVar[bool] = False  # for the OpenAPI schema's Retry-After header
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
@@ -85,6 +88,41 @@ class InvalidRequest(ClearhouseError):
     status_code = 400
     slug = "invalid-request"
     title = "Invalid request"
+
+
+class InvalidParameters(ClearhouseError):
+    """A query, header or cookie parameter out of its range or of the wrong type."""
+
+    status_code = 400
+    slug = "invalid-parameters"
+    title = "Invalid query or header parameters"
+
+
+class MalformedBody(ClearhouseError):
+    """A body that does not match its schema: the only 422."""
+
+    status_code = 422
+    slug = "malformed-body"
+    title = "Malformed request body"
+
+
+Raiser = TypeVar("Raiser", bound=Callable[..., Any])
+RAISES_ATTRIBUTE = "clearhouse_raises"
+
+
+def raises(*errors: type[ClearhouseError]) -> Callable[[Raiser], Raiser]:
+    """Declare the errors a route or a dependency raises on purpose.
+
+    The OpenAPI schema lists, for each route, the errors of the route and of every dependency
+    it runs (clearhouse/openapi.py), so a route documents only what it can answer.
+    """
+
+    def declare(function: Raiser) -> Raiser:
+        declared = getattr(function, RAISES_ATTRIBUTE, ())
+        setattr(function, RAISES_ATTRIBUTE, (*declared, *errors))
+        return function
+
+    return declare
 
 
 def problem_response(
@@ -141,8 +179,9 @@ async def _on_validation_error(request: Request, exc: RequestValidationError) ->
     ]
     locations = {_location(e) for e in exc.errors()}
     if "body" in locations:
-        status, slug, title = 422, "malformed-body", "Malformed request body"
-        detail = "Fix the fields listed in `errors` and send the request again."
+        error: ClearhouseError = MalformedBody(
+            "Fix the fields listed in `errors` and send the request again."
+        )
     elif locations == {"path"}:
         if fixed_path_methods := _declared_methods(request, fixed_paths_only=True):
             # e.g. GET /v1/receipts/verify: "verify" is no receipt id but a path of its own.
@@ -154,18 +193,20 @@ async def _on_validation_error(request: Request, exc: RequestValidationError) ->
                 detail=None,
                 headers={"Allow": fixed_path_methods},
             )
-        return problem_response(
-            request,
-            status=404,
-            slug="not-found",
-            title="Not found",
-            detail="No such object: the id in the path is not a valid id.",
+        return error_response(
+            request, NotFound("No such object: the id in the path is not a valid id.")
         )
     else:
-        status, slug, title = 400, "invalid-parameters", "Invalid query or header parameters"
-        detail = "Fix the parameters listed in `errors` and send the request again."
+        error = InvalidParameters(
+            "Fix the parameters listed in `errors` and send the request again."
+        )
     return problem_response(
-        request, status=status, slug=slug, title=title, detail=detail, errors=errors
+        request,
+        status=error.status_code,
+        slug=error.slug,
+        title=error.title,
+        detail=error.detail,
+        errors=errors,
     )
 
 

@@ -1,48 +1,93 @@
-"""The OpenAPI schema, with the problem-details responses every route can give and the
-links between operations."""
+"""The OpenAPI schema, with the problem-details responses each route can give and the links
+between operations.
 
+A route's errors are those it and its dependencies declare with
+:func:`clearhouse.errors.raises`, and those its request's shape can meet (a path id that is no
+id, a bad query parameter, a malformed or oversized body).
+"""
+
+from collections import defaultdict
+from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
+from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 
-from clearhouse.errors import PROBLEM_MEDIA_TYPE, Problem
+from clearhouse.errors import (
+    PROBLEM_MEDIA_TYPE,
+    RAISES_ATTRIBUTE,
+    ClearhouseError,
+    ContentTooLarge,
+    InvalidParameters,
+    MalformedBody,
+    NotFound,
+    Problem,
+)
 
 _DESCRIPTIONS = {
-    "400": "The request asks for something that cannot be done, or a parameter is invalid.",
-    "401": "No valid credentials.",
-    "403": "The caller's role may not do this.",
-    "404": "No such object among the caller's.",
-    "409": "Conflicts with the current state.",
-    "413": "The body is too large, or the upload is (bytes, pixels or seconds of video).",
-    "415": "The upload is not an image or video we read.",
-    "422": "The body is malformed; `errors` lists each field.",
-    "429": "Too many requests: wait the seconds in Retry-After.",
-    "503": "Busy (every decoder) or the rate limiter's store (Redis) did not answer: "
-    "send it again shortly (after Retry-After seconds when given).",
+    400: "The request asks for something that cannot be done, or a parameter is invalid.",
+    401: "No valid credentials.",
+    403: "The caller's role may not do this.",
+    404: "No such object among the caller's.",
+    409: "Conflicts with the current state.",
+    413: "The body is too large, or the upload is (bytes, pixels or seconds of video).",
+    415: "The upload is not an image or video we read.",
+    422: "The body is malformed; `errors` lists each field.",
+    429: "Too many requests: wait the seconds in Retry-After.",
+    503: "Unavailable for a moment: send it again shortly (after Retry-After seconds when given).",
 }
-SIGN_IN_PATH = "/v1/auth/token"
 
 
-def _problem(description: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
-    }
+def _declared_errors(dependant: Dependant) -> set[type[ClearhouseError]]:
+    """What a route and every dependency it runs declare with ``raises``."""
+    errors = set(getattr(dependant.call, RAISES_ATTRIBUTE, ()))
+    for dependency in dependant.dependencies:
+        errors |= _declared_errors(dependency)
+    return errors
 
 
-def _rate_limited() -> dict[str, Any]:
-    retry_after = {
-        "description": "Whole seconds until the request may be sent again.",
-        "schema": {"type": "integer", "minimum": 1},
-    }
-    return {**_problem(_DESCRIPTIONS["429"]), "headers": {"Retry-After": retry_after}}
+def _request_errors(route: RouteContext, operation: dict[str, Any]) -> set[type[ClearhouseError]]:
+    """What FastAPI and the middleware answer for the request's shape
+    (clearhouse/errors.py's validation handler, clearhouse/body_limits.py)."""
+    errors: set[type[ClearhouseError]] = set()
+    locations = {parameter["in"] for parameter in operation.get("parameters", [])}
+    if "path" in locations:
+        errors.add(NotFound)  # an id in the path that is no valid id
+    if locations & {"query", "header", "cookie"}:
+        errors.add(InvalidParameters)
+    if "requestBody" in operation:
+        errors |= {ContentTooLarge, MalformedBody}
+    if route.body_field is not None:
+        # FastAPI answers a body it cannot parse at all (JSON that is no UTF-8, a broken
+        # multipart form) with a plain 400, rendered as the base error's "bad-request".
+        errors.add(ClearhouseError)
+    return errors
 
 
-def _is_rate_limited(path: str, operation: dict[str, Any]) -> bool:
-    """Sign-in, and every route an API key may call (clearhouse/rate_limit.py)."""
-    schemes = {name for requirement in operation.get("security", []) for name in requirement}
-    return path == SIGN_IN_PATH or "APIKeyHeader" in schemes
+def _problem_responses(errors: set[type[ClearhouseError]]) -> dict[str, Any]:
+    """One response per status, naming the problem types the route may answer with it."""
+    by_status: dict[int, list[type[ClearhouseError]]] = defaultdict(list)
+    for error in errors:
+        by_status[error.status_code].append(error)
+    responses = {}
+    for status, errors_of_status in sorted(by_status.items()):
+        kinds = "; ".join(sorted({f"{error.slug} ({error.title})" for error in errors_of_status}))
+        response: dict[str, Any] = {
+            "description": f"{_DESCRIPTIONS.get(status, HTTPStatus(status).phrase + '.')} "
+            f"Problem types: {kinds}.",
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        if any(error.sends_retry_after for error in errors_of_status):
+            response["headers"] = {
+                "Retry-After": {
+                    "description": "Whole seconds until the request may be sent again.",
+                    "schema": {"type": "integer", "minimum": 1},
+                }
+            }
+        responses[str(status)] = response
+    return responses
 
 
 # OpenAPI links the schema cannot infer from names alone: which response's field names the
@@ -81,21 +126,15 @@ def install_openapi(app: FastAPI) -> None:
         )
         components.pop("HTTPValidationError", None)
         components.pop("ValidationError", None)
-        for path, methods in schema.get("paths", {}).items():
-            for operation in methods.values():
+        for route in iter_route_contexts(app.routes):
+            if not isinstance(route.original_route, APIRoute) or not route.include_in_schema:
+                continue
+            for method in route.methods:
+                operation = schema["paths"][route.path_format][method.lower()]
                 responses = operation.setdefault("responses", {})
-                codes = ["400", "401", "403", "404", "409"]
-                if "requestBody" in operation:
-                    codes += ["413", "422"]
-                    if "multipart/form-data" in operation["requestBody"]["content"]:
-                        codes += ["415", "503"]
-                for code in codes:
-                    responses[code] = _problem(_DESCRIPTIONS[code])
-                if "422" not in codes:
-                    responses.pop("422", None)
-                if _is_rate_limited(path, operation):
-                    responses["429"] = _rate_limited()
-                    responses["503"] = _problem(_DESCRIPTIONS["503"])
+                responses.pop("422", None)  # FastAPI's own, for any parameter at all
+                errors = _declared_errors(route.dependant) | _request_errors(route, operation)
+                responses.update(_problem_responses(errors))
 
         _add_links(schema)
         app.openapi_schema = schema

@@ -37,6 +37,7 @@ class RateLimited(ClearhouseError):
     status_code = 429
     slug = "rate-limited"
     title = "Too many requests"
+    sends_retry_after = True
 
     def __init__(self, detail: str, *, retry_after: int) -> None:
         super().__init__(detail)

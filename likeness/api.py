@@ -15,8 +15,18 @@ from clearhouse.deps import (
     SessionDep,
     require_role,
 )
+from clearhouse.errors import NotFound, raises
 from clearhouse.pagination import Page, PageParams, page_params
 from likeness import conflicts, enrolment
+from likeness.errors import (
+    ConflictAlreadyResolved,
+    EnrolmentClosed,
+    EnrolmentRejected,
+    FaceAlreadyEnrolled,
+    MediaBusy,
+    NotALikeness,
+)
+from likeness.media import DECODING_ERRORS
 from likeness.models import ConflictStatus, EnrolmentSession, LikenessConflict
 from likeness.runtime import LikenessDep
 from likeness.scan import scan_media
@@ -68,6 +78,7 @@ def _enrolment_public(row: EnrolmentSession) -> EnrolmentPublic:
     status_code=status.HTTP_201_CREATED,
     response_model=EnrolmentPublic,
 )
+@raises(NotALikeness)
 def open_enrolment(
     likeness: OwnedAssetToChange,
     body: EnrolmentCreate,
@@ -84,6 +95,7 @@ def open_enrolment(
 
 
 @router.get("/enrolments/{enrolment_id}", response_model=EnrolmentPublic)
+@raises(NotFound)
 def read_enrolment(enrolment_id: uuid.UUID, owner: HolderAccount, session: ReadSessionDep):
     return _enrolment_public(
         enrolment.owned_enrolment(session, owner=owner, enrolment_id=enrolment_id)
@@ -98,6 +110,9 @@ def read_enrolment(enrolment_id: uuid.UUID, owner: HolderAccount, session: ReadS
         max_files=MAX_ENROLMENT_UPLOADS,
         description="Photos (JPEG, PNG, WebP) or a video.",
     ),
+)
+@raises(
+    NotFound, EnrolmentClosed, EnrolmentRejected, FaceAlreadyEnrolled, *DECODING_ERRORS, MediaBusy
 )
 def submit_frames(
     enrolment_id: uuid.UUID,
@@ -163,6 +178,7 @@ def list_conflicts(
 
 
 @router.get("/likeness/conflicts/{conflict_id}", response_model=ConflictPublic)
+@raises(NotFound)
 def read_conflict(conflict_id: uuid.UUID, viewer: CurrentAccount, session: ReadSessionDep):
     return _conflict_public(
         conflicts.visible_conflict(session, viewer=viewer, conflict_id=conflict_id), viewer
@@ -170,6 +186,7 @@ def read_conflict(conflict_id: uuid.UUID, viewer: CurrentAccount, session: ReadS
 
 
 @router.post("/likeness/conflicts/{conflict_id}/resolve", response_model=ConflictPublic)
+@raises(NotFound, ConflictAlreadyResolved)
 def resolve_conflict(
     conflict_id: uuid.UUID,
     body: ConflictResolution,
@@ -196,6 +213,7 @@ def resolve_conflict(
         field="file", max_files=1, description="An image or a video."
     ),
 )
+@raises(*DECODING_ERRORS, MediaBusy)
 def scan(
     data: Annotated[bytes, Depends(scan_upload)],
     caller: ScanningAccount,

@@ -36,6 +36,7 @@ class MediaBusy(ClearhouseError):
     status_code = 503
     slug = "media-busy"
     title = "Too much media being processed"
+    sends_retry_after = True
 
     def __init__(self, detail: str, *, retry_after_s: int) -> None:
         super().__init__(detail)

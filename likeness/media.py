@@ -65,6 +65,17 @@ class TooManyPixels(MediaTooLarge):
     title = "Too many pixels in one request"
 
 
+#: Every refusal of :func:`decode_uploads`, for the routes that declare what they raise.
+DECODING_ERRORS = (
+    UnsupportedMedia,
+    MediaTooLarge,
+    MediaTooLong,
+    TooManyPixels,
+    CorruptMedia,
+    EmptyMedia,
+)
+
+
 @dataclass(frozen=True)
 class MediaLimits:
     """What an upload may be: bytes on the wire, pixels per frame, seconds of video; and what

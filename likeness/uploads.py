@@ -13,7 +13,7 @@ from fastapi import Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
-from clearhouse.errors import InvalidRequest
+from clearhouse.errors import InvalidRequest, raises
 from likeness.media import MediaTooLarge
 
 #: Files one enrolment request may carry (photos, or videos).
@@ -33,6 +33,7 @@ class UnreadableUpload(InvalidRequest):
     title = "Upload refused"
 
 
+@raises(UnreadableUpload, MediaTooLarge)
 async def enrolment_uploads(request: Request) -> list[bytes]:
     """The photos or videos of an enrolment: 1 to 12 files named ``files``."""
     return await read_uploads(
@@ -43,6 +44,7 @@ async def enrolment_uploads(request: Request) -> list[bytes]:
     )
 
 
+@raises(UnreadableUpload, MediaTooLarge)
 async def scan_upload(request: Request) -> bytes:
     """The one image or video of a scan, named ``file``."""
     (data,) = await read_uploads(

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, status
 
 from clearhouse.deps import HolderAccount, ReadSessionDep, SessionDep
+from clearhouse.errors import InvalidRequest, NotFound, raises
 from clearhouse.pagination import Page, PageParams, page_params
 from policies import service
 from policies.document import PolicyDocument
@@ -15,6 +16,7 @@ router = APIRouter(prefix="/v1/assets/{asset_id}", tags=["policies"])
 
 
 @router.post("/policies", status_code=status.HTTP_201_CREATED, response_model=PolicyVersionPublic)
+@raises(InvalidRequest)
 def set_policy(
     asset: OwnedAssetToChange, body: PolicyDocument, owner: HolderAccount, session: SessionDep
 ):
@@ -48,6 +50,7 @@ def list_policy_versions(
 
 
 @router.get("/policies/{version}", response_model=PolicyVersionPublic)
+@raises(NotFound)
 def read_policy_version(
     asset: OwnedAssetIncludingDeleted,
     version: Annotated[int, Path(ge=1, le=2**31)],

@@ -15,12 +15,14 @@ from clearhouse.deps import (
     SessionDep,
     SettingsDep,
 )
+from clearhouse.errors import NotFound, raises
 from clearhouse.pagination import Page, PageParams, page_params
 from clearhouse.signing import TokenRejected
 from likeness.runtime import LikenessDep
 from policies.models import PolicyVersion
 from rights import audit, repository, service
 from rights.dependencies import OwnedAsset, OwnedAssetIncludingDeleted, OwnedAssetToChange
+from rights.errors import GrantRevoked, HandleTaken, NothingToGrant
 from rights.models import AssetKind, GrantStatus
 from rights.receipts import verify_receipt
 from rights.schemas import (
@@ -50,6 +52,7 @@ Paging = Annotated[PageParams, Depends(page_params)]
 @router.post(
     "/assets", status_code=status.HTTP_201_CREATED, response_model=AssetPublic, tags=["assets"]
 )
+@raises(HandleTaken)
 def create_asset(body: AssetCreate, owner: HolderAccount, session: SessionDep):
     """Register a likeness, character or style. Nobody may use it until you grant a policy."""
     return service.create_asset(session, owner=owner, data=body)
@@ -74,6 +77,7 @@ def read_asset(asset: OwnedAsset):
 
 
 @router.patch("/assets/{asset_id}", response_model=AssetPublic, tags=["assets"])
+@raises(HandleTaken)
 def update_asset(
     asset: OwnedAssetToChange, body: AssetUpdate, owner: HolderAccount, session: SessionDep
 ):
@@ -107,6 +111,7 @@ def delete_asset(
     response_model=GrantCreated,
     tags=["grants"],
 )
+@raises(NotFound, NothingToGrant)
 def create_grant(
     asset: OwnedAssetToChange,
     body: GrantCreate,
@@ -149,12 +154,14 @@ def list_grants(
 
 
 @router.get("/grants/{grant_id}", response_model=GrantPublic, tags=["grants"])
+@raises(NotFound)
 def read_grant(grant_id: uuid.UUID, owner: HolderAccount, session: ReadSessionDep):
     grant, _ = repository.get_owned_grant(session, owner_id=owner.id, grant_id=grant_id)
     return service.grant_public(grant, session.get(PolicyVersion, grant.policy_version_id))
 
 
 @router.post("/grants/{grant_id}/revoke", response_model=Revocation, tags=["grants"])
+@raises(NotFound, GrantRevoked)
 def revoke_grant(
     grant_id: uuid.UUID,
     body: RevokeRequest,
@@ -208,6 +215,7 @@ def _revocation(withdrawn: list[service.ConsentChange]) -> Revocation:
 
 
 @router.get("/receipts/{receipt_id}", response_model=ReceiptPublic, tags=["receipts"])
+@raises(NotFound)
 def read_receipt(receipt_id: uuid.UUID, owner: HolderAccount, session: ReadSessionDep):
     return repository.get_owned_receipt(session, owner_id=owner.id, receipt_id=receipt_id)
 

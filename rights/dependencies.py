@@ -11,18 +11,22 @@ from typing import Annotated
 from fastapi import Depends
 
 from clearhouse.deps import HolderAccount, ReadSessionDep, SessionDep
+from clearhouse.errors import NotFound, raises
 from rights import repository
 from rights.models import Asset
 
 
+@raises(NotFound)
 def _owned_asset(asset_id: uuid.UUID, owner: HolderAccount, session: ReadSessionDep) -> Asset:
     return repository.get_owned_asset(session, owner_id=owner.id, asset_id=asset_id)
 
 
+@raises(NotFound)
 def _owned_asset_to_change(asset_id: uuid.UUID, owner: HolderAccount, session: SessionDep) -> Asset:
     return repository.get_owned_asset(session, owner_id=owner.id, asset_id=asset_id)
 
 
+@raises(NotFound)
 def _owned_asset_including_deleted(
     asset_id: uuid.UUID, owner: HolderAccount, session: ReadSessionDep
 ) -> Asset:

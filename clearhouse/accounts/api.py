@@ -24,18 +24,26 @@ from clearhouse.deps import (
     SessionDep,
     SettingsDep,
 )
-from clearhouse.rate_limit import RateLimiterDep, client_address
+from clearhouse.errors import Conflict, InvalidRequest, NotFound, Unauthenticated, raises
+from clearhouse.rate_limit import (
+    RateLimited,
+    RateLimiterDep,
+    RateLimiterUnavailable,
+    client_address,
+)
 
 router = APIRouter(prefix="/v1", tags=["accounts"])
 
 
 @router.post("/accounts", status_code=status.HTTP_201_CREATED, response_model=AccountPublic)
+@raises(InvalidRequest, Conflict)
 def sign_up(body: AccountCreate, session: SessionDep, settings: SettingsDep):
     """Create an account. Staff roles (moderator, admin) are given by an admin, not chosen."""
     return service.create_account(session, data=body, settings=settings)
 
 
 @router.post("/auth/token", response_model=AccessToken)
+@raises(Unauthenticated, RateLimited, RateLimiterUnavailable)
 def sign_in(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     session: ReadSessionDep,
@@ -78,11 +86,13 @@ def list_api_keys(account: CurrentAccount, session: ReadSessionDep):
 
 
 @router.post("/api-keys/{key_id}/revoke", response_model=ApiKeyPublic)
+@raises(NotFound)
 def revoke_api_key(key_id: uuid.UUID, account: CurrentAccount, session: SessionDep):
     return service.revoke_api_key(session, account=account, key_id=key_id)
 
 
 @router.patch("/admin/accounts/{account_id}", response_model=AccountPublic, tags=["admin"])
+@raises(NotFound)
 def update_account(
     account_id: uuid.UUID, body: AccountAdminUpdate, _admin: AdminAccount, session: SessionDep
 ):

@@ -1,0 +1,94 @@
+"""Each route's OpenAPI responses list the errors it can really answer, and no others.
+
+schemathesis (tests/test_api_schema.py) fails a route that answers a status its schema does
+not list; these fail a route that lists one it cannot answer.
+"""
+
+import uuid
+
+import pytest
+from factories import promote, sign_up
+
+from clearhouse.app import create_app
+from clearhouse.settings import Settings
+
+SCHEMA = create_app(Settings()).openapi()
+
+EXPECTED_STATUSES = {
+    ("get", "/healthz"): {"200"},
+    ("get", "/.well-known/jwks.json"): {"200"},
+    ("post", "/v1/receipts/verify"): {"200", "400", "413", "422"},
+    ("post", "/v1/accounts"): {"201", "400", "409", "413", "422"},
+    ("post", "/v1/auth/token"): {"200", "400", "401", "413", "422", "429", "503"},
+    ("get", "/v1/accounts/me"): {"200", "401", "429", "503"},
+    ("get", "/v1/assets"): {"200", "400", "401", "403", "429", "503"},
+    ("get", "/v1/assets/{asset_id}"): {"200", "401", "403", "404", "429", "503"},
+    ("post", "/v1/grants/{grant_id}/revoke"): {
+        *("200", "400", "401", "403", "404", "409", "413", "422", "429", "503"),
+    },
+    ("get", "/v1/likeness/conflicts/{conflict_id}"): {"200", "401", "404", "429", "503"},
+}
+
+
+def _operations():
+    for path, methods in SCHEMA["paths"].items():
+        for method, operation in methods.items():
+            yield method, path, operation
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), list(EXPECTED_STATUSES), ids=[f"{m} {p}" for m, p in EXPECTED_STATUSES]
+)
+def test_a_route_lists_exactly_the_statuses_it_can_answer(method, path):
+    assert set(SCHEMA["paths"][path][method]["responses"]) == EXPECTED_STATUSES[(method, path)]
+
+
+def test_each_error_response_names_its_problem_types_and_retry_after_where_sent():
+    responses = SCHEMA["paths"]["/v1/likeness/scan"]["post"]["responses"]
+    assert "unsupported-media (Unsupported media type)" in responses["415"]["description"]
+    assert "media-busy (" in responses["503"]["description"]
+    assert "rate-limiter-unavailable (" in responses["503"]["description"]
+    assert "Retry-After" in responses["503"]["headers"]
+    assert "Retry-After" in responses["429"]["headers"]
+    conflict = SCHEMA["paths"]["/v1/grants/{grant_id}/revoke"]["post"]["responses"]["409"]
+    assert conflict["description"].endswith("Problem types: grant-revoked (Grant already revoked).")
+
+
+def _request(method: str, path: str, operation: dict) -> dict:
+    """The simplest request to an operation: an unknown id in the path, an empty body."""
+    url = path
+    for parameter in operation.get("parameters", []):
+        if parameter["in"] == "path":
+            is_int = parameter["schema"].get("type") == "integer"
+            url = url.replace(f"{{{parameter['name']}}}", "1" if is_int else str(uuid.uuid4()))
+    request = {"method": method.upper(), "url": url}
+    content = operation.get("requestBody", {}).get("content", {})
+    if "application/json" in content:
+        request["json"] = {}
+    elif "multipart/form-data" in content:
+        field = next(iter(content["multipart/form-data"]["schema"]["properties"]))
+        request["files"] = {field: ("upload.bin", b"not an image", "application/octet-stream")}
+    elif content:
+        request["data"] = {}
+    return request
+
+
+def test_a_route_lists_401_exactly_where_it_refuses_a_caller_without_credentials(client):
+    for method, path, operation in _operations():
+        if path == "/v1/auth/token":
+            continue  # 401 there is a wrong password, not missing credentials
+        response = client.request(**_request(method, path, operation))
+        lists_401 = "401" in operation["responses"]
+        assert (response.status_code == 401) == lists_401, (method, path, response.text)
+        assert ("security" in operation) == lists_401, (method, path)
+
+
+def test_a_route_lists_403_exactly_where_some_role_is_refused(client, session):
+    callers = [sign_up(client), sign_up(client, role="creator")]
+    callers += [promote(session, sign_up(client), role) for role in ("moderator", "admin")]
+    for method, path, operation in _operations():
+        statuses = {
+            client.request(**_request(method, path, operation), headers=caller.headers).status_code
+            for caller in callers
+        }
+        assert (403 in statuses) == ("403" in operation["responses"]), (method, path, statuses)
