@@ -1,5 +1,6 @@
-"""Shared fixtures for the face backend, pose and quality tests: the real dlib model on the
-real photos in the shared data folder, loaded once per session."""
+"""Shared fixtures of the likeness tests: the real dlib model on the real photos in the
+shared data folder (loaded once per session), and the app with or without the liveness
+challenge."""
 
 import numpy as np
 import pytest
