@@ -1,4 +1,4 @@
-"""The append-only, hash-chained audit log of registry, policy, grant and revocation events.
+"""The append-only, hash-chained audit log that every domain records its events in.
 
 Each entry's hash is SHA-256 over the previous entry's hash and the entry's canonical JSON
 body, so altering, deleting or reordering any entry breaks the chain at that entry. The
@@ -14,12 +14,12 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from audit.models import AuditEntry, AuditHead
 from clearhouse import signing
 from clearhouse.db import utcnow
 from clearhouse.keys import KeyRing
 from clearhouse.pagination import PageParams, paginate
 from clearhouse.settings import Settings
-from rights.models import AuditEntry, AuditHead
 
 GENESIS_HASH = "0" * 64
 
