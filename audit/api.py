@@ -54,8 +54,8 @@ def audit_checkpoint(
     _caller: CurrentAccount, session: ReadSessionDep, settings: SettingsDep, keys: KeysDep
 ):
     """The audit chain's head, signed. Keep it: it proves later that history up to it stands."""
-    token, seq, head_hash = service.sign_checkpoint(session, settings=settings, keys=keys)
-    return AuditCheckpoint(token=token, seq=seq, hash=head_hash)
+    signed = service.sign_checkpoint(session, settings=settings, keys=keys)
+    return AuditCheckpoint(token=signed.token, seq=signed.seq, hash=signed.hash)
 
 
 @router.post("/audit/checkpoint/verify", response_model=CheckpointReportPublic)
