@@ -8,6 +8,7 @@ from sqlalchemy import text
 from sqlmodel import Session
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from audit.api import router as audit_router
 from clearhouse import signing
 from clearhouse.accounts.api import router as accounts_router
 from clearhouse.body_limits import RequestBodyLimit
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_openapi(app)
     app.include_router(accounts_router)
     app.include_router(rights_router)
+    app.include_router(audit_router)
     app.include_router(policies_router)
     app.include_router(likeness_router)
 

@@ -181,7 +181,7 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
 @audit_app.command("verify")
 def audit_verify() -> None:
     """Walk the hash chain; exit 1 and name the first broken entry if it is broken."""
-    from rights.audit import verify_chain
+    from audit.service import verify_chain
 
     with _session(Settings()) as session:
         report = verify_chain(session)

@@ -1,7 +1,7 @@
 """The database engine, the request-scoped session and the column types every package shares."""
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -12,6 +12,7 @@ from sqlalchemy import JSON, Column, DateTime, Engine, TypeDecorator, create_eng
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 
 def utcnow() -> datetime:
@@ -62,6 +63,7 @@ def enum_column(enum: type[StrEnum], **kwargs: Any) -> Column:
 JSONDocument = JSON().with_variant(JSONB(), "postgresql")
 
 
+POOL_SIZE = 40
 # Set on the engine a write transaction runs on (see ``writer``).
 WRITES = "clearhouse_writes"
 
@@ -73,13 +75,22 @@ def build_engine(url: str) -> Engine:
     transaction is a deferred one in WAL mode, which never waits for the write lock and never
     holds it, so no reader, however slow, delays a writer (a revocation above all).
     """
+    # Enough pooled connections for every thread that may hold one (anyio's pool has 40), so
+    # that none is opened and closed per request under load: opening one costs a SQLite
+    # connection its PRAGMAs and a PostgreSQL one a round of authentication.
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(
+            url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=POOL_SIZE,
+            max_overflow=0,
+            pool_timeout=30,
+        )
         _tune_sqlite(engine)
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=0)
 
 
 def writer(engine: Engine) -> Engine:
@@ -129,17 +140,46 @@ def write_session(engine: Engine) -> Iterator[Session]:
             raise
 
 
-def get_read_session(request: Request) -> Iterator[Session]:
+# The request-scoped sessions are async generators: making a Session does no I/O, so only
+# ending it goes to the thread pool (one hand-off per request instead of two).
+
+
+async def get_read_session(request: Request) -> AsyncIterator[Session]:
     """A request that only reads (every GET): no lock, nothing to commit."""
-    with read_session(request.app.state.engine) as session:
+    session = Session(request.app.state.engine, expire_on_commit=False)
+    try:
         yield session
+    finally:
+        await run_in_threadpool(session.close)
 
 
-def get_session(request: Request) -> Iterator[Session]:
+async def get_session(request: Request) -> AsyncIterator[Session]:
     """One request, one write transaction: committed when the route returns, rolled back if
     it raises."""
-    with write_session(request.app.state.engine) as session:
+    session = Session(writer(request.app.state.engine), expire_on_commit=False)
+    try:
         yield session
+    except BaseException:
+        await run_in_threadpool(_rollback_and_close, session)
+        raise
+    await run_in_threadpool(_commit_and_close, session)
+
+
+def _commit_and_close(session: Session) -> None:
+    try:
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def _rollback_and_close(session: Session) -> None:
+    try:
+        session.rollback()
+    finally:
+        session.close()
 
 
 def commit_now(session: Session) -> datetime:

@@ -2,6 +2,7 @@
 
 
 def import_all_tables() -> None:
+    import audit.models  # noqa: F401
     import clearhouse.accounts.models
     import clearhouse.key_history  # noqa: F401
     import likeness.models  # noqa: F401

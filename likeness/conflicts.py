@@ -9,6 +9,7 @@ import uuid
 
 from sqlmodel import Session, or_, select
 
+from audit.service import record_event
 from clearhouse.accounts.models import Account, Role
 from clearhouse.db import utcnow
 from clearhouse.errors import NotFound
@@ -23,7 +24,6 @@ from likeness.models import (
     TemplateStatus,
 )
 from likeness.runtime import LikenessRuntime
-from rights import audit
 
 STAFF = (Role.moderator, Role.admin)
 
@@ -97,7 +97,7 @@ def resolve_conflict(
     )
     enrolment.status = EnrolmentStatus.enrolled if accept else EnrolmentStatus.rejected
     session.add_all([conflict, enrolment])
-    audit.record_event(
+    record_event(
         session,
         action=f"likeness.conflict_{conflict.status.value}",
         actor_id=moderator.id,

@@ -11,6 +11,7 @@ import numpy as np
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from audit.service import record_event
 from clearhouse.accounts.models import Account
 from clearhouse.db import read_session, utcnow, write_session
 from clearhouse.errors import NotFound
@@ -29,7 +30,6 @@ from likeness.models import (
 from likeness.pose import PoseClass
 from likeness.quality import assess_face_quality
 from likeness.runtime import LikenessRuntime
-from rights import audit
 from rights.models import Asset, AssetKind
 
 MIN_FRAMES = 3
@@ -206,7 +206,7 @@ def _enrol(
         session.add(conflict)
     session.add(enrolment)
     session.flush()
-    audit.record_event(
+    record_event(
         session,
         action="likeness.enrolled" if conflict is None else "likeness.conflict_opened",
         actor_id=owner.id,

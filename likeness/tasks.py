@@ -10,10 +10,10 @@ from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
+from audit.service import record_event
 from likeness import vault
 from likeness.key_store import LikenessKeyStore
 from likeness.runtime import LikenessRuntime
-from rights import audit
 from rights.models import Asset
 
 
@@ -35,7 +35,7 @@ def forget_likeness(
         vault.advance_index_generation(session)
     else:
         runtime.change_index(session, lambda index: index.remove_likeness(likeness_id=likeness_id))
-    audit.record_event(
+    record_event(
         session,
         action="likeness.templates_destroyed",
         actor_id=actor_id,

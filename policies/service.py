@@ -5,13 +5,13 @@ import uuid
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from audit.service import record_event
 from clearhouse.accounts.models import Account
 from clearhouse.db import utcnow
 from clearhouse.errors import InvalidRequest, NotFound
 from clearhouse.pagination import PageParams, paginate
 from policies.document import Audience, PolicyDocument
 from policies.models import PolicyVersion
-from rights import audit
 from rights.models import Asset
 
 
@@ -70,7 +70,7 @@ def set_policy(
     )
     session.add(version)
     session.flush()
-    audit.record_event(
+    record_event(
         session,
         action="policy.version_created",
         actor_id=actor.id,

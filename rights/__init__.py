@@ -1,2 +1,2 @@
-"""Rights holders' assets (likeness, character, style), consent grants, revocations,
-signed consent receipts and the append-only audit log."""
+"""Rights holders' assets (likeness, character, style), consent grants, revocations and
+signed consent receipts."""

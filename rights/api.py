@@ -1,4 +1,4 @@
-"""Routes of the rights registry: assets, grants, revocations, receipts and the audit log."""
+"""Routes of the rights registry: assets, grants, revocations and receipts."""
 
 import uuid
 from typing import Annotated
@@ -7,8 +7,6 @@ from fastapi import APIRouter, Depends, Query, status
 
 from clearhouse.db import commit_now
 from clearhouse.deps import (
-    AdminAccount,
-    CurrentAccount,
     HolderAccount,
     KeysDep,
     ReadSessionDep,
@@ -20,7 +18,7 @@ from clearhouse.pagination import Page, PageParams, page_params
 from clearhouse.signing import TokenRejected
 from likeness.runtime import LikenessDep
 from policies.models import PolicyVersion
-from rights import audit, repository, service
+from rights import repository, service
 from rights.dependencies import OwnedAsset, OwnedAssetIncludingDeleted, OwnedAssetToChange
 from rights.errors import GrantRevoked, HandleTaken, NothingToGrant
 from rights.models import AssetKind, GrantStatus
@@ -30,11 +28,6 @@ from rights.schemas import (
     AssetDeleted,
     AssetPublic,
     AssetUpdate,
-    AuditCheckpoint,
-    AuditEntryPublic,
-    ChainReportPublic,
-    CheckpointReportPublic,
-    CheckpointVerifyRequest,
     GrantCreate,
     GrantCreated,
     GrantPublic,
@@ -228,42 +221,3 @@ def verify(body: ReceiptVerifyRequest, settings: SettingsDep, keys: KeysDep):
     except TokenRejected as exc:
         return ReceiptVerification(valid=False, reason=str(exc))
     return ReceiptVerification(valid=True, claims=claims)
-
-
-@router.get("/assets/{asset_id}/audit", response_model=Page[AuditEntryPublic], tags=["audit"])
-def read_asset_audit(
-    asset_id: uuid.UUID, owner: HolderAccount, session: ReadSessionDep, paging: Paging
-):
-    """Every recorded event of one of your assets, oldest first, with its chain hashes."""
-    asset = repository.get_owned_asset(
-        session, owner_id=owner.id, asset_id=asset_id, include_deleted=True
-    )
-    items, total = audit.list_asset_events(session, asset_id=asset.id, params=paging)
-    return Page(items=items, total=total, limit=paging.limit, offset=paging.offset)
-
-
-@router.get("/audit/verify", response_model=ChainReportPublic, tags=["audit"])
-def verify_audit_chain(_admin: AdminAccount, session: ReadSessionDep):
-    """Walk the whole audit chain and report the first broken entry (admins only)."""
-    return audit.verify_chain(session)
-
-
-@router.get("/audit/checkpoint", response_model=AuditCheckpoint, tags=["audit"])
-def audit_checkpoint(
-    _caller: CurrentAccount, session: ReadSessionDep, settings: SettingsDep, keys: KeysDep
-):
-    """The audit chain's head, signed. Keep it: it proves later that history up to it stands."""
-    token, seq, head_hash = audit.sign_checkpoint(session, settings=settings, keys=keys)
-    return AuditCheckpoint(token=token, seq=seq, hash=head_hash)
-
-
-@router.post("/audit/checkpoint/verify", response_model=CheckpointReportPublic, tags=["audit"])
-def verify_audit_checkpoint(
-    body: CheckpointVerifyRequest,
-    _caller: CurrentAccount,
-    session: ReadSessionDep,
-    settings: SettingsDep,
-    keys: KeysDep,
-):
-    """Check a kept checkpoint: our signature, and the log still holding what it names."""
-    return audit.check_checkpoint(session, token=body.token, settings=settings, keys=keys)

@@ -1,4 +1,4 @@
-"""API shapes of assets, grants, revocations, receipts and audit entries."""
+"""API shapes of assets, grants, revocations and receipts."""
 
 import uuid
 from datetime import datetime
@@ -114,35 +114,3 @@ class ReceiptVerification(BaseModel):
     valid: bool
     reason: str | None = Field(default=None, description="Why it failed, when it did.")
     claims: dict[str, Any] | None = None
-
-
-class AuditEntryPublic(BaseModel):
-    seq: int
-    action: str
-    body: dict[str, Any]
-    prev_hash: str
-    hash: str
-
-
-class ChainReportPublic(BaseModel):
-    ok: bool
-    entries_checked: int
-    first_broken_seq: int | None
-    reason: str | None
-
-
-class AuditCheckpoint(BaseModel):
-    token: str = Field(description="ES256 JWS over the chain's head; keep it to check later.")
-    seq: int
-    hash: str
-
-
-class CheckpointVerifyRequest(RequestBody):
-    token: str = Field(min_length=1, max_length=20_000)
-
-
-class CheckpointReportPublic(BaseModel):
-    valid: bool = Field(description="Signed by this platform.")
-    consistent: bool = Field(description="The log still holds, unchanged, what was signed.")
-    seq: int | None
-    reason: str | None

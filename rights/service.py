@@ -10,6 +10,7 @@ from datetime import datetime
 
 from sqlmodel import Session
 
+from audit.service import record_event
 from clearhouse.accounts.models import Account
 from clearhouse.db import utcnow
 from clearhouse.keys import KeyRing
@@ -19,7 +20,7 @@ from likeness.tasks import forget_likeness
 from policies import service as policies
 from policies.document import PolicyDocument
 from policies.models import PolicyVersion
-from rights import audit, repository
+from rights import repository
 from rights.errors import GrantRevoked, HandleTaken, NothingToGrant
 from rights.models import Asset, AssetKind, ConsentGrant, ConsentReceipt, GrantStatus, ReceiptEvent
 from rights.receipts import issue_receipt
@@ -46,7 +47,7 @@ def create_asset(session: Session, *, owner: Account, data: AssetCreate) -> Asse
     asset = Asset(owner_id=owner.id, **data.model_dump())
     session.add(asset)
     session.flush()
-    audit.record_event(
+    record_event(
         session,
         action="asset.created",
         actor_id=owner.id,
@@ -65,7 +66,7 @@ def update_asset(session: Session, *, owner: Account, asset: Asset, changes: Ass
     asset.updated_at = utcnow()
     session.add(asset)
     session.flush()
-    audit.record_event(
+    record_event(
         session, action="asset.updated", actor_id=owner.id, asset_id=asset.id, details=fields
     )
     return asset
@@ -94,9 +95,7 @@ def delete_asset(
     )
     asset.deleted_at = utcnow()
     session.add(asset)
-    audit.record_event(
-        session, action="asset.deleted", actor_id=owner.id, asset_id=asset.id, details={}
-    )
+    record_event(session, action="asset.deleted", actor_id=owner.id, asset_id=asset.id, details={})
     if asset.kind == AssetKind.likeness:
         forget_likeness(
             session,
@@ -271,7 +270,7 @@ def _record_consent_event(
         keys=keys,
     )
     session.add(receipt)
-    audit.record_event(
+    record_event(
         session,
         action=_AUDIT_ACTION[event],
         actor_id=owner.id,

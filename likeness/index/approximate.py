@@ -7,13 +7,28 @@ centroid, plus an 8-byte id; with ``nlist`` centroids that is about 1.02x the ra
 vectors, so a candidate's score is exact; only candidates in unprobed lists can be missed.
 Removal is native (``remove_ids``), so a deleted likeness is gone from the lists at once.
 
-``nlist`` is about 4*sqrt(n) rounded to a power of two (4096 at a million), bounded so each
-centroid trains on at least 39 vectors. ``nprobe`` defaults to 3/64 of nlist (192 of 4096),
-at least 64. Random 128-d unit vectors are the worst case for IVF (no cluster structure);
-with queries at a same-person distance (chord 0.5, cosine 0.875), recall@1 on a million was
-0.991 at nlist/32, 0.998 at 3*nlist/64 and 1.0 at nlist/16 (~2 ms against ~3.5 ms a query
-on 2 cores); at 100k, 48 of 1024 lists gave 0.987 and 64 gave 0.993, hence the floor.
-bench/likeness.py measures it again.
+Why so many probes: face embeddings crowd into a narrow cap (dlib: one person 0.95-0.98,
+two people 0.81-0.83), and a lookalike just above the 0.90 threshold differs from a query
+mostly in directions the coarse quantizer cannot see: once the part every face shares
+(~0.82) is taken out, the two correlate only about (0.90 - 0.82) / (1 - 0.82) = 0.44, so
+k-means lists, balanced as they are, do not keep them together. bench/likeness.py
+(clustered dlib-like faces, 3,000 queries above the threshold) at 100k showed the person
+photographed always found but lookalikes at 0.900-0.914 missed: recall of every match
+above the threshold was 0.956 with the old 64 of 1024 lists.
+What decides recall is the share of the data scanned, and fewer, larger lists did slightly
+better at the same share (sweeps of nlist x nprobe with the bench's data and recall code):
+
+    100k, nlist 256:  1/4 probed 0.983, 1/2 0.996, all 1.0
+    100k, nlist 512:  1/4 0.989, 1/2 0.997;  nlist 1024: 1/4 0.989, 1/2 0.997
+    1M,   nlist 1024: 1/8 0.966, 1/4 0.984, 3/8 0.993, 1/2 0.997, 3/4 0.9999
+
+So ``nlist`` is about sqrt(n) rounded to a power of two (1024 at a million), bounded so each
+centroid trains on at least 39 vectors, and ``nprobe`` is half of it: recall 0.996 at 100k
+and 0.997 at 1M. A single query then scans half the vectors on one core: p50 19 ms,
+p99 31 ms at a million on this 2-core machine, far above the 5 ms target (README bench):
+approximate search pays off only where exact search is slower still. HNSW was measured too
+and left out: at 100k, M=16 reached 0.9825 at efSearch 256 while its links cost 25% over
+the raw vectors, and FAISS cannot remove a vector from it.
 
 The FAISS id of a template is its slot in our id arrays; freed slots are reused. FAISS grows
 each inverted list as a ``std::vector`` that doubles its capacity, so after enough adds
@@ -59,8 +74,8 @@ def import_faiss() -> ModuleType:
 
 
 def choose_nlist(count: int) -> int:
-    """Inverted lists for ``count`` templates: ~4*sqrt(n), a power of two, trainable."""
-    wanted = max(1.0, 4.0 * np.sqrt(count))
+    """Inverted lists for ``count`` templates: ~sqrt(n), a power of two, trainable."""
+    wanted = max(1.0, np.sqrt(count))
     nlist = 1 << int(np.round(np.log2(wanted)))
     trainable = max(1, count // MIN_POINTS_PER_CENTROID)
     while nlist > trainable:
@@ -94,7 +109,7 @@ class ApproximateShard:
         sample_size = min(count, self.nlist * TRAINING_POINTS_PER_CENTROID)
         sample = np.random.default_rng(TRAINING_SEED).choice(count, sample_size, replace=False)
         self._index.train(vectors[np.sort(sample)])
-        self.nprobe = min(self.nlist, nprobe or max(64, 3 * self.nlist // 64))
+        self.nprobe = min(self.nlist, nprobe or max(1, self.nlist // 2))
         self._index.nprobe = self.nprobe
         # Slot-indexed ids; a free slot has live == False and sits in _free_slots.
         self._template_ids: IdArray = np.empty(0, dtype=UUID_DTYPE)

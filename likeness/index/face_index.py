@@ -49,7 +49,7 @@ class FaceIndex:
     ``device``: "numpy" (CPU, BLAS), "cpu" or "cuda[:n]" (torch); default cuda when
     available, else numpy. ``approximate_threshold``: a model with more templates than this
     is searched with FAISS (needs the optional ``faiss`` package); None keeps every model
-    exact. ``nprobe``: inverted lists probed per approximate query (default 3/64 of them).
+    exact. ``nprobe``: inverted lists probed per approximate query (default half of them).
     """
 
     def __init__(

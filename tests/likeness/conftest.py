@@ -1,9 +1,13 @@
-"""Shared fixtures for the face backend, pose and quality tests: the real dlib model on the
-real photos in the shared data folder, loaded once per session."""
+"""Shared fixtures of the likeness tests: the real dlib model on the real photos in the
+shared data folder (loaded once per session), and the app with or without the liveness
+challenge."""
 
 import numpy as np
 import pytest
 from faces import FACES_DIR
+from fastapi.testclient import TestClient
+
+from clearhouse.app import create_app
 
 PHOTOS = ("obama.jpg", "obama2.jpg", "obama_partial_face.jpg", "biden.jpg")
 
@@ -40,3 +44,12 @@ def dlib_faces(dlib_backend, face_photos):
 def stills_settings(settings):
     """An operator who verifies identity elsewhere and accepts still photos."""
     return settings.model_copy(update={"liveness_required": False})
+
+
+@pytest.fixture
+def client(request, settings, stills_settings):
+    """The app. In a module marked ``still_photos`` it accepts still photos instead of the
+    liveness challenge; ``holder``, ``session`` and ``engine`` follow it."""
+    still = request.node.get_closest_marker("still_photos") is not None
+    with TestClient(create_app(stills_settings if still else settings)) as test_client:
+        yield test_client

@@ -3,16 +3,10 @@
 import pytest
 from enrolling import OBAMA, open_enrolment, send_frames
 from factories import create_asset
-from fastapi.testclient import TestClient
 
-from clearhouse.app import create_app
 from likeness.enrolment import MAX_FAILED_ATTEMPTS
 
-
-@pytest.fixture
-def client(stills_settings):
-    with TestClient(create_app(stills_settings)) as test_client:
-        yield test_client
+pytestmark = pytest.mark.still_photos
 
 
 def test_a_challenge_is_spent_after_its_failed_attempts(client, holder):

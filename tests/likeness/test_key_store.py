@@ -28,6 +28,8 @@ from likeness.models import EnrolmentMedia, FaceTemplateRecord, TemplateStatus
 from likeness.tasks import destroy_orphan_keys
 from likeness.vault_crypto import generate_master_key, load_master_key
 
+pytestmark = pytest.mark.still_photos
+
 OBAMA = ["obama.jpg", "obama2.jpg", "obama_partial_face.jpg"]
 VAULT_TABLES = ("likeness_key", "face_template", "enrolment_media")
 
@@ -74,17 +76,6 @@ def test_an_unsafe_or_misplaced_key_store_is_refused(tmp_path: Path) -> None:
             master_key=load_master_key(key_b64=generate_master_key()),
             main_database_url=f"sqlite:///{main}",
         )
-
-
-@pytest.fixture
-def stills_settings(settings):
-    return settings.model_copy(update={"liveness_required": False})
-
-
-@pytest.fixture
-def client(stills_settings):
-    with TestClient(create_app(stills_settings)) as test_client:
-        yield test_client
 
 
 def _enrol(client: TestClient, user, asset_id: str) -> None:

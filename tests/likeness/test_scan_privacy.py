@@ -11,18 +11,12 @@ from datetime import timedelta
 import pytest
 from enrolling import OBAMA, enrol, matched, photo, scan
 from factories import create_asset, promote, sign_up
-from fastapi.testclient import TestClient
 from sqlmodel import select
 
-from clearhouse.app import create_app
 from clearhouse.db import utcnow
 from likeness.models import LikenessKey
 
-
-@pytest.fixture
-def client(stills_settings):
-    with TestClient(create_app(stills_settings)) as test_client:
-        yield test_client
+pytestmark = pytest.mark.still_photos
 
 
 @pytest.fixture

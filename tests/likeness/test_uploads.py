@@ -18,17 +18,13 @@ from clearhouse.app import create_app
 from likeness import media
 from likeness.uploads import MAX_ENROLMENT_UPLOADS
 
+pytestmark = pytest.mark.still_photos
+
 
 def _png(size: tuple[int, int] = (32, 32)) -> bytes:
     buffer = io.BytesIO()
     Image.new("RGB", size, "grey").save(buffer, format="PNG")
     return buffer.getvalue()
-
-
-@pytest.fixture
-def client(stills_settings):
-    with TestClient(create_app(stills_settings)) as test_client:
-        yield test_client
 
 
 @pytest.fixture

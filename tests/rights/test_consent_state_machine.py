@@ -28,11 +28,11 @@ from hypothesis.stateful import (
 )
 from sqlmodel import Session, func, select
 
+from audit.service import verify_chain
 from clearhouse.app import create_app
 from clearhouse.migrations import upgrade_database
 from clearhouse.settings import Settings
 from likeness.models import FaceTemplateRecord
-from rights.audit import verify_chain
 from rights.models import ConsentReceipt
 
 _TEMPLATE = Path(tempfile.mkdtemp()) / "template.db"

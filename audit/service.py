@@ -1,4 +1,4 @@
-"""The append-only, hash-chained audit log of registry, policy, grant and revocation events.
+"""The append-only, hash-chained audit log that every domain records its events in.
 
 Each entry's hash is SHA-256 over the previous entry's hash and the entry's canonical JSON
 body, so altering, deleting or reordering any entry breaks the chain at that entry. The
@@ -14,12 +14,12 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from audit.models import AuditEntry, AuditHead
 from clearhouse import signing
 from clearhouse.db import utcnow
 from clearhouse.keys import KeyRing
 from clearhouse.pagination import PageParams, paginate
 from clearhouse.settings import Settings
-from rights.models import AuditEntry, AuditHead
 
 GENESIS_HASH = "0" * 64
 
@@ -113,7 +113,14 @@ def _entry_problem(entry: AuditEntry, *, expected_seq: int, prev_hash: str) -> s
     return None
 
 
-def sign_checkpoint(session: Session, *, settings: Settings, keys: KeyRing) -> tuple[str, int, str]:
+@dataclass(frozen=True)
+class SignedCheckpoint:
+    token: str
+    seq: int
+    hash: str
+
+
+def sign_checkpoint(session: Session, *, settings: Settings, keys: KeyRing) -> SignedCheckpoint:
     """The chain's head, signed with the receipt key: a holder who keeps it can later prove
     that the log up to that entry was not rewritten, even by someone who controls the
     database (they cannot sign a new head)."""
@@ -126,7 +133,7 @@ def sign_checkpoint(session: Session, *, settings: Settings, keys: KeyRing) -> t
         "hash": head.hash,
     }
     token = signing.sign(claims, key=keys.receipts, typ=signing.CHECKPOINT_TYPE)
-    return token, head.seq, head.hash
+    return SignedCheckpoint(token=token, seq=head.seq, hash=head.hash)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
 from sqlmodel import Session
 
-from rights.audit import verify_chain
+from audit.service import verify_chain
 
 
 def _make_history(client, holder) -> None:
@@ -186,7 +186,7 @@ def _rewrite_history(session, *, seq: int) -> None:
     """Alter one entry and recompute the hash chain from it onwards, head included."""
     import json
 
-    from rights.audit import entry_hash
+    from audit.service import entry_hash
 
     rows = session.execute(
         text("SELECT seq, body, prev_hash FROM audit_entry WHERE seq >= :seq ORDER BY seq"),

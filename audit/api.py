@@ -1,0 +1,64 @@
+"""Routes of the audit log: an asset's history for its owner, the chain's verification and
+signed checkpoints of its head."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+from audit import service
+from audit.schemas import (
+    AuditCheckpoint,
+    AuditEntryPublic,
+    ChainReportPublic,
+    CheckpointReportPublic,
+    CheckpointVerifyRequest,
+)
+from clearhouse.deps import (
+    AdminAccount,
+    CurrentAccount,
+    KeysDep,
+    ReadSessionDep,
+    SettingsDep,
+)
+from clearhouse.pagination import Page, PageParams, page_params
+from rights.dependencies import OwnedAssetIncludingDeleted
+
+router = APIRouter(prefix="/v1", tags=["audit"])
+
+
+@router.get("/assets/{asset_id}/audit", response_model=Page[AuditEntryPublic])
+def read_asset_audit(
+    asset: OwnedAssetIncludingDeleted,
+    session: ReadSessionDep,
+    paging: Annotated[PageParams, Depends(page_params)],
+):
+    """Every recorded event of one of your assets, oldest first, with its chain hashes."""
+    items, total = service.list_asset_events(session, asset_id=asset.id, params=paging)
+    return Page(items=items, total=total, limit=paging.limit, offset=paging.offset)
+
+
+@router.get("/audit/verify", response_model=ChainReportPublic)
+def verify_audit_chain(_admin: AdminAccount, session: ReadSessionDep):
+    """Walk the whole audit chain and report the first broken entry (admins only)."""
+    return service.verify_chain(session)
+
+
+@router.get("/audit/checkpoint", response_model=AuditCheckpoint)
+def audit_checkpoint(
+    _caller: CurrentAccount, session: ReadSessionDep, settings: SettingsDep, keys: KeysDep
+):
+    """The audit chain's head, signed. Keep it: it proves later that history up to it stands."""
+    signed = service.sign_checkpoint(session, settings=settings, keys=keys)
+    return AuditCheckpoint(token=signed.token, seq=signed.seq, hash=signed.hash)
+
+
+@router.post("/audit/checkpoint/verify", response_model=CheckpointReportPublic)
+def verify_audit_checkpoint(
+    body: CheckpointVerifyRequest,
+    _caller: CurrentAccount,
+    session: ReadSessionDep,
+    settings: SettingsDep,
+    keys: KeysDep,
+):
+    """Check a kept checkpoint: our signature, and the log still holding what it names."""
+    return service.check_checkpoint(session, token=body.token, settings=settings, keys=keys)
