@@ -38,6 +38,18 @@ def rotation(*, yaw: float, pitch: float, roll: float) -> np.ndarray:
     return about_z @ about_x @ about_y
 
 
+def _photographed(
+    points: np.ndarray, *, distance_mm: float, rng: np.random.Generator
+) -> np.ndarray:
+    """3-D points (mm, head-centred) through a pinhole camera (focal length 800 px, image
+    centre 640, 360) ``distance_mm`` away, with half a pixel of landmark noise."""
+    focal_px = 800.0
+    depth = distance_mm - points[:, 2]
+    x = focal_px * points[:, 0] / depth + 640
+    y = -focal_px * points[:, 1] / depth + 360
+    return np.stack([x, y], axis=1) + rng.normal(0.0, 0.5, size=(len(points), 2))
+
+
 def synthetic_landmarks(
     *,
     layout: LandmarkLayout,
@@ -53,12 +65,9 @@ def synthetic_landmarks(
     rng = np.random.default_rng(seed)
     proportions = rng.uniform(0.92, 1.08, size=3)
     face = CANONICAL_FACE_POINTS[layout] * proportions * rng.uniform(0.98, 1.02, size=(5, 3))
-    rotated = face @ rotation(yaw=yaw, pitch=pitch, roll=roll).T
-    focal_px = 800.0
-    depth = distance_mm - rotated[:, 2]
-    x = focal_px * rotated[:, 0] / depth + 640
-    y = -focal_px * rotated[:, 1] / depth + 360
-    return np.stack([x, y], axis=1) + rng.normal(0.0, 0.5, size=(5, 2))
+    return _photographed(
+        face @ rotation(yaw=yaw, pitch=pitch, roll=roll).T, distance_mm=distance_mm, rng=rng
+    )
 
 
 def synthetic_rigid_landmarks(
@@ -79,12 +88,9 @@ def synthetic_rigid_landmarks(
     face = DENSE_FACE_POINTS * rng.uniform(0.92, 1.08, size=3)
     face = face * rng.uniform(0.98, 1.02, size=face.shape)
     face[:, 2] += rng.uniform(-3.0, 3.0, size=len(face))
-    rotated = face @ rotation(yaw=yaw, pitch=pitch, roll=roll).T
-    focal_px = 800.0
-    depth = distance_mm - rotated[:, 2]
-    x = focal_px * rotated[:, 0] / depth + 640
-    y = -focal_px * rotated[:, 1] / depth + 360
-    return np.stack([x, y], axis=1) + rng.normal(0.0, 0.5, size=(len(face), 2))
+    return _photographed(
+        face @ rotation(yaw=yaw, pitch=pitch, roll=roll).T, distance_mm=distance_mm, rng=rng
+    )
 
 
 def plane_warp(
