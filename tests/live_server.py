@@ -17,24 +17,21 @@ from bench.server import live_server
 from clearhouse.app import create_app
 from clearhouse.settings import Settings
 
-# Settings that pass to the server unchanged, as CLEARHOUSE_* variables.
-_PASSED = (
-    "likeness_key_store_path",
-    "password_hash_time_cost",
-    "password_hash_memory_kib",
-    "liveness_required",
-    "scan_sample_fps",
-    "scan_max_video_seconds",
-)
+# The test's settings the server must share, by the variable that carries each.
+_PASSED = {
+    "CLEARHOUSE_LIKENESS_KEY_STORE": "likeness_key_store_path",
+    "CLEARHOUSE_PASSWORD_HASH_TIME_COST": "password_hash_time_cost",
+    "CLEARHOUSE_PASSWORD_HASH_MEMORY_KIB": "password_hash_memory_kib",
+    "CLEARHOUSE_LIVENESS_REQUIRED": "liveness_required",
+    "CLEARHOUSE_SCAN_SAMPLE_FPS": "scan_sample_fps",
+    "CLEARHOUSE_SCAN_MAX_VIDEO_SECONDS": "scan_max_video_seconds",
+}
 
 
 @contextmanager
 def clearhouse_serve(settings: Settings, *, log: Path) -> Iterator[str]:
     """Start `clearhouse serve` on ``settings``' database (already migrated); yield its URL."""
-    passed = {
-        f"CLEARHOUSE_{name.removesuffix('_path').upper()}": str(getattr(settings, name))
-        for name in _PASSED
-    }
+    passed = {variable: str(getattr(settings, name)) for variable, name in _PASSED.items()}
     with live_server(
         data_dir=settings.data_dir,
         database_url=settings.resolved_database_url,

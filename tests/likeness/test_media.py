@@ -64,13 +64,19 @@ def test_palette_and_alpha_images_become_rgb():
     assert decode_media(make_image(mode="P")).pop().rgb.shape == (48, 64, 3)
 
 
-def test_exif_orientation_is_applied():
-    image = Image.new("RGB", (60, 30), "white")
+def _sideways_jpeg(width: int, height: int) -> bytes:
+    """A JPEG stored sideways: its EXIF orientation says display it turned 90 degrees
+    clockwise."""
+    image = Image.new("RGB", (width, height), "white")
     exif = image.getexif()
-    exif[0x0112] = 6  # stored sideways: display rotated 90 degrees clockwise
+    exif[0x0112] = 6
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", exif=exif)
-    assert decode_image(buffer.getvalue()).rgb.shape == (60, 30, 3)
+    return buffer.getvalue()
+
+
+def test_exif_orientation_is_applied():
+    assert decode_image(_sideways_jpeg(60, 30)).rgb.shape == (60, 30, 3)
 
 
 @pytest.mark.parametrize(
@@ -242,13 +248,8 @@ def test_a_jpeg_bomb_is_decoded_small_without_allocating_its_claimed_frame(tmp_p
 
 
 def test_a_large_jpeg_is_shrunk_while_decoded_and_turned_upright():
-    image = Image.new("RGB", (4000, 2000), "white")
-    exif = image.getexif()
-    exif[0x0112] = 6  # stored sideways: display rotated 90 degrees clockwise
-    buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", exif=exif)
     budget = PixelBudget(MediaLimits())
-    frame = decode_image(buffer.getvalue(), budget=budget)
+    frame = decode_image(_sideways_jpeg(4000, 2000), budget=budget)
     assert frame.rgb.shape == (1280, 640, 3)
     assert frame.scale == pytest.approx(4000 / 1280)
     # Decoded at 1/2 scale from the DCT (the smallest scale at least 1280 wide), not in full.
