@@ -13,6 +13,7 @@ from audit.schemas import (
     CheckpointReportPublic,
     CheckpointVerifyRequest,
 )
+from clearhouse.accounts.scopes import Scope, needs_scope
 from clearhouse.deps import (
     AdminAccount,
     CurrentAccount,
@@ -27,6 +28,7 @@ router = APIRouter(prefix="/v1", tags=["audit"])
 
 
 @router.get("/assets/{asset_id}/audit", response_model=Page[AuditEntryPublic])
+@needs_scope(Scope.assets_read)
 def read_asset_audit(
     asset: OwnedAssetIncludingDeleted,
     session: ReadSessionDep,
@@ -44,6 +46,7 @@ def verify_audit_chain(_admin: AdminAccount, session: ReadSessionDep):
 
 
 @router.get("/audit/checkpoint", response_model=AuditCheckpoint)
+@needs_scope(Scope.assets_read)
 def audit_checkpoint(
     _caller: CurrentAccount, session: ReadSessionDep, settings: SettingsDep, keys: KeysDep
 ):
@@ -53,6 +56,7 @@ def audit_checkpoint(
 
 
 @router.post("/audit/checkpoint/verify", response_model=CheckpointReportPublic)
+@needs_scope(Scope.assets_read)
 def verify_audit_checkpoint(
     body: CheckpointVerifyRequest,
     _caller: CurrentAccount,
