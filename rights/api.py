@@ -14,9 +14,9 @@ from clearhouse.deps import (
     SessionDep,
     SettingsDep,
 )
-from clearhouse.errors import NotFound, raises
+from clearhouse.errors import InvalidRequest, NotFound, raises
 from clearhouse.pagination import Page, PageParams, page_params
-from clearhouse.signing import TokenRejected
+from clearhouse.signing import MalformedToken, TokenRejected
 from likeness.runtime import LikenessDep
 from policies.models import PolicyVersion
 from rights import repository, service
@@ -226,10 +226,15 @@ def read_receipt(receipt_id: uuid.UUID, owner: HolderAccount, session: ReadSessi
 
 
 @router.post("/receipts/verify", response_model=ReceiptVerification, tags=["receipts"])
+@raises(InvalidRequest)
 def verify(body: ReceiptVerifyRequest, settings: SettingsDep, keys: KeysDep):
-    """Check a receipt's signature against our published keys. Needs no account."""
+    """Check a receipt's signature against our published keys. Needs no account.
+
+    A token that is no JWS at all, or whose header fields have the wrong type, is a 400."""
     try:
         claims = verify_receipt(body.token, settings=settings, keys=keys)
+    except MalformedToken as exc:
+        raise InvalidRequest(f"The token is malformed: {exc}. Send a receipt as issued.") from exc
     except TokenRejected as exc:
         return ReceiptVerification(valid=False, reason=str(exc))
     return ReceiptVerification(valid=True, claims=claims)
