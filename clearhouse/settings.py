@@ -138,6 +138,9 @@ class Settings(BaseSettings):
     api_key_limit_per_minute: int = Field(
         default=600, ge=1, description="Requests per API key within any minute."
     )
+    checkpoint_verify_limit_per_minute: int = Field(
+        default=30, ge=1, description="Audit checkpoint verifications per account within a minute."
+    )
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
         default=[],
         description="Addresses or networks (comma-separated) whose X-Forwarded-For is believed.",
