@@ -58,8 +58,9 @@ def verify_audit_chain(_admin: AdminAccount, session: ReadSessionDep):
 def audit_checkpoint(
     caller: CurrentAccount, session: ReadSessionDep, settings: SettingsDep, keys: KeysDep
 ):
-    """Your latest audit entry, signed. Keep it: it proves later that the entry stands and
-    that the log before it was not rewritten."""
+    """Your latest audit entry, signed. Keep it: it proves later that the entry stands. A
+    rewrite of the log before it changes the entry's hash, unless it leaves the chain broken,
+    which the admins' verification finds."""
     signed = service.sign_checkpoint(session, owner=caller, settings=settings, keys=keys)
     return AuditCheckpoint(token=signed.token, hash=signed.hash)
 
