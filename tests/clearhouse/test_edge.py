@@ -40,7 +40,7 @@ def test_a_served_host_keeps_its_trailing_slash_redirect_on_itself(client):
 
 
 def test_by_default_only_the_local_host_is_served(settings, monkeypatch):
-    monkeypatch.delenv("CLEARHOUSE_ALLOWED_HOSTS")
+    monkeypatch.delenv("CLEARHOUSE_ALLOWED_HOSTS", raising=False)
     default = Settings(**settings.model_dump(exclude={"allowed_hosts"}))
     assert default.allowed_hosts == ["localhost", "127.0.0.1"]
     with TestClient(create_app(default)) as app:
