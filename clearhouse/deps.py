@@ -10,6 +10,7 @@ from sqlmodel import Session
 
 from clearhouse.accounts import service as accounts
 from clearhouse.accounts.models import STAFF_ROLES, Account, Role
+from clearhouse.accounts.scopes import check_api_key
 from clearhouse.db import get_read_session, get_session, read_session
 from clearhouse.errors import Forbidden, Unauthenticated, raises
 from clearhouse.keys import KeyRing
@@ -47,7 +48,7 @@ _api_key = APIKeyHeader(
 )
 
 
-@raises(Unauthenticated, RateLimited, RateLimiterUnavailable)
+@raises(Unauthenticated, Forbidden, RateLimited, RateLimiterUnavailable)
 def current_account(
     request: Request,
     settings: SettingsDep,
@@ -58,7 +59,7 @@ def current_account(
 ) -> Account:
     """The caller, looked up in a read transaction of its own, closed before the route runs:
     authenticating takes no lock, and a route's write transaction starts only with its
-    own first statement."""
+    own first statement. A key acts only on routes open to its scopes (accounts/scopes.py)."""
     if bearer is None and not api_key:
         raise Unauthenticated(
             "Send an access token (Authorization: Bearer) or an X-API-Key header."
@@ -68,9 +69,9 @@ def current_account(
             return accounts.account_for_access_token(
                 session, token=bearer.credentials, settings=settings, keys=keys
             )
-        account = accounts.account_for_api_key(session, secret=api_key)
+        account, scopes = accounts.account_for_api_key(session, secret=api_key)
     limiter.limit_api_key(secret=api_key)
-    return account
+    return check_api_key(request, account=account, scopes=scopes)
 
 
 CurrentAccount = Annotated[Account, Depends(current_account)]
