@@ -40,10 +40,14 @@ def hold(session: Session, *, asset: Asset, handle: str) -> None:
         .values(asset_id=asset.id, reserved_until=None)
     ).rowcount
     if not taken_over:
-        raise HandleTaken(
-            f"@{handle} reads like a handle in use or recently retired (letters that look "
-            "alike, digits for letters and separators count as the same); choose another."
-        )
+        raise handle_taken(handle)
+
+
+def handle_taken(handle: str) -> HandleTaken:
+    return HandleTaken(
+        f"@{handle} reads like a handle in use or recently retired (letters that look "
+        "alike, digits for letters and separators count as the same); choose another."
+    )
 
 
 def retire(session: Session, *, asset: Asset, handle: str, settings: Settings) -> None:

@@ -22,7 +22,7 @@ from policies import service as policies
 from policies.document import PolicyDocument
 from policies.models import PolicyVersion
 from rights import handles, repository
-from rights.errors import GrantRevoked, HandleTaken, NothingToGrant
+from rights.errors import GrantRevoked, NothingToGrant
 from rights.models import Asset, AssetKind, ConsentGrant, ConsentReceipt, GrantStatus, ReceiptEvent
 from rights.receipts import issue_receipt
 from rights.schemas import AssetCreate, AssetUpdate, GrantPublic
@@ -82,7 +82,7 @@ def _flush_handle(session: Session, handle: str) -> None:
         with session.begin_nested():
             session.flush()
     except IntegrityError as exc:
-        raise HandleTaken(f"@{handle} is taken; choose another handle.") from exc
+        raise handles.handle_taken(handle) from exc
 
 
 def delete_asset(
