@@ -44,6 +44,12 @@ def test_weak_passwords_are_refused_and_the_answer_says_why(client, password, wh
     assert mail_to(client, "pat@example.org") == []
 
 
+def test_long_passphrases_are_welcome(client):
+    long = " ".join(["violet submarine under a lemon tree"] * 7)[:256]
+    assert _sign_up(client, "long@example.org", long).status_code == 202
+    assert _sign_in(client, "long@example.org", long).status_code == 200
+
+
 def test_a_password_is_the_same_however_it_was_typed(client):
     # Full-width letters (an East Asian keyboard) are the ASCII ones after NFKC.
     full_width = "".join(chr(ord(c) + 0xFEE0) if c != " " else " " for c in PASSWORD)
