@@ -20,7 +20,9 @@ def _register(client, user, handle: str, **fields):
     return client.post("/v1/assets", headers=user.headers, json=body)
 
 
-@pytest.mark.parametrize("handle", [*LOOK_ALIKES, "@Captain_Comet", "CAPTA1N_C0MET"])
+@pytest.mark.parametrize(
+    "handle", [*LOOK_ALIKES, "@Captain_Comet", "CAPTA1N_C0MET", "c4pta1n_c0m37", "captain_c0m3t"]
+)
 def test_a_look_alike_of_a_live_handle_is_refused(client, holder, other_holder, handle):
     create_asset(client, holder, handle="captain_comet")
     response = _register(client, other_holder, handle)
@@ -111,6 +113,7 @@ def test_the_folding_is_one_function_for_names_too():
     """rights/matching (the IP text check) folds names and aliases with the same function."""
     assert len({fold(h) for h in ["captain_comet", *LOOK_ALIKES]}) == 1
     assert fold("C\u0430pt\u0430in C\u043emet") == fold("captain comet")  # Cyrillic a and o
+    assert fold("5up3r_574r") == fold("Super Star")  # 5 s, 3 e, 7 t, 4 a
     assert fold("Captain Comet") != fold("Captain Planet")
 
 
