@@ -197,3 +197,39 @@ def _now():
     from clearhouse.db import utcnow
 
     return utcnow()
+
+
+SIGNERS = 5
+
+
+def test_one_address_signed_up_at_one_moment_makes_one_account(served, settings):
+    """Five sign-ups of one new address at once, against a live server: five alike answers,
+    one account, and the other four tell its owner someone tried."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    from clearhouse.db import build_engine
+
+    start = threading.Barrier(SIGNERS)
+
+    def sign(n: int) -> httpx.Response:
+        with httpx.Client(base_url=served, timeout=30) as http:
+            start.wait()
+            return _sign_up(http, "race@example.org", f"{OTHER_PASSWORD} {n}")
+
+    with ThreadPoolExecutor(max_workers=SIGNERS) as pool:
+        responses = list(pool.map(sign, range(SIGNERS)))
+    assert [r.status_code for r in responses] == [202] * SIGNERS, [r.text for r in responses]
+    assert len({r.text for r in responses}) == 1
+    engine = build_engine(settings.resolved_database_url)
+    try:
+        assert _accounts_with(engine, "race@example.org") == 1
+    finally:
+        engine.dispose()
+    with httpx.Client(base_url=served, timeout=30) as http:
+        subjects = sorted(m["subject"] for m in mail_to(http, "race@example.org"))
+    assert subjects == ["Someone tried to sign up to Clearhouse with your address"] * (
+        SIGNERS - 1
+    ) + ["Verify your email address for Clearhouse"]
