@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     controller_contact: str = Field(default="privacy@clearhouse.example")
     jurisdiction: str = Field(default="EU", description="Jurisdiction named on consent receipts.")
     policy_url: str = Field(default="https://clearhouse.example/privacy")
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Where this API is reached from outside; receipts name status URLs under it.",
+    )
 
     default_revenue_share_bps: int = Field(
         default=8000, ge=0, le=10_000, description="A new holder's share of each licence fee."

@@ -3,16 +3,19 @@
 import hashlib
 import secrets
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, exists
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from audit.service import record_event
 from clearhouse import signing
-from clearhouse.accounts.models import Account, ApiKey, Role
+from clearhouse.accounts.errors import WrongPassword
+from clearhouse.accounts.models import Account, ApiKey, Role, SignedOutToken
 from clearhouse.accounts.schemas import AccountAdminUpdate, AccountCreate
 from clearhouse.db import utcnow
 from clearhouse.errors import Conflict, InvalidRequest, NotFound, Unauthenticated
@@ -93,6 +96,8 @@ def issue_access_token(*, account: Account, settings: Settings, keys: KeyRing) -
         "nbf": int(now.timestamp()),
         "exp": int((now + lifetime).timestamp()),
         "jti": secrets.token_urlsafe(16),
+        # Changing the password moves the account's epoch on: tokens of earlier epochs die.
+        "epoch": account.session_epoch,
     }
     token = signing.sign(claims, key=keys.access, typ=signing.ACCESS_TOKEN_TYPE)
     return token, int(lifetime.total_seconds())
@@ -113,7 +118,16 @@ def account_for_access_token(
         account_id = uuid.UUID(claims["sub"])
     except (signing.TokenRejected, ValueError) as exc:
         raise Unauthenticated(f"The access token was refused: {exc}. Sign in again.") from exc
-    return _active_account(session, account_id)
+    # One indexed read answers both: the account, and whether this token was signed out.
+    signed_out = exists().where(SignedOutToken.jti == claims["jti"])
+    row = session.exec(select(Account, signed_out).where(Account.id == account_id)).first()
+    account = _usable(row[0] if row else None)
+    # Tokens from before epochs existed count as epoch 0: a changed password still ends them.
+    if row[1] or claims.get("epoch", 0) != account.session_epoch:
+        raise Unauthenticated(
+            "The access token was ended: signed out, or the password changed since. Sign in again."
+        )
+    return account
 
 
 def _secret_hash(secret: str) -> str:
@@ -158,23 +172,114 @@ def account_for_api_key(session: Session, *, secret: str) -> Account:
 
 
 def _active_account(session: Session, account_id: uuid.UUID) -> Account:
-    account = session.get(Account, account_id)
+    return _usable(session.get(Account, account_id))
+
+
+def _usable(account: Account | None) -> Account:
     if account is None or account.disabled_at is not None:
         raise Unauthenticated("The account is unknown or disabled.")
     return account
 
 
-def update_account_as_admin(
-    session: Session, *, account_id: uuid.UUID, changes: AccountAdminUpdate
+def access_token_claims(*, token: str, settings: Settings, keys: KeyRing) -> dict:
+    """The claims of an access token that already authenticated this request."""
+    try:
+        return _verified_access_tokens.verify(
+            token,
+            keys=keys.access_keys,
+            typ=signing.ACCESS_TOKEN_TYPE,
+            issuer=settings.issuer,
+            audience=settings.audience,
+            required=("iss", "aud", "exp", "iat", "sub", "jti"),
+        )
+    except signing.TokenRejected as exc:
+        raise Unauthenticated(f"The access token was refused: {exc}. Sign in again.") from exc
+
+
+def check_password(*, account: Account, password: str, settings: Settings) -> None:
+    """Re-entering the password, before a change that a stolen token must not make."""
+    try:
+        check_storable_text([password])
+        _hasher(settings)[0].verify(account.password_hash, password)
+    except (ValueError, VerificationError, InvalidHashError) as exc:
+        raise WrongPassword("The password is wrong; nothing was changed.") from exc
+
+
+def change_password(
+    session: Session, *, account: Account, new_password: str, settings: Settings
 ) -> Account:
-    account = session.get(Account, account_id)
-    if account is None:
-        raise NotFound("No account with this id.")
-    if changes.role is not None:
-        account.role = changes.role
-    if changes.revenue_share_bps is not None:
-        account.revenue_share_bps = changes.revenue_share_bps
-    if changes.disabled is not None:
-        account.disabled_at = utcnow() if changes.disabled else None
+    """Set a new password and end every access token issued before (a new epoch)."""
+    account = session.exec(select(Account).where(Account.id == account.id).with_for_update()).one()
+    account.password_hash = _hasher(settings)[0].hash(new_password)
+    account.session_epoch += 1
     session.add(account)
+    record_account_event(session, action="account.password_changed", actor=account, account=account)
+    return account
+
+
+def sign_out(session: Session, *, account: Account, claims: dict) -> None:
+    """End one access token; tokens that expired meanwhile are swept from the list."""
+    now = utcnow()
+    session.exec(delete(SignedOutToken).where(SignedOutToken.expires_at <= now))
+    expires_at = datetime.fromtimestamp(int(claims["exp"]), UTC)
+    if session.get(SignedOutToken, claims["jti"]) is None and expires_at > now:
+        session.add(SignedOutToken(jti=claims["jti"], account_id=account.id, expires_at=expires_at))
+    session.flush()
+
+
+def record_account_event(
+    session: Session, *, action: str, actor: Account | None, account: Account, **details: object
+) -> None:
+    """An audit entry about an account (no asset): who did what to whom."""
+    record_event(
+        session,
+        action=action,
+        actor_id=actor.id if actor else None,
+        asset_id=None,
+        details={"account_id": str(account.id), **details},
+    )
+
+
+def update_account_as_admin(
+    session: Session, *, admin: Account, account_id: uuid.UUID, changes: AccountAdminUpdate
+) -> Account:
+    """Apply an admin's changes; each one is written to the audit log with the admin's id."""
+    account = session.exec(
+        select(Account).where(Account.id == account_id).with_for_update()
+    ).first()
+    if account is None or account.deleted_at is not None:
+        raise NotFound("No account with this id.")
+    if changes.role is not None and changes.role != account.role:
+        record_account_event(
+            session,
+            action="account.role_changed",
+            actor=admin,
+            account=account,
+            before=account.role.value,
+            after=changes.role.value,
+        )
+        account.role = changes.role
+    if (
+        changes.revenue_share_bps is not None
+        and changes.revenue_share_bps != account.revenue_share_bps
+    ):
+        record_account_event(
+            session,
+            action="account.revenue_share_changed",
+            actor=admin,
+            account=account,
+            before=account.revenue_share_bps,
+            after=changes.revenue_share_bps,
+        )
+        account.revenue_share_bps = changes.revenue_share_bps
+    if changes.disabled is not None and changes.disabled != (account.disabled_at is not None):
+        account.disabled_at = utcnow() if changes.disabled else None
+        record_account_event(
+            session,
+            action="account.disabled" if changes.disabled else "account.enabled",
+            actor=admin,
+            account=account,
+        )
+    session.add(account)
+    session.flush()
     return account
