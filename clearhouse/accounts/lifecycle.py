@@ -14,6 +14,7 @@ from sqlalchemy import or_
 from sqlmodel import Session, col, select, update
 
 from audit.models import AuditEntry
+from audit.schemas import AuditEntryPublic
 from clearhouse.accounts import service as accounts
 from clearhouse.accounts.models import Account, ApiKey, SignedOutToken
 from clearhouse.accounts.schemas import (
@@ -201,5 +202,7 @@ def export_account(session: Session, *, account: Account) -> AccountExport:
             for key in accounts.list_api_keys(session, account=account)
         ],
         assets=exported,
-        audit_entries=entries,
+        audit_entries=[
+            AuditEntryPublic.model_validate(entry, from_attributes=True) for entry in entries
+        ],
     )

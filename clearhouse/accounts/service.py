@@ -274,6 +274,8 @@ def update_account_as_admin(
         account.revenue_share_bps = changes.revenue_share_bps
     if changes.disabled is not None and changes.disabled != (account.disabled_at is not None):
         account.disabled_at = utcnow() if changes.disabled else None
+        if changes.disabled:  # its tokens stay dead even if it is enabled again
+            account.session_epoch += 1
         record_account_event(
             session,
             action="account.disabled" if changes.disabled else "account.enabled",
