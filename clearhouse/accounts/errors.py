@@ -1,10 +1,13 @@
 """Errors of accounts and their lifecycle."""
 
-from clearhouse.errors import Forbidden
+from clearhouse.errors import InvalidRequest
 
 
-class WrongPassword(Forbidden):
-    """The password re-entered to confirm a change of the account was wrong."""
+class WrongPassword(InvalidRequest):
+    """The password re-entered to confirm a change of the account was wrong.
+
+    A 400, not a 401: the caller's token is fine, and a client must not sign them out
+    over a typo."""
 
     slug = "wrong-password"
     title = "Wrong password"

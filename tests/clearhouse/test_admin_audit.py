@@ -1,7 +1,7 @@
 """Every staff action leaves a trace in the audit log, naming who did it; the account it
 was done to sees it in its data export."""
 
-from factories import promote, sign_up
+from factories import PASSWORD, promote, sign_up
 
 
 def _account_trail(client, user) -> list[dict]:
@@ -19,6 +19,9 @@ def test_role_revenue_share_and_disabling_are_audited_with_the_admin(client, hol
     # Asking for what already is changes nothing and records nothing.
     client.patch(url, headers=admin.headers, json={"role": "holder", "revenue_share_bps": 7000})
 
+    # Disabling ended the holder's tokens: they sign in again to read their export.
+    token = client.post("/v1/auth/token", data={"username": holder.email, "password": PASSWORD})
+    holder.headers = {"Authorization": f"Bearer {token.json()['access_token']}"}
     trail = _account_trail(client, holder)
     assert [(body["action"], body["details"].get("after")) for body in trail] == [
         ("account.role_changed", "moderator"),
