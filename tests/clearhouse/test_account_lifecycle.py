@@ -5,6 +5,7 @@ import json
 
 import pytest
 from factories import PASSWORD, create_asset, granted_asset, sign_up
+from sqlalchemy import text
 
 NEW_PASSWORD = "a different long passphrase"
 
@@ -132,6 +133,12 @@ def test_deleting_the_account_withdraws_consent_erases_data_and_keeps_the_trail(
     # Every way in is closed.
     assert _me(client, holder.headers) == 401
     assert _me(client, {"X-API-Key": key.json()["secret"]}) == 401
+    with engine.connect() as connection:  # revoked, not only shut out with the account
+        revoked_at = connection.execute(
+            text("SELECT revoked_at FROM api_key WHERE prefix = :prefix"),
+            {"prefix": key.json()["prefix"]},
+        ).scalar_one()
+    assert revoked_at is not None
     assert (
         client.post(
             "/v1/auth/token", data={"username": holder.email, "password": PASSWORD}
