@@ -8,12 +8,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from audit.service import record_event
 from clearhouse.accounts.models import Account
 from clearhouse.db import utcnow
-from clearhouse.errors import NotFound
+from clearhouse.errors import NotFound, Unauthenticated
 from clearhouse.keys import KeyRing
 from clearhouse.settings import Settings
 from likeness.runtime import LikenessRuntime
@@ -120,6 +120,7 @@ def create_grant(
     settings: Settings,
     keys: KeyRing,
 ) -> ConsentChange:
+    _check_owner_still_active(session, owner)
     if policy_version is None:
         policy = policies.current_policy(session, asset.id)
         if policy is None:
@@ -156,6 +157,22 @@ def create_grant(
         details={"policy_version": policy.version},
     )
     return ConsentChange(grant=grant, policy=policy, receipt=receipt)
+
+
+def _check_owner_still_active(session: Session, owner: Account) -> None:
+    """Look again, in this write transaction, under a shared lock on the owner's row.
+
+    The caller was authenticated in a read transaction of its own, before this one began:
+    an admin may have disabled the account, or its owner deleted it, in between. Both take
+    the row's exclusive lock and withdraw every grant, so a grant made after them would
+    outlive the withdrawal."""
+    current = session.exec(
+        select(Account.disabled_at).where(Account.id == owner.id).with_for_update(read=True)
+    ).first()
+    if current is not None:
+        raise Unauthenticated(
+            "This account was disabled or deleted while the request waited; nothing was granted."
+        )
 
 
 def revoke_grant(
