@@ -1,6 +1,7 @@
 """Routes for sign-up, sign-in, the caller's own account, API keys and account administration."""
 
 import uuid
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, status
@@ -8,6 +9,7 @@ from fastapi.security import OAuth2PasswordRequestForm
 
 from clearhouse.accounts import lifecycle, service
 from clearhouse.accounts.errors import WrongPassword
+from clearhouse.accounts.models import Account
 from clearhouse.accounts.schemas import (
     AccessToken,
     AccountAdminUpdate,
@@ -79,12 +81,21 @@ def read_my_account(account: CurrentAccount):
     return account
 
 
-def _confirm_password(*, account, password: str, settings, limiter, request: Request) -> None:
-    """Check the re-entered password, counted as a sign-in attempt: a stolen token cannot
+async def _password_confirmation(
+    settings: SettingsDep, limiter: RateLimiterDep, request: Request
+) -> Callable[[Account, str], None]:
+    """Checks a re-entered password, counted as a sign-in attempt: a stolen token cannot
     guess the password through these routes any faster than through sign-in."""
-    attempt = limiter.limit_sign_in(email=account.email, address=client_address(request))
-    service.check_password(account=account, password=password, settings=settings)
-    limiter.give_back(attempt)
+
+    def confirm(account: Account, password: str) -> None:
+        attempt = limiter.limit_sign_in(email=account.email, address=client_address(request))
+        service.check_password(account=account, password=password, settings=settings)
+        limiter.give_back(attempt)
+
+    return confirm
+
+
+PasswordConfirmation = Annotated[Callable[[Account, str], None], Depends(_password_confirmation)]
 
 
 @router.post("/accounts/me/password", response_model=PasswordChanged)
@@ -92,22 +103,15 @@ def _confirm_password(*, account, password: str, settings, limiter, request: Req
 def change_password(
     body: PasswordChange,
     account: CurrentAccount,
+    confirm_password: PasswordConfirmation,
     session: SessionDep,
     settings: SettingsDep,
     keys: KeysDep,
-    limiter: RateLimiterDep,
-    request: Request,
 ):
     """Change your password, giving the current one. Every access token issued before stops
     working (other sessions end); the answer carries a new token for this one. API keys
     stay valid: revoke them apart."""
-    _confirm_password(
-        account=account,
-        password=body.current_password,
-        settings=settings,
-        limiter=limiter,
-        request=request,
-    )
+    confirm_password(account, body.current_password)
     changed = service.change_password(
         session, account=account, new_password=body.new_password, settings=settings
     )
@@ -139,19 +143,16 @@ def sign_out(
 def delete_my_account(
     body: AccountDeletionRequest,
     account: CurrentAccount,
+    confirm_password: PasswordConfirmation,
     session: SessionDep,
     settings: SettingsDep,
     keys: KeysDep,
     likeness: LikenessDep,
-    limiter: RateLimiterDep,
-    request: Request,
 ):
     """Delete your account, giving your password: every grant is withdrawn (with receipts),
     every asset deleted and every likeness's face data destroyed, API keys and tokens end,
     and your email, name and date of birth are erased. The audit log keeps what happened."""
-    _confirm_password(
-        account=account, password=body.password, settings=settings, limiter=limiter, request=request
-    )
+    confirm_password(account, body.password)
     deletion = lifecycle.delete_account(
         session, account=account, settings=settings, keys=keys, likeness=likeness
     )
