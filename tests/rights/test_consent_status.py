@@ -84,3 +84,27 @@ def test_a_forged_receipt_learns_nothing_about_the_grant(client, holder):
     refused = client.post("/v1/receipts/verify", json={"token": forged}).json()
     assert refused["valid"] is False
     assert refused["consent"] is None
+
+
+def test_a_grant_whose_policy_expired_reads_as_expired(client, holder, session):
+    """The policy's expiry passed (moved into the past here, as time would)."""
+    from datetime import timedelta
+
+    from sqlmodel import select
+
+    from clearhouse.db import utcnow
+    from policies.models import PolicyVersion
+
+    asset, created = granted_asset(client, holder)
+    version = session.exec(
+        select(PolicyVersion).where(PolicyVersion.asset_id == uuid.UUID(asset["id"]))
+    ).one()
+    passed = (utcnow() - timedelta(days=1)).isoformat()
+    version.document = {**version.document, "expires_at": passed}
+    session.add(version)
+    session.commit()
+    status = client.get(f"/v1/grants/{created['grant']['id']}/status").json()
+    assert status["state"] == "expired"
+    assert status["withdrawn_at"] is None
+    verified = client.post("/v1/receipts/verify", json={"token": created["receipt"]["token"]})
+    assert verified.json()["consent"]["state"] == "expired"
