@@ -215,9 +215,15 @@ def sign_out(session: Session, *, account: Account, claims: dict) -> None:
     now = utcnow()
     session.exec(delete(SignedOutToken).where(SignedOutToken.expires_at <= now))
     expires_at = datetime.fromtimestamp(int(claims["exp"]), UTC)
-    if session.get(SignedOutToken, claims["jti"]) is None and expires_at > now:
-        session.add(SignedOutToken(jti=claims["jti"], account_id=account.id, expires_at=expires_at))
-    session.flush()
+    if expires_at <= now:
+        return
+    try:
+        with session.begin_nested():
+            session.add(
+                SignedOutToken(jti=claims["jti"], account_id=account.id, expires_at=expires_at)
+            )
+    except IntegrityError:
+        pass  # a concurrent sign-out with the same token got there first: the same outcome
 
 
 def record_account_event(
