@@ -115,7 +115,7 @@ def delete_account(
     The row stays, anonymised, so that the audit trail, the receipts and the ledger keep
     pointing at someone; the handles of its assets stay reserved as deleted handles.
     """
-    account = session.exec(select(Account).where(Account.id == account.id).with_for_update()).one()
+    account = accounts.lock_active_account(session, account.id)
     revoked = shredded = 0
     for asset in session.exec(
         select(Asset).where(Asset.owner_id == account.id, Asset.deleted_at.is_(None))

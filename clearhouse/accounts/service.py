@@ -168,6 +168,14 @@ def _active_account(session: Session, account_id: uuid.UUID) -> Account:
     return _usable(session.get(Account, account_id))
 
 
+def lock_active_account(session: Session, account_id: uuid.UUID) -> Account:
+    """The account's row, locked for a change to it, if it was not disabled or deleted
+    since the request was authenticated."""
+    return _usable(
+        session.exec(select(Account).where(Account.id == account_id).with_for_update()).first()
+    )
+
+
 def _usable(account: Account | None) -> Account:
     if account is None or account.disabled_at is not None:
         raise Unauthenticated("The account is unknown or disabled.")
@@ -202,7 +210,7 @@ def change_password(
     session: Session, *, account: Account, new_password: str, settings: Settings
 ) -> Account:
     """Set a new password and end every access token issued before (a new epoch)."""
-    account = session.exec(select(Account).where(Account.id == account.id).with_for_update()).one()
+    account = lock_active_account(session, account.id)
     account.password_hash = _hasher(settings)[0].hash(new_password)
     account.session_epoch += 1
     session.add(account)
