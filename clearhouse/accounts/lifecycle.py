@@ -78,11 +78,11 @@ def update_account_as_admin(
 ) -> Account:
     """An admin's change, audited; disabling an account withdraws all its consent, since
     its owner can no longer sign in to do it themselves (GDPR art. 7(3))."""
-    before = session.exec(select(Account.disabled_at).where(Account.id == account_id)).first()
     account = accounts.update_account_as_admin(
         session, admin=admin, account_id=account_id, changes=changes
     )
-    if changes.disabled and before is None:
+    # Also when it was disabled already: then there is nothing left to withdraw.
+    if changes.disabled:
         withdraw_all_consent(
             session,
             owner=account,
