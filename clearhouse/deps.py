@@ -48,6 +48,10 @@ _api_key = APIKeyHeader(
 )
 
 
+BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)]
+"""The access token the request carries, if any (sign-out ends it)."""
+
+
 @raises(Unauthenticated, Forbidden, RateLimited, RateLimiterUnavailable)
 def current_account(
     request: Request,

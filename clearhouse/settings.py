@@ -38,7 +38,8 @@ class Settings(BaseSettings):
 
     public_url: str = Field(
         default="http://127.0.0.1:8000",
-        description="Where users reach this API; links in emails start with it.",
+        description="Where users reach this API; emailed links and receipts' status URLs start "
+        "with it.",
     )
     email_verification_hours: int = Field(
         default=48, ge=1, le=30 * 24, description="How long an email verification link works."

@@ -27,6 +27,7 @@ from likeness.errors import (
     FaceAlreadyEnrolled,
     MediaBusy,
     NotALikeness,
+    PartyToConflict,
 )
 from likeness.media import DECODING_ERRORS
 from likeness.models import ConflictStatus, EnrolmentSession, LikenessConflict
@@ -193,7 +194,7 @@ def read_conflict(conflict_id: uuid.UUID, viewer: CurrentAccount, session: ReadS
 
 
 @router.post("/likeness/conflicts/{conflict_id}/resolve", response_model=ConflictPublic)
-@raises(NotFound, ConflictAlreadyResolved)
+@raises(NotFound, ConflictAlreadyResolved, PartyToConflict)
 def resolve_conflict(
     conflict_id: uuid.UUID,
     body: ConflictResolution,
@@ -201,7 +202,9 @@ def resolve_conflict(
     session: SessionDep,
     runtime: LikenessDep,
 ):
-    """Accept (the claimant's enrolment goes ahead) or reject (its templates are destroyed)."""
+    """Accept (the claimant's enrolment goes ahead) or reject (its templates are destroyed).
+
+    Nobody decides a conflict they are a party to. The decision is written to the audit log."""
     conflict = conflicts.resolve_conflict(
         session,
         moderator=moderator,

@@ -15,7 +15,7 @@ from clearhouse.db import utcnow
 from clearhouse.errors import NotFound
 from clearhouse.pagination import PageParams, paginate
 from likeness import vault
-from likeness.errors import ConflictAlreadyResolved
+from likeness.errors import ConflictAlreadyResolved, PartyToConflict
 from likeness.models import (
     ConflictStatus,
     EnrolmentSession,
@@ -71,6 +71,11 @@ def resolve_conflict(
     ).first()
     if conflict is None:
         raise NotFound("No conflict with this id.")
+    if moderator.id in (conflict.claimant_id, conflict.existing_owner_id):
+        raise PartyToConflict(
+            "You are a party to this conflict (one of the faces is enrolled under your "
+            "account), so another moderator must decide it."
+        )
     if conflict.status != ConflictStatus.open:
         raise ConflictAlreadyResolved(f"This conflict was {conflict.status.value} already.")
     enrolment = session.get(EnrolmentSession, conflict.enrolment_id)

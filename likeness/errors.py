@@ -1,6 +1,6 @@
 """Errors of enrolment, conflicts and the face scan."""
 
-from clearhouse.errors import ClearhouseError, Conflict, InvalidRequest
+from clearhouse.errors import ClearhouseError, Conflict, Forbidden, InvalidRequest
 
 
 class NotALikeness(InvalidRequest):
@@ -41,3 +41,8 @@ class MediaBusy(ClearhouseError):
     def __init__(self, detail: str, *, retry_after_s: int) -> None:
         super().__init__(detail)
         self.headers = {"Retry-After": str(retry_after_s)}
+
+
+class PartyToConflict(Forbidden):
+    slug = "party-to-conflict"
+    title = "You are a party to this conflict"

@@ -6,8 +6,9 @@ with no score ("find my face in this video"); nobody else may scan. A face that 
 someone else's likeness looks, to an owner, like any unregistered face.
 
 Decoding and the face model run outside any database transaction; the index lookup reads in
-a short read transaction, and only an owner's own scan writes (their activity, which keeps
-their templates from the retention rule), in a short transaction of its own.
+a short read transaction. Then, in a short transaction of its own, an owner's scan records
+their activity (which keeps their templates from the retention rule), and a staff scan is
+written to the audit log, in the history of every likeness it found.
 
 The index is a cache of the vault; every match is checked against the database (a live
 likeness asset) and the key store (its data key still exists), so a likeness deleted or
@@ -21,6 +22,7 @@ import numpy as np
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from audit.service import record_event
 from clearhouse.accounts.models import Account
 from clearhouse.db import read_session, write_session
 from likeness import vault
@@ -89,7 +91,10 @@ def scan_media(
             key_store=runtime.key_store,
             owner_id=None if staff else caller.id,
         )
-    if visible and not staff:
+    if staff:
+        with write_session(engine) as session:
+            _record_staff_lookup(session, caller=caller, faces=len(found), matched=list(visible))
+    elif visible:
         # The owner's own use of their likeness: it counts as activity for retention.
         with write_session(engine) as session:
             vault.record_activity(session, likeness_ids=list(visible))
@@ -113,6 +118,28 @@ def scan_media(
     return ScanResult(
         frames_scanned=len(frames), model_key=model_key, threshold=threshold, faces=faces
     )
+
+
+def _record_staff_lookup(
+    session: Session, *, caller: Account, faces: int, matched: list[uuid.UUID]
+) -> None:
+    """Staff looking a face up is written to the audit log: once for the scan, and once in
+    the history of every likeness it found, so that its owner sees who looked them up."""
+    record_event(
+        session,
+        action="likeness.staff_scan",
+        actor_id=caller.id,
+        asset_id=None,
+        details={"faces": faces, "likenesses_found": sorted(str(i) for i in matched)},
+    )
+    for likeness_id in sorted(matched):
+        record_event(
+            session,
+            action="likeness.found_by_staff_scan",
+            actor_id=caller.id,
+            asset_id=likeness_id,
+            details={},
+        )
 
 
 def _live_likenesses(

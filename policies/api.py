@@ -10,6 +10,7 @@ from clearhouse.errors import InvalidRequest, NotFound, raises
 from clearhouse.pagination import Page, PageParams, page_params
 from policies import service
 from policies.document import PolicyDocument
+from policies.errors import MinorsLikenessProtected
 from policies.schemas import PolicyVersionPublic
 from rights.dependencies import OwnedAsset, OwnedAssetIncludingDeleted, OwnedAssetToChange
 
@@ -17,7 +18,7 @@ router = APIRouter(prefix="/v1/assets/{asset_id}", tags=["policies"])
 
 
 @router.post("/policies", status_code=status.HTTP_201_CREATED, response_model=PolicyVersionPublic)
-@raises(InvalidRequest)
+@raises(InvalidRequest, MinorsLikenessProtected)
 @needs_scope(Scope.assets_write)
 def set_policy(
     asset: OwnedAssetToChange, body: PolicyDocument, owner: HolderAccount, session: SessionDep

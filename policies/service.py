@@ -12,6 +12,7 @@ from clearhouse.errors import InvalidRequest, NotFound
 from clearhouse.pagination import PageParams, paginate
 from policies.document import Audience, PolicyDocument
 from policies.models import PolicyVersion
+from policies.protections import check_minors_likeness, with_likeness_protections
 from rights.models import Asset
 
 
@@ -50,12 +51,18 @@ def list_policy_versions(
 def set_policy(
     session: Session, *, asset: Asset, actor: Account, document: PolicyDocument
 ) -> PolicyVersion:
-    """Store ``document`` as the asset's next version; earlier versions stay readable."""
-    if document.expires_at is not None and document.is_expired(utcnow()):
+    """Store ``document`` as the asset's next version; earlier versions stay readable.
+
+    A likeness's version always excludes sexual content, and a minor's admits nobody else.
+    """
+    now = utcnow()
+    if document.expires_at is not None and document.is_expired(now):
         raise InvalidRequest("expires_at is in the past; give a future time or none.")
     if document.audience == Audience.listed:
         _check_accounts_exist(session, document.listed_accounts)
     owner = session.get(Account, asset.owner_id)
+    check_minors_likeness(document, asset=asset, owner=owner, today=now.date())
+    document = with_likeness_protections(document, asset=asset)
     # Lock the asset row so two concurrent changes cannot both become version N.
     session.exec(select(Asset.id).where(Asset.id == asset.id).with_for_update()).one()
     latest = session.exec(

@@ -9,6 +9,7 @@ from clearhouse.accounts.dependencies import VerifiedHolderAccount
 from clearhouse.accounts.scopes import Scope, needs_scope
 from clearhouse.db import commit_now
 from clearhouse.deps import (
+    CurrentAccount,
     HolderAccount,
     KeysDep,
     ReadSessionDep,
@@ -19,9 +20,15 @@ from clearhouse.errors import InvalidRequest, NotFound, raises
 from clearhouse.pagination import Page, PageParams, page_params
 from clearhouse.signing import MalformedToken, TokenRejected
 from likeness.runtime import LikenessDep
+from policies.errors import MinorsLikenessProtected
 from policies.models import PolicyVersion
 from rights import repository, service
-from rights.dependencies import OwnedAsset, OwnedAssetIncludingDeleted, OwnedAssetToChange
+from rights.dependencies import (
+    OwnedAsset,
+    OwnedAssetIncludingDeleted,
+    OwnedAssetToChange,
+    OwnedAssetToWithdraw,
+)
 from rights.errors import GrantRevoked, HandleTaken, NothingToGrant
 from rights.models import AssetKind, GrantStatus
 from rights.receipts import verify_receipt
@@ -30,6 +37,7 @@ from rights.schemas import (
     AssetDeleted,
     AssetPublic,
     AssetUpdate,
+    ConsentStatus,
     GrantCreate,
     GrantCreated,
     GrantPublic,
@@ -119,7 +127,7 @@ def delete_asset(
     response_model=GrantCreated,
     tags=["grants"],
 )
-@raises(NotFound, NothingToGrant)
+@raises(NotFound, NothingToGrant, MinorsLikenessProtected)
 @needs_scope(Scope.assets_write)
 def create_grant(
     asset: OwnedAssetToChange,
@@ -177,12 +185,14 @@ def read_grant(grant_id: uuid.UUID, owner: HolderAccount, session: ReadSessionDe
 def revoke_grant(
     grant_id: uuid.UUID,
     body: RevokeRequest,
-    owner: HolderAccount,
+    owner: CurrentAccount,
     session: SessionDep,
     settings: SettingsDep,
     keys: KeysDep,
 ):
-    """Withdraw consent. Effective when this call returns: `effective_at` is the commit time."""
+    """Withdraw consent. Effective when this call returns: `effective_at` is the commit time.
+
+    Open to the grant's owner whatever their role is now: consent can always be withdrawn."""
     withdrawn = service.revoke_grant(
         session,
         owner=owner,
@@ -199,9 +209,9 @@ def revoke_grant(
 @router.post("/assets/{asset_id}/revoke", response_model=Revocation, tags=["grants"])
 @needs_scope(Scope.assets_write)
 def revoke_asset_grants(
-    asset: OwnedAssetToChange,
+    asset: OwnedAssetToWithdraw,
     body: RevokeRequest,
-    owner: HolderAccount,
+    owner: CurrentAccount,
     session: SessionDep,
     settings: SettingsDep,
     keys: KeysDep,
@@ -236,8 +246,11 @@ def read_receipt(receipt_id: uuid.UUID, owner: HolderAccount, session: ReadSessi
 
 @router.post("/receipts/verify", response_model=ReceiptVerification, tags=["receipts"])
 @raises(InvalidRequest)
-def verify(body: ReceiptVerifyRequest, settings: SettingsDep, keys: KeysDep):
-    """Check a receipt's signature against our published keys. Needs no account.
+def verify(
+    body: ReceiptVerifyRequest, settings: SettingsDep, keys: KeysDep, session: ReadSessionDep
+):
+    """Check a receipt's signature against our published keys, and say whether the consent
+    it records stands now (`consent`: given, withdrawn and when, or expired). Needs no account.
 
     A token that is no JWS at all, or whose header fields have the wrong type, is a 400."""
     try:
@@ -246,4 +259,20 @@ def verify(body: ReceiptVerifyRequest, settings: SettingsDep, keys: KeysDep):
         raise InvalidRequest(f"The token is malformed: {exc}. Send a receipt as issued.") from exc
     except TokenRejected as exc:
         return ReceiptVerification(valid=False, reason=str(exc))
-    return ReceiptVerification(valid=True, claims=claims)
+    try:
+        consent = service.consent_status(
+            session, grant_id=uuid.UUID(claims["grant"]["id"]), settings=settings
+        )
+    except NotFound:
+        return ReceiptVerification(
+            valid=True, claims=claims, reason="The grant this receipt names is not on record."
+        )
+    return ReceiptVerification(valid=True, claims=claims, consent=consent)
+
+
+@router.get("/grants/{grant_id}/status", response_model=ConsentStatus, tags=["receipts"])
+@raises(NotFound)
+def read_consent_status(grant_id: uuid.UUID, settings: SettingsDep, session: ReadSessionDep):
+    """Whether this grant's consent stands now; every receipt names this URL. Needs no
+    account, and says nothing about the grant's owner, asset or reasons."""
+    return service.consent_status(session, grant_id=grant_id, settings=settings)

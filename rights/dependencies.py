@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import Depends
 
-from clearhouse.deps import HolderAccount, ReadSessionDep, SessionDep
+from clearhouse.deps import CurrentAccount, HolderAccount, ReadSessionDep, SessionDep
 from clearhouse.errors import NotFound, raises
 from rights import repository
 from rights.models import Asset
@@ -23,6 +23,13 @@ def _owned_asset(asset_id: uuid.UUID, owner: HolderAccount, session: ReadSession
 
 @raises(NotFound)
 def _owned_asset_to_change(asset_id: uuid.UUID, owner: HolderAccount, session: SessionDep) -> Asset:
+    return repository.get_owned_asset(session, owner_id=owner.id, asset_id=asset_id)
+
+
+@raises(NotFound)
+def _owned_asset_to_withdraw(
+    asset_id: uuid.UUID, owner: CurrentAccount, session: SessionDep
+) -> Asset:
     return repository.get_owned_asset(session, owner_id=owner.id, asset_id=asset_id)
 
 
@@ -43,3 +50,7 @@ OwnedAssetToChange = Annotated[Asset, Depends(_owned_asset_to_change)]
 
 OwnedAssetIncludingDeleted = Annotated[Asset, Depends(_owned_asset_including_deleted)]
 """One of the caller's assets, deleted or not, for reading its history (`ReadSessionDep`)."""
+
+OwnedAssetToWithdraw = Annotated[Asset, Depends(_owned_asset_to_withdraw)]
+"""One of the caller's live assets, whatever the caller's role now: withdrawing consent is
+always open to the owner, even one an admin made a creator (`SessionDep`)."""

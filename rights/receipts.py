@@ -7,6 +7,7 @@ state (given, withdrawn). The receipt is an ES256 JWS; anyone can check it again
 ``/.well-known/jwks.json`` or with ``POST /v1/receipts/verify``.
 """
 
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -37,12 +38,18 @@ def issue_receipt(
     at: datetime,
     settings: Settings,
     keys: KeyRing,
+    by_staff: bool = False,
 ) -> ConsentReceipt:
-    """Sign a receipt for ``event`` on ``grant``; the caller adds it to the session."""
+    """Sign a receipt for ``event`` on ``grant``; the caller adds it to the session.
+
+    ``by_staff``: the change was made by Clearhouse staff (disabling the account), not by
+    the holder's own request; the receipt says so."""
     receipt = ConsentReceipt(grant_id=grant.id, owner_id=owner.id, event=event, issued_at=at)
     claims = _claims(
         receipt=receipt, grant=grant, asset=asset, owner=owner, policy=policy, settings=settings
     )
+    if by_staff:
+        claims["collectionMethod"] = "Clearhouse staff action on the holder's account"
     receipt.token = signing.sign(claims, key=keys.receipts, typ=signing.RECEIPT_TYPE)
     return receipt
 
@@ -107,7 +114,13 @@ def _claims(
         "asset": {"id": str(asset.id), "handle": asset.handle, "kind": asset.kind.value},
         "grant": {"id": str(grant.id), "policyVersion": policy.version},
         "excludedContent": [category.value for category in document.excluded_content],
+        # Where anyone can ask whether this consent still stands (withdrawn, and when).
+        "statusUrl": status_url(grant.id, settings=settings),
     }
+
+
+def status_url(grant_id: uuid.UUID, *, settings: Settings) -> str:
+    return f"{settings.public_url.rstrip('/')}/v1/grants/{grant_id}/status"
 
 
 def verify_receipt(token: str, *, settings: Settings, keys: KeyRing) -> dict[str, Any]:

@@ -7,7 +7,14 @@ from sqlmodel import Session, select
 from clearhouse.errors import NotFound
 from clearhouse.pagination import PageParams, paginate
 from policies.models import PolicyVersion
-from rights.models import Asset, AssetKind, ConsentGrant, ConsentReceipt, GrantStatus
+from rights.models import (
+    Asset,
+    AssetKind,
+    ConsentGrant,
+    ConsentReceipt,
+    GrantStatus,
+    ReceiptEvent,
+)
 
 
 def get_owned_asset(
@@ -87,3 +94,12 @@ def get_owned_receipt(
 def grant_status(session: Session, grant_id: uuid.UUID) -> GrantStatus | None:
     """The hot lookup behind every clearance: one indexed read of one column."""
     return session.exec(select(ConsentGrant.status).where(ConsentGrant.id == grant_id)).first()
+
+
+def withdrawal_receipt_id(session: Session, grant_id: uuid.UUID) -> uuid.UUID | None:
+    return session.exec(
+        select(ConsentReceipt.id).where(
+            ConsentReceipt.grant_id == grant_id,
+            ConsentReceipt.event == ReceiptEvent.consent_withdrawn,
+        )
+    ).first()

@@ -2,7 +2,7 @@
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, Field
 
@@ -125,7 +125,28 @@ class ReceiptVerifyRequest(RequestBody):
     token: str = Field(min_length=1, max_length=20_000)
 
 
+class ConsentStatus(BaseModel):
+    """Whether a grant's consent stands now: public, and nothing about its owner."""
+
+    grant_id: uuid.UUID
+    state: Literal["given", "withdrawn", "expired"] = Field(
+        description="given: in force; withdrawn: revoked; expired: its policy's expiry passed."
+    )
+    given_at: datetime
+    withdrawn_at: datetime | None
+    withdrawal_receipt_id: uuid.UUID | None = Field(
+        description="The receipt of the withdrawal, when withdrawn."
+    )
+    expires_at: datetime | None
+    status_url: str = Field(description="Ask here again later; no account needed.")
+
+
 class ReceiptVerification(BaseModel):
-    valid: bool
+    valid: bool = Field(description="Signed by this platform, unaltered.")
     reason: str | None = Field(default=None, description="Why it failed, when it did.")
     claims: dict[str, Any] | None = None
+    consent: ConsentStatus | None = Field(
+        default=None,
+        description="The grant's state now, which a receipt signed at the time cannot tell: "
+        "a valid consent-given receipt of a withdrawn grant proves only the past consent.",
+    )

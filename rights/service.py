@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from audit.service import record_event
 from clearhouse.accounts.models import Account
 from clearhouse.db import utcnow
+from clearhouse.errors import NotFound, Unauthenticated
 from clearhouse.keys import KeyRing
 from clearhouse.settings import Settings
 from likeness.runtime import LikenessRuntime
@@ -21,11 +22,12 @@ from likeness.tasks import forget_likeness
 from policies import service as policies
 from policies.document import PolicyDocument
 from policies.models import PolicyVersion
+from policies.protections import check_minors_likeness
 from rights import handles, repository
 from rights.errors import GrantRevoked, NothingToGrant
 from rights.models import Asset, AssetKind, ConsentGrant, ConsentReceipt, GrantStatus, ReceiptEvent
-from rights.receipts import issue_receipt
-from rights.schemas import AssetCreate, AssetUpdate, GrantPublic
+from rights.receipts import issue_receipt, status_url
+from rights.schemas import AssetCreate, AssetUpdate, ConsentStatus, GrantPublic
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,7 @@ def create_grant(
     settings: Settings,
     keys: KeyRing,
 ) -> ConsentChange:
+    _check_owner_still_active(session, owner)
     if policy_version is None:
         policy = policies.current_policy(session, asset.id)
         if policy is None:
@@ -144,6 +147,8 @@ def create_grant(
     now = utcnow()
     if document.is_expired(now):
         raise NothingToGrant(f"Policy version {policy.version} expired; set a new policy.")
+    # Also here: a version stored before its owner's age was checked must not be granted.
+    check_minors_likeness(document, asset=asset, owner=owner, today=now.date())
     grant = ConsentGrant(asset_id=asset.id, policy_version_id=policy.id, granted_at=now)
     session.add(grant)
     session.flush()
@@ -153,6 +158,7 @@ def create_grant(
         grant=grant,
         asset=asset,
         owner=owner,
+        actor=owner,
         policy=policy,
         at=now,
         settings=settings,
@@ -160,6 +166,22 @@ def create_grant(
         details={"policy_version": policy.version},
     )
     return ConsentChange(grant=grant, policy=policy, receipt=receipt)
+
+
+def _check_owner_still_active(session: Session, owner: Account) -> None:
+    """Look again, in this write transaction, under a shared lock on the owner's row.
+
+    The caller was authenticated in a read transaction of its own, before this one began:
+    an admin may have disabled the account, or its owner deleted it, in between. Both take
+    the row's exclusive lock and withdraw every grant, so a grant made after them would
+    outlive the withdrawal."""
+    current = session.exec(
+        select(Account.disabled_at).where(Account.id == owner.id).with_for_update(read=True)
+    ).first()
+    if current is not None:
+        raise Unauthenticated(
+            "This account was disabled or deleted while the request waited; nothing was granted."
+        )
 
 
 def revoke_grant(
@@ -171,6 +193,7 @@ def revoke_grant(
     settings: Settings,
     keys: KeyRing,
 ) -> ConsentChange:
+    """Withdraw one of the owner's grants. Any owner may, whatever their role now."""
     # The row lock makes a concurrent clearance that read the grant wait for this commit.
     grant, asset = repository.get_owned_grant(
         session, owner_id=owner.id, grant_id=grant_id, for_update=True
@@ -181,6 +204,7 @@ def revoke_grant(
     return _revoke(
         session,
         owner=owner,
+        actor=owner,
         asset=asset,
         grant=grant,
         policy=policy,
@@ -198,7 +222,9 @@ def revoke_asset_grants(
     reason: str | None,
     settings: Settings,
     keys: KeyRing,
+    actor: Account | None = None,
 ) -> list[ConsentChange]:
+    """Withdraw every active grant of the asset; ``actor`` is staff when not the owner."""
     rows, _ = repository.grants_with_policies(
         session, asset_id=asset.id, status=GrantStatus.active, for_update=True
     )
@@ -206,6 +232,7 @@ def revoke_asset_grants(
         _revoke(
             session,
             owner=owner,
+            actor=actor or owner,
             asset=asset,
             grant=grant,
             policy=policy,
@@ -221,6 +248,7 @@ def _revoke(
     session: Session,
     *,
     owner: Account,
+    actor: Account,
     asset: Asset,
     grant: ConsentGrant,
     policy: PolicyVersion,
@@ -239,6 +267,7 @@ def _revoke(
         grant=grant,
         asset=asset,
         owner=owner,
+        actor=actor,
         policy=policy,
         at=now,
         settings=settings,
@@ -261,6 +290,7 @@ def _record_consent_event(
     grant: ConsentGrant,
     asset: Asset,
     owner: Account,
+    actor: Account,
     policy: PolicyVersion,
     at: datetime,
     settings: Settings,
@@ -277,12 +307,13 @@ def _record_consent_event(
         at=at,
         settings=settings,
         keys=keys,
+        by_staff=actor.id != owner.id,
     )
     session.add(receipt)
     record_event(
         session,
         action=_AUDIT_ACTION[event],
-        actor_id=owner.id,
+        actor_id=actor.id,
         asset_id=asset.id,
         details={"grant_id": str(grant.id), "receipt_id": str(receipt.id), **details},
     )
@@ -305,4 +336,34 @@ def grant_public(grant: ConsentGrant, policy: PolicyVersion) -> GrantPublic:
         granted_at=grant.granted_at,
         revoked_at=grant.revoked_at,
         revocation_reason=grant.revocation_reason,
+    )
+
+
+def consent_status(session: Session, *, grant_id: uuid.UUID, settings: Settings) -> ConsentStatus:
+    """The grant's consent state now, for anyone holding one of its receipts (or its id).
+
+    Says nothing of the owner, the asset or the reason given for a withdrawal."""
+    grant = session.get(ConsentGrant, grant_id)
+    if grant is None:
+        raise NotFound("No grant with this id.")
+    expires_at = PolicyDocument.from_stored(
+        session.get(PolicyVersion, grant.policy_version_id).document
+    ).expires_at
+    withdrawn = grant.status == GrantStatus.revoked
+    if withdrawn:
+        state = "withdrawn"
+    elif expires_at is not None and expires_at <= utcnow():
+        state = "expired"
+    else:
+        state = "given"
+    return ConsentStatus(
+        grant_id=grant.id,
+        state=state,
+        given_at=grant.granted_at,
+        withdrawn_at=grant.revoked_at,
+        withdrawal_receipt_id=repository.withdrawal_receipt_id(session, grant.id)
+        if withdrawn
+        else None,
+        expires_at=expires_at,
+        status_url=status_url(grant.id, settings=settings),
     )

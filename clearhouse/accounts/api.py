@@ -1,26 +1,35 @@
 """Routes for sign-up, sign-in, the caller's own account, API keys and account administration."""
 
 import uuid
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 
-from clearhouse.accounts import service
+from clearhouse.accounts import lifecycle, service
+from clearhouse.accounts.errors import WrongPassword
+from clearhouse.accounts.models import Account
 from clearhouse.accounts.schemas import (
     AccessToken,
     AccountAdminUpdate,
     AccountCreate,
+    AccountDeleted,
+    AccountDeletionRequest,
+    AccountExport,
     AccountPublic,
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyPublic,
     EmailVerified,
+    PasswordChange,
+    PasswordChanged,
     SignUpAccepted,
 )
 from clearhouse.accounts.scopes import Scope, needs_scope
 from clearhouse.deps import (
     AdminAccount,
+    BearerCredentials,
     CurrentAccount,
     KeysDep,
     ReadSessionDep,
@@ -35,6 +44,7 @@ from clearhouse.rate_limit import (
     RateLimiterUnavailable,
     client_address,
 )
+from likeness.runtime import LikenessDep
 
 router = APIRouter(prefix="/v1", tags=["accounts"])
 
@@ -107,6 +117,91 @@ def read_my_account(account: CurrentAccount):
     return account
 
 
+async def _password_confirmation(
+    settings: SettingsDep, limiter: RateLimiterDep, request: Request
+) -> Callable[[Account, str], None]:
+    """Checks a re-entered password, counted as a sign-in attempt: a stolen token cannot
+    guess the password through these routes any faster than through sign-in."""
+
+    def confirm(account: Account, password: str) -> None:
+        attempt = limiter.limit_sign_in(email=account.email, address=client_address(request))
+        service.check_password(account=account, password=password, settings=settings)
+        limiter.give_back(attempt)
+
+    return confirm
+
+
+PasswordConfirmation = Annotated[Callable[[Account, str], None], Depends(_password_confirmation)]
+
+
+@router.post("/accounts/me/password", response_model=PasswordChanged)
+@raises(WrongPassword, RateLimited, RateLimiterUnavailable)
+def change_password(
+    body: PasswordChange,
+    account: CurrentAccount,
+    confirm_password: PasswordConfirmation,
+    session: SessionDep,
+    settings: SettingsDep,
+    keys: KeysDep,
+):
+    """Change your password, giving the current one. Every access token issued before stops
+    working (other sessions end); the answer carries a new token for this one. API keys
+    stay valid: revoke them apart."""
+    confirm_password(account, body.current_password)
+    changed = service.change_password(
+        session, account=account, new_password=body.new_password, settings=settings
+    )
+    token, lifetime = service.issue_access_token(account=changed, settings=settings, keys=keys)
+    return PasswordChanged(access_token=token, expires_in=lifetime)
+
+
+@router.post("/accounts/me/sign-out", status_code=status.HTTP_204_NO_CONTENT)
+def sign_out(
+    account: CurrentAccount,
+    bearer: BearerCredentials,
+    session: SessionDep,
+    settings: SettingsDep,
+    keys: KeysDep,
+):
+    """End the access token this request carries; other sessions go on. (No API key reaches
+    this route: keys are ended by revoking them, POST /v1/api-keys/{id}/revoke.)"""
+    claims = service.access_token_claims(token=bearer.credentials, settings=settings, keys=keys)
+    service.sign_out(session, account=account, claims=claims)
+
+
+@router.post("/accounts/me/deletion", response_model=AccountDeleted)
+@raises(WrongPassword, RateLimited, RateLimiterUnavailable)
+def delete_my_account(
+    body: AccountDeletionRequest,
+    account: CurrentAccount,
+    confirm_password: PasswordConfirmation,
+    session: SessionDep,
+    settings: SettingsDep,
+    keys: KeysDep,
+    likeness: LikenessDep,
+):
+    """Delete your account, giving your password: every grant is withdrawn (with receipts),
+    every asset deleted and every likeness's face data destroyed, API keys and tokens end,
+    and your email, name and date of birth are erased. The audit log keeps what happened."""
+    confirm_password(account, body.password)
+    deletion = lifecycle.delete_account(
+        session, account=account, settings=settings, keys=keys, likeness=likeness
+    )
+    return AccountDeleted(
+        deleted_at=deletion.deleted_at,
+        grants_revoked=deletion.grants_revoked,
+        likenesses_shredded=deletion.likenesses_shredded,
+    )
+
+
+@router.get("/accounts/me/export", response_model=AccountExport)
+def export_my_data(account: CurrentAccount, session: ReadSessionDep):
+    """Everything held about you and what you registered, as one JSON document (GDPR art.
+    20): your account, API keys (no secrets), assets, policy versions, grants, receipts and
+    the audit entries about them and about your account."""
+    return lifecycle.export_account(session, account=account)
+
+
 @router.post("/api-keys", status_code=status.HTTP_201_CREATED, response_model=ApiKeyCreated)
 def create_api_key(body: ApiKeyCreate, account: CurrentAccount, session: SessionDep):
     """A key for a service acting as this account within `scopes`. The secret is shown only in
@@ -134,7 +229,15 @@ def revoke_api_key(key_id: uuid.UUID, account: CurrentAccount, session: SessionD
 @router.patch("/admin/accounts/{account_id}", response_model=AccountPublic, tags=["admin"])
 @raises(NotFound)
 def update_account(
-    account_id: uuid.UUID, body: AccountAdminUpdate, _admin: AdminAccount, session: SessionDep
+    account_id: uuid.UUID,
+    body: AccountAdminUpdate,
+    admin: AdminAccount,
+    session: SessionDep,
+    settings: SettingsDep,
+    keys: KeysDep,
 ):
-    """Change an account's role, revenue share or disabled state (admins only)."""
-    return service.update_account_as_admin(session, account_id=account_id, changes=body)
+    """Change an account's role, revenue share or disabled state (admins only). Each change
+    is written to the audit log; disabling an account withdraws every grant it gave."""
+    return lifecycle.update_account_as_admin(
+        session, admin=admin, account_id=account_id, changes=body, settings=settings, keys=keys
+    )

@@ -4,6 +4,7 @@ import uuid
 from datetime import date, datetime
 from enum import StrEnum
 
+from sqlalchemy import Integer
 from sqlmodel import Column, Field, SQLModel
 
 from clearhouse.db import JSONDocument, UTCDateTime, enum_column, new_id, utcnow
@@ -16,6 +17,8 @@ class Role(StrEnum):
     admin = "admin"
 
 
+ADULT_AGE = 18
+
 # Staff: they review conflicts and may look any face up.
 STAFF_ROLES = (Role.moderator, Role.admin)
 
@@ -27,7 +30,9 @@ class Account(SQLModel, table=True):
     email: str = Field(unique=True, index=True, max_length=320, description="Lower-cased.")
     password_hash: str = Field(max_length=255, description="argon2id.")
     display_name: str = Field(max_length=120)
-    date_of_birth: date = Field(description="Needed for the protections of minors.")
+    date_of_birth: date | None = Field(
+        description="Needed for the protections of minors; erased when the account is deleted."
+    )
     role: Role = Field(default=Role.holder, sa_column=enum_column(Role))
     revenue_share_bps: int = Field(
         description="The holder's share of each licence fee, in basis points; set by admins."
@@ -42,6 +47,20 @@ class Account(SQLModel, table=True):
         description="When the owner of the address followed our link; until then the account "
         "may neither consent nor enrol a face.",
     )
+    deleted_at: datetime | None = Field(
+        default=None,
+        sa_column=Column(UTCDateTime),
+        description="Deleted by its owner: personal data erased, the row kept for the audit trail.",
+    )
+    session_epoch: int = Field(
+        default=0,
+        sa_column=Column(Integer, nullable=False, server_default="0"),
+        description="Access tokens carry the epoch they were issued in; changing the password "
+        "moves it on, so every token issued before stops working.",
+    )
+
+    def is_minor_on(self, day: date) -> bool:
+        return self.age_on(day) < ADULT_AGE
 
     def age_on(self, day: date) -> int:
         born = self.date_of_birth
@@ -90,3 +109,16 @@ class EmailVerification(SQLModel, table=True):
     )
     expires_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+
+
+class SignedOutToken(SQLModel, table=True):
+    """An access token its holder signed out of, kept until it would have expired anyway."""
+
+    __tablename__ = "signed_out_token"
+
+    jti: str = Field(primary_key=True, max_length=64, description="The token's `jti` claim.")
+    account_id: uuid.UUID = Field(foreign_key="account.id", index=True, ondelete="CASCADE")
+    expires_at: datetime = Field(
+        sa_column=Column(UTCDateTime, nullable=False, index=True),
+        description="The token's `exp`: past it, the row is swept.",
+    )

@@ -6,10 +6,13 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, EmailStr, Field
 
+from audit.schemas import AuditEntryPublic
 from clearhouse.accounts.models import Role
 from clearhouse.accounts.scopes import SCOPE_DESCRIPTIONS, Scope
 from clearhouse.names import check_readable
 from clearhouse.schemas import IsoDate, RequestBody
+from policies.schemas import PolicyVersionPublic
+from rights.schemas import AssetPublic, GrantPublic, ReceiptPublic
 
 
 class AccountCreate(RequestBody):
@@ -93,3 +96,41 @@ class ApiKeyPublic(BaseModel):
 
 class ApiKeyCreated(ApiKeyPublic):
     secret: str = Field(description="Shown once; send it as the X-API-Key header.")
+
+
+class PasswordChange(RequestBody):
+    current_password: str = Field(min_length=1, max_length=256)
+    new_password: str = Field(min_length=12, max_length=256, description="At least 12 characters.")
+
+
+class PasswordChanged(AccessToken):
+    """A new access token for this session: every token issued before stopped working."""
+
+
+class AccountDeletionRequest(RequestBody):
+    password: str = Field(min_length=1, max_length=256, description="Your password, again.")
+
+
+class AccountDeleted(BaseModel):
+    deleted_at: datetime
+    grants_revoked: int = Field(description="Grants withdrawn, each with a receipt.")
+    likenesses_shredded: int = Field(description="Likenesses whose face data was destroyed.")
+
+
+class ExportedAsset(AssetPublic):
+    deleted_at: datetime | None
+    policies: list[PolicyVersionPublic] = Field(description="Every version, oldest first.")
+    grants: list[GrantPublic]
+    receipts: list[ReceiptPublic]
+
+
+class AccountExport(BaseModel):
+    """Everything Clearhouse holds about the account and what it registered (GDPR art. 20)."""
+
+    exported_at: datetime
+    account: AccountPublic
+    api_keys: list[ApiKeyPublic]
+    assets: list[ExportedAsset]
+    audit_entries: list[AuditEntryPublic] = Field(
+        description="Entries about your assets and your account, oldest first."
+    )

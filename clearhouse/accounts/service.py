@@ -3,17 +3,19 @@
 import hashlib
 import secrets
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import update
+from sqlalchemy import delete, exists, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
+from audit.service import record_event
 from clearhouse import signing
-from clearhouse.accounts.models import Account, ApiKey, EmailVerification, Role
+from clearhouse.accounts.errors import WrongPassword
+from clearhouse.accounts.models import Account, ApiKey, EmailVerification, Role, SignedOutToken
 from clearhouse.accounts.passwords import normalise_password, password_problem
 from clearhouse.accounts.schemas import AccountAdminUpdate, AccountCreate, SignUpAccepted
 from clearhouse.accounts.scopes import Scope
@@ -54,7 +56,7 @@ def sign_up(
     reads the mail owns the address). Both paths hash the password and write one mail, so
     neither the answer nor its timing tells the caller which it was.
     """
-    password = _checked_password(data)
+    password = _acceptable_password(data.password, personal=[data.email, data.display_name])
     password_hash = _hasher(settings)[0].hash(password)
     email = data.email.lower()
     account = _new_account(data, email=email, password_hash=password_hash, settings=settings)
@@ -79,7 +81,9 @@ def create_account(
     session: Session, *, data: AccountCreate, settings: Settings, role: Role
 ) -> Account:
     """An account made by an operator (CLI), who vouches for its address: verified at once."""
-    password_hash = _hasher(settings)[0].hash(_checked_password(data))
+    password_hash = _hasher(settings)[0].hash(
+        _acceptable_password(data.password, personal=[data.email, data.display_name])
+    )
     account = _new_account(
         data, email=data.email.lower(), password_hash=password_hash, settings=settings
     )
@@ -92,9 +96,10 @@ def create_account(
     return account
 
 
-def _checked_password(data: AccountCreate) -> str:
-    password = normalise_password(data.password)
-    problem = password_problem(password, personal=[data.email, data.display_name])
+def _acceptable_password(password: str, *, personal: list[str]) -> str:
+    """The password, normalised, if it passes the rules of accounts/passwords.py."""
+    password = normalise_password(password)
+    problem = password_problem(password, personal=personal)
     if problem:
         raise InvalidRequest(problem)
     return password
@@ -224,10 +229,7 @@ def authenticate(session: Session, *, email: str, password: str, settings: Setti
     account = session.exec(select(Account).where(Account.email == email.lower())).first()
     hasher, unknown_account_hash = _hasher(settings)
     stored = account.password_hash if account else unknown_account_hash
-    normalised = normalise_password(password)
-    # Hashes made before passwords were normalised were made of the password as typed.
-    candidates = [normalised] if normalised == password else [normalised, password]
-    if not any(_password_matches(hasher, stored, candidate) for candidate in candidates):
+    if not _password_matches(hasher, stored, password):
         account = None
     if account is None or account.disabled_at is not None:
         raise Unauthenticated("The email or the password is wrong.")
@@ -235,10 +237,16 @@ def authenticate(session: Session, *, email: str, password: str, settings: Setti
 
 
 def _password_matches(hasher: PasswordHasher, stored: str, password: str) -> bool:
-    try:
-        return hasher.verify(stored, password)
-    except (VerificationError, InvalidHashError):
-        return False
+    normalised = normalise_password(password)
+    # Hashes made before passwords were normalised were made of the password as typed.
+    candidates = [normalised] if normalised == password else [normalised, password]
+    for candidate in candidates:
+        try:
+            if hasher.verify(stored, candidate):
+                return True
+        except (VerificationError, InvalidHashError):
+            pass
+    return False
 
 
 def issue_access_token(*, account: Account, settings: Settings, keys: KeyRing) -> tuple[str, int]:
@@ -252,6 +260,8 @@ def issue_access_token(*, account: Account, settings: Settings, keys: KeyRing) -
         "nbf": int(now.timestamp()),
         "exp": int((now + lifetime).timestamp()),
         "jti": secrets.token_urlsafe(16),
+        # Changing the password moves the account's epoch on: tokens of earlier epochs die.
+        "epoch": account.session_epoch,
     }
     token = signing.sign(claims, key=keys.access, typ=signing.ACCESS_TOKEN_TYPE)
     return token, int(lifetime.total_seconds())
@@ -260,19 +270,21 @@ def issue_access_token(*, account: Account, settings: Settings, keys: KeyRing) -
 def account_for_access_token(
     session: Session, *, token: str, settings: Settings, keys: KeyRing
 ) -> Account:
+    claims = access_token_claims(token=token, settings=settings, keys=keys)
     try:
-        claims = _verified_access_tokens.verify(
-            token,
-            keys=keys.access_keys,
-            typ=signing.ACCESS_TOKEN_TYPE,
-            issuer=settings.issuer,
-            audience=settings.audience,
-            required=("iss", "aud", "exp", "iat", "sub", "jti"),
-        )
         account_id = uuid.UUID(claims["sub"])
-    except (signing.TokenRejected, ValueError) as exc:
+    except ValueError as exc:
         raise Unauthenticated(f"The access token was refused: {exc}. Sign in again.") from exc
-    return _active_account(session, account_id)
+    # One indexed read answers both: the account, and whether this token was signed out.
+    signed_out = exists().where(SignedOutToken.jti == claims["jti"])
+    row = session.exec(select(Account, signed_out).where(Account.id == account_id)).first()
+    account = _usable(row[0] if row else None)
+    # Tokens from before epochs existed count as epoch 0: a changed password still ends them.
+    if row[1] or claims.get("epoch", 0) != account.session_epoch:
+        raise Unauthenticated(
+            "The access token was ended: signed out, or the password changed since. Sign in again."
+        )
+    return account
 
 
 def _secret_hash(secret: str) -> str:
@@ -321,23 +333,134 @@ def account_for_api_key(session: Session, *, secret: str) -> tuple[Account, list
 
 
 def _active_account(session: Session, account_id: uuid.UUID) -> Account:
-    account = session.get(Account, account_id)
+    return _usable(session.get(Account, account_id))
+
+
+def lock_active_account(session: Session, account_id: uuid.UUID) -> Account:
+    """The account's row, locked for a change to it, if it was not disabled or deleted
+    since the request was authenticated."""
+    return _usable(
+        session.exec(select(Account).where(Account.id == account_id).with_for_update()).first()
+    )
+
+
+def _usable(account: Account | None) -> Account:
     if account is None or account.disabled_at is not None:
         raise Unauthenticated("The account is unknown or disabled.")
     return account
 
 
-def update_account_as_admin(
-    session: Session, *, account_id: uuid.UUID, changes: AccountAdminUpdate
+def access_token_claims(*, token: str, settings: Settings, keys: KeyRing) -> dict:
+    """The claims of a valid access token (kept once checked, see signing.VerifiedTokens)."""
+    try:
+        return _verified_access_tokens.verify(
+            token,
+            keys=keys.access_keys,
+            typ=signing.ACCESS_TOKEN_TYPE,
+            issuer=settings.issuer,
+            audience=settings.audience,
+            required=("iss", "aud", "exp", "iat", "sub", "jti"),
+        )
+    except signing.TokenRejected as exc:
+        raise Unauthenticated(f"The access token was refused: {exc}. Sign in again.") from exc
+
+
+def check_password(*, account: Account, password: str, settings: Settings) -> None:
+    """Re-entering the password, before a change that a stolen token must not make."""
+    try:
+        check_storable_text([password])
+    except ValueError as exc:
+        raise WrongPassword("The password is wrong; nothing was changed.") from exc
+    if not _password_matches(_hasher(settings)[0], account.password_hash, password):
+        raise WrongPassword("The password is wrong; nothing was changed.")
+
+
+def change_password(
+    session: Session, *, account: Account, new_password: str, settings: Settings
 ) -> Account:
-    account = session.get(Account, account_id)
-    if account is None:
-        raise NotFound("No account with this id.")
-    if changes.role is not None:
-        account.role = changes.role
-    if changes.revenue_share_bps is not None:
-        account.revenue_share_bps = changes.revenue_share_bps
-    if changes.disabled is not None:
-        account.disabled_at = utcnow() if changes.disabled else None
+    """Set a new password and end every access token issued before (a new epoch)."""
+    new_password = _acceptable_password(
+        new_password, personal=[account.email, account.display_name]
+    )
+    account = lock_active_account(session, account.id)
+    account.password_hash = _hasher(settings)[0].hash(new_password)
+    account.session_epoch += 1
     session.add(account)
+    record_account_event(session, action="account.password_changed", actor=account, account=account)
+    return account
+
+
+def sign_out(session: Session, *, account: Account, claims: dict) -> None:
+    """End one access token; tokens that expired meanwhile are swept from the list."""
+    now = utcnow()
+    session.exec(delete(SignedOutToken).where(SignedOutToken.expires_at <= now))
+    expires_at = datetime.fromtimestamp(int(claims["exp"]), UTC)
+    if expires_at <= now:
+        return
+    try:
+        with session.begin_nested():
+            session.add(
+                SignedOutToken(jti=claims["jti"], account_id=account.id, expires_at=expires_at)
+            )
+    except IntegrityError:
+        pass  # a concurrent sign-out with the same token got there first: the same outcome
+
+
+def record_account_event(
+    session: Session, *, action: str, actor: Account | None, account: Account, **details: object
+) -> None:
+    """An audit entry about an account (no asset): who did what to whom."""
+    record_event(
+        session,
+        action=action,
+        actor_id=actor.id if actor else None,
+        asset_id=None,
+        details={"account_id": str(account.id), **details},
+    )
+
+
+def update_account_as_admin(
+    session: Session, *, admin: Account, account_id: uuid.UUID, changes: AccountAdminUpdate
+) -> Account:
+    """Apply an admin's changes; each one is written to the audit log with the admin's id."""
+    account = session.exec(
+        select(Account).where(Account.id == account_id).with_for_update()
+    ).first()
+    if account is None or account.deleted_at is not None:
+        raise NotFound("No account with this id.")
+    if changes.role is not None and changes.role != account.role:
+        record_account_event(
+            session,
+            action="account.role_changed",
+            actor=admin,
+            account=account,
+            before=account.role.value,
+            after=changes.role.value,
+        )
+        account.role = changes.role
+    if (
+        changes.revenue_share_bps is not None
+        and changes.revenue_share_bps != account.revenue_share_bps
+    ):
+        record_account_event(
+            session,
+            action="account.revenue_share_changed",
+            actor=admin,
+            account=account,
+            before=account.revenue_share_bps,
+            after=changes.revenue_share_bps,
+        )
+        account.revenue_share_bps = changes.revenue_share_bps
+    if changes.disabled is not None and changes.disabled != (account.disabled_at is not None):
+        account.disabled_at = utcnow() if changes.disabled else None
+        if changes.disabled:  # its tokens stay dead even if it is enabled again
+            account.session_epoch += 1
+        record_account_event(
+            session,
+            action="account.disabled" if changes.disabled else "account.enabled",
+            actor=admin,
+            account=account,
+        )
+    session.add(account)
+    session.flush()
     return account

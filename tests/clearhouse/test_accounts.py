@@ -3,7 +3,8 @@
 from datetime import date
 
 import pytest
-from factories import PASSWORD, create_asset, every_stored_text, granted_asset, promote, sign_up
+from factories import PASSWORD, create_asset, granted_asset, promote, sign_up
+from stored import every_stored_text
 
 
 def test_sign_up_and_sign_in(client):

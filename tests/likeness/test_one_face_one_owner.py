@@ -98,3 +98,31 @@ def test_the_same_owner_cannot_enrol_one_face_twice(client, holder):
     response = enrol(client, holder, second["id"], OBAMA)
     assert response.status_code == 409
     assert f"@{first['handle']}" in response.json()["detail"]
+
+
+def test_nobody_resolves_a_conflict_they_are_a_party_to(client, holder, session):
+    """An admin who enrolled someone else's face cannot accept their own claim; nor can the
+    existing owner, made a moderator, reject it. Another moderator decides, on the record."""
+    first = create_asset(client, holder, kind="likeness")
+    enrol(client, holder, first["id"], OBAMA)
+    admin = promote(session, sign_up(client), "admin")
+    claimed = create_asset(client, admin, kind="likeness")
+    conflict_id = enrol(client, admin, claimed["id"], OBAMA).json()["conflict_id"]
+    promote(session, holder, "moderator")
+    url = f"/v1/likeness/conflicts/{conflict_id}/resolve"
+
+    for party, decision in ((admin, "accept"), (holder, "reject")):
+        refused = client.post(url, headers=party.headers, json={"decision": decision})
+        assert refused.status_code == 403
+        assert refused.json()["type"].endswith("/party-to-conflict")
+        assert "another moderator" in refused.json()["detail"]
+    assert client.get(url.removesuffix("/resolve"), headers=admin.headers).json()["status"] == (
+        "open"
+    )
+
+    moderator = promote(session, sign_up(client), "moderator")
+    decided = client.post(url, headers=moderator.headers, json={"decision": "reject"})
+    assert decided.status_code == 200
+    trail = client.get(f"/v1/assets/{claimed['id']}/audit", headers=admin.headers).json()
+    rejected = [e for e in trail["items"] if e["action"] == "likeness.conflict_rejected"]
+    assert [e["body"]["actor_id"] for e in rejected] == [str(moderator.id)]

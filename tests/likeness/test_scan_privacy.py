@@ -82,3 +82,21 @@ def test_only_the_owners_own_scans_count_as_activity(client, session, holder, en
     assert last_activity() == long_ago
     scan(client, holder, "obama2.jpg")
     assert last_activity() > long_ago
+
+
+def test_a_staff_lookup_is_in_the_audit_log_and_in_the_owners_history(
+    client, session, holder, enrolled
+):
+    from audit.models import AuditEntry
+
+    moderator = promote(session, sign_up(client), "moderator")
+    scan(client, moderator, "obama2.jpg")
+    scan(client, holder, "obama2.jpg")  # the owner's own scan is no staff lookup
+    history = client.get(f"/v1/assets/{enrolled['id']}/audit", headers=holder.headers).json()
+    found = [e["body"] for e in history["items"] if e["action"] == "likeness.found_by_staff_scan"]
+    assert [body["actor_id"] for body in found] == [str(moderator.id)]
+    session.commit()
+    scans = session.exec(select(AuditEntry).where(AuditEntry.action == "likeness.staff_scan")).all()
+    assert [entry.body["details"] for entry in scans] == [
+        {"faces": 1, "likenesses_found": [enrolled["id"]]}
+    ]

@@ -1,0 +1,208 @@
+"""An account's life past sign-up, across every domain that holds its things: disabled by
+an admin (its consent withdrawn), deleted by its owner (consent withdrawn, faces shredded,
+personal data erased, the audit trail kept), exported by its owner (GDPR art. 20).
+
+Apart from ``accounts.service``, which every request imports to authenticate, because these
+reach into the rights registry and the likeness vault.
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import or_
+from sqlmodel import Session, col, select, update
+
+from audit.models import AuditEntry
+from audit.schemas import AuditEntryPublic
+from clearhouse.accounts import service as accounts
+from clearhouse.accounts.models import Account, ApiKey, SignedOutToken
+from clearhouse.accounts.schemas import (
+    AccountAdminUpdate,
+    AccountExport,
+    AccountPublic,
+    ApiKeyPublic,
+    ExportedAsset,
+)
+from clearhouse.db import utcnow
+from clearhouse.keys import KeyRing
+from clearhouse.settings import Settings
+from likeness.runtime import LikenessRuntime
+from policies.models import PolicyVersion
+from policies.schemas import PolicyVersionPublic
+from rights import repository
+from rights import service as rights
+from rights.models import Asset, AssetKind, ConsentReceipt
+from rights.schemas import AssetPublic, ReceiptPublic
+
+# An argon2 hash never looks like this, so no password opens a deleted account.
+ERASED_PASSWORD_HASH = "!erased"  # noqa: S105 (not a password: a hash nothing matches)
+
+
+def withdraw_all_consent(
+    session: Session,
+    *,
+    owner: Account,
+    actor: Account,
+    reason: str,
+    settings: Settings,
+    keys: KeyRing,
+) -> list[rights.ConsentChange]:
+    """Revoke every active grant of every asset the owner has, each with its receipt."""
+    assets = session.exec(
+        select(Asset).where(Asset.owner_id == owner.id).order_by(Asset.created_at, Asset.id)
+    ).all()
+    return [
+        change
+        for asset in assets
+        for change in rights.revoke_asset_grants(
+            session,
+            owner=owner,
+            actor=actor,
+            asset=asset,
+            reason=reason,
+            settings=settings,
+            keys=keys,
+        )
+    ]
+
+
+def update_account_as_admin(
+    session: Session,
+    *,
+    admin: Account,
+    account_id: uuid.UUID,
+    changes: AccountAdminUpdate,
+    settings: Settings,
+    keys: KeyRing,
+) -> Account:
+    """An admin's change, audited; disabling an account withdraws all its consent, since
+    its owner can no longer sign in to do it themselves (GDPR art. 7(3))."""
+    account = accounts.update_account_as_admin(
+        session, admin=admin, account_id=account_id, changes=changes
+    )
+    # Also when it was disabled already: then there is nothing left to withdraw.
+    if changes.disabled:
+        withdraw_all_consent(
+            session,
+            owner=account,
+            actor=admin,
+            reason="account disabled",
+            settings=settings,
+            keys=keys,
+        )
+    return account
+
+
+@dataclass(frozen=True)
+class AccountDeletion:
+    deleted_at: datetime
+    grants_revoked: int
+    likenesses_shredded: int
+
+
+def delete_account(
+    session: Session,
+    *,
+    account: Account,
+    settings: Settings,
+    keys: KeyRing,
+    likeness: LikenessRuntime,
+) -> AccountDeletion:
+    """Withdraw every grant (with receipts), delete every asset and shred every likeness's
+    face data, kill the API keys and every token, and erase the account's personal data.
+
+    The row stays, anonymised, so that the audit trail, the receipts and the ledger keep
+    pointing at someone; the handles of its assets stay reserved as deleted handles.
+    """
+    account = accounts.lock_active_account(session, account.id)
+    revoked = shredded = 0
+    for asset in session.exec(
+        select(Asset).where(Asset.owner_id == account.id, Asset.deleted_at.is_(None))
+    ).all():
+        deletion = rights.delete_asset(
+            session, owner=account, asset=asset, settings=settings, keys=keys, likeness=likeness
+        )
+        revoked += len(deletion.revoked)
+        shredded += asset.kind == AssetKind.likeness
+    session.exec(
+        update(Asset)
+        .where(Asset.owner_id == account.id)
+        .values(name="", aliases=[], description="")
+    )
+    now = utcnow()
+    session.exec(
+        update(ApiKey)
+        .where(ApiKey.account_id == account.id, ApiKey.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    session.exec(SignedOutToken.__table__.delete().where(SignedOutToken.account_id == account.id))
+    account.email = f"deleted-{account.id}@deleted.invalid"
+    account.display_name = ""
+    account.password_hash = ERASED_PASSWORD_HASH
+    account.date_of_birth = None
+    account.deleted_at = account.disabled_at = now
+    account.session_epoch += 1
+    session.add(account)
+    accounts.record_account_event(
+        session,
+        action="account.deleted",
+        actor=account,
+        account=account,
+        grants_revoked=revoked,
+        likenesses_shredded=shredded,
+    )
+    session.flush()
+    return AccountDeletion(deleted_at=now, grants_revoked=revoked, likenesses_shredded=shredded)
+
+
+def export_account(session: Session, *, account: Account) -> AccountExport:
+    """Everything about the account and its assets, deleted ones too; no other owner's."""
+    assets = session.exec(
+        select(Asset).where(Asset.owner_id == account.id).order_by(Asset.created_at, Asset.id)
+    ).all()
+    receipts = session.exec(
+        select(ConsentReceipt)
+        .where(ConsentReceipt.owner_id == account.id)
+        .order_by(ConsentReceipt.issued_at, ConsentReceipt.id)
+    ).all()
+    exported = []
+    for asset in assets:
+        grants, _ = repository.grants_with_policies(session, asset_id=asset.id)
+        grant_ids = {grant.id for grant, _ in grants}
+        versions = session.exec(
+            select(PolicyVersion)
+            .where(PolicyVersion.asset_id == asset.id)
+            .order_by(PolicyVersion.version)
+        ).all()
+        exported.append(
+            ExportedAsset(
+                **AssetPublic.model_validate(asset, from_attributes=True).model_dump(),
+                deleted_at=asset.deleted_at,
+                policies=[PolicyVersionPublic.of(version) for version in versions],
+                grants=[rights.grant_public(grant, policy) for grant, policy in grants],
+                receipts=[
+                    ReceiptPublic.model_validate(receipt, from_attributes=True)
+                    for receipt in receipts
+                    if receipt.grant_id in grant_ids
+                ],
+            )
+        )
+    about_account = AuditEntry.body["details"]["account_id"].as_string() == str(account.id)
+    entries = session.exec(
+        select(AuditEntry)
+        .where(or_(col(AuditEntry.asset_id).in_([asset.id for asset in assets]), about_account))
+        .order_by(AuditEntry.seq)
+    ).all()
+    return AccountExport(
+        exported_at=utcnow(),
+        account=AccountPublic.model_validate(account, from_attributes=True),
+        api_keys=[
+            ApiKeyPublic.model_validate(key, from_attributes=True)
+            for key in accounts.list_api_keys(session, account=account)
+        ],
+        assets=exported,
+        audit_entries=[
+            AuditEntryPublic.model_validate(entry, from_attributes=True) for entry in entries
+        ],
+    )
