@@ -26,6 +26,7 @@ from clearhouse.accounts.schemas import (
 )
 from clearhouse.db import utcnow
 from clearhouse.keys import KeyRing
+from clearhouse.mail.outbox import forget_recipient
 from clearhouse.settings import Settings
 from likeness.runtime import LikenessRuntime
 from policies.models import PolicyVersion
@@ -137,6 +138,7 @@ def delete_account(
         .values(revoked_at=now)
     )
     session.exec(SignedOutToken.__table__.delete().where(SignedOutToken.account_id == account.id))
+    forget_recipient(session, address=account.email)
     account.email = f"deleted-{account.id}@deleted.invalid"
     account.display_name = ""
     account.password_hash = ERASED_PASSWORD_HASH

@@ -13,7 +13,7 @@ import threading
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 
-from sqlalchemy import Engine, or_, update
+from sqlalchemy import Engine, delete, or_, update
 from sqlmodel import Session, select
 
 from clearhouse.db import after_commit, utcnow, write_session
@@ -147,3 +147,8 @@ def take_outbox(session: Session, *, recipient: str | None = None) -> list[Outbo
         message.body = ""
         session.add(message)
     return taken
+
+
+def forget_recipient(session: Session, *, address: str) -> None:
+    """Drop every message to ``address``, sent or waiting: its owner deleted their account."""
+    session.exec(delete(OutboxEmail).where(OutboxEmail.recipient == address))

@@ -25,9 +25,9 @@ EXPECTED_STATUSES = {
     ("get", "/v1/accounts/me"): {"200", "401", "403", "429", "503"},
     ("get", "/v1/assets"): {"200", "400", "401", "403", "429", "503"},
     ("get", "/v1/assets/{asset_id}"): {"200", "401", "403", "404", "429", "503"},
-    # No 403: an owner revokes whatever their role is now.
+    # 403 only for an API key without `assets:write`: an owner revokes whatever their role is.
     ("post", "/v1/grants/{grant_id}/revoke"): {
-        *("200", "400", "401", "404", "409", "413", "422", "429", "503"),
+        *("200", "400", "401", "403", "404", "409", "413", "422", "429", "503"),
     },
     ("get", "/v1/likeness/conflicts/{conflict_id}"): {"200", "401", "403", "404", "429", "503"},
 }
