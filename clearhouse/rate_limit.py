@@ -257,6 +257,8 @@ class RateLimiter:
         self._per_address = settings.sign_in_limit_per_address
         self._per_api_key = settings.api_key_limit_per_minute
         self._checkpoint_verifications = settings.checkpoint_verify_limit_per_minute
+        self._mail_per_recipient = settings.mail_limit_per_recipient
+        self._mail_per_address = settings.mail_limit_per_address
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "RateLimiter":
@@ -297,6 +299,27 @@ class RateLimiter:
                 window_seconds=60.0,
                 refusal=f"This API key made {self._per_api_key} requests within a minute.",
             )
+        )
+
+    def limit_mail(self, *, recipient: str, address: str) -> None:
+        """Count one sign-up or verification link: each sends mail to ``recipient``.
+
+        The recipient is counted whether or not an account has it, so a refusal says nothing
+        about which accounts exist.
+        """
+        self.hit(
+            Bucket(
+                key=f"{self._prefix}mail:recipient:{_digest(recipient.strip().lower())}",
+                limit=self._mail_per_recipient,
+                window_seconds=3600.0,
+                refusal="We sent this address as many mails as we will within an hour.",
+            ),
+            Bucket(
+                key=f"{self._prefix}mail:address:{address}",
+                limit=self._mail_per_address,
+                window_seconds=3600.0,
+                refusal="Too many sign-ups or verification links from your address within an hour.",
+            ),
         )
 
     def limit_checkpoint_verify(self, *, account_id: uuid.UUID) -> None:

@@ -163,6 +163,17 @@ class Settings(BaseSettings):
     api_key_limit_per_minute: int = Field(
         default=600, ge=1, description="Requests per API key within any minute."
     )
+    mail_limit_per_recipient: int = Field(
+        default=5,
+        ge=1,
+        description="Sign-ups and verification links per email address within an hour: nobody "
+        "fills another person's inbox.",
+    )
+    mail_limit_per_address: int = Field(
+        default=20,
+        ge=1,
+        description="Sign-ups and verification links per client address within an hour.",
+    )
     checkpoint_verify_limit_per_minute: int = Field(
         default=30, ge=1, description="Audit checkpoint verifications per account within a minute."
     )

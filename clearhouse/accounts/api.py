@@ -50,13 +50,22 @@ router = APIRouter(prefix="/v1", tags=["accounts"])
 
 
 @router.post("/accounts", status_code=status.HTTP_202_ACCEPTED, response_model=SignUpAccepted)
-@raises(InvalidRequest)
-def sign_up(body: AccountCreate, session: SessionDep, settings: SettingsDep, mailer: MailerDep):
+@raises(InvalidRequest, RateLimited, RateLimiterUnavailable)
+def sign_up(
+    body: AccountCreate,
+    session: SessionDep,
+    settings: SettingsDep,
+    mailer: MailerDep,
+    limiter: RateLimiterDep,
+    request: Request,
+):
     """Sign up; we email the address a link that verifies it. Staff roles are given by admins.
 
     The answer is the same whether or not the address has an account (its owner is told by
-    email), so nobody learns from it who has one.
+    email), so nobody learns from it who has one. Each sign-up mails its address: they are
+    limited per address and per client within an hour (429, Retry-After).
     """
+    limiter.limit_mail(recipient=body.email, address=client_address(request))
     return service.sign_up(session, data=body, settings=settings, mailer=mailer)
 
 
@@ -76,11 +85,18 @@ def verify_email(
     status_code=status.HTTP_202_ACCEPTED,
     response_model=SignUpAccepted,
 )
-@raises(Conflict)
+@raises(Conflict, RateLimited, RateLimiterUnavailable)
 def send_verification_email(
-    account: CurrentAccount, session: SessionDep, settings: SettingsDep, mailer: MailerDep
+    account: CurrentAccount,
+    session: SessionDep,
+    settings: SettingsDep,
+    mailer: MailerDep,
+    limiter: RateLimiterDep,
+    request: Request,
 ):
-    """Email a new verification link to your address (the earlier ones keep working)."""
+    """Email a new verification link to your address (the earlier ones keep working); limited
+    with sign-ups, per address and per client within an hour."""
+    limiter.limit_mail(recipient=account.email, address=client_address(request))
     service.send_verification_email(session, account=account, settings=settings, mailer=mailer)
     return SignUpAccepted(
         email=account.email, detail=f"We sent a new link to {account.email}; follow it."

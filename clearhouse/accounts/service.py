@@ -209,7 +209,15 @@ def verify_email(session: Session, *, token: str) -> Account:
         )
     account = session.get(Account, used.account_id)
     if used.password_hash is not None:
+        # Whoever signed up first with this address never proved it theirs: their sessions
+        # and keys end with the password they chose.
         account.password_hash = used.password_hash
+        account.session_epoch += 1
+        session.execute(
+            update(ApiKey)
+            .where(ApiKey.account_id == account.id, ApiKey.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
     account.email_verified_at = account.email_verified_at or now
     session.add(account)
     # Any other link sent to this address is spent too.

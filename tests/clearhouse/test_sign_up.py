@@ -159,6 +159,13 @@ def test_whoever_reads_the_mail_takes_an_address_someone_else_signed_up_with(cli
     password the account's, and the squatter's stops working."""
     squatter = _sign_up(client, "victim@example.org", OTHER_PASSWORD, "Squatter")
     assert squatter.status_code == 202
+    squatting = client.post(
+        "/v1/auth/token", data={"username": "victim@example.org", "password": OTHER_PASSWORD}
+    ).json()["access_token"]
+    squatter_headers = {"Authorization": f"Bearer {squatting}"}
+    squatter_key = client.post(
+        "/v1/api-keys", headers=squatter_headers, json={"name": "k", "scopes": ["account:read"]}
+    ).json()["secret"]
     assert _sign_up(client, "victim@example.org", PASSWORD, "Victim").status_code == 202
 
     mails = mail_to(client, "victim@example.org")
@@ -172,6 +179,9 @@ def test_whoever_reads_the_mail_takes_an_address_someone_else_signed_up_with(cli
 
     assert token(PASSWORD).status_code == 200
     assert token(OTHER_PASSWORD).status_code == 401
+    # The squatter's session and key end with their password.
+    assert client.get("/v1/accounts/me", headers=squatter_headers).status_code == 401
+    assert client.get("/v1/accounts/me", headers={"X-API-Key": squatter_key}).status_code == 401
     # The squatter's own link is spent with the address verified.
     assert client.get(verification_link(mails[0]["body"])).status_code == 400
 
@@ -191,6 +201,37 @@ def test_display_names_must_be_visible_and_in_reading_order(client, name):
     response = _sign_up(client, "named@example.org", name=name)
     assert response.status_code == 422, response.text
     assert mail_to(client, "named@example.org") == []
+
+
+def test_nobody_fills_an_inbox_through_sign_up_or_new_links(client, holder):
+    """Each sign-up and each new link mails its address: past the hourly limit per address
+    the answer is 429 with Retry-After, alike for an address with an account and one without."""
+    limit = client.app.state.settings.mail_limit_per_recipient
+    # The holder's own sign-up mailed their address once already.
+    for email, sent in (("nobody.yet@example.org", 0), (holder.email, 1)):
+        answers = [_sign_up(client, email).status_code for _ in range(limit + 1 - sent)]
+        assert answers == [202] * (limit - sent) + [429], email
+    refused = _sign_up(client, holder.email)
+    assert refused.headers["Retry-After"].isdigit()
+    assert len(mail_to(client, "nobody.yet@example.org")) == limit
+
+    user = sign_up(client, verified=False)
+    links = [
+        client.post("/v1/accounts/me/verification-email", headers=user.headers).status_code
+        for _ in range(limit)
+    ]
+    assert links == [202] * (limit - 1) + [429]  # the sign-up's own mail counted first
+
+
+def test_sign_ups_are_limited_per_client_address(settings):
+    from fastapi.testclient import TestClient
+
+    from clearhouse.app import create_app
+
+    limited = settings.model_copy(update={"mail_limit_per_address": 3})
+    with TestClient(create_app(limited)) as client:
+        answers = [_sign_up(client, f"person{n}@example.org").status_code for n in range(4)]
+    assert answers == [202, 202, 202, 429]
 
 
 def _now():
