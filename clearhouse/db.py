@@ -150,7 +150,11 @@ async def get_read_session(request: Request) -> AsyncIterator[Session]:
     try:
         yield session
     finally:
-        await run_in_threadpool(session.close)
+        # Closing a session that holds no connection does no I/O: no hand-off for it.
+        if session.in_transaction():
+            await run_in_threadpool(session.close)
+        else:
+            session.close()
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:

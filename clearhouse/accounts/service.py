@@ -8,6 +8,7 @@ from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import bindparam
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -151,14 +152,29 @@ def revoke_api_key(session: Session, *, account: Account, key_id: uuid.UUID) -> 
 
 
 def account_for_api_key(session: Session, *, secret: str) -> Account:
-    key = session.exec(select(ApiKey).where(ApiKey.secret_sha256 == _secret_hash(secret))).first()
-    if key is None or key.revoked_at is not None:
+    """The account of a live key, read with its key in one query."""
+    found = session.exec(_KEY_AND_ACCOUNT, params={"secret_sha256": _secret_hash(secret)}).first()
+    if found is None or found[0].revoked_at is not None:
         raise Unauthenticated("The API key is unknown or revoked.")
-    return _active_account(session, key.account_id)
+    return _active(found[1])
+
+
+# The caller's lookups run on every authenticated request: built once, since building a
+# query and its cache key costs more than the database takes to answer it. They read the
+# rows anew each time: a disabled account or a revoked key stops working at once.
+_ACCOUNT = select(Account).where(Account.id == bindparam("account_id"))
+_KEY_AND_ACCOUNT = (
+    select(ApiKey, Account)
+    .join(Account, Account.id == ApiKey.account_id)
+    .where(ApiKey.secret_sha256 == bindparam("secret_sha256"))
+)
 
 
 def _active_account(session: Session, account_id: uuid.UUID) -> Account:
-    account = session.get(Account, account_id)
+    return _active(session.exec(_ACCOUNT, params={"account_id": account_id}).first())
+
+
+def _active(account: Account | None) -> Account:
     if account is None or account.disabled_at is not None:
         raise Unauthenticated("The account is unknown or disabled.")
     return account
