@@ -5,8 +5,6 @@ and most requests never need them); the index is rebuilt from the vault at start
 """
 
 import math
-import os
-import sys
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -67,19 +65,6 @@ def configured_key_store(settings: Settings) -> LikenessKeyStore:
     )
 
 
-# The media threads' niceness: under contention Linux gives a nice-0 request thread about
-# nine times the CPU share of a thread at 10; with the CPU to itself a scan runs at full speed.
-MEDIA_NICENESS = 10
-
-
-def _yield_to_requests() -> None:
-    """Lower this media thread's CPU priority (and that of threads it starts), so that a
-    scan's seconds of decoding and detection do not delay short requests, reads and
-    revocations above all. Linux sets niceness per thread; elsewhere nothing changes."""
-    if sys.platform == "linux":
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), MEDIA_NICENESS)
-
-
 @dataclass
 class LikenessRuntime:
     settings: Settings
@@ -93,9 +78,7 @@ class LikenessRuntime:
 
     def __post_init__(self) -> None:
         threads = self.settings.media_concurrency
-        self._media_pool = ThreadPoolExecutor(
-            max_workers=threads, thread_name_prefix="media", initializer=_yield_to_requests
-        )
+        self._media_pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="media")
         self._media_admission = threading.BoundedSemaphore(threads * (1 + MEDIA_WAITING_PER_SLOT))
 
     @classmethod
