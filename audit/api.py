@@ -13,6 +13,7 @@ from audit.schemas import (
     CheckpointReportPublic,
     CheckpointVerifyRequest,
 )
+from clearhouse.accounts.scopes import Scope, needs_scope
 from clearhouse.deps import (
     AdminAccount,
     CurrentAccount,
@@ -20,21 +21,29 @@ from clearhouse.deps import (
     ReadSessionDep,
     SettingsDep,
 )
+from clearhouse.errors import InvalidRequest, NotFound, raises
 from clearhouse.pagination import Page, PageParams, page_params
+from clearhouse.rate_limit import RateLimited, RateLimiterDep, RateLimiterUnavailable
 from rights.dependencies import OwnedAssetIncludingDeleted
 
 router = APIRouter(prefix="/v1", tags=["audit"])
 
 
 @router.get("/assets/{asset_id}/audit", response_model=Page[AuditEntryPublic])
+@needs_scope(Scope.assets_read)
 def read_asset_audit(
     asset: OwnedAssetIncludingDeleted,
     session: ReadSessionDep,
     paging: Annotated[PageParams, Depends(page_params)],
 ):
-    """Every recorded event of one of your assets, oldest first, with its chain hashes."""
+    """Every recorded event of one of your assets, oldest first, each with its hash."""
     items, total = service.list_asset_events(session, asset_id=asset.id, params=paging)
-    return Page(items=items, total=total, limit=paging.limit, offset=paging.offset)
+    return Page(
+        items=[service.public_entry(item) for item in items],
+        total=total,
+        limit=paging.limit,
+        offset=paging.offset,
+    )
 
 
 @router.get("/audit/verify", response_model=ChainReportPublic)
@@ -44,21 +53,32 @@ def verify_audit_chain(_admin: AdminAccount, session: ReadSessionDep):
 
 
 @router.get("/audit/checkpoint", response_model=AuditCheckpoint)
+@needs_scope(Scope.assets_read)
+@raises(NotFound)
 def audit_checkpoint(
-    _caller: CurrentAccount, session: ReadSessionDep, settings: SettingsDep, keys: KeysDep
+    caller: CurrentAccount, session: ReadSessionDep, settings: SettingsDep, keys: KeysDep
 ):
-    """The audit chain's head, signed. Keep it: it proves later that history up to it stands."""
-    signed = service.sign_checkpoint(session, settings=settings, keys=keys)
-    return AuditCheckpoint(token=signed.token, seq=signed.seq, hash=signed.hash)
+    """Your latest audit entry, signed. Keep it: it proves later that the entry stands. A
+    rewrite of the log before it changes the entry's hash, unless it leaves the chain broken,
+    which the admins' verification finds."""
+    signed = service.sign_checkpoint(session, owner=caller, settings=settings, keys=keys)
+    return AuditCheckpoint(token=signed.token, hash=signed.hash)
 
 
 @router.post("/audit/checkpoint/verify", response_model=CheckpointReportPublic)
+@needs_scope(Scope.assets_read)
+@raises(InvalidRequest, NotFound, RateLimited, RateLimiterUnavailable)
 def verify_audit_checkpoint(
     body: CheckpointVerifyRequest,
-    _caller: CurrentAccount,
+    caller: CurrentAccount,
     session: ReadSessionDep,
     settings: SettingsDep,
     keys: KeysDep,
+    limiter: RateLimiterDep,
 ):
-    """Check a kept checkpoint: our signature, and the log still holding what it names."""
-    return service.check_checkpoint(session, token=body.token, settings=settings, keys=keys)
+    """Check one of your kept checkpoints: our signature, and the log still holding the entry
+    it names, unchanged. Only that entry is read; limited per account (429, Retry-After)."""
+    limiter.limit_checkpoint_verify(account_id=caller.id)
+    return service.check_checkpoint(
+        session, owner=caller, token=body.token, settings=settings, keys=keys
+    )

@@ -8,11 +8,12 @@ from clearhouse.schemas import RequestBody
 
 
 class AuditEntryPublic(BaseModel):
-    seq: int
+    """One entry about the caller's asset. Its place in the log and its link to the entry
+    before (which may be another holder's) are not shown: see the README's audit section."""
+
     action: str
-    body: dict[str, Any]
-    prev_hash: str
-    hash: str
+    body: dict[str, Any] = Field(description="When, who acted, on which asset, and details.")
+    hash: str = Field(description="The entry's SHA-256 in the chain; a checkpoint names it.")
 
 
 class ChainReportPublic(BaseModel):
@@ -23,9 +24,10 @@ class ChainReportPublic(BaseModel):
 
 
 class AuditCheckpoint(BaseModel):
-    token: str = Field(description="ES256 JWS over the chain's head; keep it to check later.")
-    seq: int
-    hash: str
+    token: str = Field(
+        description="ES256 JWS naming your latest audit entry by its hash; keep it to check later."
+    )
+    hash: str = Field(description="The hash of the entry it names.")
 
 
 class CheckpointVerifyRequest(RequestBody):
@@ -34,6 +36,6 @@ class CheckpointVerifyRequest(RequestBody):
 
 class CheckpointReportPublic(BaseModel):
     valid: bool = Field(description="Signed by this platform.")
-    consistent: bool = Field(description="The log still holds, unchanged, what was signed.")
-    seq: int | None
+    consistent: bool = Field(description="The log still holds, unchanged, the entry signed.")
+    hash: str | None = Field(description="The hash of the entry the checkpoint names.")
     reason: str | None

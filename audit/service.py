@@ -16,10 +16,13 @@ from sqlmodel import Session, select
 
 from audit.models import AuditEntry, AuditHead
 from clearhouse import signing
+from clearhouse.accounts.models import Account
 from clearhouse.db import utcnow
+from clearhouse.errors import InvalidRequest, NotFound
 from clearhouse.keys import KeyRing
 from clearhouse.pagination import PageParams, paginate
 from clearhouse.settings import Settings
+from rights.models import Asset
 
 GENESIS_HASH = "0" * 64
 
@@ -116,54 +119,93 @@ def _entry_problem(entry: AuditEntry, *, expected_seq: int, prev_hash: str) -> s
 @dataclass(frozen=True)
 class SignedCheckpoint:
     token: str
-    seq: int
     hash: str
 
 
-def sign_checkpoint(session: Session, *, settings: Settings, keys: KeyRing) -> SignedCheckpoint:
-    """The chain's head, signed with the receipt key: a holder who keeps it can later prove
-    that the log up to that entry was not rewritten, even by someone who controls the
-    database (they cannot sign a new head)."""
-    head = session.exec(select(AuditHead).where(AuditHead.id == 1)).one()
+def _own_entries(owner_id: uuid.UUID):
+    """Entries about the owner's assets, deleted ones included: what they may see."""
+    return (
+        select(AuditEntry)
+        .join(Asset, Asset.id == AuditEntry.asset_id)
+        .where(Asset.owner_id == owner_id)
+    )
+
+
+def sign_checkpoint(
+    session: Session, *, owner: Account, settings: Settings, keys: KeyRing
+) -> SignedCheckpoint:
+    """The owner's latest entry, signed with the receipt key: a holder who keeps it can later
+    prove that this entry was not rewritten, even by someone who controls the database (they
+    cannot sign a new checkpoint), and any rewrite of the chain before it changes its hash.
+
+    It names the entry by its hash alone: nothing in it tells how long the log is.
+    """
+    entry = session.exec(_own_entries(owner.id).order_by(AuditEntry.seq.desc()).limit(1)).first()
+    if entry is None:
+        raise NotFound("You have no audit entries yet: a checkpoint names one of yours.")
     claims: dict[str, str | int] = {
         "iss": settings.issuer,
+        "sub": str(owner.id),
         "iat": int(utcnow().timestamp()),
         "jti": str(uuid.uuid4()),
-        "seq": head.seq,
-        "hash": head.hash,
+        "hash": entry.hash,
     }
     token = signing.sign(claims, key=keys.receipts, typ=signing.CHECKPOINT_TYPE)
-    return SignedCheckpoint(token=token, seq=head.seq, hash=head.hash)
+    return SignedCheckpoint(token=token, hash=entry.hash)
 
 
 @dataclass(frozen=True)
 class CheckpointReport:
     valid: bool
     consistent: bool
-    seq: int | None = None
+    hash: str | None = None
     reason: str | None = None
 
 
 def check_checkpoint(
-    session: Session, *, token: str, settings: Settings, keys: KeyRing
+    session: Session, *, owner: Account, token: str, settings: Settings, keys: KeyRing
 ) -> CheckpointReport:
-    """Is the checkpoint ours, and does the log still hold the entry it names, unchanged?"""
+    """Is the checkpoint ours, and does the log still hold the owner's entry it names,
+    unchanged? Only that entry is read (by its unique hash): whether the chain is intact
+    elsewhere is for admins (:func:`verify_chain`), and so is how long it is."""
     try:
         claims = signing.verify(
-            token, keys=keys.receipt_keys, typ=signing.CHECKPOINT_TYPE, issuer=settings.issuer
+            token,
+            keys=keys.receipt_keys,
+            typ=signing.CHECKPOINT_TYPE,
+            issuer=settings.issuer,
+            required=("iss", "iat", "jti", "sub"),
         )
-        seq, expected = int(claims["seq"]), str(claims["hash"])
-    except (signing.TokenRejected, KeyError, TypeError, ValueError) as exc:
+    except signing.MalformedToken as exc:
+        raise InvalidRequest(
+            f"The token is malformed: {exc}. Send a checkpoint as issued."
+        ) from exc
+    except signing.TokenRejected as exc:
         return CheckpointReport(valid=False, consistent=False, reason=str(exc))
-    entry = session.get(AuditEntry, seq) if seq else None
-    chain = verify_chain(session)
-    if seq and (entry is None or entry.hash != expected):
-        reason = f"entry {seq} is not the one signed: the log was rewritten or cut"
-    elif not chain.ok and chain.first_broken_seq <= seq:
-        reason = f"the chain breaks at entry {chain.first_broken_seq}: {chain.reason}"
+    signed_hash = claims.get("hash")
+    if not isinstance(signed_hash, str):
+        return CheckpointReport(valid=False, consistent=False, reason="no entry hash signed")
+    if claims["sub"] != str(owner.id):
+        raise NotFound("This checkpoint names an entry of another account; check your own.")
+    entry = session.exec(_own_entries(owner.id).where(AuditEntry.hash == signed_hash)).first()
+    if entry is None:
+        reason = "the entry it names is no longer in the log: the log was rewritten or cut"
+    elif problem := _entry_problem(entry, expected_seq=entry.seq, prev_hash=entry.prev_hash):
+        reason = f"the entry it names was altered: {problem}"
     else:
-        return CheckpointReport(valid=True, consistent=True, seq=seq)
-    return CheckpointReport(valid=True, consistent=False, seq=seq, reason=reason)
+        return CheckpointReport(valid=True, consistent=True, hash=signed_hash)
+    return CheckpointReport(valid=True, consistent=False, hash=signed_hash, reason=reason)
+
+
+def public_entry(entry: AuditEntry) -> dict[str, Any]:
+    """What the owner of an asset sees of one of its entries: what happened, when, by whom,
+    and the entry's hash; not its position in the log (``seq``) nor the hash of the entry
+    before it, which may be another holder's."""
+    return {
+        "action": entry.action,
+        "body": {key: value for key, value in entry.body.items() if key != "seq"},
+        "hash": entry.hash,
+    }
 
 
 def list_asset_events(

@@ -231,9 +231,11 @@ def granted_asset(client: httpx.Client, token: str, handle: str) -> tuple[str, s
 
 
 def api_key(client: httpx.Client, token: str, name: str) -> str:
-    """A new API key's secret for the account signed in with ``token``."""
+    """A new API key's secret, for reading assets, for the account signed in with ``token``."""
     response = client.post(
-        "/v1/api-keys", headers={"Authorization": f"Bearer {token}"}, json={"name": name}
+        "/v1/api-keys",
+        headers={"Authorization": f"Bearer {token}"},
+        json={"name": name, "scopes": ["assets:read"]},
     )
     response.raise_for_status()
     return response.json()["secret"]

@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
+from fastapi_offline import FastAPIOffline
 from sqlalchemy import text
 from sqlmodel import Session
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -13,6 +14,7 @@ from clearhouse import signing
 from clearhouse.accounts.api import router as accounts_router
 from clearhouse.body_limits import RequestBodyLimit
 from clearhouse.db import build_engine
+from clearhouse.edge import SecurityHeaders, TrustedHosts
 from clearhouse.errors import install_problem_handlers
 from clearhouse.key_history import remember_keys
 from clearhouse.keys import KeyRing
@@ -53,12 +55,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.rate_limiter.close()
             app.state.engine.dispose()
 
-    app = FastAPI(
+    # FastAPIOffline: /docs loads Swagger UI from this app, no CDN. No /redoc: ReDoc builds
+    # code at run time (`new Function`), which the docs' Content-Security-Policy forbids.
+    app = FastAPIOffline(
         title="Clearhouse",
         version="0.1.0",
         description="Rights and consent for generative video: register what is yours, "
         "say who may use it, revoke at any moment.",
         lifespan=lifespan,
+        redoc_url=None,
+        swagger_ui_parameters={"validatorUrl": None},  # no badge fetched from swagger.io
     )
     app.state.settings = settings
     app.state.ready = False
@@ -71,6 +77,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.trusted_proxies:
         # The client's address (for rate limits) comes from X-Forwarded-For only via these.
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
+    # Added last, so it runs first: a request for another host meets nothing else.
+    app.add_middleware(TrustedHosts, allowed_hosts=settings.allowed_hosts)
+    # Outside even Starlette's error middleware, so that a 500 carries the headers too.
+    build_middleware_stack = app.build_middleware_stack
+    app.build_middleware_stack = lambda: SecurityHeaders(build_middleware_stack())
     install_openapi(app)
     app.include_router(accounts_router)
     app.include_router(rights_router)

@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from clearhouse.accounts import service as accounts
 from clearhouse.accounts.models import STAFF_ROLES, Account, Role
+from clearhouse.accounts.scopes import check_api_key
 from clearhouse.db import get_read_session, get_session
 from clearhouse.errors import Forbidden, Unauthenticated, raises
 from clearhouse.keys import KeyRing
@@ -52,7 +53,7 @@ _api_key = APIKeyHeader(
 READ_METHODS = frozenset({"GET", "HEAD"})
 
 
-@raises(Unauthenticated, RateLimited, RateLimiterUnavailable)
+@raises(Unauthenticated, Forbidden, RateLimited, RateLimiterUnavailable)
 async def current_account(
     request: Request,
     settings: SettingsDep,
@@ -68,7 +69,8 @@ async def current_account(
     The lookup reads in the request's read session: a read route then goes on in the same
     transaction on the same pooled connection. Any other request's read ends here, before
     its route runs: authenticating takes no lock, and a route's write transaction starts
-    only with its own first statement.
+    only with its own first statement. A key acts only on routes open to its scopes
+    (accounts/scopes.py).
     """
     if bearer is None and not api_key:
         raise Unauthenticated(
@@ -76,6 +78,7 @@ async def current_account(
         )
     return await run_in_threadpool(
         _authenticate,
+        request,
         session,
         token=bearer.credentials if bearer is not None else None,
         api_key=api_key,
@@ -87,6 +90,7 @@ async def current_account(
 
 
 def _authenticate(
+    request: Request,
     session: Session,
     *,
     token: str | None,
@@ -101,12 +105,12 @@ def _authenticate(
             return accounts.account_for_access_token(
                 session, token=token, settings=settings, keys=keys
             )
-        account = accounts.account_for_api_key(session, secret=api_key)
+        account, scopes = accounts.account_for_api_key(session, secret=api_key)
     finally:
         if not keep_reading:
             session.close()
     limiter.limit_api_key(secret=api_key)
-    return account
+    return check_api_key(request, account=account, scopes=scopes)
 
 
 CurrentAccount = Annotated[Account, Depends(current_account)]

@@ -15,6 +15,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 
+from clearhouse.accounts.scopes import SCOPE_DESCRIPTIONS, route_scope
 from clearhouse.errors import (
     PROBLEM_MEDIA_TYPE,
     RAISES_ATTRIBUTE,
@@ -29,7 +30,7 @@ from clearhouse.errors import (
 _DESCRIPTIONS = {
     400: "The request asks for something that cannot be done, or a parameter is invalid.",
     401: "No valid credentials.",
-    403: "The caller's role may not do this.",
+    403: "The caller's role may not do this, or an API key lacks the scope it needs.",
     404: "No such object among the caller's.",
     409: "Conflicts with the current state.",
     413: "The body is too large, or the upload is (bytes, pixels or seconds of video).",
@@ -113,6 +114,27 @@ def _add_links(schema: dict[str, Any]) -> None:
         }
 
 
+def _declare_security(operation: dict[str, Any], route: RouteContext) -> None:
+    """Which credentials open the operation: a signed-in session always; an API key only
+    with the scope the route declares (clearhouse/accounts/scopes.py), else none."""
+    if "security" not in operation:
+        return
+    scope = route_scope(route.original_route.endpoint)
+    operation["security"] = [{"HTTPBearer": []}]
+    if scope is None:
+        note = "Needs a signed-in session (Authorization: Bearer); API keys are refused."
+    else:
+        operation["security"].append({"APIKeyHeader": [scope.value]})
+        note = f"API keys need the scope `{scope.value}`."
+    operation["description"] = f"{operation.get('description', '')}\n\n{note}".strip()
+
+
+def _describe_scopes(schema: dict[str, Any]) -> None:
+    scheme = schema["components"]["securitySchemes"]["APIKeyHeader"]
+    listed = "; ".join(f"`{scope.value}`: {text}" for scope, text in SCOPE_DESCRIPTIONS.items())
+    scheme["description"] += f" Each key carries scopes chosen at creation: {listed}."
+
+
 def install_openapi(app: FastAPI) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema:
@@ -135,8 +157,10 @@ def install_openapi(app: FastAPI) -> None:
                 responses.pop("422", None)  # FastAPI's own, for any parameter at all
                 errors = _declared_errors(route.dependant) | _request_errors(route, operation)
                 responses.update(_problem_responses(errors))
+                _declare_security(operation, route)
 
         _add_links(schema)
+        _describe_scopes(schema)
         app.openapi_schema = schema
         return schema
 

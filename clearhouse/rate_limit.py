@@ -1,4 +1,5 @@
-"""Rate limits on sign-in and on API keys, over a moving window.
+"""Rate limits on sign-in, on API keys and on audit checkpoint verifications, over a moving
+window.
 
 Each limit is a bucket: a log of the times of the hits it allowed within its window. A
 request hits all its buckets at once or none of them (sign-in hits the account's and the
@@ -19,6 +20,7 @@ import math
 import secrets
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -254,6 +256,7 @@ class RateLimiter:
         self._per_account = settings.sign_in_limit_per_account
         self._per_address = settings.sign_in_limit_per_address
         self._per_api_key = settings.api_key_limit_per_minute
+        self._checkpoint_verifications = settings.checkpoint_verify_limit_per_minute
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "RateLimiter":
@@ -293,6 +296,18 @@ class RateLimiter:
                 limit=self._per_api_key,
                 window_seconds=60.0,
                 refusal=f"This API key made {self._per_api_key} requests within a minute.",
+            )
+        )
+
+    def limit_checkpoint_verify(self, *, account_id: uuid.UUID) -> None:
+        """Count one audit checkpoint verification by this account."""
+        self.hit(
+            Bucket(
+                key=f"{self._prefix}checkpoint-verify:{account_id}",
+                limit=self._checkpoint_verifications,
+                window_seconds=60.0,
+                refusal=f"You verified {self._checkpoint_verifications} checkpoints within a "
+                "minute.",
             )
         )
 

@@ -138,10 +138,28 @@ class Settings(BaseSettings):
     api_key_limit_per_minute: int = Field(
         default=600, ge=1, description="Requests per API key within any minute."
     )
+    checkpoint_verify_limit_per_minute: int = Field(
+        default=30, ge=1, description="Audit checkpoint verifications per account within a minute."
+    )
+    allowed_hosts: Annotated[list[str], NoDecode] = Field(
+        default=["localhost", "127.0.0.1"],
+        description="Host names (comma-separated; `*.example.com` for subdomains) this server "
+        "answers for; any other Host header is refused.",
+    )
     trusted_proxies: Annotated[list[str], NoDecode] = Field(
         default=[],
         description="Addresses or networks (comma-separated) whose X-Forwarded-For is believed.",
     )
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = [item.strip() for item in value.split(",") if item.strip()]
+        for pattern in value if isinstance(value, list) else []:
+            if "*" in pattern[1:] or (pattern[:1] == "*" and pattern[:2] not in ("*", "*.")):
+                raise ValueError(f"{pattern!r}: a wildcard host is `*` or like `*.example.com`")
+        return value
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

@@ -4,9 +4,11 @@ Everything the platform signs — access tokens, consent receipts — goes throu
 rules are stated once: ES256 only (an explicit allow-list, never the token's own word),
 one algorithm per key, the key chosen by ``kid`` from our own key ring (never from the
 token: ``jwk``/``jku``/``x5u``/``x5c``/``crit`` headers are refused), and ``typ`` pinned
-per purpose so a receipt can never pass as an access token or the other way round. Each
-refusal names the check that failed: the header list and the rules are public, so the
-reason tells an attacker nothing new and tells an integrator what to fix.
+per purpose so a receipt can never pass as an access token or the other way round. A header
+whose fields have the wrong JSON type (a ``kid`` that is a list, an object, a number) is a
+malformed token, refused before any field is used. Each refusal names the check that
+failed: the header list and the rules are public, so the reason tells an attacker nothing
+new and tells an integrator what to fix.
 """
 
 import threading
@@ -25,6 +27,8 @@ ALLOWED_ALGORITHMS = ("ES256",)
 # Headers that would let a token choose its own verification key, or demand
 # extensions we do not implement.
 REFUSED_HEADERS = frozenset({"jwk", "jku", "x5u", "x5c", "crit"})
+# RFC 7515 section 4.1 makes these header parameters strings; we read alg, typ and kid.
+STRING_HEADERS = ("alg", "typ", "kid", "cty")
 
 ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 (RFC 9068 media type)
 RECEIPT_TYPE = "consent-receipt+jwt"
@@ -33,6 +37,11 @@ CHECKPOINT_TYPE = "audit-checkpoint+jwt"
 
 class TokenRejected(Exception):
     """A token that failed a check; the message says which, for logs and problem details."""
+
+
+class MalformedToken(TokenRejected):
+    """Not a token at all: no JWS compact serialisation, or a header field of the wrong type.
+    Routes that take a token in the body answer it with 400, not with a verdict."""
 
 
 def sign(claims: Mapping[str, Any], *, key: SigningKey, typ: str) -> str:
@@ -57,7 +66,11 @@ def verify(
     try:
         header = jwt.get_unverified_header(token)
     except JOSEError as exc:
-        raise TokenRejected("not a JWS compact token") from exc
+        raise MalformedToken("not a JWS compact token") from exc
+    for name in STRING_HEADERS:
+        if name in header and not isinstance(header[name], str):
+            kind = type(header[name]).__name__
+            raise MalformedToken(f"header {name} must be a string, not a JSON {_JSON_TYPE[kind]}")
     algorithm = header.get("alg")
     if algorithm not in ALLOWED_ALGORITHMS:
         raise TokenRejected(f"algorithm {algorithm!r} is not allowed")
@@ -85,6 +98,16 @@ def verify(
         )
     except JOSEError as exc:
         raise TokenRejected(str(exc) or exc.__class__.__name__) from exc
+
+
+_JSON_TYPE = {
+    "list": "array",
+    "dict": "object",
+    "int": "number",
+    "float": "number",
+    "bool": "boolean",
+    "NoneType": "null",
+}
 
 
 @dataclass(frozen=True, slots=True)

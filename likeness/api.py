@@ -6,6 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, status
 
 from clearhouse.accounts.models import STAFF_ROLES, Account, Role
+from clearhouse.accounts.scopes import Scope, needs_scope
 from clearhouse.deps import (
     CurrentAccount,
     EngineDep,
@@ -79,6 +80,7 @@ def _enrolment_public(row: EnrolmentSession) -> EnrolmentPublic:
     response_model=EnrolmentPublic,
 )
 @raises(NotALikeness)
+@needs_scope(Scope.assets_write)
 def open_enrolment(
     likeness: OwnedAssetToChange,
     body: EnrolmentCreate,
@@ -96,6 +98,7 @@ def open_enrolment(
 
 @router.get("/enrolments/{enrolment_id}", response_model=EnrolmentPublic)
 @raises(NotFound)
+@needs_scope(Scope.assets_read)
 def read_enrolment(enrolment_id: uuid.UUID, owner: HolderAccount, session: ReadSessionDep):
     return _enrolment_public(
         enrolment.owned_enrolment(session, owner=owner, enrolment_id=enrolment_id)
@@ -114,6 +117,7 @@ def read_enrolment(enrolment_id: uuid.UUID, owner: HolderAccount, session: ReadS
 @raises(
     NotFound, EnrolmentClosed, EnrolmentRejected, FaceAlreadyEnrolled, *DECODING_ERRORS, MediaBusy
 )
+@needs_scope(Scope.assets_write)
 def submit_frames(
     enrolment_id: uuid.UUID,
     uploads: Annotated[list[bytes], Depends(enrolment_uploads)],
@@ -161,6 +165,7 @@ def _conflict_public(conflict: LikenessConflict, viewer: Account) -> ConflictPub
 
 
 @router.get("/likeness/conflicts", response_model=Page[ConflictPublic])
+@needs_scope(Scope.assets_read)
 def list_conflicts(
     viewer: CurrentAccount,
     session: ReadSessionDep,
@@ -179,6 +184,7 @@ def list_conflicts(
 
 @router.get("/likeness/conflicts/{conflict_id}", response_model=ConflictPublic)
 @raises(NotFound)
+@needs_scope(Scope.assets_read)
 def read_conflict(conflict_id: uuid.UUID, viewer: CurrentAccount, session: ReadSessionDep):
     return _conflict_public(
         conflicts.visible_conflict(session, viewer=viewer, conflict_id=conflict_id), viewer
@@ -214,6 +220,7 @@ def resolve_conflict(
     ),
 )
 @raises(*DECODING_ERRORS, MediaBusy)
+@needs_scope(Scope.likeness_scan)
 def scan(
     data: Annotated[bytes, Depends(scan_upload)],
     caller: ScanningAccount,

@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, status
 
+from clearhouse.accounts.scopes import Scope, needs_scope
 from clearhouse.deps import HolderAccount, ReadSessionDep, SessionDep
 from clearhouse.errors import InvalidRequest, NotFound, raises
 from clearhouse.pagination import Page, PageParams, page_params
@@ -17,6 +18,7 @@ router = APIRouter(prefix="/v1/assets/{asset_id}", tags=["policies"])
 
 @router.post("/policies", status_code=status.HTTP_201_CREATED, response_model=PolicyVersionPublic)
 @raises(InvalidRequest)
+@needs_scope(Scope.assets_write)
 def set_policy(
     asset: OwnedAssetToChange, body: PolicyDocument, owner: HolderAccount, session: SessionDep
 ):
@@ -27,6 +29,7 @@ def set_policy(
 
 
 @router.get("/policy", response_model=PolicyVersionPublic)
+@needs_scope(Scope.assets_read)
 def read_policy_in_force(asset: OwnedAsset, session: ReadSessionDep):
     """The version in force; version 0 (nobody may use it) if none was ever set."""
     current = service.current_policy(session, asset.id)
@@ -34,6 +37,7 @@ def read_policy_in_force(asset: OwnedAsset, session: ReadSessionDep):
 
 
 @router.get("/policies", response_model=Page[PolicyVersionPublic])
+@needs_scope(Scope.assets_read)
 def list_policy_versions(
     asset: OwnedAssetIncludingDeleted,
     session: ReadSessionDep,
@@ -51,6 +55,7 @@ def list_policy_versions(
 
 @router.get("/policies/{version}", response_model=PolicyVersionPublic)
 @raises(NotFound)
+@needs_scope(Scope.assets_read)
 def read_policy_version(
     asset: OwnedAssetIncludingDeleted,
     version: Annotated[int, Path(ge=1, le=2**31)],

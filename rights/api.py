@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
 
+from clearhouse.accounts.scopes import Scope, needs_scope
 from clearhouse.db import commit_now
 from clearhouse.deps import (
     HolderAccount,
@@ -13,9 +14,9 @@ from clearhouse.deps import (
     SessionDep,
     SettingsDep,
 )
-from clearhouse.errors import NotFound, raises
+from clearhouse.errors import InvalidRequest, NotFound, raises
 from clearhouse.pagination import Page, PageParams, page_params
-from clearhouse.signing import TokenRejected
+from clearhouse.signing import MalformedToken, TokenRejected
 from likeness.runtime import LikenessDep
 from policies.models import PolicyVersion
 from rights import repository, service
@@ -46,12 +47,14 @@ Paging = Annotated[PageParams, Depends(page_params)]
     "/assets", status_code=status.HTTP_201_CREATED, response_model=AssetPublic, tags=["assets"]
 )
 @raises(HandleTaken)
+@needs_scope(Scope.assets_write)
 def create_asset(body: AssetCreate, owner: HolderAccount, session: SessionDep):
     """Register a likeness, character or style. Nobody may use it until you grant a policy."""
     return service.create_asset(session, owner=owner, data=body)
 
 
 @router.get("/assets", response_model=Page[AssetPublic], tags=["assets"])
+@needs_scope(Scope.assets_read)
 def list_assets(
     owner: HolderAccount,
     session: ReadSessionDep,
@@ -65,6 +68,7 @@ def list_assets(
 
 
 @router.get("/assets/{asset_id}", response_model=AssetPublic, tags=["assets"])
+@needs_scope(Scope.assets_read)
 async def read_asset(asset: OwnedAsset):
     """Async: its dependency has loaded the asset, so answering needs no thread hand-off."""
     return asset
@@ -72,6 +76,7 @@ async def read_asset(asset: OwnedAsset):
 
 @router.patch("/assets/{asset_id}", response_model=AssetPublic, tags=["assets"])
 @raises(HandleTaken)
+@needs_scope(Scope.assets_write)
 def update_asset(
     asset: OwnedAssetToChange, body: AssetUpdate, owner: HolderAccount, session: SessionDep
 ):
@@ -79,6 +84,7 @@ def update_asset(
 
 
 @router.delete("/assets/{asset_id}", response_model=AssetDeleted, tags=["assets"])
+@needs_scope(Scope.assets_write)
 def delete_asset(
     asset: OwnedAssetToChange,
     owner: HolderAccount,
@@ -106,6 +112,7 @@ def delete_asset(
     tags=["grants"],
 )
 @raises(NotFound, NothingToGrant)
+@needs_scope(Scope.assets_write)
 def create_grant(
     asset: OwnedAssetToChange,
     body: GrantCreate,
@@ -130,6 +137,7 @@ def create_grant(
 
 
 @router.get("/assets/{asset_id}/grants", response_model=Page[GrantPublic], tags=["grants"])
+@needs_scope(Scope.assets_read)
 def list_grants(
     asset: OwnedAssetIncludingDeleted,
     session: ReadSessionDep,
@@ -149,6 +157,7 @@ def list_grants(
 
 @router.get("/grants/{grant_id}", response_model=GrantPublic, tags=["grants"])
 @raises(NotFound)
+@needs_scope(Scope.assets_read)
 def read_grant(grant_id: uuid.UUID, owner: HolderAccount, session: ReadSessionDep):
     grant, _ = repository.get_owned_grant(session, owner_id=owner.id, grant_id=grant_id)
     return service.grant_public(grant, session.get(PolicyVersion, grant.policy_version_id))
@@ -156,6 +165,7 @@ def read_grant(grant_id: uuid.UUID, owner: HolderAccount, session: ReadSessionDe
 
 @router.post("/grants/{grant_id}/revoke", response_model=Revocation, tags=["grants"])
 @raises(NotFound, GrantRevoked)
+@needs_scope(Scope.assets_write)
 def revoke_grant(
     grant_id: uuid.UUID,
     body: RevokeRequest,
@@ -179,6 +189,7 @@ def revoke_grant(
 
 
 @router.post("/assets/{asset_id}/revoke", response_model=Revocation, tags=["grants"])
+@needs_scope(Scope.assets_write)
 def revoke_asset_grants(
     asset: OwnedAssetToChange,
     body: RevokeRequest,
@@ -210,15 +221,21 @@ def _revocation(withdrawn: list[service.ConsentChange]) -> Revocation:
 
 @router.get("/receipts/{receipt_id}", response_model=ReceiptPublic, tags=["receipts"])
 @raises(NotFound)
+@needs_scope(Scope.assets_read)
 def read_receipt(receipt_id: uuid.UUID, owner: HolderAccount, session: ReadSessionDep):
     return repository.get_owned_receipt(session, owner_id=owner.id, receipt_id=receipt_id)
 
 
 @router.post("/receipts/verify", response_model=ReceiptVerification, tags=["receipts"])
+@raises(InvalidRequest)
 def verify(body: ReceiptVerifyRequest, settings: SettingsDep, keys: KeysDep):
-    """Check a receipt's signature against our published keys. Needs no account."""
+    """Check a receipt's signature against our published keys. Needs no account.
+
+    A token that is no JWS at all, or whose header fields have the wrong type, is a 400."""
     try:
         claims = verify_receipt(body.token, settings=settings, keys=keys)
+    except MalformedToken as exc:
+        raise InvalidRequest(f"The token is malformed: {exc}. Send a receipt as issued.") from exc
     except TokenRejected as exc:
         return ReceiptVerification(valid=False, reason=str(exc))
     return ReceiptVerification(valid=True, claims=claims)

@@ -28,6 +28,9 @@ POSTGRES_URL = os.environ.get(
     "CLEARHOUSE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
 REQUIRE_POSTGRES = os.environ.get("CLEARHOUSE_REQUIRE_POSTGRES") == "1"
+# TestClient sends `Host: testserver`; every app the suite builds (and every server it
+# starts) answers for it besides the default hosts (tests/clearhouse/test_edge.py).
+os.environ.setdefault("CLEARHOUSE_ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
 
 
 def _postgres_reachable() -> str | None:

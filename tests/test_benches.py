@@ -37,6 +37,17 @@ def test_registry_bench_times_each_route_and_every_call_succeeds():
             assert 0 < report[backend][route]["p50_ms"] <= report[backend][route]["p99_ms"]
 
 
+def test_audit_bench_checks_checkpoints_on_a_seeded_chain_that_verifies():
+    # The bench stops with an error if a check is not consistent or the seeded chain is broken.
+    report = _run("bench/audit.py", "--entries", "500", "--checks", "20")
+    for backend in ("sqlite", "postgresql"):
+        if report[backend] is None:
+            continue
+        assert report[backend]["entries_walked"] == 502
+        check = report[backend]["checkpoint_check"]
+        assert check["n"] == 20 and 0 < check["p50_ms"] <= check["p99_ms"]
+
+
 @pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
 def test_api_bench_reads_are_authenticated_successes():
     report = _run("bench/api.py", "--databases", "sqlite", "--duration", "1", "--no-scans")

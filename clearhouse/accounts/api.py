@@ -16,6 +16,7 @@ from clearhouse.accounts.schemas import (
     ApiKeyCreated,
     ApiKeyPublic,
 )
+from clearhouse.accounts.scopes import Scope, needs_scope
 from clearhouse.deps import (
     AdminAccount,
     CurrentAccount,
@@ -67,14 +68,19 @@ def sign_in(
 
 
 @router.get("/accounts/me", response_model=AccountPublic)
+@needs_scope(Scope.account_read)
 def read_my_account(account: CurrentAccount):
     return account
 
 
 @router.post("/api-keys", status_code=status.HTTP_201_CREATED, response_model=ApiKeyCreated)
 def create_api_key(body: ApiKeyCreate, account: CurrentAccount, session: SessionDep):
-    """A key for a service acting as this account. The secret is shown only in this response."""
-    key, secret = service.create_api_key(session, account=account, name=body.name)
+    """A key for a service acting as this account within `scopes`. The secret is shown only in
+    this response. Managing keys needs a signed-in session: no key makes, lists or revokes keys.
+    """
+    key, secret = service.create_api_key(
+        session, account=account, name=body.name, scopes=body.scopes
+    )
     return ApiKeyCreated(
         **ApiKeyPublic.model_validate(key, from_attributes=True).model_dump(), secret=secret
     )

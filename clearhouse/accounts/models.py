@@ -6,7 +6,7 @@ from enum import StrEnum
 
 from sqlmodel import Column, Field, SQLModel
 
-from clearhouse.db import UTCDateTime, enum_column, new_id, utcnow
+from clearhouse.db import JSONDocument, UTCDateTime, enum_column, new_id, utcnow
 
 
 class Role(StrEnum):
@@ -43,7 +43,8 @@ class Account(SQLModel, table=True):
 
 
 class ApiKey(SQLModel, table=True):
-    """A long-lived key for a service (a third-party generator) acting as its account."""
+    """A long-lived key for a service (a third-party generator) acting as its account, within
+    its scopes. Only a signed-in session makes keys, so a key has no parent key."""
 
     __tablename__ = "api_key"
 
@@ -52,6 +53,10 @@ class ApiKey(SQLModel, table=True):
     name: str = Field(max_length=120)
     prefix: str = Field(max_length=16, description="Shown to the owner to tell keys apart.")
     secret_sha256: str = Field(unique=True, max_length=64, description="Only the hash is kept.")
+    scopes: list[str] = Field(
+        sa_column=Column(JSONDocument, nullable=False),
+        description="What the key may do (clearhouse/accounts/scopes.py), chosen at creation.",
+    )
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
     )

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, EmailStr, Field
 
 from clearhouse.accounts.models import Role
+from clearhouse.accounts.scopes import SCOPE_DESCRIPTIONS, Scope
 from clearhouse.schemas import IsoDate, RequestBody
 
 
@@ -44,14 +45,24 @@ class AccessToken(BaseModel):
     expires_in: int = Field(description="Seconds until the token expires.")
 
 
+_SCOPES_DOC = "; ".join(f"`{scope.value}`: {text}" for scope, text in SCOPE_DESCRIPTIONS.items())
+
+
 class ApiKeyCreate(RequestBody):
     name: str = Field(min_length=1, max_length=120, description="What the key is for.")
+    scopes: list[Scope] = Field(
+        min_length=1,
+        max_length=len(Scope),
+        description="What the key may do, at least one. No key manages keys or acts as staff. "
+        + _SCOPES_DOC,
+    )
 
 
 class ApiKeyPublic(BaseModel):
     id: uuid.UUID
     name: str
     prefix: str
+    scopes: list[Scope]
     created_at: datetime
     revoked_at: datetime | None
 

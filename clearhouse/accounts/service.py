@@ -15,6 +15,7 @@ from sqlmodel import Session, select
 from clearhouse import signing
 from clearhouse.accounts.models import Account, ApiKey, Role
 from clearhouse.accounts.schemas import AccountAdminUpdate, AccountCreate
+from clearhouse.accounts.scopes import Scope
 from clearhouse.db import utcnow
 from clearhouse.errors import Conflict, InvalidRequest, NotFound, Unauthenticated
 from clearhouse.keys import KeyRing
@@ -121,13 +122,16 @@ def _secret_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def create_api_key(session: Session, *, account: Account, name: str) -> tuple[ApiKey, str]:
+def create_api_key(
+    session: Session, *, account: Account, name: str, scopes: list[Scope]
+) -> tuple[ApiKey, str]:
     secret = API_KEY_PREFIX + secrets.token_urlsafe(32)
     key = ApiKey(
         account_id=account.id,
         name=name,
         prefix=secret[: len(API_KEY_PREFIX) + 8],
         secret_sha256=_secret_hash(secret),
+        scopes=sorted(set(scopes)),
     )
     session.add(key)
     session.flush()
@@ -151,12 +155,13 @@ def revoke_api_key(session: Session, *, account: Account, key_id: uuid.UUID) -> 
     return key
 
 
-def account_for_api_key(session: Session, *, secret: str) -> Account:
-    """The account of a live key, read with its key in one query."""
+def account_for_api_key(session: Session, *, secret: str) -> tuple[Account, list[str]]:
+    """The key's account and the key's scopes, read with the key in one query."""
     found = session.exec(_KEY_AND_ACCOUNT, params={"secret_sha256": _secret_hash(secret)}).first()
     if found is None or found[0].revoked_at is not None:
         raise Unauthenticated("The API key is unknown or revoked.")
-    return _active(found[1])
+    key, account = found
+    return _active(account), key.scopes
 
 
 # The caller's lookups run on every authenticated request: built once, since building a

@@ -1,7 +1,10 @@
 """The audit log: every change is recorded, the chain detects tampering, the database refuses it."""
 
+import json
+
 import pytest
-from factories import create_asset, granted_asset, promote, set_policy
+from factories import create_asset, granted_asset, promote, set_policy, sign_up
+from jose import jwt
 from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
 from sqlmodel import Session
@@ -139,47 +142,172 @@ def test_verify_endpoint_is_for_admins(client, holder, session):
     assert report == {"ok": True, "entries_checked": 6, "first_broken_seq": None, "reason": None}
 
 
+def _checkpoint(client, user) -> dict:
+    response = client.get("/v1/audit/checkpoint", headers=user.headers)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _check(client, user, token: str):
+    return client.post("/v1/audit/checkpoint/verify", headers=user.headers, json={"token": token})
+
+
+def _last_entry_hash(client, user, asset_id: str) -> str:
+    entries = client.get(f"/v1/assets/{asset_id}/audit", headers=user.headers).json()
+    return entries["items"][-1]["hash"]
+
+
 def test_a_kept_checkpoint_stays_consistent_while_the_log_grows(client, holder):
     _make_history(client, holder)
-    checkpoint = client.get("/v1/audit/checkpoint", headers=holder.headers).json()
-    assert checkpoint["seq"] == 6
+    checkpoint = _checkpoint(client, holder)
     create_asset(client, holder)  # the log grows past the checkpoint
-    report = client.post(
-        "/v1/audit/checkpoint/verify", headers=holder.headers, json={"token": checkpoint["token"]}
-    ).json()
-    assert report == {"valid": True, "consistent": True, "seq": 6, "reason": None}
+    report = _check(client, holder, checkpoint["token"]).json()
+    assert report == {"valid": True, "consistent": True, "hash": checkpoint["hash"], "reason": None}
 
 
 def test_a_checkpoint_exposes_history_rewritten_by_someone_who_owns_the_database(
     client, holder, engine
 ):
     _make_history(client, holder)
-    checkpoint = client.get("/v1/audit/checkpoint", headers=holder.headers).json()
+    checkpoint = _checkpoint(client, holder)
     # The attacker recomputes every hash after altering entry 2, so the chain itself
     # verifies again; only the signed checkpoint can tell.
     with engine.begin() as connection, Session(bind=connection) as session:
         _without_guards(session)
         _rewrite_history(session, seq=2)
         assert verify_chain(session).ok
-    report = client.post(
-        "/v1/audit/checkpoint/verify", headers=holder.headers, json={"token": checkpoint["token"]}
-    ).json()
+    report = _check(client, holder, checkpoint["token"]).json()
     assert report["valid"] is True
     assert report["consistent"] is False
-    assert "entry 6 is not the one signed" in report["reason"]
+    assert "no longer in the log: the log was rewritten or cut" in report["reason"]
+
+
+def test_a_checkpoint_exposes_its_entry_altered_in_place(client, holder, engine):
+    _make_history(client, holder)
+    checkpoint = _checkpoint(client, holder)
+    with engine.begin() as connection, Session(bind=connection) as session:
+        _without_guards(session)
+        _alter(session, verify_chain(session).entries_checked)  # the last entry, the holder's
+    report = _check(client, holder, checkpoint["token"]).json()
+    assert (report["valid"], report["consistent"]) == (True, False)
+    assert "was altered: the entry's content does not match its hash" in report["reason"]
 
 
 def test_a_forged_or_foreign_checkpoint_is_not_valid(client, holder):
-    checkpoint = client.get("/v1/audit/checkpoint", headers=holder.headers).json()
+    create_asset(client, holder)
+    checkpoint = _checkpoint(client, holder)
     header, payload, signature = checkpoint["token"].split(".")
     forged = f"{header}.{payload}.{signature[::-1]}"
     receipt = granted_asset(client, holder)[1]["receipt"]["token"]
     for token in (forged, receipt):
-        report = client.post(
-            "/v1/audit/checkpoint/verify", headers=holder.headers, json={"token": token}
-        ).json()
+        report = _check(client, holder, token).json()
         assert report["valid"] is False
         assert report["consistent"] is False
+
+
+def test_a_malformed_checkpoint_is_a_400(client, holder):
+    response = _check(client, holder, "not.a-token")
+    assert response.status_code == 400
+    assert response.headers["content-type"] == "application/problem+json"
+    assert "not a JWS compact token" in response.json()["detail"]
+
+
+def _interleaved_history(client, holder, other_holder) -> dict:
+    """Two holders act in turn, so each one's entries sit between the other's."""
+    mine = create_asset(client, holder)
+    theirs = create_asset(client, other_holder)
+    set_policy(client, holder, mine["id"])
+    set_policy(client, other_holder, theirs["id"])
+    client.patch(f"/v1/assets/{mine['id']}", headers=holder.headers, json={"name": "Mine"})
+    client.patch(f"/v1/assets/{theirs['id']}", headers=other_holder.headers, json={"name": "X"})
+    return mine
+
+
+def _hashes_of_others(engine, holder) -> set[str]:
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT e.hash FROM audit_entry e JOIN asset a ON a.id = e.asset_id "
+                "WHERE a.owner_id <> :owner"
+            ),
+            {"owner": holder.id.hex if engine.dialect.name == "sqlite" else holder.id},
+        ).all()
+    return {row.hash for row in rows}
+
+
+def test_a_holder_learns_nothing_of_the_log_beyond_their_own_entries(
+    client, holder, other_holder, engine
+):
+    mine = _interleaved_history(client, holder, other_holder)
+    seen = client.get(f"/v1/assets/{mine['id']}/audit", headers=holder.headers)
+    checkpoint = _checkpoint(client, holder)
+    report = _check(client, holder, checkpoint["token"])
+    for entry in seen.json()["items"]:
+        assert set(entry) == {"action", "body", "hash"}  # no seq, no prev_hash
+        assert set(entry["body"]) == {"at", "action", "actor_id", "asset_id", "details"}
+    # The checkpoint is the holder's own latest entry, not the log's head, and carries no
+    # position: nothing in it or in the entries tells how many entries the log holds.
+    assert set(checkpoint) == {"token", "hash"}
+    assert checkpoint["hash"] == _last_entry_hash(client, holder, mine["id"])
+    claims = jwt.get_unverified_claims(checkpoint["token"])
+    assert set(claims) == {"iss", "sub", "iat", "jti", "hash"}
+    # No hash of another holder's entry reaches them, as a link or otherwise.
+    others = _hashes_of_others(engine, holder)
+    assert len(others) == 3
+    shown = seen.text + json.dumps(claims) + report.text
+    assert [value for value in others if value in shown] == []
+
+
+def test_checking_a_checkpoint_reads_its_entry_not_the_chain(
+    client, holder, other_holder, engine, session
+):
+    """A break in another holder's entry is for admins to find; the holder's checkpoint,
+    whose entry is intact, stays consistent (the chain is not walked, nor reported on)."""
+    _interleaved_history(client, holder, other_holder)
+    checkpoint = _checkpoint(client, holder)
+    with engine.begin() as connection, Session(bind=connection) as tamper:
+        _without_guards(tamper)
+        _alter(tamper, 2)  # the other holder's first entry
+    report = _check(client, holder, checkpoint["token"]).json()
+    assert (report["valid"], report["consistent"], report["reason"]) == (True, True, None)
+    admin = promote(session, sign_up(client), "admin")
+    chain = client.get("/v1/audit/verify", headers=admin.headers).json()
+    assert (chain["ok"], chain["first_broken_seq"]) == (False, 2)
+
+
+def test_a_checkpoint_is_checked_only_by_its_holder(client, holder, other_holder):
+    create_asset(client, holder)
+    checkpoint = _checkpoint(client, holder)
+    response = _check(client, other_holder, checkpoint["token"])
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+
+
+def test_an_account_with_no_entries_has_no_checkpoint(client):
+    creator = sign_up(client, role="creator")
+    response = client.get("/v1/audit/checkpoint", headers=creator.headers)
+    assert response.status_code == 404
+    assert "no audit entries yet" in response.json()["detail"]
+
+
+def test_checkpoint_checks_are_rate_limited_per_account(settings, holder, other_holder):
+    from fastapi.testclient import TestClient
+
+    from clearhouse.app import create_app
+
+    limited = settings.model_copy(update={"checkpoint_verify_limit_per_minute": 2})
+    with TestClient(create_app(limited)) as client:
+        create_asset(client, holder)
+        create_asset(client, other_holder)
+        token = _checkpoint(client, holder)["token"]
+        statuses = [_check(client, holder, token).status_code for _ in range(3)]
+        assert statuses == [200, 200, 429]
+        refused = _check(client, holder, token)
+        assert int(refused.headers["retry-after"]) >= 1
+        assert "checkpoints within a minute" in refused.json()["detail"]
+        # Another account's checks are counted apart.
+        other = _checkpoint(client, other_holder)["token"]
+        assert _check(client, other_holder, other).status_code == 200
 
 
 def _rewrite_history(session, *, seq: int) -> None:

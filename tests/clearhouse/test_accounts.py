@@ -140,7 +140,11 @@ def test_creators_cannot_register_assets(client):
 
 
 def test_api_key_authenticates_until_revoked(client, holder):
-    created = client.post("/v1/api-keys", headers=holder.headers, json={"name": "generator"})
+    created = client.post(
+        "/v1/api-keys",
+        headers=holder.headers,
+        json={"name": "generator", "scopes": ["account:read"]},
+    )
     assert created.status_code == 201
     secret = created.json()["secret"]
     assert secret.startswith("chk_")
@@ -185,7 +189,11 @@ def _every_stored_text(engine) -> str:
 def test_api_keys_are_stored_as_sha256_hashes_only(client, holder, engine):
     import hashlib
 
-    created = client.post("/v1/api-keys", headers=holder.headers, json={"name": "generator"})
+    created = client.post(
+        "/v1/api-keys",
+        headers=holder.headers,
+        json={"name": "generator", "scopes": ["account:read"]},
+    )
     secret = created.json()["secret"]
     assert client.get("/v1/accounts/me", headers={"X-API-Key": secret}).status_code == 200
 

@@ -65,7 +65,7 @@ def test_a_streamed_body_is_refused_while_it_is_still_arriving(live_port):
     rest of the body (this client never sends the chunked body's end)."""
     with socket.create_connection(("127.0.0.1", live_port), timeout=20) as connection:
         connection.sendall(
-            b"POST /v1/assets HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+            b"POST /v1/assets HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
             b"Transfer-Encoding: chunked\r\n\r\n"
         )
         chunk = b"a" * (64 * 1024)

@@ -56,7 +56,11 @@ def test_requests_go_on_after_the_server_closed_every_pooled_connection(client, 
     statuses = [client.get("/v1/accounts/me", headers=holder.headers).status_code]
     statuses += [client.get("/v1/api-keys", headers=holder.headers).status_code]
     for n in range(POOLED):
-        created = client.post("/v1/api-keys", headers=holder.headers, json={"name": f"k{n}"})
+        created = client.post(
+            "/v1/api-keys",
+            headers=holder.headers,
+            json={"name": f"k{n}", "scopes": ["assets:read"]},
+        )
         statuses.append(created.status_code)
     assert statuses == [200, 200] + [201] * POOLED
     listed = client.get("/v1/api-keys", headers=holder.headers).json()

@@ -103,7 +103,7 @@ def test_a_token_missing_a_required_claim_is_refused(client, keys, claims, missi
     assert f'missing required key "{missing}"' in _refusal(client, _sign(claims, keys.access))
 
 
-@pytest.mark.parametrize("typ", ["JWT", "consent-receipt+jwt", None])
+@pytest.mark.parametrize("typ", ["JWT", "consent-receipt+jwt", ""])
 def test_wrong_typ_is_refused(client, keys, claims, typ):
     token = jwt.encode(
         claims,
@@ -112,6 +112,20 @@ def test_wrong_typ_is_refused(client, keys, claims, typ):
         headers={"kid": keys.access.kid, "typ": typ},
     )
     assert "token type must be 'at+jwt'" in _refusal(client, token)
+
+
+def test_a_token_without_typ_is_refused(client, keys, claims):
+    header = _b64({"alg": "ES256", "kid": keys.access.kid})
+    signing_input = f"{header}.{_b64(claims)}"
+    token = f"{signing_input}.{jws_signature(signing_input, keys.access)}"
+    assert "token type must be 'at+jwt'" in _refusal(client, token)
+
+
+def jws_signature(signing_input: str, key: SigningKey) -> str:
+    """An ES256 signature (raw r||s, RFC 7518) over any signing input, with our key."""
+    from jose import jwk
+
+    return _b64(jwk.construct(key.private_pem, "ES256").sign(signing_input.encode()))
 
 
 def test_a_consent_receipt_is_not_an_access_token(client, keys, claims):
@@ -194,3 +208,67 @@ def test_a_token_for_a_deleted_subject_is_refused(client, keys, claims):
     assert "The account is unknown or disabled" in _refusal(client, _sign(claims, keys.access))
     claims["sub"] = "not-a-uuid"
     assert "badly formed hexadecimal UUID string" in _refusal(client, _sign(claims, keys.access))
+
+
+# JSON values of every type but a string, for header fields that RFC 7515 makes strings.
+NOT_STRINGS = {
+    "array": ["a", "b"],
+    "object": {"a": 1},
+    "number": 7,
+    "fraction": 1.5,
+    "boolean": True,
+    "null": None,
+}
+STRING_HEADERS = ("kid", "alg", "typ", "cty")
+
+
+def _unsigned_header_token(header: dict, claims: dict) -> str:
+    """A token with any header at all: the signature is never reached, so it may be junk."""
+    return f"{_b64(header)}.{_b64(claims)}.{_b64(b'not a signature')}"
+
+
+def _malformed(field: str, value, *, kid: str, typ: str) -> dict:
+    return {"alg": "ES256", "typ": typ, "kid": kid, field: value}
+
+
+@pytest.mark.parametrize("field", STRING_HEADERS)
+@pytest.mark.parametrize("shape", NOT_STRINGS)
+def test_a_header_field_of_the_wrong_type_is_a_401_naming_it(client, keys, claims, field, shape):
+    header = _malformed(field, NOT_STRINGS[shape], kid=keys.access.kid, typ="at+jwt")
+    json_type = "number" if shape == "fraction" else shape
+    reason = _refusal(client, _unsigned_header_token(header, claims))
+    assert f"header {field} must be a string, not a JSON {json_type}" in reason
+
+
+@pytest.mark.parametrize("field", STRING_HEADERS)
+@pytest.mark.parametrize("shape", NOT_STRINGS)
+def test_a_receipt_with_a_header_field_of_the_wrong_type_is_a_400(
+    client, keys, claims, field, shape
+):
+    header = _malformed(field, NOT_STRINGS[shape], kid=keys.receipts.kid, typ="consent-receipt+jwt")
+    response = client.post(
+        "/v1/receipts/verify", json={"token": _unsigned_header_token(header, claims)}
+    )
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert f"header {field} must be a string" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "header", [["ES256"], "ES256", 7, None], ids=["array", "string", "n", "null"]
+)
+def test_a_header_that_is_no_json_object_is_refused(client, keys, claims, header):
+    token = f"{_b64(header)}.{_b64(claims)}.{_b64(b'sig')}"
+    assert "not a JWS compact token" in _refusal(client, token)
+    response = client.post("/v1/receipts/verify", json={"token": token})
+    assert response.status_code == 400, response.text
+    assert "not a JWS compact token" in response.json()["detail"]
+
+
+def test_a_signed_token_with_a_list_kid_is_refused_even_when_verified_before(client, keys, claims):
+    """The cache of verified tokens (signing.VerifiedTokens) is keyed by the whole token,
+    so a token that passed once does not let a malformed twin through, nor crash it."""
+    assert _status(client, _sign(claims, keys.access)) == 200
+    assert "header kid must be a string" in _refusal(
+        client, _sign(claims, keys.access, kid=[keys.access.kid])
+    )

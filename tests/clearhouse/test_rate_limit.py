@@ -238,7 +238,9 @@ def test_two_app_instances_share_the_redis_limit(limited, clock, store):
 def test_api_key_requests_are_limited_per_key(client, clock):
     user = sign_up(client)
     keys = [
-        client.post("/v1/api-keys", headers=user.headers, json={"name": name}).json()["secret"]
+        client.post(
+            "/v1/api-keys", headers=user.headers, json={"name": name, "scopes": ["account:read"]}
+        ).json()["secret"]
         for name in ("first", "second")
     ]
     first, second = ({"X-API-Key": secret} for secret in keys)

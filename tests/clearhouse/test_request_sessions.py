@@ -6,6 +6,7 @@ import pytest
 from factories import sign_up
 from fastapi.routing import APIRoute, iter_route_contexts
 
+from clearhouse.accounts.scopes import Scope, needs_scope
 from clearhouse.db import get_session
 from clearhouse.deps import READ_METHODS, CurrentAccount, ReadSessionDep
 
@@ -15,10 +16,12 @@ def probed_client(client):
     """The app with a read and a write probe that look at the read session after auth."""
 
     @client.app.get("/probe/read")
+    @needs_scope(Scope.account_read)
     def probe_read(account: CurrentAccount, session: ReadSessionDep):
         return {"caller_in_session": account in session, "reading": session.in_transaction()}
 
     @client.app.post("/probe/write")
+    @needs_scope(Scope.account_read)
     def probe_write(account: CurrentAccount, session: ReadSessionDep):
         return {"caller_in_session": account in session, "reading": session.in_transaction()}
 
@@ -36,7 +39,9 @@ def test_auth_shares_a_reads_session_and_ends_it_before_a_write(
     probed_client, method, path, expected
 ):
     user = sign_up(probed_client)
-    api_key = probed_client.post("/v1/api-keys", headers=user.headers, json={"name": "k"})
+    api_key = probed_client.post(
+        "/v1/api-keys", headers=user.headers, json={"name": "k", "scopes": ["account:read"]}
+    )
     for headers in (user.headers, {"X-API-Key": api_key.json()["secret"]}):
         response = probed_client.request(method, path, headers=headers)
         assert response.status_code == 200, response.text

@@ -61,7 +61,11 @@ def test_lists_show_only_the_callers_assets(client, holder, other_holder, victim
 
 
 def test_another_accounts_api_key_cannot_be_revoked(client, holder, other_holder):
-    key = client.post("/v1/api-keys", headers=holder.headers, json={"name": "generator"}).json()
+    key = client.post(
+        "/v1/api-keys",
+        headers=holder.headers,
+        json={"name": "generator", "scopes": ["assets:read"]},
+    ).json()
     response = client.post(f"/v1/api-keys/{key['id']}/revoke", headers=other_holder.headers)
     assert response.status_code == 404
     listed = client.get("/v1/api-keys", headers=holder.headers).json()
