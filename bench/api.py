@@ -161,7 +161,7 @@ def run_database(
         httpx.Client(base_url=server.base_url, timeout=120) as client,
     ):
         load["server_pid"] = server.pid
-        token = holder_token(client, f"holder@{name}.bench.example")
+        token = holder_token(server, client, f"holder@{name}.bench.example")
         asset_id, _grant_id = granted_asset(client, token, "bench_character")
         asset_url = f"{server.base_url}/v1/assets/{asset_id}"
         bearer = {"Authorization": f"Bearer {token}"}

@@ -137,7 +137,7 @@ def run_backend(url: str | None, *, assets: int, lookups: int) -> dict:
         live_server(data_dir=Path(folder), database_url=url) as server,
         httpx.Client(base_url=server.base_url, timeout=60) as client,
     ):
-        token = holder_token(client, "registry@bench.example")
+        token = holder_token(server, client, "registry@bench.example")
         me = client.get("/v1/accounts/me", headers={"Authorization": f"Bearer {token}"})
         owner_id = uuid.UUID(me.json()["id"])
         engine = build_engine(url or f"sqlite:///{Path(folder) / 'clearhouse.db'}")

@@ -25,10 +25,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+# Run as a script, Python puts bench/ first on the path, where likeness.py would shadow the
+# project's likeness package: put the repository root there instead.
+sys.path[0] = str(Path(__file__).resolve().parents[1])
+
 import av
 import httpx
 import numpy as np
 from PIL import Image
+
+from bench.server import follow_verification_link
 
 ROOT = Path(__file__).resolve().parents[1]
 FACES = Path(os.environ.get("CLEARHOUSE_TEST_FACES_DIR", ROOT.parent / "shared/data/faces"))
@@ -89,13 +95,14 @@ def server(app_dir: Path) -> Iterator[Server]:
                     if time.monotonic() > deadline or process.poll() is not None:
                         raise RuntimeError("the server did not start")
                     time.sleep(0.1)
-                yield Server(pid=process.pid, http=http, headers=_sign_up(http))
+                headers = _sign_up(http, env=env, cwd=app_dir)
+                yield Server(pid=process.pid, http=http, headers=headers)
         finally:
             process.terminate()
             process.wait(30)
 
 
-def _sign_up(http: httpx.Client) -> dict[str, str]:
+def _sign_up(http: httpx.Client, *, env: dict[str, str], cwd: Path) -> dict[str, str]:
     email = f"{uuid.uuid4().hex[:10]}@example.org"
     account = {
         "email": email,
@@ -104,6 +111,15 @@ def _sign_up(http: httpx.Client) -> dict[str, str]:
         "date_of_birth": "1990-01-01",
     }
     http.post("/v1/accounts", json=account).raise_for_status()
+    outbox = subprocess.run(
+        [sys.executable, "-m", "clearhouse", "mail", "outbox", "--to", email],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    follow_verification_link(http, outbox)
     token = http.post("/v1/auth/token", data={"username": email, "password": PASSWORD})
     return {"Authorization": f"Bearer {token.raise_for_status().json()['access_token']}"}
 

@@ -18,6 +18,7 @@ from clearhouse.edge import SecurityHeaders, TrustedHosts
 from clearhouse.errors import install_problem_handlers
 from clearhouse.key_history import remember_keys
 from clearhouse.keys import KeyRing
+from clearhouse.mail.outbox import Mailer
 from clearhouse.migrations import upgrade_database
 from clearhouse.openapi import install_openapi
 from clearhouse.rate_limit import RateLimiter
@@ -46,11 +47,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             session.commit()
         app.state.likeness = LikenessRuntime.start(settings=settings, engine=app.state.engine)
         app.state.rate_limiter = RateLimiter.from_settings(settings)
+        app.state.mailer = Mailer(engine=app.state.engine, settings=settings)
         app.state.ready = True
         try:
             yield
         finally:
             app.state.ready = False
+            app.state.mailer.close()
             app.state.likeness.close()
             app.state.rate_limiter.close()
             app.state.engine.dispose()

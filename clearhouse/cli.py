@@ -16,10 +16,12 @@ db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)
 account_app = typer.Typer(help="Accounts (for operators).", no_args_is_help=True)
 likeness_app = typer.Typer(help="Face templates (biometric data).", no_args_is_help=True)
+mail_app = typer.Typer(help="Email to account holders.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
 app.add_typer(account_app, name="account")
 app.add_typer(likeness_app, name="likeness")
+app.add_typer(mail_app, name="mail")
 
 
 def _session(settings: Settings) -> Session:
@@ -99,7 +101,7 @@ def _prepare_for_workers(settings: Settings) -> None:
 
 
 def _seed_demo(session: Session, *, settings: Settings, base_url: str) -> None:
-    from clearhouse.accounts.models import Account
+    from clearhouse.accounts.models import Account, Role
     from clearhouse.accounts.schemas import AccountCreate
     from clearhouse.accounts.service import create_account
     from clearhouse.keys import KeyRing
@@ -123,6 +125,7 @@ def _seed_demo(session: Session, *, settings: Settings, base_url: str) -> None:
             date_of_birth=date(1980, 1, 1),
         ),
         settings=settings,
+        role=Role.holder,
     )
     asset = create_asset(
         session,
@@ -197,7 +200,9 @@ def account_create(
     display_name: Annotated[str, typer.Option()] = "Operator",
     date_of_birth: Annotated[str, typer.Option(help="YYYY-MM-DD")] = "1970-01-01",
 ) -> None:
-    """Create an account with any role (staff roles cannot be chosen at sign-up)."""
+    """Create an account with any role (staff roles cannot be chosen at sign-up).
+
+    The operator vouches for the address: the account is verified at once."""
     from clearhouse.accounts.models import Role
     from clearhouse.accounts.schemas import AccountCreate
     from clearhouse.accounts.service import create_account
@@ -250,6 +255,30 @@ def likeness_retention() -> None:
             }
         )
     )
+
+
+@mail_app.command("outbox")
+def mail_outbox(
+    to: Annotated[str | None, typer.Option(help="Only the messages to this address.")] = None,
+) -> None:
+    """Print the mail waiting in the outbox (the embedded default, with no SMTP server), one
+    JSON object a line, and mark it delivered: hand each message on to its recipient."""
+    from clearhouse.mail.outbox import take_outbox
+
+    with _session(Settings()) as session:
+        messages = take_outbox(session, recipient=to)
+        session.commit()
+    for message in messages:
+        typer.echo(
+            json.dumps(
+                {
+                    "to": message.recipient,
+                    "subject": message.subject,
+                    "created_at": message.created_at.isoformat(),
+                    "body": message.body,
+                }
+            )
+        )
 
 
 def main() -> None:

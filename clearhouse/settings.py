@@ -36,6 +36,30 @@ class Settings(BaseSettings):
         default=64 * 1024, ge=8, description="argon2id memory (RFC 9106's second choice: 64 MiB)."
     )
 
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Where users reach this API; links in emails start with it.",
+    )
+    email_verification_hours: int = Field(
+        default=48, ge=1, le=30 * 24, description="How long an email verification link works."
+    )
+    smtp_host: str | None = Field(
+        default=None, description="SMTP server for outgoing mail; unset: mail stays in the outbox."
+    )
+    smtp_port: int = Field(default=587, ge=1, le=65535)
+    smtp_starttls: bool = Field(default=True, description="Upgrade the SMTP connection to TLS.")
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    mail_from: str = Field(default="Clearhouse <no-reply@clearhouse.example>")
+    mail_retry_seconds: float = Field(
+        default=60.0, gt=0, description="How often mail that failed to send is tried again."
+    )
+    handle_reserved_days: int = Field(
+        default=365,
+        ge=0,
+        description="A deleted or changed handle (and its look-alikes) stays reserved this long.",
+    )
+
     controller_name: str = Field(default="Clearhouse", description="Data controller on receipts.")
     controller_contact: str = Field(default="privacy@clearhouse.example")
     jurisdiction: str = Field(default="EU", description="Jurisdiction named on consent receipts.")

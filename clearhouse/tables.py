@@ -4,7 +4,8 @@
 def import_all_tables() -> None:
     import audit.models  # noqa: F401
     import clearhouse.accounts.models
-    import clearhouse.key_history  # noqa: F401
+    import clearhouse.key_history
+    import clearhouse.mail.models  # noqa: F401
     import likeness.models  # noqa: F401
     import policies.models  # noqa: F401
     import rights.models  # noqa: F401

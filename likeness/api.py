@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
 
+from clearhouse.accounts.dependencies import VerifiedHolderAccount
 from clearhouse.accounts.models import STAFF_ROLES, Account, Role
 from clearhouse.accounts.scopes import Scope, needs_scope
 from clearhouse.deps import (
@@ -84,7 +85,7 @@ def _enrolment_public(row: EnrolmentSession) -> EnrolmentPublic:
 def open_enrolment(
     likeness: OwnedAssetToChange,
     body: EnrolmentCreate,
-    owner: HolderAccount,
+    owner: VerifiedHolderAccount,
     session: SessionDep,
     runtime: LikenessDep,
 ):

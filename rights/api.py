@@ -5,6 +5,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, status
 
+from clearhouse.accounts.dependencies import VerifiedHolderAccount
 from clearhouse.accounts.scopes import Scope, needs_scope
 from clearhouse.db import commit_now
 from clearhouse.deps import (
@@ -49,7 +50,10 @@ Paging = Annotated[PageParams, Depends(page_params)]
 @raises(HandleTaken)
 @needs_scope(Scope.assets_write)
 def create_asset(body: AssetCreate, owner: HolderAccount, session: SessionDep):
-    """Register a likeness, character or style. Nobody may use it until you grant a policy."""
+    """Register a likeness, character or style. Nobody may use it until you grant a policy.
+
+    A handle that reads like one in use or retired within `CLEARHOUSE_HANDLE_RESERVED_DAYS`
+    (look-alike letters, digits for letters, separators) is taken."""
     return service.create_asset(session, owner=owner, data=body)
 
 
@@ -78,9 +82,14 @@ async def read_asset(asset: OwnedAsset):
 @raises(HandleTaken)
 @needs_scope(Scope.assets_write)
 def update_asset(
-    asset: OwnedAssetToChange, body: AssetUpdate, owner: HolderAccount, session: SessionDep
+    asset: OwnedAssetToChange,
+    body: AssetUpdate,
+    owner: HolderAccount,
+    session: SessionDep,
+    settings: SettingsDep,
 ):
-    return service.update_asset(session, owner=owner, asset=asset, changes=body)
+    """Change an asset; a handle given up stays reserved, as a deleted asset's does."""
+    return service.update_asset(session, owner=owner, asset=asset, changes=body, settings=settings)
 
 
 @router.delete("/assets/{asset_id}", response_model=AssetDeleted, tags=["assets"])
@@ -116,7 +125,7 @@ def delete_asset(
 def create_grant(
     asset: OwnedAssetToChange,
     body: GrantCreate,
-    owner: HolderAccount,
+    owner: VerifiedHolderAccount,
     session: SessionDep,
     settings: SettingsDep,
     keys: KeysDep,

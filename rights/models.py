@@ -46,6 +46,26 @@ class Asset(SQLModel, table=True):
     deleted_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
 
 
+class HandleReservation(SQLModel, table=True):
+    """A handle's look-alike skeleton (clearhouse/names.fold), held by one asset.
+
+    The primary key is the skeleton, so two look-alike handles can never both be held: of two
+    registrations at the same moment, the database lets one insert win. A live asset holds its
+    handle's skeleton for good; a deleted asset, or one whose handle changed, keeps the old one
+    until ``reserved_until``, so a new asset cannot take a handle its old receipts name.
+    """
+
+    __tablename__ = "handle_reservation"
+
+    skeleton: str = Field(primary_key=True, max_length=64)
+    asset_id: uuid.UUID = Field(foreign_key="asset.id", index=True, ondelete="CASCADE")
+    reserved_until: datetime | None = Field(
+        default=None,
+        sa_column=Column(UTCDateTime),
+        description="Unset while the asset uses the handle; then when another may take it.",
+    )
+
+
 class GrantStatus(StrEnum):
     active = "active"
     revoked = "revoked"

@@ -37,12 +37,6 @@ def list_owned_assets(
     return paginate(session, query.order_by(Asset.created_at, Asset.id), params)
 
 
-def live_asset_with_handle(session: Session, handle: str) -> Asset | None:
-    return session.exec(
-        select(Asset).where(Asset.handle == handle, Asset.deleted_at.is_(None))
-    ).first()
-
-
 def get_owned_grant(
     session: Session, *, owner_id: uuid.UUID, grant_id: uuid.UUID, for_update: bool = False
 ) -> tuple[ConsentGrant, Asset]:

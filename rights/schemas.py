@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, Field
 
+from clearhouse.names import check_readable, fold
 from clearhouse.schemas import RequestBody
 from rights.models import AssetKind, ReceiptEvent
 
@@ -23,14 +24,28 @@ Handle = Annotated[
     Field(min_length=3, max_length=33, pattern=HANDLE_PATTERN, examples=["@captain_comet"]),
     AfterValidator(_normalise_handle),
 ]
-Alias = Annotated[str, Field(min_length=1, max_length=200)]
+Name = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(check_readable)]
+
+
+def _distinct_aliases(aliases: list[str]) -> list[str]:
+    """Aliases that read alike (after clearhouse/names.fold) are one alias: the first kept."""
+    seen: set[str] = set()
+    distinct = []
+    for alias in aliases:
+        if fold(alias) not in seen:
+            seen.add(fold(alias))
+            distinct.append(alias)
+    return distinct
+
+
+Aliases = Annotated[list[Name], Field(max_length=50), AfterValidator(_distinct_aliases)]
 
 
 class AssetCreate(RequestBody):
     kind: AssetKind
     handle: Handle = Field(description="Unique, e.g. '@ada_lovelace'.")
-    name: str = Field(min_length=1, max_length=200)
-    aliases: list[Alias] = Field(default_factory=list, max_length=50)
+    name: Name
+    aliases: Aliases = Field(default_factory=list)
     description: str = Field(default="", max_length=5000)
 
 
@@ -38,8 +53,8 @@ class AssetUpdate(RequestBody):
     """Fields that may change; the kind and the owner never do."""
 
     handle: Handle | None = None
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    aliases: list[Alias] | None = Field(default=None, max_length=50)
+    name: Name | None = None
+    aliases: Aliases | None = None
     description: str | None = Field(default=None, max_length=5000)
 
 

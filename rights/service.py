@@ -8,6 +8,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
 from audit.service import record_event
@@ -20,8 +21,8 @@ from likeness.tasks import forget_likeness
 from policies import service as policies
 from policies.document import PolicyDocument
 from policies.models import PolicyVersion
-from rights import repository
-from rights.errors import GrantRevoked, HandleTaken, NothingToGrant
+from rights import handles, repository
+from rights.errors import GrantRevoked, NothingToGrant
 from rights.models import Asset, AssetKind, ConsentGrant, ConsentReceipt, GrantStatus, ReceiptEvent
 from rights.receipts import issue_receipt
 from rights.schemas import AssetCreate, AssetUpdate, GrantPublic
@@ -43,10 +44,10 @@ class AssetDeletion:
 
 
 def create_asset(session: Session, *, owner: Account, data: AssetCreate) -> Asset:
-    _check_handle_free(session, data.handle)
     asset = Asset(owner_id=owner.id, **data.model_dump())
     session.add(asset)
-    session.flush()
+    _flush_handle(session, asset.handle)
+    handles.hold(session, asset=asset, handle=asset.handle)
     record_event(
         session,
         action="asset.created",
@@ -57,24 +58,31 @@ def create_asset(session: Session, *, owner: Account, data: AssetCreate) -> Asse
     return asset
 
 
-def update_asset(session: Session, *, owner: Account, asset: Asset, changes: AssetUpdate) -> Asset:
+def update_asset(
+    session: Session, *, owner: Account, asset: Asset, changes: AssetUpdate, settings: Settings
+) -> Asset:
     fields = changes.model_dump(exclude_unset=True, exclude_none=True)
-    if "handle" in fields and fields["handle"] != asset.handle:
-        _check_handle_free(session, fields["handle"])
+    old_handle = asset.handle
     for name, value in fields.items():
         setattr(asset, name, value)
     asset.updated_at = utcnow()
     session.add(asset)
-    session.flush()
+    _flush_handle(session, asset.handle)
+    if asset.handle != old_handle:
+        handles.change(session, asset=asset, old=old_handle, new=asset.handle, settings=settings)
     record_event(
         session, action="asset.updated", actor_id=owner.id, asset_id=asset.id, details=fields
     )
     return asset
 
 
-def _check_handle_free(session: Session, handle: str) -> None:
-    if repository.live_asset_with_handle(session, handle) is not None:
-        raise HandleTaken(f"@{handle} is taken; choose another handle.")
+def _flush_handle(session: Session, handle: str) -> None:
+    """Flush the asset; the same handle live elsewhere (a concurrent one) is HandleTaken."""
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError as exc:
+        raise handles.handle_taken(handle) from exc
 
 
 def delete_asset(
@@ -95,6 +103,7 @@ def delete_asset(
     )
     asset.deleted_at = utcnow()
     session.add(asset)
+    handles.retire(session, asset=asset, handle=asset.handle, settings=settings)
     record_event(session, action="asset.deleted", actor_id=owner.id, asset_id=asset.id, details={})
     if asset.kind == AssetKind.likeness:
         forget_likeness(

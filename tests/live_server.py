@@ -9,6 +9,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from mailbox import register_server
 from pathlib import Path
 
 import uvicorn
@@ -38,6 +39,7 @@ def clearhouse_serve(settings: Settings, *, log: Path) -> Iterator[str]:
         settings={**passed, "CLEARHOUSE_MIGRATE_ON_START": "false"},
         log_path=log,
     ) as server:
+        register_server(server.base_url, settings.resolved_database_url)
         yield server.base_url
 
 
@@ -57,6 +59,7 @@ def uvicorn_in_thread(settings: Settings) -> Iterator[str]:
         assert time.monotonic() < deadline, "the API did not start"
         time.sleep(0.02)
     port = server.servers[0].sockets[0].getsockname()[1]
+    register_server(f"http://127.0.0.1:{port}", settings.resolved_database_url)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

@@ -3,7 +3,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from clearhouse.accounts import service
@@ -15,6 +15,8 @@ from clearhouse.accounts.schemas import (
     ApiKeyCreate,
     ApiKeyCreated,
     ApiKeyPublic,
+    EmailVerified,
+    SignUpAccepted,
 )
 from clearhouse.accounts.scopes import Scope, needs_scope
 from clearhouse.deps import (
@@ -26,6 +28,7 @@ from clearhouse.deps import (
     SettingsDep,
 )
 from clearhouse.errors import Conflict, InvalidRequest, NotFound, Unauthenticated, raises
+from clearhouse.mail.dependencies import MailerDep
 from clearhouse.rate_limit import (
     RateLimited,
     RateLimiterDep,
@@ -36,11 +39,42 @@ from clearhouse.rate_limit import (
 router = APIRouter(prefix="/v1", tags=["accounts"])
 
 
-@router.post("/accounts", status_code=status.HTTP_201_CREATED, response_model=AccountPublic)
-@raises(InvalidRequest, Conflict)
-def sign_up(body: AccountCreate, session: SessionDep, settings: SettingsDep):
-    """Create an account. Staff roles (moderator, admin) are given by an admin, not chosen."""
-    return service.create_account(session, data=body, settings=settings)
+@router.post("/accounts", status_code=status.HTTP_202_ACCEPTED, response_model=SignUpAccepted)
+@raises(InvalidRequest)
+def sign_up(body: AccountCreate, session: SessionDep, settings: SettingsDep, mailer: MailerDep):
+    """Sign up; we email the address a link that verifies it. Staff roles are given by admins.
+
+    The answer is the same whether or not the address has an account (its owner is told by
+    email), so nobody learns from it who has one.
+    """
+    return service.sign_up(session, data=body, settings=settings, mailer=mailer)
+
+
+@router.get("/accounts/verify-email", response_model=EmailVerified)
+@raises(InvalidRequest)
+def verify_email(
+    token: Annotated[str, Query(max_length=100, description="From the link we emailed.")],
+    session: SessionDep,
+):
+    """The link in a verification email: it verifies the address, once, before it expires."""
+    account = service.verify_email(session, token=token)
+    return EmailVerified(email=account.email, email_verified_at=account.email_verified_at)
+
+
+@router.post(
+    "/accounts/me/verification-email",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=SignUpAccepted,
+)
+@raises(Conflict)
+def send_verification_email(
+    account: CurrentAccount, session: SessionDep, settings: SettingsDep, mailer: MailerDep
+):
+    """Email a new verification link to your address (the earlier ones keep working)."""
+    service.send_verification_email(session, account=account, settings=settings, mailer=mailer)
+    return SignUpAccepted(
+        email=account.email, detail=f"We sent a new link to {account.email}; follow it."
+    )
 
 
 @router.post("/auth/token", response_model=AccessToken)

@@ -36,6 +36,12 @@ class Account(SQLModel, table=True):
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
     )
     disabled_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    email_verified_at: datetime | None = Field(
+        default=None,
+        sa_column=Column(UTCDateTime),
+        description="When the owner of the address followed our link; until then the account "
+        "may neither consent nor enrol a face.",
+    )
 
     def age_on(self, day: date) -> int:
         born = self.date_of_birth
@@ -61,3 +67,26 @@ class ApiKey(SQLModel, table=True):
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
     )
     revoked_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+
+
+class EmailVerification(SQLModel, table=True):
+    """A link that proves the owner of an address asked for this account: single-use, expiring.
+
+    Only the SHA-256 of the link's token is kept. A link sent because someone signed up again
+    with an address whose account was never verified carries that sign-up's password: whoever
+    reads the mail decides, not whoever typed the address first.
+    """
+
+    __tablename__ = "email_verification"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    account_id: uuid.UUID = Field(foreign_key="account.id", index=True, ondelete="CASCADE")
+    token_sha256: str = Field(unique=True, max_length=64)
+    password_hash: str | None = Field(
+        default=None, max_length=255, description="Set on the account when the link is used."
+    )
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    used_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))

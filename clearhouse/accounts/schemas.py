@@ -2,12 +2,13 @@
 
 import uuid
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, EmailStr, Field
+from pydantic import AfterValidator, BaseModel, EmailStr, Field
 
 from clearhouse.accounts.models import Role
 from clearhouse.accounts.scopes import SCOPE_DESCRIPTIONS, Scope
+from clearhouse.names import check_readable
 from clearhouse.schemas import IsoDate, RequestBody
 
 
@@ -15,15 +16,38 @@ class AccountCreate(RequestBody):
     """Sign-up. Only ``holder`` and ``creator`` can be chosen; staff roles are given by admins."""
 
     email: EmailStr
-    password: str = Field(min_length=12, max_length=256, description="At least 12 characters.")
-    display_name: str = Field(min_length=1, max_length=120)
+    password: str = Field(
+        min_length=1,
+        max_length=256,
+        description="At least 12 characters after Unicode NFKC normalisation, and not easy to "
+        "guess (common passwords, repeats, sequences, your name or email are refused).",
+    )
+    display_name: Annotated[
+        str, Field(min_length=1, max_length=120), AfterValidator(check_readable)
+    ]
     date_of_birth: IsoDate
     role: Literal["holder", "creator"] = "holder"
+
+
+class SignUpAccepted(BaseModel):
+    """The same answer whether or not the address already has an account."""
+
+    email: str
+    detail: str
+
+
+class EmailVerified(BaseModel):
+    email: str
+    email_verified_at: datetime
 
 
 class AccountPublic(BaseModel):
     id: uuid.UUID
     email: str
+    email_verified_at: datetime | None = Field(
+        description="Unset until you follow the link we emailed; until then you may not grant "
+        "consent or enrol a face."
+    )
     display_name: str
     date_of_birth: date
     role: Role

@@ -1,4 +1,4 @@
-"""Sign-up, sign-in, access tokens and API keys."""
+"""Sign-up and email verification, sign-in, access tokens and API keys."""
 
 import hashlib
 import secrets
@@ -8,17 +8,19 @@ from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from clearhouse import signing
-from clearhouse.accounts.models import Account, ApiKey, Role
-from clearhouse.accounts.schemas import AccountAdminUpdate, AccountCreate
+from clearhouse.accounts.models import Account, ApiKey, EmailVerification, Role
+from clearhouse.accounts.passwords import normalise_password, password_problem
+from clearhouse.accounts.schemas import AccountAdminUpdate, AccountCreate, SignUpAccepted
 from clearhouse.accounts.scopes import Scope
 from clearhouse.db import utcnow
 from clearhouse.errors import Conflict, InvalidRequest, NotFound, Unauthenticated
 from clearhouse.keys import KeyRing
+from clearhouse.mail.outbox import Mailer
 from clearhouse.schemas import check_storable_text
 from clearhouse.settings import Settings
 
@@ -41,30 +43,176 @@ def _hasher(settings: Settings) -> tuple[PasswordHasher, str]:
     return _password_hasher(settings.password_hash_time_cost, settings.password_hash_memory_kib)
 
 
-def create_account(
-    session: Session, *, data: AccountCreate, settings: Settings, role: Role | None = None
-) -> Account:
-    """A new account; ``role`` overrides the body's only when the caller is an operator (CLI)."""
-    today = utcnow().date()
-    account = Account(
-        email=data.email.lower(),
-        password_hash=_hasher(settings)[0].hash(data.password),
-        display_name=data.display_name,
-        date_of_birth=data.date_of_birth,
-        role=role or Role(data.role),
-        revenue_share_bps=settings.default_revenue_share_bps,
+def sign_up(
+    session: Session, *, data: AccountCreate, settings: Settings, mailer: Mailer
+) -> SignUpAccepted:
+    """Answer alike whether or not the address has an account, and email its owner a link.
+
+    A new address gets an unverified account and a verification link. A taken one gets no
+    second account: its owner is told someone tried to sign up with it, and if its account was
+    never verified, the link in that mail makes this sign-up's password the account's (whoever
+    reads the mail owns the address). Both paths hash the password and write one mail, so
+    neither the answer nor its timing tells the caller which it was.
+    """
+    password = _checked_password(data)
+    password_hash = _hasher(settings)[0].hash(password)
+    email = data.email.lower()
+    account = _new_account(data, email=email, password_hash=password_hash, settings=settings)
+    try:
+        with session.begin_nested():
+            session.add(account)
+    except IntegrityError:  # the address is taken (or was, a moment ago, by a concurrent one)
+        existing = session.exec(select(Account).where(Account.email == email)).one()
+        _email_about_attempt(
+            session, account=existing, password_hash=password_hash, settings=settings, mailer=mailer
+        )
+    else:
+        _email_verification_link(session, account=account, settings=settings, mailer=mailer)
+    return SignUpAccepted(
+        email=email,
+        detail=f"We sent a message to {email}. Follow its link to verify the address, then "
+        "sign in with POST /v1/auth/token.",
     )
+
+
+def create_account(
+    session: Session, *, data: AccountCreate, settings: Settings, role: Role
+) -> Account:
+    """An account made by an operator (CLI), who vouches for its address: verified at once."""
+    password_hash = _hasher(settings)[0].hash(_checked_password(data))
+    account = _new_account(
+        data, email=data.email.lower(), password_hash=password_hash, settings=settings
+    )
+    account.role = role
+    account.email_verified_at = utcnow()
+    if session.exec(select(Account.id).where(Account.email == account.email)).first():
+        raise Conflict("An account with this email exists.")
+    session.add(account)
+    session.flush()
+    return account
+
+
+def _checked_password(data: AccountCreate) -> str:
+    password = normalise_password(data.password)
+    problem = password_problem(password, personal=[data.email, data.display_name])
+    if problem:
+        raise InvalidRequest(problem)
+    return password
+
+
+def _new_account(
+    data: AccountCreate, *, email: str, password_hash: str, settings: Settings
+) -> Account:
+    today = utcnow().date()
     if data.date_of_birth > today:
         raise InvalidRequest("date_of_birth is in the future; give the date you were born.")
+    account = Account(
+        email=email,
+        password_hash=password_hash,
+        display_name=data.display_name,
+        date_of_birth=data.date_of_birth,
+        role=Role(data.role),
+        revenue_share_bps=settings.default_revenue_share_bps,
+    )
     if account.age_on(today) < MINIMUM_AGE:
         raise InvalidRequest(f"Clearhouse accounts are for people aged {MINIMUM_AGE} or over.")
-    if session.exec(select(Account.id).where(Account.email == account.email)).first():
-        raise Conflict("An account with this email exists; sign in instead.")
+    return account
+
+
+def _verification_link(
+    session: Session, *, account: Account, settings: Settings, password_hash: str | None = None
+) -> str:
+    token = secrets.token_urlsafe(32)
+    session.add(
+        EmailVerification(
+            account_id=account.id,
+            token_sha256=_secret_hash(token),
+            password_hash=password_hash,
+            expires_at=utcnow() + timedelta(hours=settings.email_verification_hours),
+        )
+    )
+    return f"{settings.public_url.rstrip('/')}/v1/accounts/verify-email?token={token}"
+
+
+def _email_verification_link(
+    session: Session, *, account: Account, settings: Settings, mailer: Mailer
+) -> None:
+    link = _verification_link(session, account=account, settings=settings)
+    mailer.queue(
+        session,
+        to=account.email,
+        subject="Verify your email address for Clearhouse",
+        body=f"Hello {account.display_name},\n\n"
+        f"Follow this link to verify that this address is yours:\n\n{link}\n\n"
+        f"It works once, for {settings.email_verification_hours} hours. Until then your "
+        "account may not grant consent or enrol a face. If you did not sign up, ignore this.\n",
+    )
+
+
+def _email_about_attempt(
+    session: Session, *, account: Account, password_hash: str, settings: Settings, mailer: Mailer
+) -> None:
+    if account.email_verified_at is not None:
+        tail = (
+            "If it was you, you already have an account: sign in with your password. "
+            "If it was not, nothing changed and you can ignore this message.\n"
+        )
+    else:
+        link = _verification_link(
+            session, account=account, settings=settings, password_hash=password_hash
+        )
+        tail = (
+            "This address has an account that was never verified. If that sign-up was you, "
+            "follow this link: it verifies the address and makes the password you chose just "
+            f"now the account's password.\n\n{link}\n\nIt works once, for "
+            f"{settings.email_verification_hours} hours. If it was not you, ignore this.\n"
+        )
+    mailer.queue(
+        session,
+        to=account.email,
+        subject="Someone tried to sign up to Clearhouse with your address",
+        body="Someone just tried to sign up to Clearhouse with this email address. "
+        "No second account was made.\n\n" + tail,
+    )
+
+
+def send_verification_email(
+    session: Session, *, account: Account, settings: Settings, mailer: Mailer
+) -> None:
+    if account.email_verified_at is not None:
+        raise Conflict("Your email address is verified already.")
+    _email_verification_link(session, account=account, settings=settings, mailer=mailer)
+
+
+def verify_email(session: Session, *, token: str) -> Account:
+    """Use a verification link once: the account's address is verified."""
+    now = utcnow()
+    used = session.execute(
+        update(EmailVerification)
+        .where(
+            EmailVerification.token_sha256 == _secret_hash(token),
+            EmailVerification.used_at.is_(None),
+            EmailVerification.expires_at > now,
+        )
+        .values(used_at=now)
+        .returning(EmailVerification.account_id, EmailVerification.password_hash)
+    ).first()
+    if used is None:
+        raise InvalidRequest(
+            "This link is unknown, used or expired. Sign in and ask for a new one with "
+            "POST /v1/accounts/me/verification-email."
+        )
+    account = session.get(Account, used.account_id)
+    if used.password_hash is not None:
+        account.password_hash = used.password_hash
+    account.email_verified_at = account.email_verified_at or now
     session.add(account)
-    try:
-        session.flush()
-    except IntegrityError as exc:  # a concurrent sign-up with the same email
-        raise Conflict("An account with this email exists; sign in instead.") from exc
+    # Any other link sent to this address is spent too.
+    session.execute(
+        update(EmailVerification)
+        .where(EmailVerification.account_id == account.id, EmailVerification.used_at.is_(None))
+        .values(used_at=now)
+    )
     return account
 
 
@@ -75,13 +223,22 @@ def authenticate(session: Session, *, email: str, password: str, settings: Setti
         raise Unauthenticated("The email or the password is wrong.") from exc
     account = session.exec(select(Account).where(Account.email == email.lower())).first()
     hasher, unknown_account_hash = _hasher(settings)
-    try:
-        hasher.verify(account.password_hash if account else unknown_account_hash, password)
-    except (VerificationError, InvalidHashError):
+    stored = account.password_hash if account else unknown_account_hash
+    normalised = normalise_password(password)
+    # Hashes made before passwords were normalised were made of the password as typed.
+    candidates = [normalised] if normalised == password else [normalised, password]
+    if not any(_password_matches(hasher, stored, candidate) for candidate in candidates):
         account = None
     if account is None or account.disabled_at is not None:
         raise Unauthenticated("The email or the password is wrong.")
     return account
+
+
+def _password_matches(hasher: PasswordHasher, stored: str, password: str) -> bool:
+    try:
+        return hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False
 
 
 def issue_access_token(*, account: Account, settings: Settings, keys: KeyRing) -> tuple[str, int]:

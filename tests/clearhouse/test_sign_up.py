@@ -1,0 +1,235 @@
+"""Sign-up tells nobody which addresses have accounts; an address is verified by a link."""
+
+import hashlib
+from datetime import timedelta
+from mailbox import mail_to, verification_link
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from factories import (
+    OPEN_POLICY,
+    PASSWORD,
+    create_asset,
+    every_stored_text,
+    sign_up,
+    verify_email,
+)
+from sqlalchemy import text
+
+OTHER_PASSWORD = "violet submarine under a lemon tree"
+
+
+def _sign_up(client, email: str, password: str = PASSWORD, name: str = "Someone"):
+    return client.post(
+        "/v1/accounts",
+        json={
+            "email": email,
+            "password": password,
+            "display_name": name,
+            "date_of_birth": "1990-01-01",
+        },
+    )
+
+
+def _accounts_with(engine, email: str) -> int:
+    with engine.connect() as connection:
+        return connection.execute(
+            text("SELECT count(*) FROM account WHERE email = :email"), {"email": email}
+        ).scalar_one()
+
+
+def test_a_taken_address_gets_the_same_answer_and_a_warning_mail_not_an_account(
+    client, holder, engine
+):
+    new = _sign_up(client, "newcomer@example.org")
+    taken = _sign_up(client, holder.email.upper(), OTHER_PASSWORD, "Impostor")
+
+    assert new.status_code == taken.status_code == 202
+    assert new.headers["content-type"] == taken.headers["content-type"]
+    assert set(new.json()) == set(taken.json()) == {"email", "detail"}
+    assert taken.json()["detail"] == new.json()["detail"].replace(
+        "newcomer@example.org", holder.email
+    )
+    # One account, with its own password; its owner is told someone tried.
+    assert _accounts_with(engine, holder.email) == 1
+    warning = mail_to(client, holder.email)[-1]
+    assert warning["subject"] == "Someone tried to sign up to Clearhouse with your address"
+    assert verification_link(warning["body"]) is None  # a verified account: nothing to take
+    assert (
+        client.post(
+            "/v1/auth/token", data={"username": holder.email, "password": OTHER_PASSWORD}
+        ).status_code
+        == 401
+    )
+    welcome = mail_to(client, "newcomer@example.org")[-1]
+    assert welcome["subject"] == "Verify your email address for Clearhouse"
+    assert verification_link(welcome["body"]) is not None
+
+
+def test_both_answers_cost_one_password_hash_and_one_queued_mail(client, holder, monkeypatch):
+    """The timing class: each path hashes the password once and only queues mail."""
+    from argon2 import PasswordHasher
+
+    hashed = []
+    original = PasswordHasher.hash
+    monkeypatch.setattr(
+        PasswordHasher,
+        "hash",
+        lambda self, secret, **kw: hashed.append(1) or original(self, secret),
+    )
+    _sign_up(client, "fresh@example.org")
+    new_hashes = len(hashed)
+    _sign_up(client, holder.email, OTHER_PASSWORD)
+    assert new_hashes == 1 and len(hashed) - new_hashes == 1
+    assert len(mail_to(client, "fresh@example.org")) == 1
+    assert len(mail_to(client, holder.email)) == 2  # its verification, then the warning
+
+
+def test_an_unverified_account_signs_in_but_cannot_grant_or_enrol(client):
+    user = sign_up(client, verified=False)
+    me = client.get("/v1/accounts/me", headers=user.headers).json()
+    assert me["email_verified_at"] is None
+
+    character = create_asset(client, user)
+    client.post(f"/v1/assets/{character['id']}/policies", headers=user.headers, json=OPEN_POLICY)
+    likeness = create_asset(client, user, kind="likeness")
+    refused = [
+        client.post(f"/v1/assets/{character['id']}/grants", headers=user.headers, json={}),
+        client.post(f"/v1/assets/{likeness['id']}/enrolments", headers=user.headers, json={}),
+    ]
+    for response in refused:
+        assert response.status_code == 403, response.text
+        problem = response.json()
+        assert problem["type"].endswith("/email-not-verified")
+        assert "Verify your email address first" in problem["detail"]
+        assert "POST /v1/accounts/me/verification-email" in problem["detail"]
+
+    verify_email(client, user.email)
+    assert client.get("/v1/accounts/me", headers=user.headers).json()["email_verified_at"]
+    granted = client.post(f"/v1/assets/{character['id']}/grants", headers=user.headers, json={})
+    assert granted.status_code == 201, granted.text
+
+
+def test_a_verification_link_works_once(client):
+    user = sign_up(client, verified=False)
+    link = verification_link(mail_to(client, user.email)[-1]["body"])
+    assert client.get(link).status_code == 200
+    again = client.get(link)
+    assert again.status_code == 400
+    assert "unknown, used or expired" in again.json()["detail"]
+
+
+def test_a_verification_link_expires(client, engine):
+    user = sign_up(client, verified=False)
+    link = verification_link(mail_to(client, user.email)[-1]["body"])
+    with engine.begin() as connection:
+        connection.execute(
+            text("UPDATE email_verification SET expires_at = :past"),
+            {"past": _now() - timedelta(seconds=1)},
+        )
+    assert client.get(link).status_code == 400
+    me = client.get("/v1/accounts/me", headers=user.headers).json()
+    assert me["email_verified_at"] is None
+
+
+def test_a_guessed_token_verifies_nothing(client):
+    user = sign_up(client, verified=False)
+    assert client.get("/v1/accounts/verify-email?token=guess").status_code == 400
+    assert client.get("/v1/accounts/me", headers=user.headers).json()["email_verified_at"] is None
+
+
+def test_the_token_is_stored_only_as_its_hash_once_the_mail_is_handed_on(client, engine, session):
+    from clearhouse.mail.outbox import take_outbox
+
+    user = sign_up(client, verified=False)
+    link = verification_link(mail_to(client, user.email)[-1]["body"])
+    token = parse_qs(urlsplit(link).query)["token"][0]
+
+    taken = take_outbox(session, recipient=user.email)  # what `clearhouse mail outbox` does
+    session.commit()
+    assert token in taken[0].body
+    stored = every_stored_text(engine)
+    assert token not in stored
+    assert hashlib.sha256(token.encode()).hexdigest() in stored
+    assert client.get(link).status_code == 200
+
+
+def test_whoever_reads_the_mail_takes_an_address_someone_else_signed_up_with(client):
+    """A squatter signs up with my address; signing up again, I get a link that makes my
+    password the account's, and the squatter's stops working."""
+    squatter = _sign_up(client, "victim@example.org", OTHER_PASSWORD, "Squatter")
+    assert squatter.status_code == 202
+    assert _sign_up(client, "victim@example.org", PASSWORD, "Victim").status_code == 202
+
+    mails = mail_to(client, "victim@example.org")
+    assert mails[-1]["subject"] == "Someone tried to sign up to Clearhouse with your address"
+    assert client.get(verification_link(mails[-1]["body"])).status_code == 200
+
+    def token(password):
+        return client.post(
+            "/v1/auth/token", data={"username": "victim@example.org", "password": password}
+        )
+
+    assert token(PASSWORD).status_code == 200
+    assert token(OTHER_PASSWORD).status_code == 401
+    # The squatter's own link is spent with the address verified.
+    assert client.get(verification_link(mails[0]["body"])).status_code == 400
+
+
+def test_a_new_link_on_request_and_none_once_verified(client, holder):
+    user = sign_up(client, verified=False)
+    sent = client.post("/v1/accounts/me/verification-email", headers=user.headers)
+    assert sent.status_code == 202
+    assert len(mail_to(client, user.email)) == 2
+    verify_email(client, user.email)
+    again = client.post("/v1/accounts/me/verification-email", headers=holder.headers)
+    assert again.status_code == 409
+
+
+@pytest.mark.parametrize("name", ["   ", "\u200b\u200b", "\u3164", "Ada\u202e"])
+def test_display_names_must_be_visible_and_in_reading_order(client, name):
+    response = _sign_up(client, "named@example.org", name=name)
+    assert response.status_code == 422, response.text
+    assert mail_to(client, "named@example.org") == []
+
+
+def _now():
+    from clearhouse.db import utcnow
+
+    return utcnow()
+
+
+SIGNERS = 5
+
+
+def test_one_address_signed_up_at_one_moment_makes_one_account(served, settings):
+    """Five sign-ups of one new address at once, against a live server: five alike answers,
+    one account, and the other four tell its owner someone tried."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    from clearhouse.db import build_engine
+
+    start = threading.Barrier(SIGNERS)
+
+    def sign(n: int) -> httpx.Response:
+        with httpx.Client(base_url=served, timeout=30) as http:
+            start.wait()
+            return _sign_up(http, "race@example.org", f"{OTHER_PASSWORD} {n}")
+
+    with ThreadPoolExecutor(max_workers=SIGNERS) as pool:
+        responses = list(pool.map(sign, range(SIGNERS)))
+    assert [r.status_code for r in responses] == [202] * SIGNERS, [r.text for r in responses]
+    assert len({r.text for r in responses}) == 1
+    engine = build_engine(settings.resolved_database_url)
+    try:
+        assert _accounts_with(engine, "race@example.org") == 1
+    finally:
+        engine.dispose()
+    with httpx.Client(base_url=served, timeout=30) as http:
+        subjects = sorted(m["subject"] for m in mail_to(http, "race@example.org"))
+    assert subjects == ["Someone tried to sign up to Clearhouse with your address"] * (
+        SIGNERS - 1
+    ) + ["Verify your email address for Clearhouse"]
