@@ -8,7 +8,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 
 from clearhouse.accounts.scopes import Scope, needs_scope
 from clearhouse.db import get_session
-from clearhouse.deps import READ_METHODS, CurrentAccount, ReadSessionDep
+from clearhouse.deps import READ_METHODS, CurrentAccount, ReadSessionDep, current_account
 
 
 @pytest.fixture
@@ -55,13 +55,16 @@ def _takes(dependant, dependency) -> bool:
     )
 
 
-def test_read_methods_never_take_the_write_session(client):
-    """A read keeps authentication's read transaction until it answers: one that also wrote
-    would hold two connections, and on SQLite pin an old snapshot, through its write."""
+def test_authenticated_reads_never_take_the_write_session(client):
+    """An authenticated read keeps authentication's read transaction until it answers: one
+    that also wrote would hold two connections, and on SQLite pin an old snapshot, through
+    its write."""
     routes = [
         route
         for route in iter_route_contexts(client.app.routes)
-        if isinstance(route.original_route, APIRoute) and route.methods <= READ_METHODS
+        if isinstance(route.original_route, APIRoute)
+        and route.methods <= READ_METHODS
+        and _takes(route.original_route.dependant, current_account)
     ]
     assert len(routes) > 15  # every router's, not only the app's own
     for route in routes:
