@@ -105,7 +105,7 @@ def _discard_hung_up_connections(engine: Engine) -> None:
     The server's last words on closing (an error message, then the end of the stream) wait
     in the socket, while a live idle connection has nothing to read: one ``poll`` at checkout
     tells them apart, where ``pool_pre_ping`` costs a round trip to the server on every
-    checkout (a fifth of a PostgreSQL read's CPU, the server's included).
+    checkout (about a sixth of a PostgreSQL read's CPU, the server's included).
     """
 
     @event.listens_for(engine, "checkout")
