@@ -89,7 +89,7 @@ def run_backend(url: str | None, *, entries: int, checks: int) -> dict:
         ) as server,
         httpx.Client(base_url=server.base_url, timeout=600) as client,
     ):
-        other = holder_token(client, "other@bench.example")
+        other = holder_token(server, client, "other@bench.example")
         other_id = client.get("/v1/accounts/me", headers={"Authorization": f"Bearer {other}"})
         other_asset = _asset(client, other, "busy")
         engine = build_engine(url or f"sqlite:///{Path(folder) / 'clearhouse.db'}")
@@ -104,7 +104,7 @@ def run_backend(url: str | None, *, entries: int, checks: int) -> dict:
             seeded_s = round(time.perf_counter() - started, 2)
         finally:
             engine.dispose()
-        holder = {"Authorization": f"Bearer {holder_token(client, 'holder@bench.example')}"}
+        holder = {"Authorization": f"Bearer {holder_token(server, client, 'holder@bench.example')}"}
         _asset(client, holder["Authorization"].split()[1], "mine")
         token = client.get("/v1/audit/checkpoint", headers=holder).json()["token"]
         samples = []

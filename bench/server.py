@@ -12,7 +12,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,11 +45,32 @@ def fresh_postgres_url(schema: str) -> str | None:
     except Exception:  # unreachable: the caller reports it as null
         return None
     separator = "&" if "?" in POSTGRES_URL else "?"
-    return f"{POSTGRES_URL}{separator}options=-csearch_path%3D{schema}"
+    # The application name marks the server's backends, whose CPU the benchmark counts too.
+    options = f"options=-csearch_path%3D{schema}&application_name={schema}"
+    return f"{POSTGRES_URL}{separator}{options}"
 
 
-def process_tree_cpu_s(pid: int) -> float:
-    """CPU seconds (user and system) used so far by ``pid`` and every process under it.
+def postgres_backend_pids(application_name: str) -> list[int]:
+    """The PostgreSQL backends serving connections that gave this application name."""
+    from sqlalchemy import text
+
+    from clearhouse.db import build_engine
+
+    engine = build_engine(POSTGRES_URL)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT pid FROM pg_stat_activity WHERE application_name = :name"),
+                {"name": application_name},
+            )
+            return [row.pid for row in rows]
+    finally:
+        engine.dispose()
+
+
+def process_tree_cpu_s(pid: int, *, also: Iterable[int] = ()) -> float:
+    """CPU seconds (user and system) used so far by ``pid`` and every process under it, and
+    by the processes ``also`` (a database's backends).
 
     On a shared machine requests per second depend on what else runs; the CPU a request
     costs the server does not, so the benchmarks report both.
@@ -72,6 +93,7 @@ def process_tree_cpu_s(pid: int) -> float:
         children = [child for child, its_parent in parents.items() if its_parent == parent]
         tree.update(children)
         frontier.extend(children)
+    tree.update(also)
     return sum(times.get(member, 0.0) for member in tree)
 
 
@@ -220,3 +242,14 @@ def granted_asset(client: httpx.Client, token: str, handle: str) -> tuple[str, s
     grant = client.post(f"/v1/assets/{asset_id}/grants", headers=headers, json={})
     grant.raise_for_status()
     return asset_id, grant.json()["grant"]["id"]
+
+
+def api_key(client: httpx.Client, token: str, name: str) -> str:
+    """A new API key's secret, for reading assets, for the account signed in with ``token``."""
+    response = client.post(
+        "/v1/api-keys",
+        headers={"Authorization": f"Bearer {token}"},
+        json={"name": name, "scopes": ["assets:read"]},
+    )
+    response.raise_for_status()
+    return response.json()["secret"]

@@ -1,5 +1,6 @@
 """The database engine, the request-scoped session and the column types every package shares."""
 
+import select
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
@@ -11,6 +12,7 @@ from fastapi import Request
 from sqlalchemy import JSON, Column, DateTime, Engine, TypeDecorator, create_engine, event
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.exc import DisconnectionError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -90,7 +92,30 @@ def build_engine(url: str) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return create_engine(url, pool_pre_ping=True, pool_size=POOL_SIZE, max_overflow=0)
+    engine = create_engine(url, pool_size=POOL_SIZE, max_overflow=0)
+    _discard_hung_up_connections(engine)
+    return engine
+
+
+def _discard_hung_up_connections(engine: Engine) -> None:
+    """Hand out no pooled connection that the server has closed (a restart, an operator's
+    ``pg_terminate_backend``): the pool replaces it with a new one, and the request that
+    would have met the dead connection goes on unharmed.
+
+    The server's last words on closing (an error message, then the end of the stream) wait
+    in the socket, while a live idle connection has nothing to read: one ``poll`` at checkout
+    tells them apart, where ``pool_pre_ping`` costs a round trip to the server on every
+    checkout (about a sixth of a PostgreSQL read's CPU, the server's included).
+    """
+
+    @event.listens_for(engine, "checkout")
+    def on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        if dbapi_connection.closed:
+            raise DisconnectionError("the connection is closed")
+        poller = select.poll()
+        poller.register(dbapi_connection.fileno(), select.POLLIN)
+        if poller.poll(0):
+            raise DisconnectionError("the server has closed the connection")
 
 
 def writer(engine: Engine) -> Engine:
@@ -150,7 +175,11 @@ async def get_read_session(request: Request) -> AsyncIterator[Session]:
     try:
         yield session
     finally:
-        await run_in_threadpool(session.close)
+        # Closing a session that holds no connection does no I/O: no hand-off for it.
+        if session.in_transaction():
+            await run_in_threadpool(session.close)
+        else:
+            session.close()
 
 
 async def get_session(request: Request) -> AsyncIterator[Session]:

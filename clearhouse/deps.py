@@ -7,14 +7,15 @@ from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy import Engine
 from sqlmodel import Session
+from starlette.concurrency import run_in_threadpool
 
 from clearhouse.accounts import service as accounts
 from clearhouse.accounts.models import STAFF_ROLES, Account, Role
 from clearhouse.accounts.scopes import check_api_key
-from clearhouse.db import get_read_session, get_session, read_session
+from clearhouse.db import get_read_session, get_session
 from clearhouse.errors import Forbidden, Unauthenticated, raises
 from clearhouse.keys import KeyRing
-from clearhouse.rate_limit import RateLimited, RateLimiterDep, RateLimiterUnavailable
+from clearhouse.rate_limit import RateLimited, RateLimiter, RateLimiterDep, RateLimiterUnavailable
 from clearhouse.settings import Settings
 
 
@@ -52,28 +53,66 @@ BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Security(_bea
 """The access token the request carries, if any (sign-out ends it)."""
 
 
+# Requests whose routes only read (`ReadSessionDep`); every other method's route writes.
+READ_METHODS = frozenset({"GET", "HEAD"})
+
+
 @raises(Unauthenticated, Forbidden, RateLimited, RateLimiterUnavailable)
-def current_account(
+async def current_account(
     request: Request,
     settings: SettingsDep,
     keys: KeysDep,
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+    bearer: BearerCredentials,
     api_key: Annotated[str | None, Security(_api_key)],
     limiter: RateLimiterDep,
+    session: ReadSessionDep,
 ) -> Account:
-    """The caller, looked up in a read transaction of its own, closed before the route runs:
-    authenticating takes no lock, and a route's write transaction starts only with its
-    own first statement. A key acts only on routes open to its scopes (accounts/scopes.py)."""
+    """The caller, re-read from the database on every request, so that a disabled account or
+    a revoked key stops working at once; one hand-off to the thread pool.
+
+    The lookup reads in the request's read session: a read route then goes on in the same
+    transaction on the same pooled connection. Any other request's read ends here, before
+    its route runs: authenticating takes no lock, and a route's write transaction starts
+    only with its own first statement. A key acts only on routes open to its scopes
+    (accounts/scopes.py).
+    """
     if bearer is None and not api_key:
         raise Unauthenticated(
             "Send an access token (Authorization: Bearer) or an X-API-Key header."
         )
-    with read_session(request.app.state.engine) as session:
-        if bearer is not None:
+    return await run_in_threadpool(
+        _authenticate,
+        request,
+        session,
+        token=bearer.credentials if bearer is not None else None,
+        api_key=api_key,
+        settings=settings,
+        keys=keys,
+        limiter=limiter,
+        keep_reading=request.method in READ_METHODS,
+    )
+
+
+def _authenticate(
+    request: Request,
+    session: Session,
+    *,
+    token: str | None,
+    api_key: str | None,
+    settings: Settings,
+    keys: KeyRing,
+    limiter: RateLimiter,
+    keep_reading: bool,
+) -> Account:
+    try:
+        if token is not None:
             return accounts.account_for_access_token(
-                session, token=bearer.credentials, settings=settings, keys=keys
+                session, token=token, settings=settings, keys=keys
             )
         account, scopes = accounts.account_for_api_key(session, secret=api_key)
+    finally:
+        if not keep_reading:
+            session.close()
     limiter.limit_api_key(secret=api_key)
     return check_api_key(request, account=account, scopes=scopes)
 

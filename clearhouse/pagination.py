@@ -16,10 +16,11 @@ class PageParams(BaseModel):
     offset: int
 
 
-def page_params(
+async def page_params(
     limit: Annotated[int, Query(ge=1, le=100, description="Items per page.")] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000, description="Items to skip.")] = 0,
 ) -> PageParams:
+    """Async: no I/O, so no hand-off to the thread pool."""
     return PageParams(limit=limit, offset=offset)
 
 

@@ -354,7 +354,8 @@ class RateLimiter:
         self.store.close()
 
 
-def get_rate_limiter(request: Request) -> RateLimiter:
+async def get_rate_limiter(request: Request) -> RateLimiter:
+    """Async: no I/O, so no hand-off to the thread pool (every authenticated request)."""
     return request.app.state.rate_limiter
 
 

@@ -183,7 +183,8 @@ class LikenessRuntime:
             return self.backend.detect_and_embed(frames)
 
 
-def get_likeness(request: Request) -> LikenessRuntime:
+async def get_likeness(request: Request) -> LikenessRuntime:
+    """Async: no I/O, so no hand-off to the thread pool."""
     return request.app.state.likeness
 
 

@@ -81,7 +81,8 @@ def list_assets(
 
 @router.get("/assets/{asset_id}", response_model=AssetPublic, tags=["assets"])
 @needs_scope(Scope.assets_read)
-def read_asset(asset: OwnedAsset):
+async def read_asset(asset: OwnedAsset):
+    """Async: its dependency has loaded the asset, so answering needs no thread hand-off."""
     return asset
 
 

@@ -2,6 +2,7 @@
 
 import uuid
 
+from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
 from clearhouse.errors import NotFound
@@ -16,14 +17,19 @@ from rights.models import (
     ReceiptEvent,
 )
 
+# Built once: nearly every request about an asset runs one of these, and building a query
+# and its cache key costs more than SQLite takes to answer it.
+_OWNED_ASSET = select(Asset).where(
+    Asset.id == bindparam("asset_id"), Asset.owner_id == bindparam("owner_id")
+)
+_OWNED_LIVE_ASSET = _OWNED_ASSET.where(Asset.deleted_at.is_(None))
+
 
 def get_owned_asset(
     session: Session, *, owner_id: uuid.UUID, asset_id: uuid.UUID, include_deleted: bool = False
 ) -> Asset:
-    query = select(Asset).where(Asset.id == asset_id, Asset.owner_id == owner_id)
-    if not include_deleted:
-        query = query.where(Asset.deleted_at.is_(None))
-    asset = session.exec(query).first()
+    query = _OWNED_ASSET if include_deleted else _OWNED_LIVE_ASSET
+    asset = session.exec(query, params={"asset_id": asset_id, "owner_id": owner_id}).first()
     if asset is None:
         raise NotFound("No asset with this id among yours.")
     return asset

@@ -8,7 +8,7 @@ from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, exists, update
+from sqlalchemy import bindparam, delete, exists, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -284,9 +284,10 @@ def account_for_access_token(
     except ValueError as exc:
         raise Unauthenticated(f"The access token was refused: {exc}. Sign in again.") from exc
     # One indexed read answers both: the account, and whether this token was signed out.
-    signed_out = exists().where(SignedOutToken.jti == claims["jti"])
-    row = session.exec(select(Account, signed_out).where(Account.id == account_id)).first()
-    account = _usable(row[0] if row else None)
+    row = session.exec(
+        _ACCOUNT_AND_SIGNED_OUT, params={"account_id": account_id, "jti": claims["jti"]}
+    ).first()
+    account = _active(row[0] if row else None)
     # Tokens from before epochs existed count as epoch 0: a changed password still ends them.
     if row[1] or claims.get("epoch", 0) != account.session_epoch:
         raise Unauthenticated(
@@ -333,26 +334,36 @@ def revoke_api_key(session: Session, *, account: Account, key_id: uuid.UUID) -> 
 
 
 def account_for_api_key(session: Session, *, secret: str) -> tuple[Account, list[str]]:
-    """The key's account and the key's scopes."""
-    key = session.exec(select(ApiKey).where(ApiKey.secret_sha256 == _secret_hash(secret))).first()
-    if key is None or key.revoked_at is not None:
+    """The key's account and the key's scopes, read with the key in one query."""
+    found = session.exec(_KEY_AND_ACCOUNT, params={"secret_sha256": _secret_hash(secret)}).first()
+    if found is None or found[0].revoked_at is not None:
         raise Unauthenticated("The API key is unknown or revoked.")
-    return _active_account(session, key.account_id), key.scopes
+    key, account = found
+    return _active(account), key.scopes
 
 
-def _active_account(session: Session, account_id: uuid.UUID) -> Account:
-    return _usable(session.get(Account, account_id))
+# The caller's lookups run on every authenticated request: built once, since building a
+# query and its cache key costs more than the database takes to answer it. They read the
+# rows anew each time: a disabled account or a revoked key stops working at once.
+_ACCOUNT_AND_SIGNED_OUT = select(
+    Account, exists().where(SignedOutToken.jti == bindparam("jti"))
+).where(Account.id == bindparam("account_id"))
+_KEY_AND_ACCOUNT = (
+    select(ApiKey, Account)
+    .join(Account, Account.id == ApiKey.account_id)
+    .where(ApiKey.secret_sha256 == bindparam("secret_sha256"))
+)
 
 
 def lock_active_account(session: Session, account_id: uuid.UUID) -> Account:
     """The account's row, locked for a change to it, if it was not disabled or deleted
     since the request was authenticated."""
-    return _usable(
+    return _active(
         session.exec(select(Account).where(Account.id == account_id).with_for_update()).first()
     )
 
 
-def _usable(account: Account | None) -> Account:
+def _active(account: Account | None) -> Account:
     if account is None or account.disabled_at is not None:
         raise Unauthenticated("The account is unknown or disabled.")
     return account
