@@ -1,8 +1,10 @@
 """The FastAPI application factory."""
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from anyio import to_thread
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 from sqlalchemy import text
@@ -30,6 +32,17 @@ from policies.api import router as policies_router
 from rights.api import router as rights_router
 
 
+def collect_garbage_rarely() -> None:
+    """Keep Python's garbage collector off the request path's tail (bench/api.py: p99 of an
+    authenticated GET went from ~100 ms to ~30 ms on SQLite). What start-up loaded lives as
+    long as the process, so it is frozen out of every collection; a young collection runs
+    after 50,000 new container objects, not 700, since a request makes a few thousand and
+    nearly all die with it, freed by reference counting."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
 
@@ -48,6 +61,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.likeness = LikenessRuntime.start(settings=settings, engine=app.state.engine)
         app.state.rate_limiter = RateLimiter.from_settings(settings)
         app.state.mailer = Mailer(engine=app.state.engine, settings=settings)
+        # Route handlers run on anyio's thread pool (40 threads by default); uploads waiting on
+        # media work hold one each, so the rest always have `request_threads` of their own.
+        to_thread.current_default_thread_limiter().total_tokens = (
+            settings.request_threads + app.state.likeness.media_requests_admitted
+        )
+        collect_garbage_rarely()
         app.state.ready = True
         try:
             yield

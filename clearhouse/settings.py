@@ -136,6 +136,13 @@ class Settings(BaseSettings):
         ge=1,
         description="Pixels decoders may produce for one request; every video frame counts.",
     )
+    request_threads: int = Field(
+        default=4,
+        ge=1,
+        description="Threads of one process that run route handlers, on top of one for each "
+        "upload admitted to media work: few threads served in turn keep the slowest answers "
+        "fast, where many contend for Python's one interpreter lock.",
+    )
     media_concurrency: int = Field(
         default=2, ge=1, description="Threads of one process that decode and detect faces."
     )

@@ -79,7 +79,12 @@ class LikenessRuntime:
     def __post_init__(self) -> None:
         threads = self.settings.media_concurrency
         self._media_pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="media")
-        self._media_admission = threading.BoundedSemaphore(threads * (1 + MEDIA_WAITING_PER_SLOT))
+        self._media_admission = threading.BoundedSemaphore(self.media_requests_admitted)
+
+    @property
+    def media_requests_admitted(self) -> int:
+        """Requests that may decode or wait for a decode at once; each holds its request thread."""
+        return self.settings.media_concurrency * (1 + MEDIA_WAITING_PER_SLOT)
 
     @classmethod
     def start(cls, *, settings: Settings, engine: Engine) -> "LikenessRuntime":
