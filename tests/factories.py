@@ -112,18 +112,3 @@ def promote(session, user: User, role: str) -> User:
     session.add(account)
     session.commit()
     return user
-
-
-def every_stored_text(engine) -> str:
-    """Every value of every row of every table, as one string to search."""
-    from sqlalchemy import MetaData, select
-
-    metadata = MetaData()
-    metadata.reflect(engine)
-    with engine.connect() as connection:
-        return "\n".join(
-            repr(value)
-            for table in metadata.sorted_tables
-            for row in connection.execute(select(table))
-            for value in row
-        )

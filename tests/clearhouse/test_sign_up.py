@@ -10,11 +10,11 @@ from factories import (
     OPEN_POLICY,
     PASSWORD,
     create_asset,
-    every_stored_text,
     sign_up,
     verify_email,
 )
 from sqlalchemy import text
+from stored import every_stored_text
 
 OTHER_PASSWORD = "violet submarine under a lemon tree"
 
