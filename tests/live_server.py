@@ -27,6 +27,7 @@ _PASSED = {
     "CLEARHOUSE_SCAN_SAMPLE_FPS": "scan_sample_fps",
     "CLEARHOUSE_SCAN_MAX_VIDEO_SECONDS": "scan_max_video_seconds",
     "CLEARHOUSE_MAIL_LIMIT_PER_ADDRESS": "mail_limit_per_address",
+    "CLEARHOUSE_REQUEST_THREADS": "request_threads",
 }
 
 

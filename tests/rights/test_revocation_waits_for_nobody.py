@@ -11,6 +11,7 @@ import time
 
 import httpx
 import numpy as np
+import pytest
 from faces import FACES_DIR
 from factories import granted_asset, promote, sign_up
 from PIL import Image
@@ -36,6 +37,13 @@ def _long_video(*, seconds: int, fps: int = 2) -> bytes:
         for packet in stream.encode():
             container.mux(packet)
     return buffer.getvalue()
+
+
+@pytest.fixture
+def settings(settings):
+    """One thread for route handlers beyond those uploads hold: the scan waiting for its
+    decode must not take the thread the revoke needs."""
+    return settings.model_copy(update={"request_threads": 1})
 
 
 def test_a_revoke_answers_while_a_long_scan_and_chain_walks_run(served, settings):
