@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select, update
 from audit.models import AuditEntry
 from audit.schemas import AuditEntryPublic
 from clearhouse.accounts import service as accounts
-from clearhouse.accounts.models import Account, ApiKey, SignedOutToken
+from clearhouse.accounts.models import Account, SignedOutToken
 from clearhouse.accounts.schemas import (
     AccountAdminUpdate,
     AccountExport,
@@ -132,11 +132,7 @@ def delete_account(
         .values(name="", aliases=[], description="")
     )
     now = utcnow()
-    session.exec(
-        update(ApiKey)
-        .where(ApiKey.account_id == account.id, ApiKey.revoked_at.is_(None))
-        .values(revoked_at=now)
-    )
+    accounts.revoke_every_api_key(session, account=account)
     session.exec(SignedOutToken.__table__.delete().where(SignedOutToken.account_id == account.id))
     forget_recipient(session, address=account.email)
     account.email = f"deleted-{account.id}@deleted.invalid"

@@ -56,8 +56,7 @@ def sign_up(
     reads the mail owns the address). Both paths hash the password and write one mail, so
     neither the answer nor its timing tells the caller which it was.
     """
-    password = _acceptable_password(data.password, personal=[data.email, data.display_name])
-    password_hash = _hasher(settings)[0].hash(password)
+    password_hash = _new_password_hash(data, settings=settings)
     email = data.email.lower()
     account = _new_account(data, email=email, password_hash=password_hash, settings=settings)
     try:
@@ -81,11 +80,11 @@ def create_account(
     session: Session, *, data: AccountCreate, settings: Settings, role: Role
 ) -> Account:
     """An account made by an operator (CLI), who vouches for its address: verified at once."""
-    password_hash = _hasher(settings)[0].hash(
-        _acceptable_password(data.password, personal=[data.email, data.display_name])
-    )
     account = _new_account(
-        data, email=data.email.lower(), password_hash=password_hash, settings=settings
+        data,
+        email=data.email.lower(),
+        password_hash=_new_password_hash(data, settings=settings),
+        settings=settings,
     )
     account.role = role
     account.email_verified_at = utcnow()
@@ -94,6 +93,11 @@ def create_account(
     session.add(account)
     session.flush()
     return account
+
+
+def _new_password_hash(data: AccountCreate, *, settings: Settings) -> str:
+    password = _acceptable_password(data.password, personal=[data.email, data.display_name])
+    return _hasher(settings)[0].hash(password)
 
 
 def _acceptable_password(password: str, *, personal: list[str]) -> str:
@@ -213,11 +217,7 @@ def verify_email(session: Session, *, token: str) -> Account:
         # and keys end with the password they chose.
         account.password_hash = used.password_hash
         account.session_epoch += 1
-        session.execute(
-            update(ApiKey)
-            .where(ApiKey.account_id == account.id, ApiKey.revoked_at.is_(None))
-            .values(revoked_at=now)
-        )
+        revoke_every_api_key(session, account=account)
     account.email_verified_at = account.email_verified_at or now
     session.add(account)
     # Any other link sent to this address is spent too.
@@ -423,6 +423,14 @@ def sign_out(session: Session, *, account: Account, claims: dict) -> None:
             )
     except IntegrityError:
         pass  # a concurrent sign-out with the same token got there first: the same outcome
+
+
+def revoke_every_api_key(session: Session, *, account: Account) -> None:
+    session.execute(
+        update(ApiKey)
+        .where(ApiKey.account_id == account.id, ApiKey.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
 
 
 def record_account_event(
