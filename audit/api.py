@@ -14,9 +14,11 @@ from audit.schemas import (
     CheckpointVerifyRequest,
 )
 from clearhouse.accounts.scopes import Scope, needs_scope
+from clearhouse.db import snapshot_session
 from clearhouse.deps import (
     AdminAccount,
     CurrentAccount,
+    EngineDep,
     KeysDep,
     ReadSessionDep,
     SettingsDep,
@@ -47,9 +49,10 @@ def read_asset_audit(
 
 
 @router.get("/audit/verify", response_model=ChainReportPublic)
-def verify_audit_chain(_admin: AdminAccount, session: ReadSessionDep):
+def verify_audit_chain(_admin: AdminAccount, engine: EngineDep):
     """Walk the whole audit chain and report the first broken entry (admins only)."""
-    return service.verify_chain(session)
+    with snapshot_session(engine) as session:
+        return service.verify_chain(session)
 
 
 @router.get("/audit/checkpoint", response_model=AuditCheckpoint)

@@ -79,7 +79,11 @@ class ChainReport:
 
 
 def verify_chain(session: Session, *, batch_size: int = 1000) -> ChainReport:
-    """Walk the whole chain; report the first entry (by position) whose link or hash is wrong."""
+    """Walk the whole chain; report the first entry (by position) whose link or hash is wrong.
+
+    ``session`` must read one snapshot (:func:`clearhouse.db.snapshot_session`): the entries
+    and the head are read by separate statements, and an entry written between them would
+    otherwise look like a chain cut short."""
     prev_hash, expected_seq = GENESIS_HASH, 1
     rows = session.exec(
         select(AuditEntry).order_by(AuditEntry.seq).execution_options(yield_per=batch_size)

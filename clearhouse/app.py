@@ -15,7 +15,7 @@ from audit.api import router as audit_router
 from clearhouse import signing
 from clearhouse.accounts.api import router as accounts_router
 from clearhouse.body_limits import RequestBodyLimit
-from clearhouse.db import build_engine
+from clearhouse.db import build_engine, request_reads
 from clearhouse.edge import SecurityHeaders, TrustedHosts
 from clearhouse.errors import install_problem_handlers
 from clearhouse.key_history import remember_keys
@@ -55,6 +55,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 likeness_key_store=settings.likeness_key_store_path,
             )
         app.state.engine = build_engine(settings.resolved_database_url)
+        app.state.read_engine = request_reads(app.state.engine)
         with Session(app.state.engine) as session:
             app.state.keys = remember_keys(session, KeyRing.load(settings))
             session.commit()

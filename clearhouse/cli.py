@@ -185,9 +185,12 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
 def audit_verify() -> None:
     """Walk the hash chain; exit 1 and name the first broken entry if it is broken."""
     from audit.service import verify_chain
+    from clearhouse.db import build_engine, snapshot_session
 
-    with _session(Settings()) as session:
+    engine = build_engine(Settings().resolved_database_url)
+    with snapshot_session(engine) as session:
         report = verify_chain(session)
+    engine.dispose()
     typer.echo(json.dumps(report.__dict__))
     if not report.ok:
         raise typer.Exit(code=1)

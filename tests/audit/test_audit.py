@@ -7,9 +7,11 @@ from factories import create_asset, granted_asset, promote, set_policy, sign_up
 from jose import jwt
 from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
-from sqlmodel import Session
+from sqlmodel import Session, select
 
+from audit.models import AuditEntry
 from audit.service import verify_chain
+from clearhouse.db import snapshot_session
 
 
 def _make_history(client, holder) -> None:
@@ -33,6 +35,24 @@ def test_an_intact_chain_verifies(client, holder, session):
     report = verify_chain(session)
     assert report.ok, report
     assert report.entries_checked == 6
+
+
+def test_entries_written_during_the_walk_do_not_break_the_chain(client, holder, engine):
+    """The walk and the head are read in one snapshot: a write landing between them is not
+    mistaken for a chain cut short (fails with the walk on autocommit or READ COMMITTED)."""
+    _make_history(client, holder)
+    asset = create_asset(client, holder)
+    walked = []
+    with snapshot_session(engine) as reading:
+        entries = reading.exec(select(AuditEntry).order_by(AuditEntry.seq))
+        walked.append(next(iter(entries)))
+        # Another request writes while the walk is under way.
+        client.patch(f"/v1/assets/{asset['id']}", headers=holder.headers, json={"name": "Later"})
+        report = verify_chain(reading, batch_size=1)
+    assert report.ok, report
+    assert report.entries_checked == 7
+    with snapshot_session(engine) as after:
+        assert verify_chain(after).entries_checked == 8
 
 
 def _without_guards(session):
