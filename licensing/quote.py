@@ -16,9 +16,9 @@ import uuid
 from dataclasses import dataclass
 from enum import StrEnum
 
+from licensing.errors import QuoteRefusal, QuoteRefused
 from policies.decisions import AssetDecision, AssetOutcome, Decision
 from policies.document import MAX_MINOR_UNITS
-from licensing.errors import QuoteRefusal, QuoteRefused
 
 
 @dataclass(frozen=True, slots=True)

@@ -68,7 +68,9 @@ def evaluate(
     )
 
 
-def _requester_reasons(requester: Requester, *, today: date, daily_limit: int) -> tuple[Reason, ...]:
+def _requester_reasons(
+    requester: Requester, *, today: date, daily_limit: int
+) -> tuple[Reason, ...]:
     if requester.date_of_birth is None:
         return (
             Reason(
@@ -204,9 +206,7 @@ class _Judge:
                 )
             )
         if document.audience == Audience.nobody:
-            denials.append(
-                Reason(ReasonCode.audience_nobody, f"@{handle}'s policy admits nobody.")
-            )
+            denials.append(Reason(ReasonCode.audience_nobody, f"@{handle}'s policy admits nobody."))
         elif not _admits(document, requester_id):
             denials.append(
                 Reason(
@@ -230,8 +230,7 @@ class _Judge:
             denials.append(
                 Reason(
                     ReasonCode.content_excluded,
-                    f"@{handle} may never appear in {shown} content, and this request shows "
-                    "it.",
+                    f"@{handle} may never appear in {shown} content, and this request shows it.",
                 )
             )
         if not self._is_owner(asset):
@@ -249,8 +248,7 @@ class _Judge:
             denials.append(
                 Reason(
                     ReasonCode.total_limit_reached,
-                    f"@{handle} may be used {document.total_use_limit} times in all, and has "
-                    "been.",
+                    f"@{handle} may be used {document.total_use_limit} times in all, and has been.",
                 )
             )
         return tuple(denials)

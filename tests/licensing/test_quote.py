@@ -55,13 +55,19 @@ def test_a_started_second_is_billed_as_a_whole_one():
     for duration_ms, billed in ((1, 1), (1000, 1), (1001, 2), (2999, 3), (3000, 3)):
         parameters = GenerationParameters(duration_ms=duration_ms, width=640, height=480, steps=10)
         priced = quote(parameters, decision=decide(request(), _priced(per_second=7)))
-        compute, per_use, per_second = priced.lines
+        compute, _per_use, per_second = priced.lines
         assert compute.quantity == billed * 10 and per_second.quantity == billed
         assert priced.total_minor == billed * 10 * 1 + billed * 7
 
 
 def test_the_resolution_tier_is_the_first_the_frame_fits_in():
-    cases = [((854, 480), "480p"), ((855, 480), "720p"), ((720, 1280), "720p"), ((1920, 1080), "1080p"), ((3840, 2160), "2160p")]
+    cases = [
+        ((854, 480), "480p"),
+        ((855, 480), "720p"),
+        ((720, 1280), "720p"),
+        ((1920, 1080), "1080p"),
+        ((3840, 2160), "2160p"),
+    ]
     for (width, height), tier in cases:
         parameters = GenerationParameters(duration_ms=1000, width=width, height=height, steps=1)
         assert f"({tier})" in quote(parameters, decision=decide(request())).lines[0].description
@@ -132,7 +138,9 @@ def test_the_total_is_the_sum_of_its_lines_never_negative_and_the_same_every_tim
         assert line.amount_minor == line.quantity * line.unit_price_minor
     # The price from first principles: whole seconds rounded up, the tier's price per step.
     seconds = -(-params.duration_ms // 1000)
-    tier = next(t for t in PUBLISHED_RATE_CARD.tiers if params.width * params.height <= t.max_pixels)
+    tier = next(
+        t for t in PUBLISHED_RATE_CARD.tiers if params.width * params.height <= t.max_pixels
+    )
     expected = seconds * params.steps * tier.minor_per_second_step + sum(
         per_use + per_second * seconds for per_use, per_second in fees
     )

@@ -55,9 +55,7 @@ def documents(draw) -> PolicyDocument:
         audience=audience,
         listed_accounts=listed,
         allowed_uses=uses,
-        excluded_content=draw(
-            _mostly([], st.lists(st.sampled_from(ContentCategory), unique=True))
-        ),
+        excluded_content=draw(_mostly([], st.lists(st.sampled_from(ContentCategory), unique=True))),
         minors_may_use=draw(st.booleans()),
         approval_required=draw(st.booleans()),
         price=Price(per_use_minor=draw(st.integers(0, 500))),
@@ -70,7 +68,10 @@ def documents(draw) -> PolicyDocument:
 @st.composite
 def grants(draw, asset_id: uuid.UUID) -> GrantSnapshot:
     policy = PolicySnapshot(
-        id=uuid.uuid4(), asset_id=asset_id, version=draw(st.integers(1, 5)), document=draw(documents())
+        id=uuid.uuid4(),
+        asset_id=asset_id,
+        version=draw(st.integers(1, 5)),
+        document=draw(documents()),
     )
     status = draw(_mostly(GrantStatus.active, st.sampled_from(GrantStatus)))
     revoked_at = draw(_mostly(None, st.just(NOW - timedelta(minutes=1))))
@@ -166,9 +167,7 @@ def test_default_deny_an_asset_allows_only_through_an_active_grant_that_admits_t
         assert document.daily_use_limit is None or asset.usage.today < document.daily_use_limit
         assert document.total_use_limit is None or asset.usage.total < document.total_use_limit
         if document.approval_required and asset.owner_id != requester_id:
-            assert any(
-                a.covers(asset_id=asset.id, request=request, now=NOW) for a in approvals
-            )
+            assert any(a.covers(asset_id=asset.id, request=request, now=NOW) for a in approvals)
 
 
 @settings(max_examples=200)
@@ -250,7 +249,10 @@ def test_the_protections_of_minors_hold(case):
         if requester_is_minor:
             assert _relied(asset, judged).policy.document.minors_may_use
     for asset, judged in zip(assets, decision.assets, strict=True):
-        if asset.kind == AssetKind.likeness and ContentCategory.sexual in request.content_categories:
+        if (
+            asset.kind == AssetKind.likeness
+            and ContentCategory.sexual in request.content_categories
+        ):
             assert judged.outcome == AssetOutcome.deny
 
 
@@ -280,7 +282,10 @@ def test_cleared_iff_every_asset_allows_and_the_requester_may_generate(case):
 @given(cases(), st.randoms(use_true_random=False))
 def test_the_decision_does_not_depend_on_the_order_grants_were_read_in(case, random):
     request, assets, approvals = case
-    shuffled = [replace(asset, grants=tuple(random.sample(asset.grants, len(asset.grants)))) for asset in assets]
+    shuffled = [
+        replace(asset, grants=tuple(random.sample(asset.grants, len(asset.grants))))
+        for asset in assets
+    ]
     assert decide(request, *assets, approvals=approvals) == decide(
         request, *shuffled, approvals=approvals
     )

@@ -214,7 +214,9 @@ def test_approval_required_waits_for_the_owner_then_allows_with_their_approval()
     assert "approves each use" in judged.reasons[0].text
     assert judged.price is not None  # a price to show while the request waits
     approved = decide(
-        asked, character, approvals=(approval(of=character, for_request=asked, expires_at=NOW + timedelta(days=1)),)
+        asked,
+        character,
+        approvals=(approval(of=character, for_request=asked, expires_at=NOW + timedelta(days=1)),),
     )
     assert approved.outcome == ClearanceOutcome.cleared
     assert _codes(_only(approved)) == [ReasonCode.allowed, ReasonCode.owner_approved]
