@@ -20,7 +20,6 @@ from policy_facts import (
 
 from policies.decisions import AssetOutcome, ClearanceOutcome, ReasonCode
 from policies.document import ContentCategory, Use
-from policies.facts import GrantSnapshot
 from rights.models import AssetKind
 
 
@@ -73,31 +72,21 @@ def test_a_revoked_grant_denies():
 def test_a_grant_marked_revoked_at_but_still_active_counts_as_revoked():
     character = asset()
     (active,) = character.grants
-    half_revoked = GrantSnapshot(
-        id=active.id,
-        asset_id=active.asset_id,
-        policy_version_id=active.policy_version_id,
-        status=active.status,
-        revoked_at=NOW,
-        policy=active.policy,
-    )
+    half_revoked = replace(active, revoked_at=NOW)
     judged = _only(decide(request(), _with_grants(character, half_revoked)))
     assert _codes(judged) == [ReasonCode.grant_revoked]
 
 
-def test_a_grant_whose_policy_is_missing_or_of_another_asset_denies():
+def test_a_grant_whose_records_disagree_denies():
     character = asset()
     (active,) = character.grants
-    missing = GrantSnapshot(
-        id=active.id,
-        asset_id=active.asset_id,
-        policy_version_id=active.policy_version_id,
-        status=active.status,
-        revoked_at=None,
-        policy=None,
+    flawed = (
+        replace(active, policy=None),  # its policy version was not found
+        replace(active, asset_id=uuid.uuid4()),  # a grant of another asset
+        replace(active, policy=replace(active.policy, asset_id=uuid.uuid4())),
+        replace(active, policy_version_id=uuid.uuid4()),  # binds another version
     )
-    elsewhere = grant(on=policy(asset_id=uuid.uuid4(), document=OPEN))
-    for bad in (missing, elsewhere):
+    for bad in flawed:
         judged = _only(decide(request(), _with_grants(character, bad)))
         assert judged.outcome == AssetOutcome.deny
         assert _codes(judged) == [ReasonCode.grant_inconsistent]
@@ -230,14 +219,17 @@ def test_an_approval_counts_only_unexpired_and_for_this_requester_asset_and_requ
     character, other = asset(document=document), asset(document=document)
     asked = request()
     later = NOW + timedelta(hours=1)
+    covering = approval(of=character, for_request=asked, expires_at=later)
+    assert decide(asked, character, approvals=(covering,)).outcome == ClearanceOutcome.cleared
     not_covering = (
-        approval(of=character, for_request=asked, expires_at=NOW),  # expired at NOW
-        approval(of=other, for_request=asked, expires_at=later),
-        approval(of=character, for_request=request(digest="b" * 64), expires_at=later),
-        approval(of=character, for_request=request(), expires_at=later),  # someone else
+        replace(covering, expires_at=NOW),  # expired at NOW
+        replace(covering, asset_id=other.id),
+        replace(covering, request_digest="b" * 64),  # another request of the same requester
+        replace(covering, requester_id=uuid.uuid4()),  # someone else
     )
-    decision = decide(asked, character, approvals=not_covering)
-    assert _only(decision).outcome == AssetOutcome.needs_approval
+    for each in not_covering:
+        decision = decide(asked, character, approvals=(each,))
+        assert _only(decision).outcome == AssetOutcome.needs_approval
 
 
 def test_the_owner_needs_a_grant_but_no_approval_of_their_own_use():
