@@ -10,10 +10,12 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from fastapi.testclient import TestClient
 from jose import jwt
 from policy_facts import NOW, asset, decide, request
 
 from clearhouse import signing
+from clearhouse.app import create_app
 from clearhouse.keys import KeyRing, SigningKey, generate_private_pem
 from clearhouse.settings import Settings
 from licensing.errors import ClearanceRefusal, ClearanceTokenRefused
@@ -35,6 +37,7 @@ def keys() -> KeyRing:
 
 @pytest.fixture(scope="module")
 def settings(tmp_path_factory) -> Settings:
+    """Overrides the suite's per-database settings: these tests need no database."""
     return Settings(data_dir=tmp_path_factory.mktemp("data"))
 
 
@@ -47,12 +50,16 @@ def cleared():
 
 @pytest.fixture(scope="module")
 def token(cleared, settings, keys) -> str:
-    the_request, decision, priced = cleared
+    the_request, decision, _ = cleared
+    return _issue(the_request, decision, settings, keys, clearance_id=uuid.UUID(int=7))
+
+
+def _issue(the_request, decision, settings, keys, *, clearance_id=None) -> str:
     return issue_clearance_token(
-        clearance_id=uuid.UUID(int=7),
+        clearance_id=clearance_id or uuid.uuid4(),
         request=the_request,
         decision=decision,
-        quote=priced,
+        quote=quote(PARAMETERS, decision=decision),
         now=NOW,
         settings=settings,
         keys=keys,
@@ -101,19 +108,13 @@ def test_a_token_says_what_was_cleared_and_until_when(token, cleared, settings, 
     assert _segment(token, 1)["aud"] == "clearhouse-generators"
 
 
-def test_anyone_verifies_a_token_with_the_published_jwks(client, settings):
+def test_anyone_verifies_a_token_with_the_published_jwks(tmp_path):
     """The app's own key ring signs; a third party checks with /.well-known/jwks.json only."""
-    the_request = request(digest=DIGEST)
-    decision = decide(the_request, asset())
-    token = issue_clearance_token(
-        clearance_id=uuid.uuid4(),
-        request=the_request,
-        decision=decision,
-        quote=quote(PARAMETERS, decision=decision),
-        now=NOW,
-        settings=settings,
-        keys=client.app.state.keys,
-    )
+    settings = Settings(data_dir=tmp_path)  # SQLite, migrated on start
+    with TestClient(create_app(settings)) as client:
+        the_request = request(digest=DIGEST)
+        token = _issue(the_request, decide(the_request, asset()), settings, client.app.state.keys)
+        published = client.get("/.well-known/jwks.json").json()
     published = client.get("/.well-known/jwks.json").json()
     kid = jwt.get_unverified_header(token)["kid"]
     (jwk,) = [key for key in published["keys"] if key["kid"] == kid]
@@ -132,15 +133,7 @@ def test_only_a_cleared_decision_is_signed(settings, keys):
     the_request = request(digest=DIGEST)
     denied = decide(the_request, asset(document=None))
     with pytest.raises(ValueError, match="denied decision gets no clearance token"):
-        issue_clearance_token(
-            clearance_id=uuid.uuid4(),
-            request=the_request,
-            decision=denied,
-            quote=quote(PARAMETERS, decision=denied),
-            now=NOW,
-            settings=settings,
-            keys=keys,
-        )
+        _issue(the_request, denied, settings, keys)
 
 
 def test_a_token_for_another_request_is_refused(token, settings, keys):
