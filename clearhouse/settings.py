@@ -70,6 +70,22 @@ class Settings(BaseSettings):
         default=8000, ge=0, le=10_000, description="A new holder's share of each licence fee."
     )
 
+    # Clearance (policies/evaluator.py, licensing/tokens.py).
+    minor_daily_generation_limit: int = Field(
+        default=20, ge=0, description="Generations a requester under 18 may have each UTC day."
+    )
+    clearance_token_minutes: int = Field(
+        default=10,
+        ge=1,
+        le=24 * 60,
+        description="How long a clearance token lets a generator start its generation.",
+    )
+    clearance_audience: str = Field(
+        default="clearhouse-generators",
+        description="`aud` of clearance tokens: the generators, ours or third parties', that "
+        "run a cleared request.",
+    )
+
     # Likeness: faces are biometric data.
     face_backend: Literal["dlib", "insightface"] = Field(
         default="dlib", description="dlib on the CPU (weights from PyPI), or insightface ONNX."

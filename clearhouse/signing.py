@@ -8,7 +8,8 @@ per purpose so a receipt can never pass as an access token or the other way roun
 whose fields have the wrong JSON type (a ``kid`` that is a list, an object, a number) is a
 malformed token, refused before any field is used. Each refusal names the check that
 failed: the header list and the rules are public, so the reason tells an attacker nothing
-new and tells an integrator what to fix.
+new and tells an integrator what to fix; each check raises its own subclass of
+:class:`TokenRejected`, whose ``reason`` says the same to a program.
 """
 
 import threading
@@ -16,10 +17,11 @@ import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from datetime import datetime
+from typing import Any, ClassVar
 
-from jose import jwt
-from jose.exceptions import JOSEError
+from jose import jws, jwt
+from jose.exceptions import ExpiredSignatureError, JOSEError
 
 from clearhouse.keys import SigningKey, VerificationKey
 
@@ -33,15 +35,53 @@ STRING_HEADERS = ("alg", "typ", "kid", "cty")
 ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 (RFC 9068 media type)
 RECEIPT_TYPE = "consent-receipt+jwt"
 CHECKPOINT_TYPE = "audit-checkpoint+jwt"
+CLEARANCE_TYPE = "clearance+jwt"
+_TIME_CLAIMS = frozenset({"exp", "nbf"})
 
 
 class TokenRejected(Exception):
     """A token that failed a check; the message says which, for logs and problem details."""
 
+    reason: ClassVar[str] = "rejected"
+
 
 class MalformedToken(TokenRejected):
     """Not a token at all: no JWS compact serialisation, or a header field of the wrong type.
     Routes that take a token in the body answer it with 400, not with a verdict."""
+
+    reason = "malformed"
+
+
+class AlgorithmRefused(TokenRejected):
+    reason = "algorithm_not_allowed"
+
+
+class HeaderRefused(TokenRejected):
+    reason = "header_refused"
+
+
+class WrongTokenType(TokenRejected):
+    reason = "wrong_type"
+
+
+class UnknownKey(TokenRejected):
+    reason = "unknown_key"
+
+
+class BadSignature(TokenRejected):
+    """The signature does not verify: the token was changed, or signed by another key."""
+
+    reason = "bad_signature"
+
+
+class TokenExpired(TokenRejected):
+    reason = "expired"
+
+
+class ClaimsRejected(TokenRejected):
+    """Issuer, audience, a required claim missing, or not valid yet."""
+
+    reason = "claims_rejected"
 
 
 def sign(claims: Mapping[str, Any], *, key: SigningKey, typ: str) -> str:
@@ -61,8 +101,12 @@ def verify(
     issuer: str,
     audience: str | None = None,
     required: tuple[str, ...] = ("iss", "iat", "jti"),
+    at: datetime | None = None,
 ) -> dict[str, Any]:
-    """The token's claims, or :class:`TokenRejected` naming the first check that failed."""
+    """The token's claims, or :class:`TokenRejected` naming the first check that failed.
+
+    ``at``: the time ``exp`` and ``nbf`` are checked against, where the caller states it;
+    by default the clock's."""
     try:
         header = jwt.get_unverified_header(token)
     except JOSEError as exc:
@@ -73,22 +117,35 @@ def verify(
             raise MalformedToken(f"header {name} must be a string, not a JSON {_JSON_TYPE[kind]}")
     algorithm = header.get("alg")
     if algorithm not in ALLOWED_ALGORITHMS:
-        raise TokenRejected(f"algorithm {algorithm!r} is not allowed")
+        raise AlgorithmRefused(f"algorithm {algorithm!r} is not allowed")
     refused = sorted(REFUSED_HEADERS & header.keys())
     if refused:
-        raise TokenRejected(
+        raise HeaderRefused(
             f"header {', '.join(refused)} refused: a token may not carry its own key "
             "or critical extensions"
         )
     if header.get("typ") != typ:
-        raise TokenRejected(f"token type must be {typ!r}")
+        raise WrongTokenType(f"token type must be {typ!r}")
     key = keys.get(header.get("kid", ""))
     if key is None:
-        raise TokenRejected("unknown signing key")
-    options = {f"require_{claim}": True for claim in required}
-    options["verify_aud"] = audience is not None
+        raise UnknownKey("unknown signing key")
     try:
-        return jwt.decode(
+        jws.verify(token, key.public_pem, algorithms=list(ALLOWED_ALGORITHMS))
+    except JOSEError as exc:
+        raise BadSignature(str(exc) or exc.__class__.__name__) from exc
+    options = {
+        f"require_{claim}": True
+        for claim in required
+        if at is None or claim not in _TIME_CLAIMS  # then checked at ``at``, below
+    }
+    options["verify_aud"] = audience is not None
+    # The signature was verified just above, so that its failure is told apart from the
+    # claims'; python-jose only reads the claims here.
+    options["verify_signature"] = False
+    if at is not None:
+        options.update(verify_exp=False, verify_nbf=False)
+    try:
+        claims = jwt.decode(
             token,
             key.public_pem,
             algorithms=list(ALLOWED_ALGORITHMS),
@@ -96,8 +153,30 @@ def verify(
             issuer=issuer,
             options=options,
         )
+    except ExpiredSignatureError as exc:
+        raise TokenExpired(str(exc)) from exc
     except JOSEError as exc:
-        raise TokenRejected(str(exc) or exc.__class__.__name__) from exc
+        raise ClaimsRejected(str(exc) or exc.__class__.__name__) from exc
+    if at is not None:
+        _check_times(claims, at=at.timestamp(), required=required)
+    return claims
+
+
+def _check_times(claims: Mapping[str, Any], *, at: float, required: tuple[str, ...]) -> None:
+    """RFC 7519 sections 4.1.4 and 4.1.5 at the stated time: valid from ``nbf``, until
+    (not at) ``exp``."""
+    for name in sorted(_TIME_CLAIMS):
+        if name not in claims:
+            if name in required:
+                raise ClaimsRejected(f'missing required key "{name}" among claims')
+            continue
+        value = claims[name]
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ClaimsRejected(f"claim {name} must be a number of seconds")
+    if "exp" in claims and at >= claims["exp"]:
+        raise TokenExpired("Signature has expired.")
+    if "nbf" in claims and at < claims["nbf"]:
+        raise ClaimsRejected("The token is not yet valid (nbf)")
 
 
 _JSON_TYPE = {
@@ -151,7 +230,7 @@ class VerifiedTokens:
             kept = self._entries.get(entry_key)
         if kept is not None and keys.get(kept.key.kid) == kept.key:
             if not kept.not_before <= time.time() < kept.expires:
-                raise TokenRejected("Signature has expired.")
+                raise TokenExpired("Signature has expired.")
             return dict(kept.claims)
         claims = verify(
             token, keys=keys, typ=typ, issuer=issuer, audience=audience, required=required

@@ -48,6 +48,15 @@ def test_audit_bench_checks_checkpoints_on_a_seeded_chain_that_verifies():
         assert check["n"] == 20 and 0 < check["p50_ms"] <= check["p99_ms"]
 
 
+def test_evaluator_bench_decides_realistic_requests_with_every_outcome():
+    report = _run("bench/evaluator.py", "--seconds", "0.2")
+    assert report["decisions"] >= 500
+    assert sum(report["outcomes"].values()) == report["decisions"]
+    assert set(report["outcomes"]) == {"cleared", "denied", "needs_approval"}
+    assert 1 <= report["assets_per_decision"] <= 5
+    assert report["decisions_per_second"] > 0
+
+
 @pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
 def test_api_bench_reads_are_authenticated_successes():
     report = _run("bench/api.py", "--databases", "sqlite", "--duration", "1", "--no-scans")

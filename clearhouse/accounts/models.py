@@ -59,12 +59,19 @@ class Account(SQLModel, table=True):
         "moves it on, so every token issued before stops working.",
     )
 
-    def is_minor_on(self, day: date) -> bool:
-        return self.age_on(day) < ADULT_AGE
-
     def age_on(self, day: date) -> int:
-        born = self.date_of_birth
-        return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+        return age_on(self.date_of_birth, day)
+
+
+def age_on(born: date, day: date) -> int:
+    """Whole years from ``born`` to ``day``: the age the protections of minors go by."""
+    return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+
+def is_minor(born: date | None, day: date) -> bool:
+    """Under 18 on ``day``; an age not on record (erased, never given) counts as a minor's,
+    so a missing date of birth can only add protections, never lift them."""
+    return born is None or age_on(born, day) < ADULT_AGE
 
 
 class ApiKey(SQLModel, table=True):

@@ -1,0 +1,104 @@
+"""What the policy evaluator decides on: plain, immutable values, no database session.
+
+Clearance reads them in one query (the matched assets, their grants with the policy version
+each binds, the owners' dates of birth, usage counts, the requester's approvals) and hands
+them to :func:`policies.evaluator.evaluate`, so the decision is a pure function of what was
+read, repeatable in tests and fast enough to run on every request.
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from policies.document import ContentCategory, PolicyDocument, Use
+from rights.models import AssetKind, GrantStatus
+
+
+@dataclass(frozen=True, slots=True)
+class Requester:
+    """Who asks for the generation."""
+
+    account_id: uuid.UUID
+    date_of_birth: date | None
+    generations_today: int
+    """Generations this account was cleared for since 00:00 UTC of the decision's day: the
+    daily limit of requesters under 18 counts them."""
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationRequest:
+    """The request as the policies judge it."""
+
+    requester: Requester
+    digest: str
+    """:func:`licensing.digest.request_digest` of the request: owner approvals name it."""
+    declared_use: Use
+    content_categories: frozenset[ContentCategory]
+    """What the prompt and the input media show, as detected by the content check."""
+
+
+@dataclass(frozen=True, slots=True)
+class PolicySnapshot:
+    """One stored policy version (:class:`policies.models.PolicyVersion`), parsed."""
+
+    id: uuid.UUID
+    asset_id: uuid.UUID
+    version: int
+    document: PolicyDocument
+
+
+@dataclass(frozen=True, slots=True)
+class GrantSnapshot:
+    """One consent grant and the policy version it consents to (None: not found)."""
+
+    id: uuid.UUID
+    asset_id: uuid.UUID
+    policy_version_id: uuid.UUID
+    status: GrantStatus
+    revoked_at: datetime | None
+    policy: PolicySnapshot | None
+
+    def is_revoked(self) -> bool:
+        # Either mark is enough: a half-written revocation still revokes.
+        return self.status != GrantStatus.active or self.revoked_at is not None
+
+
+@dataclass(frozen=True, slots=True)
+class AssetUsage:
+    """Licensed uses of an asset by anyone, as the policy's daily and total limits count."""
+
+    today: int
+    """Since 00:00 UTC of the decision's day."""
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class MatchedAsset:
+    """A registered asset the request touches, with everything its decision needs."""
+
+    id: uuid.UUID
+    kind: AssetKind
+    handle: str
+    owner_id: uuid.UUID
+    owner_date_of_birth: date | None
+    grants: tuple[GrantSnapshot, ...]
+    """Its grants; revoked ones may be left out or included, they never allow."""
+    usage: AssetUsage
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerApproval:
+    """The owner's yes to one use: this requester, this asset, this exact request."""
+
+    asset_id: uuid.UUID
+    requester_id: uuid.UUID
+    request_digest: str
+    expires_at: datetime
+
+    def covers(self, *, asset_id: uuid.UUID, request: GenerationRequest, now: datetime) -> bool:
+        return (
+            self.asset_id == asset_id
+            and self.requester_id == request.requester.account_id
+            and self.request_digest == request.digest
+            and now < self.expires_at
+        )

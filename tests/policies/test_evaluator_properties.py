@@ -1,0 +1,291 @@
+"""Properties of the policy evaluator over any request, assets, grants, policies and approvals
+hypothesis can draw: default deny, a revoked grant never allows, every allow records the
+grant and policy version it relies on, the protections of minors, cleared iff all allow."""
+
+import uuid
+from dataclasses import replace
+from datetime import timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from policy_facts import ADULT_BORN, MINOR_BORN, MINOR_DAILY_LIMIT, NOW, decide
+
+from policies.decisions import AssetOutcome, ClearanceOutcome
+from policies.document import Audience, ContentCategory, PolicyDocument, Price, Use
+from policies.facts import (
+    AssetUsage,
+    GenerationRequest,
+    GrantSnapshot,
+    MatchedAsset,
+    OwnerApproval,
+    PolicySnapshot,
+    Requester,
+)
+from rights.models import AssetKind, GrantStatus
+
+# A few accounts, so that requesters, owners and listed accounts meet often.
+ACCOUNTS = [uuid.UUID(int=n) for n in range(1, 5)]
+DIGESTS = ["a" * 64, "b" * 64]
+# Each draw is weighted towards what allows, so that allows are common enough to test.
+BIRTHS = st.sampled_from([ADULT_BORN] * 4 + [MINOR_BORN, None])
+
+
+def _mostly(usual, strategy):
+    return st.one_of(st.just(usual), st.just(usual), strategy)
+
+
+@st.composite
+def documents(draw) -> PolicyDocument:
+    audience = draw(st.sampled_from([Audience.anyone] * 2 + list(Audience)))
+    listed = []
+    if audience == Audience.listed:
+        listed = draw(st.lists(st.sampled_from(ACCOUNTS), min_size=1, max_size=3, unique=True))
+    uses = draw(
+        _mostly(
+            list(Use),
+            st.lists(
+                st.sampled_from(Use), min_size=0 if audience == Audience.nobody else 1, unique=True
+            ),
+        )
+    )
+    daily = draw(_mostly(None, st.integers(1, 4)))
+    total = draw(_mostly(None, st.integers(daily or 1, 8)))
+    expires = draw(_mostly(None, st.integers(-3, 3).map(lambda m: NOW + timedelta(minutes=m))))
+    return PolicyDocument(
+        audience=audience,
+        listed_accounts=listed,
+        allowed_uses=uses,
+        excluded_content=draw(_mostly([], st.lists(st.sampled_from(ContentCategory), unique=True))),
+        minors_may_use=draw(st.booleans()),
+        approval_required=draw(st.booleans()),
+        price=Price(per_use_minor=draw(st.integers(0, 500))),
+        daily_use_limit=daily,
+        total_use_limit=total,
+        expires_at=expires,
+    )
+
+
+@st.composite
+def grants(draw, asset_id: uuid.UUID) -> GrantSnapshot:
+    policy = PolicySnapshot(
+        id=uuid.uuid4(),
+        asset_id=asset_id,
+        version=draw(st.integers(1, 5)),
+        document=draw(documents()),
+    )
+    status = draw(_mostly(GrantStatus.active, st.sampled_from(GrantStatus)))
+    revoked_at = draw(_mostly(None, st.just(NOW - timedelta(minutes=1))))
+    # Now and then records that disagree: a lost policy, another asset's grant or version.
+    flaw = draw(st.sampled_from([None] * 12 + ["no policy", "other asset", "other version"]))
+    return GrantSnapshot(
+        id=uuid.uuid4(),
+        asset_id=uuid.uuid4() if flaw == "other asset" else asset_id,
+        policy_version_id=uuid.uuid4() if flaw == "other version" else policy.id,
+        status=status,
+        revoked_at=revoked_at,
+        policy=None if flaw == "no policy" else policy,
+    )
+
+
+@st.composite
+def matched_assets(draw) -> MatchedAsset:
+    asset_id = uuid.uuid4()
+    return MatchedAsset(
+        id=asset_id,
+        kind=draw(st.sampled_from(AssetKind)),
+        handle=f"asset_{asset_id.hex[:8]}",
+        owner_id=draw(st.sampled_from(ACCOUNTS)),
+        owner_date_of_birth=draw(BIRTHS),
+        grants=tuple(draw(st.lists(grants(asset_id), max_size=3))),
+        usage=AssetUsage(today=draw(st.integers(0, 5)), total=draw(st.integers(0, 9))),
+    )
+
+
+@st.composite
+def cases(draw) -> tuple[GenerationRequest, tuple[MatchedAsset, ...], tuple[OwnerApproval, ...]]:
+    requester = Requester(
+        account_id=draw(st.sampled_from(ACCOUNTS)),
+        date_of_birth=draw(BIRTHS),
+        generations_today=draw(st.integers(0, MINOR_DAILY_LIMIT + 1)),
+    )
+    request = GenerationRequest(
+        requester=requester,
+        digest=draw(st.sampled_from(DIGESTS)),
+        declared_use=draw(st.sampled_from(Use)),
+        content_categories=frozenset(draw(_mostly([], st.lists(st.sampled_from(ContentCategory))))),
+    )
+    assets = tuple(draw(st.lists(matched_assets(), max_size=4)))
+    asset_ids = [asset.id for asset in assets] or [uuid.uuid4()]
+    approvals = tuple(
+        draw(
+            st.lists(
+                st.builds(
+                    OwnerApproval,
+                    asset_id=st.sampled_from(asset_ids),
+                    requester_id=_mostly(requester.account_id, st.sampled_from(ACCOUNTS)),
+                    request_digest=_mostly(request.digest, st.sampled_from(DIGESTS)),
+                    expires_at=st.integers(-2, 2).map(lambda m: NOW + timedelta(minutes=m)),
+                ),
+                max_size=4,
+            )
+        )
+    )
+    return request, assets, approvals
+
+
+def _consistent(asset: MatchedAsset, grant: GrantSnapshot) -> bool:
+    return (
+        grant.policy is not None
+        and grant.asset_id == asset.id == grant.policy.asset_id
+        and grant.policy.id == grant.policy_version_id
+    )
+
+
+def _relied(asset: MatchedAsset, decision) -> GrantSnapshot:
+    (grant,) = [grant for grant in asset.grants if grant.id == decision.grant_id]
+    return grant
+
+
+@settings(max_examples=200)
+@given(cases())
+def test_default_deny_an_asset_allows_only_through_an_active_grant_that_admits_the_use(case):
+    request, assets, approvals = case
+    decision = decide(request, *assets, approvals=approvals)
+    for asset, judged in zip(assets, decision.assets, strict=True):
+        if judged.outcome != AssetOutcome.allow:
+            continue
+        grant = _relied(asset, judged)
+        assert not grant.is_revoked() and _consistent(asset, grant)
+        document = grant.policy.document
+        requester_id = request.requester.account_id
+        assert document.audience == Audience.anyone or (
+            document.audience == Audience.listed and requester_id in document.listed_accounts
+        )
+        assert request.declared_use in document.allowed_uses
+        assert not document.is_expired(NOW)
+        assert not request.content_categories & set(document.excluded_content)
+        assert document.daily_use_limit is None or asset.usage.today < document.daily_use_limit
+        assert document.total_use_limit is None or asset.usage.total < document.total_use_limit
+        if document.approval_required and asset.owner_id != requester_id:
+            assert any(a.covers(asset_id=asset.id, request=request, now=NOW) for a in approvals)
+
+
+@settings(max_examples=200)
+@given(cases())
+def test_without_grants_nothing_touched_is_allowed(case):
+    request, assets, approvals = case
+    bare = [replace(asset, grants=()) for asset in assets]
+    decision = decide(request, *bare, approvals=approvals)
+    assert all(judged.outcome == AssetOutcome.deny for judged in decision.assets)
+    assert decision.relied_on == ()
+    assert (decision.outcome == ClearanceOutcome.cleared) == (
+        not assets and not decision.request_reasons
+    )
+
+
+@settings(max_examples=200)
+@given(cases(), st.data())
+def test_a_revoked_grant_never_allows(case, data):
+    request, assets, approvals = case
+    decision = decide(request, *assets, approvals=approvals)
+    for asset, judged in zip(assets, decision.assets, strict=True):
+        if judged.outcome == AssetOutcome.allow:
+            assert not _relied(asset, judged).is_revoked()
+    # Revoking some grants never turns a denial into an allow, nor keeps relying on them.
+    revoked = [
+        replace(
+            asset,
+            grants=tuple(
+                replace(grant, status=GrantStatus.revoked, revoked_at=NOW)
+                if data.draw(st.booleans())
+                else grant
+                for grant in asset.grants
+            ),
+        )
+        for asset in assets
+    ]
+    after = decide(request, *revoked, approvals=approvals)
+    for before_judged, asset, judged in zip(decision.assets, revoked, after.assets, strict=True):
+        if judged.outcome == AssetOutcome.allow:
+            assert before_judged.outcome == AssetOutcome.allow
+            assert not _relied(asset, judged).is_revoked()
+        if all(grant.is_revoked() for grant in asset.grants):
+            assert judged.outcome == AssetOutcome.deny
+
+
+@settings(max_examples=200)
+@given(cases())
+def test_every_allow_records_the_grant_and_policy_version_it_relies_on(case):
+    request, assets, approvals = case
+    decision = decide(request, *assets, approvals=approvals)
+    allowed = []
+    for asset, judged in zip(assets, decision.assets, strict=True):
+        assert judged.asset_id == asset.id
+        if judged.outcome == AssetOutcome.allow:
+            grant = _relied(asset, judged)
+            assert judged.policy_version_id == grant.policy.id == grant.policy_version_id
+            assert judged.price == grant.policy.document.price
+            allowed.append((asset.id, grant.id, grant.policy.id))
+    assert [(r.asset_id, r.grant_id, r.policy_version_id) for r in decision.relied_on] == allowed
+
+
+@settings(max_examples=200)
+@given(cases())
+def test_the_protections_of_minors_hold(case):
+    request, assets, approvals = case
+    decision = decide(request, *assets, approvals=approvals)
+    requester = request.requester
+    requester_is_minor = requester.date_of_birth in (MINOR_BORN, None)
+    if requester.date_of_birth is None or (
+        requester_is_minor and requester.generations_today >= MINOR_DAILY_LIMIT
+    ):
+        assert decision.outcome == ClearanceOutcome.denied
+    for asset, judged in zip(assets, decision.assets, strict=True):
+        if judged.outcome != AssetOutcome.allow or asset.owner_id == requester.account_id:
+            continue
+        # Allowed to someone other than its owner: never a minor's likeness, and a minor
+        # only where the policy relied on admits minors.
+        assert not (asset.kind == AssetKind.likeness and asset.owner_date_of_birth != ADULT_BORN)
+        if requester_is_minor:
+            assert _relied(asset, judged).policy.document.minors_may_use
+    for asset, judged in zip(assets, decision.assets, strict=True):
+        if (
+            asset.kind == AssetKind.likeness
+            and ContentCategory.sexual in request.content_categories
+        ):
+            assert judged.outcome == AssetOutcome.deny
+
+
+@settings(max_examples=200)
+@given(cases())
+def test_cleared_iff_every_asset_allows_and_the_requester_may_generate(case):
+    request, assets, approvals = case
+    decision = decide(request, *assets, approvals=approvals)
+    outcomes = [judged.outcome for judged in decision.assets]
+    every_allows = all(outcome == AssetOutcome.allow for outcome in outcomes)
+    assert (decision.outcome == ClearanceOutcome.cleared) == (
+        every_allows and not decision.request_reasons
+    )
+    assert (decision.outcome == ClearanceOutcome.needs_approval) == (
+        not decision.request_reasons
+        and AssetOutcome.deny not in outcomes
+        and AssetOutcome.needs_approval in outcomes
+    )
+    # Every outcome says why, and a requester is told only what they may learn.
+    for judged in decision.assets:
+        assert judged.reasons and all(reason.text for reason in judged.reasons)
+        if not judged.disclosed:
+            assert all(judged.handle not in r.text for r in judged.requester_reasons)
+
+
+@settings(max_examples=200)
+@given(cases(), st.randoms(use_true_random=False))
+def test_the_decision_does_not_depend_on_the_order_grants_were_read_in(case, random):
+    request, assets, approvals = case
+    shuffled = [
+        replace(asset, grants=tuple(random.sample(asset.grants, len(asset.grants))))
+        for asset in assets
+    ]
+    assert decide(request, *assets, approvals=approvals) == decide(
+        request, *shuffled, approvals=approvals
+    )
