@@ -27,6 +27,7 @@ from clearhouse.rate_limit import RateLimiter
 from clearhouse.settings import Settings
 from likeness.api import router as likeness_router
 from likeness.runtime import LikenessRuntime
+from rights.matching.runtime import MatchingRuntime
 from likeness.uploads import UPLOAD_ROUTES
 from policies.api import router as policies_router
 from rights.api import router as rights_router
@@ -59,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.keys = remember_keys(session, KeyRing.load(settings))
             session.commit()
         app.state.likeness = LikenessRuntime.start(settings=settings, engine=app.state.engine)
+        app.state.matching = MatchingRuntime()  # loads its model and catalogue on first use
         app.state.rate_limiter = RateLimiter.from_settings(settings)
         app.state.mailer = Mailer(engine=app.state.engine, settings=settings)
         # Route handlers run on anyio's thread pool (40 threads by default); uploads waiting on
