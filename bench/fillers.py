@@ -11,78 +11,378 @@ given seed.
 import random
 
 SYLLABLES = (
-    "bal bar bel bix bor bram cal cor dar del dor fen fim gal gor hal hob jas kel kor lam lin "
-    "lor mab mar mel mor nib nor oss pel pim quen ral rin ros sab sel tam tor ul vas vel wen "
-    "wil yar zan zor"
-).split()
-ENDINGS = "a an ar eck el en er ia ick in is ix o on or us wick wood by ley ton"
+    "bal",
+    "bar",
+    "bel",
+    "bix",
+    "bor",
+    "bram",
+    "cal",
+    "cor",
+    "dar",
+    "del",
+    "dor",
+    "fen",
+    "fim",
+    "gal",
+    "gor",
+    "hal",
+    "hob",
+    "jas",
+    "kel",
+    "kor",
+    "lam",
+    "lin",
+    "lor",
+    "mab",
+    "mar",
+    "mel",
+    "mor",
+    "nib",
+    "nor",
+    "oss",
+    "pel",
+    "pim",
+    "quen",
+    "ral",
+    "rin",
+    "ros",
+    "sab",
+    "sel",
+    "tam",
+    "tor",
+    "ul",
+    "vas",
+    "vel",
+    "wen",
+    "wil",
+    "yar",
+    "zan",
+    "zor",
+)
+ENDINGS = (
+    "a",
+    "an",
+    "ar",
+    "eck",
+    "el",
+    "en",
+    "er",
+    "ia",
+    "ick",
+    "in",
+    "is",
+    "ix",
+    "o",
+    "on",
+    "or",
+    "us",
+    "wick",
+    "wood",
+    "by",
+    "ley",
+    "ton",
+)
 SPECIES = (
-    "fox owl robot dragon cat bear girl boy knight witch wizard mermaid pirate alien ghost frog "
-    "rabbit mouse dog wolf tiger penguin octopus turtle hedgehog raccoon squirrel badger goblin "
-    "troll fairy elf dwarf giant skeleton vampire zombie snowman scarecrow android cyborg "
-    "unicorn griffin phoenix beetle snail crab shark whale dolphin lion elephant giraffe "
-    "hamster parrot crow bat lizard"
-).split()
+    "fox",
+    "owl",
+    "robot",
+    "dragon",
+    "cat",
+    "bear",
+    "girl",
+    "boy",
+    "knight",
+    "witch",
+    "wizard",
+    "mermaid",
+    "pirate",
+    "alien",
+    "ghost",
+    "frog",
+    "rabbit",
+    "mouse",
+    "dog",
+    "wolf",
+    "tiger",
+    "penguin",
+    "octopus",
+    "turtle",
+    "hedgehog",
+    "raccoon",
+    "squirrel",
+    "badger",
+    "goblin",
+    "troll",
+    "fairy",
+    "elf",
+    "dwarf",
+    "giant",
+    "skeleton",
+    "vampire",
+    "zombie",
+    "snowman",
+    "scarecrow",
+    "android",
+    "cyborg",
+    "unicorn",
+    "griffin",
+    "phoenix",
+    "beetle",
+    "snail",
+    "crab",
+    "shark",
+    "whale",
+    "dolphin",
+    "lion",
+    "elephant",
+    "giraffe",
+    "hamster",
+    "parrot",
+    "crow",
+    "bat",
+    "lizard",
+)
 ROLES = (
-    "detective chef pilot baker knight librarian inventor musician painter sailor astronaut "
-    "gardener postman firefighter doctor teacher magician thief samurai ninja cowboy king queen "
-    "prince princess wizard blacksmith tailor barista courier explorer miner lighthouse-keeper "
-    "clockmaker toymaker beekeeper shepherd drummer singer dancer boxer racer surfer skater "
-    "archer guard spy ranger"
-).split()
+    "detective",
+    "chef",
+    "pilot",
+    "baker",
+    "knight",
+    "librarian",
+    "inventor",
+    "musician",
+    "painter",
+    "sailor",
+    "astronaut",
+    "gardener",
+    "postman",
+    "firefighter",
+    "doctor",
+    "teacher",
+    "magician",
+    "thief",
+    "samurai",
+    "ninja",
+    "cowboy",
+    "king",
+    "queen",
+    "prince",
+    "princess",
+    "wizard",
+    "blacksmith",
+    "tailor",
+    "barista",
+    "courier",
+    "explorer",
+    "miner",
+    "lighthouse-keeper",
+    "clockmaker",
+    "toymaker",
+    "beekeeper",
+    "shepherd",
+    "drummer",
+    "singer",
+    "dancer",
+    "boxer",
+    "racer",
+    "surfer",
+    "skater",
+    "archer",
+    "guard",
+    "spy",
+    "ranger",
+)
 LOOKS = (
-    "a silver mechanical arm|glowing green eyes|a striped tail|a crooked grin|freckles|"
-    "a long white beard|a missing tooth|tiny wings|a glowing chest light|three eyes|"
-    "antlers|a bushy moustache|spiky orange hair|a scar over one eye|round spectacles|"
-    "a curly tail|huge floppy ears|a patchwork body|stone skin|crystal horns|a wooden leg|"
-    "a lantern for a head|rainbow fur|copper feathers|a shell backpack|webbed feet|"
-    "a braided ponytail|a star-shaped birthmark|bright purple skin|a glass dome head|"
-    "clockwork joints|a fluffy mane|long whiskers|a tiny crown|big round eyes|a hooked nose"
-).split("|")
+    "a silver mechanical arm",
+    "glowing green eyes",
+    "a striped tail",
+    "a crooked grin",
+    "freckles",
+    "a long white beard",
+    "a missing tooth",
+    "tiny wings",
+    "a glowing chest light",
+    "three eyes",
+    "antlers",
+    "a bushy moustache",
+    "spiky orange hair",
+    "a scar over one eye",
+    "round spectacles",
+    "a curly tail",
+    "huge floppy ears",
+    "a patchwork body",
+    "stone skin",
+    "crystal horns",
+    "a wooden leg",
+    "a lantern for a head",
+    "rainbow fur",
+    "copper feathers",
+    "a shell backpack",
+    "webbed feet",
+    "a braided ponytail",
+    "a star-shaped birthmark",
+    "bright purple skin",
+    "a glass dome head",
+    "clockwork joints",
+    "a fluffy mane",
+    "long whiskers",
+    "a tiny crown",
+    "big round eyes",
+    "a hooked nose",
+)
 CLOTHES = (
-    "a red scarf|a blue raincoat|a green cloak|a yellow hard hat|a purple top hat|"
-    "a leather jacket|a knitted jumper|a tuxedo|a spacesuit|overalls|a kimono|a sailor suit|"
-    "a trench coat|a hoodie|a tutu|a suit of armour|a lab coat|a poncho|a denim vest|"
-    "a fur-lined parka|a striped shirt|a velvet robe|a bow tie|rubber boots|a sombrero|"
-    "a beret|a bomber jacket|a cardigan|a wizard hat|goggles"
-).split("|")
+    "a red scarf",
+    "a blue raincoat",
+    "a green cloak",
+    "a yellow hard hat",
+    "a purple top hat",
+    "a leather jacket",
+    "a knitted jumper",
+    "a tuxedo",
+    "a spacesuit",
+    "overalls",
+    "a kimono",
+    "a sailor suit",
+    "a trench coat",
+    "a hoodie",
+    "a tutu",
+    "a suit of armour",
+    "a lab coat",
+    "a poncho",
+    "a denim vest",
+    "a fur-lined parka",
+    "a striped shirt",
+    "a velvet robe",
+    "a bow tie",
+    "rubber boots",
+    "a sombrero",
+    "a beret",
+    "a bomber jacket",
+    "a cardigan",
+    "a wizard hat",
+    "goggles",
+)
 HABITS = (
-    "bakes bread before sunrise|solves riddles for travellers|repairs broken clocks|"
-    "plays the accordion on street corners|collects lost buttons|races hot-air balloons|"
-    "guards a hidden waterfall|delivers parcels by kite|paints murals at night|"
-    "tames thunderstorms|grows giant vegetables|writes letters to the moon|"
-    "juggles flaming torches|sails paper boats|hunts for buried treasure|"
-    "teaches frogs to sing|builds robots out of junk|runs a tiny cinema|"
-    "brews glowing tea|chases shooting stars|knits scarves for trees|"
-    "fixes spaceships|rides a giant snail|dances in the rain|keeps bees on a rooftop"
-).split("|")
+    "bakes bread before sunrise",
+    "solves riddles for travellers",
+    "repairs broken clocks",
+    "plays the accordion on street corners",
+    "collects lost buttons",
+    "races hot-air balloons",
+    "guards a hidden waterfall",
+    "delivers parcels by kite",
+    "paints murals at night",
+    "tames thunderstorms",
+    "grows giant vegetables",
+    "writes letters to the moon",
+    "juggles flaming torches",
+    "sails paper boats",
+    "hunts for buried treasure",
+    "teaches frogs to sing",
+    "builds robots out of junk",
+    "runs a tiny cinema",
+    "brews glowing tea",
+    "chases shooting stars",
+    "knits scarves for trees",
+    "fixes spaceships",
+    "rides a giant snail",
+    "dances in the rain",
+    "keeps bees on a rooftop",
+)
 PLACES = (
-    "a floating island|a lighthouse|a desert town|a snowy village|a sunken city|"
-    "a haunted mansion|a bamboo forest|a neon city|a candy kingdom|a volcano|"
-    "a clockwork tower|a moon base|a jungle temple|a seaside harbour|a mushroom forest|"
-    "a cloud castle|a busy market|an abandoned circus|a glacier|a swamp|"
-    "an underground railway|a treehouse town|a coral reef|a space station|a windmill farm"
-).split("|")
+    "a floating island",
+    "a lighthouse",
+    "a desert town",
+    "a snowy village",
+    "a sunken city",
+    "a haunted mansion",
+    "a bamboo forest",
+    "a neon city",
+    "a candy kingdom",
+    "a volcano",
+    "a clockwork tower",
+    "a moon base",
+    "a jungle temple",
+    "a seaside harbour",
+    "a mushroom forest",
+    "a cloud castle",
+    "a busy market",
+    "an abandoned circus",
+    "a glacier",
+    "a swamp",
+    "an underground railway",
+    "a treehouse town",
+    "a coral reef",
+    "a space station",
+    "a windmill farm",
+)
 STYLE_LOOKS = (
-    "watercolour|charcoal sketch|neon outlines|pixel art|claymation|woodcut print|"
-    "cel shading|oil paint impasto|cross-hatched ink|glitch art|felt puppets|"
-    "chalk on a blackboard|collage of magazine cutouts|embroidery|mosaic tiles|"
-    "blueprint lines|stained paper|pastel crayons|airbrushed chrome|linocut"
-).split("|")
-COLOURS = "amber teal crimson ochre lilac cobalt sepia mint coral indigo".split()
+    "watercolour",
+    "charcoal sketch",
+    "neon outlines",
+    "pixel art",
+    "claymation",
+    "woodcut print",
+    "cel shading",
+    "oil paint impasto",
+    "cross-hatched ink",
+    "glitch art",
+    "felt puppets",
+    "chalk on a blackboard",
+    "collage of magazine cutouts",
+    "embroidery",
+    "mosaic tiles",
+    "blueprint lines",
+    "stained paper",
+    "pastel crayons",
+    "airbrushed chrome",
+    "linocut",
+)
+COLOURS = (
+    "amber",
+    "teal",
+    "crimson",
+    "ochre",
+    "lilac",
+    "cobalt",
+    "sepia",
+    "mint",
+    "coral",
+    "indigo",
+)
 PEOPLE = (
-    "streamer|skateboarder|chef|violinist|weather presenter|marathon runner|poet|"
-    "carpenter|yoga teacher|magician|climber|DJ|potter|sommelier|comedian"
-).split("|")
+    "streamer",
+    "skateboarder",
+    "chef",
+    "violinist",
+    "weather presenter",
+    "marathon runner",
+    "poet",
+    "carpenter",
+    "yoga teacher",
+    "magician",
+    "climber",
+    "DJ",
+    "potter",
+    "sommelier",
+    "comedian",
+)
 HAIR = (
-    "a shaved head|long red curls|a silver bob|blue dreadlocks|a black ponytail|"
-    "a grey quiff|braided hair|a pink mohawk"
-).split("|")
+    "a shaved head",
+    "long red curls",
+    "a silver bob",
+    "blue dreadlocks",
+    "a black ponytail",
+    "a grey quiff",
+    "braided hair",
+    "a pink mohawk",
+)
 
 
 def _name(rng: random.Random) -> str:
     def word() -> str:
-        return (rng.choice(SYLLABLES) + rng.choice(ENDINGS.split())).capitalize()
+        return (rng.choice(SYLLABLES) + rng.choice(ENDINGS)).capitalize()
 
     return f"{word()} {word()}"
 

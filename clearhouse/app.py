@@ -27,10 +27,10 @@ from clearhouse.rate_limit import RateLimiter
 from clearhouse.settings import Settings
 from likeness.api import router as likeness_router
 from likeness.runtime import LikenessRuntime
-from rights.matching.runtime import MatchingRuntime
 from likeness.uploads import UPLOAD_ROUTES
 from policies.api import router as policies_router
 from rights.api import router as rights_router
+from rights.matching.runtime import MatchingRuntime
 
 
 def collect_garbage_rarely() -> None:

@@ -31,7 +31,7 @@ SPELLED_OUT_RUN = 3  # single letters in a row that read as a name spelled out
 JOINED_WORD_LETTERS = 3  # both sides of a break inside a distinctive name are this long
 HASHTAG_NAME_LETTERS = 6  # a distinctive name this long is found anywhere inside a hashtag
 TITLE_CASE_SHARE = 0.6  # past this share of capitalised words, a capital proves nothing
-_SENTENCE_END = re.compile(r"[.!?;:\n]\s*[\"'“‘(]*\s*$")
+_SENTENCE_END = re.compile(r"[.!?;:\n]\s*[\"'\u201c\u2018(]*\s*$")
 
 
 @dataclass(frozen=True)

@@ -59,12 +59,16 @@ DODGES = [
     ("underscored", "captain_comet over the moon", "captain_comet"),
     ("split name", "Sponge wick at the diner", "Sponge wick"),
     ("camel case", "a still of CaptainComet", "CaptainComet"),
-    ("homoglyphs", "Spоngewіck at the diner", "Spоngewіck"),  # Cyrillic о and і
-    ("accents", "Spöngéwick at the diner", "Spöngéwick"),
-    ("full width", "Ｓｐｏｎｇｅｗｉｃｋ at the diner", "Ｓｐｏｎｇｅｗｉｃｋ"),
+    ("homoglyphs", "Sp\u043engew\u0456ck at the diner", "Sp\u043engew\u0456ck"),  # Cyrillic o and i
+    ("accents", "Sp\u00f6ng\u00e9wick at the diner", "Sp\u00f6ng\u00e9wick"),
+    (
+        "full width",
+        "\uff33\uff50\uff4f\uff4e\uff47\uff45\uff57\uff49\uff43\uff4b at the diner",
+        "\uff33\uff50\uff4f\uff4e\uff47\uff45\uff57\uff49\uff43\uff4b",
+    ),
     ("invisible characters", "Sponge\u200bwi\u00adck at the diner", "Sponge\u200bwi\u00adck"),
     ("possessive", "Spongewick's first day", "Spongewick"),
-    ("curly possessive", "Captain Comet’s rocket", "Captain Comet"),
+    ("curly possessive", "Captain Comet\u2019s rocket", "Captain Comet"),
     ("possessive without apostrophe", "Spongewicks first day", "Spongewick"),
     ("hashtag", "#Spongewick fan art", "Spongewick"),
     ("camel-case hashtag", "#CaptainComet fan art", "CaptainComet"),
@@ -151,7 +155,7 @@ def test_a_name_that_is_an_ordinary_word_needs_more_than_the_word(index, prompt)
         ("a portrait of Link in the forest", LINK),  # an ordinary word, capitalised mid-sentence
         ("Th0r with a hammer", THOR),
         ("T.h.o.r with a hammer", THOR),
-        ("Nеmo at the organ", NEMO),  # Cyrillic е
+        ("N\u0435mo at the organ", NEMO),  # Cyrillic e
         ("Captain Nemo at the organ", NEMO),  # the full name is distinctive
         ("Al1ce at the tea party", ALICE),
         ("a portrait of Mirage, the magician", MIRAGE),
@@ -179,7 +183,8 @@ def test_names_of_a_removed_asset_are_no_longer_found():
 
 
 def test_spans_map_back_through_folding_that_changes_lengths():
-    prompt = "ﬁnd Ｓｐｏｎｇｅ in the ßtreet"  # a ligature, full width, ß folds to two letters
+    # A ligature, full-width letters, and a sharp s that folds to two letters.
+    prompt = "\ufb01nd \uff33\uff50\uff4f\uff4e\uff47\uff45 in the \u00dftreet"
     folded = fold_prompt(prompt)
     assert folded.letters.startswith("flnd")
     for word in folded.words:
