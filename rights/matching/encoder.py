@@ -72,13 +72,16 @@ class SentenceEncoder:
         if not texts:
             return np.zeros((0, DIMENSION), dtype=np.float32)
         model = self._model()
-        rows = []
+        # Batches of texts of about the same length waste little on padding.
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        vectors = np.empty((len(texts), DIMENSION), dtype=np.float32)
         with torch.inference_mode():
-            for start in range(0, len(texts), BATCH):
-                features = model.preprocess(texts[start : start + BATCH])
+            for start in range(0, len(order), BATCH):
+                batch = order[start : start + BATCH]
+                features = model.preprocess([texts[i] for i in batch])
                 output = model(features)["sentence_embedding"]
-                rows.append(torch.nn.functional.normalize(output, dim=-1).numpy())
-        return np.ascontiguousarray(np.vstack(rows), dtype=np.float32)
+                vectors[batch] = torch.nn.functional.normalize(output, dim=-1).numpy()
+        return vectors
 
     def encode_one(self, text: str) -> npt.NDArray[np.float32]:
         return self.encode([text])[0]
