@@ -44,6 +44,11 @@ class TextCatalogue:
             self.names.remove(asset_id)
             self.semantic.remove(asset_id)
 
+    def clear(self) -> None:
+        with self._lock.writing():
+            self.names = NameIndex()
+            self.semantic = SemanticIndex(dimension=self.semantic.dimension)
+
     def __len__(self) -> int:
         with self._lock.reading():
             return len(self.names)

@@ -35,12 +35,15 @@ class MatchingRuntime:
 
     def refresh(self, session: Session) -> None:
         """Load what changed since this process last looked (everything, the first time)."""
-        current = store.current_generation(session)
-        if current == self.generation:
+        if store.current_generation(session) == self.generation:
             return
         with self._sync_lock:
-            if current <= self.generation:
+            current = store.current_generation(session)  # again: another thread may have loaded
+            if current == self.generation:
                 return
+            if current < self.generation:  # the database was restored from an older backup
+                self.catalogue.clear()
+                self.generation = -1
             for change in store.changed_since(
                 session, self.generation, model_key=self.encoder.model_key
             ):
