@@ -10,7 +10,9 @@ then decides:
   asset's texts reaches ``context_similarity`` or they share ``context_overlap`` of distinctive
   words ("Thor swinging his hammer in a storm", not "a thor's hammer pendant");
 - with no name, the prompt describes the asset when it reads very like one of the asset's texts
-  (``similarity_alone``), or fairly like one while sharing enough of its distinctive words
+  and says enough to single one asset out (``similarity_alone``, ``words_alone``: "a robot boy"
+  reads very like an owner's keyword list "robot boy, jet boots, ..." but names no more than
+  the kind of thing), or fairly like one while sharing enough of its distinctive words
   (``similarity_with_words`` and ``overlap_with_words``): the shared words are what tell "a
   mustachioed plumber in a red cap and blue overalls stomping turtles" from "a plumber fixing
   a sink", which the sentence model alone finds about as close.
@@ -31,14 +33,17 @@ from rights.matching.types import MatchKind, TextMatch
 
 @dataclass(frozen=True)
 class Thresholds:
-    similarity_alone: float = 0.74
-    similarity_with_words: float = 0.45
+    similarity_alone: float = 0.78
+    words_alone: int = 4  # content words the prompt needs for similarity alone to count
+    similarity_with_words: float = 0.40
     overlap_with_words: float = 3.0
-    context_similarity: float = 0.45
+    context_similarity: float = 0.55
     context_overlap: float = 1.5
 
-    def describes(self, score: SemanticScore) -> bool:
-        return score.similarity >= self.similarity_alone or (
+    def describes(self, score: SemanticScore, *, prompt_words: int) -> bool:
+        if score.similarity >= self.similarity_alone and prompt_words >= self.words_alone:
+            return True
+        return (
             score.similarity >= self.similarity_with_words
             and score.overlap >= self.overlap_with_words
         )
@@ -81,7 +86,9 @@ class TextMatcher:
                 matches[asset_id] = TextMatch(asset_id, hit.kind, 1.0, hit.start, hit.end)
         start, end = len(prompt) - len(prompt.lstrip()), len(prompt.rstrip())
         for asset_id, score in scores.items():
-            if asset_id not in matches and self.thresholds.describes(score):
+            if asset_id not in matches and self.thresholds.describes(
+                score, prompt_words=len(words)
+            ):
                 matches[asset_id] = TextMatch(
                     asset_id, MatchKind.description, round(score.similarity, 4), start, end
                 )

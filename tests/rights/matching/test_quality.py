@@ -63,9 +63,7 @@ def test_every_positive_names_a_registered_asset_and_both_splits_are_sizeable():
 
 @pytest.mark.parametrize("category", ip_quality.POSITIVE)
 def test_held_out_positives_are_found_at_the_target_rate(held_out_rates, category):
-    assert held_out_rates[category]["found"] >= ip_quality.FOUND_AT_LEAST[category], (
-        held_out_rates
-    )
+    assert held_out_rates[category]["found"] >= ip_quality.FOUND_AT_LEAST[category], held_out_rates
 
 
 @pytest.mark.parametrize("category", ip_quality.NEGATIVE)
