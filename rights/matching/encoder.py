@@ -59,8 +59,11 @@ class SentenceEncoder:
     model_key = MODEL_KEY
     dimension = DIMENSION
 
-    def __init__(self, model_dir: Path | None = None) -> None:
+    def __init__(self, model_dir: Path | None = None, *, threads: int = 1) -> None:
+        """``threads``: torch's intra-op threads, a setting of the whole process
+        (`Settings.text_model_threads`), applied when this encoder first runs."""
         self._model_dir = model_dir
+        self.threads = threads
 
     def _model(self):
         return _load_model(self._model_dir or packaged_model_dir())
@@ -72,6 +75,8 @@ class SentenceEncoder:
         if not texts:
             return np.zeros((0, DIMENSION), dtype=np.float32)
         model = self._model()
+        if torch.get_num_threads() != self.threads:
+            torch.set_num_threads(self.threads)
         # Batches of texts of about the same length waste little on padding.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         vectors = np.empty((len(texts), DIMENSION), dtype=np.float32)

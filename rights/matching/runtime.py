@@ -13,6 +13,7 @@ import numpy as np
 from fastapi import Depends, Request
 from sqlmodel import Session
 
+from clearhouse.settings import Settings
 from rights.matching import store
 from rights.matching.catalogue import TextCatalogue
 from rights.matching.encoder import SentenceEncoder
@@ -76,6 +77,11 @@ class MatchingRuntime:
         if missing:
             vectors[missing] = self.encoder.encode([texts[p] for p in missing])
         return vectors
+
+
+def start_matching(settings: Settings) -> MatchingRuntime:
+    """The runtime an app holds; nothing loads until the first match or registration."""
+    return MatchingRuntime(encoder=SentenceEncoder(threads=settings.text_model_threads))
 
 
 async def get_matching(request: Request) -> MatchingRuntime:

@@ -40,11 +40,13 @@ class SemanticIndex:
         self.dimension = dimension
         self.candidates = candidates
         self._centroids = np.zeros((_INITIAL_SLOTS, dimension), dtype=np.float32)
+        self._live = np.zeros(_INITIAL_SLOTS, dtype=bool)
         self._texts: list[npt.NDArray[np.float32] | None] = [None] * _INITIAL_SLOTS
         self._words: list[frozenset[str]] = [frozenset()] * _INITIAL_SLOTS
         self._ids: list[uuid.UUID | None] = [None] * _INITIAL_SLOTS
         self._slot_of: dict[uuid.UUID, int] = {}
-        self._free: list[int] = list(range(_INITIAL_SLOTS - 1, -1, -1))
+        self._free: list[int] = list(range(_INITIAL_SLOTS - 1, -1, -1))  # lowest first
+        self._used = 0  # one past the highest slot ever filled
         self._document_frequency: Counter[str] = Counter()
 
     def __len__(self) -> int:
@@ -55,15 +57,17 @@ class SemanticIndex:
     ) -> None:
         """Make the asset searchable with these text embeddings (unit rows) and words."""
         self.remove(asset_id)
-        if len(vectors) == 0 and not words:
+        if len(vectors) == 0:  # no texts: found by name only
             return
         if not self._free:
             self._grow()
         slot = self._free.pop()
+        self._used = max(self._used, slot + 1)
         vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dimension)
         centroid = vectors.sum(axis=0)
         norm = float(np.linalg.norm(centroid))
         self._centroids[slot] = centroid / norm if norm > 0 else 0.0
+        self._live[slot] = True
         self._texts[slot] = vectors
         self._words[slot] = words
         self._ids[slot] = asset_id
@@ -79,6 +83,7 @@ class SemanticIndex:
             if self._document_frequency[word] <= 0:
                 del self._document_frequency[word]
         self._centroids[slot] = 0.0
+        self._live[slot] = False
         self._texts[slot] = None
         self._words[slot] = frozenset()
         self._ids[slot] = None
@@ -88,23 +93,23 @@ class SemanticIndex:
         """The ``candidates`` assets closest to the prompt's embedding, with their scores."""
         if not self._slot_of:
             return []
-        coarse = self._centroids @ query
+        used = self._used  # slots past it were never filled: not read at all
+        coarse = np.where(self._live[:used], self._centroids[:used] @ query, -np.inf)
         count = min(self.candidates, len(self._slot_of))
-        if count < len(coarse):
-            slots = np.argpartition(-coarse, count - 1)[:count]
-        else:
-            slots = np.arange(len(coarse))
+        slots = np.argpartition(-coarse, count - 1)[:count].tolist()
+        texts = [self._texts[slot] for slot in slots]
+        # One product over the candidates' texts, then the best of each asset's own rows.
+        offsets = np.cumsum([0] + [len(rows) for rows in texts[:-1]])
+        best = np.maximum.reduceat(np.concatenate(texts) @ query, offsets)
         weights = self._word_weights(words)
-        scores = []
-        for slot in slots.tolist():
-            asset_id = self._ids[slot]
-            if asset_id is None:
-                continue
-            texts = self._texts[slot]
-            similarity = float((texts @ query).max()) if len(texts) else 0.0
-            shared = words & self._words[slot]
-            scores.append(SemanticScore(asset_id, similarity, sum(weights[w] for w in shared)))
-        return scores
+        return [
+            SemanticScore(
+                self._ids[slot],
+                float(similarity),
+                sum(weights[word] for word in words & self._words[slot]),
+            )
+            for slot, similarity in zip(slots, best.tolist(), strict=True)
+        ]
 
     def _word_weights(self, words: frozenset[str]) -> dict[str, float]:
         """Inverse document frequency over the catalogue, scaled so a word of one asset is ~1."""
@@ -118,6 +123,7 @@ class SemanticIndex:
     def _grow(self) -> None:
         old = len(self._ids)
         self._centroids = np.vstack([self._centroids, np.zeros_like(self._centroids)])
+        self._live = np.concatenate([self._live, np.zeros_like(self._live)])
         self._texts.extend([None] * old)
         self._words.extend([frozenset()] * old)
         self._ids.extend([None] * old)
