@@ -146,10 +146,9 @@ class Settings(BaseSettings):
     text_model_threads: int = Field(
         default=1,
         ge=1,
-        description="Threads of torch's CPU work in one process, set when the IP text check's "
-        "sentence model first runs: one sentence is little work, and on a busy machine a "
-        "forward pass split over two threads waits for whichever was descheduled; requests "
-        "run side by side on the cores instead.",
+        description="Threads that embed one text for the IP text check: one sentence is "
+        "little work, and on a busy machine a pass split over two threads waits for whichever "
+        "was descheduled; requests run side by side on the cores instead.",
     )
     media_concurrency: int = Field(
         default=2, ge=1, description="Threads of one process that decode and detect faces."

@@ -81,7 +81,11 @@ class MatchingRuntime:
 
 def start_matching(settings: Settings) -> MatchingRuntime:
     """The runtime an app holds; nothing loads until the first match or registration."""
-    return MatchingRuntime(encoder=SentenceEncoder(threads=settings.text_model_threads))
+    return MatchingRuntime(
+        encoder=SentenceEncoder(
+            cache_dir=settings.data_dir / "models", threads=settings.text_model_threads
+        )
+    )
 
 
 async def get_matching(request: Request) -> MatchingRuntime:
