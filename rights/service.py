@@ -48,9 +48,10 @@ class AssetDeletion:
 
 
 def create_asset(
-    session: Session, *, owner: Account, data: AssetCreate, text_vectors: TextVectors
+    session: Session, *, owner: Account, data: AssetCreate, text_vectors: TextVectors | None
 ) -> Asset:
-    """``text_vectors``: the embeddings of the body's texts (rights/matching/store.py)."""
+    """``text_vectors``: the embeddings of the body's texts (rights/matching/store.py); with
+    None, the IP text check embeds them when it first loads the asset."""
     asset = Asset(owner_id=owner.id, **data.model_dump())
     session.add(asset)
     _flush_handle(session, asset.handle)
