@@ -137,6 +137,7 @@ def _seed_demo(session: Session, *, settings: Settings, base_url: str) -> None:
             aliases=["The Comet"],
             description="A demo character.",
         ),
+        text_vectors=None,  # embedded by the IP text check when it first loads the catalogue
     )
     set_policy(
         session,

@@ -159,6 +159,13 @@ class Settings(BaseSettings):
         "upload admitted to media work: few threads served in turn keep the slowest answers "
         "fast, where many contend for Python's one interpreter lock.",
     )
+    text_model_threads: int = Field(
+        default=1,
+        ge=1,
+        description="Threads that embed one text for the IP text check: one sentence is "
+        "little work, and on a busy machine a pass split over two threads waits for whichever "
+        "was descheduled; requests run side by side on the cores instead.",
+    )
     media_concurrency: int = Field(
         default=2, ge=1, description="Threads of one process that decode and detect faces."
     )
