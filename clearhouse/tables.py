@@ -8,4 +8,5 @@ def import_all_tables() -> None:
     import clearhouse.mail.models  # noqa: F401
     import likeness.models  # noqa: F401
     import policies.models  # noqa: F401
-    import rights.models  # noqa: F401
+    import rights.models
+    import rights.references.models  # noqa: F401

@@ -27,6 +27,7 @@ from rights import handles, repository
 from rights.errors import GrantRevoked, NothingToGrant
 from rights.models import Asset, AssetKind, ConsentGrant, ConsentReceipt, GrantStatus, ReceiptEvent
 from rights.receipts import issue_receipt, status_url
+from rights.references.service import forget_asset_references
 from rights.schemas import AssetCreate, AssetUpdate, ConsentStatus, GrantPublic
 
 
@@ -107,6 +108,7 @@ def delete_asset(
     session.add(asset)
     handles.retire(session, asset=asset, handle=asset.handle, settings=settings)
     record_event(session, action="asset.deleted", actor_id=owner.id, asset_id=asset.id, details={})
+    forget_asset_references(session, asset_id=asset.id)
     if asset.kind == AssetKind.likeness:
         forget_likeness(
             session,
