@@ -60,9 +60,10 @@ class UnusablePicture(ValueError):
     """A picture that holds too little to recognise it by (a flat colour, a sliver)."""
 
 
-#: A reference smaller than this on its shorter side is refused: its crops would be a few
-#: pixels wide.
-MIN_REFERENCE_SIDE = 64
+#: A reference smaller than this on its shorter side, or longer than ``MAX_ASPECT`` times
+#: it, is refused: its crops would be a few pixels across.
+MIN_REFERENCE_SIDE = 32
+MAX_ASPECT = 4.0
 
 #: Luma or value must vary at least this much (standard deviation, 0-255): a flat picture
 #: hashes like every other flat picture.
@@ -75,6 +76,11 @@ def reference_fingerprint(rgb: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint64]:
     Raises :class:`UnusablePicture` for a picture too small or too flat to tell apart.
     """
     height, width = rgb.shape[:2]
+    if max(height, width) > MAX_ASPECT * min(height, width):
+        raise UnusablePicture(
+            f"the picture is {max(height, width) / min(height, width):.0f} times as long as "
+            f"it is wide; crop it to at most {MAX_ASPECT:.0f}:1 around the character or style"
+        )
     if min(height, width) < MIN_REFERENCE_SIDE:
         raise UnusablePicture(
             f"the picture is {width}x{height} pixels; a reference needs at least "
