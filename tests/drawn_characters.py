@@ -171,9 +171,7 @@ def draw_character(seed: int) -> Image.Image:
 
 
 def _jpeg(image: Image.Image, quality: int) -> Image.Image:
-    buffer = io.BytesIO()
-    image.save(buffer, format="JPEG", quality=quality)
-    return Image.open(io.BytesIO(buffer.getvalue())).convert("RGB")
+    return Image.open(io.BytesIO(jpeg_bytes(image, quality))).convert("RGB")
 
 
 def crop(fraction: float) -> Edit:
@@ -286,6 +284,12 @@ def unrelated_pictures(
                     draw.ellipse(corners, fill=_colour(rng))
         pictures.append(picture)
     return pictures[:count]
+
+
+def jpeg_bytes(image: Image.Image, quality: int = 90) -> bytes:
+    buffer = io.BytesIO()
+    image.convert("RGB").save(buffer, format="JPEG", quality=quality)
+    return buffer.getvalue()
 
 
 def png_bytes(image: Image.Image) -> bytes:

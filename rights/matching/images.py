@@ -56,8 +56,8 @@ CHANNEL_DISTANCE = 18
 #: pHash distance (of 64 bits, the closer channel) under which a view is scored in full.
 SHORTLIST_DISTANCE = 16
 
-#: Slots scanned at once: keeps the temporaries of one pass in the processor's cache.
-CHUNK_SLOTS = 2048
+#: Words scanned at once: keeps the temporaries of one pass in the processor's cache.
+CHUNK_WORDS = 65_536
 
 
 @dataclass(frozen=True)
@@ -101,8 +101,10 @@ class ReferenceImageIndex:
         self._allocate(max(1, capacity))
 
     def _allocate(self, capacity: int) -> None:
-        # The first pass reads only pHash words: they are kept apart, so its scan is contiguous.
-        self._phash = np.zeros((capacity, len(VIEWS), len(CHANNELS)), dtype=np.uint64)
+        # The first pass reads only pHash words, one channel at a time: each channel's words
+        # are kept apart and in a row, so that pass streams through memory (a reduction over
+        # interleaved channels took 15 times as long).
+        self._phash = np.zeros((len(CHANNELS), capacity, len(VIEWS)), dtype=np.uint64)
         self._others = np.zeros((capacity, *_OTHERS_SHAPE), dtype=np.uint64)
         self._live = np.zeros(capacity, dtype=bool)
         self._reference_ids: list[uuid.UUID | None] = [None] * capacity
@@ -124,7 +126,7 @@ class ReferenceImageIndex:
             if not self._free:
                 self._grow()
             slot = self._free.pop()
-            self._phash[slot] = fingerprint[:, :, PHASH]
+            self._phash[:, slot] = fingerprint[:, :, PHASH].T
             self._others[slot] = np.delete(fingerprint, PHASH, axis=2)
             self._reference_ids[slot] = reference.reference_id
             self._asset_ids[slot] = reference.asset_id
@@ -156,7 +158,10 @@ class ReferenceImageIndex:
     def _grow(self) -> None:
         old = len(self._live)
         capacity = 2 * old
-        for name in ("_phash", "_others", "_live"):
+        phash = np.zeros((len(CHANNELS), capacity, len(VIEWS)), dtype=np.uint64)
+        phash[:, :old] = self._phash
+        self._phash = phash
+        for name in ("_others", "_live"):
             array = getattr(self, name)
             grown = np.zeros((capacity, *array.shape[1:]), dtype=array.dtype)
             grown[:old] = array
@@ -170,6 +175,11 @@ class ReferenceImageIndex:
     def count(self) -> int:
         with self._lock.reading():
             return len(self._slots)
+
+    def memory_bytes(self) -> int:
+        """Bytes of the packed hashes, allocated slots included."""
+        with self._lock.reading():
+            return self._phash.nbytes + self._others.nbytes + self._live.nbytes
 
     def holds(self, reference_id: uuid.UUID) -> bool:
         with self._lock.reading():
@@ -189,19 +199,24 @@ class ReferenceImageIndex:
 
     def _search_one(self, position: int, query: npt.NDArray[np.uint64]) -> list[ImageMatch]:
         query_phash, query_others = query[:, PHASH], np.delete(query, PHASH, axis=1)
+        views = len(VIEWS)
+        channels = [self._phash[channel, : self._used].reshape(-1) for channel in range(2)]
         best: dict[uuid.UUID, tuple[float, uuid.UUID]] = {}
-        for start in range(0, self._used, CHUNK_SLOTS):
-            stop = min(start + CHUNK_SLOTS, self._used)
-            near = np.bitwise_count(self._phash[start:stop] ^ query_phash).min(axis=2)
-            slots, views = np.nonzero((near <= SHORTLIST_DISTANCE) & self._live[start:stop, None])
-            if slots.size == 0:
+        for start in range(0, channels[0].size, CHUNK_WORDS):
+            stop = start + CHUNK_WORDS
+            near = np.bitwise_count(channels[0][start:stop] ^ query_phash[0])
+            np.minimum(near, np.bitwise_count(channels[1][start:stop] ^ query_phash[1]), out=near)
+            found = np.flatnonzero(near <= SHORTLIST_DISTANCE) + start
+            found = found[self._live[found // views]]
+            if found.size == 0:
                 continue
-            slots += start
-            per_channel = np.bitwise_count(self._phash[slots, views] ^ query_phash).astype(
-                np.int32
-            ) + np.bitwise_count(self._others[slots, views] ^ query_others).sum(
+            slots, view = np.divmod(found, views)
+            pairs = zip(channels, query_phash, strict=True)
+            per_channel = np.stack(
+                [np.bitwise_count(words[found] ^ q) for words, q in pairs], axis=1, dtype=np.int32
+            ) + np.bitwise_count(self._others[slots, view] ^ query_others).sum(
                 axis=2, dtype=np.int32
-            )  # (views, channels)
+            )  # (views found, channels)
             pair, channel = per_channel.sum(axis=1), per_channel.min(axis=1)
             scores = np.maximum(1.0 - pair / (2 * BITS_PER_VIEW), 1.0 - channel / BITS_PER_VIEW)
             matched = (pair <= PAIR_DISTANCE) | (channel <= CHANNEL_DISTANCE)

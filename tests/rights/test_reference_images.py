@@ -1,12 +1,11 @@
 """Reference pictures of characters and styles: uploaded by their owner, kept as fingerprints
 only, found again in input pictures by every API process, gone with their asset."""
 
-import io
 import uuid
 
 import numpy as np
 import pytest
-from drawn_characters import EDITS, draw_character, png_bytes
+from drawn_characters import EDITS, draw_character, jpeg_bytes, png_bytes
 from factories import create_asset, sign_up
 from fastapi.testclient import TestClient
 from PIL import Image
@@ -20,12 +19,6 @@ from clearhouse.db import read_session
 def _upload(client, user, asset_id: str, *pictures: bytes):
     files = [("files", (f"picture{n}.png", data, "image/png")) for n, data in enumerate(pictures)]
     return client.post(f"/v1/assets/{asset_id}/references", headers=user.headers, files=files)
-
-
-def _jpeg(picture: Image.Image, quality: int = 90) -> bytes:
-    buffer = io.BytesIO()
-    picture.save(buffer, format="JPEG", quality=quality)
-    return buffer.getvalue()
 
 
 def _matches(client, pictures):
@@ -53,7 +46,7 @@ def test_an_owner_registers_pictures_and_an_edited_copy_is_found_as_the_characte
     assert [r["id"] for r in listed] == [r["id"] for r in created]
 
     rng = np.random.default_rng(0)
-    cropped = _jpeg(EDITS["crop_90"](picture, rng))
+    cropped = jpeg_bytes(EDITS["crop_90"](picture, rng))
     recoloured = np.asarray(EDITS["hue_shift_180"](picture, rng))
     first, second = _matches(client, [cropped, recoloured])
     assert (first.asset_id, second.asset_id) == (uuid.UUID(asset["id"]),) * 2
@@ -111,7 +104,7 @@ def test_a_restarted_process_loads_every_reference(settings, client, holder):
     assert _upload(client, holder, asset["id"], *map(png_bytes, pictures)).status_code == 201
     with TestClient(create_app(settings)) as restarted:
         assert restarted.app.state.reference_catalogue.index.count() == 3
-        assert _matched(restarted, _jpeg(pictures[1], 40)) == {asset["id"]}
+        assert _matched(restarted, jpeg_bytes(pictures[1], 40)) == {asset["id"]}
 
 
 def test_each_asset_holds_at_most_its_limit_of_pictures(client, holder, settings):
