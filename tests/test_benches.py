@@ -91,4 +91,5 @@ def test_image_matching_bench_reports_rates_per_edit_and_latency():
     for timing in (latency["search"], latency["decode_fingerprint_and_search_jpeg"]):
         assert 0 < timing["p50_ms"] <= timing["p99_ms"]
     # Half the lookups are edited copies of indexed pictures, half unrelated pictures.
-    assert 0.25 <= latency["lookups_matching_something"] <= 0.5
+    assert latency["edited_copies_found"] >= 0.5
+    assert latency["unrelated_pictures_matching"] <= 0.02

@@ -24,7 +24,7 @@ Searches share a read lock; adding or removing a reference takes the write lock,
 
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -35,6 +35,7 @@ from likeness.index.locking import ReadWriteLock
 from rights.matching.image_fingerprints import (
     BITS_PER_VIEW,
     CHANNELS,
+    HASHED_SIDE,
     HASHES,
     PHASH,
     VIEWS,
@@ -242,8 +243,9 @@ def fingerprint_inputs(
     pictures: Sequence[bytes | npt.NDArray[np.uint8]], *, limits: MediaLimits | None = None
 ) -> npt.NDArray[np.uint64]:
     """The fingerprints of input pictures, shape (n, 2, 3): uploaded bytes (decoded within
-    ``limits``, one pixel budget for them all) or decoded uint8 RGB or grey arrays."""
-    limits = limits or MediaLimits()
+    ``limits``, one pixel budget for them all, straight to the size the hashes read, as
+    references are) or decoded uint8 RGB or grey arrays."""
+    limits = replace(limits or MediaLimits(), max_side=HASHED_SIDE)
     budget = PixelBudget(limits)
     fingerprints = [
         input_fingerprint(

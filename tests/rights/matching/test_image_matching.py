@@ -9,9 +9,10 @@ import uuid
 
 import numpy as np
 import pytest
-from drawn_characters import EDITS, draw_character, measure_image_check
+from drawn_characters import EDITS, draw_character, measure_image_check, png_bytes
 from faces import FACES_DIR
 
+from clearhouse.media import MediaLimits, MediaTooLarge, UnsupportedMedia
 from rights.matching.image_fingerprints import (
     VIEWS,
     UnusablePicture,
@@ -138,3 +139,7 @@ def test_pictures_too_flat_or_thin_to_recognise_are_refused(picture, message):
 def test_inputs_that_are_not_pictures_are_refused():
     with pytest.raises(ValueError, match="uint8"):
         input_fingerprint(np.zeros((10, 10, 3), dtype=np.float32))
+    with pytest.raises(UnsupportedMedia):
+        fingerprint_inputs([b"GIF89a not one of ours"])
+    with pytest.raises(MediaTooLarge):
+        fingerprint_inputs([png_bytes(draw_character(1))], limits=MediaLimits(max_bytes=100))
