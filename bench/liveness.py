@@ -69,8 +69,8 @@ def real_turns() -> dict[str, float | int]:
 
 
 def warped_stills() -> dict[str, float | int]:
+    from clearhouse.media import decode_image
     from likeness.backends.dlib_backend import DlibFaceBackend
-    from likeness.media import decode_image
 
     backend = DlibFaceBackend()
     ratios: dict[str, list[float]] = {}

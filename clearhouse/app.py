@@ -31,6 +31,9 @@ from likeness.uploads import UPLOAD_ROUTES
 from policies.api import router as policies_router
 from rights.api import router as rights_router
 from rights.matching.runtime import start_matching
+from rights.references.api import UPLOAD_ROUTES as REFERENCE_UPLOAD_ROUTES
+from rights.references.api import router as references_router
+from rights.references.catalogue import ReferenceCatalogue
 
 
 def collect_garbage_rarely() -> None:
@@ -62,6 +65,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             session.commit()
         app.state.likeness = LikenessRuntime.start(settings=settings, engine=app.state.engine)
         app.state.matching = start_matching(settings)  # loads model and catalogue on first use
+        app.state.reference_catalogue = ReferenceCatalogue.start(engine=app.state.engine)
         app.state.rate_limiter = RateLimiter.from_settings(settings)
         app.state.mailer = Mailer(engine=app.state.engine, settings=settings)
         # Route handlers run on anyio's thread pool (40 threads by default); uploads waiting on
@@ -97,7 +101,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(
         RequestBodyLimit,
         default_max_bytes=settings.body_max_bytes,
-        route_max_bytes=dict.fromkeys(UPLOAD_ROUTES, settings.scan_max_bytes),
+        route_max_bytes=dict.fromkeys(
+            (*UPLOAD_ROUTES, *REFERENCE_UPLOAD_ROUTES), settings.scan_max_bytes
+        ),
     )
     if settings.trusted_proxies:
         # The client's address (for rate limits) comes from X-Forwarded-For only via these.
@@ -110,6 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_openapi(app)
     app.include_router(accounts_router)
     app.include_router(rights_router)
+    app.include_router(references_router)
     app.include_router(audit_router)
     app.include_router(policies_router)
     app.include_router(likeness_router)

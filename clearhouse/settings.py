@@ -175,6 +175,13 @@ class Settings(BaseSettings):
         description="How long a request waits for a free decode before a 503 with Retry-After.",
     )
 
+    reference_images_per_asset: int = Field(
+        default=10,
+        ge=1,
+        le=100,
+        description="Reference pictures one character or style may hold for the IP image check.",
+    )
+
     # Rate limits (clearhouse/rate_limit.py).
     redis_url: str | None = Field(
         default=None,

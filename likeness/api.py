@@ -18,7 +18,9 @@ from clearhouse.deps import (
     require_role,
 )
 from clearhouse.errors import NotFound, raises
+from clearhouse.media import DECODING_ERRORS
 from clearhouse.pagination import Page, PageParams, page_params
+from clearhouse.uploads import multipart_request_body
 from likeness import conflicts, enrolment
 from likeness.errors import (
     ConflictAlreadyResolved,
@@ -29,7 +31,6 @@ from likeness.errors import (
     NotALikeness,
     PartyToConflict,
 )
-from likeness.media import DECODING_ERRORS
 from likeness.models import ConflictStatus, EnrolmentSession, LikenessConflict
 from likeness.runtime import LikenessDep
 from likeness.scan import scan_media
@@ -41,12 +42,7 @@ from likeness.schemas import (
     EnrolmentResult,
     ScanResultPublic,
 )
-from likeness.uploads import (
-    MAX_ENROLMENT_UPLOADS,
-    enrolment_uploads,
-    multipart_request_body,
-    scan_upload,
-)
+from likeness.uploads import MAX_ENROLMENT_UPLOADS, enrolment_uploads, scan_upload
 from rights.dependencies import OwnedAssetToChange
 
 router = APIRouter(prefix="/v1", tags=["likeness"])

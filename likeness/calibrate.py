@@ -19,8 +19,8 @@ from typing import TypedDict
 
 import numpy as np
 
+from clearhouse.media import decode_image
 from likeness.backends.base import FaceBackend
-from likeness.media import decode_image
 
 # The shared test photos sit beside the repository: ../shared/data/faces.
 DEFAULT_PHOTO_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "faces"

@@ -15,11 +15,11 @@ from audit.service import record_event
 from clearhouse.accounts.models import Account
 from clearhouse.db import read_session, utcnow, write_session
 from clearhouse.errors import NotFound
+from clearhouse.media import Frame, decode_uploads
 from likeness import vault
 from likeness.backends.base import DetectedFace
 from likeness.errors import EnrolmentClosed, EnrolmentRejected, FaceAlreadyEnrolled, NotALikeness
 from likeness.liveness import PosedFrame, check_liveness, new_challenge
-from likeness.media import Frame, decode_uploads
 from likeness.models import (
     ConflictStatus,
     EnrolmentSession,

@@ -19,13 +19,13 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from clearhouse.db import after_commit
+from clearhouse.media import MediaLimits
 from clearhouse.settings import Settings
 from likeness import vault
 from likeness.backends.base import DetectedFace, FaceBackend
 from likeness.errors import MediaBusy
 from likeness.index import FaceIndex
 from likeness.key_store import LikenessKeyStore, open_key_store
-from likeness.media import MediaLimits
 from likeness.vault_crypto import load_master_key
 
 

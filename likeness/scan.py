@@ -25,10 +25,10 @@ from sqlmodel import Session, col, select
 from audit.service import record_event
 from clearhouse.accounts.models import Account
 from clearhouse.db import read_session, write_session
+from clearhouse.media import Frame, decode_media
 from likeness import vault
 from likeness.backends.base import DetectedFace
 from likeness.key_store import LikenessKeyStore
-from likeness.media import Frame, decode_media
 from likeness.runtime import LikenessRuntime
 from rights.models import Asset
 

@@ -29,6 +29,7 @@ from rights.matching import store as text_catalogue
 from rights.matching.store import TextVectors
 from rights.models import Asset, AssetKind, ConsentGrant, ConsentReceipt, GrantStatus, ReceiptEvent
 from rights.receipts import issue_receipt, status_url
+from rights.references.service import forget_asset_references
 from rights.schemas import AssetCreate, AssetUpdate, ConsentStatus, GrantPublic
 
 
@@ -123,6 +124,7 @@ def delete_asset(
     handles.retire(session, asset=asset, handle=asset.handle, settings=settings)
     text_catalogue.record_change(session, asset=asset, vectors=None)
     record_event(session, action="asset.deleted", actor_id=owner.id, asset_id=asset.id, details={})
+    forget_asset_references(session, asset_id=asset.id)
     if asset.kind == AssetKind.likeness:
         forget_likeness(
             session,

@@ -71,6 +71,7 @@ def _reset_postgres(engine: Engine) -> None:
         connection.execute(text("INSERT INTO face_index_generation (id, generation) VALUES (1, 0)"))
         connection.execute(
             text("INSERT INTO text_catalogue_generation (id, generation) VALUES (1, 0)")
+            text("INSERT INTO reference_catalogue_generation (id, generation) VALUES (1, 0)")
         )
 
 

@@ -28,6 +28,8 @@ _PASSED = {
     "CLEARHOUSE_SCAN_MAX_VIDEO_SECONDS": "scan_max_video_seconds",
     "CLEARHOUSE_MAIL_LIMIT_PER_ADDRESS": "mail_limit_per_address",
     "CLEARHOUSE_REQUEST_THREADS": "request_threads",
+    "CLEARHOUSE_REFERENCE_IMAGES_PER_ASSET": "reference_images_per_asset",
+    "CLEARHOUSE_MEDIA_CONCURRENCY": "media_concurrency",
 }
 
 

@@ -86,3 +86,19 @@ def test_likeness_bench_exact_search_finds_every_match_above_the_threshold():
     assert 0 < approximate["nprobe"] <= approximate["nlist"]
     assert exact["memory_ratio"] <= 1.2
     assert report["scan_640x480_dlib_ms"]["faces"] == 1
+
+
+def test_image_matching_bench_reports_rates_per_edit_and_latency():
+    report = _run("bench/image_matching.py", "--quick")
+    quality, latency = report["quality"], report["latency"]
+    assert quality["seeds"] == [17] and quality["negatives_per_seed"] == 300
+    for edit in ("near_duplicate", "crop_80", "grayscale", "hue_shift_90", "jpeg_q40"):
+        assert quality["found"][edit] >= 0.95
+    assert quality["false_positive_rate"] <= 0.01
+    assert latency["references"] == 3_000
+    assert latency["index_bytes_per_reference"] < 4_000
+    for timing in (latency["search"], latency["decode_fingerprint_and_search_jpeg"]):
+        assert 0 < timing["p50_ms"] <= timing["p99_ms"]
+    # Half the lookups are edited copies of indexed pictures, half unrelated pictures.
+    assert latency["edited_copies_found"] >= 0.5
+    assert latency["unrelated_pictures_matching"] <= 0.02

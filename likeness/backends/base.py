@@ -78,7 +78,7 @@ def check_rgb_images(images: Sequence[np.ndarray]) -> None:
         if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
             raise ValueError(
                 f"image {position} must be a numpy uint8 array; decode media with "
-                "likeness.media first"
+                "clearhouse.media first"
             )
         if image.ndim != 3 or image.shape[2] != 3 or image.shape[0] == 0 or image.shape[1] == 0:
             raise ValueError(

@@ -1,4 +1,5 @@
-"""The IP text check: which registered characters, styles and people a prompt touches.
+"""The IP check: which registered characters, styles and people a prompt or a picture touches
+(faces are matched in likeness/). The picture check is `images.py`; the rest is the text check.
 
 By name, alias or handle, however disguised (`folding.py`, `name_index.py`), and by
 description without any name (`semantic_index.py`, with the MiniLM sentence model of

@@ -1,7 +1,8 @@
 """Request bodies are capped per route before authentication or parsing: 1 MiB for JSON and
-forms, the media limit for the two upload routes; declared or streamed, the answer is 413."""
+forms, the media limit for the upload routes; declared or streamed, the answer is 413."""
 
 import socket
+import uuid
 from collections.abc import Iterator
 
 import pytest
@@ -11,6 +12,7 @@ from live_server import uvicorn_in_thread
 from clearhouse.app import create_app
 from clearhouse.body_limits import RequestBodyLimit
 from likeness.uploads import UPLOAD_ROUTES
+from rights.references.api import UPLOAD_ROUTES as REFERENCE_UPLOAD_ROUTES
 
 MIB = 1024 * 1024
 JSON = {"Content-Type": "application/json"}
@@ -91,9 +93,12 @@ def test_upload_routes_take_the_media_limit_instead(settings):
         assert client.post("/v1/likeness/scan", files=two_mib).status_code == 401
         four_mib = {"file": ("photo.jpg", b"\xff\xd8\xff" + bytes(4 * MIB), "image/jpeg")}
         _assert_too_large(client.post("/v1/likeness/scan", files=four_mib), limit=3 * MIB)
+        references = f"/v1/assets/{uuid.uuid4()}/references"
+        assert client.post(references, files={"files": two_mib["file"]}).status_code == 401
+        _assert_too_large(client.post(references, files={"files": four_mib["file"]}), limit=3 * MIB)
 
 
-@pytest.mark.parametrize(("method", "path"), UPLOAD_ROUTES)
+@pytest.mark.parametrize(("method", "path"), (*UPLOAD_ROUTES, *REFERENCE_UPLOAD_ROUTES))
 def test_every_upload_route_named_for_the_limit_exists(client, method, path):
     assert method.lower() in client.app.openapi()["paths"][path]
 

@@ -15,7 +15,7 @@ PHOTOS = ("obama.jpg", "obama2.jpg", "obama_partial_face.jpg", "biden.jpg")
 @pytest.fixture(scope="session")
 def face_photos() -> dict[str, np.ndarray]:
     """The shared test photos as RGB arrays, by file name."""
-    from likeness.media import decode_image
+    from clearhouse.media import decode_image
 
     missing = [name for name in PHOTOS if not (FACES_DIR / name).is_file()]
     if missing:

@@ -89,7 +89,7 @@ def test_rejects_frames_that_are_not_rgb_uint8(dlib_backend):
 
 def test_importing_likeness_modules_loads_no_heavy_engine():
     code = (
-        "import sys, likeness.backends, likeness.media, likeness.pose, likeness.quality, "
+        "import sys, likeness.backends, clearhouse.media, likeness.pose, likeness.quality, "
         "likeness.calibrate\n"
         "heavy = [m for m in ('dlib', 'onnxruntime', 'av', 'torch') if m in sys.modules]\n"
         "assert not heavy, heavy\n"

@@ -19,11 +19,11 @@ from sqlalchemy import Engine, inspect
 from sqlmodel import Session, SQLModel, select
 
 from clearhouse.app import create_app
+from clearhouse.media import decode_image
 from clearhouse.migrations import alembic_config, upgrade_database
 from clearhouse.settings import Settings
 from likeness import vault
 from likeness.key_store import EmbeddedKeyStore, KeyStoreError, open_key_store
-from likeness.media import decode_image
 from likeness.models import EnrolmentMedia, FaceTemplateRecord, TemplateStatus
 from likeness.tasks import destroy_orphan_keys
 from likeness.vault_crypto import generate_master_key, load_master_key

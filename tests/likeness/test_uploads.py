@@ -14,8 +14,8 @@ from factories import create_asset
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from clearhouse import media
 from clearhouse.app import create_app
-from likeness import media
 from likeness.uploads import MAX_ENROLMENT_UPLOADS
 
 pytestmark = pytest.mark.still_photos

@@ -3,11 +3,11 @@
 Images (JPEG, PNG, WebP) are decoded with Pillow, turned upright from their EXIF
 orientation; videos (MP4/MOV, WebM/Matroska, AVI) with PyAV, sampled at ``sample_fps``.
 Every frame is shrunk to at most ``max_side`` pixels on its longer side while it is decoded
-(a JPEG is decoded at 1/2, 1/4 or 1/8 scale straight from its DCT), since face detection
-gains nothing from more. Every size is checked from the headers before any pixel is
-decoded, and all the uploads of one request share one :class:`PixelBudget`, so a small file
-that would expand to gigabytes (a decompression bomb) is refused or shrunk cheaply. PyAV is
-imported only when a video arrives.
+(a JPEG is decoded at 1/2, 1/4 or 1/8 scale straight from its DCT), since what reads the
+frames (face detection, image hashes) gains nothing from more. Every size is checked from
+the headers before any pixel is decoded, and all the uploads of one request share one
+:class:`PixelBudget`, so a small file that would expand to gigabytes (a decompression bomb)
+is refused or shrunk cheaply. PyAV is imported only when a video arrives.
 """
 
 import io
@@ -79,7 +79,7 @@ DECODING_ERRORS = (
 @dataclass(frozen=True)
 class MediaLimits:
     """What an upload may be: bytes on the wire, pixels per frame, seconds of video; and what
-    one request's uploads together may cost: pixels decoded, pixels kept for detection."""
+    one request's uploads together may cost: pixels decoded, pixels kept for what reads them."""
 
     max_bytes: int = 50 * 1024 * 1024
     max_pixels: int = 40_000_000
@@ -97,8 +97,9 @@ class PixelBudget:
 
     ``decoded`` counts what decoders produce: every frame of a video (sampled or not, at the
     stream's size), an image at the size it is decoded at (a JPEG after DCT scaling); it
-    bounds the CPU a request takes. ``kept`` counts the frames kept for face detection,
-    after shrinking; it bounds the memory a request holds and its detection time.
+    bounds the CPU a request takes. ``kept`` counts the frames kept (for face detection,
+    for hashing), after shrinking; it bounds the memory a request holds and the time spent
+    reading them.
     """
 
     def __init__(self, limits: MediaLimits) -> None:
@@ -125,8 +126,8 @@ class PixelBudget:
             )
         if kept > limits.max_request_pixels:
             raise TooManyPixels(
-                f"the uploads of this request make at least {kept} pixels of frames to search "
-                f"for faces (frames shrunk to {limits.max_side} px), over the limit of "
+                f"the uploads of this request make at least {kept} pixels of frames to examine "
+                f"(frames shrunk to {limits.max_side} px), over the limit of "
                 f"{limits.max_request_pixels}; send fewer photos or a shorter video"
             )
 
@@ -223,7 +224,7 @@ def decode_image(
         if width * height > limits.max_pixels:
             raise _too_many_pixels((width, height), limits)
         if width == 0 or height == 0:
-            raise EmptyMedia("the image has no pixels; upload a photo that shows a face")
+            raise EmptyMedia("the image has no pixels; upload another image")
         target = shrunk_size(width, height, max_side=limits.max_side)
         image.draft("RGB", target)  # a JPEG now decodes at the smallest DCT scale >= target
         budget.charge(decoded=image.width * image.height, kept=target[0] * target[1])
@@ -275,7 +276,7 @@ def decode_video(
         ) from error
     with container:
         if not container.streams.video:
-            raise EmptyMedia("the file holds no video stream; upload a video that shows a face")
+            raise EmptyMedia("the file holds no video stream; upload a video with pictures")
         stream = container.streams.video[0]
         _check_video_header(container, stream, limits=limits, budget=budget, sample_fps=sample_fps)
         # One thread per decode: each frame thread holds frames of its own (24 MB each at
@@ -369,7 +370,7 @@ def _sample_frames(
             ) from error
         # A damaged tail after good frames: keep what decoded, as players do.
     if not frames:
-        raise EmptyMedia("the video has no frames; upload a video that shows a face")
+        raise EmptyMedia("the video has no frames; upload the complete video")
     return frames
 
 
@@ -387,7 +388,7 @@ def _too_many_pixels(size: tuple[int, int] | None, limits: MediaLimits) -> Media
     shown = f"is {size[0]}x{size[1]} pixels" if size else "has too many pixels"
     return MediaTooLarge(
         f"the media {shown}, over the limit of {limits.max_pixels} pixels per frame; "
-        "downscale it (a face needs far fewer) and upload it again"
+        "downscale it and upload it again"
     )
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from likeness.media import (
+from clearhouse.media import (
     CorruptMedia,
     EmptyMedia,
     MediaError,
@@ -203,7 +203,7 @@ def jpeg_bomb(*, width: int, height: int) -> bytes:
 _DECODE_PEAK = """
 import sys
 from pathlib import Path
-from likeness.media import decode_media, MediaLimits
+from clearhouse.media import decode_media, MediaLimits
 
 def peak_mib():
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -310,7 +310,7 @@ def test_a_video_over_the_decode_budget_is_refused_from_its_header(video_4000):
 
 def test_a_video_over_the_kept_budget_is_refused_from_its_header(video_4000):
     budget = PixelBudget(MediaLimits(max_request_pixels=3 * 1280 * 1280))
-    with pytest.raises(TooManyPixels, match="frames to search for faces"):
+    with pytest.raises(TooManyPixels, match="pixels of frames to examine"):
         decode_video(video_4000, budget=budget, sample_fps=2.0)
     assert budget.decoded == 0
 

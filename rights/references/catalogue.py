@@ -1,0 +1,156 @@
+"""Each API process's catalogue of reference pictures: an in-memory index kept in step with
+the database, and the one place that matches input pictures against it.
+
+Every change to the references (added, deleted, or gone with their asset) takes the next
+generation number in its own transaction; the counter row's lock hands the numbers out in
+commit order, so once a process reads generation *n*, every change numbered *n* or less is
+committed. Added rows carry their number and removals are logged with theirs. A process
+remembers the generation its index holds and, before a match, loads only the rows and
+removals numbered since: nothing when nothing changed, a few rows when another process
+changed a few (the face index rebuilds from scratch; a reference costs only a row read, so
+this one need not). The process that made a change applies it to its own index when it
+commits.
+"""
+
+import threading
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Annotated
+
+import numpy as np
+from fastapi import Depends, Request
+from sqlalchemy import Engine
+from sqlmodel import Session, select, update
+
+from clearhouse.db import after_commit, read_session
+from clearhouse.media import MediaLimits
+from rights.matching.image_fingerprints import FINGERPRINT_VERSION, fingerprint_from_bytes
+from rights.matching.images import (
+    ImageMatch,
+    IndexedReference,
+    ReferenceImageIndex,
+    fingerprint_inputs,
+)
+from rights.references.models import (
+    ReferenceCatalogueGeneration,
+    ReferenceImage,
+    ReferenceImageRemoval,
+)
+
+
+def current_generation(session: Session) -> int:
+    return session.exec(select(ReferenceCatalogueGeneration.generation)).one()
+
+
+def advance_generation(session: Session) -> int:
+    """Take the next generation number for this transaction's change; the row stays locked
+    until it commits, so changes are numbered in commit order."""
+    session.exec(
+        update(ReferenceCatalogueGeneration).values(
+            generation=ReferenceCatalogueGeneration.generation + 1
+        )
+    )
+    return current_generation(session)
+
+
+@dataclass
+class ReferenceCatalogue:
+    index: ReferenceImageIndex = field(default_factory=ReferenceImageIndex)
+    generation: int = -1  # the database generation the index holds (-1: none loaded yet)
+    _sync_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def start(cls, *, engine: Engine) -> "ReferenceCatalogue":
+        catalogue = cls()
+        with read_session(engine) as session:
+            catalogue.refresh(session)
+        return catalogue
+
+    def match(
+        self,
+        session: Session,
+        pictures: Sequence[bytes | np.ndarray],
+        *,
+        limits: MediaLimits | None = None,
+    ) -> list[ImageMatch]:
+        """Every registered character or style each picture shows (uploaded bytes, decoded
+        within ``limits``, or decoded RGB arrays), as of the latest committed change."""
+        fingerprints = fingerprint_inputs(pictures, limits=limits)
+        self.refresh(session)
+        return self.index.search(fingerprints)
+
+    def refresh(self, session: Session) -> None:
+        """Load what other processes changed since the generation this index holds."""
+        current = current_generation(session)
+        if current == self.generation:
+            return
+        with self._sync_lock:
+            if current == self.generation:
+                return
+            if self.generation < 0 or current < self.generation:  # first load, or a restore
+                self.index.rebuild(_references(session, after=-1, through=current))
+            else:
+                removed = session.exec(
+                    select(ReferenceImageRemoval.reference_id).where(
+                        ReferenceImageRemoval.generation > self.generation,
+                        ReferenceImageRemoval.generation <= current,
+                    )
+                ).all()
+                for reference_id in removed:
+                    self.index.remove(reference_id=reference_id)
+                for reference in _references(session, after=self.generation, through=current):
+                    if not self.index.holds(reference.reference_id):
+                        self.index.add(reference)
+            self.generation = current
+
+    def apply_on_commit(
+        self,
+        session: Session,
+        *,
+        generation: int,
+        added: Sequence[IndexedReference] = (),
+        removed: Sequence[uuid.UUID] = (),
+    ) -> None:
+        """Apply this transaction's change (numbered ``generation``) to this process's index
+        once it commits. An index that was behind already, or that a refresh has brought
+        past it, is left for the next refresh, which loads the change from the database."""
+
+        def apply() -> None:
+            with self._sync_lock:
+                if self.generation != generation - 1:
+                    return
+                for reference_id in removed:
+                    self.index.remove(reference_id=reference_id)
+                for reference in added:
+                    self.index.add(reference)
+                self.generation = generation
+
+        after_commit(session, apply)
+
+
+def _references(session: Session, *, after: int, through: int) -> list[IndexedReference]:
+    rows = session.exec(
+        select(ReferenceImage.id, ReferenceImage.asset_id, ReferenceImage.fingerprint).where(
+            ReferenceImage.generation > after,
+            ReferenceImage.generation <= through,
+            # A fingerprint of another version cannot be compared; its owner uploads again.
+            ReferenceImage.fingerprint_version == FINGERPRINT_VERSION,
+        )
+    ).all()
+    return [
+        IndexedReference(
+            reference_id=reference_id,
+            asset_id=asset_id,
+            fingerprint=fingerprint_from_bytes(fingerprint),
+        )
+        for reference_id, asset_id, fingerprint in rows
+    ]
+
+
+async def get_reference_catalogue(request: Request) -> ReferenceCatalogue:
+    """Async: no I/O, so no hand-off to the thread pool."""
+    return request.app.state.reference_catalogue
+
+
+ReferenceCatalogueDep = Annotated[ReferenceCatalogue, Depends(get_reference_catalogue)]
