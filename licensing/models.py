@@ -16,6 +16,11 @@ from clearhouse.db import JSONDocument, UTCDateTime, enum_column, new_id, utcnow
 from policies.decisions import AssetOutcome, ClearanceOutcome
 
 
+class FoundIn(StrEnum):
+    request = "request"  # the prompt or the input media, before generation
+    output = "output"  # the generated frames, checked before release
+
+
 class ApprovalStatus(StrEnum):
     pending = "pending"
     approved = "approved"
@@ -56,6 +61,7 @@ class ClearedAsset(SQLModel, table=True):
     clearance_id: uuid.UUID = Field(foreign_key="clearance.id", index=True, ondelete="CASCADE")
     asset_id: uuid.UUID = Field(foreign_key="asset.id", ondelete="RESTRICT")
     outcome: AssetOutcome = Field(sa_column=enum_column(AssetOutcome))
+    found_in: FoundIn = Field(default=FoundIn.request, sa_column=enum_column(FoundIn))
     reasons: list[dict[str, str]] = Field(
         sa_column=Column(JSONDocument, nullable=False),
         description="Each reason: a machine-readable code and a sentence.",

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from clearhouse.schemas import RequestBody
-from licensing.models import ApprovalStatus
+from licensing.models import ApprovalStatus, FoundIn
 from policies.decisions import AssetOutcome, ClearanceOutcome
 from policies.document import ContentCategory, Use
 
@@ -87,6 +87,10 @@ class AssetUse(BaseModel):
     clearance_id: uuid.UUID
     created_at: datetime
     outcome: AssetOutcome
+    found_in: FoundIn = Field(
+        description="`request`: the prompt or its input media; `output`: the generated "
+        "frames, where an asset the clearance did not cover blocks release."
+    )
     clearance_outcome: ClearanceOutcome
     requester_id: uuid.UUID
     requester_name: str

@@ -31,6 +31,7 @@ def asset_usage(
             clearance_id=clearance.id,
             created_at=cleared.created_at,
             outcome=cleared.outcome,
+            found_in=cleared.found_in,
             clearance_outcome=clearance.outcome,
             requester_id=clearance.requester_id,
             requester_name=requester_name,

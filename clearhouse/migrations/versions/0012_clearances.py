@@ -80,6 +80,18 @@ def upgrade() -> None:
             ),
             nullable=False,
         ),
+        sa.Column(
+            "found_in",
+            sa.Enum(
+                "request",
+                "output",
+                name="foundin",
+                native_enum=False,
+                create_constraint=True,
+                length=32,
+            ),
+            nullable=False,
+        ),
         sa.Column("reasons", clearhouse.db.JSONDocument, nullable=False),
         sa.Column("matched_by", clearhouse.db.JSONDocument, nullable=False),
         sa.Column("grant_id", sa.Uuid(), nullable=True),
