@@ -31,6 +31,7 @@ from likeness.runtime import LikenessRuntime
 from likeness.uploads import UPLOAD_ROUTES
 from policies.api import router as policies_router
 from rights.api import router as rights_router
+from rights.matching.runtime import MatchingRuntime
 
 
 def collect_garbage_rarely() -> None:
@@ -60,6 +61,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.keys = remember_keys(session, KeyRing.load(settings))
             session.commit()
         app.state.likeness = LikenessRuntime.start(settings=settings, engine=app.state.engine)
+        app.state.matching = MatchingRuntime()  # loads its model and catalogue on first use
         app.state.rate_limiter = RateLimiter.from_settings(settings)
         app.state.mailer = Mailer(engine=app.state.engine, settings=settings)
         # Route handlers run on anyio's thread pool (40 threads by default); uploads waiting on

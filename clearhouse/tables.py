@@ -9,4 +9,5 @@ def import_all_tables() -> None:
     import licensing.models  # noqa: F401
     import likeness.models  # noqa: F401
     import policies.models  # noqa: F401
+    import rights.matching.models
     import rights.models  # noqa: F401

@@ -24,10 +24,12 @@ from policies.errors import MinorsLikenessProtected
 from policies.models import PolicyVersion
 from rights import repository, service
 from rights.dependencies import (
+    ChangedTexts,
     OwnedAsset,
     OwnedAssetIncludingDeleted,
     OwnedAssetToChange,
     OwnedAssetToWithdraw,
+    RegisteredTexts,
 )
 from rights.errors import GrantRevoked, HandleTaken, NothingToGrant
 from rights.models import AssetKind, GrantStatus
@@ -57,12 +59,16 @@ Paging = Annotated[PageParams, Depends(page_params)]
 )
 @raises(HandleTaken)
 @needs_scope(Scope.assets_write)
-def create_asset(body: AssetCreate, owner: HolderAccount, session: SessionDep):
+def create_asset(
+    texts: RegisteredTexts, body: AssetCreate, owner: HolderAccount, session: SessionDep
+):
     """Register a likeness, character or style. Nobody may use it until you grant a policy.
 
     A handle that reads like one in use or retired within `CLEARHOUSE_HANDLE_RESERVED_DAYS`
-    (look-alike letters, digits for letters, separators) is taken."""
-    return service.create_asset(session, owner=owner, data=body)
+    (look-alike letters, digits for letters, separators) is taken. Prompts that name it, or
+    describe it in the words of its description, keywords and example prompts, are found by
+    the IP check."""
+    return service.create_asset(session, owner=owner, data=body, text_vectors=texts)
 
 
 @router.get("/assets", response_model=Page[AssetPublic], tags=["assets"])
@@ -90,6 +96,7 @@ async def read_asset(asset: OwnedAsset):
 @raises(HandleTaken)
 @needs_scope(Scope.assets_write)
 def update_asset(
+    texts: ChangedTexts,  # first: embedded before the write transaction begins
     asset: OwnedAssetToChange,
     body: AssetUpdate,
     owner: HolderAccount,
@@ -97,7 +104,9 @@ def update_asset(
     settings: SettingsDep,
 ):
     """Change an asset; a handle given up stays reserved, as a deleted asset's does."""
-    return service.update_asset(session, owner=owner, asset=asset, changes=body, settings=settings)
+    return service.update_asset(
+        session, owner=owner, asset=asset, changes=body, settings=settings, text_vectors=texts
+    )
 
 
 @router.delete("/assets/{asset_id}", response_model=AssetDeleted, tags=["assets"])

@@ -1,4 +1,5 @@
-"""The caller's own asset, loaded from the `asset_id` in the path, for routes of any domain.
+"""The caller's own asset, loaded from the `asset_id` in the path, for routes of any domain;
+and the embeddings of the texts a registration or a change brings.
 
 Each variant loads the asset in the session its route then works in: FastAPI resolves a
 dependency once per request, so the `SessionDep` or `ReadSessionDep` declared here is the
@@ -13,7 +14,11 @@ from fastapi import Depends
 from clearhouse.deps import CurrentAccount, HolderAccount, ReadSessionDep, SessionDep
 from clearhouse.errors import NotFound, raises
 from rights import repository
+from rights.matching.runtime import MatchingDep
+from rights.matching.store import TextVectors
+from rights.matching.types import semantic_texts
 from rights.models import Asset
+from rights.schemas import AssetCreate, AssetUpdate
 
 
 @raises(NotFound)
@@ -54,3 +59,32 @@ OwnedAssetIncludingDeleted = Annotated[Asset, Depends(_owned_asset_including_del
 OwnedAssetToWithdraw = Annotated[Asset, Depends(_owned_asset_to_withdraw)]
 """One of the caller's live assets, whatever the caller's role now: withdrawing consent is
 always open to the owner, even one an admin made a creator (`SessionDep`)."""
+
+
+def _registered_texts(body: AssetCreate, matching: MatchingDep) -> TextVectors:
+    return matching.embed_texts(
+        semantic_texts(
+            description=body.description,
+            example_prompts=body.example_prompts,
+            keywords=body.keywords,
+        )
+    )
+
+
+def _changed_texts(body: AssetUpdate, matching: MatchingDep) -> TextVectors:
+    return matching.embed_texts(
+        semantic_texts(
+            description=body.description or "",
+            example_prompts=body.example_prompts or (),
+            keywords=body.keywords or (),
+        )
+    )
+
+
+RegisteredTexts = Annotated[TextVectors, Depends(_registered_texts)]
+"""The embeddings of a registration's texts, for the IP text check (rights/matching/)."""
+
+ChangedTexts = Annotated[TextVectors, Depends(_changed_texts)]
+"""The embeddings of the texts a change sets. Declare it before the route's session or
+`OwnedAssetToChange`: FastAPI resolves dependencies in the order declared, and the sentence
+model must run before the write transaction begins, not inside it (clearhouse/db.py)."""

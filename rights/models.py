@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Index, text
+from sqlalchemy import BigInteger, Index, text
 from sqlmodel import Column, Field, SQLModel, Text
 
 from clearhouse.db import JSONDocument, UTCDateTime, enum_column, new_id, utcnow
@@ -37,6 +37,20 @@ class Asset(SQLModel, table=True):
     name: str = Field(max_length=200)
     aliases: list[str] = Field(default_factory=list, sa_column=Column(JSONDocument, nullable=False))
     description: str = Field(default="", sa_column=Column(Text, nullable=False))
+    keywords: list[str] = Field(
+        default_factory=list, sa_column=Column(JSONDocument, nullable=False)
+    )
+    example_prompts: list[str] = Field(
+        default_factory=list,
+        sa_column=Column(JSONDocument, nullable=False),
+        description="Prompts, written by the owner, that should find this asset.",
+    )
+    catalogue_generation: int = Field(
+        default=0,
+        sa_column=Column(BigInteger, nullable=False, index=True, server_default="0"),
+        description="The text catalogue's count when its names or texts last changed "
+        "(rights/matching/store.py).",
+    )
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
     )

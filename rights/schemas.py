@@ -40,6 +40,36 @@ def _distinct_aliases(aliases: list[str]) -> list[str]:
 
 Aliases = Annotated[list[Name], Field(max_length=50), AfterValidator(_distinct_aliases)]
 
+# What the IP text check reads besides names (rights/matching/): the description, these
+# keywords and example prompts. Bounded, since each example is embedded and held in memory by
+# every process that matches prompts.
+MAX_KEYWORDS, MAX_KEYWORD_CHARS = 25, 60
+MAX_EXAMPLE_PROMPTS, MAX_EXAMPLE_PROMPT_CHARS = 10, 500
+Keyword = Annotated[
+    str, Field(min_length=1, max_length=MAX_KEYWORD_CHARS), AfterValidator(check_readable)
+]
+ExamplePrompt = Annotated[
+    str, Field(min_length=1, max_length=MAX_EXAMPLE_PROMPT_CHARS), AfterValidator(check_readable)
+]
+Keywords = Annotated[
+    list[Keyword],
+    Field(
+        max_length=MAX_KEYWORDS,
+        description='What the asset looks like or does, in a few words each ("red cap", '
+        '"blue overalls"): prompts that use several of them without the name still find it.',
+        examples=[["retro space hero", "rocket pack", "fishbowl helmet"]],
+    ),
+]
+ExamplePrompts = Annotated[
+    list[ExamplePrompt],
+    Field(
+        max_length=MAX_EXAMPLE_PROMPTS,
+        description="Prompts, without the name, that should find this asset: how someone "
+        "would ask for it without saying what it is called.",
+        examples=[["a 1950s spaceman with a bubble helmet and a jetpack saving a moon base"]],
+    ),
+]
+
 
 class AssetCreate(RequestBody):
     kind: AssetKind
@@ -47,6 +77,8 @@ class AssetCreate(RequestBody):
     name: Name
     aliases: Aliases = Field(default_factory=list)
     description: str = Field(default="", max_length=5000)
+    keywords: Keywords = Field(default_factory=list)
+    example_prompts: ExamplePrompts = Field(default_factory=list)
 
 
 class AssetUpdate(RequestBody):
@@ -56,6 +88,8 @@ class AssetUpdate(RequestBody):
     name: Name | None = None
     aliases: Aliases | None = None
     description: str | None = Field(default=None, max_length=5000)
+    keywords: Keywords | None = None
+    example_prompts: ExamplePrompts | None = None
 
 
 class AssetPublic(BaseModel):
@@ -66,6 +100,8 @@ class AssetPublic(BaseModel):
     name: str
     aliases: list[str]
     description: str
+    keywords: list[str]
+    example_prompts: list[str]
     created_at: datetime
     updated_at: datetime
 

@@ -25,6 +25,8 @@ from policies.models import PolicyVersion
 from policies.protections import check_minors_likeness
 from rights import handles, repository
 from rights.errors import GrantRevoked, NothingToGrant
+from rights.matching import store as text_catalogue
+from rights.matching.store import TextVectors
 from rights.models import Asset, AssetKind, ConsentGrant, ConsentReceipt, GrantStatus, ReceiptEvent
 from rights.receipts import issue_receipt, status_url
 from rights.schemas import AssetCreate, AssetUpdate, ConsentStatus, GrantPublic
@@ -45,11 +47,15 @@ class AssetDeletion:
     revoked: list[ConsentChange]
 
 
-def create_asset(session: Session, *, owner: Account, data: AssetCreate) -> Asset:
+def create_asset(
+    session: Session, *, owner: Account, data: AssetCreate, text_vectors: TextVectors
+) -> Asset:
+    """``text_vectors``: the embeddings of the body's texts (rights/matching/store.py)."""
     asset = Asset(owner_id=owner.id, **data.model_dump())
     session.add(asset)
     _flush_handle(session, asset.handle)
     handles.hold(session, asset=asset, handle=asset.handle)
+    text_catalogue.record_change(session, asset=asset, vectors=text_vectors)
     record_event(
         session,
         action="asset.created",
@@ -61,8 +67,15 @@ def create_asset(session: Session, *, owner: Account, data: AssetCreate) -> Asse
 
 
 def update_asset(
-    session: Session, *, owner: Account, asset: Asset, changes: AssetUpdate, settings: Settings
+    session: Session,
+    *,
+    owner: Account,
+    asset: Asset,
+    changes: AssetUpdate,
+    settings: Settings,
+    text_vectors: TextVectors,
 ) -> Asset:
+    """``text_vectors``: the embeddings of the texts the body sets (rights/matching/store.py)."""
     fields = changes.model_dump(exclude_unset=True, exclude_none=True)
     old_handle = asset.handle
     for name, value in fields.items():
@@ -72,6 +85,7 @@ def update_asset(
     _flush_handle(session, asset.handle)
     if asset.handle != old_handle:
         handles.change(session, asset=asset, old=old_handle, new=asset.handle, settings=settings)
+    text_catalogue.record_change(session, asset=asset, vectors=text_vectors)
     record_event(
         session, action="asset.updated", actor_id=owner.id, asset_id=asset.id, details=fields
     )
@@ -106,6 +120,7 @@ def delete_asset(
     asset.deleted_at = utcnow()
     session.add(asset)
     handles.retire(session, asset=asset, handle=asset.handle, settings=settings)
+    text_catalogue.record_change(session, asset=asset, vectors=None)
     record_event(session, action="asset.deleted", actor_id=owner.id, asset_id=asset.id, details={})
     if asset.kind == AssetKind.likeness:
         forget_likeness(

@@ -69,6 +69,9 @@ def _reset_postgres(engine: Engine) -> None:
             text("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, :hash)"), {"hash": "0" * 64}
         )
         connection.execute(text("INSERT INTO face_index_generation (id, generation) VALUES (1, 0)"))
+        connection.execute(
+            text("INSERT INTO text_catalogue_generation (id, generation) VALUES (1, 0)")
+        )
 
 
 @pytest.fixture(scope="session")

@@ -129,7 +129,7 @@ def delete_account(
     session.exec(
         update(Asset)
         .where(Asset.owner_id == account.id)
-        .values(name="", aliases=[], description="")
+        .values(name="", aliases=[], description="", keywords=[], example_prompts=[])
     )
     now = utcnow()
     accounts.revoke_every_api_key(session, account=account)

@@ -1,0 +1,218 @@
+"""Clearance, for now its IP text check: detection rates on the quality set, and the time to
+check a text-only prompt against 10,000 registered assets. Prints one JSON line.
+
+    .venv/bin/python bench/clearance.py [--assets 10000] [--prompts 2000] [--quick]
+
+``rates``: the share of each category of the quality set (tests/ip_quality.py) found
+(positives) or flagged (negatives), on the held-out and the development halves, with the
+quality set's 52 assets registered alone, then among ``--assets`` in all (the rest invented by
+bench/fillers.py, crowding the same vocabulary). ``text_match``: `MatchingRuntime.match` on a
+SQLite catalogue of ``--assets`` assets, one prompt at a time in this process (the prompts of
+the quality set, in turn): p50/p99 and matches per second, each including the per-request check
+that the catalogue is current. ``catalogue_load_s``: a process's first load of the catalogue
+from the database (stored embeddings, no model run).
+
+Registering the fillers embeds their texts once (about 45,000 for 10,000 assets); the
+embeddings are kept in ``--cache`` so later runs start at once.
+"""
+
+import argparse
+import hashlib
+import json
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+# Run as a script, Python puts bench/ first on the path, where likeness.py would shadow the
+# project's likeness package: put the repository root there instead (and tests/, for the set).
+sys.path[0] = str(ROOT)
+sys.path.insert(1, str(ROOT / "tests"))
+
+import ip_quality
+import numpy as np
+from sqlalchemy import Engine, insert, update
+from sqlmodel import Session
+
+from bench.fillers import fillers
+from bench.registry import percentiles
+from clearhouse.accounts.models import Account
+from clearhouse.db import build_engine, utcnow
+from clearhouse.migrations import upgrade_database
+from rights.matching.catalogue import TextCatalogue
+from rights.matching.encoder import SentenceEncoder
+from rights.matching.matcher import TextMatcher
+from rights.matching.models import AssetTextEmbedding, TextCatalogueGeneration
+from rights.matching.runtime import MatchingRuntime
+from rights.matching.store import text_key
+from rights.matching.types import CatalogueAsset, semantic_texts
+from rights.models import Asset, AssetKind
+
+DEFAULT_CACHE = Path(tempfile.gettempdir()) / "clearhouse-bench-embeddings"
+
+
+def registered_bodies(total: int) -> list[dict]:
+    """The quality set's assets, then invented ones up to ``total``."""
+    quality = ip_quality.registered_assets()
+    taken = {body["handle"] for body in quality}
+    return quality + fillers(max(0, total - len(quality)), taken=taken)
+
+
+def texts_of(body: dict) -> list[str]:
+    return semantic_texts(
+        description=body["description"],
+        example_prompts=body["example_prompts"],
+        keywords=body["keywords"],
+    )
+
+
+def embeddings(encoder: SentenceEncoder, texts: list[str], cache: Path) -> dict[str, np.ndarray]:
+    """Every text's embedding by `text_key`, from the cache where it was computed before."""
+    digest = hashlib.sha256("\n".join([encoder.model_key, *texts]).encode()).hexdigest()[:16]
+    path = cache / f"{digest}.npy"
+    distinct = list(dict.fromkeys(texts))
+    if path.exists():
+        vectors = np.load(path)
+    else:
+        vectors = encoder.encode(distinct)
+        cache.mkdir(parents=True, exist_ok=True)
+        np.save(path, vectors)
+    return dict(zip(map(text_key, distinct), vectors, strict=True))
+
+
+def seed(engine: Engine, bodies: list[dict], vectors: dict[str, np.ndarray]) -> None:
+    """One holder registering every body, with its stored embeddings, in bulk."""
+    now = utcnow()
+    owner_id = uuid.uuid4()
+    asset_rows, embedding_rows = [], []
+    for number, body in enumerate(bodies, start=1):
+        asset_id = ip_quality.asset_id_for(body["handle"])
+        asset_rows.append(
+            {
+                "id": asset_id,
+                "owner_id": owner_id,
+                "kind": AssetKind(body["kind"]),
+                "handle": body["handle"],
+                "name": body["name"],
+                "aliases": body["aliases"],
+                "description": body["description"],
+                "keywords": body["keywords"],
+                "example_prompts": body["example_prompts"],
+                "catalogue_generation": number,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+        for position, text in enumerate(texts_of(body)):
+            embedding_rows.append(
+                {
+                    "asset_id": asset_id,
+                    "model_key": SentenceEncoder.model_key,
+                    "position": position,
+                    "text_sha256": text_key(text),
+                    "vector": vectors[text_key(text)].tobytes(),
+                }
+            )
+    with Session(engine) as session:
+        session.add(
+            Account(
+                id=owner_id,
+                email="bench@example.org",
+                password_hash="-",
+                display_name="Bench",
+                date_of_birth=None,
+                revenue_share_bps=7000,
+            )
+        )
+        session.flush()
+        for start in range(0, len(asset_rows), 1000):
+            session.execute(insert(Asset), asset_rows[start : start + 1000])
+        for start in range(0, len(embedding_rows), 2000):
+            session.execute(insert(AssetTextEmbedding), embedding_rows[start : start + 2000])
+        session.execute(update(TextCatalogueGeneration).values(generation=len(bodies)))
+        session.commit()
+
+
+def quality_rates(matched_handles) -> dict:
+    cases = ip_quality.cases()
+    return {
+        split: ip_quality.rates([c for c in cases if c.split == split], matched_handles)
+        for split in (ip_quality.HELD_OUT, ip_quality.DEVELOPMENT)
+    }
+
+
+def rates_alone(encoder: SentenceEncoder) -> dict:
+    """The quality set's assets registered alone, matched in memory."""
+    catalogue = TextCatalogue(dimension=encoder.dimension)
+    handles = {}
+    for body in ip_quality.registered_assets():
+        asset = CatalogueAsset(
+            id=ip_quality.asset_id_for(body["handle"]),
+            handle=body["handle"],
+            name=body["name"],
+            aliases=tuple(body["aliases"]),
+            description=body["description"],
+            keywords=tuple(body["keywords"]),
+            example_prompts=tuple(body["example_prompts"]),
+        )
+        handles[asset.id] = asset.handle
+        catalogue.put(asset, encoder.encode(asset.semantic_texts()))
+    matcher = TextMatcher(catalogue=catalogue, encoder=encoder)
+    return quality_rates(lambda prompt: {handles[m.asset_id] for m in matcher.match(prompt)})
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--assets", type=int, default=10_000)
+    parser.add_argument("--prompts", type=int, default=2_000, help="timed text matches")
+    parser.add_argument("--quick", action="store_true", help="300 assets, 100 timed prompts")
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
+    args = parser.parse_args()
+    if args.quick:
+        args.assets, args.prompts = 300, 100
+
+    encoder = SentenceEncoder()
+    report: dict = {"assets": args.assets, "model": encoder.model_key}
+    report["rates_quality_set_alone"] = rates_alone(encoder)
+
+    bodies = registered_bodies(args.assets)
+    texts = [text for body in bodies for text in texts_of(body)]
+    started = time.perf_counter()
+    vectors = embeddings(encoder, texts, args.cache)
+    report["embedding_s"] = round(time.perf_counter() - started, 1)
+
+    with tempfile.TemporaryDirectory() as directory:
+        url = f"sqlite:///{directory}/bench.db"
+        upgrade_database(url)
+        engine = build_engine(url)
+        seed(engine, bodies, vectors)
+        runtime = MatchingRuntime(encoder=encoder)
+        handles = {ip_quality.asset_id_for(body["handle"]): body["handle"] for body in bodies}
+        with Session(engine) as session:
+            started = time.perf_counter()
+            runtime.refresh(session)
+            report["catalogue_load_s"] = round(time.perf_counter() - started, 2)
+            report[f"rates_among_{args.assets}_assets"] = quality_rates(
+                lambda prompt: {handles[m.asset_id] for m in runtime.match(session, prompt)}
+            )
+            prompts = [case.prompt for case in ip_quality.cases()]
+            samples = []
+            began = time.perf_counter()
+            for number in range(args.prompts):
+                prompt = prompts[number % len(prompts)]
+                start = time.perf_counter_ns()
+                runtime.match(session, prompt)
+                samples.append(time.perf_counter_ns() - start)
+            elapsed = time.perf_counter() - began
+        engine.dispose()
+    report["text_match"] = {
+        **percentiles(samples),
+        "matches_per_s": round(args.prompts / elapsed, 1),
+    }
+    print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,86 @@
+"""What a running app holds for the IP text check: the sentence model, the catalogue, the matcher.
+
+Built in the app's lifespan at no cost: the model loads on first use, and the catalogue on the
+first `refresh`, which then keeps it current (`store.py`): call it with the request's session
+before matching. Clearance does `runtime.match(session, prompt)`, which is both.
+"""
+
+import threading
+from collections.abc import Iterable
+from typing import Annotated
+
+import numpy as np
+from fastapi import Depends, Request
+from sqlmodel import Session
+
+from rights.matching import store
+from rights.matching.catalogue import TextCatalogue
+from rights.matching.encoder import SentenceEncoder
+from rights.matching.matcher import TextMatcher
+from rights.matching.types import TextMatch
+
+
+class MatchingRuntime:
+    def __init__(self, *, encoder: SentenceEncoder | None = None) -> None:
+        self.encoder = encoder or SentenceEncoder()
+        self.catalogue = TextCatalogue(dimension=self.encoder.dimension)
+        self.matcher = TextMatcher(catalogue=self.catalogue, encoder=self.encoder)
+        self.generation = -1  # the catalogue count this process holds (-1: nothing loaded)
+        self._sync_lock = threading.Lock()
+
+    def match(self, session: Session, prompt: str) -> list[TextMatch]:
+        """The registered assets ``prompt`` touches, against the catalogue as it is now."""
+        self.refresh(session)
+        return self.matcher.match(prompt)
+
+    def refresh(self, session: Session) -> None:
+        """Load what changed since this process last looked (everything, the first time)."""
+        if store.current_generation(session) == self.generation:
+            return
+        with self._sync_lock:
+            current = store.current_generation(session)  # again: another thread may have loaded
+            if current == self.generation:
+                return
+            if current < self.generation:  # the database was restored from an older backup
+                self.catalogue.clear()
+                self.generation = -1
+            for change in store.changed_since(
+                session, self.generation, model_key=self.encoder.model_key
+            ):
+                if change.deleted_at is not None:
+                    self.catalogue.remove(change.asset.id)
+                else:
+                    self.catalogue.put(change.asset, self._vectors(change))
+            self.generation = current
+
+    def embed_texts(self, texts: Iterable[str]) -> store.TextVectors:
+        """Embeddings of ``texts`` for `store.record_change`; call it outside a transaction."""
+        distinct = list(dict.fromkeys(text for text in texts if text))
+        vectors = self.encoder.encode(distinct) if distinct else []
+        return store.TextVectors(
+            model_key=self.encoder.model_key,
+            by_text=dict(zip(map(store.text_key, distinct), vectors, strict=True)),
+        )
+
+    def _vectors(self, change: store.CatalogueChange) -> np.ndarray:
+        """The asset's text embeddings: stored ones where they match, the rest embedded now."""
+        texts = change.asset.semantic_texts()
+        vectors = np.zeros((len(texts), self.encoder.dimension), dtype=np.float32)
+        missing = []
+        for position, text in enumerate(texts):
+            stored = change.stored.get(position)
+            if stored is not None and stored[0] == store.text_key(text):
+                vectors[position] = stored[1]
+            else:
+                missing.append(position)
+        if missing:
+            vectors[missing] = self.encoder.encode([texts[p] for p in missing])
+        return vectors
+
+
+async def get_matching(request: Request) -> MatchingRuntime:
+    """Async: no I/O, so no hand-off to the thread pool."""
+    return request.app.state.matching
+
+
+MatchingDep = Annotated[MatchingRuntime, Depends(get_matching)]
