@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, status
 from clearhouse.accounts.dependencies import VerifiedAccount
 from clearhouse.accounts.errors import EmailNotVerified
 from clearhouse.accounts.scopes import Scope, needs_scope
-from clearhouse.db import utcnow, write_session
+from clearhouse.db import read_session, utcnow, write_session
 from clearhouse.deps import (
     CurrentAccount,
     EngineDep,
@@ -27,9 +27,10 @@ from licensing.errors import ApprovalClosed, QuoteRefused, RequestNotDigestible
 from licensing.models import ApprovalStatus
 from licensing.requests import clearance_request
 from licensing.schemas import ApprovalPublic, AssetUse, ClearanceCreate, ClearancePublic
-from licensing.touches import TouchFinderDep
+from licensing.touches import text_touches
 from policies.decisions import AssetOutcome
 from rights.dependencies import OwnedAssetIncludingDeleted
+from rights.matching.runtime import MatchingDep
 
 router = APIRouter(prefix="/v1")
 Paging = Annotated[PageParams, Depends(page_params)]
@@ -49,7 +50,7 @@ def create_clearance(
     engine: EngineDep,
     settings: SettingsDep,
     keys: KeysDep,
-    find_touches: TouchFinderDep,
+    matching: MatchingDep,
 ):
     """Clear a generation request before any model runs: every registered asset its prompt
     touches, decided under the owners' current policies, priced in the open, and (when every
@@ -58,7 +59,8 @@ def create_clearance(
     Every outcome is recorded, and each owner sees it among their asset's usage. A request
     that waits for an owner's approval can be sent again, unchanged, once they approve."""
     request = clearance_request(body)
-    touches = find_touches(request.prompt)
+    with read_session(engine) as session:
+        touches = text_touches(request.prompt, matching.match(session, request.prompt))
     with write_session(engine) as session:
         result = clear(
             session,

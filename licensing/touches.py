@@ -1,19 +1,23 @@
-"""What a request touches, from every check: the prompt's text (rights/matching), and later
-its input images and faces. Each finding becomes a :class:`Touch` with its evidence."""
+"""What a request touches, as :class:`Touch` values with their evidence: the prompt's text
+(rights/matching); input images and faces join here as those checks reach clearance."""
 
-from collections.abc import Callable
-from typing import Annotated
-
-from fastapi import Depends, Request
+from collections.abc import Sequence
 
 from licensing.clearance import Touch
-
-TouchFinder = Callable[[str], list[Touch]]
-
-
-async def get_touch_finder(request: Request) -> TouchFinder:
-    """Async: no I/O, so no hand-off to the thread pool."""
-    return request.app.state.touch_finder
+from rights.matching.types import TextMatch
 
 
-TouchFinderDep = Annotated[TouchFinder, Depends(get_touch_finder)]
+def text_touches(prompt: str, matches: Sequence[TextMatch]) -> list[Touch]:
+    """One touch per match: what found it, how strongly, and the words of the prompt."""
+    return [
+        Touch(
+            asset_id=match.asset_id,
+            evidence={
+                "kind": match.kind.value,
+                "score": round(match.score, 4),
+                "span": [match.start, match.end],
+                "text": prompt[match.start : match.end],
+            },
+        )
+        for match in matches
+    ]

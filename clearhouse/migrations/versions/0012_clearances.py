@@ -14,7 +14,7 @@ from alembic import op
 import clearhouse.db
 
 revision: str = "0012"
-down_revision: str | None = "0009"  # relinked to 0011 when it lands
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
