@@ -25,6 +25,7 @@ from clearhouse.migrations import upgrade_database
 from clearhouse.openapi import install_openapi
 from clearhouse.rate_limit import RateLimiter
 from clearhouse.settings import Settings
+from licensing.api import router as licensing_router
 from likeness.api import router as likeness_router
 from likeness.runtime import LikenessRuntime
 from likeness.uploads import UPLOAD_ROUTES
@@ -120,6 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(audit_router)
     app.include_router(policies_router)
     app.include_router(likeness_router)
+    app.include_router(licensing_router)
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:

@@ -80,6 +80,13 @@ class Settings(BaseSettings):
         le=24 * 60,
         description="How long a clearance token lets a generator start its generation.",
     )
+    approval_hours: int = Field(
+        default=72,
+        ge=1,
+        le=90 * 24,
+        description="How long an owner has to answer a request that waits for them, and how "
+        "long their yes then lets the requester send that request again.",
+    )
     clearance_audience: str = Field(
         default="clearhouse-generators",
         description="`aud` of clearance tokens: the generators, ours or third parties', that "

@@ -2,7 +2,7 @@
 
 from enum import StrEnum
 
-from clearhouse.errors import Forbidden, InvalidRequest
+from clearhouse.errors import Conflict, Forbidden, InvalidRequest
 
 
 class QuoteRefusal(StrEnum):
@@ -51,3 +51,10 @@ class ClearanceTokenRefused(Forbidden):
     def __init__(self, reason: ClearanceRefusal, detail: str) -> None:
         super().__init__(detail)
         self.reason = reason
+
+
+class ApprovalClosed(Conflict):
+    """An approval already answered, or expired before its owner answered."""
+
+    slug = "approval-closed"
+    title = "This request was answered or expired"

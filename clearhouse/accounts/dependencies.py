@@ -6,12 +6,11 @@ from fastapi import Depends
 
 from clearhouse.accounts.errors import EmailNotVerified
 from clearhouse.accounts.models import Account
-from clearhouse.deps import HolderAccount
+from clearhouse.deps import CurrentAccount, HolderAccount
 from clearhouse.errors import raises
 
 
-@raises(EmailNotVerified)
-async def _verified_holder(account: HolderAccount) -> Account:
+def _require_verified(account: Account) -> Account:
     if account.email_verified_at is None:
         raise EmailNotVerified(
             f"Verify your email address first: follow the link we sent to {account.email}. "
@@ -20,5 +19,18 @@ async def _verified_holder(account: HolderAccount) -> Account:
     return account
 
 
+@raises(EmailNotVerified)
+async def _verified_holder(account: HolderAccount) -> Account:
+    return _require_verified(account)
+
+
+@raises(EmailNotVerified)
+async def _verified(account: CurrentAccount) -> Account:
+    return _require_verified(account)
+
+
 VerifiedHolderAccount = Annotated[Account, Depends(_verified_holder)]
 """A holder (or admin) whose email address is verified: only they may consent or enrol a face."""
+
+VerifiedAccount = Annotated[Account, Depends(_verified)]
+"""Any account whose email address is verified: only they may clear a generation request."""

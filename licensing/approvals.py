@@ -1,0 +1,98 @@
+"""Owners' answers to requests that wait for them.
+
+An approval names one requester, one asset and one request digest: the requester sends the
+very same request again and it is cleared for that asset until the approval expires. A
+pending request the owner leaves unanswered expires too, and counts as no.
+"""
+
+import uuid
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, select
+
+from audit.service import record_event
+from clearhouse.accounts.models import Account
+from clearhouse.db import utcnow
+from clearhouse.errors import NotFound
+from clearhouse.pagination import PageParams, paginate
+from clearhouse.settings import Settings
+from licensing.errors import ApprovalClosed
+from licensing.models import ApprovalStatus, Clearance, ClearedAsset, UseApproval
+from licensing.schemas import ApprovalPublic
+
+
+def list_for_owner(
+    session: Session,
+    *,
+    owner_id: uuid.UUID,
+    status: ApprovalStatus | None,
+    now: datetime,
+    params: PageParams,
+) -> tuple[list[ApprovalPublic], int]:
+    query = _with_request().where(UseApproval.owner_id == owner_id)
+    if status is not None:
+        query = query.where(UseApproval.status == status)
+    if status == ApprovalStatus.pending:
+        query = query.where(UseApproval.expires_at > now)
+    rows, total = paginate(session, query.order_by(UseApproval.created_at, UseApproval.id), params)
+    return [_public(*row) for row in rows], total
+
+
+def answer(
+    session: Session, *, owner: Account, approval_id: uuid.UUID, approve: bool, settings: Settings
+) -> ApprovalPublic:
+    """Approve or decline one of the owner's pending requests; audited in the asset's log."""
+    row = session.exec(
+        _with_request()
+        .where(UseApproval.id == approval_id, UseApproval.owner_id == owner.id)
+        .with_for_update(of=UseApproval)
+    ).first()
+    if row is None:
+        raise NotFound("No request with this id waits for you.")
+    approval = row[0]
+    now = utcnow()
+    if approval.status != ApprovalStatus.pending:
+        raise ApprovalClosed(f"You {approval.status.value} this request already.")
+    if approval.expires_at <= now:
+        raise ApprovalClosed(
+            "This request expired before it was answered; the requester may send it again."
+        )
+    approval.status = ApprovalStatus.approved if approve else ApprovalStatus.declined
+    approval.decided_at = now
+    if approve:
+        approval.expires_at = now + timedelta(hours=settings.approval_hours)
+    session.add(approval)
+    record_event(
+        session,
+        action=f"use.{approval.status.value}",
+        actor_id=owner.id,
+        asset_id=approval.asset_id,
+        details={"approval_id": str(approval.id), "requester_id": str(approval.requester_id)},
+    )
+    session.flush()
+    return _public(*row)
+
+
+def _with_request():
+    return (
+        select(UseApproval, Clearance, Account.display_name)
+        .join(ClearedAsset, ClearedAsset.id == UseApproval.cleared_asset_id)
+        .join(Clearance, Clearance.id == ClearedAsset.clearance_id)
+        .join(Account, Account.id == UseApproval.requester_id)
+    )
+
+
+def _public(approval: UseApproval, clearance: Clearance, requester_name: str) -> ApprovalPublic:
+    return ApprovalPublic(
+        id=approval.id,
+        asset_id=approval.asset_id,
+        clearance_id=clearance.id,
+        requester_id=approval.requester_id,
+        requester_name=requester_name,
+        prompt=clearance.prompt,
+        declared_use=clearance.declared_use,
+        status=approval.status,
+        created_at=approval.created_at,
+        expires_at=approval.expires_at,
+        decided_at=approval.decided_at,
+    )

@@ -1,0 +1,238 @@
+"""Clearing one generation request, once the scans have found what it touches.
+
+In one short write transaction: read the facts (licensing/facts.py), decide (the pure
+evaluator), price what is allowed (the open quote), record the clearance with every asset it
+touched (so each owner sees it, whatever the outcome), queue the approvals it waits for, and
+sign a token when it is cleared. The scans (text, images, faces) run before, outside any
+transaction.
+"""
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlmodel import Session, select
+
+from clearhouse.accounts.models import Account
+from clearhouse.keys import KeyRing
+from clearhouse.settings import Settings
+from licensing.facts import read_facts
+from licensing.models import ApprovalStatus, Clearance, ClearedAsset, UseApproval
+from licensing.quote import GenerationParameters, Quote, quote
+from licensing.tokens import issue_clearance_token
+from policies.decisions import AssetOutcome, ClearanceOutcome, Decision
+from policies.document import ContentCategory, Use
+from policies.evaluator import evaluate
+from policies.facts import GenerationRequest
+
+
+@dataclass(frozen=True)
+class Touch:
+    """One way the request touches a registered asset: what found it, and where."""
+
+    asset_id: uuid.UUID
+    evidence: Mapping[str, Any]
+    """``kind`` (name, alias, handle, description, reference_image, face), ``score``, and
+    where: ``span`` in the prompt, or ``input`` (and ``frame``) in the media."""
+
+
+@dataclass(frozen=True)
+class ClearanceRequest:
+    """A generation request as clearance reads it."""
+
+    prompt: str
+    declared_use: Use
+    parameters: Mapping[str, Any]
+    """As sent: what the digest is computed over."""
+    generation: GenerationParameters
+    """The parameters the price depends on, read from ``parameters``."""
+    content_categories: frozenset[ContentCategory]
+    digest: str
+
+
+@dataclass(frozen=True)
+class ClearanceResult:
+    clearance: Clearance
+    decision: Decision
+    quote: Quote | None
+    token: str | None
+    cleared_assets: tuple[ClearedAsset, ...]
+
+
+def clear(
+    session: Session,
+    *,
+    requester: Account,
+    request: ClearanceRequest,
+    touches: Sequence[Touch],
+    now: datetime,
+    settings: Settings,
+    keys: KeyRing,
+) -> ClearanceResult:
+    """Decide, price, record and (when cleared) sign; ``session`` is a write transaction."""
+    evidence: dict[uuid.UUID, list[dict[str, Any]]] = {}
+    for touch in touches:
+        evidence.setdefault(touch.asset_id, []).append(dict(touch.evidence))
+    facts = read_facts(
+        session,
+        requester=requester,
+        asset_ids=evidence.keys(),
+        request_digest=request.digest,
+        now=now,
+    )
+    generation_request = GenerationRequest(
+        requester=facts.requester,
+        digest=request.digest,
+        declared_use=request.declared_use,
+        content_categories=request.content_categories,
+    )
+    decision = evaluate(
+        generation_request,
+        assets=facts.assets,
+        approvals=facts.approvals,
+        now=now,
+        minor_daily_generation_limit=settings.minor_daily_generation_limit,
+    )
+    priced = quote(request.generation, decision=decision)
+    clearance_id = uuid.uuid4()
+    token = None
+    if decision.outcome == ClearanceOutcome.cleared:
+        token = issue_clearance_token(
+            clearance_id=clearance_id,
+            request=generation_request,
+            decision=decision,
+            quote=priced,
+            now=now,
+            settings=settings,
+            keys=keys,
+        )
+    clearance = Clearance(
+        id=clearance_id,
+        requester_id=requester.id,
+        outcome=decision.outcome,
+        request_digest=request.digest,
+        prompt=request.prompt,
+        declared_use=request.declared_use.value,
+        parameters=dict(request.parameters),
+        content_categories=sorted(c.value for c in request.content_categories),
+        reasons=requester_reasons(decision),
+        quote=quote_document(priced) if decision.outcome != ClearanceOutcome.denied else None,
+        created_at=now,
+        token_expires_at=(
+            now + timedelta(minutes=settings.clearance_token_minutes) if token else None
+        ),
+    )
+    session.add(clearance)
+    session.flush()
+    fees = _fees_by_asset(priced)
+    owners = {asset.id: asset.owner_id for asset in facts.assets}
+    recorded = []
+    for asset in decision.assets:
+        cleared = ClearedAsset(
+            clearance_id=clearance.id,
+            asset_id=asset.asset_id,
+            outcome=asset.outcome,
+            reasons=[{"code": r.code.value, "text": r.text} for r in asset.reasons],
+            matched_by=evidence.get(asset.asset_id, []),
+            grant_id=asset.grant_id,
+            policy_version_id=asset.policy_version_id,
+            fee_minor=fees.get(asset.asset_id),
+            disclosed=asset.disclosed,
+            created_at=now,
+        )
+        session.add(cleared)
+        recorded.append(cleared)
+        if asset.outcome == AssetOutcome.needs_approval:
+            session.flush()
+            _ask_owner(
+                session,
+                cleared=cleared,
+                owner_id=owners[asset.asset_id],
+                requester_id=requester.id,
+                digest=request.digest,
+                expires_at=now + timedelta(hours=settings.approval_hours),
+                now=now,
+            )
+    return ClearanceResult(
+        clearance=clearance,
+        decision=decision,
+        quote=priced,
+        token=token,
+        cleared_assets=tuple(recorded),
+    )
+
+
+def requester_reasons(decision: Decision) -> list[str]:
+    """What the requester is told, denials first; nothing that names an undisclosed face."""
+    sentences = [reason.text for reason in decision.request_reasons]
+    order = {AssetOutcome.deny: 0, AssetOutcome.needs_approval: 1, AssetOutcome.allow: 2}
+    for asset in sorted(decision.assets, key=lambda a: order[a.outcome]):
+        for reason in asset.requester_reasons:
+            if reason.text not in sentences:
+                sentences.append(reason.text)
+    return sentences
+
+
+def quote_document(priced: Quote) -> dict[str, Any]:
+    return {
+        "currency": priced.currency,
+        "rate_card_version": priced.rate_card_version,
+        "total_minor": priced.total_minor,
+        "lines": [
+            {
+                "item": line.item.value,
+                "description": line.description,
+                "quantity": line.quantity,
+                "unit": line.unit,
+                "unit_price_minor": line.unit_price_minor,
+                "amount_minor": line.amount_minor,
+                "asset_id": str(line.asset_id) if line.asset_id else None,
+            }
+            for line in priced.lines
+        ],
+    }
+
+
+def _fees_by_asset(priced: Quote) -> dict[uuid.UUID, int]:
+    fees: dict[uuid.UUID, int] = {}
+    for line in priced.lines:
+        if line.asset_id is not None:
+            fees[line.asset_id] = fees.get(line.asset_id, 0) + line.amount_minor
+    return fees
+
+
+def _ask_owner(
+    session: Session,
+    *,
+    cleared: ClearedAsset,
+    owner_id: uuid.UUID,
+    requester_id: uuid.UUID,
+    digest: str,
+    expires_at: datetime,
+    now: datetime,
+) -> None:
+    """Queue the request for the owner, unless the same request already waits for them."""
+    waiting = session.exec(
+        select(UseApproval.id).where(
+            UseApproval.requester_id == requester_id,
+            UseApproval.request_digest == digest,
+            UseApproval.asset_id == cleared.asset_id,
+            UseApproval.status == ApprovalStatus.pending,
+            UseApproval.expires_at > now,
+        )
+    ).first()
+    if waiting is not None:
+        return
+    session.add(
+        UseApproval(
+            cleared_asset_id=cleared.id,
+            asset_id=cleared.asset_id,
+            owner_id=owner_id,
+            requester_id=requester_id,
+            request_digest=digest,
+            created_at=now,
+            expires_at=expires_at,
+        )
+    )

@@ -1,0 +1,117 @@
+"""Tables of clearance: each decision on a generation request, what it touched, approvals.
+
+A clearance is kept whatever its outcome: the requester reads their decision back, and each
+owner reads every request that touched their assets (allowed, denied or waiting for them).
+"""
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Index
+from sqlmodel import Column, Field, SQLModel, Text
+
+from clearhouse.db import JSONDocument, UTCDateTime, enum_column, new_id, utcnow
+from policies.decisions import AssetOutcome, ClearanceOutcome
+
+
+class FoundIn(StrEnum):
+    request = "request"  # the prompt or the input media, before generation
+    output = "output"  # the generated frames, checked before release
+
+
+class ApprovalStatus(StrEnum):
+    pending = "pending"
+    approved = "approved"
+    declined = "declined"
+
+
+class Clearance(SQLModel, table=True):
+    """One generation request and the decision on it."""
+
+    __table_args__ = (Index("ix_clearance_requester_created", "requester_id", "created_at"),)
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    requester_id: uuid.UUID = Field(foreign_key="account.id", ondelete="RESTRICT")
+    outcome: ClearanceOutcome = Field(sa_column=enum_column(ClearanceOutcome))
+    request_digest: str = Field(max_length=64, index=True, description="SHA-256, hex.")
+    prompt: str = Field(sa_column=Column(Text, nullable=False))
+    declared_use: str = Field(max_length=32)
+    parameters: dict[str, Any] = Field(sa_column=Column(JSONDocument, nullable=False))
+    content_categories: list[str] = Field(sa_column=Column(JSONDocument, nullable=False))
+    reasons: list[str] = Field(
+        sa_column=Column(JSONDocument, nullable=False),
+        description="Why, in sentences a person can read (the denials first).",
+    )
+    quote: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONDocument))
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+    token_expires_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+
+
+class ClearedAsset(SQLModel, table=True):
+    """One registered asset a clearance touched, the decision on it and what it relied on."""
+
+    __tablename__ = "cleared_asset"
+    __table_args__ = (Index("ix_cleared_asset_asset_created", "asset_id", "created_at"),)
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    clearance_id: uuid.UUID = Field(foreign_key="clearance.id", index=True, ondelete="CASCADE")
+    asset_id: uuid.UUID = Field(foreign_key="asset.id", ondelete="RESTRICT")
+    outcome: AssetOutcome = Field(sa_column=enum_column(AssetOutcome))
+    found_in: FoundIn = Field(default=FoundIn.request, sa_column=enum_column(FoundIn))
+    reasons: list[dict[str, str]] = Field(
+        sa_column=Column(JSONDocument, nullable=False),
+        description="Each reason: a machine-readable code and a sentence.",
+    )
+    matched_by: list[dict[str, Any]] = Field(
+        sa_column=Column(JSONDocument, nullable=False),
+        description="How the request touched the asset: kind, score, span or input.",
+    )
+    grant_id: uuid.UUID | None = Field(
+        default=None, foreign_key="consent_grant.id", ondelete="RESTRICT"
+    )
+    policy_version_id: uuid.UUID | None = Field(
+        default=None, foreign_key="policy_version.id", ondelete="RESTRICT"
+    )
+    fee_minor: int | None = Field(default=None, description="This asset's lines of the quote.")
+    disclosed: bool = Field(
+        description="Whether the requester was told which asset this is (a likeness is named "
+        "only to a requester its owner consented to)."
+    )
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+
+
+class UseApproval(SQLModel, table=True):
+    """An owner's answer to one request for one of their assets.
+
+    Bound to the requester and the request's digest: an approval clears exactly that request
+    when the requester sends it again, until it expires.
+    """
+
+    __tablename__ = "use_approval"
+    __table_args__ = (
+        Index("ix_use_approval_owner_status", "owner_id", "status"),
+        Index("ix_use_approval_request", "requester_id", "request_digest", "asset_id"),
+    )
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    cleared_asset_id: uuid.UUID = Field(
+        foreign_key="cleared_asset.id", unique=True, ondelete="CASCADE"
+    )
+    asset_id: uuid.UUID = Field(foreign_key="asset.id", ondelete="RESTRICT")
+    owner_id: uuid.UUID = Field(foreign_key="account.id", ondelete="RESTRICT")
+    requester_id: uuid.UUID = Field(foreign_key="account.id", ondelete="RESTRICT")
+    request_digest: str = Field(max_length=64)
+    status: ApprovalStatus = Field(
+        default=ApprovalStatus.pending, sa_column=enum_column(ApprovalStatus)
+    )
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    decided_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))

@@ -1,0 +1,120 @@
+"""What a requester is shown of a clearance: nothing that names a face they were not granted.
+
+A likeness whose owner has not consented to this requester appears with no id, no handle
+and no score: "a registered person who has not consented" (ARCHITECTURE: no face search for
+strangers). Characters and styles, and likenesses the requester was granted, are named.
+"""
+
+import uuid
+from typing import Any
+
+from sqlmodel import Session, select
+
+from clearhouse.errors import NotFound
+from licensing.clearance import ClearanceResult
+from licensing.models import Clearance, ClearedAsset, UseApproval
+from licensing.schemas import ClearancePublic, TouchedAsset
+from policies.decisions import NOT_CONSENTED
+from rights.models import Asset
+
+
+def clearance_for_requester(result: ClearanceResult) -> ClearancePublic:
+    evidence = {cleared.asset_id: cleared.matched_by for cleared in result.cleared_assets}
+    assets = [
+        _touched(
+            asset_id=asset.asset_id,
+            handle=asset.handle,
+            kind=asset.kind.value,
+            outcome=asset.outcome,
+            reasons=[reason.text for reason in asset.requester_reasons],
+            matched_by=evidence.get(asset.asset_id, []),
+            disclosed=asset.disclosed,
+            approval=None,
+        )
+        for asset in result.decision.assets
+    ]
+    return _public(result.clearance, assets=assets, token=result.token)
+
+
+def stored_clearance_for_requester(
+    session: Session, *, clearance_id: uuid.UUID, requester_id: uuid.UUID
+) -> ClearancePublic:
+    clearance = session.exec(
+        select(Clearance).where(
+            Clearance.id == clearance_id, Clearance.requester_id == requester_id
+        )
+    ).first()
+    if clearance is None:
+        raise NotFound("No clearance with this id among yours.")
+    rows = session.exec(
+        select(ClearedAsset, Asset.handle, Asset.kind, UseApproval.status)
+        .join(Asset, Asset.id == ClearedAsset.asset_id)
+        .outerjoin(UseApproval, UseApproval.cleared_asset_id == ClearedAsset.id)
+        .where(ClearedAsset.clearance_id == clearance.id)
+        .order_by(Asset.handle)
+    ).all()
+    assets = [
+        _touched(
+            asset_id=cleared.asset_id,
+            handle=handle,
+            kind=kind.value,
+            outcome=cleared.outcome,
+            reasons=[reason["text"] for reason in cleared.reasons],
+            matched_by=cleared.matched_by,
+            disclosed=cleared.disclosed,
+            approval=approval,
+        )
+        for cleared, handle, kind, approval in rows
+    ]
+    return _public(clearance, assets=assets, token=None)
+
+
+def _touched(
+    *,
+    asset_id: uuid.UUID,
+    handle: str,
+    kind: str,
+    outcome,
+    reasons: list[str],
+    matched_by: list[dict[str, Any]],
+    disclosed: bool,
+    approval,
+) -> TouchedAsset:
+    if not disclosed:
+        return TouchedAsset(
+            asset_id=None,
+            handle=None,
+            kind=kind,
+            outcome=outcome,
+            reasons=[NOT_CONSENTED.text],
+            matched_by=[_without_score(evidence) for evidence in matched_by],
+        )
+    return TouchedAsset(
+        asset_id=asset_id,
+        handle=handle,
+        kind=kind,
+        outcome=outcome,
+        reasons=reasons,
+        matched_by=matched_by,
+        approval=approval,
+    )
+
+
+def _without_score(evidence: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in evidence.items() if key != "score"}
+
+
+def _public(
+    clearance: Clearance, *, assets: list[TouchedAsset], token: str | None
+) -> ClearancePublic:
+    return ClearancePublic(
+        id=clearance.id,
+        outcome=clearance.outcome,
+        reasons=clearance.reasons,
+        request_digest=clearance.request_digest,
+        assets=assets,
+        quote=clearance.quote,
+        created_at=clearance.created_at,
+        token=token,
+        token_expires_at=clearance.token_expires_at,
+    )

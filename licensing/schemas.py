@@ -1,0 +1,117 @@
+"""API shapes of clearances, owners' approvals and the usage of an asset."""
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from clearhouse.schemas import RequestBody
+from licensing.models import ApprovalStatus, FoundIn
+from policies.decisions import AssetOutcome, ClearanceOutcome
+from policies.document import ContentCategory, Use
+
+MAX_PROMPT_CHARS = 4000
+
+
+class ClearanceCreate(RequestBody):
+    """A generation request to clear: what a generator is about to run."""
+
+    prompt: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS)
+    declared_use: Use = Field(description="What the output will be used for.")
+    content: list[ContentCategory] = Field(
+        default_factory=list,
+        max_length=len(ContentCategory),
+        description="Content the output will show, as the requester declares it.",
+    )
+    parameters: dict[str, Any] = Field(
+        description="The generation parameters as the generator will run them; the request "
+        "digest covers them exactly. Priced from `duration_ms`, `width`, `height` and "
+        "`steps` (whole numbers); anything else (seed, fps, ...) is carried as sent. "
+        "Numbers must be integers: send a fractional value as a string.",
+        examples=[{"duration_ms": 4000, "width": 854, "height": 480, "steps": 20, "seed": 7}],
+    )
+
+
+class QuoteLinePublic(BaseModel):
+    item: str
+    description: str
+    quantity: int
+    unit: str
+    unit_price_minor: int
+    amount_minor: int
+    asset_id: uuid.UUID | None
+
+
+class QuotePublic(BaseModel):
+    currency: str
+    rate_card_version: str
+    total_minor: int
+    lines: list[QuoteLinePublic]
+
+
+class TouchedAsset(BaseModel):
+    """A registered asset the request touches, as the requester may see it: a likeness
+    whose owner has not consented to this requester is not named and has no score."""
+
+    asset_id: uuid.UUID | None
+    handle: str | None
+    kind: str
+    outcome: AssetOutcome
+    reasons: list[str]
+    matched_by: list[dict[str, Any]]
+    approval: ApprovalStatus | None = Field(
+        default=None, description="The owner's answer, for an asset that waits for it."
+    )
+
+
+class ClearancePublic(BaseModel):
+    id: uuid.UUID
+    outcome: ClearanceOutcome
+    reasons: list[str]
+    request_digest: str
+    assets: list[TouchedAsset]
+    quote: QuotePublic | None
+    created_at: datetime
+    token: str | None = Field(
+        default=None,
+        description="The signed clearance (ES256 JWS; keys at /.well-known/jwks.json), when "
+        "cleared. Returned once, by the request that cleared it.",
+    )
+    token_expires_at: datetime | None
+
+
+class AssetUse(BaseModel):
+    """One request that touched the owner's asset, whatever came of it."""
+
+    clearance_id: uuid.UUID
+    created_at: datetime
+    outcome: AssetOutcome
+    found_in: FoundIn = Field(
+        description="`request`: the prompt or its input media; `output`: the generated "
+        "frames, where an asset the clearance did not cover blocks release."
+    )
+    clearance_outcome: ClearanceOutcome
+    requester_id: uuid.UUID
+    requester_name: str
+    declared_use: str
+    prompt: str
+    reasons: list[dict[str, str]]
+    matched_by: list[dict[str, Any]]
+    fee_minor: int | None
+    approval_id: uuid.UUID | None
+    approval: ApprovalStatus | None
+
+
+class ApprovalPublic(BaseModel):
+    id: uuid.UUID
+    asset_id: uuid.UUID
+    clearance_id: uuid.UUID
+    requester_id: uuid.UUID
+    requester_name: str
+    prompt: str
+    declared_use: str
+    status: ApprovalStatus
+    created_at: datetime
+    expires_at: datetime
+    decided_at: datetime | None
