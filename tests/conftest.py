@@ -69,10 +69,8 @@ def _reset_postgres(engine: Engine) -> None:
             text("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, :hash)"), {"hash": "0" * 64}
         )
         connection.execute(text("INSERT INTO face_index_generation (id, generation) VALUES (1, 0)"))
-        connection.execute(
-            text("INSERT INTO text_catalogue_generation (id, generation) VALUES (1, 0)")
-            text("INSERT INTO reference_catalogue_generation (id, generation) VALUES (1, 0)")
-        )
+        for counter in ("text_catalogue_generation", "reference_catalogue_generation"):
+            connection.execute(text(f"INSERT INTO {counter} (id, generation) VALUES (1, 0)"))
 
 
 @pytest.fixture(scope="session")
