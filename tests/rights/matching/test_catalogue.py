@@ -14,7 +14,7 @@ from rights.matching.encoder import SentenceEncoder
 from rights.matching.models import AssetTextEmbedding
 from rights.matching.runtime import MatchingRuntime
 from rights.matching.store import text_key
-from rights.matching.types import MatchKind, semantic_texts
+from rights.matching.types import CatalogueAsset, MatchKind, semantic_texts
 
 COMET = {
     "kind": "character",
@@ -180,3 +180,15 @@ def test_an_asset_with_no_texts_is_still_found_by_name(client, holder, engine, m
     asset = register(client, holder, body)
     runtime: MatchingRuntime = client.app.state.matching
     assert matched(runtime, engine, "captain comet!") == {asset["id"]: "name"}
+
+
+def test_a_catalogue_ahead_of_the_database_is_loaded_anew(client, holder, engine):
+    """After a restore from an older backup the database's count is behind this process's:
+    what the process holds beyond the backup must go."""
+    asset = register(client, holder)
+    runtime: MatchingRuntime = client.app.state.matching
+    assert matched(runtime, engine, "Captain Comet waves") == {asset["id"]: "name"}
+    phantom = CatalogueAsset(id=uuid.uuid4(), handle="phantom", name="Phantom Pete")
+    runtime.catalogue.put(phantom, np.zeros((0, 384), dtype=np.float32))
+    runtime.generation += 10  # as if it had loaded changes the restored database never saw
+    assert matched(runtime, engine, "Phantom Pete and Captain Comet") == {asset["id"]: "name"}
