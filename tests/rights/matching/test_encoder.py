@@ -1,5 +1,6 @@
-"""The sentence encoder: the packaged MiniLM run through ONNX Runtime embeds as the model does
-under sentence-transformers, the same in a batch as alone, and is built once per cache."""
+"""The sentence encoder: the packaged MiniLM run through ONNX Runtime (int8 weights) embeds
+close to the model under sentence-transformers, the same in a batch as alone, and is built
+once per cache."""
 
 import numpy as np
 import pytest
@@ -30,13 +31,13 @@ def test_embeddings_agree_with_sentence_transformers(built):
     ours = built.encode(TEXTS)
     assert ours.shape == (len(TEXTS), 384) and ours.dtype == np.float32
     assert np.allclose(np.linalg.norm(ours, axis=1), 1, atol=1e-5)
-    assert (ours * expected).sum(axis=1).min() > 0.9999
+    assert (ours * expected).sum(axis=1).min() > encoder_module._QUANTIZED_AGREEMENT
 
 
-def test_a_text_embeds_the_same_alone_as_in_a_padded_batch(built):
-    batch = built.encode(TEXTS)
+def test_a_text_embeds_the_same_whatever_it_is_encoded_with(built):
+    together = built.encode(TEXTS)
     alone = np.stack([built.encode_one(text) for text in TEXTS])
-    assert np.abs(batch - alone).max() < 1e-5
+    assert np.array_equal(together, alone)
 
 
 def test_the_graph_is_built_once_per_cache_and_reused(built, monkeypatch):
@@ -56,7 +57,7 @@ def test_the_graph_is_built_once_per_cache_and_reused(built, monkeypatch):
 
 
 def test_a_graph_that_embeds_differently_is_refused(tmp_path, monkeypatch):
-    monkeypatch.setattr(encoder_module, "_AGREEMENT", 1.01)  # no graph can agree this well
+    monkeypatch.setattr(encoder_module, "_QUANTIZED_AGREEMENT", 1.01)  # none agrees this well
     with pytest.raises(RuntimeError, match="embeds differently"):
         SentenceEncoder(cache_dir=tmp_path).encode_one("a cat")
     assert list(tmp_path.iterdir()) == []  # nothing half-built left to be used
