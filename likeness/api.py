@@ -28,6 +28,7 @@ from likeness.errors import (
     EnrolmentRejected,
     FaceAlreadyEnrolled,
     MediaBusy,
+    MediaWorkerLost,
     NotALikeness,
     PartyToConflict,
 )
@@ -113,7 +114,13 @@ def read_enrolment(enrolment_id: uuid.UUID, owner: HolderAccount, session: ReadS
     ),
 )
 @raises(
-    NotFound, EnrolmentClosed, EnrolmentRejected, FaceAlreadyEnrolled, *DECODING_ERRORS, MediaBusy
+    NotFound,
+    EnrolmentClosed,
+    EnrolmentRejected,
+    FaceAlreadyEnrolled,
+    *DECODING_ERRORS,
+    MediaBusy,
+    MediaWorkerLost,
 )
 @needs_scope(Scope.assets_write)
 def submit_frames(
@@ -219,7 +226,7 @@ def resolve_conflict(
         field="file", max_files=1, description="An image or a video."
     ),
 )
-@raises(*DECODING_ERRORS, MediaBusy)
+@raises(*DECODING_ERRORS, MediaBusy, MediaWorkerLost)
 @needs_scope(Scope.likeness_scan)
 def scan(
     data: Annotated[bytes, Depends(scan_upload)],
