@@ -42,13 +42,11 @@ from bench.registry import percentiles
 from clearhouse.accounts.models import Account
 from clearhouse.db import build_engine, utcnow
 from clearhouse.migrations import upgrade_database
-from rights.matching.catalogue import TextCatalogue
 from rights.matching.encoder import SentenceEncoder
-from rights.matching.matcher import TextMatcher
 from rights.matching.models import AssetTextEmbedding, TextCatalogueGeneration
 from rights.matching.runtime import MatchingRuntime
 from rights.matching.store import text_key
-from rights.matching.types import CatalogueAsset, semantic_texts
+from rights.matching.types import semantic_texts
 from rights.models import Asset, AssetKind
 
 DEFAULT_CACHE = Path(tempfile.gettempdir()) / "clearhouse-bench-embeddings"
@@ -146,22 +144,7 @@ def quality_rates(matched_handles) -> dict:
 
 def rates_alone(encoder: SentenceEncoder) -> dict:
     """The quality set's assets registered alone, matched in memory."""
-    catalogue = TextCatalogue(dimension=encoder.dimension)
-    handles = {}
-    for body in ip_quality.registered_assets():
-        asset = CatalogueAsset(
-            id=ip_quality.asset_id_for(body["handle"]),
-            handle=body["handle"],
-            name=body["name"],
-            aliases=tuple(body["aliases"]),
-            description=body["description"],
-            keywords=tuple(body["keywords"]),
-            example_prompts=tuple(body["example_prompts"]),
-        )
-        handles[asset.id] = asset.handle
-        catalogue.put(asset, encoder.encode(asset.semantic_texts()))
-    matcher = TextMatcher(catalogue=catalogue, encoder=encoder)
-    return quality_rates(lambda prompt: {handles[m.asset_id] for m in matcher.match(prompt)})
+    return quality_rates(ip_quality.matcher_of_the_set_alone(encoder))
 
 
 def main() -> None:

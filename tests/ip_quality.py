@@ -15,6 +15,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from rights.matching.catalogue import TextCatalogue
+from rights.matching.encoder import SentenceEncoder
+from rights.matching.matcher import TextMatcher
+from rights.matching.types import CatalogueAsset
+
 CASES = Path(__file__).parent / "rights" / "matching" / "cases"
 DEVELOPMENT, HELD_OUT = "development", "held_out"
 POSITIVE = ("disguised", "paraphrase", "keywords", "description")
@@ -96,3 +101,28 @@ def meets_targets(report: dict[str, dict[str, float | int]]) -> dict[str, bool]:
 def asset_id_for(handle: str) -> uuid.UUID:
     """A fixed id per handle, so runs of the set are comparable."""
     return uuid.uuid5(uuid.NAMESPACE_URL, f"clearhouse-quality/{handle}")
+
+
+def catalogue_asset(body: dict) -> CatalogueAsset:
+    """A registration body as the text check reads it."""
+    return CatalogueAsset(
+        id=asset_id_for(body["handle"]),
+        handle=body["handle"],
+        name=body["name"],
+        aliases=tuple(body["aliases"]),
+        description=body["description"],
+        keywords=tuple(body["keywords"]),
+        example_prompts=tuple(body["example_prompts"]),
+    )
+
+
+def matcher_of_the_set_alone(encoder: SentenceEncoder) -> Callable[[str], set[str]]:
+    """The quality set's assets registered alone, in memory: prompt -> handles matched."""
+    catalogue = TextCatalogue(dimension=encoder.dimension)
+    handles = {}
+    for body in registered_assets():
+        asset = catalogue_asset(body)
+        handles[asset.id] = asset.handle
+        catalogue.put(asset, encoder.encode(asset.semantic_texts()))
+    matcher = TextMatcher(catalogue=catalogue, encoder=encoder)
+    return lambda prompt: {handles[match.asset_id] for match in matcher.match(prompt)}

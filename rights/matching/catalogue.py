@@ -49,10 +49,6 @@ class TextCatalogue:
             self.names = NameIndex()
             self.semantic = SemanticIndex(dimension=self.semantic.dimension)
 
-    def __len__(self) -> int:
-        with self._lock.reading():
-            return len(self.names)
-
     @contextmanager
     def reading(self) -> Iterator["TextCatalogue"]:
         """Hold the catalogue still while a match reads it."""

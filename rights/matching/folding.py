@@ -33,11 +33,6 @@ def fold_unit(unit: str) -> str:
     return fold(unit).translate(_MORE_DIGITS_AS_LETTERS)
 
 
-def fold_name(text: str) -> str:
-    """A name, alias or handle folded exactly as prompts are, without its separators."""
-    return fold_prompt(text).letters
-
-
 @dataclass(frozen=True)
 class Word:
     """One word of the folded prompt: letters ``[start, end)`` of ``FoldedPrompt.letters``."""

@@ -1,6 +1,6 @@
 """Registered names, aliases and handles found in a folded prompt, however they are disguised.
 
-Every name is kept as its skeleton (`folding.fold_name`) in a dict. A prompt is folded once
+Every name is kept as its skeleton (folded as prompts are) in a dict. A prompt is folded once
 (`folding.fold_prompt`); the index then looks up every stretch of it that starts at the start
 of a word and ends at the end of one (or before a possessive or plural "s"/"es"), up to the
 longest name: a few hundred dict lookups for a long prompt, whatever the number of names.
@@ -128,9 +128,6 @@ class NameIndex:
                 self._patterns[skeleton] = kept
             else:
                 del self._patterns[skeleton]
-
-    def __len__(self) -> int:
-        return len(self._skeletons_of)
 
     def find(self, prompt: FoldedPrompt) -> list[NameHit]:
         """Every name in the prompt, each at its longest stretch."""

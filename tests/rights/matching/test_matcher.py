@@ -44,15 +44,7 @@ NEMO = CatalogueAsset(
 def _registered(handle: str) -> CatalogueAsset:
     """An asset of the quality set (tests/rights/matching/cases/assets.toml), as registered."""
     (body,) = [b for b in ip_quality.registered_assets() if b["handle"] == handle]
-    return CatalogueAsset(
-        id=uuid.uuid4(),
-        handle=handle,
-        name=body["name"],
-        aliases=tuple(body["aliases"]),
-        description=body["description"],
-        keywords=tuple(body["keywords"]),
-        example_prompts=tuple(body["example_prompts"]),
-    )
+    return ip_quality.catalogue_asset(body)
 
 
 ROBOT_BOY = _registered("rivet_kid")

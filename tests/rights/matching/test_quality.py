@@ -7,33 +7,14 @@ development half; bench/clearance.py prints both halves, and the same against 10
 import ip_quality
 import pytest
 
-from rights.matching.catalogue import TextCatalogue
 from rights.matching.encoder import SentenceEncoder
-from rights.matching.matcher import TextMatcher
-from rights.matching.types import CatalogueAsset
 
 CASES = ip_quality.cases()
 
 
 @pytest.fixture(scope="module")
 def matched_handles():
-    encoder = SentenceEncoder()
-    catalogue = TextCatalogue(dimension=encoder.dimension)
-    handles = {}
-    for body in ip_quality.registered_assets():
-        asset = CatalogueAsset(
-            id=ip_quality.asset_id_for(body["handle"]),
-            handle=body["handle"],
-            name=body["name"],
-            aliases=tuple(body["aliases"]),
-            description=body["description"],
-            keywords=tuple(body["keywords"]),
-            example_prompts=tuple(body["example_prompts"]),
-        )
-        handles[asset.id] = asset.handle
-        catalogue.put(asset, encoder.encode(asset.semantic_texts()))
-    matcher = TextMatcher(catalogue=catalogue, encoder=encoder)
-    return lambda prompt: {handles[match.asset_id] for match in matcher.match(prompt)}
+    return ip_quality.matcher_of_the_set_alone(SentenceEncoder())
 
 
 @pytest.fixture(scope="module")
