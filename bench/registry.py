@@ -54,6 +54,8 @@ def seed(
                 "name": f"Asset {n}",
                 "aliases": [],
                 "description": "",
+                "keywords": [],
+                "example_prompts": [],
                 "created_at": now,
                 "updated_at": now,
             }
