@@ -160,7 +160,16 @@ class Settings(BaseSettings):
         "fast, where many contend for Python's one interpreter lock.",
     )
     media_concurrency: int = Field(
-        default=2, ge=1, description="Threads of one process that decode and detect faces."
+        default=2,
+        ge=1,
+        description="Worker processes of one API process that decode uploads and detect faces.",
+    )
+    media_worker_niceness: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        description="How much media workers lower their CPU priority (nice), so that request "
+        "handling gets the cores first.",
     )
     media_queue_seconds: float = Field(
         default=10.0,

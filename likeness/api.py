@@ -26,6 +26,7 @@ from likeness.errors import (
     EnrolmentRejected,
     FaceAlreadyEnrolled,
     MediaBusy,
+    MediaWorkerLost,
     NotALikeness,
     PartyToConflict,
 )
@@ -117,7 +118,13 @@ def read_enrolment(enrolment_id: uuid.UUID, owner: HolderAccount, session: ReadS
     ),
 )
 @raises(
-    NotFound, EnrolmentClosed, EnrolmentRejected, FaceAlreadyEnrolled, *DECODING_ERRORS, MediaBusy
+    NotFound,
+    EnrolmentClosed,
+    EnrolmentRejected,
+    FaceAlreadyEnrolled,
+    *DECODING_ERRORS,
+    MediaBusy,
+    MediaWorkerLost,
 )
 @needs_scope(Scope.assets_write)
 def submit_frames(
@@ -223,7 +230,7 @@ def resolve_conflict(
         field="file", max_files=1, description="An image or a video."
     ),
 )
-@raises(*DECODING_ERRORS, MediaBusy)
+@raises(*DECODING_ERRORS, MediaBusy, MediaWorkerLost)
 @needs_scope(Scope.likeness_scan)
 def scan(
     data: Annotated[bytes, Depends(scan_upload)],

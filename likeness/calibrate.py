@@ -19,6 +19,7 @@ from typing import TypedDict
 
 import numpy as np
 
+from likeness.backends import load_backend
 from likeness.backends.base import FaceBackend
 from likeness.media import decode_image
 
@@ -105,15 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if not args.photo_dir.is_dir():
         parser.error(f"{args.photo_dir} is not a folder of photos")
-    backend: FaceBackend
-    if args.insightface_model_dir is not None:
-        from likeness.backends.insightface_backend import InsightFaceBackend
-
-        backend = InsightFaceBackend(model_dir=args.insightface_model_dir)
-    else:
-        from likeness.backends.dlib_backend import DlibFaceBackend
-
-        backend = DlibFaceBackend()
+    model_dir = args.insightface_model_dir
+    # A script of its own, not the API: the model runs in this process.
+    backend = load_backend("dlib" if model_dir is None else "insightface", model_dir)
     report = calibrate(args.photo_dir, backend=backend, threshold=args.threshold)
     sys.stdout.write(json.dumps(report) + "\n")
     return 0

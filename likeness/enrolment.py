@@ -6,8 +6,8 @@ face, held for a moderator. One face, one owner.
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 
-import numpy as np
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
@@ -16,10 +16,9 @@ from clearhouse.accounts.models import Account
 from clearhouse.db import read_session, utcnow, write_session
 from clearhouse.errors import NotFound
 from likeness import vault
-from likeness.backends.base import DetectedFace
+from likeness.enrolment_frames import CheckedEnrolment, check_enrolment_frames
 from likeness.errors import EnrolmentClosed, EnrolmentRejected, FaceAlreadyEnrolled, NotALikeness
-from likeness.liveness import PosedFrame, check_liveness, new_challenge
-from likeness.media import Frame, decode_uploads
+from likeness.liveness import new_challenge
 from likeness.models import (
     ConflictStatus,
     EnrolmentSession,
@@ -28,16 +27,12 @@ from likeness.models import (
     TemplateStatus,
 )
 from likeness.pose import PoseClass
-from likeness.quality import assess_face_quality
 from likeness.runtime import LikenessRuntime
 from rights.models import Asset, AssetKind
 
-MIN_FRAMES = 3
 # Rejected submissions per challenge. Enough for honest retakes (bad light, a frame out of
 # order); few enough that nobody can search for a spoof the checks let through.
 MAX_FAILED_ATTEMPTS = 3
-MAX_TEMPLATES = 5  # spread over the usable frames; more adds little and costs index space
-VIDEO_SAMPLE_FPS = 4.0
 
 
 def open_enrolment(
@@ -97,16 +92,26 @@ def submit_frames(
     """Check the uploads and enrol the face they show. Raw uploads are kept only if asked.
 
     Three steps, so that no lock is held while media is decoded and faces are embedded: a
-    read of the enrolment, the checks (no transaction), then one short write transaction that
-    looks again (the likeness may have been deleted meanwhile) and decides one face, one
-    owner under the face index's lock. A rejected attempt is counted in a transaction of its
-    own; after ``MAX_FAILED_ATTEMPTS`` the challenge is spent and a new enrolment is needed.
+    read of the enrolment, the checks (in a media worker: likeness.enrolment_frames), then
+    one short write transaction that looks again (the likeness may have been deleted
+    meanwhile) and decides one face, one owner under the face index's lock. A rejected
+    attempt is counted in a transaction of its own; after ``MAX_FAILED_ATTEMPTS`` the
+    challenge is spent and a new enrolment is needed.
     """
     with read_session(engine) as session:
         enrolment = owned_enrolment(session, owner=owner, enrolment_id=enrolment_id)
         _check_open(session, enrolment)
+    checks = partial(
+        check_enrolment_frames,
+        uploads,
+        limits=runtime.media_limits,
+        challenge=[PoseClass(p) for p in enrolment.challenge]
+        if enrolment.liveness_required
+        else None,
+        threshold=runtime.settings.face_match_threshold,
+    )
     try:
-        chosen = _checked_embeddings(enrolment, uploads=uploads, runtime=runtime)
+        checked = runtime.run_media_work(checks)
     except EnrolmentRejected:
         _count_failed_attempt(engine, owner=owner, enrolment_id=enrolment_id)
         raise
@@ -124,26 +129,10 @@ def submit_frames(
             owner=owner,
             enrolment=enrolment,
             likeness=likeness,
-            embeddings=chosen,
+            checked=checked,
             uploads=uploads,
             runtime=runtime,
         )
-
-
-def _checked_embeddings(
-    enrolment: EnrolmentSession, *, uploads: list[bytes], runtime: LikenessRuntime
-) -> np.ndarray:
-    """The embeddings to seal, once the frames pass every check (no database needed)."""
-    frames = _usable_frames(uploads, runtime=runtime)
-    embeddings = np.stack([frame.face.embedding for frame in frames])
-    _check_one_person(frames, embeddings, threshold=runtime.match_threshold)
-    if enrolment.liveness_required:
-        problem = check_liveness([PoseClass(p) for p in enrolment.challenge], frames)
-        if problem:
-            raise EnrolmentRejected(f"Liveness check failed: {problem}.")
-    return embeddings[
-        np.linspace(0, len(frames) - 1, min(MAX_TEMPLATES, len(frames))).round().astype(int)
-    ]
 
 
 def _count_failed_attempt(engine: Engine, *, owner: Account, enrolment_id: uuid.UUID) -> None:
@@ -161,19 +150,19 @@ def _enrol(
     owner: Account,
     enrolment: EnrolmentSession,
     likeness: Asset,
-    embeddings: np.ndarray,
+    checked: CheckedEnrolment,
     uploads: list[bytes],
     runtime: LikenessRuntime,
 ) -> EnrolmentOutcome:
     holder_of_face = _enrolled_elsewhere(
-        session, likeness=likeness, embeddings=embeddings, runtime=runtime
+        session, likeness=likeness, checked=checked, runtime=runtime
     )
     status = TemplateStatus.active if holder_of_face is None else TemplateStatus.pending
     templates = vault.seal_templates(
         session,
         likeness_id=likeness.id,
-        model_key=runtime.backend.model_key,
-        embeddings=embeddings,
+        model_key=checked.model.model_key,
+        embeddings=checked.embeddings,
         status=status,
         key_store=runtime.key_store,
     )
@@ -214,7 +203,7 @@ def _enrol(
         details={
             "enrolment_id": str(enrolment.id),
             "templates": len(templates),
-            "model_key": runtime.backend.model_key,
+            "model_key": checked.model.model_key,
             "conflict_id": str(conflict.id) if conflict else None,
         },
     )
@@ -240,77 +229,16 @@ def _check_open(session: Session, enrolment: EnrolmentSession) -> Asset:
     return likeness
 
 
-def _usable_frames(uploads: list[bytes], *, runtime: LikenessRuntime) -> list[PosedFrame]:
-    """Every still must be usable; in a video, frames without a usable face are skipped."""
-
-    def decode_and_detect() -> tuple[list[list[Frame]], list[list[DetectedFace]]]:
-        decoded = decode_uploads(uploads, limits=runtime.media_limits, sample_fps=VIDEO_SAMPLE_FPS)
-        return decoded, runtime.detect_and_embed([f.rgb for frames in decoded for f in frames])
-
-    decoded, faces = runtime.run_media_work(decode_and_detect)
-    labelled = []
-    for number, frames in enumerate(decoded, start=1):
-        is_video = len(frames) > 1 or frames[0].timestamp_s > 0
-        for frame in frames:
-            label = (
-                f"upload {number} at {frame.timestamp_s:.1f} s" if is_video else f"upload {number}"
-            )
-            clip = number if is_video else None
-            labelled.append((label, is_video, frame.rgb, clip, frame.timestamp_s))
-    usable = []
-    for (label, is_video, rgb, clip, timestamp_s), found in zip(labelled, faces, strict=True):
-        if len(found) > 1:
-            raise EnrolmentRejected(
-                f"{label} shows {len(found)} faces; enrolment needs frames "
-                "with exactly one face: the person enrolling, alone."
-            )
-        if not found:
-            if is_video:
-                continue
-            raise EnrolmentRejected(
-                f"{label} shows no face; use a photo of your face, "
-                "looking at the camera, in good light."
-            )
-        quality = assess_face_quality(rgb, found[0])
-        if not quality.acceptable:
-            if is_video:
-                continue
-            raise EnrolmentRejected(f"{label}: {quality.reason}.")
-        usable.append(
-            PosedFrame(label=label, face=found[0], rgb=rgb, clip=clip, timestamp_s=timestamp_s)
-        )
-    if len(usable) < MIN_FRAMES:
-        raise EnrolmentRejected(
-            f"Enrolment needs at least {MIN_FRAMES} frames with one clear face each; "
-            f"{len(usable)} usable frame(s) were found."
-        )
-    return usable
-
-
-def _check_one_person(
-    frames: list[PosedFrame], embeddings: np.ndarray, *, threshold: float
-) -> None:
-    similarity = embeddings @ embeddings.T
-    worst = np.unravel_index(np.argmin(similarity), similarity.shape)
-    if similarity[worst] < threshold:
-        first, second = sorted(int(i) for i in worst)
-        raise EnrolmentRejected(
-            f"{frames[second].label} does not show the same person as {frames[first].label} "
-            f"(similarity {similarity[worst]:.2f}, need {threshold:.2f}); every frame must "
-            "show the person enrolling."
-        )
-
-
 def _enrolled_elsewhere(
-    session: Session, *, likeness: Asset, embeddings: np.ndarray, runtime: LikenessRuntime
+    session: Session, *, likeness: Asset, checked: CheckedEnrolment, runtime: LikenessRuntime
 ) -> tuple[Asset, float] | None:
     """The best-matching live likeness of another account, if any; refuse the owner's own."""
     best: dict[uuid.UUID, float] = {}
     for matches in runtime.index.search(
-        model_key=runtime.backend.model_key,
-        queries=embeddings,
+        model_key=checked.model.model_key,
+        queries=checked.embeddings,
         k=5,
-        min_similarity=runtime.match_threshold,
+        min_similarity=checked.model.match_threshold,
     ):
         for match in matches:
             if match.likeness_id != likeness.id:

@@ -31,7 +31,7 @@ class ConflictAlreadyResolved(Conflict):
 
 
 class MediaBusy(ClearhouseError):
-    """Every decode slot of this process stayed taken for as long as a request may wait."""
+    """Every media worker of this process stayed taken for as long as a request may wait."""
 
     status_code = 503
     slug = "media-busy"
@@ -41,6 +41,17 @@ class MediaBusy(ClearhouseError):
     def __init__(self, detail: str, *, retry_after_s: int) -> None:
         super().__init__(detail)
         self.headers = {"Retry-After": str(retry_after_s)}
+
+
+class MediaWorkerLost(ClearhouseError):
+    """The worker process decoding an upload died (killed for memory, a crash in native
+    code); the next request gets a new worker."""
+
+    status_code = 503
+    slug = "media-worker-lost"
+    title = "Media processing stopped"
+    sends_retry_after = True
+    headers = {"Retry-After": "1"}
 
 
 class PartyToConflict(Forbidden):

@@ -1,53 +1,28 @@
-"""What a running app holds for likeness work: the face backend, the index, the key store.
+"""What a running app holds for likeness work: its media workers, the index, the key store.
 
-Built in the app's lifespan. The backend loads on first use (dlib's weights take a second,
-and most requests never need them); the index is rebuilt from the vault at start.
+Built in the app's lifespan. The face model runs in media worker processes
+(likeness.media_workers), which load it on first use (dlib's weights take a second, and most
+requests never need them); the index is rebuilt from the vault at start.
 """
 
-import math
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import cache
-from pathlib import Path
+from functools import partial
 from typing import Annotated, TypeVar
 
-import numpy as np
 from fastapi import Depends, Request
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from clearhouse.db import after_commit
 from clearhouse.settings import Settings
-from likeness import vault
-from likeness.backends.base import DetectedFace, FaceBackend
-from likeness.errors import MediaBusy
+from likeness import media_workers, vault
 from likeness.index import FaceIndex
 from likeness.key_store import LikenessKeyStore, open_key_store
 from likeness.media import MediaLimits
+from likeness.media_workers import MediaWorkers, WorkerConfig, worker_face_model
 from likeness.vault_crypto import load_master_key
-
-
-@cache
-def load_backend(name: str, model_dir: Path | None) -> FaceBackend:
-    """One backend per process and configuration: models are large and read-only."""
-    if name == "insightface":
-        from likeness.backends.insightface_backend import InsightFaceBackend
-
-        if model_dir is None:
-            raise ValueError(
-                "CLEARHOUSE_FACE_BACKEND=insightface needs CLEARHOUSE_INSIGHTFACE_MODEL_DIR: "
-                "the folder holding the SCRFD and ArcFace ONNX files"
-            )
-        return InsightFaceBackend(model_dir=model_dir)
-    from likeness.backends.dlib_backend import DlibFaceBackend
-
-    return DlibFaceBackend()
-
-
-#: Requests that may wait for each media thread; past that, a 503 at once.
-MEDIA_WAITING_PER_SLOT = 2
 
 T = TypeVar("T")
 
@@ -71,20 +46,17 @@ class LikenessRuntime:
     key_store: LikenessKeyStore
     index: FaceIndex
     generation: int = -1  # the vault generation the index holds (-1: none loaded yet)
-    _backend_lock: threading.Lock = field(default_factory=threading.Lock)
     _sync_lock: threading.Lock = field(default_factory=threading.Lock)
-    _media_pool: ThreadPoolExecutor = field(init=False)
-    _media_admission: threading.BoundedSemaphore = field(init=False)
+    _workers: MediaWorkers = field(init=False)
 
     def __post_init__(self) -> None:
-        threads = self.settings.media_concurrency
-        self._media_pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="media")
-        self._media_admission = threading.BoundedSemaphore(self.media_requests_admitted)
+        self._workers = media_workers.attach(WorkerConfig.from_settings(self.settings))
 
     @property
     def media_requests_admitted(self) -> int:
-        """Requests that may decode or wait for a decode at once; each holds its request thread."""
-        return self.settings.media_concurrency * (1 + MEDIA_WAITING_PER_SLOT)
+        """Requests that may use or wait for a media worker at once; each holds its request
+        thread meanwhile."""
+        return self._workers.admitted
 
     @classmethod
     def start(cls, *, settings: Settings, engine: Engine) -> "LikenessRuntime":
@@ -93,12 +65,17 @@ class LikenessRuntime:
             key_store=configured_key_store(settings),
             index=FaceIndex(approximate_threshold=settings.face_index_approximate_after),
         )
-        if settings.face_backend == "insightface":
-            # The operator's model files must load now: a server that cannot scan should not
-            # start. (dlib's weights ship with the package and load on first use.)
-            load_backend(settings.face_backend, settings.insightface_model_dir)
-        with Session(engine) as session:
-            runtime.refresh(session)
+        try:
+            if settings.face_backend == "insightface":
+                # The operator's model files must load now, in a media worker (the API
+                # process never loads them): a server that cannot scan should not start.
+                # (dlib's weights ship with the package; workers load them on first use.)
+                runtime.run_media_work(partial(worker_face_model, settings.face_match_threshold))
+            with Session(engine) as session:
+                runtime.refresh(session)
+        except BaseException:
+            runtime.close()
+            raise
         return runtime
 
     def refresh(self, session: Session) -> None:
@@ -124,15 +101,6 @@ class LikenessRuntime:
         after_commit(session, apply)
 
     @property
-    def backend(self) -> FaceBackend:
-        return load_backend(self.settings.face_backend, self.settings.insightface_model_dir)
-
-    @property
-    def match_threshold(self) -> float:
-        configured = self.settings.face_match_threshold
-        return configured if configured is not None else self.backend.default_match_threshold
-
-    @property
     def media_limits(self) -> MediaLimits:
         return MediaLimits(
             max_bytes=self.settings.scan_max_bytes,
@@ -144,48 +112,22 @@ class LikenessRuntime:
         )
 
     def run_media_work(self, work: Callable[[], T]) -> T:
-        """Run ``work`` (decoding and face detection) on one of this process's media threads.
+        """``work()`` (decoding, face detection) computed in one of this process's media
+        workers (likeness.media_workers), never in the API process.
 
-        Each decode and detection takes up to a few hundred megabytes and seconds of CPU, so
-        only ``media_concurrency`` run at once, always on the same threads: glibc gives every
-        thread that allocates its own heap and keeps what it freed, so twelve scans decoded
-        on twelve request threads would each keep their peak. A request waits at most
-        ``media_queue_seconds`` for a thread and only a few wait at all, since route
-        handlers run on the server's bounded thread pool and a queue of uploads there would
-        hold up every other route, revocation included. The rest get a 503 (Retry-After).
+        Each decode and detection takes up to a few hundred megabytes and seconds of CPU, and
+        dlib holds the interpreter lock while it detects, so only ``media_concurrency`` run at
+        once, in processes of their own. A request waits at most ``media_queue_seconds`` for
+        a worker and only a few wait at all, since route handlers run on the server's bounded
+        thread pool and a queue of uploads there would hold up every other route, revocation
+        included. The rest get a 503 (Retry-After).
         """
-        retry_after_s = max(1, math.ceil(self.settings.media_queue_seconds))
-        if not self._media_admission.acquire(blocking=False):
-            raise MediaBusy(
-                "this server is already decoding as many uploads as it queues; send it again "
-                f"in {retry_after_s} s",
-                retry_after_s=retry_after_s,
-            )
-        try:
-            started = threading.Event()
-
-            def run() -> T:
-                started.set()
-                return work()
-
-            future = self._media_pool.submit(run)
-            if not started.wait(self.settings.media_queue_seconds) and future.cancel():
-                raise MediaBusy(
-                    f"no decoder came free within {self.settings.media_queue_seconds:g} s; send "
-                    f"the upload again in {retry_after_s} s",
-                    retry_after_s=retry_after_s,
-                )
-            return future.result()
-        finally:
-            self._media_admission.release()
+        return self._workers.run(work, queue_seconds=self.settings.media_queue_seconds)
 
     def close(self) -> None:
-        self._media_pool.shutdown(wait=False, cancel_futures=True)
-
-    def detect_and_embed(self, frames: list[np.ndarray]) -> list[list[DetectedFace]]:
-        # One model instance per process; its native code is not documented as thread-safe.
-        with self._backend_lock:
-            return self.backend.detect_and_embed(frames)
+        """This app is done with its media workers; other apps of the process may still use
+        them."""
+        media_workers.detach(self._workers)
 
 
 async def get_likeness(request: Request) -> LikenessRuntime:

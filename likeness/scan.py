@@ -5,10 +5,11 @@ every likeness a face matches with its similarity; an owner sees only their own 
 with no score ("find my face in this video"); nobody else may scan. A face that matches
 someone else's likeness looks, to an owner, like any unregistered face.
 
-Decoding and the face model run outside any database transaction; the index lookup reads in
-a short read transaction. Then, in a short transaction of its own, an owner's scan records
-their activity (which keeps their templates from the retention rule), and a staff scan is
-written to the audit log, in the history of every likeness it found.
+Decoding and the face model run in a media worker process (likeness.scan_detection), outside
+any database transaction; the index lookup reads in a short read transaction. Then, in a
+short transaction of its own, an owner's scan records their activity (which keeps their
+templates from the retention rule), and a staff scan is written to the audit log, in the
+history of every likeness it found.
 
 The index is a cache of the vault; every match is checked against the database (a live
 likeness asset) and the key store (its data key still exists), so a likeness deleted or
@@ -17,6 +18,7 @@ shredded by another process is never reported, even before this process's index 
 
 import uuid
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 from sqlalchemy import Engine
@@ -26,10 +28,9 @@ from audit.service import record_event
 from clearhouse.accounts.models import Account
 from clearhouse.db import read_session, write_session
 from likeness import vault
-from likeness.backends.base import DetectedFace
 from likeness.key_store import LikenessKeyStore
-from likeness.media import Frame, decode_media
 from likeness.runtime import LikenessRuntime
+from likeness.scan_detection import detect_faces
 from rights.models import Asset
 
 
@@ -60,28 +61,26 @@ def scan_media(
     engine: Engine, *, data: bytes, caller: Account, staff: bool, runtime: LikenessRuntime
 ) -> ScanResult:
     """Scan as ``caller``: every registered likeness if ``staff``, else only the caller's own."""
-
-    def decode_and_detect() -> tuple[list[Frame], list[list[DetectedFace]]]:
-        frames = decode_media(
-            data, limits=runtime.media_limits, sample_fps=runtime.settings.scan_sample_fps
+    detected = runtime.run_media_work(
+        partial(
+            detect_faces,
+            data,
+            limits=runtime.media_limits,
+            sample_fps=runtime.settings.scan_sample_fps,
+            threshold=runtime.settings.face_match_threshold,
         )
-        return frames, runtime.detect_and_embed([frame.rgb for frame in frames])
-
-    frames, detections = runtime.run_media_work(decode_and_detect)
-    found = [
-        (frame, face) for frame, faces in zip(frames, detections, strict=True) for face in faces
-    ]
-    model_key, threshold = runtime.backend.model_key, runtime.match_threshold
+    )
+    model = detected.model
     with read_session(engine) as session:
         runtime.refresh(session)
         results = (
             runtime.index.search(
-                model_key=model_key,
-                queries=np.stack([face.embedding for _, face in found]),
+                model_key=model.model_key,
+                queries=np.stack([face.embedding for face in detected.faces]),
                 k=5,
-                min_similarity=threshold,
+                min_similarity=model.match_threshold,
             )
-            if found
+            if detected.faces
             else []
         )
         matched_ids = list({m.likeness_id for matches in results for m in matches})
@@ -93,16 +92,18 @@ def scan_media(
         )
     if staff:
         with write_session(engine) as session:
-            _record_staff_lookup(session, caller=caller, faces=len(found), matched=list(visible))
+            _record_staff_lookup(
+                session, caller=caller, faces=len(detected.faces), matched=list(visible)
+            )
     elif visible:
         # The owner's own use of their likeness: it counts as activity for retention.
         with write_session(engine) as session:
             vault.record_activity(session, likeness_ids=list(visible))
     faces = [
         ScannedFace(
-            frame=frame.index,
-            timestamp_s=frame.timestamp_s,
-            box=frame.source_box(face.box),
+            frame=face.frame,
+            timestamp_s=face.timestamp_s,
+            box=face.box,
             matches=[
                 LikenessMatch(
                     asset_id=m.likeness_id,
@@ -113,10 +114,13 @@ def scan_media(
                 if m.likeness_id in visible
             ],
         )
-        for (frame, face), matches in zip(found, results, strict=True)
+        for face, matches in zip(detected.faces, results, strict=True)
     ]
     return ScanResult(
-        frames_scanned=len(frames), model_key=model_key, threshold=threshold, faces=faces
+        frames_scanned=detected.frames_scanned,
+        model_key=model.model_key,
+        threshold=model.match_threshold,
+        faces=faces,
     )
 
 

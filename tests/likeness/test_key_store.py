@@ -7,6 +7,7 @@ import sqlite3
 import stat
 import uuid
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -23,8 +24,8 @@ from clearhouse.migrations import alembic_config, upgrade_database
 from clearhouse.settings import Settings
 from likeness import vault
 from likeness.key_store import EmbeddedKeyStore, KeyStoreError, open_key_store
-from likeness.media import decode_image
 from likeness.models import EnrolmentMedia, FaceTemplateRecord, TemplateStatus
+from likeness.scan_detection import detect_faces
 from likeness.tasks import destroy_orphan_keys
 from likeness.vault_crypto import generate_master_key, load_master_key
 
@@ -134,12 +135,21 @@ def _back_up(engine: Engine, *, url: str, tmp_path: Path) -> Callable[[], str]:
 
 def _search(runtime, photo: str) -> set[uuid.UUID]:
     """The likenesses the running index matches to the face in ``photo``."""
-    [[face]] = runtime.detect_and_embed([decode_image((FACES_DIR / photo).read_bytes()).rgb])
+    found = runtime.run_media_work(
+        partial(
+            detect_faces,
+            (FACES_DIR / photo).read_bytes(),
+            limits=runtime.media_limits,
+            sample_fps=1.0,
+            threshold=None,
+        )
+    )
+    [face] = found.faces
     [matches] = runtime.index.search(
-        model_key=runtime.backend.model_key,
+        model_key=found.model.model_key,
         queries=np.stack([face.embedding]),
         k=5,
-        min_similarity=runtime.match_threshold,
+        min_similarity=found.model.match_threshold,
     )
     return {match.likeness_id for match in matches}
 

@@ -1,0 +1,230 @@
+"""Media work in processes of its own: decoding uploads, finding and embedding faces.
+
+dlib's face detector holds Python's interpreter lock for up to ~97 ms a call. On a thread of
+the API process it stalled every request that process served; in a worker process it stalls
+nobody else. So:
+
+- each API process has one pool of ``media_concurrency`` worker processes per configuration
+  (backend, model folder, size, niceness), made on first use and shared by every app the
+  process builds (the tests build hundreds). Workers are started with "spawn": a fork of a
+  threaded server copies locks other threads held. When the interpreter exits,
+  concurrent.futures stops them; a worker also exits when its API process dies (killed), so
+  none is left holding a model and a decode's memory;
+- each worker loads the face backend once and lowers its CPU priority
+  (``media_worker_niceness``): on a busy machine request handling gets the cores first;
+- admission stays in the API process: ``media_concurrency`` requests at a time have a worker,
+  ``MEDIA_WAITING_PER_SLOT`` more per worker wait for one, each at most
+  ``media_queue_seconds``; the rest get a 503 (:class:`MediaBusy`) at once;
+- a worker that dies (killed for memory, a crash in native code) fails the requests the pool
+  was serving with a 503 (:class:`MediaWorkerLost`); the next request gets a new pool.
+
+Work is a picklable callable, a module-level function or a ``functools.partial`` of one
+(sent by name); inside a worker it reaches the face model through :func:`worker_backend`.
+"""
+
+import contextlib
+import math
+import multiprocessing
+import multiprocessing.connection
+import os
+import signal
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from clearhouse.settings import Settings
+from likeness.backends import load_backend
+from likeness.backends.base import FaceBackend
+from likeness.errors import MediaBusy, MediaWorkerLost
+
+#: Requests that may wait for each media worker; past that, a 503 at once.
+MEDIA_WAITING_PER_SLOT = 2
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """What makes two pools interchangeable: the model they load and how many run."""
+
+    backend: str
+    model_dir: Path | None
+    processes: int
+    niceness: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "WorkerConfig":
+        return cls(
+            backend=settings.face_backend,
+            model_dir=settings.insightface_model_dir,
+            processes=settings.media_concurrency,
+            niceness=settings.media_worker_niceness,
+        )
+
+
+@dataclass(frozen=True)
+class FaceModel:
+    """Which model made a worker's embeddings, and the threshold they are compared at."""
+
+    model_key: str
+    match_threshold: float
+
+
+# In a worker process: the configuration it was started with.
+_worker_config: WorkerConfig | None = None
+
+
+def worker_backend() -> FaceBackend:
+    """The face backend of this worker process; only work running in a media worker calls it."""
+    if _worker_config is None:
+        raise RuntimeError("the face model runs in media workers only (likeness.media_workers)")
+    return load_backend(_worker_config.backend, _worker_config.model_dir)
+
+
+def worker_face_model(threshold: float | None) -> FaceModel:
+    """This worker's model, compared at ``threshold`` (the operator's) or the model's own."""
+    backend = worker_backend()
+    return FaceModel(
+        model_key=backend.model_key,
+        match_threshold=backend.default_match_threshold if threshold is None else threshold,
+    )
+
+
+def _start_worker(config: WorkerConfig) -> None:
+    global _worker_config
+    _worker_config = config
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the API process; it stops us
+    os.nice(config.niceness)
+    _exit_with_api_process()
+    # Loaded before any request waits for it. A failure (the operator's model files) is
+    # raised again by worker_backend() in the first work, which sends its message to the
+    # caller; raised here, it would only break the pool without saying why.
+    with contextlib.suppress(Exception):
+        worker_backend()
+
+
+def _exit_with_api_process() -> None:
+    """Exit as soon as the process that started this worker is gone (even SIGKILLed).
+
+    A worker waiting for work holds both ends of its queue's pipe, so it would otherwise
+    wait for ever; the spawn handshake's pipe closes when the parent dies."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def wait_for_parent() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(1)
+
+    threading.Thread(target=wait_for_parent, name="exit-with-api-process", daemon=True).start()
+
+
+class MediaWorkers:
+    """One pool of media worker processes and the admission to it."""
+
+    def __init__(self, config: WorkerConfig) -> None:
+        self.config = config
+        self.admitted = config.processes * (1 + MEDIA_WAITING_PER_SLOT)
+        self.users = 0  # apps using this pool (see attach)
+        self._admission = threading.BoundedSemaphore(self.admitted)
+        # Workers not running anything. Counted here, since a process pool queues work
+        # without bound and cannot take back work a worker has started.
+        self._free = threading.BoundedSemaphore(config.processes)
+        self._lock = threading.Lock()
+        self._executor: ProcessPoolExecutor | None = None
+
+    def run(self, work: Callable[[], T], *, queue_seconds: float) -> T:
+        """``work()``'s result, computed in a worker; MediaBusy if none comes free in time."""
+        retry_after_s = max(1, math.ceil(queue_seconds))
+        if not self._admission.acquire(blocking=False):
+            raise MediaBusy(
+                "this server is already decoding as many uploads as it queues; send it again "
+                f"in {retry_after_s} s",
+                retry_after_s=retry_after_s,
+            )
+        try:
+            if not self._free.acquire(timeout=queue_seconds):
+                raise MediaBusy(
+                    f"no decoder came free within {queue_seconds:g} s; send the upload again "
+                    f"in {retry_after_s} s",
+                    retry_after_s=retry_after_s,
+                )
+            try:
+                return self._run_in_worker(work)
+            finally:
+                self._free.release()
+        finally:
+            self._admission.release()
+
+    def _run_in_worker(self, work: Callable[[], T]) -> T:
+        try:
+            return self._submit(work).result()
+        except BrokenProcessPool as error:
+            raise MediaWorkerLost(
+                "the worker processing this upload stopped (out of memory, or a crash while "
+                "decoding); send it again. If the same file fails again, it is what stops the "
+                "worker: send it in another format"
+            ) from error
+
+    def _submit(self, work: Callable[[], T]) -> "Future[T]":
+        executor = self._current_executor()
+        try:
+            return executor.submit(work)
+        except BrokenProcessPool:  # a worker died since the last work came: a new pool
+            self._discard(executor)
+            return self._current_executor().submit(work)
+
+    def _current_executor(self) -> ProcessPoolExecutor:
+        with self._lock:
+            if self._executor is None:
+                self._executor = ProcessPoolExecutor(
+                    max_workers=self.config.processes,
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_start_worker,
+                    initargs=(self.config,),
+                )
+            return self._executor
+
+    def _discard(self, broken: ProcessPoolExecutor) -> None:
+        """Forget a pool a worker died in (its other workers are stopped with it)."""
+        with self._lock:
+            if self._executor is broken:
+                self._executor = None
+        broken.shutdown(wait=False, cancel_futures=True)
+
+    def shutdown(self) -> None:
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
+
+
+_pools: dict[WorkerConfig, MediaWorkers] = {}
+_pools_lock = threading.Lock()
+
+
+def attach(config: WorkerConfig) -> MediaWorkers:
+    """The pool of ``config`` for one more app; pools no app uses any more are stopped.
+
+    Apps built one after another with the same settings (the tests) share one pool and load
+    the model once; a pool is stopped only once its last app is closed and an app needs
+    another configuration, so no app loses workers it is using."""
+    with _pools_lock:
+        pool = _pools.get(config)
+        if pool is None:
+            for idle in [p for p in _pools.values() if p.users == 0]:
+                del _pools[idle.config]
+                idle.shutdown()
+            pool = _pools[config] = MediaWorkers(config)
+        pool.users += 1
+        return pool
+
+
+def detach(pool: MediaWorkers) -> None:
+    """An app closed: its pool keeps running for the next app of the same configuration."""
+    with _pools_lock:
+        pool.users -= 1
