@@ -68,16 +68,9 @@ def postgres_backend_pids(application_name: str) -> list[int]:
         engine.dispose()
 
 
-def process_tree_cpu_s(pid: int, *, also: Iterable[int] = ()) -> float:
-    """CPU seconds (user and system) used so far by ``pid`` and every process under it, and
-    by the processes ``also`` (a database's backends).
-
-    On a shared machine requests per second depend on what else runs; the CPU a request
-    costs the server does not, so the benchmarks report both.
-    """
+def process_tree(pid: int) -> set[int]:
+    """``pid`` and every process under it (an API process's media workers, uvicorn's workers)."""
     parents: dict[int, int] = {}
-    times: dict[int, float] = {}
-    ticks = os.sysconf("SC_CLK_TCK")
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -86,15 +79,31 @@ def process_tree_cpu_s(pid: int, *, also: Iterable[int] = ()) -> float:
         except OSError:  # the process ended meanwhile
             continue
         parents[int(entry.name)] = int(fields[1])
-        times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / ticks
     tree, frontier = {pid}, [pid]
     while frontier:
         parent = frontier.pop()
         children = [child for child, its_parent in parents.items() if its_parent == parent]
         tree.update(children)
         frontier.extend(children)
-    tree.update(also)
-    return sum(times.get(member, 0.0) for member in tree)
+    return tree
+
+
+def process_tree_cpu_s(pid: int, *, also: Iterable[int] = ()) -> float:
+    """CPU seconds (user and system) used so far by ``pid`` and every process under it, and
+    by the processes ``also`` (a database's backends).
+
+    On a shared machine requests per second depend on what else runs; the CPU a request
+    costs the server does not, so the benchmarks report both.
+    """
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for member in process_tree(pid) | set(also):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the process ended meanwhile
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
 
 
 def _free_port() -> int:

@@ -1,4 +1,5 @@
-"""The operator's backend choice reaches the scan: insightface from a model directory."""
+"""The operator's backend choice reaches the scan: insightface from a model directory, loaded
+in the media workers (at start, to fail fast) and never in the API process."""
 
 import io
 
@@ -9,9 +10,17 @@ from insightface_stand_ins import build_detector, build_recogniser
 from PIL import Image
 
 from clearhouse.app import create_app
+from likeness.backends import InsightFaceBackend
 
 
-def test_the_scan_uses_the_insightface_models_the_operator_configured(settings, holder, tmp_path):
+def test_the_scan_uses_the_insightface_models_the_operator_configured(
+    settings, holder, tmp_path, monkeypatch
+):
+    def loaded_here(*args, **kwargs):
+        raise AssertionError("the API process loaded the face models: only media workers do")
+
+    # The start check and the scan load the models in media workers, which this does not reach.
+    monkeypatch.setattr(InsightFaceBackend, "__init__", loaded_here)
     build_detector(tmp_path / "det_10g.onnx")
     build_recogniser(tmp_path / "w600k_r50.onnx")
     configured = settings.model_copy(
