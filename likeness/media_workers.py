@@ -5,11 +5,11 @@ the API process it stalled every request that process served; in a worker proces
 nobody else. So:
 
 - each API process has one pool of ``media_concurrency`` worker processes per configuration
-  (backend, model folder, size, niceness), made on first use and shared by every app the
-  process builds (the tests build hundreds). Workers are started with "spawn": a fork of a
-  threaded server copies locks other threads held. When the interpreter exits,
-  concurrent.futures stops them; a worker also exits when its API process dies (killed), so
-  none is left holding a model and a decode's memory;
+  (backend, model folder, size, niceness), shared by the apps of the process that use it
+  (the tests keep one for their whole session), its workers started on the first upload and
+  stopped when its last app closes. Workers are started with "spawn": a fork of a threaded
+  server copies locks other threads held. A worker also exits when its API process dies
+  (killed for memory, say), so none is left holding a model and a decode's memory;
 - each worker loads the face backend once and lowers its CPU priority
   (``media_worker_niceness``): on a busy machine request handling gets the cores first;
 - admission stays in the API process: ``media_concurrency`` requests at a time have a worker,
@@ -197,10 +197,11 @@ class MediaWorkers:
         broken.shutdown(wait=False, cancel_futures=True)
 
     def shutdown(self) -> None:
+        """Stop the workers, once the work they are doing is done."""
         with self._lock:
             executor, self._executor = self._executor, None
         if executor is not None:
-            executor.shutdown(wait=False, cancel_futures=True)
+            executor.shutdown(wait=True, cancel_futures=True)
 
 
 _pools: dict[WorkerConfig, MediaWorkers] = {}
@@ -208,23 +209,22 @@ _pools_lock = threading.Lock()
 
 
 def attach(config: WorkerConfig) -> MediaWorkers:
-    """The pool of ``config`` for one more app; pools no app uses any more are stopped.
-
-    Apps built one after another with the same settings (the tests) share one pool and load
-    the model once; a pool is stopped only once its last app is closed and an app needs
-    another configuration, so no app loses workers it is using."""
+    """The pool of ``config``, for one more app: apps of one process with the same settings
+    share it (its workers start on the first upload and load the model once)."""
     with _pools_lock:
         pool = _pools.get(config)
         if pool is None:
-            for idle in [p for p in _pools.values() if p.users == 0]:
-                del _pools[idle.config]
-                idle.shutdown()
             pool = _pools[config] = MediaWorkers(config)
         pool.users += 1
         return pool
 
 
 def detach(pool: MediaWorkers) -> None:
-    """An app closed: its pool keeps running for the next app of the same configuration."""
+    """An app closed. The last app of a pool stops its workers and waits for them: uvicorn
+    ends a process it stopped by raising the signal again, so no exit handler would."""
     with _pools_lock:
         pool.users -= 1
+        if pool.users > 0:
+            return
+        del _pools[pool.config]
+    pool.shutdown()

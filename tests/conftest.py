@@ -23,6 +23,8 @@ from clearhouse.app import create_app
 from clearhouse.db import build_engine
 from clearhouse.migrations import upgrade_database
 from clearhouse.settings import Settings
+from likeness import media_workers
+from likeness.media_workers import WorkerConfig
 
 POSTGRES_URL = os.environ.get(
     "CLEARHOUSE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
@@ -117,6 +119,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return f"sqlite:///{path}"
     _reset_postgres(request.getfixturevalue("postgres_engine"))
     return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def media_workers_for_the_run() -> Iterator[None]:
+    """One pool of media workers, of the default settings, for the whole run: each app the
+    suite builds would otherwise start its own workers, each loading dlib, and stop them."""
+    pool = media_workers.attach(WorkerConfig.from_settings(Settings()))
+    yield
+    media_workers.detach(pool)
 
 
 @pytest.fixture(scope="session")

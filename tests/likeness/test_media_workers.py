@@ -1,5 +1,6 @@
 """Media work runs in worker processes: at a lower CPU priority, shared by the apps of one
-process, recovered when a worker dies, and gone when their API process is killed."""
+process and stopped with the last, replaced when a worker dies, and gone when their API
+process is killed."""
 
 import os
 import signal
@@ -43,14 +44,14 @@ def test_media_work_runs_in_other_processes_at_a_lower_priority(client):
     assert niceness == min(19, ours + runtime.settings.media_worker_niceness) > ours
 
 
-def test_apps_of_one_process_share_the_workers_and_closing_one_spares_them(stills_settings):
+def test_apps_share_their_workers_and_the_last_to_close_stops_them(stills_settings):
     one = stills_settings.model_copy(update={"media_concurrency": 1})
     with TestClient(create_app(one)) as first:
         worker = first.app.state.likeness.run_media_work(os.getpid)
         with TestClient(create_app(one)) as second:
             assert second.app.state.likeness.run_media_work(os.getpid) == worker
-        assert first.app.state.likeness.run_media_work(os.getpid) == worker
-        assert _running(worker)
+        assert first.app.state.likeness.run_media_work(os.getpid) == worker  # spared
+    assert not _running(worker)
 
 
 def test_a_worker_killed_mid_scan_fails_that_scan_and_the_next_one_works(stills_settings, holder):
