@@ -10,7 +10,7 @@ import uuid
 from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import UTC, datetime, time
+from datetime import UTC, date, datetime, time
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -76,7 +76,7 @@ def read_facts(
     )
 
 
-def _assets_with_owners(session: Session, ids: list[uuid.UUID]) -> list[tuple[Asset, object]]:
+def _assets_with_owners(session: Session, ids: list[uuid.UUID]) -> list[tuple[Asset, date | None]]:
     if not ids:
         return []
     query = (
