@@ -4,9 +4,12 @@ A clearance token is bound to it, so a generator can check that the request it i
 run is the one that was cleared, and an owner's approval names it. Third-party generators
 compute it themselves, so the encoding is stated here in full:
 
-1. Take the JSON object ``{"input_media_sha256": [...], "parameters": {...}, "prompt": "...",
-   "version": 1}``:
+1. Take the JSON object ``{"declared_use": "...", "input_media_sha256": [...],
+   "parameters": {...}, "prompt": "...", "version": 2}``:
 
+   - ``declared_use``: what the output will be used for, as declared (``personal``,
+     ``commercial``, ...): an owner's approval and a grant's allowed uses are about it, so a
+     request for another use is another request;
    - ``prompt``: the prompt exactly as sent: no trimming, no Unicode normalisation;
    - ``parameters``: the generation parameters as sent (duration, size, steps, seed, ...),
      a JSON object whose values are strings, integers between -(2^53 - 1) and 2^53 - 1,
@@ -36,13 +39,17 @@ from typing import Any
 
 from licensing.errors import RequestNotDigestible
 
-DIGEST_VERSION = 1
+DIGEST_VERSION = 2  # 2: the declared use joined the request
 MAX_SAFE_INTEGER = 2**53 - 1  # RFC 8785 / I-JSON: integers every JSON reader holds exactly
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
 def request_digest(
-    *, prompt: str, parameters: Mapping[str, Any], input_media_sha256: Sequence[str]
+    *,
+    prompt: str,
+    declared_use: str,
+    parameters: Mapping[str, Any],
+    input_media_sha256: Sequence[str],
 ) -> str:
     """The lowercase hex SHA-256 of the request's canonical JSON (see the module's notes).
 
@@ -55,6 +62,7 @@ def request_digest(
     if not isinstance(parameters, Mapping):
         raise RequestNotDigestible("parameters must be a JSON object.")
     request = {
+        "declared_use": declared_use,
         "input_media_sha256": list(input_media_sha256),
         "parameters": parameters,
         "prompt": prompt,

@@ -11,7 +11,12 @@ PRICED_PARAMETERS = ("duration_ms", "width", "height", "steps")
 
 def clearance_request(body: ClearanceCreate) -> ClearanceRequest:
     """Raises :class:`RequestNotDigestible` or :class:`QuoteRefused` (both 400s)."""
-    digest = request_digest(prompt=body.prompt, parameters=body.parameters, input_media_sha256=[])
+    digest = request_digest(
+        prompt=body.prompt,
+        declared_use=body.declared_use.value,
+        parameters=body.parameters,
+        input_media_sha256=[],
+    )
     missing = [name for name in PRICED_PARAMETERS if name not in body.parameters]
     if missing:
         raise QuoteRefused(

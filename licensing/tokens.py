@@ -8,7 +8,8 @@ release re-checks each) and the quote's total, and expires within minutes
 (``CLEARHOUSE_CLEARANCE_TOKEN_MINUTES``). Claims::
 
     iss, aud, sub (the requester's account id), iat, nbf, exp, jti (the clearance id),
-    request_digest, relied_on: [{asset, grant, policy_version}], quote: {total_minor, currency}
+    request_digest, use (the declared use, which the digest also covers),
+    relied_on: [{asset, grant, policy_version}], quote: {total_minor, currency}
 
 A generator verifies the signature with the JWKS, ``typ``, ``iss``, ``aud`` and ``exp``, then
 compares ``request_digest`` with the digest it computes of the request it is about to run.
@@ -25,6 +26,7 @@ from clearhouse.settings import Settings
 from licensing.errors import ClearanceRefusal, ClearanceTokenRefused
 from licensing.quote import Quote
 from policies.decisions import ClearanceOutcome, Decision, ReliedGrant
+from policies.document import Use
 from policies.facts import GenerationRequest
 
 REQUIRED_CLAIMS = ("iss", "aud", "sub", "iat", "nbf", "exp", "jti")
@@ -37,6 +39,7 @@ class ClearanceClaims:
     clearance_id: uuid.UUID
     requester_id: uuid.UUID
     request_digest: str
+    declared_use: Use
     relied_on: tuple[ReliedGrant, ...]
     total_minor: int
     currency: str
@@ -68,6 +71,7 @@ def issue_clearance_token(
         "exp": expires,
         "jti": str(clearance_id),
         "request_digest": request.digest,
+        "use": request.declared_use.value,
         "relied_on": [
             {
                 "asset": str(relied.asset_id),
@@ -116,6 +120,7 @@ def _parse(claims: dict[str, Any]) -> ClearanceClaims:
             clearance_id=uuid.UUID(claims["jti"]),
             requester_id=uuid.UUID(claims["sub"]),
             request_digest=_string(claims["request_digest"]),
+            declared_use=Use(_string(claims["use"])),
             relied_on=tuple(
                 ReliedGrant(
                     asset_id=uuid.UUID(relied["asset"]),

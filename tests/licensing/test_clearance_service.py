@@ -33,7 +33,9 @@ def _request(prompt: str = "a comet captain over the sea", use: Use = Use.commer
         parameters=PARAMETERS,
         generation=GenerationParameters(**PARAMETERS),
         content_categories=frozenset(),
-        digest=request_digest(prompt=prompt, parameters=PARAMETERS, input_media_sha256=[]),
+        digest=request_digest(
+            prompt=prompt, declared_use=use.value, parameters=PARAMETERS, input_media_sha256=[]
+        ),
     )
 
 
@@ -185,6 +187,27 @@ def test_an_approval_clears_exactly_the_request_it_names(client, holder, request
         _clear(client, requester, [asset], other_prompt).decision.outcome
         == ClearanceOutcome.needs_approval
     )
+
+
+def test_an_approval_for_one_use_does_not_clear_another(client, holder, requester):
+    asset, _ = _licensed(client, holder, APPROVAL_POLICY)
+    _clear(client, requester, [asset], _request(use=Use.personal))
+    [pending] = client.get("/v1/approvals", headers=holder.headers).json()["items"]
+    assert pending["declared_use"] == "personal"
+    client.post(f"/v1/approvals/{pending['id']}/approve", headers=holder.headers)
+
+    commercial = _clear(client, requester, [asset], _request(use=Use.commercial))
+    assert commercial.decision.outcome == ClearanceOutcome.needs_approval
+    personal = _clear(client, requester, [asset], _request(use=Use.personal))
+    assert personal.decision.outcome == ClearanceOutcome.cleared
+    claims = verify_clearance_token(
+        personal.token,
+        request_digest=_request(use=Use.personal).digest,
+        now=utcnow(),
+        settings=client.app.state.settings,
+        keys=client.app.state.keys,
+    )
+    assert claims.declared_use == Use.personal
 
 
 def test_a_declined_request_stays_uncleared(client, holder, requester):

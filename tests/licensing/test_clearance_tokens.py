@@ -99,6 +99,7 @@ def test_a_token_says_what_was_cleared_and_until_when(token, cleared, settings, 
     assert claims.clearance_id == uuid.UUID(int=7)
     assert claims.requester_id == the_request.requester.account_id
     assert claims.request_digest == DIGEST
+    assert claims.declared_use == the_request.declared_use
     assert claims.relied_on == decision.relied_on and len(claims.relied_on) == 2
     assert (claims.total_minor, claims.currency) == (priced.total_minor, "USD")
     assert claims.issued_at == NOW

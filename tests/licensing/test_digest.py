@@ -9,6 +9,7 @@ from licensing.errors import RequestNotDigestible
 EMPTY_FILE_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 EXAMPLE = {
     "prompt": "A café at dusk\n",
+    "declared_use": "commercial",
     "parameters": {
         "width": 1280,
         "height": 720,
@@ -21,15 +22,16 @@ EXAMPLE = {
 }
 # The canonical bytes, and their SHA-256 as computed by `printf '%s' '<bytes>' | sha256sum`.
 EXAMPLE_BYTES = (
-    '{"input_media_sha256":["e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"],'
+    '{"declared_use":"commercial",'
+    '"input_media_sha256":["e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"],'
     '"parameters":{"duration_ms":5000,"guidance":"7.5","height":720,"seed":42,"steps":30,'
-    '"width":1280},"prompt":"A café at dusk\\n","version":1}'
+    '"width":1280},"prompt":"A café at dusk\\n","version":2}'
 ).encode()
-EXAMPLE_DIGEST = "96b8ccfe41c682aa1389389fb8c068b6cb185982384df923a08beba117451f4d"
+EXAMPLE_DIGEST = "c7f655ce3b225ddd84aaf4ec8ee1b48677febc022897d554aea51bdabf78235b"
 
 
 def test_the_worked_example():
-    document = {**EXAMPLE, "version": 1}
+    document = {**EXAMPLE, "version": 2}
     assert canonical_json(document) == EXAMPLE_BYTES
     assert request_digest(**EXAMPLE) == EXAMPLE_DIGEST
 
@@ -57,6 +59,7 @@ def test_strings_escape_only_what_json_must():
     [
         {"prompt": "A cafe at dusk\n"},
         {"prompt": "A café at dusk"},
+        {"declared_use": "personal"},
         {"parameters": {**EXAMPLE["parameters"], "seed": 43}},
         {"parameters": {**EXAMPLE["parameters"], "seed": "42"}},
         {"input_media_sha256": []},
@@ -79,16 +82,25 @@ def test_any_change_to_the_request_changes_the_digest(change):
 )
 def test_parameters_without_a_canonical_form_are_refused(parameters, message):
     with pytest.raises(RequestNotDigestible) as refused:
-        request_digest(prompt="p", parameters=parameters, input_media_sha256=[])
+        request_digest(
+            prompt="p", declared_use="personal", parameters=parameters, input_media_sha256=[]
+        )
     assert refused.value.detail.startswith(message)
 
 
 def test_media_hashes_must_be_lowercase_hex_sha256():
     for bad in (EMPTY_FILE_SHA256.upper(), EMPTY_FILE_SHA256[:-1], 42):
         with pytest.raises(RequestNotDigestible, match=r"input_media_sha256\[1\]"):
-            request_digest(prompt="p", parameters={}, input_media_sha256=[EMPTY_FILE_SHA256, bad])
+            request_digest(
+                prompt="p",
+                declared_use="personal",
+                parameters={},
+                input_media_sha256=[EMPTY_FILE_SHA256, bad],
+            )
 
 
 def test_a_lone_surrogate_is_not_text():
     with pytest.raises(RequestNotDigestible, match="lone UTF-16 surrogate"):
-        request_digest(prompt="\ud800", parameters={}, input_media_sha256=[])
+        request_digest(
+            prompt="\ud800", declared_use="personal", parameters={}, input_media_sha256=[]
+        )
