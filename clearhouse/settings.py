@@ -4,7 +4,7 @@ import ipaddress
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -198,6 +198,27 @@ class Settings(BaseSettings):
         description="Reference pictures one character or style may hold for the IP image check.",
     )
 
+    # The generator (generator/).
+    generator_model_dir: Path | None = Field(
+        default=None,
+        description="A diffusers text-to-image model directory (model_index.json, safetensors "
+        "weights), loaded with from_pretrained; unset: a tiny untrained pipeline built once into "
+        "the data dir's models/, whose frames are noise.",
+    )
+    provenance_cert_chain: Path | None = Field(
+        default=None,
+        description="PEM certificates that sign C2PA manifests, the end-entity first (ES256, "
+        "digitalSignature, emailProtection); unset: a self-made CA and certificate in keys/.",
+    )
+    provenance_key: Path | None = Field(
+        default=None, description="PEM private key (P-256) of the chain's end-entity certificate."
+    )
+    provenance_trust_anchors: Path | None = Field(
+        default=None,
+        description="PEM CA certificates whose signatures `clearhouse verify` trusts; unset: "
+        "the self-made CA in keys/, when it exists.",
+    )
+
     # Rate limits (clearhouse/rate_limit.py).
     redis_url: str | None = Field(
         default=None,
@@ -256,6 +277,15 @@ class Settings(BaseSettings):
         if isinstance(value, str):
             value = [item.strip() for item in value.split(",") if item.strip()]
         return [str(ipaddress.ip_network(item, strict=False)) for item in value]
+
+    @model_validator(mode="after")
+    def _chain_with_its_key(self) -> "Settings":
+        if (self.provenance_cert_chain is None) != (self.provenance_key is None):
+            raise ValueError(
+                "set CLEARHOUSE_PROVENANCE_CERT_CHAIN and CLEARHOUSE_PROVENANCE_KEY together, "
+                "or neither (to sign with the self-made certificate in the data dir)"
+            )
+        return self
 
     @property
     def resolved_database_url(self) -> str:

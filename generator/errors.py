@@ -1,0 +1,28 @@
+"""Errors of the generator."""
+
+from clearhouse.errors import InvalidRequest
+
+
+class UnrunnableGeneration(InvalidRequest):
+    """Generation parameters the pipeline cannot run; ``detail`` says what would run."""
+
+    slug = "unrunnable-generation"
+    title = "The generation cannot run as asked"
+
+
+class GenerationCancelled(Exception):
+    """A generation stopped between two denoising steps because its caller asked it to (a
+    revocation cancels the job); ``steps_done`` of ``steps_total`` had run."""
+
+    def __init__(self, *, steps_done: int, steps_total: int) -> None:
+        super().__init__(f"cancelled after {steps_done} of {steps_total} steps")
+        self.steps_done = steps_done
+        self.steps_total = steps_total
+
+
+class UnsupportedModel(RuntimeError):
+    """A model directory this generator cannot load or drive (an operator's setting)."""
+
+
+class ProvenanceCredentialsError(RuntimeError):
+    """A C2PA signing certificate chain or key that cannot sign (an operator's setting)."""
