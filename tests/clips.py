@@ -1,0 +1,43 @@
+"""Clips for the generator's tests: frames, and MP4 surgery."""
+
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+
+def moving_square(*, count: int, width: int, height: int) -> npt.NDArray[np.uint8]:
+    """A gradient with a white square moving across it: smooth enough for H.264 to keep."""
+    rows, columns = np.mgrid[0:height, 0:width]
+    frames = np.empty((count, height, width, 3), dtype=np.uint8)
+    for index in range(count):
+        frames[index, ..., 0] = columns * 255 // max(width - 1, 1)
+        frames[index, ..., 1] = rows * 255 // max(height - 1, 1)
+        frames[index, ..., 2] = 96
+        left = index * 4 % (width - 16)
+        frames[index, 8:24, left : left + 16] = 255
+    return frames
+
+
+def mp4_boxes(data: bytes) -> dict[str, tuple[int, int]]:
+    """The top-level boxes of an MP4: type -> (offset of its payload, end), the first of each."""
+    boxes: dict[str, tuple[int, int]] = {}
+    offset = 0
+    while offset < len(data):
+        size = int.from_bytes(data[offset : offset + 4], "big")
+        kind = data[offset + 4 : offset + 8].decode("latin-1")
+        header = 8
+        if size == 1:  # a 64-bit size follows the type
+            size = int.from_bytes(data[offset + 8 : offset + 16], "big")
+            header = 16
+        boxes.setdefault(kind, (offset + header, offset + size))
+        offset += size
+    return boxes
+
+
+def with_byte_flipped(source: Path, destination: Path, *, at: int) -> Path:
+    """A copy of ``source`` with the byte at offset ``at`` inverted."""
+    data = bytearray(source.read_bytes())
+    data[at] ^= 0xFF
+    destination.write_bytes(bytes(data))
+    return destination
