@@ -1,9 +1,13 @@
-"""Clips for the generator's tests: frames, and MP4 surgery."""
+"""Clips for the generator's tests: frames, the record a manifest states, and MP4 surgery."""
 
+import datetime as dt
+import uuid
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+
+from generator.provenance import GenerationRecord, Licence, generation_status_url
 
 
 def moving_square(*, count: int, width: int, height: int) -> npt.NDArray[np.uint8]:
@@ -17,6 +21,29 @@ def moving_square(*, count: int, width: int, height: int) -> npt.NDArray[np.uint
         left = index * 4 % (width - 16)
         frames[index, 8:24, left : left + 16] = 255
     return frames
+
+
+def generation_record(
+    *, public_url: str = "https://clearhouse.example", licences: int = 2
+) -> GenerationRecord:
+    generation_id = uuid.uuid4()
+    return GenerationRecord(
+        generation_id=generation_id,
+        clearance_id=uuid.uuid4(),
+        generated_at=dt.datetime(2026, 6, 1, 12, 30, tzinfo=dt.UTC),
+        model="tiny-untrained-sd-v1",
+        licences=tuple(
+            Licence(
+                asset_id=uuid.uuid4(),
+                grant_id=uuid.uuid4(),
+                policy_version=index + 1,
+                price_minor=150 + index * 100,
+                currency="USD",
+            )
+            for index in range(licences)
+        ),
+        status_url=generation_status_url(public_url=public_url, generation_id=generation_id),
+    )
 
 
 def mp4_boxes(data: bytes) -> dict[str, tuple[int, int]]:
