@@ -1,6 +1,8 @@
 """The diffusion pipeline on the CPU, with the tiny untrained model (its frames are noise)."""
 
 import hashlib
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -85,32 +87,20 @@ def test_progress_sees_every_step_of_every_batch(clip_pipeline):
     assert np.abs(clip.frames.astype(int) - whole).max() <= 1
 
 
-def test_a_cancel_stops_the_generation_at_the_next_step(clip_pipeline):
+@pytest.mark.parametrize("cancel_after", [0, 2])
+def test_a_cancel_stops_the_generation_at_the_next_step(clip_pipeline, cancel_after):
     seen = []
     with pytest.raises(GenerationCancelled) as cancelled:
         clip_pipeline(
             seed=1,
             frame_count=2,
             on_progress=lambda *step: seen.append(step),
-            should_cancel=lambda: len(seen) >= 2,
+            should_cancel=lambda: len(seen) >= cancel_after,
             **{**SMALL, "steps": 6},
         )
-    assert seen == [(1, 6), (2, 6)]
-    assert (cancelled.value.steps_done, cancelled.value.steps_total) == (2, 6)
-
-
-def test_a_generation_cancelled_before_it_starts_runs_no_step(clip_pipeline):
-    seen = []
-    with pytest.raises(GenerationCancelled) as cancelled:
-        clip_pipeline(
-            seed=1,
-            frame_count=2,
-            on_progress=lambda *step: seen.append(step),
-            should_cancel=lambda: True,
-            **SMALL,
-        )
-    assert seen == []
-    assert cancelled.value.steps_done == 0
+    # Before the first step (no step runs) or right after the step that saw it.
+    assert seen == [(done, 6) for done in range(1, cancel_after + 1)]
+    assert (cancelled.value.steps_done, cancelled.value.steps_total) == (cancel_after, 6)
 
 
 @pytest.mark.parametrize(
@@ -127,3 +117,13 @@ def test_a_generation_cancelled_before_it_starts_runs_no_step(clip_pipeline):
 def test_requests_the_pipeline_cannot_run_are_refused_up_front(clip_pipeline, change, message):
     with pytest.raises(UnrunnableGeneration, match=message):
         clip_pipeline(**{**SMALL, "seed": 1, "frame_count": 1, **change})
+
+
+def test_importing_the_generator_and_the_cli_loads_no_model_library():
+    heavy = ("torch", "diffusers", "transformers", "c2pa", "av")
+    code = (
+        "import sys, clearhouse.cli, generator.pipeline, generator.provenance, generator.video\n"
+        f"loaded = [name for name in {heavy!r} if name in sys.modules]\n"
+        "assert not loaded, loaded\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
