@@ -1,5 +1,5 @@
-"""Routes of clearance: clear a generation request, read it back, owners' approvals and the
-usage of an asset."""
+"""Routes of clearance: clear a generation request (with its input media or without), read it
+back, owners' approvals and the usage of an asset."""
 
 import uuid
 from typing import Annotated
@@ -20,47 +20,78 @@ from clearhouse.deps import (
     SettingsDep,
 )
 from clearhouse.errors import NotFound, raises
+from clearhouse.media import DECODING_ERRORS
 from clearhouse.pagination import Page, PageParams, page_params
+from clearhouse.uploads import (
+    json_with_files_request_body,
+    json_with_files_route,
+    uploaded_files,
+)
 from licensing import approvals, presentation, usage
 from licensing.clearance import clear
 from licensing.errors import ApprovalClosed, QuoteRefused, RequestNotDigestible
 from licensing.models import ApprovalStatus
 from licensing.requests import clearance_request
 from licensing.schemas import ApprovalPublic, AssetUse, ClearanceCreate, ClearancePublic
-from licensing.touches import text_touches
+from licensing.touches import inspect_uploads, media_sha256, media_touches, text_touches
+from likeness.errors import MediaBusy, MediaWorkerLost
+from likeness.runtime import LikenessDep
 from policies.decisions import AssetOutcome
 from rights.dependencies import OwnedAssetIncludingDeleted
 from rights.matching.runtime import MatchingDep
+from rights.references.catalogue import ReferenceCatalogueDep
 
 router = APIRouter(prefix="/v1")
 Paging = Annotated[PageParams, Depends(page_params)]
 
+#: Input files one clearance request may carry (images, or a short video).
+MAX_INPUT_FILES = 8
+MEDIA = "Images (JPEG, PNG, WebP) or videos (MP4, MOV, WebM, MKV, AVI)"
 
-@router.post(
-    "/clearances",
-    status_code=status.HTTP_201_CREATED,
-    response_model=ClearancePublic,
-    tags=["clearances"],
+#: The routes whose bodies are media, for the body size limit: (method, path template).
+UPLOAD_ROUTES = (("POST", "/v1/clearances"),)
+
+
+@raises(
+    QuoteRefused,
+    RequestNotDigestible,
+    EmailNotVerified,
+    *DECODING_ERRORS,
+    MediaBusy,
+    MediaWorkerLost,
 )
-@raises(QuoteRefused, RequestNotDigestible, EmailNotVerified)
 @needs_scope(Scope.clearance)
 def create_clearance(
     body: ClearanceCreate,
+    uploads: Annotated[list[bytes], Depends(uploaded_files)],
     requester: VerifiedAccount,
     engine: EngineDep,
     settings: SettingsDep,
     keys: KeysDep,
     matching: MatchingDep,
+    likeness: LikenessDep,
+    catalogue: ReferenceCatalogueDep,
 ):
     """Clear a generation request before any model runs: every registered asset its prompt
-    touches, decided under the owners' current policies, priced in the open, and (when every
-    asset allows) signed in a clearance token bound to this exact request.
+    and its input media touch, decided under the owners' current policies, priced in the
+    open, and (when every asset allows) signed in a clearance token bound to this exact
+    request (its digest covers the SHA-256 of each input file, in order).
+
+    Send JSON, or, with input images or a short video, a multipart form: the same JSON as
+    `request` and the files as `files`. A face in them that belongs to a registered person
+    who has not consented to you denies the request without saying who; a face they
+    consented to is named and priced; a face nobody registered changes nothing.
 
     Every outcome is recorded, and each owner sees it among their asset's usage. A request
     that waits for an owner's approval can be sent again, unchanged, once they approve."""
-    request = clearance_request(body)
+    request = clearance_request(body, input_media_sha256=media_sha256(uploads))
+    inspection = inspect_uploads(uploads, likeness=likeness) if uploads else None
     with read_session(engine) as session:
         touches = text_touches(request.prompt, matching.match(session, request.prompt))
+        if inspection is not None:
+            touches += media_touches(
+                session, inspection=inspection, likeness=likeness, catalogue=catalogue
+            )
     with write_session(engine) as session:
         result = clear(
             session,
@@ -72,6 +103,28 @@ def create_clearance(
             keys=keys,
         )
     return presentation.clearance_for_requester(result)
+
+
+# Added, not decorated: the route reads its JSON body, or the same JSON beside files in a
+# multipart form, through a route class of its own.
+router.add_api_route(
+    "/clearances",
+    create_clearance,
+    methods=["POST"],
+    status_code=status.HTTP_201_CREATED,
+    response_model=ClearancePublic,
+    tags=["clearances"],
+    route_class_override=json_with_files_route(
+        json_field="request", files_field="files", max_files=MAX_INPUT_FILES
+    ),
+    openapi_extra=json_with_files_request_body(
+        model="ClearanceCreate",
+        json_field="request",
+        files_field="files",
+        max_files=MAX_INPUT_FILES,
+        description=f"The request's input media, in order. {MEDIA}.",
+    ),
+)
 
 
 @router.get("/clearances/{clearance_id}", response_model=ClearancePublic, tags=["clearances"])

@@ -39,6 +39,12 @@ class Clearance(SQLModel, table=True):
     prompt: str = Field(sa_column=Column(Text, nullable=False))
     declared_use: str = Field(max_length=32)
     parameters: dict[str, Any] = Field(sa_column=Column(JSONDocument, nullable=False))
+    input_media_sha256: list[str] = Field(
+        default_factory=list,
+        sa_column=Column(JSONDocument, nullable=False, server_default="[]"),
+        description="The SHA-256 of each input file, in order: with the prompt and the "
+        "parameters, what the request digest covers.",
+    )
     content_categories: list[str] = Field(sa_column=Column(JSONDocument, nullable=False))
     reasons: list[str] = Field(
         sa_column=Column(JSONDocument, nullable=False),

@@ -59,7 +59,13 @@ class TouchedAsset(BaseModel):
     kind: str
     outcome: AssetOutcome
     reasons: list[str]
-    matched_by: list[dict[str, Any]]
+    matched_by: list[dict[str, Any]] = Field(
+        description="What found it: `kind` (name, alias, handle, description, "
+        "reference_image, face) and where: `span` and `text` in the prompt, or `input` (the "
+        "file, from 0), `frame` and `timestamp_s` in the media (and a face's `box`: left, "
+        "top, right, bottom in the file's pixels). `score` for what the text and picture "
+        "checks found; never a face's."
+    )
     approval: ApprovalStatus | None = Field(
         default=None, description="The owner's answer, for an asset that waits for it."
     )
@@ -70,6 +76,9 @@ class ClearancePublic(BaseModel):
     outcome: ClearanceOutcome
     reasons: list[str]
     request_digest: str
+    input_media_sha256: list[str] = Field(
+        description="The SHA-256 of each input file, in the order sent: the digest covers them."
+    )
     assets: list[TouchedAsset]
     quote: QuotePublic | None
     created_at: datetime
