@@ -1,10 +1,10 @@
 """Routes of clearance: clear a generation request (with its input media or without), read it
-back, owners' approvals and the usage of an asset."""
+back, check its generated output, owners' approvals and the usage of an asset."""
 
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Query, Request, status
 
 from clearhouse.accounts.dependencies import VerifiedAccount
 from clearhouse.accounts.errors import EmailNotVerified
@@ -20,19 +20,34 @@ from clearhouse.deps import (
     SettingsDep,
 )
 from clearhouse.errors import NotFound, raises
-from clearhouse.media import DECODING_ERRORS
+from clearhouse.media import DECODING_ERRORS, MediaTooLarge
 from clearhouse.pagination import Page, PageParams, page_params
 from clearhouse.uploads import (
+    UnreadableUpload,
     json_with_files_request_body,
     json_with_files_route,
+    multipart_request_body,
+    read_uploads,
     uploaded_files,
 )
 from licensing import approvals, presentation, usage
 from licensing.clearance import clear
-from licensing.errors import ApprovalClosed, QuoteRefused, RequestNotDigestible
+from licensing.errors import (
+    ApprovalClosed,
+    ClearanceNotCleared,
+    QuoteRefused,
+    RequestNotDigestible,
+)
 from licensing.models import ApprovalStatus
+from licensing.output_checks import check_output
 from licensing.requests import clearance_request
-from licensing.schemas import ApprovalPublic, AssetUse, ClearanceCreate, ClearancePublic
+from licensing.schemas import (
+    ApprovalPublic,
+    AssetUse,
+    ClearanceCreate,
+    ClearancePublic,
+    OutputCheckPublic,
+)
 from licensing.touches import inspect_uploads, media_sha256, media_touches, text_touches
 from likeness.errors import MediaBusy, MediaWorkerLost
 from likeness.runtime import LikenessDep
@@ -46,10 +61,26 @@ Paging = Annotated[PageParams, Depends(page_params)]
 
 #: Input files one clearance request may carry (images, or a short video).
 MAX_INPUT_FILES = 8
+#: Files one output check may carry (frames, or the video).
+MAX_OUTPUT_FILES = 16
 MEDIA = "Images (JPEG, PNG, WebP) or videos (MP4, MOV, WebM, MKV, AVI)"
 
 #: The routes whose bodies are media, for the body size limit: (method, path template).
-UPLOAD_ROUTES = (("POST", "/v1/clearances"),)
+UPLOAD_ROUTES = (
+    ("POST", "/v1/clearances"),
+    ("POST", "/v1/clearances/{clearance_id}/output-check"),
+)
+
+
+@raises(UnreadableUpload, MediaTooLarge)
+async def output_uploads(request: Request) -> list[bytes]:
+    """The frames or video of a generated output: 1 to 16 files named ``files``."""
+    return await read_uploads(
+        request,
+        field="files",
+        max_files=MAX_OUTPUT_FILES,
+        expected=f"Send 1 to {MAX_OUTPUT_FILES} frames or a video of the output as `files`",
+    )
 
 
 @raises(
@@ -135,6 +166,42 @@ def read_clearance(clearance_id: uuid.UUID, requester: CurrentAccount, session: 
     again)."""
     return presentation.stored_clearance_for_requester(
         session, clearance_id=clearance_id, requester_id=requester.id
+    )
+
+
+@router.post(
+    "/clearances/{clearance_id}/output-check",
+    response_model=OutputCheckPublic,
+    tags=["clearances"],
+    openapi_extra=multipart_request_body(
+        field="files",
+        max_files=MAX_OUTPUT_FILES,
+        description=f"Frames or a video of the generated output. {MEDIA}.",
+    ),
+)
+@raises(NotFound, ClearanceNotCleared, *DECODING_ERRORS, MediaBusy, MediaWorkerLost)
+@needs_scope(Scope.clearance)
+def output_check(
+    clearance_id: uuid.UUID,
+    uploads: Annotated[list[bytes], Depends(output_uploads)],
+    requester: CurrentAccount,
+    engine: EngineDep,
+    likeness: LikenessDep,
+    catalogue: ReferenceCatalogueDep,
+):
+    """Before releasing what a cleared request generated: its frames or video, checked for
+    every registered face, character and style. Release is allowed only if the clearance
+    covers everything found; anything else blocks it, is named in `found` (a person who has
+    not consented to you is not), and its owner sees the attempt. Only your own cleared
+    clearances."""
+    return check_output(
+        engine,
+        requester=requester,
+        clearance_id=clearance_id,
+        uploads=uploads,
+        likeness=likeness,
+        catalogue=catalogue,
+        now=utcnow(),
     )
 
 

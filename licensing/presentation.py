@@ -12,9 +12,9 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from clearhouse.errors import NotFound
 from licensing.clearance import ClearanceResult
 from licensing.models import Clearance, ClearedAsset, FoundIn, UseApproval
+from licensing.repository import requesters_clearance
 from licensing.schemas import ClearancePublic, TouchedAsset
 from policies.decisions import NOT_CONSENTED
 from rights.models import Asset
@@ -41,13 +41,7 @@ def clearance_for_requester(result: ClearanceResult) -> ClearancePublic:
 def stored_clearance_for_requester(
     session: Session, *, clearance_id: uuid.UUID, requester_id: uuid.UUID
 ) -> ClearancePublic:
-    clearance = session.exec(
-        select(Clearance).where(
-            Clearance.id == clearance_id, Clearance.requester_id == requester_id
-        )
-    ).first()
-    if clearance is None:
-        raise NotFound("No clearance with this id among yours.")
+    clearance = requesters_clearance(session, requester_id=requester_id, clearance_id=clearance_id)
     rows = session.exec(
         select(ClearedAsset, Asset.handle, Asset.kind, UseApproval.status)
         .join(Asset, Asset.id == ClearedAsset.asset_id)

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from clearhouse.schemas import RequestBody
-from licensing.models import ApprovalStatus, FoundIn
+from licensing.models import ApprovalStatus, FoundIn, OutputVerdict
 from policies.decisions import AssetOutcome, ClearanceOutcome
 from policies.document import ContentCategory, Use
 
@@ -88,6 +88,24 @@ class ClearancePublic(BaseModel):
         "cleared. Returned once, by the request that cleared it.",
     )
     token_expires_at: datetime | None
+
+
+class OutputCheckPublic(BaseModel):
+    """The verdict on a cleared request's generated output: released, or blocked by the
+    registered assets it shows that the clearance does not cover."""
+
+    id: uuid.UUID
+    clearance_id: uuid.UUID
+    verdict: OutputVerdict
+    reasons: list[str]
+    found: list[TouchedAsset] = Field(
+        description="Every registered asset the output shows: `allow` where the clearance "
+        "covers it, `deny` where it does not. A person whose owner has not consented to you "
+        "is not named."
+    )
+    input_media_sha256: list[str] = Field(description="The SHA-256 of each file checked.")
+    frames_checked: int
+    checked_at: datetime
 
 
 class AssetUse(BaseModel):

@@ -6,6 +6,9 @@ import json
 import httpx
 from factories import create_asset, grant, set_policy
 
+from clearhouse.db import utcnow
+from licensing.tokens import ClearanceClaims, verify_clearance_token
+
 PARAMETERS = {"duration_ms": 4000, "width": 854, "height": 480, "steps": 20, "seed": 7}
 USD_POLICY = {
     "audience": "anyone",
@@ -60,3 +63,14 @@ def usage(client: httpx.Client, owner, asset_id: str) -> list[dict]:
     answer = client.get(f"/v1/assets/{asset_id}/usage", headers=owner.headers)
     assert answer.status_code == 200, answer.text
     return answer.json()["items"]
+
+
+def token_claims(client, cleared: dict) -> "ClearanceClaims":
+    """The claims of a clearance answer's token, verified against its own digest."""
+    return verify_clearance_token(
+        cleared["token"],
+        request_digest=cleared["request_digest"],
+        now=utcnow(),
+        settings=client.app.state.settings,
+        keys=client.app.state.keys,
+    )

@@ -14,32 +14,18 @@ from clearing import (
     clear,
     clearance_body,
     licensed,
+    token_claims,
 )
 from drawn_characters import EDITS, draw_character, jpeg_bytes, png_bytes
-from enrolling import OBAMA, enrol, photo, picture, video
-from factories import create_asset, sign_up
+from enrolling import photo, picture, video
+from factories import sign_up
 
-from clearhouse.db import utcnow
 from licensing.digest import request_digest
-from licensing.tokens import verify_clearance_token
 from policies.decisions import NOT_CONSENTED
 
 pytestmark = pytest.mark.still_photos
 
 PROMPT = "a person walking on a beach at dawn"
-
-
-@pytest.fixture
-def requester(client):
-    return sign_up(client, role="creator")
-
-
-@pytest.fixture
-def likeness(client, holder) -> dict:
-    """The holder's face, enrolled from the three Obama photos."""
-    asset = create_asset(client, holder, kind="likeness", handle="barack_face")
-    assert enrol(client, holder, asset["id"], OBAMA).status_code == 200
-    return asset
 
 
 def _assert_names_nobody(answer_text: str, likeness: dict) -> None:
@@ -157,13 +143,7 @@ def test_the_digest_covers_each_input_file_in_order(client, requester):
     )
     swapped = clear(client, requester, PROMPT, [second, first]).json()
     assert swapped["request_digest"] != body["request_digest"]
-    claims = verify_clearance_token(
-        body["token"],
-        request_digest=body["request_digest"],
-        now=utcnow(),
-        settings=client.app.state.settings,
-        keys=client.app.state.keys,
-    )
+    claims = token_claims(client, body)
     assert str(claims.clearance_id) == body["id"]
     json_only = clear(client, requester, PROMPT).json()
     assert json_only["input_media_sha256"] == []
