@@ -65,7 +65,7 @@ def usage(client: httpx.Client, owner, asset_id: str) -> list[dict]:
     return answer.json()["items"]
 
 
-def token_claims(client, cleared: dict) -> "ClearanceClaims":
+def token_claims(client, cleared: dict) -> ClearanceClaims:
     """The claims of a clearance answer's token, verified against its own digest."""
     return verify_clearance_token(
         cleared["token"],
