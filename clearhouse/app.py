@@ -25,6 +25,7 @@ from clearhouse.migrations import upgrade_database
 from clearhouse.openapi import install_openapi
 from clearhouse.rate_limit import RateLimiter
 from clearhouse.settings import Settings
+from licensing.api import UPLOAD_ROUTES as CLEARANCE_UPLOAD_ROUTES
 from licensing.api import router as licensing_router
 from likeness.api import router as likeness_router
 from likeness.runtime import LikenessRuntime
@@ -103,7 +104,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         RequestBodyLimit,
         default_max_bytes=settings.body_max_bytes,
         route_max_bytes=dict.fromkeys(
-            (*UPLOAD_ROUTES, *REFERENCE_UPLOAD_ROUTES), settings.scan_max_bytes
+            (*UPLOAD_ROUTES, *REFERENCE_UPLOAD_ROUTES, *CLEARANCE_UPLOAD_ROUTES),
+            settings.scan_max_bytes,
         ),
     )
     if settings.trusted_proxies:

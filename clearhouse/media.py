@@ -220,6 +220,10 @@ def decode_image(
             raise UnsupportedMedia(
                 f"this file is not a supported image; send {SUPPORTED_MEDIA}"
             ) from error
+        except OSError as error:  # cut short inside the header segments Pillow reads at once
+            raise CorruptMedia(
+                f"the image ends inside its header ({error}); upload the complete file again"
+            ) from error
         width, height = image.size
         if width * height > limits.max_pixels:
             raise _too_many_pixels((width, height), limits)

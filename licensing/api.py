@@ -1,10 +1,10 @@
-"""Routes of clearance: clear a generation request, read it back, owners' approvals and the
-usage of an asset."""
+"""Routes of clearance: clear a generation request (with its input media or without), read it
+back, check its generated output, owners' approvals and the usage of an asset."""
 
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Query, Request, status
 
 from clearhouse.accounts.dependencies import VerifiedAccount
 from clearhouse.accounts.errors import EmailNotVerified
@@ -20,47 +20,109 @@ from clearhouse.deps import (
     SettingsDep,
 )
 from clearhouse.errors import NotFound, raises
+from clearhouse.media import DECODING_ERRORS, MediaTooLarge
 from clearhouse.pagination import Page, PageParams, page_params
+from clearhouse.uploads import (
+    UnreadableUpload,
+    json_with_files_request_body,
+    json_with_files_route,
+    multipart_request_body,
+    read_uploads,
+    uploaded_files,
+)
 from licensing import approvals, presentation, usage
 from licensing.clearance import clear
-from licensing.errors import ApprovalClosed, QuoteRefused, RequestNotDigestible
+from licensing.errors import (
+    ApprovalClosed,
+    ClearanceNotCleared,
+    QuoteRefused,
+    RequestNotDigestible,
+)
 from licensing.models import ApprovalStatus
+from licensing.output_checks import check_output
 from licensing.requests import clearance_request
-from licensing.schemas import ApprovalPublic, AssetUse, ClearanceCreate, ClearancePublic
-from licensing.touches import text_touches
+from licensing.schemas import (
+    ApprovalPublic,
+    AssetUse,
+    ClearanceCreate,
+    ClearancePublic,
+    OutputCheckPublic,
+)
+from licensing.touches import inspect_uploads, media_sha256, media_touches, text_touches
+from likeness.errors import MediaBusy, MediaWorkerLost
+from likeness.runtime import LikenessDep
 from policies.decisions import AssetOutcome
 from rights.dependencies import OwnedAssetIncludingDeleted
 from rights.matching.runtime import MatchingDep
+from rights.references.catalogue import ReferenceCatalogueDep
 
 router = APIRouter(prefix="/v1")
 Paging = Annotated[PageParams, Depends(page_params)]
 
+#: Input files one clearance request may carry (images, or a short video).
+MAX_INPUT_FILES = 8
+#: Files one output check may carry (frames, or the video).
+MAX_OUTPUT_FILES = 16
+MEDIA = "Images (JPEG, PNG, WebP) or videos (MP4, MOV, WebM, MKV, AVI)"
 
-@router.post(
-    "/clearances",
-    status_code=status.HTTP_201_CREATED,
-    response_model=ClearancePublic,
-    tags=["clearances"],
+#: The routes whose bodies are media, for the body size limit: (method, path template).
+UPLOAD_ROUTES = (
+    ("POST", "/v1/clearances"),
+    ("POST", "/v1/clearances/{clearance_id}/output-check"),
 )
-@raises(QuoteRefused, RequestNotDigestible, EmailNotVerified)
+
+
+@raises(UnreadableUpload, MediaTooLarge)
+async def output_uploads(request: Request) -> list[bytes]:
+    """The frames or video of a generated output: 1 to 16 files named ``files``."""
+    return await read_uploads(
+        request,
+        field="files",
+        max_files=MAX_OUTPUT_FILES,
+        expected=f"Send 1 to {MAX_OUTPUT_FILES} frames or a video of the output as `files`",
+    )
+
+
+@raises(
+    QuoteRefused,
+    RequestNotDigestible,
+    EmailNotVerified,
+    *DECODING_ERRORS,
+    MediaBusy,
+    MediaWorkerLost,
+)
 @needs_scope(Scope.clearance)
 def create_clearance(
     body: ClearanceCreate,
+    uploads: Annotated[list[bytes], Depends(uploaded_files)],
     requester: VerifiedAccount,
     engine: EngineDep,
     settings: SettingsDep,
     keys: KeysDep,
     matching: MatchingDep,
+    likeness: LikenessDep,
+    catalogue: ReferenceCatalogueDep,
 ):
     """Clear a generation request before any model runs: every registered asset its prompt
-    touches, decided under the owners' current policies, priced in the open, and (when every
-    asset allows) signed in a clearance token bound to this exact request.
+    and its input media touch, decided under the owners' current policies, priced in the
+    open, and (when every asset allows) signed in a clearance token bound to this exact
+    request (its digest covers the SHA-256 of each input file, in order).
+
+    Send JSON, or, with input images or a short video, a multipart form: the same JSON as
+    `request` and the files as `files`. A face in them that belongs to a registered person
+    who has not consented to you denies the request without saying who; a face they
+    consented to is named and priced; a face nobody registered changes nothing.
 
     Every outcome is recorded, and each owner sees it among their asset's usage. A request
     that waits for an owner's approval can be sent again, unchanged, once they approve."""
-    request = clearance_request(body)
+    request = clearance_request(body, input_media_sha256=media_sha256(uploads))
+    inspection = inspect_uploads(uploads, likeness=likeness) if uploads else None
     with read_session(engine) as session:
         touches = text_touches(request.prompt, matching.match(session, request.prompt))
+        if inspection is not None:
+            touches += media_touches(
+                session, inspection=inspection, likeness=likeness, catalogue=catalogue
+            )
     with write_session(engine) as session:
         result = clear(
             session,
@@ -74,6 +136,28 @@ def create_clearance(
     return presentation.clearance_for_requester(result)
 
 
+# Added, not decorated: the route reads its JSON body, or the same JSON beside files in a
+# multipart form, through a route class of its own.
+router.add_api_route(
+    "/clearances",
+    create_clearance,
+    methods=["POST"],
+    status_code=status.HTTP_201_CREATED,
+    response_model=ClearancePublic,
+    tags=["clearances"],
+    route_class_override=json_with_files_route(
+        json_field="request", files_field="files", max_files=MAX_INPUT_FILES
+    ),
+    openapi_extra=json_with_files_request_body(
+        model="ClearanceCreate",
+        json_field="request",
+        files_field="files",
+        max_files=MAX_INPUT_FILES,
+        description=f"The request's input media, in order. {MEDIA}.",
+    ),
+)
+
+
 @router.get("/clearances/{clearance_id}", response_model=ClearancePublic, tags=["clearances"])
 @raises(NotFound)
 @needs_scope(Scope.clearance)
@@ -82,6 +166,42 @@ def read_clearance(clearance_id: uuid.UUID, requester: CurrentAccount, session: 
     again)."""
     return presentation.stored_clearance_for_requester(
         session, clearance_id=clearance_id, requester_id=requester.id
+    )
+
+
+@router.post(
+    "/clearances/{clearance_id}/output-check",
+    response_model=OutputCheckPublic,
+    tags=["clearances"],
+    openapi_extra=multipart_request_body(
+        field="files",
+        max_files=MAX_OUTPUT_FILES,
+        description=f"Frames or a video of the generated output. {MEDIA}.",
+    ),
+)
+@raises(NotFound, ClearanceNotCleared, *DECODING_ERRORS, MediaBusy, MediaWorkerLost)
+@needs_scope(Scope.clearance)
+def output_check(
+    clearance_id: uuid.UUID,
+    uploads: Annotated[list[bytes], Depends(output_uploads)],
+    requester: CurrentAccount,
+    engine: EngineDep,
+    likeness: LikenessDep,
+    catalogue: ReferenceCatalogueDep,
+):
+    """Before releasing what a cleared request generated: its frames or video, checked for
+    every registered face, character and style. Release is allowed only if the clearance
+    covers everything found; anything else blocks it, is named in `found` (a person who has
+    not consented to you is not), and its owner sees the attempt. Only your own cleared
+    clearances."""
+    return check_output(
+        engine,
+        requester=requester,
+        clearance_id=clearance_id,
+        uploads=uploads,
+        likeness=likeness,
+        catalogue=catalogue,
+        now=utcnow(),
     )
 
 

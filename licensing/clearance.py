@@ -45,11 +45,13 @@ class ClearanceRequest:
     prompt: str
     declared_use: Use
     parameters: Mapping[str, Any]
-    """As sent: what the digest is computed over."""
+    """As sent: what the digest is computed over, with the prompt and the input media."""
     generation: GenerationParameters
     """The parameters the price depends on, read from ``parameters``."""
     content_categories: frozenset[ContentCategory]
     digest: str
+    input_media_sha256: tuple[str, ...] = ()
+    """The SHA-256 of each input file, in order (the digest covers them)."""
 
 
 @dataclass(frozen=True)
@@ -72,9 +74,7 @@ def clear(
     keys: KeyRing,
 ) -> ClearanceResult:
     """Decide, price, record and (when cleared) sign; ``session`` is a write transaction."""
-    evidence: dict[uuid.UUID, list[dict[str, Any]]] = {}
-    for touch in touches:
-        evidence.setdefault(touch.asset_id, []).append(dict(touch.evidence))
+    evidence = evidence_by_asset(touches)
     facts = read_facts(
         session,
         requester=requester,
@@ -116,6 +116,7 @@ def clear(
         prompt=request.prompt,
         declared_use=request.declared_use.value,
         parameters=dict(request.parameters),
+        input_media_sha256=list(request.input_media_sha256),
         content_categories=sorted(c.value for c in request.content_categories),
         reasons=requester_reasons(decision),
         quote=quote_document(priced) if decision.outcome != ClearanceOutcome.denied else None,
@@ -162,6 +163,14 @@ def clear(
         token=token,
         cleared_assets=tuple(recorded),
     )
+
+
+def evidence_by_asset(touches: Sequence[Touch]) -> dict[uuid.UUID, list[dict[str, Any]]]:
+    """Every way each asset was touched, in the order found: what its record keeps."""
+    evidence: dict[uuid.UUID, list[dict[str, Any]]] = {}
+    for touch in touches:
+        evidence.setdefault(touch.asset_id, []).append(dict(touch.evidence))
+    return evidence
 
 
 def requester_reasons(decision: Decision) -> list[str]:

@@ -58,3 +58,10 @@ class ApprovalClosed(Conflict):
 
     slug = "approval-closed"
     title = "This request was answered or expired"
+
+
+class ClearanceNotCleared(Conflict):
+    """An output check of a clearance that was denied or still waits for an owner."""
+
+    slug = "clearance-not-cleared"
+    title = "This clearance was not cleared"

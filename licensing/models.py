@@ -21,6 +21,11 @@ class FoundIn(StrEnum):
     output = "output"  # the generated frames, checked before release
 
 
+class OutputVerdict(StrEnum):
+    release_allowed = "release_allowed"
+    release_blocked = "release_blocked"  # it shows a registered asset the clearance does not cover
+
+
 class ApprovalStatus(StrEnum):
     pending = "pending"
     approved = "approved"
@@ -39,6 +44,12 @@ class Clearance(SQLModel, table=True):
     prompt: str = Field(sa_column=Column(Text, nullable=False))
     declared_use: str = Field(max_length=32)
     parameters: dict[str, Any] = Field(sa_column=Column(JSONDocument, nullable=False))
+    input_media_sha256: list[str] = Field(
+        default_factory=list,
+        sa_column=Column(JSONDocument, nullable=False, server_default="[]"),
+        description="The SHA-256 of each input file, in order: with the prompt and the "
+        "parameters, what the request digest covers.",
+    )
     content_categories: list[str] = Field(sa_column=Column(JSONDocument, nullable=False))
     reasons: list[str] = Field(
         sa_column=Column(JSONDocument, nullable=False),
@@ -77,10 +88,36 @@ class ClearedAsset(SQLModel, table=True):
         default=None, foreign_key="policy_version.id", ondelete="RESTRICT"
     )
     fee_minor: int | None = Field(default=None, description="This asset's lines of the quote.")
+    output_check_id: uuid.UUID | None = Field(
+        default=None,
+        foreign_key="output_check.id",
+        ondelete="CASCADE",
+        description="The output check that found it, for an asset found in the output.",
+    )
     disclosed: bool = Field(
         description="Whether the requester was told which asset this is (a likeness is named "
         "only to a requester its owner consented to)."
     )
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+
+
+class OutputCheck(SQLModel, table=True):
+    """One check of a cleared request's generated output before its release: what was
+    checked and the verdict. What it found that the clearance does not cover is recorded as
+    :class:`ClearedAsset` rows (``found_in`` output), which their owners see."""
+
+    __tablename__ = "output_check"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    clearance_id: uuid.UUID = Field(foreign_key="clearance.id", index=True, ondelete="CASCADE")
+    verdict: OutputVerdict = Field(sa_column=enum_column(OutputVerdict))
+    input_media_sha256: list[str] = Field(
+        sa_column=Column(JSONDocument, nullable=False),
+        description="The SHA-256 of each file checked, in order.",
+    )
+    frames_checked: int
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
     )

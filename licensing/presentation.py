@@ -2,7 +2,9 @@
 
 A likeness whose owner has not consented to this requester appears with no id, no handle
 and no score: "a registered person who has not consented" (ARCHITECTURE: no face search for
-strangers). Characters and styles, and likenesses the requester was granted, are named.
+strangers). Characters and styles, and likenesses the requester was granted, are named. No
+face's similarity reaches a requester, granted or not: it is biometric detail, for the
+likeness's owner (their asset's usage) and for moderators.
 """
 
 import uuid
@@ -10,9 +12,9 @@ from typing import Any
 
 from sqlmodel import Session, select
 
-from clearhouse.errors import NotFound
 from licensing.clearance import ClearanceResult
-from licensing.models import Clearance, ClearedAsset, UseApproval
+from licensing.models import Clearance, ClearedAsset, FoundIn, UseApproval
+from licensing.repository import requesters_clearance
 from licensing.schemas import ClearancePublic, TouchedAsset
 from policies.decisions import NOT_CONSENTED
 from rights.models import Asset
@@ -21,7 +23,7 @@ from rights.models import Asset
 def clearance_for_requester(result: ClearanceResult) -> ClearancePublic:
     evidence = {cleared.asset_id: cleared.matched_by for cleared in result.cleared_assets}
     assets = [
-        _touched(
+        touched_asset(
             asset_id=asset.asset_id,
             handle=asset.handle,
             kind=asset.kind.value,
@@ -39,22 +41,16 @@ def clearance_for_requester(result: ClearanceResult) -> ClearancePublic:
 def stored_clearance_for_requester(
     session: Session, *, clearance_id: uuid.UUID, requester_id: uuid.UUID
 ) -> ClearancePublic:
-    clearance = session.exec(
-        select(Clearance).where(
-            Clearance.id == clearance_id, Clearance.requester_id == requester_id
-        )
-    ).first()
-    if clearance is None:
-        raise NotFound("No clearance with this id among yours.")
+    clearance = requesters_clearance(session, requester_id=requester_id, clearance_id=clearance_id)
     rows = session.exec(
         select(ClearedAsset, Asset.handle, Asset.kind, UseApproval.status)
         .join(Asset, Asset.id == ClearedAsset.asset_id)
         .outerjoin(UseApproval, UseApproval.cleared_asset_id == ClearedAsset.id)
-        .where(ClearedAsset.clearance_id == clearance.id)
+        .where(ClearedAsset.clearance_id == clearance.id, ClearedAsset.found_in == FoundIn.request)
         .order_by(Asset.handle)
     ).all()
     assets = [
-        _touched(
+        touched_asset(
             asset_id=cleared.asset_id,
             handle=handle,
             kind=kind.value,
@@ -69,7 +65,7 @@ def stored_clearance_for_requester(
     return _public(clearance, assets=assets, token=None)
 
 
-def _touched(
+def touched_asset(
     *,
     asset_id: uuid.UUID,
     handle: str,
@@ -95,7 +91,10 @@ def _touched(
         kind=kind,
         outcome=outcome,
         reasons=reasons,
-        matched_by=matched_by,
+        matched_by=[
+            _without_score(evidence) if evidence.get("kind") == "face" else evidence
+            for evidence in matched_by
+        ],
         approval=approval,
     )
 
@@ -112,6 +111,7 @@ def _public(
         outcome=clearance.outcome,
         reasons=clearance.reasons,
         request_digest=clearance.request_digest,
+        input_media_sha256=clearance.input_media_sha256,
         assets=assets,
         quote=clearance.quote,
         created_at=clearance.created_at,

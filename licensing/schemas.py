@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from clearhouse.schemas import RequestBody
-from licensing.models import ApprovalStatus, FoundIn
+from licensing.models import ApprovalStatus, FoundIn, OutputVerdict
 from policies.decisions import AssetOutcome, ClearanceOutcome
 from policies.document import ContentCategory, Use
 
@@ -59,7 +59,13 @@ class TouchedAsset(BaseModel):
     kind: str
     outcome: AssetOutcome
     reasons: list[str]
-    matched_by: list[dict[str, Any]]
+    matched_by: list[dict[str, Any]] = Field(
+        description="What found it: `kind` (name, alias, handle, description, "
+        "reference_image, face) and where: `span` and `text` in the prompt, or `input` (the "
+        "file, from 0), `frame` and `timestamp_s` in the media (and a face's `box`: left, "
+        "top, right, bottom in the file's pixels). `score` for what the text and picture "
+        "checks found; never a face's."
+    )
     approval: ApprovalStatus | None = Field(
         default=None, description="The owner's answer, for an asset that waits for it."
     )
@@ -70,6 +76,9 @@ class ClearancePublic(BaseModel):
     outcome: ClearanceOutcome
     reasons: list[str]
     request_digest: str
+    input_media_sha256: list[str] = Field(
+        description="The SHA-256 of each input file, in the order sent: the digest covers them."
+    )
     assets: list[TouchedAsset]
     quote: QuotePublic | None
     created_at: datetime
@@ -79,6 +88,24 @@ class ClearancePublic(BaseModel):
         "cleared. Returned once, by the request that cleared it.",
     )
     token_expires_at: datetime | None
+
+
+class OutputCheckPublic(BaseModel):
+    """The verdict on a cleared request's generated output: released, or blocked by the
+    registered assets it shows that the clearance does not cover."""
+
+    id: uuid.UUID
+    clearance_id: uuid.UUID
+    verdict: OutputVerdict
+    reasons: list[str]
+    found: list[TouchedAsset] = Field(
+        description="Every registered asset the output shows: `allow` where the clearance "
+        "covers it, `deny` where it does not. A person whose owner has not consented to you "
+        "is not named."
+    )
+    input_media_sha256: list[str] = Field(description="The SHA-256 of each file checked.")
+    frames_checked: int
+    checked_at: datetime
 
 
 class AssetUse(BaseModel):

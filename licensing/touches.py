@@ -1,10 +1,28 @@
 """What a request touches, as :class:`Touch` values with their evidence: the prompt's text
-(rights/matching); input images and faces join here as those checks reach clearance."""
+(rights/matching), and the faces and pictures of its media (the likeness index, the
+reference pictures of characters and styles).
 
+Media are decoded once, in a media worker (licensing/media_inspection.py); the searches run
+here, in the API process, in the caller's read transaction. A face is looked up among every
+owner's live likenesses, as only staff may otherwise: clearance must find a face to deny it.
+What the requester then learns of it is presentation's to decide (licensing/presentation.py).
+"""
+
+import hashlib
+import uuid
 from collections.abc import Sequence
+from functools import partial
+from typing import Any
+
+import numpy as np
+from sqlmodel import Session
 
 from licensing.clearance import Touch
+from licensing.media_inspection import MediaInspection, inspect_media
+from likeness.runtime import LikenessRuntime
+from likeness.scan import find_likenesses
 from rights.matching.types import TextMatch
+from rights.references.catalogue import ReferenceCatalogue
 
 
 def text_touches(prompt: str, matches: Sequence[TextMatch]) -> list[Touch]:
@@ -21,3 +39,82 @@ def text_touches(prompt: str, matches: Sequence[TextMatch]) -> list[Touch]:
         )
         for match in matches
     ]
+
+
+def media_sha256(uploads: Sequence[bytes]) -> list[str]:
+    """The lowercase hex SHA-256 of each file, in order: what the request digest covers."""
+    return [hashlib.sha256(data).hexdigest() for data in uploads]
+
+
+def inspect_uploads(uploads: list[bytes], *, likeness: LikenessRuntime) -> MediaInspection:
+    """Decode the files and find their faces and fingerprints, in a media worker (outside any
+    transaction). Raises clearhouse.media's errors, MediaBusy or MediaWorkerLost."""
+    settings = likeness.settings
+    return likeness.run_media_work(
+        partial(
+            inspect_media,
+            uploads,
+            limits=likeness.media_limits,
+            sample_fps=settings.scan_sample_fps,
+            threshold=settings.face_match_threshold,
+        )
+    )
+
+
+def media_touches(
+    session: Session,
+    *,
+    inspection: MediaInspection,
+    likeness: LikenessRuntime,
+    catalogue: ReferenceCatalogue,
+) -> list[Touch]:
+    """The registered likenesses, characters and styles the inspected media show: one touch
+    per asset, file and kind of evidence, at the frame that showed it best.
+
+    A face touches every live likeness it matches: if it is close to two registered people,
+    it is not for us to guess which one it is."""
+    best: dict[tuple[uuid.UUID, int, str], dict[str, Any]] = {}
+
+    def keep(asset_id: uuid.UUID, evidence: dict[str, Any]) -> None:
+        key = (asset_id, evidence["input"], evidence["kind"])
+        if key not in best or evidence["score"] > best[key]["score"]:
+            best[key] = evidence
+
+    found = find_likenesses(
+        session,
+        runtime=likeness,
+        model=inspection.model,
+        embeddings=[found.face.embedding for found in inspection.faces],
+        owner_id=None,
+    )
+    for found_face, matches in zip(inspection.faces, found, strict=True):
+        face = found_face.face
+        for match in matches:
+            keep(
+                match.asset_id,
+                {
+                    "kind": "face",
+                    "score": match.similarity,
+                    "input": found_face.input,
+                    "frame": face.frame,
+                    "timestamp_s": face.timestamp_s,
+                    "box": list(face.box),
+                },
+            )
+    prints = inspection.prints
+    if prints:
+        fingerprints = np.stack([frame.fingerprint for frame in prints])
+        for match in catalogue.search(session, fingerprints):
+            frame = prints[match.input_index]
+            keep(
+                match.asset_id,
+                {
+                    "kind": match.kind,
+                    "score": match.score,
+                    "input": frame.input,
+                    "frame": frame.frame,
+                    "timestamp_s": frame.timestamp_s,
+                    "reference_id": str(match.reference_id),
+                },
+            )
+    return [Touch(asset_id=key[0], evidence=evidence) for key, evidence in best.items()]

@@ -17,6 +17,7 @@ shredded by another process is never reported, even before this process's index 
 """
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -29,6 +30,7 @@ from clearhouse.accounts.models import Account
 from clearhouse.db import read_session, write_session
 from likeness import vault
 from likeness.key_store import LikenessKeyStore
+from likeness.media_workers import FaceModel
 from likeness.runtime import LikenessRuntime
 from likeness.scan_detection import detect_faces
 from rights.models import Asset
@@ -38,7 +40,7 @@ from rights.models import Asset
 class LikenessMatch:
     asset_id: uuid.UUID
     handle: str
-    similarity: float | None  # moderators only
+    similarity: float | None  # staff only
 
 
 @dataclass(frozen=True)
@@ -72,33 +74,21 @@ def scan_media(
     )
     model = detected.model
     with read_session(engine) as session:
-        runtime.refresh(session)
-        results = (
-            runtime.index.search(
-                model_key=model.model_key,
-                queries=np.stack([face.embedding for face in detected.faces]),
-                k=5,
-                min_similarity=model.match_threshold,
-            )
-            if detected.faces
-            else []
-        )
-        matched_ids = list({m.likeness_id for matches in results for m in matches})
-        visible = _live_likenesses(
+        found = find_likenesses(
             session,
-            matched_ids,
-            key_store=runtime.key_store,
+            runtime=runtime,
+            model=model,
+            embeddings=[face.embedding for face in detected.faces],
             owner_id=None if staff else caller.id,
         )
+    visible = sorted({match.asset_id for matches in found for match in matches})
     if staff:
         with write_session(engine) as session:
-            _record_staff_lookup(
-                session, caller=caller, faces=len(detected.faces), matched=list(visible)
-            )
+            _record_staff_lookup(session, caller=caller, faces=len(detected.faces), matched=visible)
     elif visible:
         # The owner's own use of their likeness: it counts as activity for retention.
         with write_session(engine) as session:
-            vault.record_activity(session, likeness_ids=list(visible))
+            vault.record_activity(session, likeness_ids=visible)
     faces = [
         ScannedFace(
             frame=face.frame,
@@ -106,15 +96,14 @@ def scan_media(
             box=face.box,
             matches=[
                 LikenessMatch(
-                    asset_id=m.likeness_id,
-                    handle=visible[m.likeness_id],
-                    similarity=round(m.similarity, 4) if staff else None,
+                    asset_id=match.asset_id,
+                    handle=match.handle,
+                    similarity=match.similarity if staff else None,
                 )
-                for m in matches
-                if m.likeness_id in visible
+                for match in matches
             ],
         )
-        for face, matches in zip(detected.faces, results, strict=True)
+        for face, matches in zip(detected.faces, found, strict=True)
     ]
     return ScanResult(
         frames_scanned=detected.frames_scanned,
@@ -122,6 +111,48 @@ def scan_media(
         threshold=model.match_threshold,
         faces=faces,
     )
+
+
+def find_likenesses(
+    session: Session,
+    *,
+    runtime: LikenessRuntime,
+    model: FaceModel,
+    embeddings: Sequence[np.ndarray],
+    owner_id: uuid.UUID | None,
+) -> list[list[LikenessMatch]]:
+    """For each face embedding, the live, unshredded likenesses it matches, best first, with
+    their similarity: only ``owner_id``'s, or every owner's when it is None.
+
+    Looking a face up among every owner's likenesses is for staff and for clearance, which
+    must find a face to deny it; neither hands the answer to a stranger as it is."""
+    if not embeddings:
+        return []
+    runtime.refresh(session)
+    results = runtime.index.search(
+        model_key=model.model_key,
+        queries=np.stack(embeddings),
+        k=5,
+        min_similarity=model.match_threshold,
+    )
+    visible = _live_likenesses(
+        session,
+        list({match.likeness_id for matches in results for match in matches}),
+        key_store=runtime.key_store,
+        owner_id=owner_id,
+    )
+    return [
+        [
+            LikenessMatch(
+                asset_id=match.likeness_id,
+                handle=visible[match.likeness_id],
+                similarity=round(match.similarity, 4),
+            )
+            for match in matches
+            if match.likeness_id in visible
+        ]
+        for matches in results
+    ]
 
 
 def _record_staff_lookup(

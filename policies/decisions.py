@@ -48,6 +48,8 @@ class ReasonCode(StrEnum):
     minors_likeness_protected = "minors_likeness_protected"
     # What the requester is told about a face they hold no grant for
     not_consented = "not_consented"
+    # Found in a generated output, and not among what its clearance allowed
+    not_covered = "not_covered"
     # The request as a whole denied
     age_unknown = "age_unknown"
     minor_daily_limit_reached = "minor_daily_limit_reached"

@@ -151,7 +151,9 @@ class _Judge:
             grant_id=grant.id if grant else None,
             policy_version_id=policy.id if policy else None,
             price=policy.document.price if priced else None,
-            disclosed=self._disclosed(asset),
+            disclosed=disclosed_to(
+                asset, requester_id=self.request.requester.account_id, today=self.today
+            ),
         )
 
     def _judge_grant(self, asset: MatchedAsset, grant: GrantSnapshot) -> _Verdict:
@@ -289,19 +291,20 @@ class _Judge:
     def _is_owner(self, asset: MatchedAsset) -> bool:
         return asset.owner_id == self.request.requester.account_id
 
-    def _disclosed(self, asset: MatchedAsset) -> bool:
-        """A likeness is named to its owner, and to a requester its owner consented to."""
-        if asset.kind != AssetKind.likeness or self._is_owner(asset):
-            return True
-        if is_minors_likeness(asset.kind, owner_born=asset.owner_date_of_birth, today=self.today):
-            return False
-        requester_id = self.request.requester.account_id
-        return any(
-            not grant.is_revoked()
-            and _consistent(asset, grant)
-            and _admits(grant.policy.document, requester_id)
-            for grant in asset.grants
-        )
+
+def disclosed_to(asset: MatchedAsset, *, requester_id: uuid.UUID, today: date) -> bool:
+    """Whether ``requester_id`` may learn which asset this is: a character or style always; a
+    likeness only if it is theirs, or its owner consented to them (never a minor's)."""
+    if asset.kind != AssetKind.likeness or asset.owner_id == requester_id:
+        return True
+    if is_minors_likeness(asset.kind, owner_born=asset.owner_date_of_birth, today=today):
+        return False
+    return any(
+        not grant.is_revoked()
+        and _consistent(asset, grant)
+        and _admits(grant.policy.document, requester_id)
+        for grant in asset.grants
+    )
 
 
 def _consistent(asset: MatchedAsset, grant: GrantSnapshot) -> bool:

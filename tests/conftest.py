@@ -154,7 +154,17 @@ def settings(database_url: str, key_dir: Path, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
+def stills_settings(settings: Settings) -> Settings:
+    """An operator who verifies identity elsewhere and accepts still photos."""
+    return settings.model_copy(update={"liveness_required": False})
+
+
+@pytest.fixture
+def client(request: pytest.FixtureRequest, settings: Settings) -> Iterator[TestClient]:
+    """The app. In a module marked ``still_photos`` it accepts still photos instead of the
+    liveness challenge; ``holder``, ``session`` and ``engine`` follow it."""
+    if request.node.get_closest_marker("still_photos") is not None:
+        settings = request.getfixturevalue("stills_settings")
     with TestClient(create_app(settings)) as test_client:
         yield test_client
 

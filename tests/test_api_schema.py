@@ -12,6 +12,7 @@ import httpx
 import hypothesis
 import pytest
 import schemathesis
+from clearing import clearance_body
 from factories import granted_asset, sign_up
 from hypothesis import HealthCheck, settings
 from live_server import uvicorn_in_thread
@@ -32,10 +33,14 @@ def live_api(settings: Settings) -> Iterator[str]:
 
 @pytest.fixture
 def holder_headers(live_api: str) -> dict[str, str]:
-    """A holder with a granted asset, made over HTTP like any client."""
-    with httpx.Client(base_url=live_api, timeout=30) as http:
+    """A holder with a granted asset, made over HTTP like any client; and a server whose text
+    check has read its first prompt, which loads the sentence model (10-20 s on a busy
+    machine, past the 10 s each generated request may take)."""
+    with httpx.Client(base_url=live_api, timeout=60) as http:
         user = sign_up(http)
         granted_asset(http, user)
+        warm = http.post("/v1/clearances", headers=user.headers, json=clearance_body("a beach"))
+        assert warm.status_code == 201, warm.text
     return user.headers
 
 

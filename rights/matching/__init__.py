@@ -7,17 +7,7 @@ description without any name (`semantic_index.py`, with the MiniLM sentence mode
 clearance; it keeps the in-memory catalogue (`catalogue.py`) in step with the database
 (`store.py`). Each `types.TextMatch` names the asset, the kind of evidence, a score and where in
 the prompt it was found.
+
+Nothing is imported here: media workers import ``image_fingerprints`` alone, without the
+text matcher and its tables.
 """
-
-from rights.matching.matcher import TextMatcher, Thresholds
-from rights.matching.runtime import MatchingRuntime
-from rights.matching.types import CatalogueAsset, MatchKind, TextMatch
-
-__all__ = [
-    "CatalogueAsset",
-    "MatchKind",
-    "MatchingRuntime",
-    "TextMatch",
-    "TextMatcher",
-    "Thresholds",
-]

@@ -76,7 +76,11 @@ class ReferenceCatalogue:
     ) -> list[ImageMatch]:
         """Every registered character or style each picture shows (uploaded bytes, decoded
         within ``limits``, or decoded RGB arrays), as of the latest committed change."""
-        fingerprints = fingerprint_inputs(pictures, limits=limits)
+        return self.search(session, fingerprint_inputs(pictures, limits=limits))
+
+    def search(self, session: Session, fingerprints: np.ndarray) -> list[ImageMatch]:
+        """As :meth:`match`, for pictures fingerprinted already (in a media worker, which
+        decodes them: image_fingerprints.input_fingerprint), shape (n, 2, 3)."""
         self.refresh(session)
         return self.index.search(fingerprints)
 

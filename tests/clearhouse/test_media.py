@@ -121,6 +121,18 @@ def test_truncated_image_is_corrupt(fmt):
     assert caught.value.status_code == 400
 
 
+def test_an_image_cut_short_inside_its_header_is_corrupt():
+    """Pillow reads a JPEG's header segments (EXIF, ...) as it opens it."""
+    exif = Image.Exif()
+    exif[0x010E] = "a description long enough to cut the file inside it " * 20
+    buffer = io.BytesIO()
+    Image.new("RGB", (200, 200), (90, 120, 30)).save(buffer, format="JPEG", exif=exif)
+    data = buffer.getvalue()
+    with pytest.raises(CorruptMedia, match="upload the complete file") as caught:
+        decode_media(data[:120])
+    assert caught.value.status_code == 400
+
+
 def test_image_with_a_damaged_header_is_corrupt():
     data = bytearray(make_image(fmt="PNG"))
     data[12:30] = bytes(18)

@@ -30,6 +30,13 @@ EXPECTED_STATUSES = {
         *("200", "400", "401", "403", "404", "409", "413", "422", "429", "503"),
     },
     ("get", "/v1/likeness/conflicts/{conflict_id}"): {"200", "401", "403", "404", "429", "503"},
+    # JSON, or the same JSON beside input media: the media errors and a busy decoder too.
+    ("post", "/v1/clearances"): {
+        *("201", "400", "401", "403", "413", "415", "422", "429", "503"),
+    },
+    ("post", "/v1/clearances/{clearance_id}/output-check"): {
+        *("200", "400", "401", "403", "404", "409", "413", "415", "422", "429", "503"),
+    },
 }
 
 

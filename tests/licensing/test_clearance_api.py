@@ -2,39 +2,24 @@
 decided, priced and signed; refusals as problem documents; read back only by the requester."""
 
 import pytest
-from factories import create_asset, grant, set_policy, sign_up
-
-from clearhouse.db import utcnow
-from licensing.tokens import verify_clearance_token
-
-USD_POLICY = {
-    "audience": "anyone",
-    "allowed_uses": ["personal", "commercial"],
-    "price": {"currency": "USD", "per_use_minor": 150, "per_second_minor": 10},
-}
-PARAMETERS = {"duration_ms": 4000, "width": 854, "height": 480, "steps": 20, "seed": 7}
-
-
-def _body(prompt: str, **changes) -> dict:
-    return {"prompt": prompt, "declared_use": "commercial", "parameters": PARAMETERS, **changes}
+from clearing import PARAMETERS, clearance_body, licensed, token_claims
+from factories import create_asset, sign_up
 
 
 @pytest.fixture
-def requester(client):
-    return sign_up(client, role="creator")
-
-
-@pytest.fixture
-def licensed(client, holder):
+def licensed_character(client, holder):
     asset = create_asset(client, holder, handle="captain_test")
-    set_policy(client, holder, asset["id"], USD_POLICY)
-    grant(client, holder, asset["id"])
+    licensed(client, holder, asset["id"])
     return asset
 
 
-def test_a_prompt_naming_a_licensed_character_is_cleared_with_a_token(client, requester, licensed):
+def test_a_prompt_naming_a_licensed_character_is_cleared_with_a_token(
+    client, requester, licensed_character
+):
     answer = client.post(
-        "/v1/clearances", headers=requester.headers, json=_body("Captain Test sails at dawn")
+        "/v1/clearances",
+        headers=requester.headers,
+        json=clearance_body("Captain Test sails at dawn"),
     )
     assert answer.status_code == 201, answer.text
     cleared = answer.json()
@@ -47,13 +32,7 @@ def test_a_prompt_naming_a_licensed_character_is_cleared_with_a_token(client, re
         "licence_per_use",
         "licence_per_second",
     ]
-    claims = verify_clearance_token(
-        cleared["token"],
-        request_digest=cleared["request_digest"],
-        now=utcnow(),
-        settings=client.app.state.settings,
-        keys=client.app.state.keys,
-    )
+    claims = token_claims(client, cleared)
     assert str(claims.clearance_id) == cleared["id"]
 
     again = client.get(f"/v1/clearances/{cleared['id']}", headers=requester.headers).json()
@@ -63,7 +42,7 @@ def test_a_prompt_naming_a_licensed_character_is_cleared_with_a_token(client, re
 
 def test_a_prompt_touching_nothing_pays_only_compute(client, requester):
     answer = client.post(
-        "/v1/clearances", headers=requester.headers, json=_body("waves on a quiet beach")
+        "/v1/clearances", headers=requester.headers, json=clearance_body("waves on a quiet beach")
     )
     assert answer.status_code == 201, answer.text
     assert answer.json()["outcome"] == "cleared"
@@ -73,7 +52,7 @@ def test_a_prompt_touching_nothing_pays_only_compute(client, requester):
 def test_a_named_person_without_consent_is_denied_and_not_named(client, holder, requester):
     person = create_asset(client, holder, kind="likeness", handle="ada_person")
     answer = client.post(
-        "/v1/clearances", headers=requester.headers, json=_body("Captain Test on a stage")
+        "/v1/clearances", headers=requester.headers, json=clearance_body("Captain Test on a stage")
     )
     body = answer.json()
     assert body["outcome"] == "denied"
@@ -83,9 +62,9 @@ def test_a_named_person_without_consent_is_denied_and_not_named(client, holder, 
     assert person["id"] not in stored.text and "ada_person" not in stored.text
 
 
-def test_only_the_requester_reads_a_clearance(client, requester, holder, licensed):
+def test_only_the_requester_reads_a_clearance(client, requester, holder, licensed_character):
     made = client.post(
-        "/v1/clearances", headers=requester.headers, json=_body("Captain Test")
+        "/v1/clearances", headers=requester.headers, json=clearance_body("Captain Test")
     ).json()
     for stranger in (holder, sign_up(client)):
         read = client.get(f"/v1/clearances/{made['id']}", headers=stranger.headers)
@@ -94,7 +73,9 @@ def test_only_the_requester_reads_a_clearance(client, requester, holder, license
 
 def test_an_unverified_account_cannot_clear(client):
     unverified = sign_up(client, verified=False)
-    answer = client.post("/v1/clearances", headers=unverified.headers, json=_body("a beach"))
+    answer = client.post(
+        "/v1/clearances", headers=unverified.headers, json=clearance_body("a beach")
+    )
     assert answer.status_code == 403, answer.text
     assert answer.json()["type"].endswith("/email-not-verified")
 
@@ -106,9 +87,13 @@ def test_an_api_key_needs_the_clearance_scope(client, requester):
         )
         return {"X-API-Key": made.json()["secret"]}
 
-    refused = client.post("/v1/clearances", headers=key(["assets:read"]), json=_body("a beach"))
+    refused = client.post(
+        "/v1/clearances", headers=key(["assets:read"]), json=clearance_body("a beach")
+    )
     assert refused.status_code == 403, refused.text
-    allowed = client.post("/v1/clearances", headers=key(["clearance"]), json=_body("a beach"))
+    allowed = client.post(
+        "/v1/clearances", headers=key(["clearance"]), json=clearance_body("a beach")
+    )
     assert allowed.status_code == 201, allowed.text
 
 
@@ -125,7 +110,9 @@ def test_parameters_that_cannot_be_priced_or_digested_are_a_400(
     client, requester, parameters, problem
 ):
     answer = client.post(
-        "/v1/clearances", headers=requester.headers, json=_body("a beach", parameters=parameters)
+        "/v1/clearances",
+        headers=requester.headers,
+        json=clearance_body("a beach", parameters=parameters),
     )
     assert answer.status_code == 400, answer.text
     assert answer.headers["content-type"] == "application/problem+json"

@@ -1,13 +1,10 @@
 """Shared fixtures of the likeness tests: the real dlib model on the real photos in the
-shared data folder (loaded once per session), and the app with or without the liveness
-challenge."""
+shared data folder (loaded once per session). The app with or without the liveness challenge
+(the ``still_photos`` marker) is the suite's (tests/conftest.py)."""
 
 import numpy as np
 import pytest
 from faces import FACES_DIR
-from fastapi.testclient import TestClient
-
-from clearhouse.app import create_app
 
 PHOTOS = ("obama.jpg", "obama2.jpg", "obama_partial_face.jpg", "biden.jpg")
 
@@ -38,18 +35,3 @@ def dlib_faces(dlib_backend, face_photos):
     names = list(face_photos)
     results = dlib_backend.detect_and_embed([face_photos[name] for name in names])
     return dict(zip(names, results, strict=True))
-
-
-@pytest.fixture
-def stills_settings(settings):
-    """An operator who verifies identity elsewhere and accepts still photos."""
-    return settings.model_copy(update={"liveness_required": False})
-
-
-@pytest.fixture
-def client(request, settings, stills_settings):
-    """The app. In a module marked ``still_photos`` it accepts still photos instead of the
-    liveness challenge; ``holder``, ``session`` and ``engine`` follow it."""
-    still = request.node.get_closest_marker("still_photos") is not None
-    with TestClient(create_app(stills_settings if still else settings)) as test_client:
-        yield test_client

@@ -1,0 +1,181 @@
+"""The output check: a cleared request's generated frames, looked at again before release.
+
+Every registered asset the output shows (a face in the likeness index, a character's or
+style's reference picture) that its clearance did not allow blocks the release. Each such
+asset is recorded against the clearance (``found_in`` output, denied), so that its owner
+sees the attempt among their asset's usage; each check is recorded with its verdict. The
+prompt is not checked again: it was, when the request was cleared.
+
+Only the requester checks their clearance's output (anyone else's is not found), and only a
+cleared one. The media are decoded in a media worker and searched in a read transaction,
+outside the short write transaction that records the check.
+"""
+
+import uuid
+from collections.abc import Collection, Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from clearhouse.accounts.models import Account
+from clearhouse.db import read_session, write_session
+from licensing import presentation
+from licensing.clearance import evidence_by_asset
+from licensing.errors import ClearanceNotCleared
+from licensing.facts import read_facts
+from licensing.models import Clearance, ClearedAsset, FoundIn, OutputCheck, OutputVerdict
+from licensing.repository import requesters_clearance
+from licensing.schemas import OutputCheckPublic
+from licensing.touches import inspect_uploads, media_sha256, media_touches
+from likeness.runtime import LikenessRuntime
+from policies.decisions import AssetOutcome, ClearanceOutcome, Reason, ReasonCode
+from policies.evaluator import disclosed_to
+from rights.models import Asset
+from rights.references.catalogue import ReferenceCatalogue
+
+NOT_COVERED = Reason(ReasonCode.not_covered, "Found in the output; the clearance did not cover it.")
+COVERED = "Covered by the clearance."
+
+
+def check_output(
+    engine: Engine,
+    *,
+    requester: Account,
+    clearance_id: uuid.UUID,
+    uploads: list[bytes],
+    likeness: LikenessRuntime,
+    catalogue: ReferenceCatalogue,
+    now: datetime,
+) -> OutputCheckPublic:
+    """Check the generated ``uploads`` (frames or a video) against the requester's cleared
+    clearance and record the verdict. Raises NotFound, ClearanceNotCleared, and the media
+    errors of :func:`licensing.touches.inspect_uploads`."""
+    with read_session(engine) as session:
+        _cleared_clearance(session, requester_id=requester.id, clearance_id=clearance_id)
+    inspection = inspect_uploads(uploads, likeness=likeness)
+    with read_session(engine) as session:
+        touches = media_touches(
+            session, inspection=inspection, likeness=likeness, catalogue=catalogue
+        )
+    evidence = evidence_by_asset(touches)
+    with write_session(engine) as session:
+        clearance = _cleared_clearance(
+            session, requester_id=requester.id, clearance_id=clearance_id
+        )
+        covered = _covered(session, clearance_id=clearance.id, found=evidence.keys())
+        uncovered = read_facts(
+            session,
+            requester=requester,
+            asset_ids=[asset_id for asset_id in evidence if asset_id not in covered],
+            request_digest=clearance.request_digest,
+            now=now,
+        ).assets
+        check = OutputCheck(
+            clearance_id=clearance.id,
+            verdict=OutputVerdict.release_blocked if uncovered else OutputVerdict.release_allowed,
+            input_media_sha256=media_sha256(uploads),
+            frames_checked=inspection.frames,
+            created_at=now,
+        )
+        session.add(check)
+        session.flush()
+        today = now.astimezone(UTC).date()
+        blocked = [
+            ClearedAsset(
+                clearance_id=clearance.id,
+                asset_id=asset.id,
+                outcome=AssetOutcome.deny,
+                found_in=FoundIn.output,
+                reasons=[{"code": NOT_COVERED.code.value, "text": NOT_COVERED.text}],
+                matched_by=evidence[asset.id],
+                disclosed=disclosed_to(asset, requester_id=requester.id, today=today),
+                output_check_id=check.id,
+                created_at=now,
+            )
+            for asset in uncovered
+        ]
+        session.add_all(blocked)
+    return OutputCheckPublic(
+        id=check.id,
+        clearance_id=clearance_id,
+        verdict=check.verdict,
+        reasons=_verdict_reasons(blocked),
+        found=[
+            presentation.touched_asset(
+                asset_id=asset.id,
+                handle=asset.handle,
+                kind=asset.kind.value,
+                outcome=AssetOutcome.allow,
+                reasons=[COVERED],
+                matched_by=evidence[asset.id],
+                disclosed=cleared.disclosed,
+                approval=None,
+            )
+            for cleared, asset in covered.values()
+        ]
+        + [
+            presentation.touched_asset(
+                asset_id=row.asset_id,
+                handle=asset.handle,
+                kind=asset.kind.value,
+                outcome=row.outcome,
+                reasons=[NOT_COVERED.text],
+                matched_by=row.matched_by,
+                disclosed=row.disclosed,
+                approval=None,
+            )
+            for row, asset in zip(blocked, uncovered, strict=True)
+        ],
+        input_media_sha256=check.input_media_sha256,
+        frames_checked=check.frames_checked,
+        checked_at=check.created_at,
+    )
+
+
+def _cleared_clearance(
+    session: Session, *, requester_id: uuid.UUID, clearance_id: uuid.UUID
+) -> Clearance:
+    clearance = requesters_clearance(session, requester_id=requester_id, clearance_id=clearance_id)
+    if clearance.outcome != ClearanceOutcome.cleared:
+        state = (
+            "it was denied"
+            if clearance.outcome == ClearanceOutcome.denied
+            else "it waits for an owner's approval"
+        )
+        raise ClearanceNotCleared(
+            f"This request was not cleared ({state}): nothing may be generated from it, so "
+            "there is no output to check. Check the output of a cleared request."
+        )
+    return clearance
+
+
+def _covered(
+    session: Session, *, clearance_id: uuid.UUID, found: Collection[uuid.UUID]
+) -> dict[uuid.UUID, tuple[ClearedAsset, Asset]]:
+    """The found assets that the clearance allowed, with their records."""
+    rows = session.exec(
+        select(ClearedAsset, Asset)
+        .join(Asset, Asset.id == ClearedAsset.asset_id)
+        .where(
+            ClearedAsset.clearance_id == clearance_id,
+            ClearedAsset.found_in == FoundIn.request,
+            ClearedAsset.outcome == AssetOutcome.allow,
+            col(ClearedAsset.asset_id).in_(list(found)),
+        )
+    ).all()
+    return {cleared.asset_id: (cleared, asset) for cleared, asset in rows}
+
+
+def _verdict_reasons(blocked: Sequence[ClearedAsset]) -> list[str]:
+    if not blocked:
+        return [
+            "Release allowed: the output shows nothing registered that the clearance does not "
+            "cover."
+        ]
+    what = "1 registered asset" if len(blocked) == 1 else f"{len(blocked)} registered assets"
+    them = "it" if len(blocked) == 1 else "them"
+    return [
+        f"Release blocked: the output shows {what} that the clearance does not cover (in "
+        f"`found`). Generate again without {them}, or clear a request that covers {them}."
+    ]
