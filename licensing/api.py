@@ -56,17 +56,22 @@ def create_clearance(
     touches, decided under the owners' current policies, priced in the open, and (when every
     asset allows) signed in a clearance token bound to this exact request.
 
+    The request shows the content categories declared in `content` and those the content
+    check finds in the prompt (`content` in the answer says which, and why); an asset whose
+    policy excludes one of them is denied.
+
     Every outcome is recorded, and each owner sees it among their asset's usage. A request
     that waits for an owner's approval can be sent again, unchanged, once they approve."""
     request = clearance_request(body)
     with read_session(engine) as session:
-        touches = text_touches(request.prompt, matching.match(session, request.prompt))
+        checked = matching.check_text(session, request.prompt)
     with write_session(engine) as session:
         result = clear(
             session,
             requester=requester,
             request=request,
-            touches=touches,
+            touches=text_touches(request.prompt, checked.matches),
+            content_found=checked.content,
             now=utcnow(),
             settings=settings,
             keys=keys,

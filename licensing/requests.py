@@ -25,6 +25,6 @@ def clearance_request(body: ClearanceCreate) -> ClearanceRequest:
         generation=GenerationParameters(
             **{name: body.parameters[name] for name in PRICED_PARAMETERS}
         ),
-        content_categories=frozenset(body.content),
+        declared_content=frozenset(body.content),
         digest=digest,
     )

@@ -32,7 +32,7 @@ def _request(prompt: str = "a comet captain over the sea", use: Use = Use.commer
         declared_use=use,
         parameters=PARAMETERS,
         generation=GenerationParameters(**PARAMETERS),
-        content_categories=frozenset(),
+        declared_content=frozenset(),
         digest=request_digest(prompt=prompt, parameters=PARAMETERS, input_media_sha256=[]),
     )
 
