@@ -65,21 +65,25 @@ def cases() -> list[ContentCase]:
 def rates(
     cases: Iterable[ContentCase], categories_of: Callable[[str], set[ContentCategory]]
 ) -> dict[str, dict]:
-    """Per category and group of positives: how many prompts and the share found (the
-    category among those detected); per group of negatives: the share flagged (anything
-    detected)."""
+    """Per category and group of positives: how many prompts, the share found (the category
+    among those detected) and the share where another category was detected as well; per
+    group of negatives: the share flagged (anything detected)."""
     tally: dict[tuple[str, str], list[int]] = {}
     for case in cases:
         detected = categories_of(case.prompt)
         hit = case.category in detected if case.category else bool(detected)
         key = (case.category.value if case.category else "none", case.group)
-        counts = tally.setdefault(key, [0, 0])
+        counts = tally.setdefault(key, [0, 0, 0])
         counts[0] += 1
         counts[1] += hit
+        counts[2] += bool(detected - {case.category})
     report: dict[str, dict] = {}
-    for (category, group), (total, hits) in sorted(tally.items()):
-        measure = "found" if group in POSITIVE else "flagged"
-        report.setdefault(category, {})[group] = {"prompts": total, measure: round(hits / total, 4)}
+    for (category, group), (total, hits, others) in sorted(tally.items()):
+        if group in POSITIVE:
+            result = {"found": round(hits / total, 4), "also_other": round(others / total, 4)}
+        else:
+            result = {"flagged": round(hits / total, 4)}
+        report.setdefault(category, {})[group] = {"prompts": total, **result}
     return report
 
 

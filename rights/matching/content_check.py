@@ -6,8 +6,8 @@ like is `content_descriptions.py`. A category is found in a prompt by either of:
 - **words**: one of the category's unambiguous words or phrases ("beheaded", "sieg heil",
   "money laundering"), looked up in the folded prompt by the IP check's name index, so with
   word boundaries and through the same dodges as a name (spaced out, leetspeak, look-alike
-  letters, accents, hashtags, joined words): "b3h3aded" and "#sieg heil" count, "swordsmanship"
-  does not contain "orgy";
+  letters, accents, hashtags): "b3h3aded" and "B E H E A D E D" count, and "heroine" is not
+  "heroin";
 - **description**: the prompt's embedding (the one the IP check computed: one model run per
   request) reads more like the category's descriptions than like everyday scenes, by at least
   the category's ``margin``: the mean similarity of its ``neighbours`` closest descriptions of
@@ -19,10 +19,11 @@ like is `content_descriptions.py`. A category is found in a prompt by either of:
   (``behind_closest``); a prompt may still show several ("neo-nazis beating an immigrant").
 
 The margins were chosen on the development half of the labelled set (tests/content_quality.py,
-tests/rights/matching/cases/content_categories.toml) and are checked on the held-out half.
-A prompt's check is one product of its embedding with the descriptions (about 900 x 384) and
-the name index's lookups: tens of microseconds. The descriptions are embedded once per model
-and kept beside the model's graph in the encoder's cache folder.
+tests/rights/matching/cases/content_categories.toml), each the highest margin of an ordinary
+prompt there plus 0.02 (at least 0.02), and are checked on the held-out half. A prompt's check
+is one product of its embedding with the texts (about 1,060 x 384) and the name index's
+lookups: about a tenth of a millisecond. The texts are embedded once per model and kept beside
+the model's graph in the encoder's cache folder.
 
 What it cannot see: one embedding reads the whole prompt, so one violent sentence in a long,
 peaceful paragraph weighs less than it would alone; coded language that appears in none of the

@@ -145,8 +145,8 @@ def test_each_excluded_category_found_in_the_prompt_says_what_showed_it():
     judged = _only(decide(request(found=found), character))
     assert _codes(judged) == [ReasonCode.content_excluded, ReasonCode.content_excluded]
     assert [reason.text for reason in judged.reasons] == [
-        f"@{character.handle} may never appear in hateful content, and this prompt shows it: it reads like "
-        "\u201ca neo-nazi rally\u201d.",
+        f"@{character.handle} may never appear in hateful content, and this prompt shows it: "
+        "it reads like \u201ca neo-nazi rally\u201d.",
         f"@{character.handle} may never appear in violent content, and this prompt shows it: "
         "it says "
         "\u201cbeheaded\u201d.",
