@@ -2,8 +2,12 @@
 categories reach the decision, the answer and the stored clearance, and a denial says why in
 words; the prompt is embedded once for both checks of its text."""
 
+import uuid
+
 import pytest
 from factories import create_asset, grant, set_policy, sign_up
+
+from licensing.models import Clearance
 
 NO_VIOLENCE = {
     "audience": "anyone",
@@ -103,3 +107,15 @@ def test_the_prompt_is_embedded_once_for_both_checks(client, requester, no_viole
     finally:
         del encoder.encode
     assert texts == [f"Captain Test {STABBING}"]
+
+
+def test_a_clearance_stored_before_the_content_check_reads_back_its_declared_names(
+    client, requester, session
+):
+    made = _clear(client, requester, "waves on a quiet beach", content=["political"])
+    stored = session.get(Clearance, uuid.UUID(made["id"]))
+    stored.content_categories = ["political"]  # as clearances were recorded before
+    session.add(stored)
+    session.commit()
+    again = client.get(f"/v1/clearances/{made['id']}", headers=requester.headers).json()
+    assert again["content"] == [{"category": "political", "declared": True, "detected_by": []}]
