@@ -38,6 +38,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
+from types import MappingProxyType
 
 import numpy as np
 import numpy.typing as npt
@@ -49,15 +50,17 @@ from rights.matching.name_index import NameIndex
 from rights.matching.reading import PromptReading, read_prompt
 from rights.matching.types import MatchKind
 
-DEFAULT_MARGINS: Mapping[ContentCategory, float] = {
-    ContentCategory.sexual: 0.044,
-    ContentCategory.violence: 0.02,
-    ContentCategory.hate: 0.02,
-    ContentCategory.harassment: 0.02,
-    ContentCategory.political: 0.02,
-    ContentCategory.self_harm: 0.02,
-    ContentCategory.illegal_activity: 0.02,
-}
+DEFAULT_MARGINS: Mapping[ContentCategory, float] = MappingProxyType(
+    {
+        ContentCategory.sexual: 0.044,
+        ContentCategory.violence: 0.02,
+        ContentCategory.hate: 0.02,
+        ContentCategory.harassment: 0.02,
+        ContentCategory.political: 0.02,
+        ContentCategory.self_harm: 0.02,
+        ContentCategory.illegal_activity: 0.02,
+    }
+)
 
 
 @dataclass(frozen=True)

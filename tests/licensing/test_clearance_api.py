@@ -20,11 +20,6 @@ def _body(prompt: str, **changes) -> dict:
 
 
 @pytest.fixture
-def requester(client):
-    return sign_up(client, role="creator")
-
-
-@pytest.fixture
 def licensed(client, holder):
     asset = create_asset(client, holder, handle="captain_test")
     set_policy(client, holder, asset["id"], USD_POLICY)

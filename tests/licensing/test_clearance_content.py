@@ -5,7 +5,7 @@ words; the prompt is embedded once for both checks of its text."""
 import uuid
 
 import pytest
-from factories import create_asset, grant, set_policy, sign_up
+from factories import granted_asset
 
 from licensing.models import Clearance
 
@@ -27,15 +27,8 @@ def _clear(client, requester, prompt: str, **changes) -> dict:
 
 
 @pytest.fixture
-def requester(client):
-    return sign_up(client, role="creator")
-
-
-@pytest.fixture
 def no_violence(client, holder):
-    asset = create_asset(client, holder, handle="captain_test")
-    set_policy(client, holder, asset["id"], NO_VIOLENCE)
-    grant(client, holder, asset["id"])
+    asset, _ = granted_asset(client, holder, handle="captain_test", policy=NO_VIOLENCE)
     return asset
 
 

@@ -3,7 +3,6 @@ policies, the stored record each owner sees, approvals, and what the requester i
 
 import uuid
 
-import pytest
 from factories import create_asset, grant, set_policy, sign_up
 from sqlmodel import Session, select
 
@@ -53,11 +52,6 @@ def _clear(client, requester, touched: list[dict], request: ClearanceRequest | N
             settings=app.state.settings,
             keys=app.state.keys,
         )
-
-
-@pytest.fixture
-def requester(client):
-    return sign_up(client, role="creator")
 
 
 def _licensed(client, holder, policy=USD_POLICY, kind="character"):
