@@ -25,21 +25,19 @@ def _categories(check: ContentCheck, prompt: str) -> set[ContentCategory]:
 
 
 @pytest.mark.parametrize(
-    "prompt",
+    ("prompt", "written"),
     [
-        "a knight beheaded in the courtyard",
-        "a knight b3h3aded in the courtyard",
-        "a knight B E H E A D E D in the courtyard",
-        "a knight b\u0435he\u0430ded in the courtyard",  # Cyrillic e and a
-        "the #beheading of a knight",
+        ("a knight beheaded in the courtyard", "beheaded"),
+        ("a knight b3h3aded in the courtyard", "b3h3aded"),
+        ("a knight B E H E A D E D in the courtyard", "B E H E A D E D"),
+        ("a knight b\u0435he\u0430ded in the courtyard", "b\u0435he\u0430ded"),  # Cyrillic e, a
+        ("the #beheading of a knight", "beheading"),
     ],
 )
-def test_a_word_of_a_category_is_found_however_it_is_written(check, prompt):
+def test_a_word_of_a_category_is_found_however_it_is_written(check, prompt, written):
     (finding,) = [f for f in check.find(prompt) if f.category == ContentCategory.violence]
-    words = [e for e in finding.evidence if e.kind == EvidenceKind.word]
-    assert words, finding
-    assert prompt[words[0].start : words[0].end] == words[0].text
-    assert words[0].text.replace(" ", "").casefold() in prompt.replace(" ", "").casefold()
+    (word,) = [e for e in finding.evidence if e.kind == EvidenceKind.word]
+    assert word.text == written == prompt[word.start : word.end]
 
 
 def test_a_word_is_found_only_whole():
