@@ -11,7 +11,10 @@ SQLite catalogue of ``--assets`` assets, one prompt at a time in this process (t
 the quality set, in turn): p50/p99 and matches per second, each including the per-request check
 that the catalogue is current, and the same prompts' embedding alone (the sentence model's
 share). ``catalogue_load_s``: a process's first load of the catalogue
-from the database (stored embeddings, no model run).
+from the database (stored embeddings, no model run). ``content_categories``: the content
+check on its labelled set (tests/content_quality.py), the share found per category and group
+or flagged on both halves, and its own time per prompt once the prompt is read (the embedding
+is the IP check's).
 
 Registering the fillers embeds their texts once (about 45,000 for 10,000 assets); the
 embeddings are kept in ``--cache`` so later runs start at once.
@@ -32,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[0] = str(ROOT)
 sys.path.insert(1, str(ROOT / "tests"))
 
+import content_quality
 import ip_quality
 import numpy as np
 from sqlalchemy import Engine, insert, update
@@ -42,8 +46,10 @@ from bench.registry import percentiles
 from clearhouse.accounts.models import Account
 from clearhouse.db import build_engine, utcnow
 from clearhouse.migrations import upgrade_database
+from rights.matching.content_check import ContentCheck
 from rights.matching.encoder import SentenceEncoder
 from rights.matching.models import AssetTextEmbedding, TextCatalogueGeneration
+from rights.matching.reading import read_prompt
 from rights.matching.runtime import MatchingRuntime
 from rights.matching.store import text_key
 from rights.matching.types import semantic_texts
@@ -147,6 +153,26 @@ def rates_alone(encoder: SentenceEncoder) -> dict:
     return quality_rates(ip_quality.matcher_of_the_set_alone(encoder))
 
 
+def content_categories(encoder: SentenceEncoder) -> dict:
+    """The content check's rates on both halves of its set, and its time per read prompt."""
+    check = ContentCheck(encoder=encoder)
+    cases = content_quality.cases()
+    readings = [read_prompt(case.prompt, encoder=encoder) for case in cases]
+    found = {
+        reading.text: {finding.category for finding in check.find_in_reading(reading)}
+        for reading in readings
+    }
+    samples = []
+    for reading in readings * 3:
+        start = time.perf_counter_ns()
+        check.find_in_reading(reading)
+        samples.append(time.perf_counter_ns() - start)
+    return {
+        split: content_quality.rates([c for c in cases if c.split == split], found.__getitem__)
+        for split in content_quality.SPLITS
+    } | {"check_per_prompt": percentiles(samples)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--assets", type=int, default=10_000)
@@ -160,6 +186,7 @@ def main() -> None:
     encoder = SentenceEncoder()
     report: dict = {"assets": args.assets, "model": encoder.model_key}
     report["rates_quality_set_alone"] = rates_alone(encoder)
+    report["content_categories"] = content_categories(encoder)
 
     bodies = registered_bodies(args.assets)
     texts = [text for body in bodies for text in texts_of(body)]

@@ -113,12 +113,17 @@ def create_clearance(
     who has not consented to you denies the request without saying who; a face they
     consented to is named and priced; a face nobody registered changes nothing.
 
+    The request shows the content categories declared in `content` and those the content
+    check finds in the prompt (`content` in the answer says which, and why); an asset whose
+    policy excludes one of them is denied.
+
     Every outcome is recorded, and each owner sees it among their asset's usage. A request
     that waits for an owner's approval can be sent again, unchanged, once they approve."""
     request = clearance_request(body, input_media_sha256=media_sha256(uploads))
     inspection = inspect_uploads(uploads, likeness=likeness) if uploads else None
     with read_session(engine) as session:
-        touches = text_touches(request.prompt, matching.match(session, request.prompt))
+        checked = matching.check_text(session, request.prompt)
+        touches = text_touches(request.prompt, checked.matches)
         if inspection is not None:
             touches += media_touches(
                 session, inspection=inspection, likeness=likeness, catalogue=catalogue
@@ -129,6 +134,7 @@ def create_clearance(
             requester=requester,
             request=request,
             touches=touches,
+            content_found=checked.content,
             now=utcnow(),
             settings=settings,
             keys=keys,

@@ -26,6 +26,7 @@ from policies.decisions import AssetOutcome, ClearanceOutcome, Decision
 from policies.document import ContentCategory, Use
 from policies.evaluator import evaluate
 from policies.facts import GenerationRequest
+from rights.matching.content_check import ContentFinding
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,8 @@ class ClearanceRequest:
     """As sent: what the digest is computed over, with the prompt and the input media."""
     generation: GenerationParameters
     """The parameters the price depends on, read from ``parameters``."""
-    content_categories: frozenset[ContentCategory]
+    declared_content: frozenset[ContentCategory]
+    """The content categories the requester says the output shows."""
     digest: str
     input_media_sha256: tuple[str, ...] = ()
     """The SHA-256 of each input file, in order (the digest covers them)."""
@@ -69,11 +71,15 @@ def clear(
     requester: Account,
     request: ClearanceRequest,
     touches: Sequence[Touch],
+    content_found: Sequence[ContentFinding] = (),
     now: datetime,
     settings: Settings,
     keys: KeyRing,
 ) -> ClearanceResult:
-    """Decide, price, record and (when cleared) sign; ``session`` is a write transaction."""
+    """Decide, price, record and (when cleared) sign; ``session`` is a write transaction.
+
+    ``content_found``: the content categories the content check found in the prompt; the
+    request shows those and the ones its requester declared."""
     evidence = evidence_by_asset(touches)
     facts = read_facts(
         session,
@@ -86,7 +92,9 @@ def clear(
         requester=facts.requester,
         digest=request.digest,
         declared_use=request.declared_use,
-        content_categories=request.content_categories,
+        content_categories=request.declared_content
+        | {finding.category for finding in content_found},
+        content_found={finding.category: finding.explanation() for finding in content_found},
     )
     decision = evaluate(
         generation_request,
@@ -117,7 +125,7 @@ def clear(
         declared_use=request.declared_use.value,
         parameters=dict(request.parameters),
         input_media_sha256=list(request.input_media_sha256),
-        content_categories=sorted(c.value for c in request.content_categories),
+        content_categories=content_document(declared=request.declared_content, found=content_found),
         reasons=requester_reasons(decision),
         quote=quote_document(priced) if decision.outcome != ClearanceOutcome.denied else None,
         created_at=now,
@@ -182,6 +190,31 @@ def requester_reasons(decision: Decision) -> list[str]:
             if reason.text not in sentences:
                 sentences.append(reason.text)
     return sentences
+
+
+def content_document(
+    *, declared: frozenset[ContentCategory], found: Sequence[ContentFinding]
+) -> list[dict[str, Any]]:
+    """The content categories a request shows, as stored: each declared, detected or both,
+    with what in the prompt showed it (see `licensing.schemas.ContentShown`)."""
+    evidence = {finding.category: finding.evidence for finding in found}
+    return [
+        {
+            "category": category.value,
+            "declared": category in declared,
+            "detected_by": [
+                {
+                    "kind": item.kind.value,
+                    "text": item.text,
+                    "span": [item.start, item.end] if item.start is not None else None,
+                    "score": item.score,
+                }
+                for item in evidence.get(category, ())
+            ],
+        }
+        for category in ContentCategory
+        if category in declared or category in evidence
+    ]
 
 
 def quote_document(priced: Quote) -> dict[str, Any]:

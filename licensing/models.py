@@ -50,7 +50,11 @@ class Clearance(SQLModel, table=True):
         description="The SHA-256 of each input file, in order: with the prompt and the "
         "parameters, what the request digest covers.",
     )
-    content_categories: list[str] = Field(sa_column=Column(JSONDocument, nullable=False))
+    content_categories: list[dict[str, Any]] = Field(
+        sa_column=Column(JSONDocument, nullable=False),
+        description="What the request shows: each category declared by the requester or "
+        "detected in the prompt, with what showed it (licensing.clearance.content_document).",
+    )
     reasons: list[str] = Field(
         sa_column=Column(JSONDocument, nullable=False),
         description="Why, in sentences a person can read (the denials first).",

@@ -103,6 +103,14 @@ def _without_score(evidence: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in evidence.items() if key != "score"}
 
 
+def _content_shown(stored: dict[str, Any] | str) -> dict[str, Any]:
+    """A stored content category; clearances recorded before the content check stored the
+    declared categories' names alone."""
+    if isinstance(stored, str):
+        return {"category": stored, "declared": True, "detected_by": []}
+    return stored
+
+
 def _public(
     clearance: Clearance, *, assets: list[TouchedAsset], token: str | None
 ) -> ClearancePublic:
@@ -112,6 +120,7 @@ def _public(
         reasons=clearance.reasons,
         request_digest=clearance.request_digest,
         input_media_sha256=clearance.input_media_sha256,
+        content=[_content_shown(stored) for stored in clearance.content_categories],
         assets=assets,
         quote=clearance.quote,
         created_at=clearance.created_at,

@@ -36,6 +36,6 @@ def clearance_request(
         generation=GenerationParameters(
             **{name: body.parameters[name] for name in PRICED_PARAMETERS}
         ),
-        content_categories=frozenset(body.content),
+        declared_content=frozenset(body.content),
         digest=digest,
     )

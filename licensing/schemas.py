@@ -33,6 +33,30 @@ class ClearanceCreate(RequestBody):
     )
 
 
+class ContentEvidencePublic(BaseModel):
+    """What in the prompt showed a content category."""
+
+    kind: str = Field(
+        description="`word`: one of the category's words, as written in the prompt at `span`; "
+        "`description`: the prompt reads like `text`, one of the category's descriptions, by "
+        "`score` more than like everyday scenes."
+    )
+    text: str
+    span: list[int] | None = Field(default=None, description="[start, end) in the prompt.")
+    score: float | None = None
+
+
+class ContentShown(BaseModel):
+    """A content category the request shows: declared by the requester, detected in the
+    prompt by the content check, or both. An owner's policy may exclude it."""
+
+    category: ContentCategory
+    declared: bool
+    detected_by: list[ContentEvidencePublic] = Field(
+        description="Empty when the category was only declared."
+    )
+
+
 class QuoteLinePublic(BaseModel):
     item: str
     description: str
@@ -78,6 +102,10 @@ class ClearancePublic(BaseModel):
     request_digest: str
     input_media_sha256: list[str] = Field(
         description="The SHA-256 of each input file, in the order sent: the digest covers them."
+    )
+    content: list[ContentShown] = Field(
+        description="The content categories the request shows, declared or detected; an "
+        "asset whose policy excludes one is denied."
     )
     assets: list[TouchedAsset]
     quote: QuotePublic | None

@@ -33,6 +33,37 @@ class Use(StrEnum):
 
 
 class ContentCategory(StrEnum):
+    """What a request shows that an owner may exclude (`PolicyDocument.excluded_content`).
+
+    A request shows what its requester declares and what the content check finds in its
+    prompt (rights/matching/content_check.py), said plainly or indirectly:
+
+    - ``sexual``: nudity, sexual acts, and content made to arouse (pornography, erotica,
+      striptease, fetish). Not a kiss or romance, swimwear, breastfeeding, anatomy, or the
+      nudes of a museum.
+    - ``violence``: people or animals hurt or killed: attacks, shootings, stabbings,
+      beatings, torture, gore, executions, massacres, abuse, cruelty to animals. Not sport
+      (boxing, fencing, martial arts), play fights, predators in a nature film, a butcher,
+      or action and horror scenes where nobody is hurt.
+    - ``hate``: attacking or demeaning people for who they are (race, ethnicity, nationality,
+      religion, sex, gender identity, sexual orientation, disability): dehumanising
+      caricatures, slurs, supremacist and Nazi symbols and rallies, calls to expel or
+      exterminate, Holocaust denial. Not religious life, a pride parade, or a memorial.
+    - ``harassment``: aimed at a particular person to humiliate, threaten, intimidate,
+      stalk, expose or shame them: bullying, threats, doxxing, hidden cameras, images made
+      to shame. Not friendly teasing, a comedy roast, or a strict coach.
+    - ``political``: elections and campaigns, parties, politicians and heads of state or
+      government as such (a politician's portrait counts), protests and political causes,
+      propaganda and political satire. Not civic life without politics: a school vote, a
+      parliament building's architecture, a history lesson.
+    - ``self_harm``: suicide, self-injury, eating disorders held up as goals (pro-ana),
+      challenges that harm oneself. Not surgery, tattoos, extreme sports, sadness or grief.
+    - ``illegal_activity``: crimes being committed: dealing or taking illegal drugs, theft,
+      burglary, robbery, fraud and scams, hacking, counterfeiting, smuggling and trafficking,
+      illegal arms, drunk driving, poaching, bribery, making explosives. Not the police,
+      locksmiths, pharmacies, legal gambling, or crime as a genre (a detective story).
+    """
+
     sexual = "sexual"
     violence = "violence"
     hate = "hate"
@@ -40,6 +71,22 @@ class ContentCategory(StrEnum):
     political = "political"
     self_harm = "self_harm"
     illegal_activity = "illegal_activity"
+
+    @property
+    def label(self) -> str:
+        """How a sentence names it: "violent content", "self-harm"."""
+        return _CONTENT_LABELS[self]
+
+
+_CONTENT_LABELS = {
+    ContentCategory.sexual: "sexual content",
+    ContentCategory.violence: "violent content",
+    ContentCategory.hate: "hateful content",
+    ContentCategory.harassment: "harassment",
+    ContentCategory.political: "political content",
+    ContentCategory.self_harm: "self-harm",
+    ContentCategory.illegal_activity: "illegal activity",
+}
 
 
 class Price(BaseModel):

@@ -227,12 +227,13 @@ class _Judge:
                 )
             )
         excluded = request.content_categories & excluded_content(document, kind=asset.kind)
-        if excluded:
-            shown = ", ".join(sorted(category.value for category in excluded))
+        for category in sorted(excluded):
+            found = request.content_found.get(category)
+            shown = f"this prompt shows it: {found}" if found else "this request declares it"
             denials.append(
                 Reason(
                     ReasonCode.content_excluded,
-                    f"@{handle} may never appear in {shown} content, and this request shows it.",
+                    f"@{handle} may never appear in {category.label}, and {shown}.",
                 )
             )
         if not self._is_owner(asset):

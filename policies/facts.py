@@ -7,7 +7,8 @@ read, repeatable in tests and fast enough to run on every request.
 """
 
 import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from policies.document import ContentCategory, PolicyDocument, Use
@@ -34,7 +35,11 @@ class GenerationRequest:
     """:func:`licensing.digest.request_digest` of the request: owner approvals name it."""
     declared_use: Use
     content_categories: frozenset[ContentCategory]
-    """What the prompt and the input media show, as detected by the content check."""
+    """What the request shows: the categories its requester declared and those the content
+    check found in its prompt."""
+    content_found: Mapping[ContentCategory, str] = field(default_factory=dict)
+    """How the content check found each category it found, for a person: "it says
+    “beheaded”"; a category only declared has none."""
 
 
 @dataclass(frozen=True, slots=True)

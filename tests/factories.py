@@ -96,10 +96,13 @@ def grant(client: httpx.Client, user: User, asset_id: str) -> dict:
     return response.json()
 
 
-def granted_asset(client: httpx.Client, user: User) -> tuple[dict, dict]:
-    """An asset with an open policy and one active grant: (asset, grant-created body)."""
-    asset = create_asset(client, user)
-    set_policy(client, user, asset["id"])
+def granted_asset(
+    client: httpx.Client, user: User, *, handle: str | None = None, policy: dict | None = None
+) -> tuple[dict, dict]:
+    """An asset with a policy (open by default) and one active grant: (asset, grant-created
+    body)."""
+    asset = create_asset(client, user, handle=handle)
+    set_policy(client, user, asset["id"], policy)
     return asset, grant(client, user, asset["id"])
 
 

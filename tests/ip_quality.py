@@ -38,8 +38,13 @@ class Case:
 
     @property
     def split(self) -> str:
-        digest = hashlib.sha256(self.prompt.encode()).digest()
-        return DEVELOPMENT if digest[0] % 2 == 0 else HELD_OUT
+        return split_of(self.prompt)
+
+
+def split_of(prompt: str) -> str:
+    """The split a prompt falls into, by a hash of its text."""
+    digest = hashlib.sha256(prompt.encode()).digest()
+    return DEVELOPMENT if digest[0] % 2 == 0 else HELD_OUT
 
 
 def registered_assets() -> list[dict]:

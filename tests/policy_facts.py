@@ -40,13 +40,16 @@ def request(
     who: Requester | None = None,
     use: Use = Use.personal,
     categories: tuple[ContentCategory, ...] = (),
+    found: dict[ContentCategory, str] | None = None,
     digest: str = DIGEST,
 ) -> GenerationRequest:
+    """``categories`` shown, of which ``found`` were found in the prompt (and how)."""
     return GenerationRequest(
         requester=who or requester(),
         digest=digest,
         declared_use=use,
-        content_categories=frozenset(categories),
+        content_categories=frozenset(categories) | set(found or {}),
+        content_found=found or {},
     )
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from policies.document import ContentCategory
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -121,6 +123,11 @@ def test_clearance_bench_reports_the_text_checks_rates_and_times():
     held_out = report["rates_quality_set_alone"]["held_out"]
     assert held_out["disguised"]["found"] >= 0.99
     assert held_out["ordinary"]["flagged"] <= 0.01
+    content = report["content_categories"]
+    for split in ("held_out", "development"):
+        assert set(content[split]) == {*(c.value for c in ContentCategory), "none"}
+        assert content[split]["none"]["ordinary"]["prompts"] > 150
+    assert 0 < content["check_per_prompt"]["p50_ms"] <= content["check_per_prompt"]["p99_ms"]
     timing = report["text_match"]
     assert timing["n"] == 100 and 0 < timing["p50_ms"] <= timing["p99_ms"]
     assert timing["matches_per_s"] > 0

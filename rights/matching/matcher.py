@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from rights.matching.catalogue import TextCatalogue
 from rights.matching.content_words import content_words
 from rights.matching.encoder import SentenceEncoder
-from rights.matching.folding import fold_prompt
+from rights.matching.reading import PromptReading, read_prompt
 from rights.matching.semantic_index import SemanticScore
 from rights.matching.types import MatchKind, TextMatch
 
@@ -71,12 +71,18 @@ class TextMatcher:
 
     def match(self, prompt: str) -> list[TextMatch]:
         """Every registered asset the prompt touches, once each, best evidence first."""
-        folded = fold_prompt(prompt)
-        query = self.encoder.encode_one(prompt)
+        return self.match_reading(read_prompt(prompt, encoder=self.encoder))
+
+    def match_reading(self, reading: PromptReading) -> list[TextMatch]:
+        """`match`, for a prompt already folded and embedded (`reading.read_prompt`)."""
+        prompt = reading.text
         words = content_words(prompt)
         with self.catalogue.reading() as catalogue:
-            hits = catalogue.names.find(folded)
-            scores = {score.asset_id: score for score in catalogue.semantic.search(query, words)}
+            hits = catalogue.names.find(reading.folded)
+            scores = {
+                score.asset_id: score
+                for score in catalogue.semantic.search(reading.embedding, words)
+            }
         matches: dict = {}
         for hit in hits:
             asset_id = hit.pattern.asset_id

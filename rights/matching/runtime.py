@@ -1,12 +1,15 @@
-"""What a running app holds for the IP text check: the sentence model, the catalogue, the matcher.
+"""What a running app holds for the checks of a prompt's text: the sentence model, the catalogue,
+the IP matcher and the content check.
 
 Built in the app's lifespan at no cost: the model loads on first use, and the catalogue on the
 first `refresh`, which then keeps it current (`store.py`): call it with the request's session
-before matching. Clearance does `runtime.match(session, prompt)`, which is both.
+before matching. Clearance does `runtime.check_text(session, prompt)`, which is both, and runs
+both checks on one reading of the prompt (one run of the model).
 """
 
 import threading
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Annotated
 
 import numpy as np
@@ -16,9 +19,19 @@ from sqlmodel import Session
 from clearhouse.settings import Settings
 from rights.matching import store
 from rights.matching.catalogue import TextCatalogue
+from rights.matching.content_check import ContentCheck, ContentFinding
 from rights.matching.encoder import SentenceEncoder
 from rights.matching.matcher import TextMatcher
+from rights.matching.reading import read_prompt
 from rights.matching.types import TextMatch
+
+
+@dataclass(frozen=True)
+class TextCheck:
+    """What a prompt's text touches (registered assets) and shows (content categories)."""
+
+    matches: list[TextMatch]
+    content: list[ContentFinding]
 
 
 class MatchingRuntime:
@@ -26,6 +39,7 @@ class MatchingRuntime:
         self.encoder = encoder or SentenceEncoder()
         self.catalogue = TextCatalogue(dimension=self.encoder.dimension)
         self.matcher = TextMatcher(catalogue=self.catalogue, encoder=self.encoder)
+        self.content = ContentCheck(encoder=self.encoder)
         self.generation = -1  # the catalogue count this process holds (-1: nothing loaded)
         self._sync_lock = threading.Lock()
 
@@ -33,6 +47,15 @@ class MatchingRuntime:
         """The registered assets ``prompt`` touches, against the catalogue as it is now."""
         self.refresh(session)
         return self.matcher.match(prompt)
+
+    def check_text(self, session: Session, prompt: str) -> TextCheck:
+        """`match`, and the content categories ``prompt`` shows, from one reading of it."""
+        reading = read_prompt(prompt, encoder=self.encoder)
+        self.refresh(session)
+        return TextCheck(
+            matches=self.matcher.match_reading(reading),
+            content=self.content.find_in_reading(reading),
+        )
 
     def refresh(self, session: Session) -> None:
         """Load what changed since this process last looked (everything, the first time)."""

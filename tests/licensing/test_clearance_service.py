@@ -3,7 +3,6 @@ policies, the stored record each owner sees, approvals, and what the requester i
 
 import uuid
 
-import pytest
 from factories import create_asset, grant, set_policy, sign_up
 from sqlmodel import Session, select
 
@@ -32,7 +31,7 @@ def _request(prompt: str = "a comet captain over the sea", use: Use = Use.commer
         declared_use=use,
         parameters=PARAMETERS,
         generation=GenerationParameters(**PARAMETERS),
-        content_categories=frozenset(),
+        declared_content=frozenset(),
         digest=request_digest(
             prompt=prompt, declared_use=use.value, parameters=PARAMETERS, input_media_sha256=[]
         ),
@@ -55,11 +54,6 @@ def _clear(client, requester, touched: list[dict], request: ClearanceRequest | N
             settings=app.state.settings,
             keys=app.state.keys,
         )
-
-
-@pytest.fixture
-def requester(client):
-    return sign_up(client, role="creator")
 
 
 def _licensed(client, holder, policy=USD_POLICY, kind="character"):

@@ -128,9 +128,29 @@ def test_excluded_content_denies_and_names_the_category():
     shown = (ContentCategory.violence, ContentCategory.political)
     judged = _only(decide(request(categories=shown), asset(document=document)))
     assert _codes(judged) == [ReasonCode.content_excluded]
-    assert "may never appear in violence content" in judged.reasons[0].text
+    assert "may never appear in violent content, and this request declares it" in (
+        judged.reasons[0].text
+    )
     allowed = decide(request(categories=(ContentCategory.political,)), asset(document=document))
     assert allowed.outcome == ClearanceOutcome.cleared
+
+
+def test_each_excluded_category_found_in_the_prompt_says_what_showed_it():
+    document = {**OPEN, "excluded_content": ["violence", "hate"]}
+    found = {
+        ContentCategory.violence: "it says \u201cbeheaded\u201d",
+        ContentCategory.hate: "it reads like \u201ca neo-nazi rally\u201d",
+    }
+    character = asset(document=document)
+    judged = _only(decide(request(found=found), character))
+    assert _codes(judged) == [ReasonCode.content_excluded, ReasonCode.content_excluded]
+    assert [reason.text for reason in judged.reasons] == [
+        f"@{character.handle} may never appear in hateful content, and this prompt shows it: "
+        "it reads like \u201ca neo-nazi rally\u201d.",
+        f"@{character.handle} may never appear in violent content, and this prompt shows it: "
+        "it says "
+        "\u201cbeheaded\u201d.",
+    ]
 
 
 def test_a_likeness_never_appears_in_sexual_content_whatever_its_policy_says():
