@@ -20,6 +20,7 @@ embeddings are kept in ``--cache`` so later runs start at once.
 import argparse
 import hashlib
 import json
+import random
 import sys
 import tempfile
 import time
@@ -37,6 +38,7 @@ import numpy as np
 from sqlalchemy import Engine, insert, update
 from sqlmodel import Session
 
+from bench.evaluator import measure_evaluator
 from bench.fillers import fillers
 from bench.registry import percentiles
 from clearhouse.accounts.models import Account
@@ -147,15 +149,43 @@ def rates_alone(encoder: SentenceEncoder) -> dict:
     return quality_rates(ip_quality.matcher_of_the_set_alone(encoder))
 
 
+def clearance_throughput(args: argparse.Namespace, bodies: list[dict], vectors: dict) -> dict:
+    """``POST /v1/clearances`` under load against a live server whose catalogue is ``bodies``
+    (bench/clearance_api.py). The requests' prompts: the quality set's (touching one of its
+    assets or none) and one example prompt of each of the first ``--filler-prompts`` fillers,
+    shuffled together."""
+    from bench.clearance_api import clearances_under_load
+
+    quality = {body["handle"] for body in ip_quality.registered_assets()}
+    fillers_ = [body for body in bodies if body["handle"] not in quality]
+    prompts = [case.prompt for case in ip_quality.cases()]
+    prompts += [body["example_prompts"][0] for body in fillers_[: args.filler_prompts]]
+    random.Random(8).shuffle(prompts)
+    return clearances_under_load(
+        register_catalogue=lambda engine: seed(engine, bodies, vectors),
+        prompts=prompts,
+        databases=args.databases.split(","),
+        duration_s=args.duration,
+        connections=args.connections,
+        rate=args.rate,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--assets", type=int, default=10_000)
     parser.add_argument("--prompts", type=int, default=2_000, help="timed text matches")
     parser.add_argument("--quick", action="store_true", help="300 assets, 100 timed prompts")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
+    parser.add_argument("--databases", default="sqlite,postgresql", help="for the clearances")
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    parser.add_argument("--connections", type=int, default=4, help="wrk's connections")
+    parser.add_argument("--rate", type=float, default=100, help="paced clearances per second")
+    parser.add_argument("--filler-prompts", type=int, default=1000)
+    parser.add_argument("--evaluator-seconds", type=float, default=5)
     args = parser.parse_args()
     if args.quick:
-        args.assets, args.prompts = 300, 100
+        args.assets, args.prompts, args.duration, args.evaluator_seconds = 300, 100, 1, 0.2
 
     encoder = SentenceEncoder()
     report: dict = {"assets": args.assets, "model": encoder.model_key}
@@ -201,6 +231,8 @@ def main() -> None:
         "matches_per_s": round(args.prompts / elapsed, 1),
         "of_which_prompt_embedding": percentiles(embedding_only),
     }
+    report["clearances"] = clearance_throughput(args, bodies, vectors)
+    report["evaluator"] = measure_evaluator(args.evaluator_seconds)
     print(json.dumps(report))
 
 
