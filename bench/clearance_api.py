@@ -11,7 +11,8 @@ The catalogue is registered straight into the server's database (``register_cata
 with the stored embeddings, so the server loads it without running the model), then every
 asset gets a policy as its owner might set it (:data:`POLICY_MIX`): most open to anyone
 for personal and commercial use at a price, some only commercial, some waiting for the
-owner's approval, some with their grant revoked, some never granted. Requests are text only:
+owner's approval, some limited to so many uses a day, some with their grant revoked, some
+never granted. Requests are text only:
 the quality set's prompts (which touch one of its assets, or none) and the fillers' own
 example prompts, each with a seed of its own in the parameters, so no two bodies of a run
 share a digest; four creators, each with an API key of scope ``clearance``, take turns.
@@ -81,7 +82,13 @@ OPEN = PolicyDocument(
 )
 POLICY_MIX: tuple[tuple[float, str, PolicyDocument | None, GrantStatus | None], ...] = (
     # (share of assets, what the owner chose, policy, its grant)
-    (0.60, "open to anyone, priced", OPEN, GrantStatus.active),
+    (0.50, "open to anyone, priced", OPEN, GrantStatus.active),
+    (
+        0.10,
+        "the same, at most 1,000 uses a day",
+        OPEN.model_copy(update={"daily_use_limit": 1000}),
+        GrantStatus.active,
+    ),
     (
         0.10,
         "each use approved by the owner",

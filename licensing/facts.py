@@ -5,16 +5,17 @@ row lock: a revocation (which locks its grant for update) that commits before th
 seen, and one that comes after waits until the clearance is recorded, so no clearance is
 recorded relying on a grant whose revocation had already returned to its owner.
 
-Counts that grow with every use are read only where a limit reads them: an asset's uses where
-one of its active policies limits them (daily or in all), a requester's generations today
-where the requester is under 18 (the only daily limit on requesters). Elsewhere they are
-given as 0, which no rule reads: a popular asset or a busy generator's key does not make
-each of its clearances slower.
+What only some policies read is read only where one does: an asset's uses (which grow with
+every use) where one of its active policies limits them, daily or in all; the owners'
+approvals of this request where a policy asks for them; a requester's generations today
+where the requester is under 18 (the only daily limit on requesters). Elsewhere the counts
+are given as 0 and the approvals as none, which no rule reads: a popular asset or a busy
+generator's key does not make each of its clearances slower.
 """
 
 import uuid
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 
@@ -59,8 +60,9 @@ def read_facts(
     ids = sorted(set(asset_ids))
     assets = _assets_with_owners(session, ids)
     grants = _active_grants(session, ids)
-    limited = [asset_id for asset_id, held in grants.items() if any(map(_limits_uses, held))]
+    limited = [asset for asset, held in grants.items() if any(map(_limits_uses, _policies(held)))]
     today, total = _uses(session, limited, since=midnight)
+    asks_approval = any(p.approval_required for held in grants.values() for p in _policies(held))
     matched = tuple(
         MatchedAsset(
             id=asset.id,
@@ -84,7 +86,9 @@ def read_facts(
             ),
         ),
         assets=matched,
-        approvals=_approvals(session, requester.id, request_digest, now=now),
+        approvals=(
+            _approvals(session, requester.id, request_digest, now=now) if asks_approval else ()
+        ),
     )
 
 
@@ -147,11 +151,12 @@ _APPROVALS = select(
 )
 
 
-def _limits_uses(grant: GrantSnapshot) -> bool:
-    if grant.policy is None:
-        return False
-    document = grant.policy.document
-    return document.daily_use_limit is not None or document.total_use_limit is not None
+def _policies(grants: list[GrantSnapshot]) -> Iterator[PolicyDocument]:
+    return (grant.policy.document for grant in grants if grant.policy is not None)
+
+
+def _limits_uses(policy: PolicyDocument) -> bool:
+    return policy.daily_use_limit is not None or policy.total_use_limit is not None
 
 
 def _assets_with_owners(session: Session, ids: list[uuid.UUID]) -> list[Row]:
