@@ -180,7 +180,7 @@ def main() -> None:
     parser.add_argument("--databases", default="sqlite,postgresql", help="for the clearances")
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
     parser.add_argument("--connections", type=int, default=4, help="wrk's connections")
-    parser.add_argument("--rate", type=float, default=100, help="paced clearances per second")
+    parser.add_argument("--rate", type=float, default=50, help="paced clearances per second")
     parser.add_argument("--filler-prompts", type=int, default=1000)
     parser.add_argument("--evaluator-seconds", type=float, default=5)
     args = parser.parse_args()

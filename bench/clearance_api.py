@@ -19,11 +19,11 @@ share a digest; four creators, each with an API key of scope ``clearance``, take
 
 Two loads, each after an unmeasured warm-up (catalogue loaded, model opened, pools filled):
 
-- ``open``: ``wrk -t1 -cN`` with no pause: the most clearances per second the process gives,
+- ``open``: ``wrk -tN -cN`` with no pause: the most clearances per second the process gives,
   and the latency each request saw from when it was sent (a closed loop: it includes the
   wait behind the other connections).
-- ``paced``: ``rate`` clearances a second in all, from N connections (one wrk thread each)
-  sending on a fixed schedule. wrk 4 has no fixed-rate mode (wrk2 is not packaged here); its
+- ``paced``: ``rate`` clearances a second in all, from the N connections sending on a fixed
+  schedule each. wrk 4 has no fixed-rate mode (wrk2 is not packaged here); its
   own latency histogram is corrected for coordinated omission only roughly (samples added
   for answers slower than twice the mean interval), so the script keeps the schedule itself
   (``delay()``) and counts each request's latency from when it was due, not from when it was
@@ -261,7 +261,7 @@ def run_wrk(
     url: str, *, bodies: Path, duration_s: int, connections: int, rate: float | None
 ) -> dict[str, Any]:
     """One wrk run; its totals and the latency of every answer (``rate``: paced)."""
-    threads = connections if rate else 1
+    threads = connections  # one connection a thread: the script keeps its times per thread
     period_ms = 1000.0 * connections / rate if rate else 0.0
     with tempfile.TemporaryDirectory() as folder:
         script, samples = Path(folder) / "clearances.lua", Path(folder) / "samples.txt"
