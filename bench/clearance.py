@@ -1,7 +1,9 @@
-"""Clearance, for now its IP text check: detection rates on the quality set, and the time to
-check a text-only prompt against 10,000 registered assets. Prints one JSON line.
+"""Clearance: the IP text check's detection rates on the quality set and the time to check a
+text-only prompt against 10,000 registered assets, clearances per second and their latency,
+and the evaluator's decisions per second. Prints one JSON line.
 
     .venv/bin/python bench/clearance.py [--assets 10000] [--prompts 2000] [--quick]
+        [--databases sqlite,postgresql] [--duration 10] [--connections 4] [--rate 50]
 
 ``rates``: the share of each category of the quality set (tests/ip_quality.py) found
 (positives) or flagged (negatives), on the held-out and the development halves, with the
@@ -12,6 +14,12 @@ the quality set, in turn): p50/p99 and matches per second, each including the pe
 that the catalogue is current, and the same prompts' embedding alone (the sentence model's
 share). ``catalogue_load_s``: a process's first load of the catalogue
 from the database (stored embeddings, no model run).
+
+``clearances``: ``POST /v1/clearances`` end to end, text-only, against a live ``clearhouse
+serve`` whose catalogue is the same ``--assets``, with policies and grants, on each of
+``--databases`` (bench/clearance_api.py): clearances per second with ``--connections`` and no
+pause, and the latency at ``--rate`` a second. ``evaluator``: the policy evaluator's decisions
+per second (bench/evaluator.py, ``--evaluator-seconds``).
 
 Registering the fillers embeds their texts once (about 45,000 for 10,000 assets); the
 embeddings are kept in ``--cache`` so later runs start at once.

@@ -189,12 +189,9 @@ def seed_policies(engine: Engine, *, seed: int = 8) -> dict[str, int]:
     with engine.begin() as connection:
         assets = connection.execute(select(Asset.id, Asset.owner_id).order_by(Asset.id)).all()
         policies, grants, chosen = [], [], Counter()
+        weights = [share for share, *_ in POLICY_MIX]
         for asset_id, owner_id in assets:
-            draw, share = rng.random(), 0.0
-            for share_of_assets, choice, document, grant_status in POLICY_MIX:
-                share += share_of_assets
-                if draw < share:
-                    break  # (past the last share by rounding: the last choice)
+            _share, choice, document, grant_status = rng.choices(POLICY_MIX, weights)[0]
             chosen[choice] += 1
             if document is None:
                 continue
@@ -383,9 +380,7 @@ def run_database(
                     json=json.loads(bodies.read_text().split("\n", 1)[0].split("\t", 1)[1]),
                 )
                 first.raise_for_status()
-                backends = (
-                    (lambda: postgres_backend_pids(BENCH_SCHEMA)) if database_url else list
-                )
+                backends = (lambda: postgres_backend_pids(BENCH_SCHEMA)) if database_url else list
                 load = {"engine": engine, "backends": backends, "duration_s": duration_s}
                 result: dict[str, Any] = {"seed_s": seed_s, "policies": policies}
                 result["open"] = measure_load(
