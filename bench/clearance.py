@@ -1,7 +1,9 @@
-"""Clearance, for now its IP text check: detection rates on the quality set, and the time to
-check a text-only prompt against 10,000 registered assets. Prints one JSON line.
+"""Clearance: the IP text check's detection rates on the quality set and the time to check a
+text-only prompt against 10,000 registered assets, clearances per second and their latency,
+and the evaluator's decisions per second. Prints one JSON line.
 
     .venv/bin/python bench/clearance.py [--assets 10000] [--prompts 2000] [--quick]
+        [--databases sqlite,postgresql] [--duration 10] [--connections 4] [--rate 50]
 
 ``rates``: the share of each category of the quality set (tests/ip_quality.py) found
 (positives) or flagged (negatives), on the held-out and the development halves, with the
@@ -16,6 +18,12 @@ check on its labelled set (tests/content_quality.py), the share found per catego
 or flagged on both halves, and its own time per prompt once the prompt is read (the embedding
 is the IP check's).
 
+``clearances``: ``POST /v1/clearances`` end to end, text-only, against a live ``clearhouse
+serve`` whose catalogue is the same ``--assets``, with policies and grants, on each of
+``--databases`` (bench/clearance_api.py): clearances per second with ``--connections`` and no
+pause, and the latency at ``--rate`` a second. ``evaluator``: the policy evaluator's decisions
+per second (bench/evaluator.py, ``--evaluator-seconds``).
+
 Registering the fillers embeds their texts once (about 45,000 for 10,000 assets); the
 embeddings are kept in ``--cache`` so later runs start at once.
 """
@@ -23,6 +31,7 @@ embeddings are kept in ``--cache`` so later runs start at once.
 import argparse
 import hashlib
 import json
+import random
 import sys
 import tempfile
 import time
@@ -41,6 +50,7 @@ import numpy as np
 from sqlalchemy import Engine, insert, update
 from sqlmodel import Session
 
+from bench.evaluator import measure_evaluator
 from bench.fillers import fillers
 from bench.registry import percentiles
 from clearhouse.accounts.models import Account
@@ -173,15 +183,43 @@ def content_categories(encoder: SentenceEncoder) -> dict:
     } | {"check_per_prompt": percentiles(samples)}
 
 
+def clearance_throughput(args: argparse.Namespace, bodies: list[dict], vectors: dict) -> dict:
+    """``POST /v1/clearances`` under load against a live server whose catalogue is ``bodies``
+    (bench/clearance_api.py). The requests' prompts: the quality set's (touching one of its
+    assets or none) and one example prompt of each of the first ``--filler-prompts`` fillers,
+    shuffled together."""
+    from bench.clearance_api import clearances_under_load
+
+    quality = {body["handle"] for body in ip_quality.registered_assets()}
+    fillers_ = [body for body in bodies if body["handle"] not in quality]
+    prompts = [case.prompt for case in ip_quality.cases()]
+    prompts += [body["example_prompts"][0] for body in fillers_[: args.filler_prompts]]
+    random.Random(8).shuffle(prompts)
+    return clearances_under_load(
+        register_catalogue=lambda engine: seed(engine, bodies, vectors),
+        prompts=prompts,
+        databases=args.databases.split(","),
+        duration_s=args.duration,
+        connections=args.connections,
+        rate=args.rate,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--assets", type=int, default=10_000)
     parser.add_argument("--prompts", type=int, default=2_000, help="timed text matches")
     parser.add_argument("--quick", action="store_true", help="300 assets, 100 timed prompts")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
+    parser.add_argument("--databases", default="sqlite,postgresql", help="for the clearances")
+    parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
+    parser.add_argument("--connections", type=int, default=4, help="wrk's connections")
+    parser.add_argument("--rate", type=float, default=50, help="paced clearances per second")
+    parser.add_argument("--filler-prompts", type=int, default=1000)
+    parser.add_argument("--evaluator-seconds", type=float, default=5)
     args = parser.parse_args()
     if args.quick:
-        args.assets, args.prompts = 300, 100
+        args.assets, args.prompts, args.duration, args.evaluator_seconds = 300, 100, 1, 0.2
 
     encoder = SentenceEncoder()
     report: dict = {"assets": args.assets, "model": encoder.model_key}
@@ -228,6 +266,8 @@ def main() -> None:
         "matches_per_s": round(args.prompts / elapsed, 1),
         "of_which_prompt_embedding": percentiles(embedding_only),
     }
+    report["clearances"] = clearance_throughput(args, bodies, vectors)
+    report["evaluator"] = measure_evaluator(args.evaluator_seconds)
     print(json.dumps(report))
 
 

@@ -199,8 +199,11 @@ def sign_in(client: httpx.Client, email: str, password: str) -> str:
     return response.json()["access_token"]
 
 
-def holder_token(server: LiveServer, client: httpx.Client, email: str) -> str:
-    """Sign up a holder, verify the address from the outbox as an operator would, sign in."""
+def holder_token(
+    server: LiveServer, client: httpx.Client, email: str, *, role: str = "holder"
+) -> str:
+    """Sign up a holder (or a ``creator``), verify the address from the outbox as an operator
+    would, sign in."""
     client.post(
         "/v1/accounts",
         json={
@@ -208,6 +211,7 @@ def holder_token(server: LiveServer, client: httpx.Client, email: str) -> str:
             "password": PASSWORD,
             "display_name": "Bench",
             "date_of_birth": "1980-01-01",
+            "role": role,
         },
     ).raise_for_status()
     follow_verification_link(client, server.cli("mail", "outbox", "--to", email))
@@ -253,12 +257,15 @@ def granted_asset(client: httpx.Client, token: str, handle: str) -> tuple[str, s
     return asset_id, grant.json()["grant"]["id"]
 
 
-def api_key(client: httpx.Client, token: str, name: str) -> str:
-    """A new API key's secret, for reading assets, for the account signed in with ``token``."""
+def api_key(
+    client: httpx.Client, token: str, name: str, *, scopes: tuple[str, ...] = ("assets:read",)
+) -> str:
+    """A new API key's secret, for reading assets (or ``scopes``), for the account signed in
+    with ``token``."""
     response = client.post(
         "/v1/api-keys",
         headers={"Authorization": f"Bearer {token}"},
-        json={"name": name, "scopes": ["assets:read"]},
+        json={"name": name, "scopes": list(scopes)},
     )
     response.raise_for_status()
     return response.json()["secret"]

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 from sqlalchemy import text
 from sqlmodel import Session
+from threadpoolctl import threadpool_limits
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from audit.api import router as audit_router
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         to_thread.current_default_thread_limiter().total_tokens = (
             settings.request_threads + app.state.likeness.media_requests_admitted
         )
+        threadpool_limits(limits=settings.blas_threads, user_api="blas")  # for the process
         collect_garbage_rarely()
         app.state.ready = True
         try:

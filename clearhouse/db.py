@@ -1,6 +1,8 @@
 """The database engine, the request-scoped session and the column types every package shares."""
 
 import select
+import sqlite3
+import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
@@ -12,7 +14,7 @@ from fastapi import Request
 from sqlalchemy import JSON, Column, DateTime, Engine, TypeDecorator, create_engine, event
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DisconnectionError, OperationalError
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -66,6 +68,7 @@ JSONDocument = JSON().with_variant(JSONB(), "postgresql")
 
 
 POOL_SIZE = 40
+SQLITE_BUSY_TIMEOUT_S = 30
 # Set on the engine a write transaction runs on (see ``writer``).
 WRITES = "clearhouse_writes"
 
@@ -83,7 +86,7 @@ def build_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         engine = create_engine(
             url,
-            connect_args={"check_same_thread": False, "timeout": 30},
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S},
             pool_size=POOL_SIZE,
             max_overflow=0,
             pool_timeout=30,
@@ -123,12 +126,24 @@ def writer(engine: Engine) -> Engine:
 
     SQLite opens them ``BEGIN IMMEDIATE``: one writer at a time, decided when the transaction
     starts (a deferred transaction that read first and writes later fails with SQLITE_BUSY
-    instead of waiting). Keep them short: no media decoding or model inference inside.
+    instead of waiting), and the writers of one process take turns (``_tune_sqlite``). Keep
+    them short: no media decoding or model inference inside.
     """
     return engine.execution_options(**{WRITES: True})
 
 
 def _tune_sqlite(engine: Engine) -> None:
+    """WAL, foreign keys, and transactions begun as we choose.
+
+    The writers of this process wait for their turn on a lock, which each hands to the next
+    as its connection goes back to the pool, so only writers of other processes ever meet
+    SQLite's own wait for the write lock (the busy timeout). That wait sleeps and polls (1, 2,
+    5, 10 ... 100 ms): a writer slept on while the lock was free and a newcomer took it first.
+    Four threads clearing on the busy 2-core machine had a p99 write of 220-370 ms with it,
+    65-90 ms taking turns; a revocation queues with the clearances, not behind them.
+    """
+    turn = threading.Lock()
+
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy, not the driver, open transactions, so we choose how they begin.
@@ -136,14 +151,33 @@ def _tune_sqlite(engine: Engine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_S * 1000}")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
 
     @event.listens_for(engine, "begin")
     def on_begin(connection: Any) -> None:
-        writes = connection.get_execution_options().get(WRITES, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
+        if not connection.get_execution_options().get(WRITES, False):
+            connection.exec_driver_sql("BEGIN")
+            return
+        # A connection keeps its turn until it goes back to the pool: a second transaction on
+        # it (a route that commits, then writes again) does not queue behind itself.
+        if not connection.info.get(_HOLDS_TURN):
+            if not turn.acquire(timeout=SQLITE_BUSY_TIMEOUT_S):
+                raise OperationalError(
+                    "BEGIN IMMEDIATE", None, sqlite3.OperationalError("database is locked")
+                )
+            connection.info[_HOLDS_TURN] = True
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    @event.listens_for(engine, "checkin")
+    def on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        # Also when the connection was invalidated, or the transaction rolled back.
+        if record.info.pop(_HOLDS_TURN, False):
+            turn.release()
+
+
+_HOLDS_TURN = "clearhouse_holds_write_turn"
 
 
 def request_reads(engine: Engine) -> Engine:

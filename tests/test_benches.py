@@ -107,6 +107,7 @@ def test_image_matching_bench_reports_rates_per_edit_and_latency():
 
 
 def test_clearance_bench_reports_the_text_checks_rates_and_times():
+    # Also clearances under load (wrk against a live server) and the evaluator.
     report = _run("bench/clearance.py", "--quick")
     assert report["assets"] == 300
     categories = {
@@ -133,3 +134,23 @@ def test_clearance_bench_reports_the_text_checks_rates_and_times():
     assert timing["matches_per_s"] > 0
     embedding = timing["of_which_prompt_embedding"]
     assert 0 < embedding["p50_ms"] <= embedding["p99_ms"]
+    assert report["evaluator"]["decisions_per_second"] > 0
+    clearances = report["clearances"]
+    if shutil.which("wrk") is None:
+        assert "skipped" in clearances
+        return
+    for backend in ("sqlite", "postgresql"):
+        if clearances[backend] is None:
+            continue
+        for load in ("open", "paced"):
+            run = clearances[backend][load]
+            answered = sum(run["answers"].values())
+            assert set(run["answers"]) == {"201"} and run["socket_errors"] == 0
+            recorded = run["recorded"]
+            outcomes = sum(recorded.get(o, 0) for o in ("cleared", "denied", "needs_approval"))
+            # Every answered clearance is recorded; so are those wrk left in flight at the end.
+            assert answered <= outcomes <= answered + run["connections"]
+            assert recorded["cleared"] > 0 and recorded["denied"] > 0
+            assert run["cpu_ms_per_clearance"] > 0
+        paced = clearances[backend]["paced"]["latency_from_due"]
+        assert 0 < paced["p50_ms"] <= paced["p99_ms"]

@@ -2,6 +2,7 @@
 policies, the stored record each owner sees, approvals, and what the requester is told."""
 
 import uuid
+from datetime import date
 
 from factories import create_asset, grant, set_policy, sign_up
 from sqlmodel import Session, select
@@ -14,7 +15,7 @@ from licensing.models import Clearance, ClearedAsset
 from licensing.presentation import clearance_for_requester
 from licensing.quote import GenerationParameters
 from licensing.tokens import verify_clearance_token
-from policies.decisions import AssetOutcome, ClearanceOutcome
+from policies.decisions import AssetOutcome, ClearanceOutcome, ReasonCode
 from policies.document import Use
 
 USD_POLICY = {
@@ -38,7 +39,14 @@ def _request(prompt: str = "a comet captain over the sea", use: Use = Use.commer
     )
 
 
-def _clear(client, requester, touched: list[dict], request: ClearanceRequest | None = None):
+def _clear(
+    client,
+    requester,
+    touched: list[dict],
+    request: ClearanceRequest | None = None,
+    *,
+    settings=None,
+):
     app = client.app
     with write_session(app.state.engine) as session:
         account = session.get(Account, requester.id)
@@ -51,7 +59,7 @@ def _clear(client, requester, touched: list[dict], request: ClearanceRequest | N
                 for asset in touched
             ],
             now=utcnow(),
-            settings=app.state.settings,
+            settings=settings or app.state.settings,
             keys=app.state.keys,
         )
 
@@ -222,3 +230,30 @@ def test_nobody_else_answers_an_owners_approvals(client, holder, requester):
     for who in (other, requester):
         answer = client.post(f"/v1/approvals/{pending['id']}/approve", headers=who.headers)
         assert answer.status_code in (403, 404), answer.text
+
+
+def test_an_assets_daily_limit_counts_its_uses_so_far(client, holder, requester):
+    asset, _grant = _licensed(client, holder, policy={**USD_POLICY, "daily_use_limit": 2})
+    outcomes = [
+        _clear(client, requester, [asset], _request(f"a comet captain, take {n}")).decision
+        for n in range(3)
+    ]
+
+    assert [d.outcome for d in outcomes] == [ClearanceOutcome.cleared] * 2 + [
+        ClearanceOutcome.denied
+    ]
+    assert [r.code for r in outcomes[2].assets[0].reasons] == [ReasonCode.daily_limit_reached]
+
+
+def test_a_minor_is_refused_past_the_daily_generation_limit(client):
+    minor = sign_up(client, role="creator", born=date(date.today().year - 15, 1, 1))
+    limited = client.app.state.settings.model_copy(update={"minor_daily_generation_limit": 2})
+    decisions = [
+        _clear(client, minor, [], _request(f"a quiet harbour, take {n}"), settings=limited).decision
+        for n in range(3)
+    ]
+
+    assert [d.outcome for d in decisions] == [ClearanceOutcome.cleared] * 2 + [
+        ClearanceOutcome.denied
+    ]
+    assert [r.code for r in decisions[2].request_reasons] == [ReasonCode.minor_daily_limit_reached]
