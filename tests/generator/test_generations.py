@@ -2,10 +2,14 @@
 cleared, run by the job, checked, released with its licences and charge, and its clip's C2PA
 manifest read back; and what a creator, and nobody else, reads of it."""
 
+import dataclasses
 import uuid
 from collections import Counter
 
+import numpy as np
 import pytest
+from clearing import character_with_reference, licensed, usage
+from drawn_characters import draw_character, png_bytes
 from enrolling import OBAMA, enrol
 from factories import create_asset, set_policy, sign_up
 from generating import (
@@ -122,6 +126,46 @@ def test_the_output_check_ran_on_the_clip_before_release(client, session, reques
         select(OutputCheck).where(OutputCheck.clearance_id == released.clearance_id)
     ).all()
     assert check.verdict == "release_allowed" and check.frames_checked >= 1
+
+
+class ShowingPicture:
+    """The tiny pipeline, its frames replaced by ``picture``: an output that shows something."""
+
+    def __init__(self, pipeline, picture) -> None:
+        self.pipeline, self.picture = pipeline, picture
+        self.model = pipeline.model
+
+    def __call__(self, **request):
+        clip = self.pipeline(**request)
+        size = (request["width"], request["height"])
+        shown = np.asarray(self.picture.convert("RGB").resize(size))
+        return dataclasses.replace(clip, frames=np.stack([shown] * len(clip.frames)))
+
+
+def test_an_output_showing_what_the_clearance_does_not_cover_is_blocked_and_its_owner_sees_it(
+    client, engine, settings, holder, requester, clip_pipeline
+):
+    drawn = draw_character(7)
+    character = character_with_reference(client, holder, png_bytes(drawn), handle="drawn_seven")
+    licensed(client, holder, character["id"])
+    generation_id = queued(client, requester, width=128, height=128)
+    runtime = generator_runtime(client, ShowingPicture(clip_pipeline, drawn))
+
+    assert run_job(uuid.UUID(generation_id), runtime=runtime) == "blocked"
+
+    read = client.get(f"/v1/generations/{generation_id}", headers=requester.headers).json()
+    assert read["state"] == "blocked" and read["charge"] is None and read["licences"] == []
+    assert read["reasons"][0].startswith("Release blocked: the output shows 1 registered asset")
+    [use] = usage(client, holder, character["id"])
+    assert (use["found_in"], use["outcome"], use["clearance_id"]) == (
+        "output",
+        "deny",
+        read["clearance_id"],
+    )
+    assert charges_and_licences(engine, generation_id) == (0, 0)
+    video = client.get(f"/v1/generations/{generation_id}/video", headers=requester.headers)
+    assert video.status_code == 409
+    assert list(settings.generations_dir.glob(f"{generation_id}*")) == []
 
 
 def _path(url: str, settings) -> str:
