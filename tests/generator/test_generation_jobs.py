@@ -6,7 +6,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from factories import create_asset, set_policy, sign_up
+from factories import create_asset, grant, set_policy, sign_up
 from fastapi.testclient import TestClient
 from generating import (
     USD_POLICY,
@@ -35,12 +35,17 @@ def requester(client):
 
 
 @pytest.fixture
-def grant_id(client, holder) -> str:
-    """The grant of the holder's character @nova_knight, licensed to anyone."""
+def character(client, holder) -> dict:
+    """The holder's character @nova_knight, licensed to anyone."""
     asset = create_asset(client, holder, handle="nova_knight")
     set_policy(client, holder, asset["id"], USD_POLICY)
-    granted = client.post(f"/v1/assets/{asset['id']}/grants", headers=holder.headers, json={})
-    return granted.json()["grant"]["id"]
+    return asset
+
+
+@pytest.fixture
+def grant_id(client, holder, character) -> str:
+    """The grant of @nova_knight."""
+    return grant(client, holder, character["id"])["grant"]["id"]
 
 
 class RevokingAfterGenerating:
@@ -71,7 +76,7 @@ def _nothing_released(client, engine, settings, requester, generation_id) -> Non
 
 
 def test_a_consent_withdrawn_before_release_cancels_the_job_and_nothing_is_charged(
-    client, engine, settings, holder, requester, grant_id, clip_pipeline
+    client, engine, settings, holder, requester, character, grant_id, clip_pipeline
 ):
     generation_id = queued(client, requester, "Nova Knight at sea")
     pipeline = RevokingAfterGenerating(clip_pipeline, lambda: _revoke(client, holder, grant_id))

@@ -115,6 +115,10 @@ def test_a_cleared_generation_is_released_licensed_charged_and_signed(
         "revoked_at": None,
     }
     assert charges_and_licences(engine, generation["id"]) == (1, 2)
+    # Each owner sees the generation their asset was used in, and that it was released.
+    for asset in (character, face):
+        [use] = usage(client, holder, asset["id"])
+        assert (use["generation_id"], use["generation_state"]) == (generation["id"], "released")
 
 
 def test_the_output_check_ran_on_the_clip_before_release(client, session, requester, clip_pipeline):
@@ -157,10 +161,11 @@ def test_an_output_showing_what_the_clearance_does_not_cover_is_blocked_and_its_
     assert read["state"] == "blocked" and read["charge"] is None and read["licences"] == []
     assert read["reasons"][0].startswith("Release blocked: the output shows 1 registered asset")
     [use] = usage(client, holder, character["id"])
-    assert (use["found_in"], use["outcome"], use["clearance_id"]) == (
+    assert (use["found_in"], use["outcome"], use["clearance_id"], use["generation_state"]) == (
         "output",
         "deny",
         read["clearance_id"],
+        "blocked",
     )
     assert charges_and_licences(engine, generation_id) == (0, 0)
     video = client.get(f"/v1/generations/{generation_id}/video", headers=requester.headers)
