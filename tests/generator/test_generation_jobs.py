@@ -6,10 +6,9 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from factories import create_asset, grant, set_policy, sign_up
+from factories import sign_up
 from fastapi.testclient import TestClient
 from generating import (
-    USD_POLICY,
     charges_and_licences,
     generator_runtime,
     job,
@@ -27,25 +26,6 @@ from generator.tasks import run_job
 from generator.worker import GenerationWorker
 
 LONG_AGO = timedelta(hours=1)
-
-
-@pytest.fixture
-def requester(client):
-    return sign_up(client, role="creator")
-
-
-@pytest.fixture
-def character(client, holder) -> dict:
-    """The holder's character @nova_knight, licensed to anyone."""
-    asset = create_asset(client, holder, handle="nova_knight")
-    set_policy(client, holder, asset["id"], USD_POLICY)
-    return asset
-
-
-@pytest.fixture
-def grant_id(client, holder, character) -> str:
-    """The grant of @nova_knight."""
-    return grant(client, holder, character["id"])["grant"]["id"]
 
 
 class RevokingAfterGenerating:
@@ -76,9 +56,10 @@ def _nothing_released(client, engine, settings, requester, generation_id) -> Non
 
 
 def test_a_consent_withdrawn_before_release_cancels_the_job_and_nothing_is_charged(
-    client, engine, settings, holder, requester, character, grant_id, clip_pipeline
+    client, engine, settings, holder, requester, character, clip_pipeline
 ):
     generation_id = queued(client, requester, "Nova Knight at sea")
+    grant_id = character["grant_id"]
     pipeline = RevokingAfterGenerating(clip_pipeline, lambda: _revoke(client, holder, grant_id))
 
     state = run_job(uuid.UUID(generation_id), runtime=generator_runtime(client, pipeline))
@@ -96,10 +77,10 @@ def test_a_consent_withdrawn_before_release_cancels_the_job_and_nothing_is_charg
 
 
 def test_a_consent_withdrawn_before_the_job_starts_stops_it_before_any_step(
-    client, engine, settings, holder, requester, grant_id, clip_pipeline
+    client, engine, settings, holder, requester, character, clip_pipeline
 ):
     generation_id = queued(client, requester, "Nova Knight at sea")
-    _revoke(client, holder, grant_id)
+    _revoke(client, holder, character["grant_id"])
 
     state = run_job(uuid.UUID(generation_id), runtime=generator_runtime(client, clip_pipeline))
 

@@ -11,7 +11,7 @@ import pytest
 from clearing import character_with_reference, licensed, usage
 from drawn_characters import draw_character, png_bytes
 from enrolling import OBAMA, enrol
-from factories import create_asset, set_policy, sign_up
+from factories import create_asset, grant, set_policy, sign_up
 from generating import (
     USD_POLICY,
     ask,
@@ -32,27 +32,12 @@ pytestmark = pytest.mark.still_photos
 
 
 @pytest.fixture
-def requester(client):
-    return sign_up(client, role="creator")
-
-
-@pytest.fixture
-def character(client, holder) -> dict:
-    """The holder's character @nova_knight, licensed to anyone for USD 1.50 + 0.10/s."""
-    asset = create_asset(client, holder, handle="nova_knight")
-    set_policy(client, holder, asset["id"], USD_POLICY)
-    assert client.post(f"/v1/assets/{asset['id']}/grants", headers=holder.headers, json={})
-    return asset
-
-
-@pytest.fixture
 def face(client, holder) -> dict:
     """The holder's face @barack_face, enrolled from three photos and licensed to anyone."""
     asset = create_asset(client, holder, kind="likeness", handle="barack_face")
     assert enrol(client, holder, asset["id"], OBAMA).status_code == 200
     set_policy(client, holder, asset["id"], USD_POLICY)
-    granted = client.post(f"/v1/assets/{asset['id']}/grants", headers=holder.headers, json={})
-    assert granted.status_code == 201, granted.text
+    grant(client, holder, asset["id"])
     return asset
 
 
