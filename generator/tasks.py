@@ -10,7 +10,8 @@ a Ray actor holding its own runtime run the same function. In order:
 3. generate, storing progress at every step; a consent withdrawn meanwhile cancels the job
    within a step;
 4. encode the MP4 and check the output (generating → checking_output) with the output check
-   of licensing/output_checks.py: anything the clearance does not cover blocks the release;
+   of licensing/output_checks.py, on frames sampled as an uploaded video's are: anything the
+   clearance does not cover blocks the release;
 5. sign the clip's C2PA manifest (the clearance, the licences, the status URL) into its file
    in the data dir, flushed to disk;
 6. release (generator/release.py): consents re-read, licences and charge recorded, released.
@@ -19,6 +20,7 @@ Any error ends the attempt: the job is queued again, or failed after its last at
 """
 
 import hashlib
+import io
 import logging
 import math
 import os
@@ -26,8 +28,13 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
+
 from clearhouse.accounts.models import Account
 from clearhouse.db import read_session, utcnow, write_session
+from clearhouse.media import shrunk_size
+from clearhouse.settings import Settings
 from generator.errors import GenerationCancelled
 from generator.jobs import end_attempt, move_job, record_progress, take_job
 from generator.models import GenerationJob, JobState
@@ -47,14 +54,39 @@ from licensing.digest import request_digest
 from licensing.errors import ClearanceRefusal, ClearanceTokenRefused, RequestNotDigestible
 from licensing.models import OutputVerdict
 from licensing.output_checks import check_output
+from licensing.schemas import OutputCheckPublic
 from licensing.tokens import ClearanceClaims, verify_clearance_token
+from likeness.errors import MediaBusy
 
 log = logging.getLogger(__name__)
+
+# Each waits up to `media_queue_seconds` for a media worker: well within the job's lease.
+_MEDIA_BUSY_TRIES = 5
 
 
 def frame_count(*, duration_ms: int, fps: int) -> int:
     """Frames of a clip of ``duration_ms`` at ``fps``: a started frame is a whole one."""
     return max(1, math.ceil(duration_ms * fps / 1000))
+
+
+def output_samples(frames: npt.NDArray[np.uint8], *, fps: int, settings: Settings) -> list[bytes]:
+    """PNG files of the frames the output check looks at: as many as an uploaded video of the
+    clip's length gives at ``scan_sample_fps``, spread evenly from the first frame to the last,
+    and no more than fit the check's pixel budget (``upload_max_pixels`` of frames shrunk to
+    ``media_max_side``), so that no clip is too large to check."""
+    from PIL import Image
+
+    count, height, width, _ = frames.shape
+    wanted = math.floor((count - 1) / fps * settings.scan_sample_fps) + 1
+    kept_width, kept_height = shrunk_size(width, height, max_side=settings.media_max_side)
+    fitting = max(1, settings.upload_max_pixels // (kept_width * kept_height))
+    chosen = np.unique(np.linspace(0, count - 1, min(wanted, fitting, count)).round().astype(int))
+    files = []
+    for index in chosen:
+        png = io.BytesIO()
+        Image.fromarray(frames[index]).save(png, format="PNG", compress_level=1)
+        files.append(png.getvalue())
+    return files
 
 
 def video_path(runtime: GeneratorRuntime, name: str) -> Path:
@@ -131,17 +163,12 @@ class _Attempt:
         self.grant_ids = [licence.grant_id for licence in licences]
         clip = self._generate(pipeline, job)
         settings.generations_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        encode_mp4(clip.frames, fps=job.parameters["fps"], destination=self.unsigned)
+        fps = job.parameters["fps"]
+        encode_mp4(clip.frames, fps=fps, destination=self.unsigned)
         if not self._move(JobState.generating, JobState.checking_output):
             return None
-        check = check_output(
-            engine,
-            requester=requester,
-            clearance_id=job.clearance_id,
-            uploads=[self.unsigned.read_bytes()],
-            likeness=self.runtime.likeness,
-            catalogue=self.runtime.catalogue,
-            now=utcnow(),
+        check = self._check_output(
+            requester, job=job, samples=output_samples(clip.frames, fps=fps, settings=settings)
         )
         if check.verdict == OutputVerdict.release_blocked:
             return self._end(
@@ -172,6 +199,28 @@ class _Attempt:
             ReleaseOutcome.cancelled: JobState.cancelled,
             ReleaseOutcome.lost: None,
         }[outcome]
+
+    def _check_output(
+        self, requester: Account, *, job: GenerationJob, samples: list[bytes]
+    ) -> OutputCheckPublic:
+        """The output check; when every media worker stays busy (uploads come first), tried
+        again a few times before the attempt ends."""
+        tried = 1
+        while True:
+            try:
+                return check_output(
+                    self.runtime.engine,
+                    requester=requester,
+                    clearance_id=job.clearance_id,
+                    uploads=samples,
+                    likeness=self.runtime.likeness,
+                    catalogue=self.runtime.catalogue,
+                    now=utcnow(),
+                )
+            except MediaBusy:
+                if tried == _MEDIA_BUSY_TRIES or self.runtime.stopping.wait(1.0):
+                    raise
+                tried += 1
 
     def _verified_claims(self, job: GenerationJob) -> ClearanceClaims:
         """The job's token verified for the digest of what will run. Checked as of the job's

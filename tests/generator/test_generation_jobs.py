@@ -1,10 +1,12 @@
 """What protects a generation job: its clearance token, the consents re-read at release, the
 conditional moves of its state, and the retry of a job whose worker stopped."""
 
+import io
 import threading
 import uuid
 from datetime import timedelta
 
+import numpy as np
 import pytest
 from factories import sign_up
 from fastapi.testclient import TestClient
@@ -15,14 +17,16 @@ from generating import (
     queued,
     wait_until_final,
 )
+from PIL import Image
 from sqlmodel import Session
 
 from clearhouse.app import create_app
 from clearhouse.db import utcnow, write_session
+from clearhouse.settings import Settings
 from generator.jobs import move_job, record_progress, recover_abandoned, take_job
 from generator.models import GenerationJob, JobState
 from generator.release import ReleaseOutcome, release
-from generator.tasks import run_job
+from generator.tasks import output_samples, run_job
 from generator.worker import GenerationWorker
 
 LONG_AGO = timedelta(hours=1)
@@ -307,3 +311,17 @@ def test_the_apps_worker_runs_what_was_queued_while_no_worker_ran(
 
     assert first.state == woken.state == JobState.released
     assert progress["progress"]["steps_done"] == progress["progress"]["steps_total"] == 2
+
+
+def test_the_output_check_samples_frames_as_a_video_upload_is_sampled_within_its_budget():
+    settings = Settings()
+    frames = np.stack([np.full((48, 64, 3), shade, dtype=np.uint8) for shade in range(16)])
+
+    def shades(samples: list[bytes]) -> list[int]:
+        return [int(np.asarray(Image.open(io.BytesIO(png)))[0, 0, 0]) for png in samples]
+
+    # Two seconds at 8 fps, sampled at 2 a second: 4 frames, the first and the last among them.
+    assert shades(output_samples(frames, fps=8, settings=settings)) == [0, 5, 10, 15]
+    # A budget that holds two frames' pixels: two frames, still spread over the whole clip.
+    small = settings.model_copy(update={"upload_max_pixels": 2 * 48 * 64})
+    assert shades(output_samples(frames, fps=8, settings=small)) == [0, 15]
