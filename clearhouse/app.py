@@ -26,6 +26,9 @@ from clearhouse.migrations import upgrade_database
 from clearhouse.openapi import install_openapi
 from clearhouse.rate_limit import RateLimiter
 from clearhouse.settings import Settings
+from generator.api import router as generator_router
+from generator.runtime import GeneratorRuntime
+from generator.worker import GenerationWorker
 from licensing.api import UPLOAD_ROUTES as CLEARANCE_UPLOAD_ROUTES
 from licensing.api import router as licensing_router
 from likeness.api import router as likeness_router
@@ -71,6 +74,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.reference_catalogue = ReferenceCatalogue.start(engine=app.state.engine)
         app.state.rate_limiter = RateLimiter.from_settings(settings)
         app.state.mailer = Mailer(engine=app.state.engine, settings=settings)
+        app.state.generation_worker = (
+            GenerationWorker(
+                runtime=GeneratorRuntime(
+                    engine=app.state.engine,
+                    settings=settings,
+                    keys=app.state.keys,
+                    likeness=app.state.likeness,
+                    catalogue=app.state.reference_catalogue,
+                )
+            )
+            if settings.generation_worker
+            else None
+        )
         # Route handlers run on anyio's thread pool (40 threads by default); uploads waiting on
         # media work hold one each, so the rest always have `request_threads` of their own.
         to_thread.current_default_thread_limiter().total_tokens = (
@@ -83,6 +99,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             app.state.ready = False
+            if app.state.generation_worker is not None:
+                app.state.generation_worker.close()
             app.state.mailer.close()
             app.state.likeness.close()
             app.state.rate_limiter.close()
@@ -126,6 +144,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(policies_router)
     app.include_router(likeness_router)
     app.include_router(licensing_router)
+    app.include_router(generator_router)
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:

@@ -1,5 +1,5 @@
-"""The `clearhouse` command: serve the API, migrate the database, verify the audit log and
-the provenance of generated videos."""
+"""The `clearhouse` command: serve the API, migrate the database, verify the audit log,
+generate a clip for an account, and verify the provenance of generated videos."""
 
 import json
 import os
@@ -14,7 +14,10 @@ from sqlmodel import Session, select
 from clearhouse.settings import Settings
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from generator.provenance import Provenance
+    from generator.runtime import GeneratorRuntime
 
 app = typer.Typer(help="Clearhouse: rights and consent for generative video.", no_args_is_help=True)
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
@@ -288,6 +291,161 @@ def mail_outbox(
                 }
             )
         )
+
+
+@app.command()
+def generate(
+    prompt: Annotated[str, typer.Argument(help="What the clip shows.")],
+    account: Annotated[
+        str, typer.Option("--as", help="Email of the account that asks (and pays) for it.")
+    ],
+    cameo: Annotated[
+        list[str] | None,
+        typer.Option(help="A registered asset the clip uses, as @handle (repeat for more)."),
+    ] = None,
+    use: Annotated[str, typer.Option(help="Declared use: personal, commercial, ...")] = "personal",
+    duration_ms: Annotated[int, typer.Option(help="Length of the clip.")] = 2000,
+    width: Annotated[int, typer.Option(help="A multiple of 8.")] = 256,
+    height: Annotated[int, typer.Option(help="A multiple of 8.")] = 256,
+    steps: Annotated[int, typer.Option(help="Denoising steps of each frame.")] = 20,
+    fps: Annotated[int, typer.Option(help="Frames a second.")] = 8,
+    seed: Annotated[int, typer.Option(help="The same seed makes the same clip.")] = 0,
+    out: Annotated[
+        Path | None, typer.Option(help="Where to write the clip (default: clearhouse-ID.mp4).")
+    ] = None,
+) -> None:
+    """Clear a generation for an account, run it here with a progress bar, and write the
+    released clip with its C2PA manifest. Exit 1 unless it is released (the reasons are
+    printed). The model is the settings' (CLEARHOUSE_GENERATOR_MODEL_DIR), else the tiny
+    untrained one, whose frames are noise."""
+    import pydantic
+
+    from clearhouse.accounts.models import Account
+    from clearhouse.db import build_engine, utcnow
+    from generator.schemas import GenerationCreate
+    from generator.service import request_generation
+
+    settings = Settings()
+    try:
+        body = GenerationCreate(
+            prompt=prompt,
+            cameos=cameo or [],
+            declared_use=use,
+            duration_ms=duration_ms,
+            width=width,
+            height=height,
+            steps=steps,
+            fps=fps,
+            seed=seed,
+        )
+    except pydantic.ValidationError as exc:
+        typer.echo(f"cannot generate this: {exc}", err=True)
+        raise typer.Exit(code=2) from None
+    with _session(settings) as session:
+        requester = session.exec(select(Account).where(Account.email == account.lower())).first()
+    if requester is None or requester.deleted_at or requester.disabled_at:
+        typer.echo(f"no active account has the email {account}", err=True)
+        raise typer.Exit(code=1)
+    if requester.email_verified_at is None:
+        typer.echo(f"{account} has not verified its email address: it cannot clear", err=True)
+        raise typer.Exit(code=1)
+    engine = build_engine(settings.resolved_database_url)
+    runtime = _generator_runtime(settings, engine)
+    try:
+        from rights.matching.runtime import start_matching
+
+        requested = request_generation(
+            engine,
+            requester=requester,
+            body=body,
+            matching=start_matching(settings),
+            likeness=runtime.likeness,
+            catalogue=runtime.catalogue,
+            settings=settings,
+            keys=runtime.keys,
+            now=utcnow(),
+        )
+        clearance = requested.clearance.clearance
+        typer.echo(f"clearance {clearance.id}: {clearance.outcome.value}")
+        for reason in clearance.reasons:
+            typer.echo(f"  {reason}")
+        if requested.job is None:
+            raise typer.Exit(code=1)
+        job = _follow(runtime, job_id=requested.job.id)
+    finally:
+        runtime.likeness.close()
+        engine.dispose()
+    typer.echo(f"generation {job.id}: {job.state.value}")
+    for reason in job.reasons:
+        typer.echo(f"  {reason}")
+    if job.video_name is None:
+        raise typer.Exit(code=1)
+    destination = out or Path(f"clearhouse-{job.id}.mp4")
+    destination.write_bytes((settings.generations_dir / job.video_name).read_bytes())
+    typer.echo(f"clip written to {destination} (clearhouse verify {destination})")
+
+
+def _generator_runtime(settings: Settings, engine: "Engine") -> "GeneratorRuntime":
+    from clearhouse.key_history import remember_keys
+    from clearhouse.keys import KeyRing
+    from generator.runtime import GeneratorRuntime
+    from likeness.runtime import LikenessRuntime
+    from rights.references.catalogue import ReferenceCatalogue
+
+    with Session(engine) as session:
+        keys = remember_keys(session, KeyRing.load(settings))
+        session.commit()
+    return GeneratorRuntime(
+        engine=engine,
+        settings=settings,
+        keys=keys,
+        likeness=LikenessRuntime.start(settings=settings, engine=engine),
+        catalogue=ReferenceCatalogue.start(engine=engine),
+    )
+
+
+def _follow(runtime: "GeneratorRuntime", *, job_id):
+    """Run the job here (unless a server's worker took it first) and show its progress until
+    it ends; the job as it ended. Interrupted, it goes back to the queue."""
+    import threading
+    import time
+
+    from generator.models import FINAL_STATES, GenerationJob, JobState
+    from generator.tasks import run_job
+
+    def read():
+        with Session(runtime.engine) as session:
+            return session.get(GenerationJob, job_id)
+
+    def run_until_ended() -> None:
+        # Again after an attempt that ended in an error, until its attempts are used up.
+        while not runtime.stopping.is_set() and (state := read().state) not in FINAL_STATES:
+            if state == JobState.queued:
+                run_job(job_id, runtime=runtime)
+            else:  # another process's worker runs it
+                runtime.stopping.wait(0.5)
+
+    running = threading.Thread(target=run_until_ended)
+    running.start()
+    shown = 0
+    bar = None
+    try:
+        while True:
+            job = read()
+            if bar is None and job.steps_total:
+                bar = typer.progressbar(length=job.steps_total, label="generating")
+                bar.__enter__()
+            if bar is not None and job.steps_done > shown:
+                bar.update(job.steps_done - shown)
+                shown = job.steps_done
+            if job.state in FINAL_STATES:
+                return job
+            time.sleep(0.2)
+    finally:
+        if bar is not None:
+            bar.__exit__(None, None, None)
+        runtime.stopping.set()
+        running.join()
 
 
 @app.command()

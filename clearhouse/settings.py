@@ -213,6 +213,32 @@ class Settings(BaseSettings):
         "weights), loaded with from_pretrained; unset: a tiny untrained pipeline built once into "
         "the data dir's models/, whose frames are noise.",
     )
+    generation_worker: bool = Field(
+        default=True,
+        description="Run queued generation jobs in a thread of the API process; off: another "
+        "process runs them (`clearhouse generate`, or several API processes with one on).",
+    )
+    generator_threads: int = Field(
+        default=1,
+        ge=1,
+        description="CPU threads torch uses for a generation: one keeps a small machine's "
+        "cores from waiting on each other (and leaves one for requests).",
+    )
+    generation_lease_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="A running job whose worker has shown no sign of life (a denoising step, a "
+        "phase begun) for this long is taken to have stopped: retried or failed.",
+    )
+    generation_max_attempts: int = Field(
+        default=3, ge=1, description="Times a job is run before it fails for good."
+    )
+    generation_poll_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="How often the worker looks for jobs queued by other processes and for "
+        "running jobs whose worker stopped.",
+    )
     provenance_cert_chain: Path | None = Field(
         default=None,
         description="PEM certificates that sign C2PA manifests, the end-entity first (ES256, "
@@ -304,6 +330,11 @@ class Settings(BaseSettings):
     @property
     def key_dir(self) -> Path:
         return self.data_dir / "keys"
+
+    @property
+    def generations_dir(self) -> Path:
+        """Where generated clips are kept: the signed MP4 of each released generation."""
+        return self.data_dir / "generations"
 
     @property
     def likeness_key_store_path(self) -> Path:

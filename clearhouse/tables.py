@@ -6,6 +6,7 @@ def import_all_tables() -> None:
     import clearhouse.accounts.models
     import clearhouse.key_history
     import clearhouse.mail.models  # noqa: F401
+    import generator.models  # noqa: F401
     import licensing.models  # noqa: F401
     import likeness.models  # noqa: F401
     import policies.models  # noqa: F401

@@ -1,6 +1,6 @@
 """Errors of the generator."""
 
-from clearhouse.errors import InvalidRequest
+from clearhouse.errors import ClearhouseError, Conflict, InvalidRequest
 
 
 class UnrunnableGeneration(InvalidRequest):
@@ -8,6 +8,28 @@ class UnrunnableGeneration(InvalidRequest):
 
     slug = "unrunnable-generation"
     title = "The generation cannot run as asked"
+
+
+class UnknownCameo(InvalidRequest):
+    """A cameo whose handle no live registered asset has."""
+
+    slug = "unknown-cameo"
+    title = "No registered asset has this handle"
+
+
+class GenerationNotReleased(Conflict):
+    """A clip asked for before its generation was released (or after it ended otherwise)."""
+
+    slug = "generation-not-released"
+    title = "This generation has not been released"
+
+
+class ClipTakenDown(ClearhouseError):
+    """A released clip no longer served: a consent it was licensed under was withdrawn."""
+
+    status_code = 410
+    slug = "clip-taken-down"
+    title = "This clip was taken down"
 
 
 class GenerationCancelled(Exception):

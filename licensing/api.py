@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, status
 from clearhouse.accounts.dependencies import VerifiedAccount
 from clearhouse.accounts.errors import EmailNotVerified
 from clearhouse.accounts.scopes import Scope, needs_scope
-from clearhouse.db import read_session, utcnow, write_session
+from clearhouse.db import utcnow, write_session
 from clearhouse.deps import (
     CurrentAccount,
     EngineDep,
@@ -48,7 +48,7 @@ from licensing.schemas import (
     ClearancePublic,
     OutputCheckPublic,
 )
-from licensing.touches import inspect_uploads, media_sha256, media_touches, text_touches
+from licensing.touches import media_sha256, scan_request
 from likeness.errors import MediaBusy, MediaWorkerLost
 from likeness.runtime import LikenessDep
 from policies.decisions import AssetOutcome
@@ -120,21 +120,21 @@ def create_clearance(
     Every outcome is recorded, and each owner sees it among their asset's usage. A request
     that waits for an owner's approval can be sent again, unchanged, once they approve."""
     request = clearance_request(body, input_media_sha256=media_sha256(uploads))
-    inspection = inspect_uploads(uploads, likeness=likeness) if uploads else None
-    with read_session(engine) as session:
-        checked = matching.check_text(session, request.prompt)
-        touches = text_touches(request.prompt, checked.matches)
-        if inspection is not None:
-            touches += media_touches(
-                session, inspection=inspection, likeness=likeness, catalogue=catalogue
-            )
+    scanned = scan_request(
+        engine,
+        prompt=request.prompt,
+        uploads=uploads,
+        matching=matching,
+        likeness=likeness,
+        catalogue=catalogue,
+    )
     with write_session(engine) as session:
         result = clear(
             session,
             requester=requester,
             request=request,
-            touches=touches,
-            content_found=checked.content,
+            touches=scanned.touches,
+            content_found=scanned.content,
             now=utcnow(),
             settings=settings,
             keys=keys,

@@ -1,4 +1,5 @@
-"""Tables of clearance: each decision on a generation request, what it touched, approvals.
+"""Tables of clearance: each decision on a generation request, what it touched, approvals;
+and what a released generation records: a licence per asset it used, and its charge.
 
 A clearance is kept whatever its outcome: the requester reads their decision back, and each
 owner reads every request that touched their assets (allowed, denied or waiting for them).
@@ -9,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Index
+from sqlalchemy import BigInteger, CheckConstraint, Index, UniqueConstraint
 from sqlmodel import Column, Field, SQLModel, Text
 
 from clearhouse.db import JSONDocument, UTCDateTime, enum_column, new_id, utcnow
@@ -156,3 +157,47 @@ class UseApproval(SQLModel, table=True):
     )
     expires_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     decided_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+
+
+class Licence(SQLModel, table=True):
+    """The use of one asset by one released generation: under which grant and policy version,
+    for which clearance, at what price. Recorded in the release's transaction, after the grant
+    was read again still active."""
+
+    __table_args__ = (
+        UniqueConstraint("generation_id", "asset_id"),
+        Index("ix_licence_asset_created", "asset_id", "created_at"),
+    )
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    generation_id: uuid.UUID = Field(foreign_key="generation_job.id", ondelete="RESTRICT")
+    clearance_id: uuid.UUID = Field(foreign_key="clearance.id", ondelete="RESTRICT")
+    asset_id: uuid.UUID = Field(foreign_key="asset.id", ondelete="RESTRICT")
+    grant_id: uuid.UUID = Field(foreign_key="consent_grant.id", ondelete="RESTRICT")
+    policy_version_id: uuid.UUID = Field(foreign_key="policy_version.id", ondelete="RESTRICT")
+    price_minor: int = Field(
+        sa_column=Column(BigInteger, nullable=False), description="This asset's lines of the quote."
+    )
+    currency: str = Field(max_length=3)
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+
+
+class Charge(SQLModel, table=True):
+    """What the creator of a released generation owes for it: the quote's total. One per
+    generation (unique), so no release is charged twice; the ledger (payouts) posts it."""
+
+    __table_args__ = (CheckConstraint("amount_minor >= 0", name="amount_not_negative"),)
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    generation_id: uuid.UUID = Field(
+        foreign_key="generation_job.id", unique=True, ondelete="RESTRICT"
+    )
+    payer_id: uuid.UUID = Field(foreign_key="account.id", index=True, ondelete="RESTRICT")
+    clearance_id: uuid.UUID = Field(foreign_key="clearance.id", ondelete="RESTRICT")
+    amount_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
+    currency: str = Field(max_length=3)
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )

@@ -156,6 +156,14 @@ class AssetUse(BaseModel):
     fee_minor: int | None
     approval_id: uuid.UUID | None
     approval: ApprovalStatus | None
+    generation_id: uuid.UUID | None = Field(
+        description="The generation our generator ran for the request, if it ran one."
+    )
+    generation_state: str | None = Field(
+        description="What came of it: queued, generating, checking_output, released, blocked "
+        "(its output showed something not covered), cancelled (a consent was withdrawn before "
+        "release) or failed."
+    )
 
 
 class ApprovalPublic(BaseModel):

@@ -11,18 +11,54 @@ What the requester then learns of it is presentation's to decide (licensing/pres
 import hashlib
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 import numpy as np
+from sqlalchemy import Engine
 from sqlmodel import Session
 
+from clearhouse.db import read_session
 from licensing.clearance import Touch
 from licensing.media_inspection import MediaInspection, inspect_media
 from likeness.runtime import LikenessRuntime
 from likeness.scan import find_likenesses
+from rights.matching.content_check import ContentFinding
+from rights.matching.runtime import MatchingRuntime
 from rights.matching.types import TextMatch
 from rights.references.catalogue import ReferenceCatalogue
+
+
+@dataclass(frozen=True)
+class ScannedRequest:
+    """What a request's prompt and media touch, and the content its prompt shows."""
+
+    touches: list[Touch]
+    content: list[ContentFinding]
+
+
+def scan_request(
+    engine: Engine,
+    *,
+    prompt: str,
+    uploads: list[bytes],
+    matching: MatchingRuntime,
+    likeness: LikenessRuntime,
+    catalogue: ReferenceCatalogue,
+) -> ScannedRequest:
+    """The text, image and face checks of a request, before the clearance's write
+    transaction: media decoded in a media worker, the searches in one read transaction.
+    Raises what :func:`inspect_uploads` raises."""
+    inspection = inspect_uploads(uploads, likeness=likeness) if uploads else None
+    with read_session(engine) as session:
+        checked = matching.check_text(session, prompt)
+        touches = text_touches(prompt, checked.matches)
+        if inspection is not None:
+            touches += media_touches(
+                session, inspection=inspection, likeness=likeness, catalogue=catalogue
+            )
+    return ScannedRequest(touches=touches, content=checked.content)
 
 
 def text_touches(prompt: str, matches: Sequence[TextMatch]) -> list[Touch]:

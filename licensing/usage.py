@@ -1,4 +1,5 @@
-"""The owner's view of every request that touched one of their assets."""
+"""The owner's view of every request that touched one of their assets, and what came of the
+generation that ran it (released, blocked, cancelled, ...) when our generator ran one."""
 
 import uuid
 
@@ -6,6 +7,7 @@ from sqlmodel import Session, select
 
 from clearhouse.accounts.models import Account
 from clearhouse.pagination import PageParams, paginate
+from generator.models import GenerationJob
 from licensing.models import Clearance, ClearedAsset, UseApproval
 from licensing.schemas import AssetUse
 from policies.decisions import AssetOutcome
@@ -15,10 +17,19 @@ def asset_usage(
     session: Session, *, asset_id: uuid.UUID, outcome: AssetOutcome | None, params: PageParams
 ) -> tuple[list[AssetUse], int]:
     query = (
-        select(ClearedAsset, Clearance, Account.display_name, UseApproval.id, UseApproval.status)
+        select(
+            ClearedAsset,
+            Clearance,
+            Account.display_name,
+            UseApproval.id,
+            UseApproval.status,
+            GenerationJob.id,
+            GenerationJob.state,
+        )
         .join(Clearance, Clearance.id == ClearedAsset.clearance_id)
         .join(Account, Account.id == Clearance.requester_id)
         .outerjoin(UseApproval, UseApproval.cleared_asset_id == ClearedAsset.id)
+        .outerjoin(GenerationJob, GenerationJob.clearance_id == Clearance.id)
         .where(ClearedAsset.asset_id == asset_id)
     )
     if outcome is not None:
@@ -42,6 +53,16 @@ def asset_usage(
             fee_minor=cleared.fee_minor,
             approval_id=approval_id,
             approval=approval,
+            generation_id=generation_id,
+            generation_state=generation_state,
         )
-        for cleared, clearance, requester_name, approval_id, approval in rows
+        for (
+            cleared,
+            clearance,
+            requester_name,
+            approval_id,
+            approval,
+            generation_id,
+            generation_state,
+        ) in rows
     ], total

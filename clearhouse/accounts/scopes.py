@@ -27,7 +27,7 @@ class Scope(StrEnum):
     assets_read = "assets:read"
     assets_write = "assets:write"
     likeness_scan = "likeness:scan"
-    # Reserved for the clearance API (clearing a generation request); no route takes it yet.
+    # Clearing generation requests, and generating (POST /v1/clearances, /v1/generations).
     clearance = "clearance"
 
 
@@ -38,7 +38,8 @@ SCOPE_DESCRIPTIONS = {
     Scope.assets_write: "register, change and delete assets, set policies, grant and revoke "
     "consent, enrol faces",
     Scope.likeness_scan: "scan media for the account's own likenesses",
-    Scope.clearance: "clear generation requests (the clearance API, not built yet)",
+    Scope.clearance: "clear generation requests and generate clips (POST /v1/clearances, "
+    "/v1/generations)",
 }
 
 SCOPE_ATTRIBUTE = "clearhouse_scope"

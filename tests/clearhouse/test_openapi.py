@@ -37,6 +37,13 @@ EXPECTED_STATUSES = {
     ("post", "/v1/clearances/{clearance_id}/output-check"): {
         *("200", "400", "401", "403", "404", "409", "413", "415", "422", "429", "503"),
     },
+    # No media: no 415, and no decoder to be busy (503 is the rate limiter's).
+    ("post", "/v1/generations"): {"201", "400", "401", "403", "413", "422", "429", "503"},
+    ("get", "/v1/generations/{generation_id}/video"): {
+        *("200", "401", "403", "404", "409", "410", "429", "503"),
+    },
+    # Public: anyone holding a clip asks, with no credentials.
+    ("get", "/v1/generations/{generation_id}/status"): {"200", "404"},
 }
 
 

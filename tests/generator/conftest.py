@@ -1,6 +1,9 @@
-"""The generator's fixtures: one tiny pipeline and one platform signing identity per run."""
+"""The generator's fixtures: one tiny pipeline and one platform signing identity per run; a
+creator, and a character licensed to anyone."""
 
 import pytest
+from factories import granted_asset, sign_up
+from generating import USD_POLICY
 
 from clearhouse.settings import Settings
 from generator.pipeline import ClipPipeline, load_configured_pipeline
@@ -29,3 +32,17 @@ def platform_signer(generator_settings: Settings) -> SigningIdentity:
 def platform_ca(generator_settings: Settings, platform_signer: SigningIdentity) -> bytes:
     """The PEM certificate of the platform's self-made CA, which issued ``platform_signer``."""
     return (generator_settings.key_dir / "provenance-ca.crt").read_bytes()
+
+
+@pytest.fixture
+def requester(client):
+    """A creator: asks for generations, owns nothing."""
+    return sign_up(client, role="creator")
+
+
+@pytest.fixture
+def character(client, holder) -> dict:
+    """The holder's character @nova_knight, licensed to anyone for USD 1.50 + 0.10/s; its
+    grant's id is under ``grant_id``."""
+    asset, granted = granted_asset(client, holder, handle="nova_knight", policy=USD_POLICY)
+    return {**asset, "grant_id": granted["grant"]["id"]}

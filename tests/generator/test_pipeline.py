@@ -123,6 +123,7 @@ def test_importing_the_generator_and_the_cli_loads_no_model_library():
     heavy = ("torch", "diffusers", "transformers", "c2pa", "av")
     code = (
         "import sys, clearhouse.cli, generator.pipeline, generator.provenance, generator.video\n"
+        "import clearhouse.app, generator.api, generator.tasks, generator.worker\n"
         f"loaded = [name for name in {heavy!r} if name in sys.modules]\n"
         "assert not loaded, loaded\n"
     )

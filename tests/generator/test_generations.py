@@ -1,0 +1,249 @@
+"""Generations end to end on the CPU with the tiny pipeline: asked for through the API,
+cleared, run by the job, checked, released with its licences and charge, and its clip's C2PA
+manifest read back; and what a creator, and nobody else, reads of it."""
+
+import dataclasses
+import uuid
+from collections import Counter
+
+import numpy as np
+import pytest
+from clearing import character_with_reference, licensed, usage
+from drawn_characters import draw_character, png_bytes
+from enrolling import OBAMA, enrol
+from factories import create_asset, grant, set_policy, sign_up
+from generating import (
+    USD_POLICY,
+    ask,
+    charges_and_licences,
+    generator_runtime,
+    job,
+    queued,
+)
+from sqlmodel import select
+
+from generator.models import GenerationJob
+from generator.provenance import read_provenance
+from generator.signing_identity import CA_CERTIFICATE
+from generator.tasks import run_job
+from licensing.models import OutputCheck
+
+pytestmark = pytest.mark.still_photos
+
+
+@pytest.fixture
+def face(client, holder) -> dict:
+    """The holder's face @barack_face, enrolled from three photos and licensed to anyone."""
+    asset = create_asset(client, holder, kind="likeness", handle="barack_face")
+    assert enrol(client, holder, asset["id"], OBAMA).status_code == 200
+    set_policy(client, holder, asset["id"], USD_POLICY)
+    grant(client, holder, asset["id"])
+    return asset
+
+
+def test_a_cleared_generation_is_released_licensed_charged_and_signed(
+    client, engine, settings, holder, requester, character, face, clip_pipeline, tmp_path
+):
+    asked = ask(client, requester, "Nova Knight guarding a lighthouse", cameos=["@Barack_Face"])
+    clearance, generation = asked["clearance"], asked["generation"]
+    assert clearance["outcome"] == "cleared" and clearance["token"] is None
+    assert {a["handle"] for a in clearance["assets"]} == {"nova_knight", "barack_face"}
+    assert generation["state"] == "queued"
+    assert generation["parameters"]["cameos"] == ["barack_face"]
+
+    state = run_job(uuid.UUID(generation["id"]), runtime=generator_runtime(client, clip_pipeline))
+
+    assert state == "released"
+    read = client.get(f"/v1/generations/{generation['id']}", headers=requester.headers).json()
+    assert read["state"] == "released" and read["reasons"] == [] and read["attempts"] == 1
+    assert read["progress"]["steps_done"] == read["progress"]["steps_total"] > 0
+    fees = Counter()
+    for line in clearance["quote"]["lines"]:
+        fees[line["asset_id"]] += line["amount_minor"]
+    licensed = {(i["handle"], i["policy_version"], i["price_minor"]) for i in read["licences"]}
+    assert licensed == {
+        ("nova_knight", 1, fees[character["id"]]),
+        ("barack_face", 1, fees[face["id"]]),
+    }
+    assert read["charge"] == {"amount_minor": clearance["quote"]["total_minor"], "currency": "USD"}
+
+    video = client.get(_path(read["video_url"], settings), headers=requester.headers)
+    assert video.status_code == 200 and video.headers["content-type"] == "video/mp4"
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(video.content)
+    provenance = read_provenance(
+        path, trust_anchors_pem=(settings.key_dir / CA_CERTIFICATE).read_bytes()
+    )
+    assert provenance.trusted and provenance.ai_generated
+    stated = provenance.clearance
+    assert stated["generation_id"] == generation["id"]
+    assert stated["clearance_id"] == clearance["id"]
+    assert stated["status_url"] == read["status_url"]
+    assert sorted(stated["licences"], key=lambda lic: lic["asset_id"]) == sorted(
+        (
+            {
+                "asset_id": lic["asset_id"],
+                "grant_id": lic["grant_id"],
+                "policy_version": lic["policy_version"],
+                "price": {"amount_minor": lic["price_minor"], "currency": "USD"},
+            }
+            for lic in read["licences"]
+        ),
+        key=lambda lic: lic["asset_id"],
+    )
+
+    status = client.get(_path(read["status_url"], settings))
+    assert status.status_code == 200, status.text
+    assert status.json() == {
+        "generation_id": generation["id"],
+        "status": "released",
+        "revoked_at": None,
+    }
+    assert charges_and_licences(engine, generation["id"]) == (1, 2)
+    # Each owner sees the generation their asset was used in, and that it was released.
+    for asset in (character, face):
+        [use] = usage(client, holder, asset["id"])
+        assert (use["generation_id"], use["generation_state"]) == (generation["id"], "released")
+
+
+def test_the_output_check_ran_on_the_clip_before_release(client, session, requester, clip_pipeline):
+    generation_id = queued(client, requester)
+    run_job(uuid.UUID(generation_id), runtime=generator_runtime(client, clip_pipeline))
+    released = job(client.app.state.engine, generation_id)
+    assert released.state == "released"
+    [check] = session.exec(
+        select(OutputCheck).where(OutputCheck.clearance_id == released.clearance_id)
+    ).all()
+    assert check.verdict == "release_allowed" and check.frames_checked >= 1
+
+
+class ShowingPicture:
+    """The tiny pipeline, its frames replaced by ``picture``: an output that shows something."""
+
+    def __init__(self, pipeline, picture) -> None:
+        self.pipeline, self.picture = pipeline, picture
+        self.model = pipeline.model
+
+    def __call__(self, **request):
+        clip = self.pipeline(**request)
+        size = (request["width"], request["height"])
+        shown = np.asarray(self.picture.convert("RGB").resize(size))
+        return dataclasses.replace(clip, frames=np.stack([shown] * len(clip.frames)))
+
+
+def test_an_output_showing_what_the_clearance_does_not_cover_is_blocked_and_its_owner_sees_it(
+    client, engine, settings, holder, requester, clip_pipeline
+):
+    drawn = draw_character(7)
+    character = character_with_reference(client, holder, png_bytes(drawn), handle="drawn_seven")
+    licensed(client, holder, character["id"])
+    generation_id = queued(client, requester, width=128, height=128)
+    runtime = generator_runtime(client, ShowingPicture(clip_pipeline, drawn))
+
+    assert run_job(uuid.UUID(generation_id), runtime=runtime) == "blocked"
+
+    read = client.get(f"/v1/generations/{generation_id}", headers=requester.headers).json()
+    assert read["state"] == "blocked" and read["charge"] is None and read["licences"] == []
+    assert read["reasons"][0].startswith("Release blocked: the output shows 1 registered asset")
+    [use] = usage(client, holder, character["id"])
+    assert (use["found_in"], use["outcome"], use["clearance_id"], use["generation_state"]) == (
+        "output",
+        "deny",
+        read["clearance_id"],
+        "blocked",
+    )
+    assert charges_and_licences(engine, generation_id) == (0, 0)
+    video = client.get(f"/v1/generations/{generation_id}/video", headers=requester.headers)
+    assert video.status_code == 409
+    assert list(settings.generations_dir.glob(f"{generation_id}*")) == []
+
+
+def _path(url: str, settings) -> str:
+    return url.removeprefix(settings.public_url)
+
+
+def test_a_denied_request_queues_nothing_and_says_why(client, engine, holder, requester):
+    asset = create_asset(client, holder, handle="quiet_fox")
+    set_policy(client, holder, asset["id"], {**USD_POLICY, "allowed_uses": ["personal"]})
+    client.post(f"/v1/assets/{asset['id']}/grants", headers=holder.headers, json={})
+
+    asked = ask(client, requester, "a cat", cameos=["@quiet_fox"])
+
+    assert asked["generation"] is None
+    assert asked["clearance"]["outcome"] == "denied"
+    assert any("commercial" in reason for reason in asked["clearance"]["reasons"])
+    with engine.connect() as connection:
+        assert connection.execute(select(GenerationJob.id)).all() == []
+
+
+def test_a_request_that_waits_for_approval_queues_nothing(client, holder, requester):
+    asset = create_asset(client, holder, handle="shy_otter")
+    set_policy(client, holder, asset["id"], {**USD_POLICY, "approval_required": True})
+    client.post(f"/v1/assets/{asset['id']}/grants", headers=holder.headers, json={})
+
+    asked = ask(client, requester, "an otter", cameos=["@shy_otter"])
+
+    assert asked["generation"] is None
+    assert asked["clearance"]["outcome"] == "needs_approval"
+    assert asked["clearance"]["reasons"]
+
+
+def test_an_unknown_cameo_is_refused_with_its_handle(client, requester):
+    answer = client.post(
+        "/v1/generations",
+        headers=requester.headers,
+        json={
+            "prompt": "a walk",
+            "declared_use": "personal",
+            "cameos": ["@nobody_here"],
+            "duration_ms": 500,
+            "width": 64,
+            "height": 64,
+        },
+    )
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["type"].endswith("/unknown-cameo")
+    assert "@nobody_here" in answer.json()["detail"]
+
+
+def test_only_its_creator_reads_a_generation_and_its_clip(client, holder, requester, clip_pipeline):
+    generation_id = queued(client, requester)
+    strangers = [holder, sign_up(client, role="creator")]
+    for path in (f"/v1/generations/{generation_id}", f"/v1/generations/{generation_id}/video"):
+        for stranger in strangers:
+            answer = client.get(path, headers=stranger.headers)
+            assert answer.status_code == 404, answer.text
+    # Not released yet: its clip is refused to its creator too, and it has no public status.
+    early = client.get(f"/v1/generations/{generation_id}/video", headers=requester.headers)
+    assert early.status_code == 409 and early.json()["type"].endswith("/generation-not-released")
+    assert client.get(f"/v1/generations/{generation_id}/status").status_code == 404
+
+    run_job(uuid.UUID(generation_id), runtime=generator_runtime(client, clip_pipeline))
+    for stranger in strangers:
+        for suffix in ("", "/video"):
+            answer = client.get(
+                f"/v1/generations/{generation_id}{suffix}", headers=stranger.headers
+            )
+            assert answer.status_code == 404, answer.text
+    mine = client.get(f"/v1/generations/{generation_id}/video", headers=requester.headers)
+    assert mine.status_code == 200
+
+
+def test_a_clip_is_taken_down_once_a_consent_it_used_is_withdrawn(
+    client, engine, holder, requester, character, clip_pipeline
+):
+    generation_id = queued(client, requester, "Nova Knight at dawn")
+    run_job(uuid.UUID(generation_id), runtime=generator_runtime(client, clip_pipeline))
+    grant_id = client.get(f"/v1/generations/{generation_id}", headers=requester.headers).json()[
+        "licences"
+    ][0]["grant_id"]
+
+    revoked = client.post(f"/v1/grants/{grant_id}/revoke", headers=holder.headers, json={})
+    assert revoked.status_code == 200, revoked.text
+
+    video = client.get(f"/v1/generations/{generation_id}/video", headers=requester.headers)
+    assert video.status_code == 410 and video.json()["type"].endswith("/clip-taken-down")
+    status = client.get(f"/v1/generations/{generation_id}/status").json()
+    assert status["status"] == "revoked" and status["revoked_at"] is not None
+    # What was released stays released and charged: the use happened.
+    assert charges_and_licences(engine, generation_id) == (1, 1)
