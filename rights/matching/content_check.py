@@ -1,7 +1,7 @@
 """The content check: which content categories a prompt shows, whatever the requester declares.
 
 The categories and what each covers are `policies.document.ContentCategory`; what each reads
-like is `content_descriptions.py`. A category is found in a prompt by either of:
+like is `content_descriptions.toml`. A category is found in a prompt by either of:
 
 - **words**: one of the category's unambiguous words or phrases ("beheaded", "sieg heil",
   "money laundering"), looked up in the folded prompt by the IP check's name index, so with
