@@ -13,6 +13,7 @@ from clearhouse.accounts.models import Account
 from clearhouse.db import read_session, write_session
 from clearhouse.errors import NotFound
 from clearhouse.keys import KeyRing
+from clearhouse.ownership import owned
 from clearhouse.settings import Settings
 from generator.errors import UnknownCameo
 from generator.jobs import queue_job
@@ -137,14 +138,14 @@ def creators_generation(
     session: Session, *, requester_id: uuid.UUID, generation_id: uuid.UUID
 ) -> GenerationJob:
     """The generation, if ``requester_id`` asked for it; anyone else's is not found (404)."""
-    job = session.exec(
-        select(GenerationJob).where(
-            GenerationJob.id == generation_id, GenerationJob.requester_id == requester_id
-        )
-    ).first()
-    if job is None:
-        raise NotFound("No generation with this id among yours.")
-    return job
+    return owned(
+        session,
+        GenerationJob,
+        generation_id,
+        owner_column=GenerationJob.requester_id,
+        owner_id=requester_id,
+        not_found=NotFound("No generation with this id among yours."),
+    )
 
 
 def released_generation(session: Session, *, generation_id: uuid.UUID) -> GenerationJob:

@@ -2,9 +2,10 @@
 
 import uuid
 
-from sqlmodel import Session, select
+from sqlmodel import Session
 
 from clearhouse.errors import NotFound
+from clearhouse.ownership import owned
 from licensing.models import Clearance
 
 
@@ -12,11 +13,11 @@ def requesters_clearance(
     session: Session, *, requester_id: uuid.UUID, clearance_id: uuid.UUID
 ) -> Clearance:
     """The clearance, if ``requester_id`` asked for it; anyone else's is not found (404)."""
-    clearance = session.exec(
-        select(Clearance).where(
-            Clearance.id == clearance_id, Clearance.requester_id == requester_id
-        )
-    ).first()
-    if clearance is None:
-        raise NotFound("No clearance with this id among yours.")
-    return clearance
+    return owned(
+        session,
+        Clearance,
+        clearance_id,
+        owner_column=Clearance.requester_id,
+        owner_id=requester_id,
+        not_found=NotFound("No clearance with this id among yours."),
+    )

@@ -15,6 +15,7 @@ from audit.service import record_event
 from clearhouse.accounts.models import Account
 from clearhouse.db import read_session, utcnow, write_session
 from clearhouse.errors import NotFound
+from clearhouse.ownership import owned
 from likeness import vault
 from likeness.enrolment_frames import CheckedEnrolment, check_enrolment_frames
 from likeness.errors import EnrolmentClosed, EnrolmentRejected, FaceAlreadyEnrolled, NotALikeness
@@ -65,13 +66,15 @@ def open_enrolment(
 def owned_enrolment(
     session: Session, *, owner: Account, enrolment_id: uuid.UUID, for_update: bool = False
 ) -> EnrolmentSession:
-    query = select(EnrolmentSession).where(
-        EnrolmentSession.id == enrolment_id, EnrolmentSession.owner_id == owner.id
+    return owned(
+        session,
+        EnrolmentSession,
+        enrolment_id,
+        owner_column=EnrolmentSession.owner_id,
+        owner_id=owner.id,
+        not_found=NotFound("No enrolment with this id among yours."),
+        for_update=for_update,
     )
-    enrolment = session.exec(query.with_for_update() if for_update else query).first()
-    if enrolment is None:
-        raise NotFound("No enrolment with this id among yours.")
-    return enrolment
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ from sqlalchemy import bindparam
 from sqlmodel import Session, select
 
 from clearhouse.errors import NotFound
+from clearhouse.ownership import owned
 from clearhouse.pagination import PageParams, paginate
 from policies.models import PolicyVersion
 from rights.models import (
@@ -87,14 +88,14 @@ def grants_with_policies(
 def get_owned_receipt(
     session: Session, *, owner_id: uuid.UUID, receipt_id: uuid.UUID
 ) -> ConsentReceipt:
-    receipt = session.exec(
-        select(ConsentReceipt).where(
-            ConsentReceipt.id == receipt_id, ConsentReceipt.owner_id == owner_id
-        )
-    ).first()
-    if receipt is None:
-        raise NotFound("No receipt with this id among yours.")
-    return receipt
+    return owned(
+        session,
+        ConsentReceipt,
+        receipt_id,
+        owner_column=ConsentReceipt.owner_id,
+        owner_id=owner_id,
+        not_found=NotFound("No receipt with this id among yours."),
+    )
 
 
 def grant_status(session: Session, grant_id: uuid.UUID) -> GrantStatus | None:

@@ -23,6 +23,7 @@ from clearhouse.db import utcnow
 from clearhouse.errors import Conflict, InvalidRequest, NotFound, Unauthenticated
 from clearhouse.keys import KeyRing
 from clearhouse.mail.outbox import Mailer
+from clearhouse.ownership import owned
 from clearhouse.schemas import check_storable_text
 from clearhouse.settings import Settings
 
@@ -322,11 +323,14 @@ def list_api_keys(session: Session, *, account: Account) -> list[ApiKey]:
 
 
 def revoke_api_key(session: Session, *, account: Account, key_id: uuid.UUID) -> ApiKey:
-    key = session.exec(
-        select(ApiKey).where(ApiKey.id == key_id, ApiKey.account_id == account.id)
-    ).first()
-    if key is None:
-        raise NotFound("No API key with this id among yours.")
+    key = owned(
+        session,
+        ApiKey,
+        key_id,
+        owner_column=ApiKey.account_id,
+        owner_id=account.id,
+        not_found=NotFound("No API key with this id among yours."),
+    )
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         session.add(key)
