@@ -139,12 +139,11 @@ class _Attempt:
 
     def run(self, pipeline: ClipPipeline) -> JobState | None:
         engine, settings = self.runtime.engine, self.runtime.settings
-        with read_session(engine) as session:
-            job = session.get(GenerationJob, self.job_id)
-            requester = session.get(Account, job.requester_id)
         try:
-            claims = self._verified_claims(job)
             with read_session(engine) as session:
+                job = session.get(GenerationJob, self.job_id)
+                requester = session.get(Account, job.requester_id)
+                claims = self._verified_claims(job)
                 licences = planned_licences(
                     session,
                     clearance_id=job.clearance_id,

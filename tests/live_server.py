@@ -14,7 +14,7 @@ from pathlib import Path
 
 import uvicorn
 
-from bench.server import live_server
+from bench.server import LiveServer, live_server
 from clearhouse.app import create_app
 from clearhouse.settings import Settings
 
@@ -30,12 +30,18 @@ _PASSED = {
     "CLEARHOUSE_REQUEST_THREADS": "request_threads",
     "CLEARHOUSE_REFERENCE_IMAGES_PER_ASSET": "reference_images_per_asset",
     "CLEARHOUSE_MEDIA_CONCURRENCY": "media_concurrency",
+    "CLEARHOUSE_GENERATION_WORKER": "generation_worker",
+    "CLEARHOUSE_GENERATOR_THREADS": "generator_threads",
+    "CLEARHOUSE_GENERATION_LEASE_SECONDS": "generation_lease_seconds",
+    "CLEARHOUSE_GENERATION_MAX_ATTEMPTS": "generation_max_attempts",
+    "CLEARHOUSE_GENERATION_POLL_SECONDS": "generation_poll_seconds",
 }
 
 
 @contextmanager
-def clearhouse_serve(settings: Settings, *, log: Path) -> Iterator[str]:
-    """Start `clearhouse serve` on ``settings``' database (already migrated); yield its URL."""
+def clearhouse_server(settings: Settings, *, log: Path) -> Iterator[LiveServer]:
+    """Start `clearhouse serve` on ``settings``' database (already migrated); yield it (its URL
+    and its process id)."""
     passed = {variable: str(getattr(settings, name)) for variable, name in _PASSED.items()}
     with live_server(
         data_dir=settings.data_dir,
@@ -44,6 +50,13 @@ def clearhouse_serve(settings: Settings, *, log: Path) -> Iterator[str]:
         log_path=log,
     ) as server:
         register_server(server.base_url, settings.resolved_database_url)
+        yield server
+
+
+@contextmanager
+def clearhouse_serve(settings: Settings, *, log: Path) -> Iterator[str]:
+    """Start `clearhouse serve` on ``settings``' database (already migrated); yield its URL."""
+    with clearhouse_server(settings, log=log) as server:
         yield server.base_url
 
 

@@ -154,3 +154,16 @@ def test_clearance_bench_reports_the_text_checks_rates_and_times():
             assert run["cpu_ms_per_clearance"] > 0
         paced = clearances[backend]["paced"]["latency_from_due"]
         assert 0 < paced["p50_ms"] <= paced["p99_ms"]
+
+
+def test_generation_bench_times_the_checks_and_the_generation_of_a_clip():
+    report = _run("bench/generation.py", "--quick")
+    tiny = report["tiny_cpu"]
+    assert tiny["clip"]["frames"] == 4  # half a second at 8 frames a second
+    assert tiny["device"] == "cpu" and tiny["output_verdict"] == "release_allowed"
+    assert tiny["generation_s"] > 0 and tiny["clearance_ms"] > 0 and tiny["output_check_ms"] > 0
+    checks_s = (tiny["clearance_ms"] + tiny["output_check_ms"]) / 1000
+    assert tiny["checks_share"] == pytest.approx(checks_s / tiny["generation_s"], rel=1e-3)
+    assert (report["full_size_cuda"] is None) == (
+        report["targets_met"]["full_size_cuda_checks_share"] is None
+    )
