@@ -149,7 +149,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:
         """Ready when the database answers and the keys are loaded."""
-        with app.state.engine.connect() as connection:
+        with app.state.read_engine.connect() as connection:
             connection.execute(text("SELECT 1"))
         return {"status": "ok"}
 
