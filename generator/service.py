@@ -288,16 +288,7 @@ def _found_in_blocked_outputs(
         .order_by(ClearedAsset.created_at, ClearedAsset.id)
     ).all():
         found[cleared.output_check_id].append(
-            presentation.touched_asset(
-                asset_id=cleared.asset_id,
-                handle=handle,
-                kind=kind.value,
-                outcome=cleared.outcome,
-                reasons=[reason["text"] for reason in cleared.reasons],
-                matched_by=cleared.matched_by,
-                disclosed=cleared.disclosed,
-                approval=None,
-            )
+            presentation.stored_touched_asset(cleared, handle=handle, kind=kind, approval=None)
         )
     return found
 

@@ -9,7 +9,7 @@ import uuid
 
 import httpx
 import pytest
-from factories import create_asset, grant, set_policy, sign_up
+from factories import PASSWORD, create_asset, grant, set_policy, sign_up
 from generating import USD_POLICY, generator_runtime, queued
 from sqlalchemy import text
 
@@ -160,18 +160,28 @@ def test_revoking_every_grant_of_an_asset_takes_down_every_clip_licensed_under_o
     assert again.json()["generations_taken_down"] == 1
 
 
-def test_deleting_an_asset_takes_down_its_clips(
-    client, holder, requester, character, clip_pipeline
+@pytest.mark.parametrize("deleting", ["the asset", "the account"])
+def test_deleting_the_asset_or_its_owners_account_takes_down_its_clips(
+    client, holder, requester, character, clip_pipeline, deleting
 ):
     generation_id = _released(client, requester, clip_pipeline, "Nova Knight at dawn")
 
-    deleted = client.delete(f"/v1/assets/{character['id']}", headers=holder.headers)
+    if deleting == "the asset":
+        deleted = client.delete(f"/v1/assets/{character['id']}", headers=holder.headers)
+        assert deleted.status_code == 200, deleted.text
+        assert deleted.json()["revocation"]["generations_taken_down"] == 1
+        [use] = _usage(client, holder, character["id"], taken_down="true")
+        assert use["generation_id"] == generation_id
+    else:
+        deleted = client.post(
+            "/v1/accounts/me/deletion", headers=holder.headers, json={"password": PASSWORD}
+        )
+        assert deleted.status_code == 200, deleted.text
+        assert deleted.json()["generations_taken_down"] == 1
 
-    assert deleted.status_code == 200, deleted.text
-    assert deleted.json()["revocation"]["generations_taken_down"] == 1
     assert not _served(client, requester, generation_id)
-    [use] = _usage(client, holder, character["id"], taken_down="true")
-    assert use["generation_id"] == generation_id
+    read = client.get(f"/v1/generations/{generation_id}", headers=requester.headers).json()
+    assert read["taken_down"]["grant_id"] == character["grant_id"]
 
 
 def test_the_creators_list_pages_and_filters_by_state(client, requester, clip_pipeline):
