@@ -9,11 +9,13 @@ import uuid
 
 import httpx
 import pytest
+from alembic import command
 from factories import PASSWORD, create_asset, grant, set_policy, sign_up
 from generating import USD_POLICY, generator_runtime, queued
 from sqlalchemy import text
 
 import generator.tasks
+from clearhouse.migrations import alembic_config, upgrade_database
 from generator.models import JobState
 from generator.tasks import run_job
 
@@ -263,3 +265,21 @@ def test_a_release_that_commits_while_a_revocation_waits_for_its_grant_is_taken_
     read = client.get(f"/v1/generations/{generation_id}", headers=requester.headers).json()
     assert read["taken_down"]["grant_id"] == character["grant_id"]
     assert not _served(client, requester, generation_id)
+
+
+def test_the_migration_takes_down_clips_whose_consent_was_withdrawn_before_it(
+    client, settings, holder, requester, character, comet, clip_pipeline
+):
+    """Revision 0015 flags what was released, then revoked, while takedowns were not stored."""
+    withdrawn = _released(client, requester, clip_pipeline, "Nova Knight at dawn")
+    kept = _released(client, requester, clip_pipeline, "Captain Comet at noon")
+    client.post(f"/v1/grants/{character['grant_id']}/revoke", headers=holder.headers, json={})
+    flagged = client.get(f"/v1/generations/{withdrawn}", headers=requester.headers).json()
+    command.downgrade(alembic_config(settings.resolved_database_url), "0014")
+
+    upgrade_database(settings.resolved_database_url)
+
+    again = client.get(f"/v1/generations/{withdrawn}", headers=requester.headers).json()
+    assert again["taken_down"] == flagged["taken_down"] is not None
+    assert not _served(client, requester, withdrawn)
+    assert _served(client, requester, kept)
