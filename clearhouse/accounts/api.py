@@ -197,8 +197,9 @@ def delete_my_account(
     likeness: LikenessDep,
 ):
     """Delete your account, giving your password: every grant is withdrawn (with receipts,
-    and the released clips licensed under them taken down), every asset deleted and every likeness's face data destroyed, API keys and tokens end,
-    and your email, name and date of birth are erased. The audit log keeps what happened."""
+    and the released clips licensed under them taken down), every asset deleted and every
+    likeness's face data destroyed, API keys and tokens end, and your email, name and date of
+    birth are erased. The audit log keeps what happened."""
     confirm_password(account, body.password)
     deletion = lifecycle.delete_account(
         session, account=account, settings=settings, keys=keys, likeness=likeness
