@@ -4,7 +4,7 @@ the public status its manifest points at."""
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Depends, Query, Request, status
 from fastapi.responses import FileResponse
 
 from clearhouse.accounts.dependencies import VerifiedAccount
@@ -12,6 +12,7 @@ from clearhouse.accounts.scopes import Scope, needs_scope
 from clearhouse.db import read_session, utcnow
 from clearhouse.deps import CurrentAccount, EngineDep, KeysDep, ReadSessionDep, SettingsDep
 from clearhouse.errors import NotFound, raises
+from clearhouse.pagination import Page, PageParams, page_params
 from generator import service
 from generator.errors import ClipTakenDown, GenerationNotReleased, UnknownCameo
 from generator.models import JobState
@@ -36,6 +37,7 @@ async def get_generation_worker(request: Request) -> GenerationWorker | None:
 
 
 WorkerDep = Annotated[GenerationWorker | None, Depends(get_generation_worker)]
+Paging = Annotated[PageParams, Depends(page_params)]
 
 
 @router.post(
@@ -86,6 +88,34 @@ def create_generation(
     return GenerationRequested(clearance=clearance, generation=generation)
 
 
+@router.get("/generations", response_model=Page[GenerationPublic])
+@needs_scope(Scope.clearance)
+def list_generations(
+    requester: CurrentAccount,
+    session: ReadSessionDep,
+    settings: SettingsDep,
+    paging: Paging,
+    state: Annotated[JobState | None, Query(description="Only generations in this state.")] = None,
+    taken_down: Annotated[
+        bool | None,
+        Query(
+            description="`true`: only released clips taken down since (a consent they were "
+            "licensed under was withdrawn); `false`: only the others."
+        ),
+    ] = None,
+):
+    """Your generations, newest first, as `GET /v1/generations/{id}` shows each."""
+    jobs, total = service.creators_generations(
+        session, requester_id=requester.id, state=state, taken_down=taken_down, params=paging
+    )
+    return Page(
+        items=service.generations_public(session, jobs=jobs, settings=settings),
+        total=total,
+        limit=paging.limit,
+        offset=paging.offset,
+    )
+
+
 @router.get("/generations/{generation_id}", response_model=GenerationPublic)
 @raises(NotFound)
 @needs_scope(Scope.clearance)
@@ -96,7 +126,8 @@ def read_generation(
     settings: SettingsDep,
 ):
     """One of your generations: its state, progress (denoising steps done of all), why it
-    ended as it did, and once released its licences, charge and clip."""
+    ended as it did (and, when blocked, what its output showed), once released its licences,
+    charge and clip, and whether the clip was taken down since, when and why."""
     job = service.creators_generation(
         session, requester_id=requester.id, generation_id=generation_id
     )
@@ -131,11 +162,11 @@ def read_generation_video(
             f"This generation is {job.state.value}: only a released one has a clip."
             + (f" {' '.join(job.reasons)}" if job.reasons else "")
         )
-    withdrawn = service.consent_withdrawn_at(session, generation_id=job.id)
-    if withdrawn is not None:
+    if job.taken_down_at is not None:
         raise ClipTakenDown(
-            f"A consent this clip was licensed under was withdrawn at {withdrawn.isoformat()}: "
-            "it is no longer served."
+            "A consent this clip was licensed under was withdrawn at "
+            f"{job.taken_down_at.isoformat()}: it is no longer served (`taken_down` in the "
+            "generation says which)."
         )
     return FileResponse(
         settings.generations_dir / job.video_name,
@@ -150,9 +181,8 @@ def read_generation_status(generation_id: uuid.UUID, session: ReadSessionDep):
     """Public, for anyone who holds the clip: `released` while it may be shown, `revoked`
     once a consent it was licensed under is withdrawn. Its C2PA manifest names this URL."""
     job = service.released_generation(session, generation_id=generation_id)
-    withdrawn = service.consent_withdrawn_at(session, generation_id=job.id)
     return GenerationStatus(
         generation_id=job.id,
-        status="revoked" if withdrawn is not None else "released",
-        revoked_at=withdrawn,
+        status="revoked" if job.taken_down_at is not None else "released",
+        revoked_at=job.taken_down_at,
     )

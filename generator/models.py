@@ -55,6 +55,7 @@ class GenerationJob(SQLModel, table=True):
     __table_args__ = (
         Index("ix_generation_job_state_heartbeat", "state", "heartbeat_at"),
         Index("ix_generation_job_requester_created", "requester_id", "created_at"),
+        Index("ix_generation_job_requester_taken_down", "requester_id", "taken_down_at"),
     )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
@@ -109,3 +110,16 @@ class GenerationJob(SQLModel, table=True):
         "running job silent past the lease is retried or failed.",
     )
     finished_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    taken_down_at: datetime | None = Field(
+        default=None,
+        sa_column=Column(UTCDateTime),
+        description="When its clip was taken down: set, in the revocation's transaction, by "
+        "the first withdrawal of a consent it was licensed under (rights/service.py). From "
+        "then on the clip is not served and its status URL answers revoked.",
+    )
+    takedown_grant_id: uuid.UUID | None = Field(
+        default=None,
+        foreign_key="consent_grant.id",
+        ondelete="RESTRICT",
+        description="The grant whose withdrawal took its clip down.",
+    )

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from clearhouse.schemas import RequestBody
 from generator.models import JobState
 from generator.pipeline import SIDE_MULTIPLE
-from licensing.schemas import MAX_PROMPT_CHARS, ClearancePublic
+from licensing.schemas import MAX_PROMPT_CHARS, ClearancePublic, TouchedAsset
 from policies.document import ContentCategory, Use
 from rights.schemas import Handle
 
@@ -70,12 +70,31 @@ class ChargePublic(BaseModel):
     currency: str
 
 
+class TakedownPublic(BaseModel):
+    """Why a released clip is no longer served: a consent it was licensed under was
+    withdrawn (the first, when several were). Nothing of the owner's own reasons."""
+
+    taken_down_at: datetime = Field(description="When the consent was withdrawn.")
+    asset_id: uuid.UUID
+    handle: str = Field(description="The asset whose consent was withdrawn, as licensed.")
+    grant_id: uuid.UUID
+    withdrawal_receipt_id: uuid.UUID | None = Field(
+        description="The owner's signed receipt of the withdrawal (the grant's public status, "
+        "`GET /v1/grants/{id}/status`, names it too)."
+    )
+
+
 class GenerationPublic(BaseModel):
     id: uuid.UUID
     state: JobState
     progress: Progress
     attempts: int
     reasons: list[str] = Field(description="Why it was blocked, cancelled or failed.")
+    found: list[TouchedAsset] = Field(
+        description="Once blocked: the registered assets its output shows that the clearance "
+        "does not cover. A person who has not consented to you is not named, and no face's "
+        "score is shown."
+    )
     clearance_id: uuid.UUID
     prompt: str
     declared_use: str
@@ -85,10 +104,16 @@ class GenerationPublic(BaseModel):
     finished_at: datetime | None
     licences: list[LicencePublic] = Field(description="Once released: what was licensed.")
     charge: ChargePublic | None = Field(description="Once released: what it costs you.")
-    video_url: str | None = Field(description="Once released: the signed MP4.")
+    video_url: str | None = Field(
+        description="Once released, until it is taken down: the signed MP4."
+    )
     status_url: str | None = Field(
         description="Once released: where anyone asks whether the clip may still be shown "
         "(its C2PA manifest names this URL)."
+    )
+    taken_down: TakedownPublic | None = Field(
+        description="Once a consent the released clip was licensed under is withdrawn: when, "
+        "and which. The clip is no longer served, and its status answers revoked."
     )
 
 

@@ -16,7 +16,9 @@ a Ray actor holding its own runtime run the same function. In order:
    in the data dir, flushed to disk;
 6. release (generator/release.py): consents re-read, licences and charge recorded, released.
 
-Any error ends the attempt: the job is queued again, or failed after its last attempt.
+Any error ends the attempt: the job is queued again, or failed after its last attempt. An
+attempt starts by removing the files earlier attempts of its job left, and a job that ends
+otherwise than released leaves none (generator/clip_files.py).
 """
 
 import hashlib
@@ -35,9 +37,10 @@ from clearhouse.accounts.models import Account
 from clearhouse.db import read_session, utcnow, write_session
 from clearhouse.media import shrunk_size
 from clearhouse.settings import Settings
+from generator.clip_files import discard_job_files
 from generator.errors import GenerationCancelled
 from generator.jobs import end_attempt, move_job, record_progress, take_job
-from generator.models import GenerationJob, JobState
+from generator.models import FINAL_STATES, GenerationJob, JobState
 from generator.pipeline import ClipPipeline, GeneratedClip
 from generator.provenance import GenerationRecord, generation_status_url, sign_clip
 from generator.release import (
@@ -101,14 +104,16 @@ def run_job(job_id: uuid.UUID, *, runtime: GeneratorRuntime) -> JobState | None:
     attempt = take_job(runtime.engine, job_id=job_id, now=utcnow())
     if attempt is None:
         return None
+    discard_job_files(runtime.settings.generations_dir, job_id=job_id)  # earlier attempts'
     run = _Attempt(job_id=job_id, number=attempt, runtime=runtime)
+    state = None
     try:
-        return run.run(pipeline)
+        state = run.run(pipeline)
     except GenerationCancelled:
-        return run.after_cancel()
+        state = run.after_cancel()
     except Exception as exc:
         log.exception("generation job %s, attempt %d, stopped", job_id, attempt)
-        return end_attempt(
+        state = end_attempt(
             runtime.engine,
             job_id=job_id,
             attempt=attempt,
@@ -118,6 +123,9 @@ def run_job(job_id: uuid.UUID, *, runtime: GeneratorRuntime) -> JobState | None:
         )
     finally:
         run.unsigned.unlink(missing_ok=True)
+    if state in FINAL_STATES and state != JobState.released:
+        discard_job_files(runtime.settings.generations_dir, job_id=job_id)
+    return state
 
 
 @dataclass

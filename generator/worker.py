@@ -11,7 +11,9 @@ import logging
 import threading
 
 from clearhouse.db import utcnow
+from generator.clip_files import discard_job_files
 from generator.jobs import next_queued, recover_abandoned
+from generator.models import JobState
 from generator.runtime import GeneratorRuntime
 from generator.tasks import run_job
 
@@ -40,12 +42,16 @@ class GenerationWorker:
         settings = runtime.settings
         while not runtime.stopping.is_set():
             try:
-                recover_abandoned(
+                recovered = recover_abandoned(
                     runtime.engine,
                     now=utcnow(),
                     lease_seconds=settings.generation_lease_seconds,
                     max_attempts=settings.generation_max_attempts,
                 )
+                # A job queued again loses them when its next attempt starts.
+                for job_id, state in recovered.items():
+                    if state == JobState.failed:
+                        discard_job_files(settings.generations_dir, job_id=job_id)
                 while not runtime.stopping.is_set() and (job_id := next_queued(runtime.engine)):
                     run_job(job_id, runtime=runtime)
             except Exception:  # the database may be briefly away; the next round tries again

@@ -218,10 +218,20 @@ def read_asset_usage(
     session: ReadSessionDep,
     paging: Paging,
     outcome: Annotated[AssetOutcome | None, Query(description="Only this outcome.")] = None,
+    taken_down: Annotated[
+        bool | None,
+        Query(
+            description="`true`: only uses whose released clip was taken down (a consent it "
+            "was licensed under was withdrawn); `false`: only the others."
+        ),
+    ] = None,
 ):
     """Every request that touched your asset, newest first: allowed, denied or waiting for
-    you, who asked, for what use, and the fee."""
-    items, total = usage.asset_usage(session, asset_id=asset.id, outcome=outcome, params=paging)
+    you, who asked, for what use, and the fee; what came of the generation our generator ran
+    for it, and when its clip was taken down, if it was."""
+    items, total = usage.asset_usage(
+        session, asset_id=asset.id, outcome=outcome, taken_down=taken_down, params=paging
+    )
     return Page(items=items, total=total, limit=paging.limit, offset=paging.offset)
 
 

@@ -167,6 +167,8 @@ class Licence(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("generation_id", "asset_id"),
         Index("ix_licence_asset_created", "asset_id", "created_at"),
+        # A revocation finds the releases it takes down by their grant.
+        Index("ix_licence_grant", "grant_id"),
     )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)

@@ -13,11 +13,11 @@ from typing import Any
 from sqlmodel import Session, select
 
 from licensing.clearance import ClearanceResult
-from licensing.models import Clearance, ClearedAsset, FoundIn, UseApproval
+from licensing.models import ApprovalStatus, Clearance, ClearedAsset, FoundIn, UseApproval
 from licensing.repository import requesters_clearance
 from licensing.schemas import ClearancePublic, TouchedAsset
 from policies.decisions import NOT_CONSENTED
-from rights.models import Asset
+from rights.models import Asset, AssetKind
 
 
 def clearance_for_requester(result: ClearanceResult) -> ClearancePublic:
@@ -50,19 +50,26 @@ def stored_clearance_for_requester(
         .order_by(Asset.handle)
     ).all()
     assets = [
-        touched_asset(
-            asset_id=cleared.asset_id,
-            handle=handle,
-            kind=kind.value,
-            outcome=cleared.outcome,
-            reasons=[reason["text"] for reason in cleared.reasons],
-            matched_by=cleared.matched_by,
-            disclosed=cleared.disclosed,
-            approval=approval,
-        )
+        stored_touched_asset(cleared, handle=handle, kind=kind, approval=approval)
         for cleared, handle, kind, approval in rows
     ]
     return _public(clearance, assets=assets, token=None)
+
+
+def stored_touched_asset(
+    cleared: ClearedAsset, *, handle: str, kind: AssetKind, approval: ApprovalStatus | None
+) -> TouchedAsset:
+    """A recorded touch, as its requester may see it."""
+    return touched_asset(
+        asset_id=cleared.asset_id,
+        handle=handle,
+        kind=kind.value,
+        outcome=cleared.outcome,
+        reasons=[reason["text"] for reason in cleared.reasons],
+        matched_by=cleared.matched_by,
+        disclosed=cleared.disclosed,
+        approval=approval,
+    )
 
 
 def touched_asset(

@@ -164,6 +164,10 @@ class AssetUse(BaseModel):
         "(its output showed something not covered), cancelled (a consent was withdrawn before "
         "release) or failed."
     )
+    taken_down_at: datetime | None = Field(
+        description="When the released clip was taken down, a consent it was licensed under "
+        "having been withdrawn (yours or another owner's): no longer served."
+    )
 
 
 class ApprovalPublic(BaseModel):

@@ -1,9 +1,10 @@
 """The owner's view of every request that touched one of their assets, and what came of the
-generation that ran it (released, blocked, cancelled, ...) when our generator ran one."""
+generation that ran it (released, blocked, cancelled, ...) when our generator ran one, and
+whether its released clip was taken down since."""
 
 import uuid
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from clearhouse.accounts.models import Account
 from clearhouse.pagination import PageParams, paginate
@@ -14,7 +15,12 @@ from policies.decisions import AssetOutcome
 
 
 def asset_usage(
-    session: Session, *, asset_id: uuid.UUID, outcome: AssetOutcome | None, params: PageParams
+    session: Session,
+    *,
+    asset_id: uuid.UUID,
+    outcome: AssetOutcome | None,
+    taken_down: bool | None,
+    params: PageParams,
 ) -> tuple[list[AssetUse], int]:
     query = (
         select(
@@ -25,6 +31,7 @@ def asset_usage(
             UseApproval.status,
             GenerationJob.id,
             GenerationJob.state,
+            GenerationJob.taken_down_at,
         )
         .join(Clearance, Clearance.id == ClearedAsset.clearance_id)
         .join(Account, Account.id == Clearance.requester_id)
@@ -34,6 +41,9 @@ def asset_usage(
     )
     if outcome is not None:
         query = query.where(ClearedAsset.outcome == outcome)
+    if taken_down is not None:
+        flagged = col(GenerationJob.taken_down_at)
+        query = query.where(flagged.is_not(None) if taken_down else flagged.is_(None))
     rows, total = paginate(
         session, query.order_by(ClearedAsset.created_at.desc(), ClearedAsset.id), params
     )
@@ -55,6 +65,7 @@ def asset_usage(
             approval=approval,
             generation_id=generation_id,
             generation_state=generation_state,
+            taken_down_at=taken_down_at,
         )
         for (
             cleared,
@@ -64,5 +75,6 @@ def asset_usage(
             approval,
             generation_id,
             generation_state,
+            taken_down_at,
         ) in rows
     ], total

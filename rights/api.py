@@ -201,6 +201,8 @@ def revoke_grant(
     keys: KeysDep,
 ):
     """Withdraw consent. Effective when this call returns: `effective_at` is the commit time.
+    Released clips licensed under the grant are taken down in the same step (counted in
+    `generations_taken_down`, listed in the asset's usage).
 
     Open to the grant's owner whatever their role is now: consent can always be withdrawn."""
     withdrawn = service.revoke_grant(
@@ -226,7 +228,8 @@ def revoke_asset_grants(
     settings: SettingsDep,
     keys: KeysDep,
 ):
-    """Withdraw every active grant of the asset at once."""
+    """Withdraw every active grant of the asset at once, taking down every released clip
+    licensed under one of them."""
     revocation = _revocation(
         service.revoke_asset_grants(
             session, owner=owner, asset=asset, reason=body.reason, settings=settings, keys=keys
@@ -244,6 +247,7 @@ def _revocation(withdrawn: list[service.ConsentChange]) -> Revocation:
             ReceiptPublic.model_validate(change.receipt, from_attributes=True)
             for change in withdrawn
         ],
+        generations_taken_down=sum(len(change.taken_down) for change in withdrawn),
     )
 
 

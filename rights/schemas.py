@@ -146,6 +146,11 @@ class GrantCreated(BaseModel):
 class Revocation(BaseModel):
     grants: list[GrantPublic]
     receipts: list[ReceiptPublic]
+    generations_taken_down: int = Field(
+        description="Released clips licensed under these grants, taken down by this "
+        "revocation: no longer served, and their status URL answers revoked. Each is listed "
+        "in its asset's usage (`GET /v1/assets/{id}/usage?taken_down=true`)."
+    )
     effective_at: datetime = Field(
         description="When the revocation committed; no clearance after this uses the grants."
     )

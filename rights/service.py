@@ -17,6 +17,7 @@ from clearhouse.db import utcnow
 from clearhouse.errors import NotFound, Unauthenticated
 from clearhouse.keys import KeyRing
 from clearhouse.settings import Settings
+from generator.takedown import take_down_releases
 from likeness.runtime import LikenessRuntime
 from likeness.tasks import forget_likeness
 from policies import service as policies
@@ -35,11 +36,13 @@ from rights.schemas import AssetCreate, AssetUpdate, ConsentStatus, GrantPublic
 
 @dataclass(frozen=True)
 class ConsentChange:
-    """A grant given or withdrawn: the grant, the policy version it binds, its receipt."""
+    """A grant given or withdrawn: the grant, the policy version it binds, its receipt; for a
+    withdrawal, the released generations it took down."""
 
     grant: ConsentGrant
     policy: PolicyVersion
     receipt: ConsentReceipt
+    taken_down: tuple[uuid.UUID, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -279,6 +282,9 @@ def _revoke(
     grant.revoked_at = now
     grant.revocation_reason = reason
     session.add(grant)
+    # After the grant's row lock (taken by the callers), so a release that committed while
+    # we waited for it is seen and taken down too (generator/takedown.py).
+    taken_down = take_down_releases(session, grant_id=grant.id, at=now)
     receipt = _record_consent_event(
         session,
         event=ReceiptEvent.consent_withdrawn,
@@ -290,9 +296,12 @@ def _revoke(
         at=now,
         settings=settings,
         keys=keys,
-        details={"reason": reason},
+        details={
+            "reason": reason,
+            "generations_taken_down": [str(generation_id) for generation_id in taken_down],
+        },
     )
-    return ConsentChange(grant=grant, policy=policy, receipt=receipt)
+    return ConsentChange(grant=grant, policy=policy, receipt=receipt, taken_down=tuple(taken_down))
 
 
 _AUDIT_ACTION = {

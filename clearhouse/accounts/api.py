@@ -196,9 +196,10 @@ def delete_my_account(
     keys: KeysDep,
     likeness: LikenessDep,
 ):
-    """Delete your account, giving your password: every grant is withdrawn (with receipts),
-    every asset deleted and every likeness's face data destroyed, API keys and tokens end,
-    and your email, name and date of birth are erased. The audit log keeps what happened."""
+    """Delete your account, giving your password: every grant is withdrawn (with receipts,
+    and the released clips licensed under them taken down), every asset deleted and every
+    likeness's face data destroyed, API keys and tokens end, and your email, name and date of
+    birth are erased. The audit log keeps what happened."""
     confirm_password(account, body.password)
     deletion = lifecycle.delete_account(
         session, account=account, settings=settings, keys=keys, likeness=likeness
@@ -206,6 +207,7 @@ def delete_my_account(
     return AccountDeleted(
         deleted_at=deletion.deleted_at,
         grants_revoked=deletion.grants_revoked,
+        generations_taken_down=deletion.generations_taken_down,
         likenesses_shredded=deletion.likenesses_shredded,
     )
 

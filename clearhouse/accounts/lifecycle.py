@@ -99,6 +99,7 @@ def update_account_as_admin(
 class AccountDeletion:
     deleted_at: datetime
     grants_revoked: int
+    generations_taken_down: int
     likenesses_shredded: int
 
 
@@ -117,7 +118,7 @@ def delete_account(
     pointing at someone; the handles of its assets stay reserved as deleted handles.
     """
     account = accounts.lock_active_account(session, account.id)
-    revoked = shredded = 0
+    revoked = taken_down = shredded = 0
     for asset in session.exec(
         select(Asset).where(Asset.owner_id == account.id, Asset.deleted_at.is_(None))
     ).all():
@@ -125,6 +126,7 @@ def delete_account(
             session, owner=account, asset=asset, settings=settings, keys=keys, likeness=likeness
         )
         revoked += len(deletion.revoked)
+        taken_down += sum(len(change.taken_down) for change in deletion.revoked)
         shredded += asset.kind == AssetKind.likeness
     session.exec(
         update(Asset)
@@ -148,10 +150,16 @@ def delete_account(
         actor=account,
         account=account,
         grants_revoked=revoked,
+        generations_taken_down=taken_down,
         likenesses_shredded=shredded,
     )
     session.flush()
-    return AccountDeletion(deleted_at=now, grants_revoked=revoked, likenesses_shredded=shredded)
+    return AccountDeletion(
+        deleted_at=now,
+        grants_revoked=revoked,
+        generations_taken_down=taken_down,
+        likenesses_shredded=shredded,
+    )
 
 
 def export_account(session: Session, *, account: Account) -> AccountExport:

@@ -114,6 +114,9 @@ class AccountDeletionRequest(RequestBody):
 class AccountDeleted(BaseModel):
     deleted_at: datetime
     grants_revoked: int = Field(description="Grants withdrawn, each with a receipt.")
+    generations_taken_down: int = Field(
+        description="Released clips licensed under those grants, no longer served."
+    )
     likenesses_shredded: int = Field(description="Likenesses whose face data was destroyed.")
 
 

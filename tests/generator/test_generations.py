@@ -1,8 +1,10 @@
 """Generations end to end on the CPU with the tiny pipeline: asked for through the API,
-cleared, run by the job, checked, released with its licences and charge, and its clip's C2PA
-manifest read back; and what a creator, and nobody else, reads of it."""
+cleared, run by the job, checked (a registered character's picture or a registered face put
+into the frames), released with its licences and charge, and its clip's C2PA manifest read
+back; and what a creator, and nobody else, reads of it."""
 
 import dataclasses
+import io
 import uuid
 from collections import Counter
 
@@ -10,7 +12,8 @@ import numpy as np
 import pytest
 from clearing import character_with_reference, licensed, usage
 from drawn_characters import draw_character, png_bytes
-from enrolling import OBAMA, enrol
+from enrolling import OBAMA, enrol, open_enrolment, photo
+from faces import FACES_DIR
 from factories import create_asset, grant, set_policy, sign_up
 from generating import (
     USD_POLICY,
@@ -20,6 +23,7 @@ from generating import (
     job,
     queued,
 )
+from PIL import Image, ImageOps
 from sqlmodel import select
 
 from generator.models import GenerationJob
@@ -156,6 +160,96 @@ def test_an_output_showing_what_the_clearance_does_not_cover_is_blocked_and_its_
     video = client.get(f"/v1/generations/{generation_id}/video", headers=requester.headers)
     assert video.status_code == 409
     assert list(settings.generations_dir.glob(f"{generation_id}*")) == []
+
+
+# Barack Obama's face in obama2.jpg, a photo no enrolment below uses, with a margin around it.
+PLANTED_FACE = ("obama2.jpg", (37, 157, 571, 691))
+
+
+def _planted_face():
+    name, box = PLANTED_FACE
+    return Image.open(FACES_DIR / name).convert("RGB").crop(box)
+
+
+@pytest.fixture
+def unshared_face(client, holder) -> dict:
+    """The holder's face @barack_face, enrolled from two other photos of him (one of them
+    mirrored, for a third frame), with no grant: nobody may use it."""
+    asset = create_asset(client, holder, kind="likeness", handle="barack_face")
+    mirrored = io.BytesIO()
+    ImageOps.mirror(Image.open(FACES_DIR / "obama.jpg")).save(mirrored, format="JPEG")
+    opened = open_enrolment(client, holder, asset["id"])
+    files = [
+        ("files", (name, photo(name), "image/jpeg"))
+        for name in ("obama.jpg", "obama_partial_face.jpg")
+    ] + [("files", ("mirrored.jpg", mirrored.getvalue(), "image/jpeg"))]
+    enrolled = client.post(
+        f"/v1/enrolments/{opened['id']}/frames", headers=holder.headers, files=files
+    )
+    assert enrolled.status_code == 200, enrolled.text
+    return asset
+
+
+def test_an_output_showing_a_registered_face_that_did_not_consent_is_blocked_unnamed(
+    client, engine, settings, holder, requester, unshared_face, clip_pipeline
+):
+    generation_id = queued(client, requester, width=128, height=128)
+    runtime = generator_runtime(client, ShowingPicture(clip_pipeline, _planted_face()))
+
+    assert run_job(uuid.UUID(generation_id), runtime=runtime) == "blocked"
+
+    answer = client.get(f"/v1/generations/{generation_id}", headers=requester.headers)
+    read = answer.json()
+    assert read["state"] == "blocked" and read["charge"] is None and read["licences"] == []
+    [found] = read["found"]
+    assert (found["asset_id"], found["handle"], found["kind"], found["outcome"]) == (
+        None,
+        None,
+        "likeness",
+        "deny",
+    )
+    assert found["reasons"] == ["The request shows a registered person who has not consented."]
+    assert {evidence["kind"] for evidence in found["matched_by"]} == {"face"}
+    # Nothing names the person or scores the face, here or in the clearance.
+    clearance = client.get(f"/v1/clearances/{read['clearance_id']}", headers=requester.headers)
+    for told in (answer.text, clearance.text):
+        assert unshared_face["id"] not in told and "barack" not in told.lower()
+        assert '"score"' not in told
+    assert charges_and_licences(engine, generation_id) == (0, 0)
+    assert list(settings.generations_dir.glob(f"{generation_id}*")) == []
+    # Its owner sees the attempt, with the face's score, among their likeness's usage.
+    [use] = usage(client, holder, unshared_face["id"])
+    assert (use["found_in"], use["outcome"], use["generation_id"], use["generation_state"]) == (
+        "output",
+        "deny",
+        generation_id,
+        "blocked",
+    )
+    assert use["requester_id"] == str(requester.id)
+    assert [evidence["kind"] for evidence in use["matched_by"]] == ["face"] * len(use["matched_by"])
+    assert all("score" in evidence for evidence in use["matched_by"])
+
+
+def test_the_same_face_is_released_when_its_owner_consented_and_the_request_names_it(
+    client, holder, requester, unshared_face, clip_pipeline
+):
+    licensed(client, holder, unshared_face["id"])
+    generation_id = queued(client, requester, width=128, height=128, cameos=["@barack_face"])
+    runtime = generator_runtime(client, ShowingPicture(clip_pipeline, _planted_face()))
+
+    assert run_job(uuid.UUID(generation_id), runtime=runtime) == "released"
+
+    read = client.get(f"/v1/generations/{generation_id}", headers=requester.headers).json()
+    assert [licence["handle"] for licence in read["licences"]] == ["barack_face"]
+    assert read["found"] == [] and read["charge"]["amount_minor"] > 0
+    video = client.get(f"/v1/generations/{generation_id}/video", headers=requester.headers)
+    assert video.status_code == 200
+    [use] = usage(client, holder, unshared_face["id"])
+    assert (use["found_in"], use["outcome"], use["generation_state"]) == (
+        "request",
+        "allow",
+        "released",
+    )
 
 
 def _path(url: str, settings) -> str:
