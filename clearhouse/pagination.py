@@ -2,7 +2,7 @@
 
 from typing import Annotated, Generic, TypeVar
 
-from fastapi import Query
+from fastapi import Depends, Query
 from pydantic import BaseModel
 from sqlalchemy import func
 from sqlmodel import Session, select
@@ -22,6 +22,10 @@ async def page_params(
 ) -> PageParams:
     """Async: no I/O, so no hand-off to the thread pool."""
     return PageParams(limit=limit, offset=offset)
+
+
+Paging = Annotated[PageParams, Depends(page_params)]
+"""A list route's ``limit`` and ``offset``."""
 
 
 class Page(BaseModel, Generic[T]):

@@ -12,7 +12,7 @@ from clearhouse.accounts.scopes import Scope, needs_scope
 from clearhouse.db import read_session, utcnow
 from clearhouse.deps import CurrentAccount, EngineDep, KeysDep, ReadSessionDep, SettingsDep
 from clearhouse.errors import NotFound, raises
-from clearhouse.pagination import Page, PageParams, page_params
+from clearhouse.pagination import Page, Paging
 from generator import service
 from generator.errors import ClipTakenDown, GenerationNotReleased, UnknownCameo
 from generator.models import JobState
@@ -37,7 +37,6 @@ async def get_generation_worker(request: Request) -> GenerationWorker | None:
 
 
 WorkerDep = Annotated[GenerationWorker | None, Depends(get_generation_worker)]
-Paging = Annotated[PageParams, Depends(page_params)]
 
 
 @router.post(

@@ -21,7 +21,7 @@ from clearhouse.deps import (
 )
 from clearhouse.errors import NotFound, raises
 from clearhouse.media import DECODING_ERRORS, MediaTooLarge
-from clearhouse.pagination import Page, PageParams, page_params
+from clearhouse.pagination import Page, Paging
 from clearhouse.uploads import (
     UnreadableUpload,
     json_with_files_request_body,
@@ -57,7 +57,6 @@ from rights.matching.runtime import MatchingDep
 from rights.references.catalogue import ReferenceCatalogueDep
 
 router = APIRouter(prefix="/v1")
-Paging = Annotated[PageParams, Depends(page_params)]
 
 #: Input files one clearance request may carry (images, or a short video).
 MAX_INPUT_FILES = 8

@@ -3,7 +3,7 @@
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Query, status
 
 from clearhouse.accounts.dependencies import VerifiedHolderAccount
 from clearhouse.accounts.scopes import Scope, needs_scope
@@ -17,7 +17,7 @@ from clearhouse.deps import (
     SettingsDep,
 )
 from clearhouse.errors import InvalidRequest, NotFound, raises
-from clearhouse.pagination import Page, PageParams, page_params
+from clearhouse.pagination import Page, Paging
 from clearhouse.signing import MalformedToken, TokenRejected
 from likeness.runtime import LikenessDep
 from policies.errors import MinorsLikenessProtected
@@ -51,7 +51,6 @@ from rights.schemas import (
 )
 
 router = APIRouter(prefix="/v1")
-Paging = Annotated[PageParams, Depends(page_params)]
 
 
 @router.post(
