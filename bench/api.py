@@ -200,6 +200,16 @@ def targets_met(result: dict[str, Any]) -> dict[str, bool]:
     return met
 
 
+def _sched_autogroup() -> bool | None:
+    """Whether the kernel groups processes by session for CPU time (``kernel.sched_autogroup_
+    enabled``). PostgreSQL puts each backend in a session of its own; with this on, a saturated
+    API process starved some backends for up to 2 s, which became PostgreSQL's p99 (README)."""
+    try:
+        return Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() == "1"
+    except OSError:  # not Linux, or a kernel without it
+        return None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--databases", default="sqlite,postgresql", help="comma-separated")
@@ -214,6 +224,7 @@ def main() -> None:
     report: dict[str, Any] = {
         "bench": "api",
         "cpus": os.cpu_count(),
+        "sched_autogroup": _sched_autogroup(),
         "workers": args.workers,
         "access_log": not args.no_access_log,
         "wrk": f"-t1 -c{args.connections} -d{args.duration}s --latency",
