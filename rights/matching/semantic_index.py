@@ -103,11 +103,15 @@ class SemanticIndex:
         offsets = np.cumsum([0] + [len(rows) for rows in texts[:-1]])
         best = np.maximum.reduceat(np.concatenate(texts) @ query, offsets)
         weights = self._word_weights(words)
+        ids, assets_words = self._ids, self._words
         return [
             SemanticScore(
-                self._ids[slot],
-                float(similarity),
-                sum(weights[word] for word in words & self._words[slot]),
+                ids[slot],
+                similarity,
+                # Most candidates share no word with the prompt: no sum to set up for them.
+                sum([weights[word] for word in shared])
+                if (shared := words & assets_words[slot])
+                else 0.0,
             )
             for slot, similarity in zip(slots, best.tolist(), strict=True)
         ]
