@@ -17,8 +17,8 @@ import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import cache
 from datetime import datetime
+from functools import cache
 from typing import Any, ClassVar
 
 from jose import jwk, jws, jwt
