@@ -373,7 +373,8 @@ def run_database(
                 url = f"{server.base_url}/v1/clearances"
                 bodies = data_dir / "bodies.txt"
                 write_bodies(bodies, prompts=prompts, keys=keys, run=0)
-                # The first clearance loads the catalogue (stored embeddings) and the model.
+                # The catalogue was written after the server started (and warmed up): the first
+                # clearance loads it, from its stored embeddings.
                 first = client.post(
                     "/v1/clearances",
                     headers={"X-API-Key": keys[0]},

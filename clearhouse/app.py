@@ -18,7 +18,7 @@ from clearhouse.accounts.api import router as accounts_router
 from clearhouse.body_limits import RequestBodyLimit
 from clearhouse.db import build_engine, request_reads
 from clearhouse.edge import SecurityHeaders, TrustedHosts
-from clearhouse.errors import install_problem_handlers
+from clearhouse.errors import ClearhouseError, install_problem_handlers, raises
 from clearhouse.key_history import remember_keys
 from clearhouse.keys import KeyRing
 from clearhouse.mail.outbox import Mailer
@@ -37,6 +37,7 @@ from likeness.uploads import UPLOAD_ROUTES
 from policies.api import router as policies_router
 from rights.api import router as rights_router
 from rights.matching.runtime import start_matching
+from rights.matching.warm_up import WarmUp
 from rights.references.api import UPLOAD_ROUTES as REFERENCE_UPLOAD_ROUTES
 from rights.references.api import router as references_router
 from rights.references.catalogue import ReferenceCatalogue
@@ -51,6 +52,16 @@ def collect_garbage_rarely() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(50_000, 20, 20)
+
+
+class NotReady(ClearhouseError):
+    """The process serves, but what clearances need is still loading."""
+
+    status_code = 503
+    slug = "not-ready"
+    title = "Still starting"
+    sends_retry_after = True
+    headers = {"Retry-After": "2"}
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -94,6 +105,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         threadpool_limits(limits=settings.blas_threads, user_api="blas")  # for the process
         collect_garbage_rarely()
+        # What the warm-up loads lives as long as the process too: frozen out of collections
+        # once it is there.
+        app.state.warm_up = (
+            WarmUp.start(
+                matching=app.state.matching, engine=app.state.engine, then=collect_garbage_rarely
+            )
+            if settings.warm_up
+            else None
+        )
         app.state.ready = True
         try:
             yield
@@ -119,6 +139,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.ready = False
+    app.state.warm_up = None
     install_problem_handlers(app)
     app.add_middleware(
         RequestBodyLimit,
@@ -152,6 +173,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         with app.state.read_engine.connect() as connection:
             connection.execute(text("SELECT 1"))
         return {"status": "ok"}
+
+    @app.get("/readyz", tags=["operations"])
+    @raises(NotReady)
+    async def readyz() -> dict[str, str]:
+        """Ready for traffic: the text checks are loaded (``CLEARHOUSE_WARM_UP``), so no
+        clearance waits for them; 503 until then. Without a warm-up, as ready as /healthz."""
+        warm_up: WarmUp | None = app.state.warm_up
+        if warm_up is not None and not warm_up.ready:
+            if warm_up.failure is not None:
+                raise NotReady(
+                    f"Loading the text checks failed ({warm_up.failure}); clearances load them "
+                    "as they need them. See the server's log."
+                )
+            raise NotReady("The text checks are loading; try again in a few seconds.")
+        return {"status": "ready"}
 
     @app.get("/.well-known/jwks.json", tags=["receipts"])
     def jwks() -> dict[str, list[dict[str, str]]]:

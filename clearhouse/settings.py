@@ -173,6 +173,12 @@ class Settings(BaseSettings):
         "little work, and on a busy machine a pass split over two threads waits for whichever "
         "was descheduled; requests run side by side on the cores instead.",
     )
+    warm_up: bool = Field(
+        default=True,
+        description="Load the text checks (the sentence model, the content check, the catalogue) "
+        "in the background as the process starts, so the first clearance does not wait for "
+        "them; GET /readyz answers 200 once they are loaded.",
+    )
     blas_threads: int = Field(
         default=1,
         ge=1,

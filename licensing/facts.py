@@ -19,7 +19,7 @@ from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 
-from sqlalchemy import Row, bindparam, func
+from sqlalchemy import Connection, Row, bindparam, func
 from sqlmodel import Session, col, select
 
 from clearhouse.accounts.models import Account, is_minor
@@ -58,10 +58,12 @@ def read_facts(
     day = now.astimezone(UTC).date()
     midnight = datetime.combine(day, time(), tzinfo=UTC)
     ids = sorted(set(asset_ids))
-    assets = _assets_with_owners(session, ids)
-    grants = _active_grants(session, ids)
+    # The transaction's connection, for statements of plain columns: no ORM loading to pay.
+    connection = session.connection()
+    assets = _assets_with_owners(connection, ids)
+    grants = _active_grants(connection, ids)
     limited = [asset for asset, held in grants.items() if any(map(_limits_uses, _policies(held)))]
-    today, total = _uses(session, limited, since=midnight)
+    today, total = _uses(connection, limited, since=midnight)
     asks_approval = any(p.approval_required for held in grants.values() for p in _policies(held))
     matched = tuple(
         MatchedAsset(
@@ -80,14 +82,14 @@ def read_facts(
             account_id=requester.id,
             date_of_birth=requester.date_of_birth,
             generations_today=(
-                _generations_since(session, requester.id, midnight)
+                _generations_since(connection, requester.id, midnight)
                 if is_minor(requester.date_of_birth, day)
                 else 0
             ),
         ),
         assets=matched,
         approvals=(
-            _approvals(session, requester.id, request_digest, now=now) if asks_approval else ()
+            _approvals(connection, requester.id, request_digest, now=now) if asks_approval else ()
         ),
     )
 
@@ -159,17 +161,19 @@ def _limits_uses(policy: PolicyDocument) -> bool:
     return policy.daily_use_limit is not None or policy.total_use_limit is not None
 
 
-def _assets_with_owners(session: Session, ids: list[uuid.UUID]) -> list[Row]:
+def _assets_with_owners(connection: Connection, ids: list[uuid.UUID]) -> list[Row]:
     if not ids:
         return []
-    return list(session.exec(_ASSETS_WITH_OWNERS, params={"ids": ids}).all())
+    return list(connection.execute(_ASSETS_WITH_OWNERS, {"ids": ids}).all())
 
 
-def _active_grants(session: Session, ids: list[uuid.UUID]) -> dict[uuid.UUID, list[GrantSnapshot]]:
+def _active_grants(
+    connection: Connection, ids: list[uuid.UUID]
+) -> dict[uuid.UUID, list[GrantSnapshot]]:
     if not ids:
         return {}
     grants: dict[uuid.UUID, list[GrantSnapshot]] = {}
-    for row in session.exec(_ACTIVE_GRANTS, params={"ids": ids}):
+    for row in connection.execute(_ACTIVE_GRANTS, {"ids": ids}):
         grants.setdefault(row.asset_id, []).append(
             GrantSnapshot(
                 id=row.id,
@@ -189,28 +193,28 @@ def _active_grants(session: Session, ids: list[uuid.UUID]) -> dict[uuid.UUID, li
 
 
 def _uses(
-    session: Session, ids: list[uuid.UUID], *, since: datetime
+    connection: Connection, ids: list[uuid.UUID], *, since: datetime
 ) -> tuple[Counter[uuid.UUID], Counter[uuid.UUID]]:
     """Each asset's allowed uses in cleared requests, since ``since`` and in all."""
     if not ids:
         return Counter(), Counter()
-    rows = session.exec(_USES, params={"ids": ids, "since": since}).all()
+    rows = connection.execute(_USES, {"ids": ids, "since": since}).all()
     total = Counter({asset_id: n for asset_id, n, _ in rows})
     today = Counter({asset_id: n for asset_id, _, n in rows})
     return today, total
 
 
-def _generations_since(session: Session, requester_id: uuid.UUID, since: datetime) -> int:
-    return session.exec(
-        _GENERATIONS_SINCE, params={"requester_id": requester_id, "since": since}
-    ).one()
+def _generations_since(connection: Connection, requester_id: uuid.UUID, since: datetime) -> int:
+    return connection.execute(
+        _GENERATIONS_SINCE, {"requester_id": requester_id, "since": since}
+    ).scalar_one()
 
 
 def _approvals(
-    session: Session, requester_id: uuid.UUID, digest: str, *, now: datetime
+    connection: Connection, requester_id: uuid.UUID, digest: str, *, now: datetime
 ) -> tuple[OwnerApproval, ...]:
-    rows = session.exec(
-        _APPROVALS, params={"requester_id": requester_id, "digest": digest, "now": now}
+    rows = connection.execute(
+        _APPROVALS, {"requester_id": requester_id, "digest": digest, "now": now}
     ).all()
     return tuple(
         OwnerApproval(

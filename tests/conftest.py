@@ -33,6 +33,10 @@ REQUIRE_POSTGRES = os.environ.get("CLEARHOUSE_REQUIRE_POSTGRES") == "1"
 # TestClient sends `Host: testserver`; every app the suite builds (and every server it
 # starts) answers for it besides the default hosts (tests/clearhouse/test_edge.py).
 os.environ.setdefault("CLEARHOUSE_ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
+# No app or server the suite starts loads the text checks in the background unless its test
+# asks (tests/rights/matching/test_warm_up.py): most never clear anything, and an app with a
+# fresh data dir would spend a minute building the sentence model's graph.
+os.environ.setdefault("CLEARHOUSE_WARM_UP", "false")
 
 
 def _postgres_reachable() -> str | None:

@@ -174,6 +174,11 @@ class ContentCheck:
             if category in evidence
         ]
 
+    def load(self) -> None:
+        """Build the vocabulary and embed the descriptions now, rather than on the first
+        prompt."""
+        self._build()
+
     def compared_texts(self) -> tuple[tuple[str, ...], npt.NDArray[np.float32]]:
         """Every text prompts are compared with (descriptions, then everyday scenes), and
         their embeddings, row for row."""

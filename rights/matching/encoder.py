@@ -80,6 +80,11 @@ class SentenceEncoder:
     def encode_one(self, text: str) -> npt.NDArray[np.float32]:
         return self.encode([text])[0]
 
+    def load(self) -> None:
+        """Open the model now (building its graph if this cache folder has none), rather than
+        on the first text."""
+        _runtime(self.cache_dir, self.threads)
+
 
 def _embed(session, tokenizer, text: str) -> npt.NDArray[np.float32]:
     encoding = tokenizer.encode(text)

@@ -3,9 +3,9 @@
 Each asset brings the embeddings of its texts (description, example prompts, keyword list;
 `types.CatalogueAsset.semantic_texts`) and its content words. A search is two passes:
 
-1. one matrix product of the prompt against one centroid per asset (the normalised mean of its
-   texts) keeps the ``candidates`` closest assets: 10,000 assets are a 15 MB matrix, read in
-   about a millisecond, where every text of every asset would be several times that;
+1. the prompt against one centroid per asset (the normalised mean of its texts) keeps the
+   ``candidates`` closest assets (`centroid_scan.py`: float16 copies read, the float32
+   centroids decide): every text of every asset would be several times as much to read;
 2. for those, the similarity is the best over the asset's own texts (a prompt written like one
    example prompt matches that example, not the average), and the overlap is the sum, over the
    content words the prompt shares with the asset, of each word's inverse document frequency
@@ -24,6 +24,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from rights.matching.centroid_scan import CentroidScan
+
 DEFAULT_CANDIDATES = 64
 _INITIAL_SLOTS = 64
 
@@ -40,7 +42,7 @@ class SemanticIndex:
         self.dimension = dimension
         self.candidates = candidates
         self._centroids = np.zeros((_INITIAL_SLOTS, dimension), dtype=np.float32)
-        self._live = np.zeros(_INITIAL_SLOTS, dtype=bool)
+        self._scan = CentroidScan(dimension=dimension, capacity=_INITIAL_SLOTS)
         self._texts: list[npt.NDArray[np.float32] | None] = [None] * _INITIAL_SLOTS
         self._words: list[frozenset[str]] = [frozenset()] * _INITIAL_SLOTS
         self._ids: list[uuid.UUID | None] = [None] * _INITIAL_SLOTS
@@ -67,7 +69,7 @@ class SemanticIndex:
         centroid = vectors.sum(axis=0)
         norm = float(np.linalg.norm(centroid))
         self._centroids[slot] = centroid / norm if norm > 0 else 0.0
-        self._live[slot] = True
+        self._scan.put(slot, self._centroids[slot])
         self._texts[slot] = vectors
         self._words[slot] = words
         self._ids[slot] = asset_id
@@ -83,7 +85,7 @@ class SemanticIndex:
             if self._document_frequency[word] <= 0:
                 del self._document_frequency[word]
         self._centroids[slot] = 0.0
-        self._live[slot] = False
+        self._scan.remove(slot)
         self._texts[slot] = None
         self._words[slot] = frozenset()
         self._ids[slot] = None
@@ -94,19 +96,22 @@ class SemanticIndex:
         if not self._slot_of:
             return []
         used = self._used  # slots past it were never filled: not read at all
-        coarse = np.where(self._live[:used], self._centroids[:used] @ query, -np.inf)
         count = min(self.candidates, len(self._slot_of))
-        slots = np.argpartition(-coarse, count - 1)[:count].tolist()
+        slots = self._scan.closest(query, count, centroids=self._centroids[:used]).tolist()
         texts = [self._texts[slot] for slot in slots]
         # One product over the candidates' texts, then the best of each asset's own rows.
         offsets = np.cumsum([0] + [len(rows) for rows in texts[:-1]])
         best = np.maximum.reduceat(np.concatenate(texts) @ query, offsets)
         weights = self._word_weights(words)
+        ids, assets_words = self._ids, self._words
         return [
             SemanticScore(
-                self._ids[slot],
-                float(similarity),
-                sum(weights[word] for word in words & self._words[slot]),
+                ids[slot],
+                similarity,
+                # Most candidates share no word with the prompt: no sum to set up for them.
+                sum([weights[word] for word in shared])
+                if (shared := words & assets_words[slot])
+                else 0.0,
             )
             for slot, similarity in zip(slots, best.tolist(), strict=True)
         ]
@@ -123,7 +128,7 @@ class SemanticIndex:
     def _grow(self) -> None:
         old = len(self._ids)
         self._centroids = np.vstack([self._centroids, np.zeros_like(self._centroids)])
-        self._live = np.concatenate([self._live, np.zeros_like(self._live)])
+        self._scan.grow(2 * old)
         self._texts.extend([None] * old)
         self._words.extend([frozenset()] * old)
         self._ids.extend([None] * old)

@@ -47,8 +47,12 @@ def catalogue_asset(asset: Asset) -> CatalogueAsset:
     )
 
 
+# Read before every match: a Core statement built once, on the session's connection.
+_CURRENT_GENERATION = select(TextCatalogueGeneration.generation)
+
+
 def current_generation(session: Session) -> int:
-    return session.exec(select(TextCatalogueGeneration.generation)).one()
+    return session.connection().execute(_CURRENT_GENERATION).scalar_one()
 
 
 @dataclass(frozen=True)
