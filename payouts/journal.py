@@ -1,0 +1,305 @@
+"""Journal entries: drafted, checked, posted once, reversed by new entries, never edited.
+
+Posting happens in the caller's transaction (a release posts its usage in the release's own),
+in a fixed order: every ledger account the entries name is made if new and locked
+(payouts.accounts); the keys already posted are looked up; every new entry is applied to the
+locked balances, which refuses an overdraft before anything is written; then the entries, their
+legs and the new balances are written, one statement each (SQLAlchemy Core, executemany), so
+a batch of entries costs the same few round trips as one.
+
+Idempotency: an entry's key comes from its business event (``release:<generation id>``,
+``reversal:<the reversed entry's key>``, ``adjustment:<operator's key>``) and is unique. A key
+posted before is not posted again: the first entry is returned (``replayed``), provided the
+legs are the same; other legs under one key mean two events were given one key, a bug
+(:class:`IdempotencyConflict`).
+"""
+
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Connection, bindparam, insert, select
+from sqlmodel import Session
+
+from clearhouse.errors import NotFound
+from payouts.accounts import AccountRef, LockedAccount, lock_accounts, store_balances
+from payouts.errors import IdempotencyConflict, InsufficientBalance, NotReversible, UnbalancedEntry
+from payouts.models import AccountKind, EntryEvent, JournalEntry, JournalLeg, LedgerAccount
+
+MAX_KEY_LENGTH = 200
+MAX_MEMO_LENGTH = 500
+MAX_LEG_MINOR = 2**63 - 1  # what the BIGINT column holds
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    """A positive debit or a positive credit on one account, in its currency."""
+
+    account: AccountRef
+    debit_minor: int = 0
+    credit_minor: int = 0
+
+    def reversed(self) -> "Leg":
+        return Leg(self.account, debit_minor=self.credit_minor, credit_minor=self.debit_minor)
+
+    def _sort_key(self) -> tuple:
+        account = self.account
+        return (str(account.owner_id), account.kind, account.currency, self.debit_minor)
+
+
+def debit(account: AccountRef, amount_minor: int) -> Leg:
+    return Leg(account, debit_minor=amount_minor)
+
+
+def credit(account: AccountRef, amount_minor: int) -> Leg:
+    return Leg(account, credit_minor=amount_minor)
+
+
+@dataclass(frozen=True, slots=True)
+class EntryDraft:
+    """An entry before it is posted."""
+
+    key: str
+    event: EntryEvent
+    memo: str
+    legs: tuple[Leg, ...]
+    generation_id: uuid.UUID | None = None
+    reverses_id: uuid.UUID | None = None
+    overdraws_wallet: bool = False
+    """Whether it may take a creator's wallet below zero: a usage only (payouts.usage)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PostedEntry:
+    id: uuid.UUID
+    key: str
+    event: str
+    memo: str
+    posted_at: datetime
+    legs: tuple[Leg, ...]
+    generation_id: uuid.UUID | None
+    reverses_id: uuid.UUID | None
+    replayed: bool
+    """True when the key had been posted before: this is that first entry, nothing was written."""
+
+
+def check_balanced(draft: EntryDraft) -> None:
+    """Raise :class:`UnbalancedEntry` unless every leg is one positive whole amount and the
+    debits equal the credits in each currency."""
+    if len(draft.legs) < 2:
+        raise UnbalancedEntry(f"entry {draft.key!r}: an entry has at least two legs")
+    debits: Counter[str] = Counter()
+    credits: Counter[str] = Counter()
+    for leg in draft.legs:
+        amounts = (leg.debit_minor, leg.credit_minor)
+        if any(type(amount) is not int for amount in amounts) or sorted(amounts)[0] != 0:
+            raise UnbalancedEntry(
+                f"entry {draft.key!r}: a leg carries whole amounts, one of them zero: {leg}"
+            )
+        if not 0 < sum(amounts) <= MAX_LEG_MINOR:
+            raise UnbalancedEntry(f"entry {draft.key!r}: a leg's amount is out of range: {leg}")
+        debits[leg.account.currency] += leg.debit_minor
+        credits[leg.account.currency] += leg.credit_minor
+    for currency in debits.keys() | credits.keys():
+        if debits[currency] != credits[currency]:
+            raise UnbalancedEntry(
+                f"entry {draft.key!r} does not balance in {currency}: debits "
+                f"{debits[currency]}, credits {credits[currency]}"
+            )
+
+
+def post_entry(session: Session, draft: EntryDraft, *, now: datetime) -> PostedEntry:
+    (posted,) = post_entries(session, [draft], now=now)
+    return posted
+
+
+def post_entries(
+    session: Session, drafts: Sequence[EntryDraft], *, now: datetime
+) -> list[PostedEntry]:
+    """Post ``drafts`` in ``session``'s transaction (see the module); one result per draft,
+    in order. Raises :class:`UnbalancedEntry`, :class:`IdempotencyConflict`,
+    :class:`InsufficientBalance` or ValueError (a key or memo too long, a key twice) before
+    posting anything (the accounts it names may have been made)."""
+    for draft in drafts:
+        check_balanced(draft)
+        if not 0 < len(draft.key) <= MAX_KEY_LENGTH or len(draft.memo) > MAX_MEMO_LENGTH:
+            raise ValueError(f"entry {draft.key!r}: a key or memo of a length out of range")
+    if len({draft.key for draft in drafts}) != len(drafts):
+        raise ValueError("one idempotency key twice in one batch")
+    connection = session.connection()
+    accounts = lock_accounts(
+        connection, {leg.account for draft in drafts for leg in draft.legs}, now=now
+    )
+    earlier = recorded_entries(connection, [draft.key for draft in drafts])
+    for draft in drafts:
+        if draft.key in earlier:
+            _check_same_legs(draft, earlier[draft.key])
+    new = [draft for draft in drafts if draft.key not in earlier]
+    moved = _apply(new, accounts)
+    posted = {
+        draft.key: PostedEntry(
+            id=uuid.uuid4(),
+            key=draft.key,
+            event=draft.event,
+            memo=draft.memo,
+            posted_at=now,
+            legs=draft.legs,
+            generation_id=draft.generation_id,
+            reverses_id=draft.reverses_id,
+            replayed=False,
+        )
+        for draft in new
+    }
+    if posted:
+        _write(connection, posted.values(), accounts)
+        store_balances(connection, moved)
+    return [posted.get(draft.key) or earlier[draft.key] for draft in drafts]
+
+
+def reverse_entry(session: Session, *, key: str, memo: str, now: datetime) -> PostedEntry:
+    """Post the reversal of the entry posted under ``key``: the same legs, each on the other
+    side, linked to it. Reversing it again returns the first reversal. Raises
+    :class:`NotFound` (no such entry) and :class:`NotReversible` (it is itself a reversal)."""
+    original = recorded_entries(session.connection(), [key]).get(key)
+    if original is None:
+        raise NotFound(f"No journal entry was posted under {key!r}.")
+    if original.event == EntryEvent.reversal:
+        raise NotReversible(
+            f"The entry {key!r} is a reversal; post the original event again instead."
+        )
+    return post_entry(
+        session,
+        EntryDraft(
+            key=f"{EntryEvent.reversal.value}:{key}",
+            event=EntryEvent.reversal,
+            memo=memo,
+            legs=tuple(leg.reversed() for leg in original.legs),
+            generation_id=original.generation_id,
+            reverses_id=original.id,
+        ),
+        now=now,
+    )
+
+
+def _check_same_legs(draft: EntryDraft, earlier: PostedEntry) -> None:
+    if draft.event != earlier.event or sorted(draft.legs, key=Leg._sort_key) != sorted(
+        earlier.legs, key=Leg._sort_key
+    ):
+        raise IdempotencyConflict(
+            f"the key {draft.key!r} was posted before with other legs: {earlier.legs}"
+        )
+
+
+def _apply(
+    drafts: Iterable[EntryDraft], accounts: dict[AccountRef, LockedAccount]
+) -> list[LockedAccount]:
+    """Move the locked balances by each entry in turn; the accounts moved. A creator's
+    wallet or a holder's payable may not go (further) below zero, except a wallet by a usage."""
+    moved = set()
+    for draft in drafts:
+        before = {leg.account: accounts[leg.account].balance_minor for leg in draft.legs}
+        for leg in draft.legs:
+            account = accounts[leg.account]
+            account.balance_minor += leg.account.movement(
+                debit_minor=leg.debit_minor, credit_minor=leg.credit_minor
+            )
+            moved.add(account.id)
+        for ref, balance in before.items():
+            after = accounts[ref].balance_minor
+            if ref.owner_id is None or after >= 0 or after >= balance:
+                continue
+            if draft.overdraws_wallet and ref.kind == AccountKind.creator_wallet:
+                continue
+            raise InsufficientBalance(
+                f"The {ref.kind.value.replace('_', ' ')} in {ref.currency} holds {balance} "
+                f"minor units; {draft.memo} would take it to {after}. Nothing was posted."
+            )
+    return [account for account in accounts.values() if account.id in moved]
+
+
+_ENTRY = JournalEntry.__table__
+_LEG = JournalLeg.__table__
+_ACCOUNT = LedgerAccount.__table__
+
+
+def _write(
+    connection: Connection,
+    entries: Iterable[PostedEntry],
+    accounts: dict[AccountRef, LockedAccount],
+) -> None:
+    entry_rows, leg_rows = [], []
+    for entry in entries:
+        entry_rows.append(
+            {
+                "id": entry.id,
+                "idempotency_key": entry.key,
+                "event": entry.event,
+                "memo": entry.memo,
+                "generation_id": entry.generation_id,
+                "reverses_id": entry.reverses_id,
+                "posted_at": entry.posted_at,
+            }
+        )
+        leg_rows.extend(
+            {
+                "entry_id": entry.id,
+                "position": position,
+                "account_id": accounts[leg.account].id,
+                "currency": leg.account.currency,
+                "debit_minor": leg.debit_minor,
+                "credit_minor": leg.credit_minor,
+            }
+            for position, leg in enumerate(entry.legs)
+        )
+    connection.execute(insert(_ENTRY), entry_rows)
+    connection.execute(insert(_LEG), leg_rows)
+
+
+_ENTRIES_BY_KEY = select(_ENTRY).where(
+    _ENTRY.c.idempotency_key.in_(bindparam("keys", expanding=True))
+)
+_LEGS_OF = (
+    select(
+        _LEG.c.entry_id,
+        _LEG.c.debit_minor,
+        _LEG.c.credit_minor,
+        _ACCOUNT.c.kind,
+        _ACCOUNT.c.currency,
+        _ACCOUNT.c.owner_id,
+    )
+    .join(_ACCOUNT, _ACCOUNT.c.id == _LEG.c.account_id)
+    .where(_LEG.c.entry_id.in_(bindparam("entries", expanding=True)))
+    .order_by(_LEG.c.entry_id, _LEG.c.position)
+)
+
+
+def recorded_entries(connection: Connection, keys: Sequence[str]) -> dict[str, PostedEntry]:
+    """The entries posted under ``keys``, with their legs, by key."""
+    rows = connection.execute(_ENTRIES_BY_KEY, {"keys": list(keys)}).all()
+    if not rows:
+        return {}
+    legs: dict[uuid.UUID, list[Leg]] = {row.id: [] for row in rows}
+    for leg in connection.execute(_LEGS_OF, {"entries": list(legs)}):
+        legs[leg.entry_id].append(
+            Leg(
+                AccountRef(leg.kind, leg.currency, leg.owner_id),
+                debit_minor=leg.debit_minor,
+                credit_minor=leg.credit_minor,
+            )
+        )
+    return {
+        row.idempotency_key: PostedEntry(
+            id=row.id,
+            key=row.idempotency_key,
+            event=row.event,
+            memo=row.memo,
+            posted_at=row.posted_at,
+            legs=tuple(legs[row.id]),
+            generation_id=row.generation_id,
+            reverses_id=row.reverses_id,
+            replayed=True,
+        )
+        for row in rows
+    }
