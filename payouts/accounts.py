@@ -1,5 +1,4 @@
-"""Ledger accounts: which one a leg names, which side raises its balance, and finding them
-(made on first use) locked for the transaction that posts to them.
+"""Ledger accounts: which one a leg names, and which side of a leg raises its balance.
 
 Each account's balance is kept on its normal side: credit for what the platform owes or has
 earned (a creator's wallet, a holder's payable, the platform's revenue), debit for what it
@@ -8,15 +7,10 @@ a payable's balance is what its owner has, in minor units.
 """
 
 import uuid
-from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import Connection, bindparam, select, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
-
-from payouts.models import OWNED_KINDS, AccountKind, LedgerAccount
+from payouts.models import OWNED_KINDS, AccountKind
 
 
 class Side(StrEnum):
@@ -78,88 +72,3 @@ class LockedAccount:
 
     id: uuid.UUID
     balance_minor: int
-
-
-_ACCOUNT = LedgerAccount.__table__
-_COLUMNS = (_ACCOUNT.c.id, _ACCOUNT.c.owner_id, _ACCOUNT.c.kind, _ACCOUNT.c.currency)
-_OWNED = (
-    select(*_COLUMNS, _ACCOUNT.c.balance_minor)
-    .where(
-        tuple_(_ACCOUNT.c.owner_id, _ACCOUNT.c.kind, _ACCOUNT.c.currency).in_(
-            bindparam("owned", expanding=True)
-        )
-    )
-    .order_by(_ACCOUNT.c.id)
-    .with_for_update()
-)
-_PLATFORM = (
-    select(*_COLUMNS, _ACCOUNT.c.balance_minor)
-    .where(
-        _ACCOUNT.c.owner_id.is_(None),
-        tuple_(_ACCOUNT.c.kind, _ACCOUNT.c.currency).in_(bindparam("platform", expanding=True)),
-    )
-    .order_by(_ACCOUNT.c.id)
-    .with_for_update()
-)
-_SET_BALANCE = (
-    update(_ACCOUNT)
-    .where(_ACCOUNT.c.id == bindparam("account_id"))
-    .values(balance_minor=bindparam("balance"))
-)
-
-
-def lock_accounts(
-    connection: Connection, refs: Collection[AccountRef], *, now: datetime
-) -> dict[AccountRef, LockedAccount]:
-    """The accounts ``refs`` name, each made if it does not exist yet, locked for update.
-
-    Rows are locked in the order of their ids (owned accounts, then the platform's), so two
-    transactions posting to the same accounts wait for each other instead of deadlocking.
-    On SQLite a write transaction holds the whole database, and FOR UPDATE is not needed.
-    """
-    found = _locked(connection, refs)
-    missing = [ref for ref in refs if ref not in found]
-    if missing:
-        _create(connection, missing, now=now)
-        found.update(_locked(connection, missing))
-    return found
-
-
-def _locked(
-    connection: Connection, refs: Collection[AccountRef]
-) -> dict[AccountRef, LockedAccount]:
-    owned = [(ref.owner_id, ref.kind, ref.currency) for ref in refs if ref.owner_id]
-    shared = [(ref.kind, ref.currency) for ref in refs if ref.owner_id is None]
-    found = {}
-    for query, keys in ((_OWNED, {"owned": owned}), (_PLATFORM, {"platform": shared})):
-        if next(iter(keys.values())):
-            for row in connection.execute(query, keys):
-                ref = AccountRef(row.kind, row.currency, row.owner_id)
-                found[ref] = LockedAccount(row.id, row.balance_minor)
-    return found
-
-
-def _create(connection: Connection, refs: Collection[AccountRef], *, now: datetime) -> None:
-    """Insert the accounts; one that another transaction made meanwhile is left as it is."""
-    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
-    rows = [
-        {
-            "id": uuid.uuid4(),
-            "owner_id": ref.owner_id,
-            "kind": ref.kind,
-            "currency": ref.currency,
-            "balance_minor": 0,
-            "created_at": now,
-        }
-        for ref in sorted(refs, key=lambda ref: (str(ref.owner_id), ref.kind, ref.currency))
-    ]
-    connection.execute(dialect.insert(_ACCOUNT).on_conflict_do_nothing(), rows)
-
-
-def store_balances(connection: Connection, accounts: Collection[LockedAccount]) -> None:
-    """Write the balances this transaction moved (the rows are locked: no one else moved
-    them meanwhile)."""
-    connection.execute(
-        _SET_BALANCE,
-        [{"account_id": account.id, "balance": account.balance_minor} for account in accounts],
-    )

@@ -17,16 +17,18 @@ legs are the same; other legs under one key mean two events were given one key, 
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, insert, select
+from sqlalchemy import Connection, bindparam, select
 from sqlmodel import Session
 
 from clearhouse.errors import NotFound
-from payouts.accounts import AccountRef, LockedAccount, lock_accounts, store_balances
+from payouts.accounts import AccountRef, LockedAccount
 from payouts.errors import IdempotencyConflict, InsufficientBalance, NotReversible, UnbalancedEntry
 from payouts.models import AccountKind, EntryEvent, JournalEntry, JournalLeg, LedgerAccount
+from payouts.storage import ledger_store
 
 MAX_KEY_LENGTH = 200
 MAX_MEMO_LENGTH = 500
@@ -119,27 +121,29 @@ def post_entries(
     session: Session, drafts: Sequence[EntryDraft], *, now: datetime
 ) -> list[PostedEntry]:
     """Post ``drafts`` in ``session``'s transaction (see the module); one result per draft,
-    in order. Raises :class:`UnbalancedEntry`, :class:`IdempotencyConflict`,
-    :class:`InsufficientBalance` or ValueError (a key or memo too long, a key twice) before
-    posting anything (the accounts it names may have been made)."""
+    in order. Raises :class:`UnbalancedEntry` or ValueError (a key or memo too long, a key
+    twice) before writing anything, and :class:`InsufficientBalance` having posted nothing
+    (an entry that could be refused is posted inside a savepoint). :class:`IdempotencyConflict`
+    is a bug: roll the transaction back."""
     for draft in drafts:
         check_balanced(draft)
         if not 0 < len(draft.key) <= MAX_KEY_LENGTH or len(draft.memo) > MAX_MEMO_LENGTH:
             raise ValueError(f"entry {draft.key!r}: a key or memo of a length out of range")
     if len({draft.key for draft in drafts}) != len(drafts):
         raise ValueError("one idempotency key twice in one batch")
+    if not drafts:
+        return []
+    refusable = any(_lowers(draft) for draft in drafts)
+    with session.begin_nested() if refusable else nullcontext():
+        return _post(session, drafts, now=now)
+
+
+def _post(session: Session, drafts: Sequence[EntryDraft], *, now: datetime) -> list[PostedEntry]:
     connection = session.connection()
-    accounts = lock_accounts(
-        connection, {leg.account for draft in drafts for leg in draft.legs}, now=now
-    )
-    earlier = recorded_entries(connection, [draft.key for draft in drafts])
-    for draft in drafts:
-        if draft.key in earlier:
-            _check_same_legs(draft, earlier[draft.key])
-    new = [draft for draft in drafts if draft.key not in earlier]
-    moved = _apply(new, accounts)
-    posted = {
-        draft.key: PostedEntry(
+    store = ledger_store(connection)
+    accounts = store.lock({leg.account for draft in drafts for leg in draft.legs}, now=now)
+    entries = [
+        PostedEntry(
             id=uuid.uuid4(),
             key=draft.key,
             event=draft.event,
@@ -150,12 +154,24 @@ def post_entries(
             reverses_id=draft.reverses_id,
             replayed=False,
         )
-        for draft in new
-    }
-    if posted:
-        _write(connection, posted.values(), accounts)
-        store_balances(connection, moved)
-    return [posted.get(draft.key) or earlier[draft.key] for draft in drafts]
+        for draft in drafts
+    ]
+    inserted = store.insert_entries(entries)
+    earlier = recorded_entries(
+        connection, [draft.key for draft in drafts if draft.key not in inserted]
+    )
+    for draft in drafts:
+        if draft.key in earlier:
+            _check_same_legs(draft, earlier[draft.key])
+    new = [
+        (draft, entry)
+        for draft, entry in zip(drafts, entries, strict=True)
+        if entry.key in inserted
+    ]
+    if new:
+        moved = _apply([draft for draft, _ in new], accounts)
+        store.insert_legs([entry for _, entry in new], accounts, moved)
+    return [entry if entry.key in inserted else earlier[entry.key] for entry in entries]
 
 
 def reverse_entry(session: Session, *, key: str, memo: str, now: datetime) -> PostedEntry:
@@ -192,11 +208,28 @@ def _check_same_legs(draft: EntryDraft, earlier: PostedEntry) -> None:
         )
 
 
+def _may_overdraw(draft: EntryDraft, account: AccountRef) -> bool:
+    """Only the platform's accounts, and a creator's wallet by a usage, may go below zero."""
+    return account.owner_id is None or (
+        draft.overdraws_wallet and account.kind == AccountKind.creator_wallet
+    )
+
+
+def _lowers(draft: EntryDraft) -> bool:
+    """Whether ``draft`` lowers an account that may not go below zero (so it may be refused)."""
+    return any(
+        leg.account.movement(debit_minor=leg.debit_minor, credit_minor=leg.credit_minor) < 0
+        and not _may_overdraw(draft, leg.account)
+        for leg in draft.legs
+    )
+
+
 def _apply(
     drafts: Iterable[EntryDraft], accounts: dict[AccountRef, LockedAccount]
 ) -> list[LockedAccount]:
-    """Move the locked balances by each entry in turn; the accounts moved. A creator's
-    wallet or a holder's payable may not go (further) below zero, except a wallet by a usage."""
+    """Move the locked balances by each entry in turn; the accounts moved. Raises
+    :class:`InsufficientBalance` when an entry takes an account that may not go below zero
+    there (or further below)."""
     moved = set()
     for draft in drafts:
         before = {leg.account: accounts[leg.account].balance_minor for leg in draft.legs}
@@ -208,55 +241,17 @@ def _apply(
             moved.add(account.id)
         for ref, balance in before.items():
             after = accounts[ref].balance_minor
-            if ref.owner_id is None or after >= 0 or after >= balance:
-                continue
-            if draft.overdraws_wallet and ref.kind == AccountKind.creator_wallet:
-                continue
-            raise InsufficientBalance(
-                f"The {ref.kind.value.replace('_', ' ')} in {ref.currency} holds {balance} "
-                f"minor units; {draft.memo} would take it to {after}. Nothing was posted."
-            )
+            if after < 0 and after < balance and not _may_overdraw(draft, ref):
+                raise InsufficientBalance(
+                    f"The {ref.kind.value.replace('_', ' ')} in {ref.currency} holds {balance} "
+                    f"minor units; {draft.memo} would take it to {after}. Nothing was posted."
+                )
     return [account for account in accounts.values() if account.id in moved]
 
 
 _ENTRY = JournalEntry.__table__
 _LEG = JournalLeg.__table__
 _ACCOUNT = LedgerAccount.__table__
-
-
-def _write(
-    connection: Connection,
-    entries: Iterable[PostedEntry],
-    accounts: dict[AccountRef, LockedAccount],
-) -> None:
-    entry_rows, leg_rows = [], []
-    for entry in entries:
-        entry_rows.append(
-            {
-                "id": entry.id,
-                "idempotency_key": entry.key,
-                "event": entry.event,
-                "memo": entry.memo,
-                "generation_id": entry.generation_id,
-                "reverses_id": entry.reverses_id,
-                "posted_at": entry.posted_at,
-            }
-        )
-        leg_rows.extend(
-            {
-                "entry_id": entry.id,
-                "position": position,
-                "account_id": accounts[leg.account].id,
-                "currency": leg.account.currency,
-                "debit_minor": leg.debit_minor,
-                "credit_minor": leg.credit_minor,
-            }
-            for position, leg in enumerate(entry.legs)
-        )
-    connection.execute(insert(_ENTRY), entry_rows)
-    connection.execute(insert(_LEG), leg_rows)
-
-
 _ENTRIES_BY_KEY = select(_ENTRY).where(
     _ENTRY.c.idempotency_key.in_(bindparam("keys", expanding=True))
 )
@@ -277,6 +272,8 @@ _LEGS_OF = (
 
 def recorded_entries(connection: Connection, keys: Sequence[str]) -> dict[str, PostedEntry]:
     """The entries posted under ``keys``, with their legs, by key."""
+    if not keys:
+        return {}
     rows = connection.execute(_ENTRIES_BY_KEY, {"keys": list(keys)}).all()
     if not rows:
         return {}
