@@ -100,31 +100,34 @@ def _create_accounts(
     connection.execute(dialect.insert(_ACCOUNT).on_conflict_do_nothing(), rows)
 
 
-def _locked_or_made(
-    locked, connection: Connection, refs: Collection[AccountRef], *, now: datetime
-) -> dict[AccountRef, LockedAccount]:
-    found = locked(refs)
-    missing = [ref for ref in refs if ref not in found]
-    if missing:
-        _create_accounts(connection, missing, now=now)
-        found.update(locked(missing))
-    return found
-
-
 class PostgresStore:
+    """Accounts are found by id and locked in id order in one statement, holding no other lock
+    of the ledger's before it. An account missing is made in a transaction of its own, on
+    another connection, and committed before any is locked: a new row is locked by the
+    transaction that inserts it, out of id order, which is how two first postings for the same
+    new accounts deadlocked (tests/payouts/test_ledger_database.py). Each process remembers
+    the ids of the accounts it has seen committed (they are never deleted; an id found gone,
+    as when a test empties the tables, is looked up again)."""
+
+    _KNOWN: dict[tuple[object, AccountRef], uuid.UUID] = {}
+    _FIND = """
+        SELECT a.id, a.owner_id, a.kind, a.currency FROM ledger_account a
+        JOIN unnest(%(owners)s::uuid[], %(owned_kinds)s::text[], %(owned_currencies)s::text[])
+            AS r(owner_id, kind, currency)
+            ON a.owner_id = r.owner_id AND a.kind = r.kind AND a.currency = r.currency
+        UNION ALL
+        SELECT a.id, a.owner_id, a.kind, a.currency FROM ledger_account a
+        JOIN unnest(%(platform_kinds)s::text[], %(platform_currencies)s::text[])
+            AS r(kind, currency)
+            ON a.owner_id IS NULL AND a.kind = r.kind AND a.currency = r.currency
+    """
+    # All or none: the count runs before any row is locked, so an id found gone (then looked
+    # up again) leaves no lock taken out of order.
     _LOCK = """
-        SELECT id, owner_id, kind, currency, balance_minor FROM ledger_account
-        WHERE id IN (
-            SELECT a.id FROM ledger_account a
-            JOIN unnest(%(owners)s::uuid[], %(owned_kinds)s::text[], %(owned_currencies)s::text[])
-                AS r(owner_id, kind, currency)
-                ON a.owner_id = r.owner_id AND a.kind = r.kind AND a.currency = r.currency
-            UNION ALL
-            SELECT a.id FROM ledger_account a
-            JOIN unnest(%(platform_kinds)s::text[], %(platform_currencies)s::text[])
-                AS r(kind, currency)
-                ON a.owner_id IS NULL AND a.kind = r.kind AND a.currency = r.currency
-        )
+        SELECT id, balance_minor FROM ledger_account
+        WHERE id = ANY(%(ids)s::uuid[])
+            AND (SELECT count(*) FROM ledger_account WHERE id = ANY(%(ids)s::uuid[]))
+                = cardinality(%(ids)s::uuid[])
         ORDER BY id FOR UPDATE
     """
     _INSERT_ENTRIES = """
@@ -153,17 +156,41 @@ class PostgresStore:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
         self.driver = connection.connection.driver_connection
+        self.database = connection.engine.url
 
     def lock(
         self, refs: Collection[AccountRef], *, now: datetime
     ) -> dict[AccountRef, LockedAccount]:
-        return _locked_or_made(self._locked, self.connection, refs, now=now)
+        ids = self._ids(refs, now=now)
+        rows = dict(self.driver.execute(self._LOCK, {"ids": list(set(ids.values()))}).fetchall())
+        if not rows:  # an id remembered is gone: look every one up again
+            for ref in refs:
+                self._KNOWN.pop((self.database, ref), None)
+            return self.lock(refs, now=now)
+        return {ref: LockedAccount(account_id, rows[account_id]) for ref, account_id in ids.items()}
 
-    def _locked(self, refs: Collection[AccountRef]) -> dict[AccountRef, LockedAccount]:
+    def _ids(self, refs: Collection[AccountRef], *, now: datetime) -> dict[AccountRef, uuid.UUID]:
+        ids = {ref: self._KNOWN.get((self.database, ref)) for ref in refs}
+        unknown = [ref for ref, account_id in ids.items() if account_id is None]
+        if unknown:
+            found = self._find(unknown)
+            missing = [ref for ref in unknown if ref not in found]
+            if missing:
+                side = self.connection.engine.connect().execution_options(
+                    isolation_level="AUTOCOMMIT"
+                )
+                with side:
+                    _create_accounts(side, missing, now=now)
+                found.update(self._find(missing))
+            for ref, account_id in found.items():
+                self._KNOWN[(self.database, ref)] = ids[ref] = account_id
+        return ids
+
+    def _find(self, refs: Collection[AccountRef]) -> dict[AccountRef, uuid.UUID]:
         owned = [ref for ref in refs if ref.owner_id is not None]
         shared = [ref for ref in refs if ref.owner_id is None]
         rows = self.driver.execute(
-            self._LOCK,
+            self._FIND,
             {
                 "owners": [ref.owner_id for ref in owned],
                 "owned_kinds": [ref.kind.value for ref in owned],
@@ -173,8 +200,8 @@ class PostgresStore:
             },
         )
         return {
-            AccountRef(AccountKind(kind), currency, owner_id): LockedAccount(account_id, balance)
-            for account_id, owner_id, kind, currency, balance in rows
+            AccountRef(AccountKind(kind), currency, owner_id): account_id
+            for account_id, owner_id, kind, currency in rows
         }
 
     def insert_entries(self, entries: Sequence[NewEntry]) -> set[str]:
@@ -250,8 +277,14 @@ class CoreStore:
     def lock(
         self, refs: Collection[AccountRef], *, now: datetime
     ) -> dict[AccountRef, LockedAccount]:
-        # The write transaction holds the whole database: nothing to lock row by row.
-        return _locked_or_made(self._locked, self.connection, refs, now=now)
+        # The write transaction holds the whole database: nothing to lock row by row, and
+        # accounts are made in it.
+        found = self._locked(refs)
+        missing = [ref for ref in refs if ref not in found]
+        if missing:
+            _create_accounts(self.connection, missing, now=now)
+            found.update(self._locked(missing))
+        return found
 
     def _locked(self, refs: Collection[AccountRef]) -> dict[AccountRef, LockedAccount]:
         owned = [(ref.owner_id, ref.kind, ref.currency) for ref in refs if ref.owner_id]
