@@ -154,3 +154,19 @@ def test_clearance_bench_reports_the_text_checks_rates_and_times():
             assert run["cpu_ms_per_clearance"] > 0
         paced = clearances[backend]["paced"]["latency_from_due"]
         assert 0 < paced["p50_ms"] <= paced["p99_ms"]
+
+
+def test_ledger_bench_posts_every_usage_and_the_ledger_holds_after():
+    # The bench stops with an error if any cached balance is not its legs afterwards.
+    report = _run(
+        "bench/ledger.py", "--usages", "200", "--batch", "50", "--creators", "20", "--holders", "20"
+    )
+    for backend in ("sqlite", "postgresql"):
+        if report[backend] is None:
+            continue
+        assert 2 <= report[backend]["legs_per_entry"] <= 5
+        single = report[backend]["one_per_transaction"]
+        assert single["entries"] == 200 and single["transaction"]["n"] == 200
+        batched = report[backend]["50_per_transaction"]
+        assert batched["entries"] == 200 and batched["transaction"]["n"] == 4
+        assert single["entries_per_second"] > 0 and batched["entries_per_second"] > 0
