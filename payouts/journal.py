@@ -1,11 +1,10 @@
 """Journal entries: drafted, checked, posted once, reversed by new entries, never edited.
 
 Posting happens in the caller's transaction (a release posts its usage in the release's own),
-in a fixed order: every ledger account the entries name is made if new and locked
-(payouts.accounts); the keys already posted are looked up; every new entry is applied to the
-locked balances, which refuses an overdraft before anything is written; then the entries, their
-legs and the new balances are written, one statement each (SQLAlchemy Core, executemany), so
-a batch of entries costs the same few round trips as one.
+in a fixed order: every ledger account the entries name is made if new and locked, in id order;
+each entry is applied to the locked balances, which refuses an overdraft before anything is
+written; then the entries, their legs and the balances they move are written
+(payouts/storage.py), so a batch of entries costs the same few statements as one.
 
 Idempotency: an entry's key comes from its business event (``release:<generation id>``,
 ``reversal:<the reversed entry's key>``, ``adjustment:<operator's key>``) and is unique. A key
@@ -17,7 +16,6 @@ legs are the same; other legs under one key mean two events were given one key, 
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -121,10 +119,9 @@ def post_entries(
     session: Session, drafts: Sequence[EntryDraft], *, now: datetime
 ) -> list[PostedEntry]:
     """Post ``drafts`` in ``session``'s transaction (see the module); one result per draft,
-    in order. Raises :class:`UnbalancedEntry` or ValueError (a key or memo too long, a key
-    twice) before writing anything, and :class:`InsufficientBalance` having posted nothing
-    (an entry that could be refused is posted inside a savepoint). :class:`IdempotencyConflict`
-    is a bug: roll the transaction back."""
+    in order. Raises :class:`UnbalancedEntry`, ValueError (a key or memo too long, a key
+    twice) or :class:`InsufficientBalance` before posting anything (the accounts named may
+    have been made). :class:`IdempotencyConflict` is a bug: roll the transaction back."""
     for draft in drafts:
         check_balanced(draft)
         if not 0 < len(draft.key) <= MAX_KEY_LENGTH or len(draft.memo) > MAX_MEMO_LENGTH:
@@ -133,15 +130,16 @@ def post_entries(
         raise ValueError("one idempotency key twice in one batch")
     if not drafts:
         return []
-    refusable = any(_lowers(draft) for draft in drafts)
-    with session.begin_nested() if refusable else nullcontext():
-        return _post(session, drafts, now=now)
-
-
-def _post(session: Session, drafts: Sequence[EntryDraft], *, now: datetime) -> list[PostedEntry]:
     connection = session.connection()
     store = ledger_store(connection)
     accounts = store.lock({leg.account for draft in drafts for leg in draft.legs}, now=now)
+    # Where an entry may be refused, the keys posted before are looked up first (under the
+    # accounts' locks: no posting of them is under way), so that only new entries are checked
+    # against the balances. Usages are never refused and need no look-up: the write skips a
+    # key posted before.
+    refusable = any(_lowers(draft) for draft in drafts)
+    earlier = recorded_entries(connection, [draft.key for draft in drafts]) if refusable else {}
+    _apply([draft for draft in drafts if draft.key not in earlier], accounts)
     entries = [
         PostedEntry(
             id=uuid.uuid4(),
@@ -155,23 +153,17 @@ def _post(session: Session, drafts: Sequence[EntryDraft], *, now: datetime) -> l
             replayed=False,
         )
         for draft in drafts
+        if draft.key not in earlier
     ]
-    inserted = store.insert_entries(entries)
-    earlier = recorded_entries(
-        connection, [draft.key for draft in drafts if draft.key not in inserted]
+    inserted = store.write(entries, accounts)
+    earlier.update(
+        recorded_entries(connection, [entry.key for entry in entries if entry.key not in inserted])
     )
     for draft in drafts:
         if draft.key in earlier:
             _check_same_legs(draft, earlier[draft.key])
-    new = [
-        (draft, entry)
-        for draft, entry in zip(drafts, entries, strict=True)
-        if entry.key in inserted
-    ]
-    if new:
-        moved = _apply([draft for draft, _ in new], accounts)
-        store.insert_legs([entry for _, entry in new], accounts, moved)
-    return [entry if entry.key in inserted else earlier[entry.key] for entry in entries]
+    posted = {entry.key: entry for entry in entries if entry.key in inserted}
+    return [posted.get(draft.key) or earlier[draft.key] for draft in drafts]
 
 
 def reverse_entry(session: Session, *, key: str, memo: str, now: datetime) -> PostedEntry:
@@ -224,21 +216,15 @@ def _lowers(draft: EntryDraft) -> bool:
     )
 
 
-def _apply(
-    drafts: Iterable[EntryDraft], accounts: dict[AccountRef, LockedAccount]
-) -> list[LockedAccount]:
-    """Move the locked balances by each entry in turn; the accounts moved. Raises
-    :class:`InsufficientBalance` when an entry takes an account that may not go below zero
-    there (or further below)."""
-    moved = set()
+def _apply(drafts: Iterable[EntryDraft], accounts: dict[AccountRef, LockedAccount]) -> None:
+    """Move the locked balances by each entry in turn. Raises :class:`InsufficientBalance`
+    when an entry takes an account that may not go below zero there (or further below)."""
     for draft in drafts:
         before = {leg.account: accounts[leg.account].balance_minor for leg in draft.legs}
         for leg in draft.legs:
-            account = accounts[leg.account]
-            account.balance_minor += leg.account.movement(
+            accounts[leg.account].balance_minor += leg.account.movement(
                 debit_minor=leg.debit_minor, credit_minor=leg.credit_minor
             )
-            moved.add(account.id)
         for ref, balance in before.items():
             after = accounts[ref].balance_minor
             if after < 0 and after < balance and not _may_overdraw(draft, ref):
@@ -246,7 +232,6 @@ def _apply(
                     f"The {ref.kind.value.replace('_', ' ')} in {ref.currency} holds {balance} "
                     f"minor units; {draft.memo} would take it to {after}. Nothing was posted."
                 )
-    return [account for account in accounts.values() if account.id in moved]
 
 
 _ENTRY = JournalEntry.__table__

@@ -47,17 +47,11 @@ class LedgerStore(Protocol):
         in the order of their ids (two transactions posting to the same accounts wait for each
         other instead of deadlocking)."""
 
-    def insert_entries(self, entries: Sequence[NewEntry]) -> set[str]:
-        """Insert the entries whose keys were not posted before; their keys."""
-
-    def insert_legs(
-        self,
-        entries: Sequence[NewEntry],
-        accounts: dict[AccountRef, LockedAccount],
-        moved: Collection[LockedAccount],
-    ) -> None:
-        """Insert the entries' legs and store the balances they moved (the rows are locked:
-        nobody else moved them meanwhile)."""
+    def write(
+        self, entries: Sequence[NewEntry], accounts: dict[AccountRef, LockedAccount]
+    ) -> set[str]:
+        """Insert the entries whose keys were not posted before, their legs, and move their
+        accounts' balances by them; the keys inserted."""
 
 
 def ledger_store(connection: Connection) -> LedgerStore:
@@ -66,7 +60,11 @@ def ledger_store(connection: Connection) -> LedgerStore:
     return CoreStore(connection)
 
 
+_LEG_COLUMNS = ("entry_id", "position", "account_id", "currency", "debit_minor", "credit_minor")
+
+
 def _leg_rows(entries: Sequence[NewEntry], accounts: dict[AccountRef, LockedAccount]) -> list:
+    """Each leg's columns, and how much it moves its account's balance."""
     return [
         (
             entry.id,
@@ -75,6 +73,7 @@ def _leg_rows(entries: Sequence[NewEntry], accounts: dict[AccountRef, LockedAcco
             leg.account.currency,
             leg.debit_minor,
             leg.credit_minor,
+            leg.account.movement(debit_minor=leg.debit_minor, credit_minor=leg.credit_minor),
         )
         for entry in entries
         for position, leg in enumerate(entry.legs)
@@ -130,27 +129,39 @@ class PostgresStore:
                 = cardinality(%(ids)s::uuid[])
         ORDER BY id FOR UPDATE
     """
-    _INSERT_ENTRIES = """
-        INSERT INTO journal_entry
-            (id, idempotency_key, event, memo, generation_id, reverses_id, posted_at)
-        SELECT id, idempotency_key, event, memo, generation_id, reverses_id, %(posted_at)s
-        FROM unnest(%(ids)s::uuid[], %(keys)s::text[], %(events)s::text[], %(memos)s::text[],
-                    %(generations)s::uuid[], %(reversed)s::uuid[])
-            AS e(id, idempotency_key, event, memo, generation_id, reverses_id)
-        ON CONFLICT (idempotency_key) DO NOTHING
-        RETURNING idempotency_key
-    """
-    _INSERT_LEGS = """
-        WITH legs AS (
+    # The entries whose keys are new, their legs, and the balances they move, in one
+    # statement. Every CTE sees the same snapshot, so the legs are joined to the entries this
+    # statement inserted, not read back; the balances move by those legs alone.
+    _WRITE = """
+        WITH entry AS (
+            INSERT INTO journal_entry
+                (id, idempotency_key, event, memo, generation_id, reverses_id, posted_at)
+            SELECT id, idempotency_key, event, memo, generation_id, reverses_id, %(posted_at)s
+            FROM unnest(%(ids)s::uuid[], %(keys)s::text[], %(events)s::text[],
+                        %(memos)s::text[], %(generations)s::uuid[], %(reversed)s::uuid[])
+                AS e(id, idempotency_key, event, memo, generation_id, reverses_id)
+            ON CONFLICT (idempotency_key) DO NOTHING
+            RETURNING id, idempotency_key
+        ), leg AS (
+            SELECT leg.* FROM unnest(%(leg_entries)s::uuid[], %(positions)s::int2[],
+                                     %(accounts)s::uuid[], %(currencies)s::text[],
+                                     %(debits)s::int8[], %(credits)s::int8[],
+                                     %(movements)s::int8[])
+                AS leg(entry_id, position, account_id, currency, debit_minor, credit_minor,
+                       movement)
+            JOIN entry ON entry.id = leg.entry_id
+        ), legs AS (
             INSERT INTO journal_leg
                 (entry_id, position, account_id, currency, debit_minor, credit_minor)
-            SELECT * FROM unnest(%(entries)s::uuid[], %(positions)s::int2[],
-                                 %(accounts)s::uuid[], %(currencies)s::text[],
-                                 %(debits)s::int8[], %(credits)s::int8[])
+            SELECT entry_id, position, account_id, currency, debit_minor, credit_minor FROM leg
+        ), balances AS (
+            UPDATE ledger_account
+            SET balance_minor = ledger_account.balance_minor + moved.movement
+            FROM (SELECT account_id, sum(movement)::int8 AS movement FROM leg GROUP BY account_id)
+                AS moved
+            WHERE ledger_account.id = moved.account_id
         )
-        UPDATE ledger_account SET balance_minor = moved.balance
-        FROM unnest(%(moved)s::uuid[], %(balances)s::int8[]) AS moved(id, balance)
-        WHERE ledger_account.id = moved.id
+        SELECT idempotency_key FROM entry
     """
 
     def __init__(self, connection: Connection) -> None:
@@ -204,11 +215,23 @@ class PostgresStore:
             for account_id, owner_id, kind, currency in rows
         }
 
-    def insert_entries(self, entries: Sequence[NewEntry]) -> set[str]:
+    def write(
+        self, entries: Sequence[NewEntry], accounts: dict[AccountRef, LockedAccount]
+    ) -> set[str]:
         if not entries:
             return set()
+        legs = list(zip(*_leg_rows(entries, accounts), strict=True))
+        names = (
+            "leg_entries",
+            "positions",
+            "accounts",
+            "currencies",
+            "debits",
+            "credits",
+            "movements",
+        )
         rows = self.driver.execute(
-            self._INSERT_ENTRIES,
+            self._WRITE,
             {
                 "posted_at": entries[0].posted_at,
                 "ids": [entry.id for entry in entries],
@@ -217,26 +240,10 @@ class PostgresStore:
                 "memos": [entry.memo for entry in entries],
                 "generations": [entry.generation_id for entry in entries],
                 "reversed": [entry.reverses_id for entry in entries],
+                **{name: list(column) for name, column in zip(names, legs, strict=True)},
             },
         )
         return {key for (key,) in rows}
-
-    def insert_legs(
-        self,
-        entries: Sequence[NewEntry],
-        accounts: dict[AccountRef, LockedAccount],
-        moved: Collection[LockedAccount],
-    ) -> None:
-        columns = list(zip(*_leg_rows(entries, accounts), strict=True))
-        names = ("entries", "positions", "accounts", "currencies", "debits", "credits")
-        self.driver.execute(
-            self._INSERT_LEGS,
-            {
-                **{name: list(column) for name, column in zip(names, columns, strict=True)},
-                "moved": [account.id for account in moved],
-                "balances": [account.balance_minor for account in moved],
-            },
-        )
 
 
 class CoreStore:
@@ -264,12 +271,11 @@ class CoreStore:
     _POSTED_KEYS = select(_ENTRY.c.idempotency_key).where(
         _ENTRY.c.idempotency_key.in_(bindparam("keys", expanding=True))
     )
-    _SET_BALANCE = (
+    _MOVE_BALANCE = (
         update(_ACCOUNT)
         .where(_ACCOUNT.c.id == bindparam("account_id"))
-        .values(balance_minor=bindparam("balance"))
+        .values(balance_minor=_ACCOUNT.c.balance_minor + bindparam("movement"))
     )
-    _LEG_COLUMNS = ("entry_id", "position", "account_id", "currency", "debit_minor", "credit_minor")
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
@@ -300,7 +306,9 @@ class CoreStore:
                     found[ref] = LockedAccount(row.id, row.balance_minor)
         return found
 
-    def insert_entries(self, entries: Sequence[NewEntry]) -> set[str]:
+    def write(
+        self, entries: Sequence[NewEntry], accounts: dict[AccountRef, LockedAccount]
+    ) -> set[str]:
         if not entries:
             return set()
         posted = set(
@@ -309,38 +317,35 @@ class CoreStore:
             ).scalars()
         )
         new = [entry for entry in entries if entry.key not in posted]
-        if new:
-            self.connection.execute(
-                insert(_ENTRY),
-                [
-                    {
-                        "id": entry.id,
-                        "idempotency_key": entry.key,
-                        "event": entry.event,
-                        "memo": entry.memo,
-                        "generation_id": entry.generation_id,
-                        "reverses_id": entry.reverses_id,
-                        "posted_at": entry.posted_at,
-                    }
-                    for entry in new
-                ],
-            )
-        return {entry.key for entry in new}
-
-    def insert_legs(
-        self,
-        entries: Sequence[NewEntry],
-        accounts: dict[AccountRef, LockedAccount],
-        moved: Collection[LockedAccount],
-    ) -> None:
+        if not new:
+            return set()
         self.connection.execute(
-            insert(_LEG),
+            insert(_ENTRY),
             [
-                dict(zip(self._LEG_COLUMNS, row, strict=True))
-                for row in _leg_rows(entries, accounts)
+                {
+                    "id": entry.id,
+                    "idempotency_key": entry.key,
+                    "event": entry.event,
+                    "memo": entry.memo,
+                    "generation_id": entry.generation_id,
+                    "reverses_id": entry.reverses_id,
+                    "posted_at": entry.posted_at,
+                }
+                for entry in new
             ],
         )
+        legs = _leg_rows(new, accounts)
         self.connection.execute(
-            self._SET_BALANCE,
-            [{"account_id": account.id, "balance": account.balance_minor} for account in moved],
+            insert(_LEG), [dict(zip(_LEG_COLUMNS, leg[:6], strict=True)) for leg in legs]
         )
+        moved: dict[uuid.UUID, int] = {}
+        for leg in legs:
+            moved[leg[2]] = moved.get(leg[2], 0) + leg[6]
+        self.connection.execute(
+            self._MOVE_BALANCE,
+            [
+                {"account_id": account_id, "movement": amount}
+                for account_id, amount in moved.items()
+            ],
+        )
+        return {entry.key for entry in new}
