@@ -1,6 +1,6 @@
 """Balances: an account's cached balance, and the check that the ledger holds together (each
-cached balance equals the sum of its account's legs; each entry has legs and balances per
-currency). Run by `clearhouse ledger check`, in one snapshot."""
+cached balance equals the sum of its account's legs; each entry has all its legs and balances
+per currency). Run by `clearhouse ledger check`, in one snapshot."""
 
 import uuid
 from dataclasses import dataclass, field
@@ -38,9 +38,16 @@ class BalanceMismatch:
 @dataclass(frozen=True, slots=True)
 class UnbalancedEntryFound:
     entry_id: uuid.UUID
-    currency: str | None  # None: an entry with no legs
+    currency: str
     debits_minor: int
     credits_minor: int
+
+
+@dataclass(frozen=True, slots=True)
+class IncompleteEntry:
+    entry_id: uuid.UUID
+    leg_count: int
+    legs_found: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,14 +56,16 @@ class LedgerCheck:
     entries_checked: int
     mismatched_balances: list[BalanceMismatch] = field(default_factory=list)
     unbalanced_entries: list[UnbalancedEntryFound] = field(default_factory=list)
+    incomplete_entries: list[IncompleteEntry] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return not self.mismatched_balances and not self.unbalanced_entries
+        return not (self.mismatched_balances or self.unbalanced_entries or self.incomplete_entries)
 
 
 def check_ledger(session: Session) -> LedgerCheck:
-    """Compare every cached balance with its legs, and every entry's debits with its credits.
+    """Compare every cached balance with its legs, every entry's debits with its credits, and
+    every entry's leg count with its legs.
 
     Read it in one snapshot (``snapshot_session``): postings committing meanwhile would
     otherwise show as mismatches."""
@@ -100,15 +109,19 @@ def check_ledger(session: Session) -> LedgerCheck:
             .having(func.sum(JournalLeg.debit_minor) != func.sum(JournalLeg.credit_minor))
         ).all()
     ]
-    without_legs = session.exec(
-        select(JournalEntry.id).where(
-            ~select(JournalLeg.entry_id).where(JournalLeg.entry_id == JournalEntry.id).exists()
-        )
-    ).all()
-    unbalanced.extend(UnbalancedEntryFound(entry_id, None, 0, 0) for entry_id in without_legs)
+    incomplete = [
+        IncompleteEntry(entry_id, leg_count, found)
+        for entry_id, leg_count, found in session.exec(
+            select(JournalEntry.id, JournalEntry.leg_count, func.count(JournalLeg.entry_id))
+            .outerjoin(JournalLeg, JournalLeg.entry_id == JournalEntry.id)
+            .group_by(JournalEntry.id, JournalEntry.leg_count)
+            .having(func.count(JournalLeg.entry_id) != JournalEntry.leg_count)
+        ).all()
+    ]
     return LedgerCheck(
         accounts_checked=len(accounts),
         entries_checked=session.exec(select(func.count()).select_from(JournalEntry)).one(),
         mismatched_balances=mismatched,
         unbalanced_entries=unbalanced,
+        incomplete_entries=incomplete,
     )

@@ -4,9 +4,10 @@ Amounts are integers in minor units (cents) with an ISO 4217 currency, never flo
 carries a positive debit or a positive credit, never both (a CHECK); its currency is its
 account's (a foreign key on the pair); every entry's debits equal its credits per currency
 (on PostgreSQL a deferred constraint trigger checks each entry at commit; on every database
-``payouts.journal`` refuses an unbalanced entry before writing it). Entries and legs are
-never changed or deleted (triggers, migration 0016): a correction is a new entry that
-reverses one.
+``payouts.journal`` refuses an unbalanced entry before writing it). An entry's legs are all
+inserted with it: it states how many it has, and a leg's position must be below that number
+(a CHECK and a foreign key on the pair). Entries and legs are never changed or deleted
+(triggers, migration 0016): a correction is a new entry that reverses one.
 """
 
 import uuid
@@ -104,6 +105,11 @@ class JournalEntry(SQLModel, table=True):
     """One business event's movement of money: legs whose debits equal their credits."""
 
     __tablename__ = "journal_entry"
+    __table_args__ = (
+        CheckConstraint("leg_count >= 2", name="two_legs_or_more"),
+        # What the legs' foreign key on (entry, leg count) points at.
+        UniqueConstraint("id", "leg_count"),
+    )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
     idempotency_key: str = Field(
@@ -119,7 +125,6 @@ class JournalEntry(SQLModel, table=True):
     generation_id: uuid.UUID | None = Field(
         default=None,
         foreign_key="generation_job.id",
-        index=True,
         ondelete="RESTRICT",
         description="The released generation a usage (or its reversal) is for.",
     )
@@ -130,6 +135,11 @@ class JournalEntry(SQLModel, table=True):
         ondelete="RESTRICT",
         description="The entry this one reverses (each at most once).",
     )
+    leg_count: int = Field(
+        sa_column=Column(SmallInteger, nullable=False),
+        description="How many legs it has: its legs are positions 0 to leg_count - 1, all "
+        "inserted with it (checked at commit on PostgreSQL), so none can be added later.",
+    )
     posted_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
 
 
@@ -139,6 +149,11 @@ class JournalLeg(SQLModel, table=True):
     __tablename__ = "journal_leg"
     __table_args__ = (
         ForeignKeyConstraint(
+            ["entry_id", "entry_leg_count"],
+            ["journal_entry.id", "journal_entry.leg_count"],
+            ondelete="RESTRICT",
+        ),
+        ForeignKeyConstraint(
             ["account_id", "currency"],
             ["ledger_account.id", "ledger_account.currency"],
             ondelete="RESTRICT",
@@ -147,15 +162,17 @@ class JournalLeg(SQLModel, table=True):
             "(debit_minor > 0 AND credit_minor = 0) OR (debit_minor = 0 AND credit_minor > 0)",
             name="one_side_positive",
         ),
-        Index("ix_journal_leg_account", "account_id"),
+        CheckConstraint("position >= 0 AND position < entry_leg_count", name="position_in_entry"),
     )
 
-    entry_id: uuid.UUID = Field(
-        foreign_key="journal_entry.id", primary_key=True, ondelete="RESTRICT"
-    )
+    entry_id: uuid.UUID = Field(primary_key=True)
     position: int = Field(
         sa_column=Column(SmallInteger, primary_key=True, autoincrement=False),
-        description="0, 1, 2 ... within the entry.",
+        description="0, 1, 2 ... within the entry, below its leg count.",
+    )
+    entry_leg_count: int = Field(
+        sa_column=Column(SmallInteger, nullable=False),
+        description="Its entry's leg count (a foreign key on the pair holds it to the entry's).",
     )
     account_id: uuid.UUID
     currency: str = Field(max_length=3)

@@ -15,7 +15,7 @@ keys posted before and then insert.
 import uuid
 from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from sqlalchemy import Connection, bindparam, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -60,15 +60,25 @@ def ledger_store(connection: Connection) -> LedgerStore:
     return CoreStore(connection)
 
 
-_LEG_COLUMNS = ("entry_id", "position", "account_id", "currency", "debit_minor", "credit_minor")
+class _LegRow(NamedTuple):
+    entry_id: uuid.UUID
+    position: int
+    entry_leg_count: int
+    account_id: uuid.UUID
+    currency: str
+    debit_minor: int
+    credit_minor: int
+    movement: int  # how much it moves its account's balance (not a column)
 
 
-def _leg_rows(entries: Sequence[NewEntry], accounts: dict[AccountRef, LockedAccount]) -> list:
-    """Each leg's columns, and how much it moves its account's balance."""
+def _leg_rows(
+    entries: Sequence[NewEntry], accounts: dict[AccountRef, LockedAccount]
+) -> list[_LegRow]:
     return [
-        (
+        _LegRow(
             entry.id,
             position,
+            len(entry.legs),
             accounts[leg.account].id,
             leg.account.currency,
             leg.debit_minor,
@@ -134,26 +144,28 @@ class PostgresStore:
     # statement inserted, not read back; the balances move by those legs alone.
     _WRITE = """
         WITH entry AS (
-            INSERT INTO journal_entry
-                (id, idempotency_key, event, memo, generation_id, reverses_id, posted_at)
-            SELECT id, idempotency_key, event, memo, generation_id, reverses_id, %(posted_at)s
+            INSERT INTO journal_entry (id, idempotency_key, event, memo, generation_id,
+                                       reverses_id, leg_count, posted_at)
+            SELECT *, %(posted_at)s
             FROM unnest(%(ids)s::uuid[], %(keys)s::text[], %(events)s::text[],
-                        %(memos)s::text[], %(generations)s::uuid[], %(reversed)s::uuid[])
-                AS e(id, idempotency_key, event, memo, generation_id, reverses_id)
+                        %(memos)s::text[], %(generations)s::uuid[], %(reversed)s::uuid[],
+                        %(leg_counts)s::int2[])
             ON CONFLICT (idempotency_key) DO NOTHING
             RETURNING id, idempotency_key
         ), leg AS (
             SELECT leg.* FROM unnest(%(leg_entries)s::uuid[], %(positions)s::int2[],
-                                     %(accounts)s::uuid[], %(currencies)s::text[],
-                                     %(debits)s::int8[], %(credits)s::int8[],
-                                     %(movements)s::int8[])
-                AS leg(entry_id, position, account_id, currency, debit_minor, credit_minor,
-                       movement)
+                                     %(entry_leg_counts)s::int2[], %(accounts)s::uuid[],
+                                     %(currencies)s::text[], %(debits)s::int8[],
+                                     %(credits)s::int8[], %(movements)s::int8[])
+                AS leg(entry_id, position, entry_leg_count, account_id, currency, debit_minor,
+                       credit_minor, movement)
             JOIN entry ON entry.id = leg.entry_id
         ), legs AS (
-            INSERT INTO journal_leg
-                (entry_id, position, account_id, currency, debit_minor, credit_minor)
-            SELECT entry_id, position, account_id, currency, debit_minor, credit_minor FROM leg
+            INSERT INTO journal_leg (entry_id, position, entry_leg_count, account_id, currency,
+                                     debit_minor, credit_minor)
+            SELECT entry_id, position, entry_leg_count, account_id, currency, debit_minor,
+                   credit_minor
+            FROM leg
         ), balances AS (
             UPDATE ledger_account
             SET balance_minor = ledger_account.balance_minor + moved.movement
@@ -224,6 +236,7 @@ class PostgresStore:
         names = (
             "leg_entries",
             "positions",
+            "entry_leg_counts",
             "accounts",
             "currencies",
             "debits",
@@ -240,6 +253,7 @@ class PostgresStore:
                 "memos": [entry.memo for entry in entries],
                 "generations": [entry.generation_id for entry in entries],
                 "reversed": [entry.reverses_id for entry in entries],
+                "leg_counts": [len(entry.legs) for entry in entries],
                 **{name: list(column) for name, column in zip(names, legs, strict=True)},
             },
         )
@@ -329,6 +343,7 @@ class CoreStore:
                     "memo": entry.memo,
                     "generation_id": entry.generation_id,
                     "reverses_id": entry.reverses_id,
+                    "leg_count": len(entry.legs),
                     "posted_at": entry.posted_at,
                 }
                 for entry in new
@@ -336,11 +351,12 @@ class CoreStore:
         )
         legs = _leg_rows(new, accounts)
         self.connection.execute(
-            insert(_LEG), [dict(zip(_LEG_COLUMNS, leg[:6], strict=True)) for leg in legs]
+            insert(_LEG),
+            [dict(zip(_LegRow._fields[:-1], leg[:-1], strict=True)) for leg in legs],
         )
         moved: dict[uuid.UUID, int] = {}
         for leg in legs:
-            moved[leg[2]] = moved.get(leg[2], 0) + leg[6]
+            moved[leg.account_id] = moved.get(leg.account_id, 0) + leg.movement
         self.connection.execute(
             self._MOVE_BALANCE,
             [

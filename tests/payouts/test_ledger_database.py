@@ -67,20 +67,24 @@ def posted(ledger_engine: Engine) -> dict:
     }
 
 
-def _entry_row(key: str) -> dict:
+def _entry_row(key: str, *, legs: int = 2) -> dict:
     return {
         "id": uuid.uuid4(),
         "idempotency_key": key,
         "event": "adjustment",
         "memo": "inserted past payouts.journal",
+        "leg_count": legs,
         "posted_at": utcnow(),
     }
 
 
-def _leg_row(entry_id, position, account_id, *, debit_minor=0, credit_minor=0, currency="USD"):
+def _leg_row(
+    entry_id, position, account_id, *, legs=2, debit_minor=0, credit_minor=0, currency="USD"
+):
     return {
         "entry_id": entry_id,
         "position": position,
+        "entry_leg_count": legs,
         "account_id": account_id,
         "currency": currency,
         "debit_minor": debit_minor,
@@ -203,9 +207,9 @@ def test_postgresql_refuses_an_unbalanced_entry_at_commit(ledger_engine, posted)
     connection.execute(insert(JournalEntry.__table__), row)
     connection.execute(
         text(
-            "INSERT INTO journal_leg (entry_id, position, account_id, currency, debit_minor, "
-            "credit_minor) VALUES (:entry, 0, :wallet, 'USD', 100, 0), "
-            "(:entry, 1, :payable, 'USD', 0, 99)"
+            "INSERT INTO journal_leg (entry_id, position, entry_leg_count, account_id, currency, "
+            "debit_minor, credit_minor) VALUES (:entry, 0, 2, :wallet, 'USD', 100, 0), "
+            "(:entry, 1, 2, :payable, 'USD', 0, 99)"
         ),
         {
             "entry": row["id"],
@@ -221,19 +225,28 @@ def test_postgresql_refuses_an_unbalanced_entry_at_commit(ledger_engine, posted)
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 @pytest.mark.postgres
-def test_postgresql_refuses_a_leg_added_later_to_a_balanced_entry(ledger_engine, posted):
-    with (
-        pytest.raises(IntegrityError, match="does not balance"),
-        ledger_engine.begin() as connection,
-    ):
+def test_postgresql_refuses_an_entry_without_all_its_legs_at_commit(ledger_engine, posted):
+    with pytest.raises(IntegrityError, match="has 1 legs of its 2"), ledger_engine.begin() as c:
+        row = _entry_row("adjustment:half")
+        c.execute(insert(JournalEntry.__table__), row)
+        c.execute(
+            insert(JournalLeg.__table__),
+            _leg_row(row["id"], 0, posted["accounts"][AccountKind.creator_wallet], debit_minor=1),
+        )
+    assert count_entries(ledger_engine) == 1
+
+
+@pytest.mark.parametrize(
+    ("position", "legs"),
+    [(3, 3), (0, 3), (3, 4)],
+    ids=["past its leg count", "a position taken", "another leg count"],
+)
+def test_no_leg_can_be_added_to_an_entry_posted_before(ledger_engine, posted, position, legs):
+    revenue = posted["accounts"][AccountKind.platform_revenue]
+    with pytest.raises(IntegrityError), ledger_engine.begin() as connection:
         connection.execute(
             insert(JournalLeg.__table__),
-            _leg_row(
-                posted["entry"].id,
-                9,
-                posted["accounts"][AccountKind.platform_revenue],
-                credit_minor=1,
-            ),
+            _leg_row(posted["entry"].id, position, revenue, legs=legs, credit_minor=1),
         )
     assert _check(ledger_engine).ok
 
@@ -251,7 +264,9 @@ def test_postgresql_refuses_to_truncate_the_journal(ledger_engine, posted, table
 
 
 @only_sqlite
-def test_on_sqlite_the_ledger_check_finds_an_entry_inserted_unbalanced(ledger_engine, posted):
+def test_on_sqlite_the_ledger_check_finds_an_entry_inserted_unbalanced_and_incomplete(
+    ledger_engine, posted
+):
     with ledger_engine.begin() as connection:
         row = _entry_row("adjustment:unbalanced")
         connection.execute(insert(JournalEntry.__table__), row)
@@ -261,13 +276,14 @@ def test_on_sqlite_the_ledger_check_finds_an_entry_inserted_unbalanced(ledger_en
         )
     check = _check(ledger_engine)
     assert not check.ok
-    ((found),) = check.unbalanced_entries
-    assert (found.entry_id, found.currency, found.debits_minor, found.credits_minor) == (
+    ((unbalanced),) = check.unbalanced_entries
+    assert (unbalanced.entry_id, unbalanced.debits_minor, unbalanced.credits_minor) == (
         row["id"],
-        "USD",
         100,
         0,
     )
+    ((incomplete),) = check.incomplete_entries
+    assert (incomplete.entry_id, incomplete.leg_count, incomplete.legs_found) == (row["id"], 2, 1)
 
 
 def _ledger_cli(database_url: str, *args: str) -> subprocess.CompletedProcess:

@@ -1,11 +1,11 @@
 """The ledger: ledger accounts with cached balances, journal entries and their legs; on
-PostgreSQL a deferred constraint trigger that refuses, at commit, an entry whose legs do not
-balance per currency; on both databases triggers that refuse changing or deleting entries and
-legs (and TRUNCATE on PostgreSQL), as the audit log's do.
+PostgreSQL a deferred constraint trigger that refuses, at commit, an entry whose legs are not
+all there or do not balance per currency; on both databases triggers that refuse changing or
+deleting entries and legs (and TRUNCATE on PostgreSQL), as the audit log's do.
 
 Revision ID: 0016
 Revises: 0014
-Create Date: 2026-11-24 04:11:12.217251
+Create Date: 2026-11-24 04:32:48.371254
 """
 
 from collections.abc import Sequence
@@ -85,7 +85,9 @@ def upgrade() -> None:
         sa.Column("memo", sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
         sa.Column("generation_id", sa.Uuid(), nullable=True),
         sa.Column("reverses_id", sa.Uuid(), nullable=True),
+        sa.Column("leg_count", sa.SmallInteger(), nullable=False),
         sa.Column("posted_at", clearhouse.db.UTCDateTime(timezone=True), nullable=False),
+        sa.CheckConstraint("leg_count >= 2", name=op.f("ck_journal_entry_two_legs_or_more")),
         sa.ForeignKeyConstraint(
             ["generation_id"],
             ["generation_job.id"],
@@ -99,18 +101,15 @@ def upgrade() -> None:
             ondelete="RESTRICT",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_journal_entry")),
+        sa.UniqueConstraint("id", "leg_count", name=op.f("uq_journal_entry_id")),
         sa.UniqueConstraint("idempotency_key", name=op.f("uq_journal_entry_idempotency_key")),
         sa.UniqueConstraint("reverses_id", name=op.f("uq_journal_entry_reverses_id")),
     )
-    with op.batch_alter_table("journal_entry", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_journal_entry_generation_id"), ["generation_id"], unique=False
-        )
-
     op.create_table(
         "journal_leg",
         sa.Column("entry_id", sa.Uuid(), nullable=False),
         sa.Column("position", sa.SmallInteger(), autoincrement=False, nullable=False),
+        sa.Column("entry_leg_count", sa.SmallInteger(), nullable=False),
         sa.Column("account_id", sa.Uuid(), nullable=False),
         sa.Column("currency", sqlmodel.sql.sqltypes.AutoString(length=3), nullable=False),
         sa.Column("debit_minor", sa.BigInteger(), nullable=False),
@@ -119,6 +118,10 @@ def upgrade() -> None:
             "(debit_minor > 0 AND credit_minor = 0) OR (debit_minor = 0 AND credit_minor > 0)",
             name=op.f("ck_journal_leg_one_side_positive"),
         ),
+        sa.CheckConstraint(
+            "position >= 0 AND position < entry_leg_count",
+            name=op.f("ck_journal_leg_position_in_entry"),
+        ),
         sa.ForeignKeyConstraint(
             ["account_id", "currency"],
             ["ledger_account.id", "ledger_account.currency"],
@@ -126,19 +129,16 @@ def upgrade() -> None:
             ondelete="RESTRICT",
         ),
         sa.ForeignKeyConstraint(
-            ["entry_id"],
-            ["journal_entry.id"],
+            ["entry_id", "entry_leg_count"],
+            ["journal_entry.id", "journal_entry.leg_count"],
             name=op.f("fk_journal_leg_entry_id_journal_entry"),
             ondelete="RESTRICT",
         ),
         sa.PrimaryKeyConstraint("entry_id", "position", name=op.f("pk_journal_leg")),
     )
-    with op.batch_alter_table("journal_leg", schema=None) as batch_op:
-        batch_op.create_index("ix_journal_leg_account", ["account_id"], unique=False)
-
     # ### end Alembic commands ###
     _refuse_changes()
-    _check_balance_at_commit()
+    _check_entries_at_commit()
 
 
 APPEND_ONLY = ("journal_entry", "journal_leg")
@@ -177,10 +177,12 @@ def _refuse_changes() -> None:
             )
 
 
-def _check_balance_at_commit() -> None:
-    """PostgreSQL checks, when the transaction commits, that the entry of every leg inserted
-    balances in each currency (SQLite has no deferred triggers: payouts.journal checks every
-    entry before writing it, and `clearhouse ledger check` finds any that does not)."""
+def _check_entries_at_commit() -> None:
+    """PostgreSQL checks each entry once, when the transaction that inserted it commits: it
+    has all its legs (as many as its leg count) and they balance in each currency. No leg can
+    be added later: positions run below the leg count and are unique per entry. SQLite has no
+    deferred triggers: payouts.journal checks every entry before writing it, and `clearhouse
+    ledger check` finds any that does not balance."""
     if op.get_context().dialect.name != "postgresql":
         return
     op.execute(
@@ -188,16 +190,22 @@ def _check_balance_at_commit() -> None:
         CREATE FUNCTION journal_entry_balances() RETURNS trigger
         LANGUAGE plpgsql AS $$
         DECLARE
+            legs integer;
             off record;
         BEGIN
+            SELECT count(*) INTO legs FROM journal_leg WHERE entry_id = NEW.id;
+            IF legs <> NEW.leg_count THEN
+                RAISE EXCEPTION 'journal entry % has % legs of its %', NEW.id, legs, NEW.leg_count
+                    USING ERRCODE = 'check_violation';
+            END IF;
             SELECT currency, sum(debit_minor) AS debits, sum(credit_minor) AS credits
                 INTO off
-                FROM journal_leg WHERE entry_id = NEW.entry_id
+                FROM journal_leg WHERE entry_id = NEW.id
                 GROUP BY currency HAVING sum(debit_minor) <> sum(credit_minor)
                 LIMIT 1;
             IF FOUND THEN
                 RAISE EXCEPTION 'journal entry % does not balance in %: debits %, credits %',
-                    NEW.entry_id, off.currency, off.debits, off.credits
+                    NEW.id, off.currency, off.debits, off.credits
                     USING ERRCODE = 'check_violation';
             END IF;
             RETURN NULL;
@@ -205,7 +213,7 @@ def _check_balance_at_commit() -> None:
         """
     )
     op.execute(
-        "CREATE CONSTRAINT TRIGGER journal_leg_entry_balances AFTER INSERT ON journal_leg "
+        "CREATE CONSTRAINT TRIGGER journal_entry_balances AFTER INSERT ON journal_entry "
         "DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION journal_entry_balances()"
     )
 
@@ -213,13 +221,7 @@ def _check_balance_at_commit() -> None:
 def downgrade() -> None:
     # Dropping the tables drops their triggers; PostgreSQL keeps the functions.
     # ### commands auto generated by Alembic - please adjust! ###
-    with op.batch_alter_table("journal_leg", schema=None) as batch_op:
-        batch_op.drop_index("ix_journal_leg_account")
-
     op.drop_table("journal_leg")
-    with op.batch_alter_table("journal_entry", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_journal_entry_generation_id"))
-
     op.drop_table("journal_entry")
     with op.batch_alter_table("ledger_account", schema=None) as batch_op:
         batch_op.drop_index(
