@@ -15,6 +15,8 @@ from policies.decisions import ClearanceOutcome
 
 def insert_accounts(connection: Connection, count: int, *, role: Role) -> list[uuid.UUID]:
     ids = [uuid.uuid4() for _ in range(count)]
+    if not ids:
+        return ids
     now = utcnow()
     connection.execute(
         insert(Account.__table__),

@@ -324,6 +324,37 @@ def test_ledger_check_reports_a_cached_balance_that_is_not_its_legs(
     ]
 
 
+def test_ledger_adjust_credits_a_wallet_once_per_key_and_never_takes_it_below_zero(
+    ledger_engine, database_url
+):
+    (creator,), _ = people(ledger_engine, creators=1, holders=0)
+    email = f"{creator.hex}@ledger.example"
+    credit_once = ("adjust", "--email", email, "--amount-minor", "500", "--reason", "goodwill")
+    first = _ledger_cli(database_url, *credit_once, "--key", "ticket-1")
+    again = _ledger_cli(database_url, *credit_once, "--key", "ticket-1")
+    assert first.returncode == again.returncode == 0, first.stderr + again.stderr
+    assert json.loads(first.stdout)["replayed"] is False
+    assert json.loads(again.stdout) == {**json.loads(first.stdout), "replayed": True}
+    assert json.loads(again.stdout)["wallet_minor"] == 500
+
+    too_much = _ledger_cli(
+        database_url,
+        "adjust",
+        "--email",
+        email,
+        "--amount-minor",
+        "-501",
+        "--reason",
+        "x",
+        "--key",
+        "ticket-2",
+    )
+    assert too_much.returncode == 1
+    assert "holds 500 minor units" in too_much.stderr
+    with Session(ledger_engine) as session:
+        assert balance_of(session, wallet(creator, "USD")) == 500
+
+
 # Idempotency, reversals, overdrafts.
 
 
