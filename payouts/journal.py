@@ -15,7 +15,7 @@ legs are the same; other legs under one key mean two events were given one key, 
 
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -132,15 +132,37 @@ def post_entries(
         return []
     connection = session.connection()
     store = ledger_store(connection)
-    accounts = store.lock({leg.account for draft in drafts for leg in draft.legs}, now=now)
-    # Where an entry may be refused, the keys posted before are looked up first (under the
-    # accounts' locks: no posting of them is under way), so that only new entries are checked
-    # against the balances. Usages are never refused and need no look-up: the write skips a
-    # key posted before.
-    refusable = any(_lowers(draft) for draft in drafts)
-    earlier = recorded_entries(connection, [draft.key for draft in drafts]) if refusable else {}
-    _apply([draft for draft in drafts if draft.key not in earlier], accounts)
-    entries = [
+    refs = {leg.account for draft in drafts for leg in draft.legs}
+    if any(_lowers(draft) for draft in drafts):
+        # An entry that may be refused: the balances are read under the accounts' locks, and
+        # the keys posted before looked up (no posting of them can be under way), so that
+        # only the new entries are checked, before anything is written.
+        accounts = store.lock(refs, now=now)
+        earlier = recorded_entries(connection, [draft.key for draft in drafts])
+        _apply([draft for draft in drafts if draft.key not in earlier], accounts)
+        entries = _new_entries(drafts, skip=earlier, now=now)
+        ids = {ref: account.id for ref, account in accounts.items()}
+        inserted = store.write(entries, ids) if entries else set()
+    else:
+        # Nothing to check first (a usage; an entry that only raises what owners hold), and
+        # the write skips a key posted before.
+        earlier = {}
+        entries = _new_entries(drafts, skip=earlier, now=now)
+        inserted = store.lock_and_write(entries, refs, now=now)
+    earlier.update(
+        recorded_entries(connection, [entry.key for entry in entries if entry.key not in inserted])
+    )
+    for draft in drafts:
+        if draft.key in earlier:
+            _check_same_legs(draft, earlier[draft.key])
+    posted = {entry.key: entry for entry in entries if entry.key in inserted}
+    return [posted.get(draft.key) or earlier[draft.key] for draft in drafts]
+
+
+def _new_entries(
+    drafts: Sequence[EntryDraft], *, skip: Collection[str], now: datetime
+) -> list[PostedEntry]:
+    return [
         PostedEntry(
             id=uuid.uuid4(),
             key=draft.key,
@@ -153,17 +175,8 @@ def post_entries(
             replayed=False,
         )
         for draft in drafts
-        if draft.key not in earlier
+        if draft.key not in skip
     ]
-    inserted = store.write(entries, accounts)
-    earlier.update(
-        recorded_entries(connection, [entry.key for entry in entries if entry.key not in inserted])
-    )
-    for draft in drafts:
-        if draft.key in earlier:
-            _check_same_legs(draft, earlier[draft.key])
-    posted = {entry.key: entry for entry in entries if entry.key in inserted}
-    return [posted.get(draft.key) or earlier[draft.key] for draft in drafts]
 
 
 def reverse_entry(session: Session, *, key: str, memo: str, now: datetime) -> PostedEntry:

@@ -45,13 +45,16 @@ class LedgerStore(Protocol):
     ) -> dict[AccountRef, LockedAccount]:
         """The accounts ``refs`` name, each made if it does not exist yet, locked for update
         in the order of their ids (two transactions posting to the same accounts wait for each
-        other instead of deadlocking)."""
+        other instead of deadlocking), with their balances."""
 
-    def write(
-        self, entries: Sequence[NewEntry], accounts: dict[AccountRef, LockedAccount]
-    ) -> set[str]:
+    def write(self, entries: Sequence[NewEntry], ids: dict[AccountRef, uuid.UUID]) -> set[str]:
         """Insert the entries whose keys were not posted before, their legs, and move their
-        accounts' balances by them; the keys inserted."""
+        accounts' balances by them (the accounts are locked); the keys inserted."""
+
+    def lock_and_write(
+        self, entries: Sequence[NewEntry], refs: Collection[AccountRef], *, now: datetime
+    ) -> set[str]:
+        """``lock`` then ``write``, for entries that no balance can refuse."""
 
 
 def ledger_store(connection: Connection) -> LedgerStore:
@@ -71,15 +74,13 @@ class _LegRow(NamedTuple):
     movement: int  # how much it moves its account's balance (not a column)
 
 
-def _leg_rows(
-    entries: Sequence[NewEntry], accounts: dict[AccountRef, LockedAccount]
-) -> list[_LegRow]:
+def _leg_rows(entries: Sequence[NewEntry], ids: dict[AccountRef, uuid.UUID]) -> list[_LegRow]:
     return [
         _LegRow(
             entry.id,
             position,
             len(entry.legs),
-            accounts[leg.account].id,
+            ids[leg.account],
             leg.account.currency,
             leg.debit_minor,
             leg.credit_minor,
@@ -150,6 +151,8 @@ class PostgresStore:
             FROM unnest(%(ids)s::uuid[], %(keys)s::text[], %(events)s::text[],
                         %(memos)s::text[], %(generations)s::uuid[], %(reversed)s::uuid[],
                         %(leg_counts)s::int2[])
+            WHERE (SELECT count(*) FROM ledger_account WHERE id = ANY(%(account_ids)s::uuid[]))
+                = cardinality(%(account_ids)s::uuid[])
             ON CONFLICT (idempotency_key) DO NOTHING
             RETURNING id, idempotency_key
         ), leg AS (
@@ -185,12 +188,31 @@ class PostgresStore:
         self, refs: Collection[AccountRef], *, now: datetime
     ) -> dict[AccountRef, LockedAccount]:
         ids = self._ids(refs, now=now)
-        rows = dict(self.driver.execute(self._LOCK, {"ids": list(set(ids.values()))}).fetchall())
-        if not rows:  # an id remembered is gone: look every one up again
-            for ref in refs:
-                self._KNOWN.pop((self.database, ref), None)
+        rows = dict(self.driver.execute(self._LOCK, self._lock_parameters(ids)).fetchall())
+        if not rows:
+            self._forget(refs)
             return self.lock(refs, now=now)
         return {ref: LockedAccount(account_id, rows[account_id]) for ref, account_id in ids.items()}
+
+    def lock_and_write(
+        self, entries: Sequence[NewEntry], refs: Collection[AccountRef], *, now: datetime
+    ) -> set[str]:
+        """Both statements in one round trip (psycopg's pipeline mode): the write needs
+        nothing the lock answers. Where an account id remembered is gone, the lock takes
+        nothing and the write writes nothing (both check that every account is there)."""
+        ids = self._ids(refs, now=now)
+        with self.driver.pipeline():
+            locked = self.driver.execute(self._LOCK, self._lock_parameters(ids))
+            written = self.driver.execute(self._WRITE, self._write_parameters(entries, ids))
+        if not locked.fetchall():
+            self._forget(refs)
+            return self.lock_and_write(entries, refs, now=now)
+        return {key for (key,) in written.fetchall()}
+
+    def _forget(self, refs: Collection[AccountRef]) -> None:
+        """An id remembered is gone (a test emptied the tables): look every one up again."""
+        for ref in refs:
+            self._KNOWN.pop((self.database, ref), None)
 
     def _ids(self, refs: Collection[AccountRef], *, now: datetime) -> dict[AccountRef, uuid.UUID]:
         ids = {ref: self._KNOWN.get((self.database, ref)) for ref in refs}
@@ -227,12 +249,17 @@ class PostgresStore:
             for account_id, owner_id, kind, currency in rows
         }
 
-    def write(
-        self, entries: Sequence[NewEntry], accounts: dict[AccountRef, LockedAccount]
-    ) -> set[str]:
-        if not entries:
-            return set()
-        legs = list(zip(*_leg_rows(entries, accounts), strict=True))
+    def write(self, entries: Sequence[NewEntry], ids: dict[AccountRef, uuid.UUID]) -> set[str]:
+        rows = self.driver.execute(self._WRITE, self._write_parameters(entries, ids))
+        return {key for (key,) in rows}
+
+    @staticmethod
+    def _lock_parameters(ids: dict[AccountRef, uuid.UUID]) -> dict:
+        return {"ids": list(set(ids.values()))}
+
+    @staticmethod
+    def _write_parameters(entries: Sequence[NewEntry], ids: dict[AccountRef, uuid.UUID]) -> dict:
+        legs = list(zip(*_leg_rows(entries, ids), strict=True))
         names = (
             "leg_entries",
             "positions",
@@ -243,21 +270,18 @@ class PostgresStore:
             "credits",
             "movements",
         )
-        rows = self.driver.execute(
-            self._WRITE,
-            {
-                "posted_at": entries[0].posted_at,
-                "ids": [entry.id for entry in entries],
-                "keys": [entry.key for entry in entries],
-                "events": [entry.event for entry in entries],
-                "memos": [entry.memo for entry in entries],
-                "generations": [entry.generation_id for entry in entries],
-                "reversed": [entry.reverses_id for entry in entries],
-                "leg_counts": [len(entry.legs) for entry in entries],
-                **{name: list(column) for name, column in zip(names, legs, strict=True)},
-            },
-        )
-        return {key for (key,) in rows}
+        return {
+            "account_ids": list(set(ids.values())),
+            "posted_at": entries[0].posted_at,
+            "ids": [entry.id for entry in entries],
+            "keys": [entry.key for entry in entries],
+            "events": [entry.event for entry in entries],
+            "memos": [entry.memo for entry in entries],
+            "generations": [entry.generation_id for entry in entries],
+            "reversed": [entry.reverses_id for entry in entries],
+            "leg_counts": [len(entry.legs) for entry in entries],
+            **{name: list(column) for name, column in zip(names, legs, strict=True)},
+        }
 
 
 class CoreStore:
@@ -320,11 +344,13 @@ class CoreStore:
                     found[ref] = LockedAccount(row.id, row.balance_minor)
         return found
 
-    def write(
-        self, entries: Sequence[NewEntry], accounts: dict[AccountRef, LockedAccount]
+    def lock_and_write(
+        self, entries: Sequence[NewEntry], refs: Collection[AccountRef], *, now: datetime
     ) -> set[str]:
-        if not entries:
-            return set()
+        accounts = self.lock(refs, now=now)
+        return self.write(entries, {ref: account.id for ref, account in accounts.items()})
+
+    def write(self, entries: Sequence[NewEntry], ids: dict[AccountRef, uuid.UUID]) -> set[str]:
         posted = set(
             self.connection.execute(
                 self._POSTED_KEYS, {"keys": [entry.key for entry in entries]}
@@ -349,7 +375,7 @@ class CoreStore:
                 for entry in new
             ],
         )
-        legs = _leg_rows(new, accounts)
+        legs = _leg_rows(new, ids)
         self.connection.execute(
             insert(_LEG),
             [dict(zip(_LegRow._fields[:-1], leg[:-1], strict=True)) for leg in legs],

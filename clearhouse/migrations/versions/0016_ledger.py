@@ -190,20 +190,25 @@ def _check_entries_at_commit() -> None:
         CREATE FUNCTION journal_entry_balances() RETURNS trigger
         LANGUAGE plpgsql AS $$
         DECLARE
-            legs integer;
+            legs bigint;
+            unbalanced boolean;
             off record;
         BEGIN
-            SELECT count(*) INTO legs FROM journal_leg WHERE entry_id = NEW.id;
+            -- One pass over the entry's legs; the details are read only when it fails.
+            SELECT coalesce(sum(per_currency.legs), 0), coalesce(bool_or(per_currency.off), false)
+                INTO legs, unbalanced
+                FROM (SELECT count(*) AS legs, sum(debit_minor) <> sum(credit_minor) AS off
+                      FROM journal_leg WHERE entry_id = NEW.id GROUP BY currency) AS per_currency;
             IF legs <> NEW.leg_count THEN
                 RAISE EXCEPTION 'journal entry % has % legs of its %', NEW.id, legs, NEW.leg_count
                     USING ERRCODE = 'check_violation';
             END IF;
-            SELECT currency, sum(debit_minor) AS debits, sum(credit_minor) AS credits
-                INTO off
-                FROM journal_leg WHERE entry_id = NEW.id
-                GROUP BY currency HAVING sum(debit_minor) <> sum(credit_minor)
-                LIMIT 1;
-            IF FOUND THEN
+            IF unbalanced THEN
+                SELECT currency, sum(debit_minor) AS debits, sum(credit_minor) AS credits
+                    INTO off
+                    FROM journal_leg WHERE entry_id = NEW.id
+                    GROUP BY currency HAVING sum(debit_minor) <> sum(credit_minor)
+                    LIMIT 1;
                 RAISE EXCEPTION 'journal entry % does not balance in %: debits %, credits %',
                     NEW.id, off.currency, off.debits, off.credits
                     USING ERRCODE = 'check_violation';
