@@ -142,22 +142,28 @@ def test_the_code_refuses_an_unbalanced_entry_before_writing(ledger_engine, legs
 
 
 @pytest.mark.parametrize(
-    "leg",
+    ("leg", "refused_by"),
     [
-        {"debit_minor": 5, "credit_minor": 5},
-        {"debit_minor": -5},
-        {"credit_minor": -5},
-        {},
-        {"debit_minor": 5, "currency": "EUR"},  # the account is in USD
+        ({"debit_minor": 5, "credit_minor": 5}, "one_side_positive"),
+        ({"debit_minor": -5}, "one_side_positive"),
+        ({"credit_minor": -5}, "one_side_positive"),
+        ({}, "one_side_positive"),
+        ({"debit_minor": 5, "currency": "EUR"}, "FOREIGN KEY|fk_journal_leg_account_id"),
     ],
     ids=["both sides", "negative debit", "negative credit", "zero", "other currency"],
 )
-def test_the_database_refuses_a_malformed_leg(ledger_engine, posted, leg):
+def test_the_database_refuses_a_malformed_leg_as_it_is_inserted(
+    ledger_engine, posted, leg, refused_by
+):
     wallet_id = posted["accounts"][AccountKind.creator_wallet]
-    with pytest.raises(IntegrityError), ledger_engine.begin() as connection:
+    with ledger_engine.connect() as connection:
         row = _entry_row("adjustment:malformed")
         connection.execute(insert(JournalEntry.__table__), row)
-        connection.execute(insert(JournalLeg.__table__), _leg_row(row["id"], 0, wallet_id, **leg))
+        with pytest.raises(IntegrityError, match=refused_by):
+            connection.execute(
+                insert(JournalLeg.__table__), _leg_row(row["id"], 0, wallet_id, **leg)
+            )
+        connection.rollback()
 
 
 def test_the_database_makes_one_platform_account_per_kind_and_currency(ledger_engine, posted):
@@ -237,17 +243,26 @@ def test_postgresql_refuses_an_entry_without_all_its_legs_at_commit(ledger_engin
 
 
 @pytest.mark.parametrize(
-    ("position", "legs"),
-    [(3, 3), (0, 3), (3, 4)],
+    ("position", "legs", "refused_by"),
+    [
+        (3, 3, "position_in_entry"),
+        (0, 3, "UNIQUE|pk_journal_leg"),
+        (3, 4, "FOREIGN KEY|fk_journal_leg_entry_id"),
+    ],
     ids=["past its leg count", "a position taken", "another leg count"],
 )
-def test_no_leg_can_be_added_to_an_entry_posted_before(ledger_engine, posted, position, legs):
+def test_no_leg_can_be_added_to_an_entry_posted_before(
+    ledger_engine, posted, position, legs, refused_by
+):
     revenue = posted["accounts"][AccountKind.platform_revenue]
-    with pytest.raises(IntegrityError), ledger_engine.begin() as connection:
-        connection.execute(
-            insert(JournalLeg.__table__),
-            _leg_row(posted["entry"].id, position, revenue, legs=legs, credit_minor=1),
-        )
+    assert len(posted["entry"].legs) == 3
+    with ledger_engine.connect() as connection:
+        with pytest.raises(IntegrityError, match=refused_by):
+            connection.execute(
+                insert(JournalLeg.__table__),
+                _leg_row(posted["entry"].id, position, revenue, legs=legs, credit_minor=1),
+            )
+        connection.rollback()
     assert _check(ledger_engine).ok
 
 
