@@ -1,5 +1,5 @@
-"""Releases, duplicate postings, reversals and adjustments in any order, on SQLite and
-PostgreSQL (a hypothesis state machine).
+"""Releases, duplicate postings, reversals, adjustments and payouts (a stand-in for payout
+runs, to come) in any order, on SQLite and PostgreSQL (a hypothesis state machine).
 
 After every step: every entry balances, every cached balance equals the sum of its legs,
 each of this run's accounts holds what a simple model says, no holder's payable is below
@@ -27,7 +27,8 @@ from payouts.accounts import AccountRef, payable, platform, wallet
 from payouts.adjustments import adjust_wallet
 from payouts.balances import balance_of, check_ledger
 from payouts.errors import IdempotencyConflict, InsufficientBalance
-from payouts.models import AccountKind, LedgerAccount
+from payouts.journal import EntryDraft, credit, debit, post_entry
+from payouts.models import AccountKind, EntryEvent, LedgerAccount
 from payouts.split import Usage, split_usage
 from payouts.usage import post_usages, release_key, reverse_release
 
@@ -92,15 +93,54 @@ class LedgerMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.usages)
     @rule(data=st.data())
     def reverse(self, data) -> None:
-        reversed_usage = data.draw(st.sampled_from(self.usages))
-        with write_transaction(self.engine) as session:
-            entry = reverse_release(
-                session,
-                generation_id=reversed_usage.generation_id,
-                reason="taken down",
-                now=utcnow(),
-            )
-        original = self.posted_ids[release_key(reversed_usage.generation_id)]
+        self._reverse(data.draw(st.sampled_from(self.usages)))
+
+    @precondition(lambda self: self._earning())
+    @rule(data=st.data(), percent=st.integers(1, 150))
+    def pay_out(self, data, percent) -> None:
+        account = data.draw(st.sampled_from(self._earning()))
+        self._pay_out(account, max(1, self.model[account] * percent // 100))
+
+    @precondition(lambda self: self._unreversed_earnings())
+    @rule(data=st.data())
+    def pay_out_then_take_down(self, data) -> None:
+        """A holder paid all they hold, then a use that earned them something taken down."""
+        taken_down, account = data.draw(st.sampled_from(self._unreversed_earnings()))
+        self._pay_out(account, self.model[account])
+        self._reverse(taken_down)
+
+    def _earning(self) -> list[AccountRef]:
+        return [
+            account
+            for account, held in self.model.items()
+            if account.kind == AccountKind.holder_payable and held > 0
+        ]
+
+    def _unreversed_earnings(self) -> list[tuple[Usage, AccountRef]]:
+        return [
+            (one, payable(holder, one.currency))
+            for one in self.usages
+            if self.posted_ids[release_key(one.generation_id)] not in self.reversed
+            for holder in split_usage(one).holders
+            if self.model.get(payable(holder, one.currency), 0) > 0
+        ]
+
+    def _reverse(self, taken_down: Usage) -> None:
+        original = self.posted_ids[release_key(taken_down.generation_id)]
+        # Refused when a holder no longer holds their share (paid out meanwhile).
+        short = original not in self.reversed and any(
+            self.model.get(payable(holder, taken_down.currency), 0) < amount
+            for holder, amount in split_usage(taken_down).holders.items()
+        )
+        try:
+            with write_transaction(self.engine) as session:
+                entry = reverse_release(
+                    session, generation_id=taken_down.generation_id, reason="down", now=utcnow()
+                )
+        except InsufficientBalance:
+            assert short
+            return
+        assert not short
         assert entry.reverses_id == original
         assert entry.replayed == (original in self.reversed)
         if entry.replayed:
@@ -111,6 +151,26 @@ class LedgerMachine(RuleBasedStateMachine):
                 leg.account,
                 leg.account.movement(debit_minor=leg.debit_minor, credit_minor=leg.credit_minor),
             )
+
+    def _pay_out(self, account: AccountRef, amount: int) -> None:
+        """A stand-in for a payout run: ``amount`` of a holder's payable moved to Stripe
+        clearing; more than it holds is refused."""
+        held = self.model.get(account, 0)
+        clearing = platform(AccountKind.stripe_clearing, account.currency)
+        draft = EntryDraft(
+            key=f"payout:{uuid.uuid4()}",
+            event=EntryEvent.adjustment,
+            memo="paid out",
+            legs=(debit(account, amount), credit(clearing, amount)),
+        )
+        try:
+            with write_transaction(self.engine) as session:
+                post_entry(session, draft, now=utcnow())
+        except InsufficientBalance:
+            assert amount > held
+            return
+        assert amount <= held
+        self._move(account, -amount)
 
     @rule(
         creator=st.integers(0, 1),
@@ -148,6 +208,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.adjustments[key] = asked
         self._move(account, amount)
         self._move(platform(AccountKind.adjustments, currency), amount)
+        assert amount > 0 or self.model[account] >= 0  # a debit never past zero
 
     @invariant()
     def the_ledger_holds(self) -> None:
