@@ -503,35 +503,38 @@ def test_concurrent_postings_of_one_event_record_it_once(ledger_engine):
 @pytest.mark.postgres
 def test_concurrent_postings_to_shared_accounts_neither_deadlock_nor_lose_a_movement(ledger_engine):
     creators, holders = people(ledger_engine, creators=3, holders=3)
-    threads, per_thread = 6, 5
+    threads, transactions, per_transaction = 6, 4, 3
+    # Each transaction posts three usages, each of one creator and one holder: the threads
+    # come to the same accounts in different orders.
     work = [
         [
-            # Each thread names the holders in another order.
-            usage(
-                ledger_engine,
-                creator_id=creators[(n + k) % 3],
-                licences=[(holders[(n + k + i) % 3], 100 + i, 8_000) for i in range(3)][
-                    :: 1 if n % 2 else -1
-                ],
-            )
-            for k in range(per_thread)
+            [
+                usage(
+                    ledger_engine,
+                    creator_id=creators[(n + k + i) % 3],
+                    licences=[(holders[(n * (i + 1) + k) % 3], 100 + i, 8_000)],
+                )
+                for i in range(per_transaction)
+            ]
+            for k in range(transactions)
         ]
         for n in range(threads)
     ]
     start = threading.Barrier(threads)
 
-    def post(batch) -> None:
+    def post(batches) -> None:
         start.wait()
-        for one in batch:
+        for batch in batches:
             with write_transaction(ledger_engine) as session:
-                post_usages(session, [one], now=utcnow())
+                post_usages(session, batch, now=utcnow())
 
     _run_threads(post, threads, args=work)
-    assert count_entries(ledger_engine) == threads * per_thread
+    assert count_entries(ledger_engine) == threads * transactions * per_transaction
     assert _check(ledger_engine).ok
+    everything = [one for batches in work for batch in batches for one in batch]
     with Session(ledger_engine) as session:
         spent = sum(balance_of(session, wallet(creator, "USD")) for creator in creators)
-    assert spent == -sum(one.total_minor for batch in work for one in batch)
+    assert spent == -sum(one.total_minor for one in everything)
 
 
 def _run_threads(target, count: int, args=None) -> None:
