@@ -1,10 +1,11 @@
 """Journal entries: drafted, checked, posted once, reversed by new entries, never edited.
 
 Posting happens in the caller's transaction (a release posts its usage in the release's own),
-in a fixed order: every ledger account the entries name is made if new and locked, in id order;
-each entry is applied to the locked balances, which refuses an overdraft before anything is
-written; then the entries, their legs and the balances they move are written
-(payouts/storage.py), so a batch of entries costs the same few statements as one.
+in a fixed order: every ledger account the entries name is made if new, then all are locked in
+one statement, in id order; an entry that may be refused (one that lowers a wallet or a payable,
+but a usage) is first applied to the locked balances and refused before anything is written if
+it would take one below zero; then the entries, their legs and the balances they move are
+written (payouts/storage.py), so a batch of entries costs the same few statements as one.
 
 Idempotency: an entry's key comes from its business event (``release:<generation id>``,
 ``reversal:<the reversed entry's key>``, ``adjustment:<operator's key>``) and is unique. A key
@@ -46,7 +47,13 @@ class Leg:
 
     def _sort_key(self) -> tuple:
         account = self.account
-        return (str(account.owner_id), account.kind, account.currency, self.debit_minor)
+        return (
+            str(account.owner_id),
+            account.kind,
+            account.currency,
+            self.debit_minor,
+            self.credit_minor,
+        )
 
 
 def debit(account: AccountRef, amount_minor: int) -> Leg:
