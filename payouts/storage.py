@@ -11,8 +11,9 @@ hand). :class:`CoreStore` is SQLAlchemy Core (``executemany``) for SQLite, whose
 transactions run one at a time, so it looks up the keys posted before, then inserts.
 """
 
+import json
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime
 from typing import NamedTuple, Protocol
 
@@ -146,21 +147,19 @@ class PostgresStore:
         WITH entry AS (
             INSERT INTO journal_entry (id, idempotency_key, event, memo, generation_id,
                                        reverses_id, leg_count, posted_at)
-            SELECT *, %(posted_at)s
-            FROM unnest(%(ids)s::uuid[], %(keys)s::text[], %(events)s::text[],
-                        %(memos)s::text[], %(generations)s::uuid[], %(reversed)s::uuid[],
-                        %(leg_counts)s::int2[])
-            WHERE (SELECT count(*) FROM ledger_account WHERE id = ANY(%(account_ids)s::uuid[]))
-                = cardinality(%(account_ids)s::uuid[])
+            SELECT e.*, %(posted_at)s
+            FROM json_to_recordset(%(entries)s::json)
+                AS e(id uuid, idempotency_key text, event text, memo text, generation_id uuid,
+                     reverses_id uuid, leg_count int2)
+            WHERE (SELECT count(*) FROM ledger_account WHERE id = ANY(%(accounts)s::uuid[]))
+                = cardinality(%(accounts)s::uuid[])
             ON CONFLICT (idempotency_key) DO NOTHING
             RETURNING id, idempotency_key
         ), leg AS (
-            SELECT leg.* FROM unnest(%(leg_entries)s::uuid[], %(positions)s::int2[],
-                                     %(entry_leg_counts)s::int2[], %(accounts)s::uuid[],
-                                     %(currencies)s::text[], %(debits)s::int8[],
-                                     %(credits)s::int8[], %(movements)s::int8[])
-                AS leg(entry_id, position, entry_leg_count, account_id, currency, debit_minor,
-                       credit_minor, movement)
+            SELECT leg.*
+            FROM json_to_recordset(%(legs)s::json)
+                AS leg(entry_id uuid, position int2, entry_leg_count int2, account_id uuid,
+                       currency text, debit_minor int8, credit_minor int8, movement int8)
             JOIN entry ON entry.id = leg.entry_id
         ), legs AS (
             INSERT INTO journal_leg (entry_id, position, entry_leg_count, account_id, currency,
@@ -173,7 +172,8 @@ class PostgresStore:
             SET balance_minor = ledger_account.balance_minor + moved.movement
             FROM (SELECT account_id, sum(movement)::int8 AS movement FROM leg GROUP BY account_id)
                 AS moved
-            WHERE ledger_account.id = moved.account_id
+            WHERE ledger_account.id = ANY(%(accounts)s::uuid[])
+                AND ledger_account.id = moved.account_id
         )
         SELECT idempotency_key FROM entry
     """
@@ -254,54 +254,52 @@ class PostgresStore:
 
     @staticmethod
     def _lock_parameters(ids: dict[AccountRef, uuid.UUID]) -> dict:
-        return {"ids": list(set(ids.values()))}
+        return {"ids": _array(ids.values())}
 
     @staticmethod
     def _write_parameters(entries: Sequence[NewEntry], ids: dict[AccountRef, uuid.UUID]) -> dict:
-        legs = list(zip(*_leg_rows(entries, ids), strict=True))
-        names = (
-            "leg_entries",
-            "positions",
-            "entry_leg_counts",
-            "accounts",
-            "currencies",
-            "debits",
-            "credits",
-            "movements",
-        )
+        # JSON and an array literal in text: psycopg adapts a list element by element in
+        # Python, which cost more than the statement's own work for one entry.
         return {
-            "account_ids": list(set(ids.values())),
+            "accounts": _array(ids.values()),
             "posted_at": entries[0].posted_at,
-            "ids": [entry.id for entry in entries],
-            "keys": [entry.key for entry in entries],
-            "events": [entry.event for entry in entries],
-            "memos": [entry.memo for entry in entries],
-            "generations": [entry.generation_id for entry in entries],
-            "reversed": [entry.reverses_id for entry in entries],
-            "leg_counts": [len(entry.legs) for entry in entries],
-            **{name: list(column) for name, column in zip(names, legs, strict=True)},
+            "entries": json.dumps(
+                [
+                    {
+                        "id": str(entry.id),
+                        "idempotency_key": entry.key,
+                        "event": entry.event,
+                        "memo": entry.memo,
+                        "generation_id": entry.generation_id and str(entry.generation_id),
+                        "reverses_id": entry.reverses_id and str(entry.reverses_id),
+                        "leg_count": len(entry.legs),
+                    }
+                    for entry in entries
+                ]
+            ),
+            "legs": json.dumps([leg._asdict() for leg in _leg_rows(entries, ids)], default=str),
         }
 
 
+def _array(ids: Iterable[uuid.UUID]) -> str:
+    """A PostgreSQL array literal of the distinct ``ids``."""
+    return "{" + ",".join({str(account_id) for account_id in ids}) + "}"
+
+
 class CoreStore:
-    _OWNED = select(
+    _ACCOUNTS = select(
         _ACCOUNT.c.id,
         _ACCOUNT.c.owner_id,
         _ACCOUNT.c.kind,
         _ACCOUNT.c.currency,
         _ACCOUNT.c.balance_minor,
-    ).where(
+    )
+    _OWNED = _ACCOUNTS.where(
         tuple_(_ACCOUNT.c.owner_id, _ACCOUNT.c.kind, _ACCOUNT.c.currency).in_(
             bindparam("owned", expanding=True)
         )
     )
-    _PLATFORM = select(
-        _ACCOUNT.c.id,
-        _ACCOUNT.c.owner_id,
-        _ACCOUNT.c.kind,
-        _ACCOUNT.c.currency,
-        _ACCOUNT.c.balance_minor,
-    ).where(
+    _PLATFORM = _ACCOUNTS.where(
         _ACCOUNT.c.owner_id.is_(None),
         tuple_(_ACCOUNT.c.kind, _ACCOUNT.c.currency).in_(bindparam("platform", expanding=True)),
     )

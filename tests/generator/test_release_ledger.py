@@ -3,7 +3,7 @@ split between the holder and the platform, reversed on a takedown."""
 
 import uuid
 
-from generating import charges_and_licences, generator_runtime, queued
+from generating import RevokingAfterGenerating, charges_and_licences, generator_runtime, queued
 from sqlmodel import Session, select
 
 import generator.release
@@ -26,6 +26,13 @@ def _entry(engine, generation_id):
         )
 
 
+def _released(client, requester, clip_pipeline) -> uuid.UUID:
+    generation_id = uuid.UUID(queued(client, requester, "Nova Knight at sea"))
+    runtime = generator_runtime(client, clip_pipeline)
+    assert run_job(generation_id, runtime=runtime) == JobState.released
+    return generation_id
+
+
 def _ledger_holds(engine) -> None:
     with snapshot_session(engine) as session:
         check = check_ledger(session)
@@ -35,11 +42,7 @@ def _ledger_holds(engine) -> None:
 def test_a_release_debits_the_creator_and_credits_the_holder_and_the_platform(
     client, engine, holder, requester, character, clip_pipeline
 ):
-    generation_id = uuid.UUID(queued(client, requester, "Nova Knight at sea"))
-    assert (
-        run_job(generation_id, runtime=generator_runtime(client, clip_pipeline))
-        == JobState.released
-    )
+    generation_id = _released(client, requester, clip_pipeline)
 
     with Session(engine) as session:
         charge = session.exec(select(Charge).where(Charge.generation_id == generation_id)).one()
@@ -93,11 +96,7 @@ def test_a_release_that_fails_after_posting_leaves_no_entry_and_its_retry_posts_
 def test_a_takedown_reverses_the_release_once(
     client, engine, holder, requester, character, clip_pipeline
 ):
-    generation_id = uuid.UUID(queued(client, requester, "Nova Knight at sea"))
-    assert (
-        run_job(generation_id, runtime=generator_runtime(client, clip_pipeline))
-        == JobState.released
-    )
+    generation_id = _released(client, requester, clip_pipeline)
 
     for _ in range(2):
         with write_session(engine) as session:
@@ -115,19 +114,6 @@ def test_a_takedown_reverses_the_release_once(
     _ledger_holds(engine)
 
 
-class RevokingBeforeRelease:
-    """The tiny pipeline, with the owner revoking as the last frame is made."""
-
-    def __init__(self, pipeline, revoke) -> None:
-        self.pipeline, self.revoke = pipeline, revoke
-        self.model = pipeline.model
-
-    def __call__(self, **request):
-        clip = self.pipeline(**request)
-        self.revoke()
-        return clip
-
-
 def test_a_release_cancelled_by_a_withdrawn_consent_posts_nothing(
     client, engine, holder, requester, character, clip_pipeline
 ):
@@ -138,7 +124,7 @@ def test_a_release_cancelled_by_a_withdrawn_consent_posts_nothing(
         assert answer.status_code == 200, answer.text
 
     generation_id = uuid.UUID(queued(client, requester, "Nova Knight at sea"))
-    pipeline = RevokingBeforeRelease(clip_pipeline, revoke)
+    pipeline = RevokingAfterGenerating(clip_pipeline, revoke)
     assert run_job(generation_id, runtime=generator_runtime(client, pipeline)) == JobState.cancelled
     assert _entry(engine, generation_id) is None
     with Session(engine) as session:
