@@ -115,11 +115,10 @@ class PostgresStore:
     of the ledger's before it. An account missing is made in a transaction of its own, on
     another connection, and committed before any is locked: a new row is locked by the
     transaction that inserts it, out of id order, which is how two first postings for the same
-    new accounts deadlocked (tests/payouts/test_ledger_database.py). Each process remembers
-    the ids of the accounts it has seen committed (they are never deleted; an id found gone,
-    as when a test empties the tables, is looked up again)."""
+    new accounts deadlocked (tests/payouts/test_ledger_database.py). Each pooled connection
+    remembers the ids of the accounts it has seen committed (they are never deleted; an id
+    found gone, as when a test empties the tables, is looked up again)."""
 
-    _KNOWN: dict[tuple[object, AccountRef], uuid.UUID] = {}
     _FIND = """
         SELECT a.id, a.owner_id, a.kind, a.currency FROM ledger_account a
         JOIN unnest(%(owners)s::uuid[], %(owned_kinds)s::text[], %(owned_currencies)s::text[])
@@ -181,7 +180,9 @@ class PostgresStore:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
         self.driver = connection.connection.driver_connection
-        self.database = connection.engine.url
+        self.known: dict[AccountRef, uuid.UUID] = connection.connection.info.setdefault(
+            "ledger_account_ids", {}
+        )
 
     def lock(
         self, refs: Collection[AccountRef], *, now: datetime
@@ -211,10 +212,10 @@ class PostgresStore:
     def _forget(self, refs: Collection[AccountRef]) -> None:
         """An id remembered is gone (a test emptied the tables): look every one up again."""
         for ref in refs:
-            self._KNOWN.pop((self.database, ref), None)
+            self.known.pop(ref, None)
 
     def _ids(self, refs: Collection[AccountRef], *, now: datetime) -> dict[AccountRef, uuid.UUID]:
-        ids = {ref: self._KNOWN.get((self.database, ref)) for ref in refs}
+        ids = {ref: self.known.get(ref) for ref in refs}
         unknown = [ref for ref, account_id in ids.items() if account_id is None]
         if unknown:
             found = self._find(unknown)
@@ -227,7 +228,7 @@ class PostgresStore:
                     _create_accounts(side, missing, now=now)
                 found.update(self._find(missing))
             for ref, account_id in found.items():
-                self._KNOWN[(self.database, ref)] = ids[ref] = account_id
+                self.known[ref] = ids[ref] = account_id
         return ids
 
     def _find(self, refs: Collection[AccountRef]) -> dict[AccountRef, uuid.UUID]:
