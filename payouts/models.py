@@ -109,6 +109,15 @@ class JournalEntry(SQLModel, table=True):
         CheckConstraint("leg_count >= 2", name="two_legs_or_more"),
         # What the legs' foreign key on (entry, leg count) points at.
         UniqueConstraint("id", "leg_count"),
+        # Each entry is reversed at most once; the entries that reverse nothing (most) are
+        # left out of the index.
+        Index(
+            "uq_journal_entry_reverses",
+            "reverses_id",
+            unique=True,
+            sqlite_where=text("reverses_id IS NOT NULL"),
+            postgresql_where=text("reverses_id IS NOT NULL"),
+        ),
     )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
@@ -131,7 +140,6 @@ class JournalEntry(SQLModel, table=True):
     reverses_id: uuid.UUID | None = Field(
         default=None,
         foreign_key="journal_entry.id",
-        unique=True,
         ondelete="RESTRICT",
         description="The entry this one reverses (each at most once).",
     )

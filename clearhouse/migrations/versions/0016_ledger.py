@@ -103,8 +103,16 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_journal_entry")),
         sa.UniqueConstraint("id", "leg_count", name=op.f("uq_journal_entry_id")),
         sa.UniqueConstraint("idempotency_key", name=op.f("uq_journal_entry_idempotency_key")),
-        sa.UniqueConstraint("reverses_id", name=op.f("uq_journal_entry_reverses_id")),
     )
+    with op.batch_alter_table("journal_entry", schema=None) as batch_op:
+        batch_op.create_index(
+            "uq_journal_entry_reverses",
+            ["reverses_id"],
+            unique=True,
+            sqlite_where=sa.text("reverses_id IS NOT NULL"),
+            postgresql_where=sa.text("reverses_id IS NOT NULL"),
+        )
+
     op.create_table(
         "journal_leg",
         sa.Column("entry_id", sa.Uuid(), nullable=False),
