@@ -6,8 +6,8 @@ locks the accounts in id order, the other writes the entries (``ON CONFLICT DO N
 key, which waits for a concurrent posting of the same key to end, then skips it), their legs
 and the balances they move. For entries no balance can refuse both go in one round trip
 (psycopg's pipeline mode). Why not SQLAlchemy Core here: one indexed SELECT in a loop took
-75-100 us through Core against 30-50 us through psycopg on this busy 2-core machine (tried by
-hand). :class:`CoreStore` is SQLAlchemy Core (``executemany``) for SQLite, whose write
+73-203 us through Core against 28-69 us through psycopg, in four runs by hand on this busy
+2-core machine. :class:`CoreStore` is SQLAlchemy Core (``executemany``) for SQLite, whose write
 transactions run one at a time, so it looks up the keys posted before, then inserts.
 """
 
