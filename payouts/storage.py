@@ -94,7 +94,8 @@ def _leg_rows(entries: Sequence[NewEntry], ids: dict[AccountRef, uuid.UUID]) -> 
 def _create_accounts(
     connection: Connection, refs: Collection[AccountRef], *, now: datetime
 ) -> None:
-    """Insert the accounts; one that another transaction made meanwhile is left as it is."""
+    """Insert the accounts, in the order of what they are (the same in every transaction);
+    one that another transaction made meanwhile is left as it is."""
     dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
     rows = [
         {
@@ -111,13 +112,14 @@ def _create_accounts(
 
 
 class PostgresStore:
-    """Accounts are found by id and locked in id order in one statement, holding no other lock
-    of the ledger's before it. An account missing is made in a transaction of its own, on
-    another connection, and committed before any is locked: a new row is locked by the
-    transaction that inserts it, out of id order, which is how two first postings for the same
-    new accounts deadlocked (tests/payouts/test_ledger_database.py). Each pooled connection
-    remembers the ids of the accounts it has seen committed (they are never deleted; an id
-    found gone, as when a test empties the tables, is looked up again)."""
+    """Accounts that do not exist yet are made first, in one fixed order (a new row is locked
+    by the transaction that inserts it, and two transactions making the same accounts wait for
+    each other in that order); then all of them are locked in one statement, in id order. An
+    earlier version locked the accounts it found, then made the others: two first postings for
+    the same new accounts deadlocked (tests/payouts/test_ledger_database.py). Each pooled
+    connection remembers the ids it has seen (accounts are never deleted; an id found gone, as
+    when a test empties the tables or the transaction that made it rolled back, is looked up
+    again)."""
 
     _FIND = """
         SELECT a.id, a.owner_id, a.kind, a.currency FROM ledger_account a
@@ -221,11 +223,7 @@ class PostgresStore:
             found = self._find(unknown)
             missing = [ref for ref in unknown if ref not in found]
             if missing:
-                side = self.connection.engine.connect().execution_options(
-                    isolation_level="AUTOCOMMIT"
-                )
-                with side:
-                    _create_accounts(side, missing, now=now)
+                _create_accounts(self.connection, missing, now=now)
                 found.update(self._find(missing))
             for ref, account_id in found.items():
                 self.known[ref] = ids[ref] = account_id
