@@ -1,5 +1,6 @@
-"""The `clearhouse` command: serve the API, migrate the database, verify the audit log,
-generate a clip for an account, and verify the provenance of generated videos."""
+"""The `clearhouse` command: serve the API, migrate the database, verify the audit log, check
+and adjust the ledger, generate a clip for an account, and verify the provenance of generated
+videos."""
 
 import json
 import os
@@ -25,11 +26,13 @@ audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)
 account_app = typer.Typer(help="Accounts (for operators).", no_args_is_help=True)
 likeness_app = typer.Typer(help="Face templates (biometric data).", no_args_is_help=True)
 mail_app = typer.Typer(help="Email to account holders.", no_args_is_help=True)
+ledger_app = typer.Typer(help="The ledger (money).", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(audit_app, name="audit")
 app.add_typer(account_app, name="account")
 app.add_typer(likeness_app, name="likeness")
 app.add_typer(mail_app, name="mail")
+app.add_typer(ledger_app, name="ledger")
 
 
 def _session(settings: Settings) -> Session:
@@ -291,6 +294,77 @@ def mail_outbox(
                 }
             )
         )
+
+
+@ledger_app.command("check")
+def ledger_check() -> None:
+    """Check that every cached balance equals the sum of its account's legs and that every
+    entry balances; print the report as JSON, exit 1 if anything is off."""
+    import dataclasses
+
+    from clearhouse.db import build_engine, snapshot_session
+    from payouts.balances import check_ledger
+
+    engine = build_engine(Settings().resolved_database_url)
+    with snapshot_session(engine) as session:
+        report = check_ledger(session)
+    engine.dispose()
+    typer.echo(json.dumps({"ok": report.ok, **dataclasses.asdict(report)}, default=str))
+    if not report.ok:
+        raise typer.Exit(code=1)
+
+
+@ledger_app.command("adjust")
+def ledger_adjust(
+    email: Annotated[str, typer.Option(help="The creator whose wallet is adjusted.")],
+    amount_minor: Annotated[
+        int, typer.Option(help="Minor units: positive credits the wallet, negative debits it.")
+    ],
+    reason: Annotated[str, typer.Option(help="Why, for the creator and the auditors.")],
+    key: Annotated[str, typer.Option(help="Your key for this adjustment: run twice, posted once.")],
+    currency: Annotated[str, typer.Option(help="ISO 4217.")] = "USD",
+) -> None:
+    """Adjust a creator's wallet against the platform's adjustments account (never below
+    zero); print the entry as JSON."""
+    from clearhouse.accounts.models import Account
+    from clearhouse.db import utcnow
+    from clearhouse.errors import ClearhouseError
+    from payouts.accounts import wallet
+    from payouts.adjustments import adjust_wallet
+    from payouts.balances import balance_of
+
+    with _session(Settings()) as session:
+        creator = session.exec(
+            select(Account).where(Account.email == email.strip().lower())
+        ).first()
+        if creator is None:
+            typer.echo(f"No account has the email {email}.", err=True)
+            raise typer.Exit(code=2)
+        try:
+            entry = adjust_wallet(
+                session,
+                creator_id=creator.id,
+                amount_minor=amount_minor,
+                currency=currency.upper(),
+                operator_key=key,
+                reason=reason,
+                now=utcnow(),
+            )
+        except (ClearhouseError, ValueError) as refused:
+            typer.echo(getattr(refused, "detail", str(refused)), err=True)
+            raise typer.Exit(code=1) from refused
+        session.commit()
+        balance = balance_of(session, wallet(creator.id, currency.upper()))
+    typer.echo(
+        json.dumps(
+            {
+                "entry_id": str(entry.id),
+                "key": entry.key,
+                "replayed": entry.replayed,
+                "wallet_minor": balance,
+            }
+        )
+    )
 
 
 @app.command()

@@ -1,5 +1,5 @@
 """Release: in one write transaction, the consents re-read, the licences and the charge
-recorded, and the job marked released.
+recorded and posted to the ledger (payouts/usage.py), and the job marked released.
 
 Every grant the clearance relied on is read again under a shared row lock (``FOR SHARE`` on
 PostgreSQL; SQLite runs one write transaction at a time). A revocation locks its grant for
@@ -27,6 +27,7 @@ from generator.models import JobState
 from generator.provenance import Licence as ManifestLicence
 from licensing.errors import ClearanceRefusal, ClearanceTokenRefused
 from licensing.models import Charge, ClearedAsset, FoundIn, Licence
+from payouts.usage import post_release
 from policies.decisions import AssetOutcome, ReliedGrant
 from policies.models import PolicyVersion
 from rights.models import Asset, ConsentGrant, GrantStatus
@@ -195,4 +196,5 @@ def release(
             created_at=now,
         )
     )
+    post_release(session, generation_id=job_id, now=now)
     return ReleaseOutcome.released

@@ -42,6 +42,20 @@ def queued(client: httpx.Client, user, prompt: str = "waves on a quiet beach", *
     return body["generation"]["id"]
 
 
+class RevokingAfterGenerating:
+    """The tiny pipeline, with the owner revoking the moment the frames are made: between
+    the last denoising step and the release, the window only the release's re-read sees."""
+
+    def __init__(self, pipeline, revoke) -> None:
+        self.pipeline, self.revoke = pipeline, revoke
+        self.model = pipeline.model
+
+    def __call__(self, **request):
+        clip = self.pipeline(**request)
+        self.revoke()
+        return clip
+
+
 def generator_runtime(client, pipeline: ClipPipeline, **settings) -> GeneratorRuntime:
     """A worker's runtime on the test app's database, keys and face index, with ``pipeline``."""
     state = client.app.state

@@ -167,3 +167,19 @@ def test_generation_bench_times_the_checks_and_the_generation_of_a_clip():
     assert (report["full_size_cuda"] is None) == (
         report["targets_met"]["full_size_cuda_checks_share"] is None
     )
+
+
+def test_ledger_bench_posts_every_usage_and_the_ledger_holds_after():
+    # The bench stops with an error if any cached balance is not its legs afterwards.
+    report = _run(
+        "bench/ledger.py", "--usages", "200", "--batch", "50", "--creators", "20", "--holders", "20"
+    )
+    for backend in ("sqlite", "postgresql"):
+        if report[backend] is None:
+            continue
+        assert 2 <= report[backend]["legs_per_entry"] <= 5
+        single = report[backend]["one_per_transaction"]
+        assert single["entries"] == 200 and single["transaction"]["n"] == 200
+        batched = report[backend]["50_per_transaction"]
+        assert batched["entries"] == 200 and batched["transaction"]["n"] == 4
+        assert single["entries_per_second"] > 0 and batched["entries_per_second"] > 0

@@ -11,6 +11,7 @@ import pytest
 from factories import sign_up
 from fastapi.testclient import TestClient
 from generating import (
+    RevokingAfterGenerating,
     charges_and_licences,
     generator_runtime,
     job,
@@ -30,20 +31,6 @@ from generator.tasks import output_samples, run_job
 from generator.worker import GenerationWorker
 
 LONG_AGO = timedelta(hours=1)
-
-
-class RevokingAfterGenerating:
-    """The tiny pipeline, with the owner revoking the moment the frames are made: between
-    the last denoising step and the release, the window only the release's re-read sees."""
-
-    def __init__(self, pipeline, revoke) -> None:
-        self.pipeline, self.revoke = pipeline, revoke
-        self.model = pipeline.model
-
-    def __call__(self, **request):
-        clip = self.pipeline(**request)
-        self.revoke()
-        return clip
 
 
 def _revoke(client, holder, grant_id):

@@ -1,0 +1,74 @@
+"""Ledger accounts: which one a leg names, and which side of a leg raises its balance.
+
+Each account's balance is kept on its normal side: credit for what the platform owes or has
+earned (a creator's wallet, a holder's payable, the platform's revenue), debit for what it
+holds or has spent (Stripe clearing, refunds, the allowance, adjustments). So a wallet's or
+a payable's balance is what its owner has, in minor units.
+"""
+
+import uuid
+from dataclasses import dataclass
+from enum import StrEnum
+
+from payouts.models import OWNED_KINDS, AccountKind
+
+
+class Side(StrEnum):
+    debit = "debit"
+    credit = "credit"
+
+
+NORMAL_SIDE: dict[AccountKind, Side] = {
+    AccountKind.creator_wallet: Side.credit,
+    AccountKind.holder_payable: Side.credit,
+    AccountKind.platform_revenue: Side.credit,
+    AccountKind.stripe_clearing: Side.debit,
+    AccountKind.refunds: Side.debit,
+    AccountKind.allowance: Side.debit,
+    AccountKind.adjustments: Side.debit,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRef:
+    """A ledger account by what it is: its kind, currency and (for owned kinds) owner."""
+
+    kind: AccountKind
+    currency: str
+    owner_id: uuid.UUID | None = None
+
+    def __post_init__(self) -> None:
+        if (self.owner_id is not None) != (self.kind in OWNED_KINDS):
+            raise ValueError(
+                f"a {self.kind.value} account {'needs' if self.kind in OWNED_KINDS else 'has no'} "
+                "owner"
+            )
+        if len(self.currency) != 3 or not self.currency.isupper():
+            raise ValueError(f"{self.currency!r} is not an ISO 4217 code in upper case")
+
+    def movement(self, *, debit_minor: int, credit_minor: int) -> int:
+        """How much a leg of these amounts raises this account's balance (or lowers it)."""
+        if NORMAL_SIDE[self.kind] == Side.credit:
+            return credit_minor - debit_minor
+        return debit_minor - credit_minor
+
+
+def wallet(creator_id: uuid.UUID, currency: str) -> AccountRef:
+    return AccountRef(AccountKind.creator_wallet, currency, creator_id)
+
+
+def payable(holder_id: uuid.UUID, currency: str) -> AccountRef:
+    return AccountRef(AccountKind.holder_payable, currency, holder_id)
+
+
+def platform(kind: AccountKind, currency: str) -> AccountRef:
+    return AccountRef(kind, currency)
+
+
+@dataclass(slots=True)
+class LockedAccount:
+    """An account row locked by this transaction, with its balance as this transaction
+    moves it."""
+
+    id: uuid.UUID
+    balance_minor: int

@@ -1,0 +1,188 @@
+"""Tables of the ledger: ledger accounts with their cached balances, journal entries, legs.
+
+Amounts are integers in minor units (cents) with an ISO 4217 currency, never floats. A leg
+carries a positive debit or a positive credit, never both (a CHECK); its currency is its
+account's (a foreign key on the pair); every entry's debits equal its credits per currency
+(on PostgreSQL a deferred constraint trigger checks each entry at commit; on every database
+``payouts.journal`` refuses an unbalanced entry before writing it). An entry's legs are all
+inserted with it: it states how many it has, and a leg's position must be below that number
+(a CHECK and a foreign key on the pair). Entries and legs are never changed or deleted
+(triggers, migration 0016): a correction is a new entry that reverses one.
+"""
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKeyConstraint,
+    Index,
+    SmallInteger,
+    UniqueConstraint,
+    text,
+)
+from sqlmodel import Column, Field, SQLModel
+
+from clearhouse.db import UTCDateTime, enum_column, new_id, utcnow
+
+
+class AccountKind(StrEnum):
+    """What a ledger account holds. The first two belong to an account holder, the rest to
+    the platform (one of each per currency)."""
+
+    creator_wallet = "creator_wallet"  # credits a creator may spend on generations
+    holder_payable = "holder_payable"  # what the platform owes a rights holder
+    platform_revenue = "platform_revenue"  # the platform's part of each use
+    stripe_clearing = "stripe_clearing"  # money held at Stripe: credits bought, not paid out
+    refunds = "refunds"  # money given back to creators
+    allowance = "allowance"  # the free monthly credits given to creators
+    adjustments = "adjustments"  # operators' corrections of wallets
+
+
+OWNED_KINDS = frozenset({AccountKind.creator_wallet, AccountKind.holder_payable})
+
+
+class EntryEvent(StrEnum):
+    """The business event an entry records; its idempotency key starts with it."""
+
+    usage = "usage"  # a released generation: key ``release:<generation id>``
+    reversal = "reversal"  # undoes one entry: key ``reversal:<that entry's key>``
+    adjustment = "adjustment"  # an operator's correction: key ``adjustment:<operator's key>``
+
+
+def _owned_kinds_sql() -> str:
+    return ", ".join(f"'{kind.value}'" for kind in sorted(OWNED_KINDS))
+
+
+class LedgerAccount(SQLModel, table=True):
+    """One account of the ledger: one per (owner, kind, currency), made on first use."""
+
+    __tablename__ = "ledger_account"
+    __table_args__ = (
+        UniqueConstraint("owner_id", "kind", "currency"),
+        # NULLs are distinct in a unique constraint: the platform's accounts need their own.
+        Index(
+            "uq_ledger_account_platform_kind",
+            "kind",
+            "currency",
+            unique=True,
+            sqlite_where=text("owner_id IS NULL"),
+            postgresql_where=text("owner_id IS NULL"),
+        ),
+        # What the legs' foreign key on (account, currency) points at.
+        UniqueConstraint("id", "currency"),
+        CheckConstraint(
+            f"(owner_id IS NOT NULL AND kind IN ({_owned_kinds_sql()})) OR "
+            f"(owner_id IS NULL AND kind NOT IN ({_owned_kinds_sql()}))",
+            name="owner_by_kind",
+        ),
+        CheckConstraint("length(currency) = 3 AND upper(currency) = currency", name="currency"),
+    )
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    owner_id: uuid.UUID | None = Field(
+        default=None,
+        foreign_key="account.id",
+        ondelete="RESTRICT",
+        description="The creator or holder it belongs to; none for the platform's accounts.",
+    )
+    kind: AccountKind = Field(sa_column=enum_column(AccountKind))
+    currency: str = Field(max_length=3, description="ISO 4217, upper case.")
+    balance_minor: int = Field(
+        default=0,
+        sa_column=Column(BigInteger, nullable=False, server_default="0"),
+        description="Cached: the sum of its legs on its normal side less the other side "
+        "(payouts.accounts.NORMAL_SIDE), updated in the transaction that posts them.",
+    )
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+
+
+class JournalEntry(SQLModel, table=True):
+    """One business event's movement of money: legs whose debits equal their credits."""
+
+    __tablename__ = "journal_entry"
+    __table_args__ = (
+        CheckConstraint("leg_count >= 2", name="two_legs_or_more"),
+        # What the legs' foreign key on (entry, leg count) points at.
+        UniqueConstraint("id", "leg_count"),
+        # Each entry is reversed at most once; the entries that reverse nothing (most) are
+        # left out of the index.
+        Index(
+            "uq_journal_entry_reverses",
+            "reverses_id",
+            unique=True,
+            sqlite_where=text("reverses_id IS NOT NULL"),
+            postgresql_where=text("reverses_id IS NOT NULL"),
+        ),
+    )
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    idempotency_key: str = Field(
+        max_length=200,
+        unique=True,
+        description="From the business event (``release:<generation id>``): the same event "
+        "posted twice is recorded once.",
+    )
+    # A plain string, not an enum with a CHECK: a new event must not need the table rebuilt
+    # (SQLite alters a table by rebuilding it, which would drop its append-only triggers).
+    event: str = Field(max_length=32, description="An EntryEvent.")
+    memo: str = Field(max_length=500, description="What happened, for a person to read.")
+    generation_id: uuid.UUID | None = Field(
+        default=None,
+        foreign_key="generation_job.id",
+        ondelete="RESTRICT",
+        description="The released generation a usage (or its reversal) is for.",
+    )
+    reverses_id: uuid.UUID | None = Field(
+        default=None,
+        foreign_key="journal_entry.id",
+        ondelete="RESTRICT",
+        description="The entry this one reverses (each at most once).",
+    )
+    leg_count: int = Field(
+        sa_column=Column(SmallInteger, nullable=False),
+        description="How many legs it has: its legs are positions 0 to leg_count - 1, all "
+        "inserted with it (checked at commit on PostgreSQL), so none can be added later.",
+    )
+    posted_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+class JournalLeg(SQLModel, table=True):
+    """One side of an entry on one ledger account: a positive debit or a positive credit."""
+
+    __tablename__ = "journal_leg"
+    __table_args__ = (
+        ForeignKeyConstraint(
+            ["entry_id", "entry_leg_count"],
+            ["journal_entry.id", "journal_entry.leg_count"],
+            ondelete="RESTRICT",
+        ),
+        ForeignKeyConstraint(
+            ["account_id", "currency"],
+            ["ledger_account.id", "ledger_account.currency"],
+            ondelete="RESTRICT",
+        ),
+        CheckConstraint(
+            "(debit_minor > 0 AND credit_minor = 0) OR (debit_minor = 0 AND credit_minor > 0)",
+            name="one_side_positive",
+        ),
+        CheckConstraint("position >= 0 AND position < entry_leg_count", name="position_in_entry"),
+    )
+
+    entry_id: uuid.UUID = Field(primary_key=True)
+    position: int = Field(
+        sa_column=Column(SmallInteger, primary_key=True, autoincrement=False),
+        description="0, 1, 2 ... within the entry, below its leg count.",
+    )
+    entry_leg_count: int = Field(
+        sa_column=Column(SmallInteger, nullable=False),
+        description="Its entry's leg count (a foreign key on the pair holds it to the entry's).",
+    )
+    account_id: uuid.UUID
+    currency: str = Field(max_length=3)
+    debit_minor: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    credit_minor: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
