@@ -108,16 +108,17 @@ def build_engine(url: str) -> Engine:
 
 
 def _begin_postgresql_transactions(engine: Engine) -> None:
-    """READ COMMITTED transactions, but for reads (``request_reads``), which run each
-    statement on its own, and snapshots (``snapshot_session``), which read as of one moment.
-    psycopg commits and rolls back whatever transaction is open, autocommit or not."""
+    """READ COMMITTED transactions, but for reads (``request_reads``) and whoever asks for
+    autocommit by name, which run each statement on its own, and snapshots
+    (``snapshot_session``), which read as of one moment. psycopg commits and rolls back
+    whatever transaction is open, autocommit or not."""
 
     @event.listens_for(engine, "begin")
     def on_begin(connection: Any) -> None:
         options = connection.get_execution_options()
         if options.get(SNAPSHOT):
             connection.exec_driver_sql("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        elif not options.get(READS):
+        elif not options.get(READS) and options.get("isolation_level") != "AUTOCOMMIT":
             connection.exec_driver_sql("BEGIN")
 
 
