@@ -140,7 +140,8 @@ def live_server(
     settings: dict[str, str] | None = None,
     log_path: Path | None = None,
 ) -> Iterator[LiveServer]:
-    """``clearhouse serve`` on a free port, answering ``/healthz``; stopped on exit.
+    """``clearhouse serve`` on a free port, ready (``/readyz``: every process has loaded its
+    text checks, so nothing measured shares the cores with a warm-up); stopped on exit.
 
     ``settings`` are more ``CLEARHOUSE_*`` variables; the log goes to ``log_path`` (by
     default ``server.log`` in the data directory)."""
@@ -166,7 +167,7 @@ def live_server(
     process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=log, stderr=log)
     base_url = f"http://127.0.0.1:{port}"
     try:
-        _wait_until_ready(base_url, process, log_path)
+        _wait_until_ready(base_url, process, log_path, workers=workers)
         yield LiveServer(base_url=base_url, pid=process.pid, environment=environment)
     finally:
         process.terminate()
@@ -178,18 +179,23 @@ def live_server(
         log.close()
 
 
-def _wait_until_ready(base_url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 120
+def _wait_until_ready(base_url: str, process: subprocess.Popen, log: Path, *, workers: int) -> None:
+    """Until ``/readyz`` answers 200 on ``4 * workers`` new connections in a row: each process
+    warms up on its own, and the kernel hands each new connection to one of them."""
+    deadline = time.monotonic() + 300  # a new data directory builds the text model first
+    ready_in_a_row = 0
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"clearhouse serve exited:\n{log.read_text()[-3000:]}")
         try:
-            if httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200:
-                return
+            ready = httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200
         except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"clearhouse serve did not answer /healthz:\n{log.read_text()[-3000:]}")
+            ready = False
+        ready_in_a_row = ready_in_a_row + 1 if ready else 0
+        if ready_in_a_row >= 4 * workers:
+            return
+        time.sleep(0.05 if ready else 0.2)
+    raise RuntimeError(f"clearhouse serve was not ready:\n{log.read_text()[-3000:]}")
 
 
 def sign_in(client: httpx.Client, email: str, password: str) -> str:
