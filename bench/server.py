@@ -106,7 +106,7 @@ def process_tree_cpu_s(pid: int, *, also: Iterable[int] = ()) -> float:
     return total
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
@@ -145,7 +145,7 @@ def live_server(
 
     ``settings`` are more ``CLEARHOUSE_*`` variables; the log goes to ``log_path`` (by
     default ``server.log`` in the data directory)."""
-    port = _free_port()
+    port = free_port()
     environment = {
         **os.environ,
         "CLEARHOUSE_DATA_DIR": str(data_dir),

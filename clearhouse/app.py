@@ -34,6 +34,9 @@ from licensing.api import router as licensing_router
 from likeness.api import router as likeness_router
 from likeness.runtime import LikenessRuntime
 from likeness.uploads import UPLOAD_ROUTES
+from payouts.credit_api import router as credits_router
+from payouts.payout_api import router as payouts_router
+from payouts.statement_api import router as statements_router
 from policies.api import router as policies_router
 from rights.api import router as rights_router
 from rights.matching.runtime import start_matching
@@ -166,6 +169,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(likeness_router)
     app.include_router(licensing_router)
     app.include_router(generator_router)
+    app.include_router(credits_router)
+    app.include_router(statements_router)
+    app.include_router(payouts_router)
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:

@@ -11,7 +11,16 @@ from enum import StrEnum
 from typing import Any
 
 from fastapi import Request
-from sqlalchemy import JSON, Column, DateTime, Engine, TypeDecorator, create_engine, event
+from sqlalchemy import (
+    JSON,
+    Column,
+    Connection,
+    DateTime,
+    Engine,
+    TypeDecorator,
+    create_engine,
+    event,
+)
 from sqlalchemy import Enum as SAEnum
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.exc import DisconnectionError, OperationalError
@@ -111,15 +120,43 @@ def _begin_postgresql_transactions(engine: Engine) -> None:
     """READ COMMITTED transactions, but for reads (``request_reads``) and whoever asks for
     autocommit by name, which run each statement on its own, and snapshots
     (``snapshot_session``), which read as of one moment. psycopg commits and rolls back
-    whatever transaction is open, autocommit or not."""
+    whatever transaction is open, autocommit or not.
+
+    A READ COMMITTED transaction's BEGIN waits for its first statement: sent just before it
+    (on the driver connection, since the statement's cursor may be a server-side one), or
+    queued in one pipeline with it by whoever takes it with :func:`take_pending_begin` (the
+    ledger: a round trip saved per posting). One that runs no statement sends nothing, and
+    psycopg sends no COMMIT or ROLLBACK where no transaction is open. Whoever sends statements
+    to the driver connection itself must take the pending BEGIN first."""
 
     @event.listens_for(engine, "begin")
     def on_begin(connection: Any) -> None:
         options = connection.get_execution_options()
+        connection.info.pop(_BEGIN_PENDING, None)
         if options.get(SNAPSHOT):
             connection.exec_driver_sql("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         elif not options.get(READS) and options.get("isolation_level") != "AUTOCOMMIT":
-            connection.exec_driver_sql("BEGIN")
+            connection.info[_BEGIN_PENDING] = True
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def on_statement(connection: Any, cursor: Any, *_statement: Any) -> None:
+        if connection.info.pop(_BEGIN_PENDING, False):
+            cursor.connection.execute("BEGIN")  # not the cursor: it may be a server-side one
+
+    @event.listens_for(engine, "commit")
+    @event.listens_for(engine, "rollback")
+    def on_end(connection: Any) -> None:
+        connection.info.pop(_BEGIN_PENDING, None)
+
+
+_BEGIN_PENDING = "clearhouse_begin_pending"
+
+
+def take_pending_begin(connection: Connection) -> bool:
+    """Whether ``connection``'s transaction still waits for its BEGIN (PostgreSQL); if so, the
+    caller, who is about to send statements to the driver connection itself, sends it first
+    (``BEGIN`` queued in the same pipeline costs no round trip of its own)."""
+    return bool(connection.info.pop(_BEGIN_PENDING, False))
 
 
 def _discard_hung_up_connections(engine: Engine) -> None:

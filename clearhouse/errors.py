@@ -50,6 +50,10 @@ class ClearhouseError(Exception):
         super().__init__(detail)
         self.detail = detail
 
+    def extensions(self) -> dict[str, Any]:
+        """RFC 9457 extension members a program reads instead of parsing ``detail``."""
+        return {}
+
 
 class NotFound(ClearhouseError):
     status_code = 404
@@ -134,6 +138,7 @@ def problem_response(
     detail: str | None,
     errors: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
+    extensions: dict[str, Any] | None = None,
 ) -> JSONResponse:
     problem = Problem(
         type=PROBLEM_TYPE_BASE + slug,
@@ -144,7 +149,7 @@ def problem_response(
         errors=errors,
     )
     return JSONResponse(
-        problem.model_dump(exclude_none=True),
+        {**(extensions or {}), **problem.model_dump(exclude_none=True)},
         status_code=status,
         media_type=PROBLEM_MEDIA_TYPE,
         headers=headers,
@@ -164,6 +169,7 @@ def error_response(request: Request, exc: ClearhouseError) -> JSONResponse:
         title=exc.title,
         detail=exc.detail,
         headers=exc.headers,
+        extensions=exc.extensions(),
     )
 
 

@@ -70,6 +70,39 @@ class Settings(BaseSettings):
         default=8000, ge=0, le=10_000, description="A new holder's share of each licence fee."
     )
 
+    # Money on Stripe (payouts/stripe_gateway.py): off unless a secret key is set.
+    stripe_secret_key: str | None = Field(
+        default=None,
+        description="Stripe secret key; unset: Stripe is off (balances and statements are "
+        "computed, no card is charged and no transfer is sent).",
+    )
+    stripe_api_base: str = Field(
+        default="https://api.stripe.com",
+        description="Where the Stripe API answers; a local Stripe-compatible server in tests.",
+    )
+    stripe_webhook_secret: str | None = Field(
+        default=None, description="The signing secret of Stripe's webhook endpoint (whsec_...)."
+    )
+    payout_minimum_minor: int = Field(
+        default=1000,
+        ge=1,
+        description="A holder's payable is paid out once it holds at least this many minor "
+        "units (in any currency); less waits for a later run (payouts/runs.py).",
+    )
+
+    # Credits (payouts/allowance.py): a creator's free credits each UTC month.
+    free_monthly_credits_minor: int = Field(
+        default=1000,
+        ge=0,
+        le=10_000_000,
+        description="Credits given to each creator once per UTC month, at their first "
+        "clearance that costs something; they stay in the wallet like bought ones. 0 turns "
+        "the allowance off.",
+    )
+    free_monthly_credits_currency: str = Field(
+        default="USD", pattern=r"^[A-Z]{3}$", description="ISO 4217, upper case."
+    )
+
     # Clearance (policies/evaluator.py, licensing/tokens.py).
     minor_daily_generation_limit: int = Field(
         default=20, ge=0, description="Generations a requester under 18 may have each UTC day."

@@ -26,6 +26,7 @@ from generator.worker import GenerationWorker
 from licensing import presentation
 from licensing.errors import QuoteRefused, RequestNotDigestible
 from likeness.runtime import LikenessDep
+from payouts.errors import InsufficientCredits
 from rights.matching.runtime import MatchingDep
 from rights.references.catalogue import ReferenceCatalogueDep
 
@@ -42,7 +43,7 @@ WorkerDep = Annotated[GenerationWorker | None, Depends(get_generation_worker)]
 @router.post(
     "/generations", response_model=GenerationRequested, status_code=status.HTTP_201_CREATED
 )
-@raises(UnknownCameo, QuoteRefused, RequestNotDigestible)
+@raises(UnknownCameo, QuoteRefused, RequestNotDigestible, InsufficientCredits)
 @needs_scope(Scope.clearance)
 def create_generation(
     body: GenerationCreate,

@@ -7,8 +7,13 @@ has committed by then, so its licences are seen here and it is taken down with t
 one that reads the grant later finds it withdrawn and is cancelled instead. So no clip
 licensed under a withdrawn grant stays up, and each is taken down once, by the first
 withdrawal of a consent it used.
+
+Each clip taken down has its charge reversed in the ledger (payouts/takedowns.py), in the same
+transaction but inside a savepoint: a ledger that fails rolls back to it, is logged, and the
+takedown commits all the same. Withdrawing consent must never wait on money.
 """
 
+import logging
 import uuid
 from datetime import datetime
 
@@ -17,6 +22,9 @@ from sqlmodel import Session, col, select
 
 from generator.models import GenerationJob, JobState
 from licensing.models import Licence
+from payouts.takedowns import reverse_takedowns
+
+log = logging.getLogger(__name__)
 
 
 def take_down_releases(session: Session, *, grant_id: uuid.UUID, at: datetime) -> list[uuid.UUID]:
@@ -34,4 +42,28 @@ def take_down_releases(session: Session, *, grant_id: uuid.UUID, at: datetime) -
         .returning(GenerationJob.id)
         .execution_options(synchronize_session=False)
     )
-    return sorted(taken_down.scalars().all())
+    generation_ids = sorted(taken_down.scalars().all())
+    if generation_ids:
+        _reverse_charges(session, generation_ids=generation_ids, grant_id=grant_id, at=at)
+    return generation_ids
+
+
+def _reverse_charges(
+    session: Session, *, generation_ids: list[uuid.UUID], grant_id: uuid.UUID, at: datetime
+) -> None:
+    """Reverse the usages of the clips taken down, or log why not (see the module)."""
+    try:
+        with session.begin_nested():
+            reverse_takedowns(
+                session,
+                generation_ids=generation_ids,
+                reason=f"taken down: consent {grant_id} was withdrawn",
+                now=at,
+            )
+    except Exception:
+        log.exception(
+            "the takedown of %s under the withdrawn grant %s stands, but its charges were not "
+            "reversed in the ledger",
+            ", ".join(str(generation_id) for generation_id in generation_ids),
+            grant_id,
+        )

@@ -51,6 +51,7 @@ from licensing.schemas import (
 from licensing.touches import media_sha256, scan_request
 from likeness.errors import MediaBusy, MediaWorkerLost
 from likeness.runtime import LikenessDep
+from payouts.errors import InsufficientCredits
 from policies.decisions import AssetOutcome
 from rights.dependencies import OwnedAssetIncludingDeleted
 from rights.matching.runtime import MatchingDep
@@ -85,6 +86,7 @@ async def output_uploads(request: Request) -> list[bytes]:
 @raises(
     QuoteRefused,
     RequestNotDigestible,
+    InsufficientCredits,
     EmailNotVerified,
     *DECODING_ERRORS,
     MediaBusy,

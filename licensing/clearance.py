@@ -3,8 +3,9 @@
 In one short write transaction: read the facts (licensing/facts.py), decide (the pure
 evaluator), price what is allowed (the open quote), record the clearance with every asset it
 touched (so each owner sees it, whatever the outcome), queue the approvals it waits for, and
-sign a token when it is cleared. The scans (text, images, faces) run before, outside any
-transaction.
+sign a token when it is cleared. A cleared request that costs more than the requester's
+wallet holds is refused (402, payouts/credits.py) and nothing of it is recorded. The scans
+(text, images, faces) run before, outside any transaction.
 """
 
 import uuid
@@ -23,6 +24,7 @@ from licensing.facts import read_facts
 from licensing.models import ApprovalStatus, Clearance, ClearedAsset, FoundIn, UseApproval
 from licensing.quote import GenerationParameters, Quote, quote
 from licensing.tokens import issue_clearance_token
+from payouts.credits import require_credits
 from policies.decisions import AssetOutcome, ClearanceOutcome, Decision
 from policies.document import ContentCategory, Use
 from policies.evaluator import evaluate
@@ -109,6 +111,16 @@ def clear(
         minor_daily_generation_limit=settings.minor_daily_generation_limit,
     )
     priced = quote(request.generation, decision=decision)
+    if decision.outcome == ClearanceOutcome.cleared and priced.total_minor > 0:
+        # Before anything is recorded: a 402 leaves no clearance, no token and no job.
+        require_credits(
+            session,
+            creator_id=requester.id,
+            amount_minor=priced.total_minor,
+            currency=priced.currency,
+            settings=settings,
+            now=now,
+        )
     clearance_id = uuid.uuid4()
     token = None
     if decision.outcome == ClearanceOutcome.cleared:

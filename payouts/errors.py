@@ -5,7 +5,7 @@ posts, never a caller's mistake: those are plain exceptions (an unexpected 500).
 operator or a later request can meet is a :class:`ClearhouseError`.
 """
 
-from clearhouse.errors import Conflict
+from clearhouse.errors import ClearhouseError, Conflict, InvalidParameters
 
 
 class UnbalancedEntry(ValueError):
@@ -25,3 +25,68 @@ class NotReversible(Conflict):
 class InsufficientBalance(Conflict):
     slug = "insufficient-balance"
     title = "The account's balance is too low"
+
+
+class PayoutsOff(Conflict):
+    slug = "payouts-off"
+    title = "Payouts are off on this server"
+
+
+class InsufficientCredits(ClearhouseError):
+    """A cleared request that costs more than the requester's wallet holds: nothing is
+    recorded, nothing runs."""
+
+    status_code = 402
+    slug = "insufficient-credits"
+    title = "Not enough credits"
+
+    def __init__(self, *, balance_minor: int, needed_minor: int, currency: str) -> None:
+        super().__init__(
+            f"This request costs {needed_minor} {currency} minor units and your wallet holds "
+            f"{balance_minor} (this month's free credits included). Buy credits "
+            "(POST /v1/credits/purchases) and send the request again."
+        )
+        self.balance_minor = balance_minor
+        self.needed_minor = needed_minor
+        self.currency = currency
+
+    def extensions(self) -> dict[str, int | str]:
+        return {
+            "balance_minor": self.balance_minor,
+            "needed_minor": self.needed_minor,
+            "currency": self.currency,
+        }
+
+
+class PaymentsOff(ClearhouseError):
+    """Stripe is not configured here: no card can be charged and no webhook verified."""
+
+    status_code = 503
+    slug = "payments-off"
+    title = "Payments are off"
+
+
+class WebhookRefused(ClearhouseError):
+    """A webhook whose signature, body or timestamp does not verify: nothing was changed."""
+
+    status_code = 400
+    slug = "webhook-refused"
+    title = "Webhook refused"
+
+
+class StripeUnavailable(ClearhouseError):
+    """Stripe refused or could not be reached; nothing was stored."""
+
+    status_code = 502
+    slug = "stripe-unavailable"
+    title = "Stripe did not answer as expected"
+
+
+class StatementPeriodInvalid(InvalidParameters):
+    slug = "statement-period-invalid"
+    title = "No statement for this period"
+
+
+class StatementCurrencyNeeded(InvalidParameters):
+    slug = "statement-currency-needed"
+    title = "Say which currency's statement"

@@ -25,7 +25,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Column, Field, SQLModel
 
-from clearhouse.db import UTCDateTime, enum_column, new_id, utcnow
+from clearhouse.db import JSONDocument, UTCDateTime, enum_column, new_id, utcnow
 
 
 class AccountKind(StrEnum):
@@ -50,6 +50,13 @@ class EntryEvent(StrEnum):
     usage = "usage"  # a released generation: key ``release:<generation id>``
     reversal = "reversal"  # undoes one entry: key ``reversal:<that entry's key>``
     adjustment = "adjustment"  # an operator's correction: key ``adjustment:<operator's key>``
+    purchase = "purchase"  # credits bought: key ``purchase:<Stripe PaymentIntent id>``
+    refund = "refund"  # a purchase refunded at Stripe: key ``refund:<Stripe refund id>``
+    allowance = "allowance"  # the free monthly credits: ``allowance:<account id>:<YYYY-MM>``
+    payout = "payout"  # a payout to a holder: key ``payout:<payout id>``
+    # Part or all of a paid payout's transfer reversed at Stripe: key
+    # ``payout_return:<the transfer reversal's id>``.
+    payout_return = "payout_return"
 
 
 def _owned_kinds_sql() -> str:
@@ -171,6 +178,8 @@ class JournalLeg(SQLModel, table=True):
             name="one_side_positive",
         ),
         CheckConstraint("position >= 0 AND position < entry_leg_count", name="position_in_entry"),
+        # A statement reads one payable's legs, by entry (payouts/statements.py, migration 0019).
+        Index("ix_journal_leg_account", "account_id", "entry_id"),
     )
 
     entry_id: uuid.UUID = Field(primary_key=True)
@@ -186,3 +195,56 @@ class JournalLeg(SQLModel, table=True):
     currency: str = Field(max_length=3)
     debit_minor: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
     credit_minor: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+
+
+class PurchaseState(StrEnum):
+    pending = "pending"  # the PaymentIntent is made; Stripe has not said it succeeded
+    succeeded = "succeeded"  # paid: its credits are in the wallet
+    failed = "failed"  # the payment failed (a later success still wins)
+
+
+class CreditPurchase(SQLModel, table=True):
+    """Credits a creator asked to buy: one Stripe PaymentIntent, made with an idempotency key
+    derived from this row's id, and what Stripe later says of it."""
+
+    __tablename__ = "credit_purchase"
+    __table_args__ = (
+        Index("ix_credit_purchase_account_created", "account_id", "created_at"),
+        CheckConstraint("amount_minor > 0", name="amount_positive"),
+        CheckConstraint("refunded_minor >= 0", name="refunded_not_negative"),
+        CheckConstraint("length(currency) = 3 AND upper(currency) = currency", name="currency"),
+    )
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    account_id: uuid.UUID = Field(
+        foreign_key="account.id", ondelete="RESTRICT", description="Who buys (and whose wallet)."
+    )
+    amount_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
+    currency: str = Field(max_length=3, description="ISO 4217, upper case.")
+    state: PurchaseState = Field(sa_column=enum_column(PurchaseState))
+    payment_intent_id: str | None = Field(
+        default=None, max_length=255, unique=True, description="Stripe's pi_... id."
+    )
+    refunded_minor: int = Field(
+        default=0,
+        sa_column=Column(BigInteger, nullable=False, server_default="0"),
+        description="What Stripe refunded of it so far (each refund posted once).",
+    )
+    failure_message: str | None = Field(
+        default=None, max_length=500, description="Stripe's reason for the last failure."
+    )
+    created_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+class StripeEvent(SQLModel, table=True):
+    """Each Stripe webhook event as received, once: its id is the key, so a second delivery
+    finds it and changes nothing."""
+
+    __tablename__ = "stripe_event"
+
+    id: str = Field(primary_key=True, max_length=255, description="Stripe's evt_... id.")
+    type: str = Field(max_length=100)
+    handled: bool = Field(description="Whether a handler acted on it (unknown types are kept).")
+    payload: dict = Field(sa_column=Column(JSONDocument, nullable=False))
+    received_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))

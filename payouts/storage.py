@@ -13,13 +13,15 @@ transactions run one at a time, so it looks up the keys posted before, then inse
 
 import json
 import uuid
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import NamedTuple, Protocol
 
 from sqlalchemy import Connection, bindparam, insert, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from clearhouse.db import take_pending_begin
 from payouts.accounts import AccountRef, LockedAccount
 from payouts.models import AccountKind, JournalEntry, JournalLeg, LedgerAccount
 
@@ -135,7 +137,7 @@ class PostgresStore:
     # All or none: the count runs before any row is locked, so an id found gone (then looked
     # up again) leaves no lock taken out of order.
     _LOCK = """
-        SELECT id, balance_minor FROM ledger_account
+        SELECT id::text, balance_minor FROM ledger_account
         WHERE id = ANY(%(ids)s::uuid[])
             AND (SELECT count(*) FROM ledger_account WHERE id = ANY(%(ids)s::uuid[]))
                 = cardinality(%(ids)s::uuid[])
@@ -182,19 +184,35 @@ class PostgresStore:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
         self.driver = connection.connection.driver_connection
-        self.known: dict[AccountRef, uuid.UUID] = connection.connection.info.setdefault(
+        # Each id as text, as the statements take it (str(UUID) in every posting cost more
+        # than the lookup).
+        self.known: dict[AccountRef, str] = connection.connection.info.setdefault(
             "ledger_account_ids", {}
         )
+
+    @contextmanager
+    def _pipeline(self) -> Iterator[None]:
+        """The statements sent in it go in one round trip, after the transaction's BEGIN if
+        the engine has left it to the first statement (clearhouse.db.take_pending_begin)."""
+        with self.driver.pipeline():
+            if take_pending_begin(self.connection):
+                self.driver.execute("BEGIN")
+            yield
 
     def lock(
         self, refs: Collection[AccountRef], *, now: datetime
     ) -> dict[AccountRef, LockedAccount]:
         ids = self._ids(refs, now=now)
-        rows = dict(self.driver.execute(self._LOCK, self._lock_parameters(ids)).fetchall())
+        with self._pipeline():
+            locked = self.driver.execute(self._LOCK, {"ids": _array(ids.values())})
+        rows = dict(locked.fetchall())
         if not rows:
             self._forget(refs)
             return self.lock(refs, now=now)
-        return {ref: LockedAccount(account_id, rows[account_id]) for ref, account_id in ids.items()}
+        return {
+            ref: LockedAccount(uuid.UUID(account_id), rows[account_id])
+            for ref, account_id in ids.items()
+        }
 
     def lock_and_write(
         self, entries: Sequence[NewEntry], refs: Collection[AccountRef], *, now: datetime
@@ -203,9 +221,11 @@ class PostgresStore:
         nothing the lock answers. Where an account id remembered is gone, the lock takes
         nothing and the write writes nothing (both check that every account is there)."""
         ids = self._ids(refs, now=now)
-        with self.driver.pipeline():
-            locked = self.driver.execute(self._LOCK, self._lock_parameters(ids))
-            written = self.driver.execute(self._WRITE, self._write_parameters(entries, ids))
+        accounts = _array(ids.values())
+        parameters = self._write_parameters(entries, ids, accounts)
+        with self._pipeline():
+            locked = self.driver.execute(self._LOCK, {"ids": accounts})
+            written = self.driver.execute(self._WRITE, parameters)
         if not locked.fetchall():
             self._forget(refs)
             return self.lock_and_write(entries, refs, now=now)
@@ -216,8 +236,9 @@ class PostgresStore:
         for ref in refs:
             self.known.pop(ref, None)
 
-    def _ids(self, refs: Collection[AccountRef], *, now: datetime) -> dict[AccountRef, uuid.UUID]:
-        ids = {ref: self.known.get(ref) for ref in refs}
+    def _ids(self, refs: Collection[AccountRef], *, now: datetime) -> dict[AccountRef, str]:
+        known = self.known
+        ids = {ref: known.get(ref) for ref in refs}
         unknown = [ref for ref, account_id in ids.items() if account_id is None]
         if unknown:
             found = self._find(unknown)
@@ -226,63 +247,83 @@ class PostgresStore:
                 _create_accounts(self.connection, missing, now=now)
                 found.update(self._find(missing))
             for ref, account_id in found.items():
-                self.known[ref] = ids[ref] = account_id
-        return ids
+                known[ref] = ids[ref] = str(account_id)
+        return ids  # type: ignore[return-value]  # every one found or made
 
     def _find(self, refs: Collection[AccountRef]) -> dict[AccountRef, uuid.UUID]:
         owned = [ref for ref in refs if ref.owner_id is not None]
         shared = [ref for ref in refs if ref.owner_id is None]
-        rows = self.driver.execute(
-            self._FIND,
-            {
-                "owners": [ref.owner_id for ref in owned],
-                "owned_kinds": [ref.kind.value for ref in owned],
-                "owned_currencies": [ref.currency for ref in owned],
-                "platform_kinds": [ref.kind.value for ref in shared],
-                "platform_currencies": [ref.currency for ref in shared],
-            },
-        )
+        parameters = {
+            "owners": [ref.owner_id for ref in owned],
+            "owned_kinds": [ref.kind.value for ref in owned],
+            "owned_currencies": [ref.currency for ref in owned],
+            "platform_kinds": [ref.kind.value for ref in shared],
+            "platform_currencies": [ref.currency for ref in shared],
+        }
+        with self._pipeline():
+            rows = self.driver.execute(self._FIND, parameters)
         return {
             AccountRef(AccountKind(kind), currency, owner_id): account_id
-            for account_id, owner_id, kind, currency in rows
+            for account_id, owner_id, kind, currency in rows.fetchall()
         }
 
     def write(self, entries: Sequence[NewEntry], ids: dict[AccountRef, uuid.UUID]) -> set[str]:
-        rows = self.driver.execute(self._WRITE, self._write_parameters(entries, ids))
-        return {key for (key,) in rows}
+        text = {ref: str(account_id) for ref, account_id in ids.items()}
+        parameters = self._write_parameters(entries, text, _array(text.values()))
+        with self._pipeline():
+            rows = self.driver.execute(self._WRITE, parameters)
+        return {key for (key,) in rows.fetchall()}
 
     @staticmethod
-    def _lock_parameters(ids: dict[AccountRef, uuid.UUID]) -> dict:
-        return {"ids": _array(ids.values())}
-
-    @staticmethod
-    def _write_parameters(entries: Sequence[NewEntry], ids: dict[AccountRef, uuid.UUID]) -> dict:
-        # JSON and an array literal in text: psycopg adapts a list element by element in
-        # Python, which cost more than the statement's own work for one entry.
-        return {
-            "accounts": _array(ids.values()),
-            "posted_at": entries[0].posted_at,
-            "entries": json.dumps(
-                [
+    def _write_parameters(
+        entries: Sequence[NewEntry], ids: dict[AccountRef, str], accounts: str
+    ) -> dict:
+        # JSON of plain strings and numbers, built in one pass: psycopg adapts a list element
+        # by element in Python, which cost more than the statement's own work for one entry.
+        rows = []
+        legs = []
+        for entry in entries:
+            entry_id = str(entry.id)
+            count = len(entry.legs)
+            rows.append(
+                {
+                    "id": entry_id,
+                    "idempotency_key": entry.key,
+                    "event": entry.event,
+                    "memo": entry.memo,
+                    "generation_id": entry.generation_id and str(entry.generation_id),
+                    "reverses_id": entry.reverses_id and str(entry.reverses_id),
+                    "leg_count": count,
+                }
+            )
+            for position, leg in enumerate(entry.legs):
+                account = leg.account
+                debit_minor, credit_minor = leg.debit_minor, leg.credit_minor
+                legs.append(
                     {
-                        "id": str(entry.id),
-                        "idempotency_key": entry.key,
-                        "event": entry.event,
-                        "memo": entry.memo,
-                        "generation_id": entry.generation_id and str(entry.generation_id),
-                        "reverses_id": entry.reverses_id and str(entry.reverses_id),
-                        "leg_count": len(entry.legs),
+                        "entry_id": entry_id,
+                        "position": position,
+                        "entry_leg_count": count,
+                        "account_id": ids[account],
+                        "currency": account.currency,
+                        "debit_minor": debit_minor,
+                        "credit_minor": credit_minor,
+                        "movement": account.movement(
+                            debit_minor=debit_minor, credit_minor=credit_minor
+                        ),
                     }
-                    for entry in entries
-                ]
-            ),
-            "legs": json.dumps([leg._asdict() for leg in _leg_rows(entries, ids)], default=str),
+                )
+        return {
+            "accounts": accounts,
+            "posted_at": entries[0].posted_at,
+            "entries": json.dumps(rows),
+            "legs": json.dumps(legs),
         }
 
 
-def _array(ids: Iterable[uuid.UUID]) -> str:
-    """A PostgreSQL array literal of the distinct ``ids``."""
-    return "{" + ",".join({str(account_id) for account_id in ids}) + "}"
+def _array(ids: Iterable[str]) -> str:
+    """A PostgreSQL array literal of ``ids`` (distinct: one per account)."""
+    return "{" + ",".join(ids) + "}"
 
 
 class CoreStore:

@@ -1,5 +1,5 @@
-"""Usage to ledger: a released generation's charge posted, and reversed on a takedown or a
-refund.
+"""Usage to ledger: a released generation's charge posted (its reversal on a takedown is
+payouts/takedowns.py).
 
 The release (generator/release.py) records the charge and the licences and posts them here in
 the same transaction, so a release that does not commit leaves no entry, and an entry never
@@ -7,10 +7,11 @@ exists without its release. The entry debits the creator's wallet by the charge 
 each holder's payable by their share and the platform's revenue by the rest
 (payouts/split.py).
 
-A usage is the one posting that may take a creator's wallet below zero: the generation was
-cleared, run and released, and refusing its charge now would release it for nothing. Checking
-that a creator has the credits belongs at clearance, before anything runs (the 402 there
-comes with credits). Any other debit of a wallet is refused past zero.
+A usage may take a creator's wallet below zero: the generation was cleared, run and released,
+and refusing its charge now would release it for nothing. Checking that a creator has the
+credits belongs at clearance, before anything runs (the 402, payouts/credits.py). Besides a
+usage only a Stripe refund may (payouts/purchase_events.py); any other debit of a wallet is
+refused past zero.
 """
 
 import uuid
@@ -21,14 +22,12 @@ from sqlmodel import Session, select
 from licensing.models import Charge, Licence
 from payouts.accounts import payable, platform, wallet
 from payouts.journal import (
-    MAX_MEMO_LENGTH,
     EntryDraft,
     PostedEntry,
     credit,
     debit,
     post_entries,
     post_entry,
-    reverse_entry,
 )
 from payouts.models import AccountKind, EntryEvent
 from payouts.split import LicensedUse, Usage, split_usage
@@ -103,17 +102,3 @@ def post_release(
     and licences are read back, unflushed ones included)."""
     draft = usage_entry(recorded_usage(session, generation_id=generation_id))
     return None if draft is None else post_entry(session, draft, now=now)
-
-
-def reverse_release(
-    session: Session, *, generation_id: uuid.UUID, reason: str, now: datetime
-) -> PostedEntry:
-    """Reverse a released generation's usage (a takedown, a refund): the creator's wallet
-    gets the charge back, each holder's payable and the platform's revenue give theirs back.
-    Once per generation: calling it again returns the first reversal. Raises NotFound when
-    no usage was posted for it, and InsufficientBalance when a holder's payable no longer
-    holds their share."""
-    memo = f"Reversal of the release of generation {generation_id}: {reason}"
-    return reverse_entry(
-        session, key=release_key(generation_id), memo=memo[:MAX_MEMO_LENGTH], now=now
-    )

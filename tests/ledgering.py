@@ -10,7 +10,9 @@ from sqlmodel import Session
 
 from bench.ledger_rows import insert_accounts, insert_generations
 from clearhouse.accounts.models import Role
-from clearhouse.db import writer
+from clearhouse.db import snapshot_session, utcnow, writer
+from payouts.adjustments import adjust_wallet
+from payouts.balances import check_ledger
 from payouts.models import AccountKind, EntryEvent, JournalEntry, JournalLeg, LedgerAccount
 from payouts.split import LicensedUse, Usage
 
@@ -90,3 +92,22 @@ def earned_and_spent(session: Session) -> dict[str, tuple[int, int]]:
         currency: (int(earned.get(currency) or 0), int(spent.get(currency) or 0))
         for currency in earned.keys() | spent.keys()
     }
+
+
+def ledger_report(engine: Engine):
+    """``clearhouse ledger check``'s report, read from one snapshot."""
+    with snapshot_session(engine) as session:
+        return check_ledger(session)
+
+
+def adjust_usd(session: Session, creator: uuid.UUID, amount_minor: int, *, key: str, reason: str):
+    """An operator's adjustment of a creator's USD wallet."""
+    return adjust_wallet(
+        session,
+        creator_id=creator,
+        amount_minor=amount_minor,
+        currency="USD",
+        operator_key=key,
+        reason=reason,
+        now=utcnow(),
+    )

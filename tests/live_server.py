@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from mailbox import register_server
 from pathlib import Path
 
+import httpx
 import uvicorn
 
 from bench.server import LiveServer, live_server
@@ -82,3 +83,22 @@ def uvicorn_in_thread(settings: Settings) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def posted_at_once(base_url: str, path: str, *, times: int, **request) -> list[httpx.Response]:
+    """POST ``path`` ``times`` times at the same moment, from as many threads (each with a
+    client of its own), released together by a barrier; the answers."""
+    barrier = threading.Barrier(times)
+    answers = []
+
+    def post() -> None:
+        with httpx.Client(base_url=base_url, timeout=120) as own:
+            barrier.wait()
+            answers.append(own.post(path, **request))
+
+    workers = [threading.Thread(target=post) for _ in range(times)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return answers

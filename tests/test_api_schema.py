@@ -17,6 +17,8 @@ from factories import granted_asset, sign_up
 from hypothesis import HealthCheck, settings
 from live_server import uvicorn_in_thread
 from schemathesis.checks import positive_data_acceptance
+from stripe_local import LocalStripe, with_stripe
+from stripe_local import local_stripe as local_stripe  # the fixture
 
 from clearhouse.app import create_app
 from clearhouse.settings import Settings
@@ -26,8 +28,10 @@ schema = schemathesis.openapi.from_dict(create_app(Settings()).openapi())
 
 
 @pytest.fixture
-def live_api(settings: Settings) -> Iterator[str]:
-    with uvicorn_in_thread(settings) as base_url:
+def live_api(settings: Settings, local_stripe: LocalStripe) -> Iterator[str]:
+    """Stripe on, at the local Stripe-compatible server: purchases reach it (with Stripe off
+    they are a 503, tests/payouts/test_credit_purchases.py), webhooks are verified."""
+    with uvicorn_in_thread(with_stripe(settings, local_stripe)) as base_url:
         yield base_url
 
 
@@ -64,7 +68,7 @@ def test_api_conforms_to_its_schema(case, live_api, holder_headers):
     )
 
 
-def test_api_call_sequences_follow_the_schema(sqlite_template, key_dir, tmp_path):
+def test_api_call_sequences_follow_the_schema(sqlite_template, key_dir, tmp_path, local_stripe):
     """Sequences of calls chained by the schema's links (inferred by schemathesis, plus those
     in clearhouse/openapi.py): create, enrol, delete, then use what was deleted. Every answer
     matches the schema, and none is a 500. Each sequence gets a new database and server, so
@@ -78,12 +82,15 @@ def test_api_call_sequences_follow_the_schema(sqlite_template, key_dir, tmp_path
             folder.mkdir()
             shutil.copy(sqlite_template, folder / "clearhouse.db")
             self.serving = uvicorn_in_thread(
-                Settings(
-                    data_dir=key_dir,
-                    database_url=f"sqlite:///{folder / 'clearhouse.db'}",
-                    migrate_on_start=False,
-                    password_hash_time_cost=1,
-                    password_hash_memory_kib=1024,
+                with_stripe(
+                    Settings(
+                        data_dir=key_dir,
+                        database_url=f"sqlite:///{folder / 'clearhouse.db'}",
+                        migrate_on_start=False,
+                        password_hash_time_cost=1,
+                        password_hash_memory_kib=1024,
+                    ),
+                    local_stripe,
                 )
             )
             self.base_url = self.serving.__enter__()

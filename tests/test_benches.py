@@ -172,8 +172,22 @@ def test_generation_bench_times_the_checks_and_the_generation_of_a_clip():
 def test_ledger_bench_posts_every_usage_and_the_ledger_holds_after():
     # The bench stops with an error if any cached balance is not its legs afterwards.
     report = _run(
-        "bench/ledger.py", "--usages", "200", "--batch", "50", "--creators", "20", "--holders", "20"
+        "bench/ledger.py",
+        "--usages",
+        "200",
+        "--batch",
+        "50",
+        "--creators",
+        "20",
+        "--holders",
+        "20",
+        "--statement-uses",
+        "1100",
     )
+    # The statement closes at the payable's cached balance, or the bench stops with an error.
+    if report["statement"] is not None:
+        assert report["statement"]["uses"] == 1100
+        assert report["statement_1k_s"] == report["statement"]["json_s"] > 0
     for backend in ("sqlite", "postgresql"):
         if report[backend] is None:
             continue

@@ -32,7 +32,8 @@ class Scope(StrEnum):
 
 
 SCOPE_DESCRIPTIONS = {
-    Scope.account_read: "read the key's own account (GET /v1/accounts/me)",
+    Scope.account_read: "read the key's own account (GET /v1/accounts/me) and its credits "
+    "(GET /v1/credits, its purchases and movements)",
     Scope.assets_read: "read the account's assets, policies, grants, receipts, enrolments, "
     "conflicts and audit entries",
     Scope.assets_write: "register, change and delete assets, set policies, grant and revoke "

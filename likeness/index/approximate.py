@@ -36,8 +36,6 @@ every list could hold twice its vectors: the shard rewrites the lists at their e
 (``compact``) once a sixteenth of the lists may have grown, bounding that overhead to ~6%.
 """
 
-import importlib
-from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -45,7 +43,6 @@ import numpy.typing as npt
 
 from likeness.index.types import (
     UUID_DTYPE,
-    FaceIndexError,
     FaceMatch,
     FloatMatrix,
     IdArray,
@@ -59,18 +56,6 @@ MIN_POINTS_PER_CENTROID = 39
 TRAINING_POINTS_PER_CENTROID = 40
 # FAISS's k-means is seeded so a rebuild of the same templates gives the same index.
 TRAINING_SEED = 1234
-
-
-def import_faiss() -> ModuleType:
-    """The ``faiss`` module, or an error that says how to install it."""
-    try:
-        return importlib.import_module("faiss")
-    except ImportError as error:
-        raise FaceIndexError(
-            "approximate face search needs FAISS, which is not installed: "
-            "install the 'ann' extra (pip install 'clearhouse[ann]', i.e. faiss-cpu) "
-            "or leave approximate_threshold unset for exact search"
-        ) from error
 
 
 def choose_nlist(count: int) -> int:
@@ -95,7 +80,8 @@ class ApproximateShard:
         likeness_ids: IdArray,
         nprobe: int | None,
     ) -> None:
-        faiss = import_faiss()
+        import faiss  # here, not at the top: importing the index must stay light
+
         self._faiss = faiss
         self.dimension = dimension
         count = vectors.shape[0]

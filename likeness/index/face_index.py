@@ -13,14 +13,13 @@ returns no search, running or new, can return that likeness. Where exact search 
 chosen in ``device.py``.
 """
 
-import importlib.util
 from collections.abc import Iterable, Sequence
 from uuid import UUID
 
 import numpy as np
 import numpy.typing as npt
 
-from likeness.index.approximate import ApproximateShard, import_faiss
+from likeness.index.approximate import ApproximateShard
 from likeness.index.batches import TemplateBatch, pack_batch, pack_by_model
 from likeness.index.device import resolve_device, scorer_for
 from likeness.index.exact import ExactShard, Scorer
@@ -60,11 +59,8 @@ class FaceIndex:
         nprobe: int | None = None,
         chunk_rows: int = DEFAULT_CHUNK_ROWS,
     ) -> None:
-        if approximate_threshold is not None:
-            if approximate_threshold < 1:
-                raise FaceIndexError("approximate_threshold must be a positive count or None")
-            if importlib.util.find_spec("faiss") is None:
-                import_faiss()  # raises the error that says how to install it
+        if approximate_threshold is not None and approximate_threshold < 1:
+            raise FaceIndexError("approximate_threshold must be a positive count or None")
         if nprobe is not None and nprobe < 1:
             raise FaceIndexError("nprobe must be at least 1")
         if chunk_rows < 1:

@@ -31,14 +31,24 @@ EXPECTED_STATUSES = {
     },
     ("get", "/v1/likeness/conflicts/{conflict_id}"): {"200", "401", "403", "404", "429", "503"},
     # JSON, or the same JSON beside input media: the media errors and a busy decoder too.
+    # 402: a cleared request that costs more than the requester's credits.
     ("post", "/v1/clearances"): {
-        *("201", "400", "401", "403", "413", "415", "422", "429", "503"),
+        *("201", "400", "401", "402", "403", "413", "415", "422", "429", "503"),
     },
     ("post", "/v1/clearances/{clearance_id}/output-check"): {
         *("200", "400", "401", "403", "404", "409", "413", "415", "422", "429", "503"),
     },
     # No media: no 415, and no decoder to be busy (503 is the rate limiter's).
-    ("post", "/v1/generations"): {"201", "400", "401", "403", "413", "422", "429", "503"},
+    ("post", "/v1/generations"): {
+        *("201", "400", "401", "402", "403", "413", "422", "429", "503"),
+    },
+    # Stripe's: no credentials, only its signature (400); 503 with no webhook secret.
+    ("post", "/v1/stripe/webhook"): {"200", "400", "503"},
+    # 502: Stripe refused or did not answer; 503: Stripe is off here.
+    ("post", "/v1/credits/purchases"): {
+        *("201", "400", "401", "403", "413", "422", "429", "502", "503"),
+    },
+    ("get", "/v1/credits/purchases/{purchase_id}"): {"200", "401", "403", "404", "429", "503"},
     ("get", "/v1/generations/{generation_id}/video"): {
         *("200", "401", "403", "404", "409", "410", "429", "503"),
     },

@@ -9,6 +9,7 @@ by statement, with no BEGIN or ROLLBACK sent.
 import time
 
 import pytest
+from psycopg.pq import TransactionStatus
 from sqlalchemy import text
 
 from clearhouse.db import build_engine, read_session, snapshot_session, write_session
@@ -46,6 +47,21 @@ def test_a_write_is_one_read_committed_transaction_that_a_failure_undoes(engine)
         raise RuntimeError("the route failed after writing")
     with read_session(engine) as session:
         assert session.execute(text("SELECT count(*) FROM transaction_probe")).scalar() == 0
+
+
+def test_a_write_sends_its_begin_with_its_first_statement(engine):
+    """No round trip of its own for BEGIN: it goes just before the write's first statement,
+    and a write that runs none sends nothing."""
+    with write_session(engine) as session:
+        driver = session.connection().connection.driver_connection
+        assert driver.pgconn.transaction_status == TransactionStatus.IDLE
+    assert driver.pgconn.transaction_status == TransactionStatus.IDLE
+    with write_session(engine) as session:
+        driver = session.connection().connection.driver_connection
+        assert driver.pgconn.transaction_status == TransactionStatus.IDLE
+        session.execute(text("INSERT INTO transaction_probe VALUES (1)"))
+        assert driver.pgconn.transaction_status == TransactionStatus.INTRANS
+    assert driver.pgconn.transaction_status == TransactionStatus.IDLE
 
 
 def test_a_write_that_ends_well_is_committed(engine):

@@ -15,7 +15,8 @@ from payouts.accounts import payable, platform, wallet
 from payouts.balances import balance_of, check_ledger
 from payouts.journal import recorded_entries
 from payouts.models import AccountKind
-from payouts.usage import release_key, reverse_release
+from payouts.takedowns import reverse_takedowns
+from payouts.usage import release_key
 from policies.models import PolicyVersion
 
 
@@ -31,6 +32,11 @@ def _released(client, requester, clip_pipeline) -> uuid.UUID:
     runtime = generator_runtime(client, clip_pipeline)
     assert run_job(generation_id, runtime=runtime) == JobState.released
     return generation_id
+
+
+def _allowance(client) -> int:
+    """The free credits the creator's first clearance this month put in their wallet."""
+    return client.app.state.settings.free_monthly_credits_minor
 
 
 def _ledger_holds(engine) -> None:
@@ -60,7 +66,7 @@ def test_a_release_debits_the_creator_and_credits_the_holder_and_the_platform(
         (platform(AccountKind.platform_revenue, "USD"), 0, 34),  # compute, and 20% of 160
     }
     with Session(engine) as session:
-        assert balance_of(session, wallet(creator_id, "USD")) == -162
+        assert balance_of(session, wallet(creator_id, "USD")) == _allowance(client) - 162
         assert balance_of(session, payable(holder_id, "USD")) == 128
     _ledger_holds(engine)
 
@@ -89,7 +95,7 @@ def test_a_release_that_fails_after_posting_leaves_no_entry_and_its_retry_posts_
     entry = _entry(engine, generation_id)
     assert entry is not None and entry.id != posted[0].id
     with Session(engine) as session:
-        assert balance_of(session, wallet(requester.id, "USD")) == -162
+        assert balance_of(session, wallet(requester.id, "USD")) == _allowance(client) - 162
     _ledger_holds(engine)
 
 
@@ -100,16 +106,13 @@ def test_a_takedown_reverses_the_release_once(
 
     for _ in range(2):
         with write_session(engine) as session:
-            reversal = reverse_release(
-                session, generation_id=generation_id, reason="consent withdrawn", now=utcnow()
+            (reversal,) = reverse_takedowns(
+                session, generation_ids=[generation_id], reason="consent withdrawn", now=utcnow()
             )
     assert reversal.replayed and reversal.reverses_id == _entry(engine, generation_id).id
     with Session(engine) as session:
-        for account in (
-            wallet(requester.id, "USD"),
-            payable(holder.id, "USD"),
-            platform(AccountKind.platform_revenue, "USD"),
-        ):
+        assert balance_of(session, wallet(requester.id, "USD")) == _allowance(client)
+        for account in (payable(holder.id, "USD"), platform(AccountKind.platform_revenue, "USD")):
             assert balance_of(session, account) == 0
     _ledger_holds(engine)
 
@@ -128,5 +131,5 @@ def test_a_release_cancelled_by_a_withdrawn_consent_posts_nothing(
     assert run_job(generation_id, runtime=generator_runtime(client, pipeline)) == JobState.cancelled
     assert _entry(engine, generation_id) is None
     with Session(engine) as session:
-        assert balance_of(session, wallet(requester.id, "USD")) == 0
+        assert balance_of(session, wallet(requester.id, "USD")) == _allowance(client)
     _ledger_holds(engine)

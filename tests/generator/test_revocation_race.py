@@ -31,8 +31,9 @@ from generating import USD_POLICY, ask, wait_until_final
 from live_server import clearhouse_serve
 from sqlalchemy import Connection, Engine, text
 
-from clearhouse.db import build_engine
+from clearhouse.db import build_engine, utcnow, write_session
 from generator.models import JobState
+from payouts.adjustments import adjust_wallet
 
 SEED = 9
 HOLDERS = 4
@@ -193,6 +194,16 @@ def test_after_a_revoke_returns_no_release_uses_its_grant_and_nothing_cancelled_
                 _, granted = granted_asset(http, holder, handle=handle, policy=USD_POLICY)
                 characters.append(Character(handle, granted["grant"]["id"], holder))
         requester = sign_up(http, role="creator")
+        with write_session(engine) as session:  # enough credits for every job (322 each)
+            adjust_wallet(
+                session,
+                creator_id=requester.id,
+                amount_minor=JOBS * 400,
+                currency="USD",
+                operator_key=f"race-credits-{requester.id}",
+                reason="credits for the race's generations",
+                now=utcnow(),
+            )
         casts = {}
         for number in range(JOBS):
             cast = rng.sample(characters, CAST)

@@ -13,11 +13,8 @@ all above-threshold matches.
 import uuid
 
 import numpy as np
-import pytest
 
 from likeness.index import FaceIndex
-
-pytest.importorskip("faiss")
 
 MODEL = "dlib/resnet-v1"
 THRESHOLD = 0.90

@@ -1,5 +1,5 @@
-"""Releases, duplicate postings, reversals, adjustments and payouts (a stand-in for payout
-runs, to come) in any order, on SQLite and PostgreSQL (a hypothesis state machine).
+"""Releases, duplicate postings, takedowns, adjustments and payouts (a stand-in for payout
+runs) in any order, on SQLite and PostgreSQL (a hypothesis state machine).
 
 After every step: every entry balances, every cached balance equals the sum of its legs,
 each of this run's accounts holds what a simple model says, no holder's payable is below
@@ -30,7 +30,8 @@ from payouts.errors import IdempotencyConflict, InsufficientBalance
 from payouts.journal import EntryDraft, credit, debit, post_entry
 from payouts.models import AccountKind, EntryEvent, LedgerAccount
 from payouts.split import Usage, split_usage
-from payouts.usage import post_usages, release_key, reverse_release
+from payouts.takedowns import reverse_takedowns
+from payouts.usage import post_usages, release_key
 
 CURRENCIES = ("USD", "EUR")
 fees = st.integers(min_value=0, max_value=5_000)
@@ -46,8 +47,11 @@ class LedgerMachine(RuleBasedStateMachine):
         self.model: dict[AccountRef, int] = defaultdict(int)
         self.usages: list[Usage] = []
         self.posted_ids: dict[str, uuid.UUID] = {}  # key -> the entry first posted
-        self.reversed: set[uuid.UUID] = set()
+        self.reversed: dict[uuid.UUID, uuid.UUID] = {}  # usage entry -> its reversal
         self.adjustments: dict[str, tuple[uuid.UUID, int, str]] = {}
+        # The operators' keys are this run's: id(self) was, but Python reuses it once a run
+        # is gone, and a later run then met an earlier run's key.
+        self.run = uuid.uuid4().hex
 
     def _move(self, account: AccountRef, amount: int) -> None:
         self.model[account] += amount
@@ -126,31 +130,31 @@ class LedgerMachine(RuleBasedStateMachine):
         ]
 
     def _reverse(self, taken_down: Usage) -> None:
+        """A takedown: the creator's wallet gets the whole charge back, each holder's payable
+        gives back what it holds up to their share, the platform's revenue bears the rest; a
+        second takedown of the generation changes nothing."""
         original = self.posted_ids[release_key(taken_down.generation_id)]
-        # Refused when a holder no longer holds their share (paid out meanwhile).
-        short = original not in self.reversed and any(
-            self.model.get(payable(holder, taken_down.currency), 0) < amount
-            for holder, amount in split_usage(taken_down).holders.items()
-        )
-        try:
-            with write_transaction(self.engine) as session:
-                entry = reverse_release(
-                    session, generation_id=taken_down.generation_id, reason="down", now=utcnow()
-                )
-        except InsufficientBalance:
-            assert short
-            return
-        assert not short
+        with write_transaction(self.engine) as session:
+            (entry,) = reverse_takedowns(
+                session, generation_ids=[taken_down.generation_id], reason="down", now=utcnow()
+            )
         assert entry.reverses_id == original
         assert entry.replayed == (original in self.reversed)
         if entry.replayed:
+            assert entry.id == self.reversed[original]
             return
-        self.reversed.add(original)
-        for leg in entry.legs:
-            self._move(
-                leg.account,
-                leg.account.movement(debit_minor=leg.debit_minor, credit_minor=leg.credit_minor),
-            )
+        self.reversed[original] = entry.id
+        currency = taken_down.currency
+        split = split_usage(taken_down)
+        borne = 0
+        for holder, amount in split.holders.items():
+            account = payable(holder, currency)
+            taken = min(self.model.get(account, 0), amount)
+            self._move(account, -taken)
+            borne += amount - taken
+        self._move(wallet(taken_down.creator_id, currency), taken_down.total_minor)
+        self._move(platform(AccountKind.platform_revenue, currency), -split.platform_minor - borne)
+        assert (f"{borne} minor units" in entry.memo) == (borne > 0)
 
     def _pay_out(self, account: AccountRef, amount: int) -> None:
         """A stand-in for a payout run: ``amount`` of a holder's payable moved to Stripe
@@ -180,7 +184,7 @@ class LedgerMachine(RuleBasedStateMachine):
     )
     def adjust(self, creator, amount, currency, operator_key) -> None:
         creator_id = self.creators[creator]
-        key = f"{id(self)}-{operator_key}"
+        key = f"{self.run}-{operator_key}"
         asked = (creator_id, amount, currency)
         account = wallet(creator_id, currency)
         try:

@@ -1,0 +1,157 @@
+"""Holder onboarding on Stripe Connect: each holder's connected account (Express), made once,
+and the link where they give Stripe their identity and bank details.
+
+The account is made with an idempotency key derived from the holder (two requests at once
+make one account at Stripe) and then stored, one per holder; every later request reuses it, so
+a payout's transfer always goes to the account it was made for. The Stripe calls happen outside
+any write transaction: a slow Stripe holds no database lock. With Stripe off, onboarding is
+refused (:class:`PayoutsOff`) and nothing is stored.
+"""
+
+import itertools
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import stripe
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session
+
+from clearhouse.accounts.models import Account
+from clearhouse.db import read_session, write_session
+from clearhouse.settings import Settings
+from payouts.errors import PayoutsOff, StripeUnavailable
+from payouts.payout_models import PayoutAccount
+from payouts.stripe_gateway import stripe_client
+
+# Where Stripe sends the holder back: after onboarding, and when the link has expired (then a
+# new link is asked for with POST /v1/payouts/onboarding).
+RETURN_PATH = "/payouts/onboarding/return"
+REFRESH_PATH = "/payouts/onboarding/refresh"
+
+# How long a request waits for another one making the same holder's account at Stripe (on top
+# of the client's own retries): up to 5 x 1 s.
+CONCURRENT_CREATE_WAITS = 5
+CONCURRENT_CREATE_PAUSE_S = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class OnboardingLink:
+    stripe_account_id: str
+    url: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectedAccountState:
+    stripe_account_id: str
+    details_submitted: bool | None
+    """None when Stripe is off (the account's state at Stripe cannot be read)."""
+    payouts_enabled: bool | None
+
+
+def connected_account_key(holder_id: uuid.UUID) -> str:
+    return f"connected-account-{holder_id}"
+
+
+def start_onboarding(engine: Engine, *, settings: Settings, holder: Account) -> OnboardingLink:
+    """The holder's connected account (made the first time) and a fresh onboarding link."""
+    client = _client(settings)
+    with read_session(engine) as session:
+        stored = session.get(PayoutAccount, holder.id)
+    try:
+        account_id = (
+            stored.stripe_account_id
+            if stored is not None
+            else _store(engine, holder_id=holder.id, account_id=_create(client, holder))
+        )
+        link = client.v1.account_links.create(
+            {
+                "account": account_id,
+                "type": "account_onboarding",
+                "refresh_url": settings.public_url.rstrip("/") + REFRESH_PATH,
+                "return_url": settings.public_url.rstrip("/") + RETURN_PATH,
+            }
+        )
+    except stripe.StripeError as error:
+        raise StripeUnavailable(
+            f"Stripe answered {type(error).__name__}: {error.user_message or error}. "
+            "Try again later; nothing was changed."
+        ) from error
+    return OnboardingLink(
+        stripe_account_id=account_id,
+        url=link.url,
+        expires_at=datetime.fromtimestamp(link.expires_at, UTC),
+    )
+
+
+def connected_account_state(
+    session: Session, *, settings: Settings, holder_id: uuid.UUID
+) -> ConnectedAccountState | None:
+    """The holder's connected account as Stripe sees it now; None if they have none."""
+    stored = session.get(PayoutAccount, holder_id)
+    if stored is None:
+        return None
+    client = stripe_client(settings)
+    if client is None:
+        return ConnectedAccountState(stored.stripe_account_id, None, None)
+    try:
+        account = client.v1.accounts.retrieve(stored.stripe_account_id)
+    except stripe.StripeError as error:
+        raise StripeUnavailable(
+            f"Stripe answered {type(error).__name__} about your connected account; try again."
+        ) from error
+    fields = account.to_dict()
+    return ConnectedAccountState(
+        stored.stripe_account_id,
+        bool(fields.get("details_submitted")),
+        bool(fields.get("payouts_enabled")),
+    )
+
+
+def _client(settings: Settings) -> stripe.StripeClient:
+    client = stripe_client(settings)
+    if client is None:
+        raise PayoutsOff(
+            "Payouts are off here: the operator has set no Stripe key "
+            "(CLEARHOUSE_STRIPE_SECRET_KEY). Your earnings are still recorded; nothing was "
+            "stored."
+        )
+    return client
+
+
+def _create(client: stripe.StripeClient, holder: Account) -> str:
+    """Make the holder's account. While another request with the same key is still running at
+    Stripe (the holder's second click), Stripe answers 409; wait for it to finish, then get
+    its answer."""
+    for attempt in itertools.count():
+        try:
+            return client.v1.accounts.create(
+                {
+                    "type": "express",
+                    "email": holder.email,
+                    "capabilities": {"transfers": {"requested": True}},
+                    "metadata": {"holder_id": str(holder.id)},
+                },
+                {"idempotency_key": connected_account_key(holder.id)},
+            ).id
+        except stripe.APIError as running:  # a 409 is an APIError in stripe-python
+            if running.http_status != 409 or attempt == CONCURRENT_CREATE_WAITS:
+                raise
+        time.sleep(CONCURRENT_CREATE_PAUSE_S)
+
+
+def _store(engine: Engine, *, holder_id: uuid.UUID, account_id: str) -> str:
+    """Store the holder's account; the one stored first wins (a request at the same moment
+    got the same account from Stripe, by the idempotency key)."""
+    try:
+        with write_session(engine) as session:
+            session.add(PayoutAccount(holder_id=holder_id, stripe_account_id=account_id))
+    except IntegrityError:
+        with read_session(engine) as session:
+            stored = session.get(PayoutAccount, holder_id)
+            assert stored is not None
+            return stored.stripe_account_id
+    return account_id

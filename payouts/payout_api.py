@@ -1,0 +1,149 @@
+"""Routes of payouts: a holder's onboarding on Stripe Connect and their own payouts; the
+admin's payout run."""
+
+import uuid
+from datetime import datetime
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict, Field
+from sqlmodel import select
+
+from clearhouse.deps import AdminAccount, EngineDep, HolderAccount, ReadSessionDep, SettingsDep
+from clearhouse.errors import InvalidRequest, NotFound, raises
+from clearhouse.ownership import owned
+from payouts.errors import PayoutsOff, StripeUnavailable
+from payouts.onboarding import connected_account_state, start_onboarding
+from payouts.payout_models import Payout, PayoutState
+from payouts.runs import run_payouts
+
+router = APIRouter(prefix="/v1/payouts", tags=["payouts"])
+
+
+class OnboardingLinkPublic(BaseModel):
+    stripe_account_id: str = Field(description="Your connected account at Stripe (acct_...).")
+    url: str = Field(description="Open it to give Stripe your details; it works once.")
+    expires_at: datetime
+
+
+class ConnectedAccountPublic(BaseModel):
+    stripe_account_id: str
+    details_submitted: bool | None = Field(description="None while Stripe is off here.")
+    payouts_enabled: bool | None
+
+
+class PayoutPublic(BaseModel):
+    id: uuid.UUID
+    period: str
+    currency: str
+    amount_minor: int
+    state: PayoutState
+    stripe_transfer_id: str | None
+    failed_attempts: int
+    last_error: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class PayoutsOverview(BaseModel):
+    connected_account: ConnectedAccountPublic | None = Field(
+        description="None until you start onboarding (POST /v1/payouts/onboarding)."
+    )
+    payouts: list[PayoutPublic] = Field(description="Yours, newest first.")
+
+
+class PayoutRunCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-11"])
+
+
+class DuePublic(BaseModel):
+    holder_id: uuid.UUID
+    currency: str
+    amount_minor: int
+    onboarded: bool
+
+
+class PayoutRunPublic(BaseModel):
+    period: str
+    stripe: bool = Field(description="False: Stripe is off; nothing was made, posted or sent.")
+    due: list[DuePublic] = Field(
+        description="Payables at or over the minimum, as the run found them."
+    )
+    made: list[uuid.UUID]
+    paid: list[uuid.UUID]
+    failed: list[uuid.UUID]
+    returned: list[uuid.UUID]
+
+
+@router.post("/onboarding", response_model=OnboardingLinkPublic)
+@raises(PayoutsOff, StripeUnavailable)
+def start_payout_onboarding(holder: HolderAccount, engine: EngineDep, settings: SettingsDep):
+    """Your Stripe connected account (made the first time) and a new link to finish setting
+    it up; payouts go to it once it exists."""
+    link = start_onboarding(engine, settings=settings, holder=holder)
+    return OnboardingLinkPublic(
+        stripe_account_id=link.stripe_account_id, url=link.url, expires_at=link.expires_at
+    )
+
+
+@router.get("", response_model=PayoutsOverview)
+@raises(StripeUnavailable)
+def read_my_payouts(holder: HolderAccount, session: ReadSessionDep, settings: SettingsDep):
+    """Your connected account's state at Stripe and your payouts."""
+    state = connected_account_state(session, settings=settings, holder_id=holder.id)
+    payouts = session.exec(
+        select(Payout).where(Payout.holder_id == holder.id).order_by(Payout.created_at.desc())
+    ).all()
+    return PayoutsOverview(
+        connected_account=None
+        if state is None
+        else ConnectedAccountPublic(
+            stripe_account_id=state.stripe_account_id,
+            details_submitted=state.details_submitted,
+            payouts_enabled=state.payouts_enabled,
+        ),
+        payouts=[PayoutPublic.model_validate(payout, from_attributes=True) for payout in payouts],
+    )
+
+
+@router.get("/{payout_id}", response_model=PayoutPublic)
+@raises(NotFound)
+def read_my_payout(payout_id: uuid.UUID, holder: HolderAccount, session: ReadSessionDep):
+    """One of your payouts (anyone else's is not found)."""
+    payout = owned(
+        session,
+        Payout,
+        payout_id,
+        owner_column=Payout.holder_id,
+        owner_id=holder.id,
+        not_found=NotFound("You have no payout with this id."),
+    )
+    return PayoutPublic.model_validate(payout, from_attributes=True)
+
+
+@router.post("/runs", response_model=PayoutRunPublic)
+@raises(InvalidRequest)
+def run_payouts_now(
+    body: PayoutRunCreate, admin: AdminAccount, engine: EngineDep, settings: SettingsDep
+):
+    """Admins: run the period's payouts now (as `clearhouse payouts run`); running it again
+    pays nobody twice."""
+    report = run_payouts(engine, settings=settings, period=body.period)
+    return PayoutRunPublic(
+        period=report.period,
+        stripe=report.stripe,
+        due=[
+            DuePublic(
+                holder_id=due.holder_id,
+                currency=due.currency,
+                amount_minor=due.amount_minor,
+                onboarded=due.destination is not None,
+            )
+            for due in report.due
+        ],
+        made=report.made,
+        paid=report.paid,
+        failed=report.failed,
+        returned=report.returned,
+    )

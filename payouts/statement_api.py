@@ -1,0 +1,126 @@
+"""Routes of statements: a rights holder reads what their payable did in a UTC month, as JSON,
+CSV or PDF. Only their own: each route reads the caller's payable and nobody else's."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import Response
+
+from clearhouse.db import snapshot_session, utcnow
+from clearhouse.deps import CurrentAccount, EngineDep
+from clearhouse.errors import raises
+from payouts.errors import StatementCurrencyNeeded, StatementPeriodInvalid
+from payouts.statement_files import statement_csv, statement_pdf
+from payouts.statement_schemas import StatementsPublic, statements_json
+from payouts.statements import (
+    Period,
+    Statement,
+    holder_statements,
+    payable_currencies,
+    statement_of,
+)
+
+router = APIRouter(prefix="/v1", tags=["statements"])
+
+PERIOD_HELP = "The UTC month, YYYY-MM (e.g. 2026-11): this one or an earlier one."
+CurrencyQuery = Annotated[
+    str | None,
+    Query(
+        pattern="^[A-Z]{3}$",
+        description="ISO 4217 code; needed only when you have earned in more than one.",
+    ),
+]
+
+
+def _period(text: str) -> Period:
+    try:
+        period = Period.parse(text)
+    except ValueError as exc:
+        raise StatementPeriodInvalid(f"{exc}.") from None
+    if period.starts_at > utcnow():
+        raise StatementPeriodInvalid(
+            f"{period} has not begun: ask for this month or an earlier one."
+        )
+    return period
+
+
+@router.get("/statements", response_model=StatementsPublic)
+@raises(StatementPeriodInvalid)
+def list_statements(
+    holder: CurrentAccount,
+    engine: EngineDep,
+    period: Annotated[str, Query(description=PERIOD_HELP)],
+):
+    """Your statements for one month, one per currency you have earned in: the balance you
+    were owed as it began and as it ended, every use of your assets (the licence fee, your
+    share, what you earned and what the platform kept), reversals, payouts, and totals."""
+    month = _period(period)
+    with snapshot_session(engine) as session:
+        statements = holder_statements(session, holder_id=holder.id, period=month)
+    return Response(statements_json(month, statements), media_type="application/json")
+
+
+def _statement(holder, engine, period: str, currency: str | None) -> Statement:
+    month = _period(period)
+    with snapshot_session(engine) as session:
+        if currency is None:
+            currencies = payable_currencies(session, holder_id=holder.id)
+            if len(currencies) != 1:
+                raise StatementCurrencyNeeded(
+                    "Add ?currency= to say which statement: you have earned in "
+                    + (", ".join(currencies) if currencies else "no currency yet")
+                    + "."
+                )
+            currency = currencies[0]
+        return statement_of(session, holder_id=holder.id, period=month, currency=currency)
+
+
+_PERIOD_PATH = Annotated[str, Path(description=PERIOD_HELP)]
+
+
+@router.get(
+    "/statements/{period}.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
+)
+@raises(StatementPeriodInvalid, StatementCurrencyNeeded)
+def download_statement_csv(
+    holder: CurrentAccount, engine: EngineDep, period: _PERIOD_PATH, currency: CurrencyQuery = None
+):
+    """Your statement as CSV: a row per line, between a row of the opening balance and one of
+    the closing balance; amounts in minor units, so `amount_minor` adds up from one to the
+    other."""
+    statement = _statement(holder, engine, period, currency)
+    return Response(
+        statement_csv(statement),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": _attachment(statement, "csv")},
+    )
+
+
+@router.get(
+    "/statements/{period}.pdf",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}
+    },
+)
+@raises(StatementPeriodInvalid, StatementCurrencyNeeded)
+def download_statement_pdf(
+    holder: CurrentAccount, engine: EngineDep, period: _PERIOD_PATH, currency: CurrencyQuery = None
+):
+    """Your statement as a PDF: the totals, a chart of what you earned each day, every line."""
+    statement = _statement(holder, engine, period, currency)
+    document = statement_pdf(statement, holder_name=holder.display_name, holder_email=holder.email)
+    return Response(
+        document,
+        media_type="application/pdf",
+        headers={"Content-Disposition": _attachment(statement, "pdf")},
+    )
+
+
+def _attachment(statement: Statement, extension: str) -> str:
+    return (
+        f'attachment; filename="clearhouse-statement-{statement.period}-'
+        f'{statement.currency}.{extension}"'
+    )

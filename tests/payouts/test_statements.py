@@ -1,0 +1,245 @@
+"""Statements: a holder's month from the ledger's legs, as JSON, CSV and PDF, for the holder
+alone; every total equal to the ledger's."""
+
+import csv
+import io
+import subprocess
+from datetime import timedelta
+
+import pytest
+from factories import sign_up
+from sqlalchemy import func, select
+from sqlmodel import Session
+from stating import ledger_holds, licensed_asset, pay_out, post, release
+
+from clearhouse.db import utcnow
+from payouts.accounts import payable, platform
+from payouts.balances import balance_of
+from payouts.journal import EntryDraft, credit, debit
+from payouts.models import AccountKind, JournalEntry, JournalLeg, LedgerAccount
+from payouts.statement_files import format_minor
+from payouts.statements import Period
+
+
+@pytest.fixture
+def creator(client):
+    return sign_up(client, role="creator")
+
+
+@pytest.fixture
+def month():
+    return Period.containing(utcnow())
+
+
+def _legs_before(engine, holder_id, moment) -> int:
+    """The holder's USD payable summed from its legs posted before ``moment``, apart from
+    the statement's code."""
+    with Session(engine) as session:
+        total = session.execute(
+            select(func.coalesce(func.sum(JournalLeg.credit_minor - JournalLeg.debit_minor), 0))
+            .join(JournalEntry, JournalEntry.id == JournalLeg.entry_id)
+            .join(LedgerAccount, LedgerAccount.id == JournalLeg.account_id)
+            .where(
+                LedgerAccount.owner_id == holder_id,
+                LedgerAccount.kind == AccountKind.holder_payable,
+                JournalEntry.posted_at < moment,
+            )
+        ).scalar_one()
+    return int(total)
+
+
+def _statements(client, user, period) -> list[dict]:
+    answer = client.get("/v1/statements", headers=user.headers, params={"period": str(period)})
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["period"] == str(period)
+    return answer.json()["statements"]
+
+
+def _previous(month: Period) -> Period:
+    return Period.containing(month.starts_at - timedelta(days=1))
+
+
+@pytest.fixture
+def busy_month(client, engine, holder, other_holder, creator, month):
+    """Last month: two uses and a payout. This month: three uses (one licensing two of the
+    holder's assets and one of another holder's), a payout and an entry of an event the
+    statement does not know."""
+    nova = licensed_asset(client, engine, holder, per_use_minor=160)
+    comet = licensed_asset(client, engine, holder, per_use_minor=95)
+    theirs = licensed_asset(client, engine, other_holder, per_use_minor=300)
+    earlier = month.starts_at - timedelta(days=2)
+    release(engine, creator.id, nova, at=earlier, count=2)
+    pay_out(engine, holder.id, 200, at=earlier + timedelta(hours=1))
+    now = utcnow()
+    release(engine, creator.id, nova, at=now, count=2)
+    release(engine, creator.id, nova, comet, theirs, at=now)
+    pay_out(engine, holder.id, 100, at=now)
+    post(
+        engine,
+        EntryDraft(
+            key="bonus:launch",
+            event="bonus",
+            memo="Launch bonus",
+            legs=(
+                debit(platform(AccountKind.adjustments, "USD"), 7),
+                credit(payable(holder.id, "USD"), 7),
+            ),
+        ),
+        at=now,
+    )
+    return {"nova": nova, "comet": comet, "theirs": theirs}
+
+
+def test_a_statement_adds_up_to_the_ledger(client, engine, holder, busy_month, month):
+    [statement] = _statements(client, holder, month)
+    totals = statement["totals"]
+
+    # Opening and closing from the legs; closing is the cached balance for this month.
+    assert statement["opening_minor"] == _legs_before(engine, holder.id, month.starts_at)
+    assert statement["opening_minor"] == 2 * 128 - 200
+    with Session(engine) as session:
+        cached = balance_of(session, payable(holder.id, "USD"))
+    assert statement["closing_minor"] == cached == _legs_before(engine, holder.id, month.ends_at)
+    assert statement["closing_minor"] == (
+        statement["opening_minor"]
+        + totals["earned_minor"]
+        - totals["reversed_minor"]
+        - totals["paid_out_minor"]
+        + totals["other_minor"]
+    )
+    # Every line: a use is its licence's fee, the share it was licensed at, and the rest.
+    lines = statement["lines"]
+    uses = [line for line in lines if line["kind"] == "use"]
+    assert len(uses) == totals["uses"] == 4
+    for line in uses:
+        assert line["amount_minor"] == line["gross_minor"] * line["share_bps"] // 10_000
+        assert line["fee_minor"] == line["gross_minor"] - line["amount_minor"]
+        assert line["clearance_id"] and line["generation_id"]
+    assert sorted(line["asset_handle"] is not None for line in uses) == [True] * 4
+    assert totals["earned_minor"] == sum(line["amount_minor"] for line in uses) == 3 * 128 + 76
+    assert totals["gross_minor"] == 3 * 160 + 95
+    assert totals["fees_minor"] == totals["gross_minor"] - totals["earned_minor"]
+    assert totals["paid_out_minor"] == 100 and totals["other_minor"] == 7
+    [bonus] = [line for line in lines if line["kind"] == "other"]
+    assert (bonus["event"], bonus["memo"], bonus["amount_minor"]) == ("bonus", "Launch bonus", 7)
+    assert statement["opening_minor"] + sum(line["amount_minor"] for line in lines) == cached
+    assert sum(day["earned_minor"] for day in statement["earnings_by_day"]) == 3 * 128 + 76
+    # Last month closes where this one opens.
+    [last] = _statements(client, holder, _previous(month))
+    assert (last["opening_minor"], last["closing_minor"]) == (0, statement["opening_minor"])
+    assert last["totals"]["earned_minor"] == 256 and last["totals"]["paid_out_minor"] == 200
+    ledger_holds(engine)
+
+
+def test_a_holder_reads_only_their_own_statement(
+    client, engine, holder, other_holder, busy_month, month
+):
+    [mine] = _statements(client, holder, month)
+    [theirs] = _statements(client, other_holder, month)
+    assert {line["asset_id"] for line in theirs["lines"]} == {str(busy_month["theirs"].asset_id)}
+    assert str(busy_month["theirs"].asset_id) not in {line["asset_id"] for line in mine["lines"]}
+    assert theirs["totals"]["earned_minor"] == theirs["closing_minor"] == 240
+    their_entries = {line["entry_id"] for line in theirs["lines"]}
+    # The use both were paid by is the one entry they share; nothing else of mine shows.
+    assert len(their_entries & {line["entry_id"] for line in mine["lines"]}) == 1
+    stranger = sign_up(client)
+    assert _statements(client, stranger, month) == []
+    for extension in ("csv", "pdf"):
+        answer = client.get(
+            f"/v1/statements/{month}.{extension}",
+            headers=stranger.headers,
+            params={"currency": "USD"},
+        )
+        assert answer.status_code == 200, answer.text
+        assert str(holder.id) not in answer.text if extension == "csv" else True
+    assert client.get("/v1/statements", params={"period": str(month)}).status_code == 401
+
+
+def test_a_holder_who_never_earned_gets_an_empty_statement(client, holder, month):
+    assert _statements(client, holder, month) == []
+    unnamed = client.get(f"/v1/statements/{month}.csv", headers=holder.headers)
+    assert unnamed.status_code == 400
+    assert unnamed.json()["type"].endswith("/statement-currency-needed")
+    answer = client.get(
+        f"/v1/statements/{month}.csv", headers=holder.headers, params={"currency": "USD"}
+    )
+    assert answer.status_code == 200, answer.text
+    rows = list(csv.DictReader(io.StringIO(answer.text)))
+    assert [(row["row"], row["amount_minor"]) for row in rows] == [
+        ("opening", "0"),
+        ("closing", "0"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "period", ["2026-13", "2026-1", "26-11", "2026-11-01", "november", "2999-01"]
+)
+def test_a_bad_period_is_a_problem(client, holder, period):
+    for answer in (
+        client.get("/v1/statements", headers=holder.headers, params={"period": period}),
+        client.get(f"/v1/statements/{period}.pdf", headers=holder.headers),
+    ):
+        assert answer.status_code == 400, answer.text
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert answer.json()["type"].endswith("/statement-period-invalid")
+        assert "YYYY-MM" in answer.json()["detail"] or "has not begun" in answer.json()["detail"]
+
+
+def test_the_csv_parses_and_matches_the_json(client, holder, busy_month, month):
+    [statement] = _statements(client, holder, month)
+    answer = client.get(f"/v1/statements/{month}.csv", headers=holder.headers)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"].startswith("text/csv")
+    assert f"clearhouse-statement-{month}-USD.csv" in answer.headers["content-disposition"]
+    rows = list(csv.DictReader(io.StringIO(answer.text)))
+    opening, *lines, closing = rows
+    assert (opening["row"], int(opening["amount_minor"])) == ("opening", statement["opening_minor"])
+    assert (closing["row"], int(closing["amount_minor"])) == ("closing", statement["closing_minor"])
+    assert int(opening["amount_minor"]) + sum(int(row["amount_minor"]) for row in lines) == int(
+        closing["amount_minor"]
+    )
+    assert len(lines) == len(statement["lines"])
+    for row, line in zip(lines, statement["lines"], strict=True):
+        for column in ("kind", "event", "memo", "entry_id", "amount_minor", "gross_minor"):
+            expected = line[column]
+            assert row[column] == ("" if expected is None else str(expected)), column
+        assert row["asset_handle"] == (line["asset_handle"] or "")
+
+
+def _pdf_text(pdf: bytes, tmp_path) -> str:
+    path = tmp_path / "statement.pdf"
+    path.write_bytes(pdf)
+    subprocess.run(
+        ["pdftoppm", "-png", "-r", "40", "-f", "1", "-l", "1", str(path), str(tmp_path / "page")],
+        check=True,
+    )
+    [page] = list(tmp_path.glob("page*.png"))
+    assert page.stat().st_size > 1_000  # a picture of a page, not an empty one
+    return subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True, text=True
+    ).stdout
+
+
+def test_the_pdf_opens_and_shows_the_ledger_s_totals(
+    client, engine, holder, creator, busy_month, month, tmp_path
+):
+    release(engine, creator.id, busy_month["nova"], at=utcnow(), count=150)  # several pages
+    [statement] = _statements(client, holder, month)
+    answer = client.get(f"/v1/statements/{month}.pdf", headers=holder.headers)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"] == "application/pdf"
+    text = _pdf_text(answer.content, tmp_path)
+    with Session(engine) as session:
+        cached = balance_of(session, payable(holder.id, "USD"))
+    assert cached == statement["closing_minor"]
+    expected = {
+        "Opening balance": statement["opening_minor"],
+        "Earned": statement["totals"]["earned_minor"],
+        "Payouts": -statement["totals"]["paid_out_minor"],
+        "Closing balance": cached,
+    }
+    for label, amount in expected.items():
+        shown = [line for line in text.splitlines() if line.strip().startswith(label)]
+        assert shown and shown[0].split()[-2:] == format_minor(amount, "USD").split(), label
+    assert "Page 3" in text and f"{month}" in text
+    assert text.count("@") >= 150  # every use, on whatever page
