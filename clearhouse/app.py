@@ -24,6 +24,7 @@ from clearhouse.keys import KeyRing
 from clearhouse.mail.outbox import Mailer
 from clearhouse.migrations import upgrade_database
 from clearhouse.openapi import install_openapi
+from clearhouse.portal import install_portal
 from clearhouse.rate_limit import RateLimiter
 from clearhouse.settings import Settings
 from generator.api import router as generator_router
@@ -172,6 +173,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(credits_router)
     app.include_router(statements_router)
     app.include_router(payouts_router)
+    install_portal(app)
 
     @app.get("/healthz", tags=["operations"])
     def healthz() -> dict[str, str]:

@@ -11,7 +11,8 @@ Security headers: ``X-Content-Type-Options: nosniff``, ``X-Frame-Options: DENY``
 and files get ``default-src 'none'``: nothing in them may load or run anything. The HTML
 pages (the API docs at ``/docs``, with the Swagger UI files served from this app by
 ``fastapi-offline``) may load scripts, styles and images from this origin only and run
-exactly the inline scripts they carry, allowed by their SHA-256 hash. Four headers do not
+exactly the inline scripts they carry, allowed by their SHA-256 hash, and send their forms
+only to this origin. Four headers do not
 need a library; the policy is computed per page because FastAPI writes the docs pages'
 inline script itself.
 """
@@ -84,7 +85,7 @@ def page_policy(html: bytes) -> str:
         f"default-src 'none'; script-src 'self' {hashes}; "
         # Swagger UI sets styles from its scripts; styles run no code.
         "style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+        "frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
     )
 
 

@@ -5,6 +5,7 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi.responses import RedirectResponse
 from fastapi.security import OAuth2PasswordRequestForm
 
 from clearhouse.accounts import lifecycle, service
@@ -69,14 +70,21 @@ def sign_up(
     return service.sign_up(session, data=body, settings=settings, mailer=mailer)
 
 
-@router.get("/accounts/verify-email", response_model=EmailVerified)
+@router.get(
+    "/accounts/verify-email",
+    response_model=EmailVerified,
+    responses={303: {"description": "A browser (Accept: text/html) is sent on to sign in."}},
+)
 @raises(InvalidRequest)
 def verify_email(
     token: Annotated[str, Query(max_length=100, description="From the link we emailed.")],
     session: SessionDep,
+    request: Request,
 ):
     """The link in a verification email: it verifies the address, once, before it expires."""
     account = service.verify_email(session, token=token)
+    if "text/html" in request.headers.get("accept", ""):  # a person who followed the link
+        return RedirectResponse("/sign-in?notice=email-verified", status_code=303)
     return EmailVerified(email=account.email, email_verified_at=account.email_verified_at)
 
 

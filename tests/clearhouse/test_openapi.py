@@ -20,7 +20,7 @@ EXPECTED_STATUSES = {
     ("post", "/v1/receipts/verify"): {"200", "400", "413", "422"},
     # No 409: a taken address gets the same answer as a new one.
     ("post", "/v1/accounts"): {"202", "400", "413", "422", "429", "503"},
-    ("get", "/v1/accounts/verify-email"): {"200", "400"},
+    ("get", "/v1/accounts/verify-email"): {"200", "303", "400"},
     ("post", "/v1/auth/token"): {"200", "400", "401", "413", "422", "429", "503"},
     ("get", "/v1/accounts/me"): {"200", "401", "403", "429", "503"},
     ("get", "/v1/assets"): {"200", "400", "401", "403", "429", "503"},
