@@ -6,9 +6,11 @@ Small pages of its own, served from 127.0.0.1 by http.server in a thread; one br
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
+import browser as harness
 import pytest
-from browser import ARTIFACTS, audit, watched_page
+from browser import ARTIFACTS, audit, skip_without_chromium, watched_page
 from playwright.sync_api import Browser
 
 # The portal's kind of policy: everything from this origin only, no inline script or style.
@@ -183,3 +185,17 @@ def test_a_well_built_page_passes_and_is_photographed(
         png = (ARTIFACTS / shot).read_bytes()
         assert png.startswith(b"\x89PNG\r\n\x1a\n")
         assert int.from_bytes(png[16:20], "big") == width  # the IHDR chunk's width
+
+
+def test_a_missing_chromium_skips_the_browser_tests_unless_ci_requires_them(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(harness, "CHROMIUM", tmp_path / "chromium")
+    monkeypatch.delenv("CLEARHOUSE_REQUIRE_BROWSER", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="apt-get install -y chromium"):
+        skip_without_chromium()
+    monkeypatch.setenv("CLEARHOUSE_REQUIRE_BROWSER", "1")
+    with pytest.raises((pytest.fail.Exception, pytest.skip.Exception)) as outcome:
+        skip_without_chromium()
+    assert outcome.type is pytest.fail.Exception
+    assert "CLEARHOUSE_REQUIRE_BROWSER=1" in str(outcome.value)
