@@ -26,6 +26,9 @@ from clearhouse.settings import Settings
 from likeness import media_workers
 from likeness.media_workers import WorkerConfig
 
+# The real browser for the portal's tests: the `browser` and `page` fixtures (tests/browser.py).
+pytest_plugins = ["browser"]
+
 POSTGRES_URL = os.environ.get(
     "CLEARHOUSE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
