@@ -5,11 +5,13 @@ calls the same service functions, with the same ownership checks, as the API's r
 page's look lives in ``templates/`` and ``static/``; nothing is loaded from another host.
 """
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from clearhouse.errors import NotFound
 from clearhouse.portal import account_pages, dashboard
-from clearhouse.portal.pages import PORTAL_DIR
+from clearhouse.portal.pages import PORTAL_DIR, error_page
 
 ROUTERS = (account_pages.router, dashboard.router)
 
@@ -18,3 +20,16 @@ def install_portal(app: FastAPI) -> None:
     for router in ROUTERS:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=PORTAL_DIR / "static"), name="static")
+    answer_api = app.exception_handlers[StarletteHTTPException]
+
+    async def not_found_page(request: Request, exc: StarletteHTTPException):
+        """A person who typed a wrong address gets a page; a program, the API's problem."""
+        if (
+            exc.status_code == 404
+            and not request.url.path.startswith("/v1/")
+            and "text/html" in request.headers.get("accept", "")
+        ):
+            return error_page(request, NotFound("There is no page at this address."))
+        return await answer_api(request, exc)
+
+    app.add_exception_handler(StarletteHTTPException, not_found_page)

@@ -116,7 +116,12 @@ def field_errors(error: ValidationError) -> dict[str, str]:
     messages: dict[str, str] = {}
     for problem in error.errors():
         field = str(problem["loc"][0]) if problem["loc"] else "form"
-        message = problem["msg"].removeprefix("Value error, ")
+        if problem["type"] == "missing" or problem.get("input") == "":
+            message = "Fill this in."
+        elif problem["type"].startswith(("date_", "datetime_")):
+            message = "Enter a date, as the date picker writes it (YYYY-MM-DD)."
+        else:
+            message = problem["msg"].removeprefix("Value error, ")
         messages.setdefault(field, message[0].upper() + message[1:])
     return messages
 
