@@ -5,6 +5,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import pytest
 from sqlalchemy import Engine, func, select
 from sqlmodel import Session
 
@@ -15,6 +16,12 @@ from payouts.adjustments import adjust_wallet
 from payouts.balances import check_ledger
 from payouts.models import AccountKind, EntryEvent, JournalEntry, JournalLeg, LedgerAccount
 from payouts.split import LicensedUse, Usage
+
+# Marks a test that runs on PostgreSQL only (its database's own enforcement).
+only_postgresql = [
+    pytest.mark.postgres,
+    pytest.mark.parametrize("database_url", ["postgresql"], indirect=True),
+]
 
 
 def people(engine: Engine, *, creators: int, holders: int) -> tuple[list, list]:

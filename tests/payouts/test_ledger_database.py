@@ -31,10 +31,6 @@ from payouts.journal import EntryDraft, Leg, credit, debit, post_entry
 from payouts.models import AccountKind, EntryEvent, JournalEntry, JournalLeg, LedgerAccount
 from payouts.usage import post_usages
 
-only_postgresql = [
-    pytest.mark.postgres,
-    pytest.mark.parametrize("database_url", ["postgresql"], indirect=True),
-]
 only_sqlite = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 

@@ -26,12 +26,6 @@ from payouts.models import AccountKind, EntryEvent
 from payouts.takedowns import reverse_takedowns
 from payouts.usage import post_usages, release_key
 
-only_postgresql = [
-    pytest.mark.postgres,
-    pytest.mark.parametrize("database_url", ["postgresql"], indirect=True),
-]
-
-
 # Idempotency, reversals, overdrafts.
 
 
