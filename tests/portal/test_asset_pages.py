@@ -280,3 +280,13 @@ def test_a_creator_gets_a_403_page(client: TestClient, holder) -> None:
         answer = client.get(path)
         assert answer.status_code == 403, path
         assert "for rights holders" in answer.text
+
+
+def test_more_pictures_than_one_upload_takes_are_refused(client: TestClient, holder) -> None:
+    asset = create_asset(client, holder)
+    portal_sign_in(client, holder)
+    pictures = [(f"{n}.png", png_bytes(draw_character(n)), "image/png") for n in range(6)]
+    answer = _upload(client, asset["id"], *pictures)
+    assert answer.status_code == 400
+    assert "at most 5 pictures" in answer.text
+    assert client.get(f"/v1/assets/{asset['id']}/references", headers=holder.headers).json() == []

@@ -180,3 +180,29 @@ def test_policy_forms_without_their_csrf_token_are_refused_and_nothing_changes(
         assert "This form has expired" in answer.text
     assert _policy_in_force(client, holder, asset["id"])["version"] == 0
     assert _grants(client, holder, asset["id"]) == []
+
+
+def test_a_policy_for_named_accounts_admits_them_only(client: TestClient, holder) -> None:
+    asset = create_asset(client, holder)
+    friend = sign_up(client, role="creator")
+    portal_sign_in(client, holder)
+    listed = {**POLICY, "audience": "listed", "listed_accounts": str(friend.id)}
+    stranger = _preview(client, asset["id"], **listed)
+    assert "admits only the accounts its owner listed" in stranger
+    named = _preview(client, asset["id"], **listed, sample_listed="on")
+    assert "Allowed" in named
+
+    unknown = post_form(
+        client,
+        f"/assets/{asset['id']}/policy",
+        {**listed, "listed_accounts": "00000000-0000-4000-8000-000000000000"},
+    )
+    assert unknown.status_code == 400
+    assert "listed_accounts names accounts that do not exist" in unknown.text
+    assert _policy_in_force(client, holder, asset["id"])["version"] == 0
+
+    saved = post_form(client, f"/assets/{asset['id']}/policy", listed)
+    assert saved.status_code == 303
+    assert _policy_in_force(client, holder, asset["id"])["policy"]["listed_accounts"] == [
+        str(friend.id)
+    ]
