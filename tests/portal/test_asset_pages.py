@@ -290,3 +290,14 @@ def test_more_pictures_than_one_upload_takes_are_refused(client: TestClient, hol
     assert answer.status_code == 400
     assert "at most 5 pictures" in answer.text
     assert client.get(f"/v1/assets/{asset['id']}/references", headers=holder.headers).json() == []
+
+
+def test_removing_a_picture_without_the_csrf_token_is_refused(client: TestClient, holder) -> None:
+    _, pages, forms = _owner_urls(client, holder)
+    remove = next(path for path, _ in forms if "/references/" in path)
+    portal_sign_in(client, holder)
+    answer = client.post(remove, data={}, follow_redirects=False)
+    assert answer.status_code == 403
+    asset_id = pages[0].rsplit("/", 1)[1]
+    references = client.get(f"/v1/assets/{asset_id}/references", headers=holder.headers)
+    assert len(references.json()) == 1
