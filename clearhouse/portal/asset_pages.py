@@ -393,14 +393,22 @@ async def _reference_files(request: Request) -> list[tuple[str, bytes]]:
 
 ReferenceFiles = Annotated[list[tuple[str, bytes]], Depends(_reference_files)]
 
+
+def _asset_to_upload_to(
+    asset_id: uuid.UUID, account: PortalHolder, session: ReadSessionDep
+) -> Asset:
+    """The holder's asset, looked up before the upload's files are read."""
+    return repository.get_owned_asset(session, owner_id=account.id, asset_id=asset_id)
+
+
 _UPLOAD_REFUSALS = (*DECODING_ERRORS, UnusableReferenceImage, MediaError)
 
 
 @router.post("/assets/{asset_id}/references")
 def add_reference_images(
     request: Request,
-    asset_id: uuid.UUID,
     account: PortalHolder,
+    asset: Annotated[Asset, Depends(_asset_to_upload_to)],
     files: ReferenceFiles,
     session: ReadSessionDep,
     engine: EngineDep,
@@ -408,7 +416,6 @@ def add_reference_images(
     likeness: LikenessDep,
     catalogue: ReferenceCatalogueDep,
 ):
-    asset = repository.get_owned_asset(session, owner_id=account.id, asset_id=asset_id)
 
     def refused(problems: list[str]):
         return _asset_page(
