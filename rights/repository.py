@@ -2,8 +2,8 @@
 
 import uuid
 
-from sqlalchemy import bindparam
-from sqlmodel import Session, select
+from sqlalchemy import bindparam, func
+from sqlmodel import Session, col, select
 
 from clearhouse.errors import NotFound
 from clearhouse.ownership import owned
@@ -110,3 +110,19 @@ def withdrawal_receipt_id(session: Session, grant_id: uuid.UUID) -> uuid.UUID | 
             ConsentReceipt.event == ReceiptEvent.consent_withdrawn,
         )
     ).first()
+
+
+def active_grant_counts(session: Session, *, asset_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """How many active grants each of these assets has (absent: none); the caller passes ids
+    it already read with the owner's id."""
+    if not asset_ids:
+        return {}
+    rows = session.exec(
+        select(ConsentGrant.asset_id, func.count())
+        .where(
+            col(ConsentGrant.asset_id).in_(asset_ids),
+            ConsentGrant.status == GrantStatus.active,
+        )
+        .group_by(ConsentGrant.asset_id)
+    ).all()
+    return dict(rows)

@@ -10,7 +10,9 @@ from clearhouse.deps import CurrentAccount, HolderAccount
 from clearhouse.errors import raises
 
 
-def _require_verified(account: Account) -> Account:
+def require_verified(account: Account) -> Account:
+    """Refuse an account whose email address is not verified (the API's and the portal's
+    check before anyone consents or enrols a face)."""
     if account.email_verified_at is None:
         raise EmailNotVerified(
             f"Verify your email address first: follow the link we sent to {account.email}. "
@@ -21,12 +23,12 @@ def _require_verified(account: Account) -> Account:
 
 @raises(EmailNotVerified)
 async def _verified_holder(account: HolderAccount) -> Account:
-    return _require_verified(account)
+    return require_verified(account)
 
 
 @raises(EmailNotVerified)
 async def _verified(account: CurrentAccount) -> Account:
-    return _require_verified(account)
+    return require_verified(account)
 
 
 VerifiedHolderAccount = Annotated[Account, Depends(_verified_holder)]

@@ -10,10 +10,10 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from clearhouse.errors import NotFound
-from clearhouse.portal import account_pages, dashboard
+from clearhouse.portal import account_pages, asset_pages, dashboard, policy_pages
 from clearhouse.portal.pages import PORTAL_DIR, error_page
 
-ROUTERS = (account_pages.router, dashboard.router)
+ROUTERS = (account_pages.router, dashboard.router, asset_pages.router, policy_pages.router)
 
 
 def install_portal(app: FastAPI) -> None:

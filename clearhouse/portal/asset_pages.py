@@ -1,0 +1,481 @@
+"""A holder's assets: the list, registering a character or style, an asset's page, editing
+and deleting it, and its reference pictures.
+
+Each page loads the asset with the signed-in holder's id (``rights.repository``), as the API's
+routes do, so another holder's asset is a 404 page; each change goes through the service
+function behind the matching API route (``rights.service``, ``rights.references.service``).
+"""
+
+import uuid
+from functools import partial
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Query, Request
+from pydantic import ValidationError
+from sqlmodel import Session
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+
+from clearhouse.accounts.dependencies import require_verified
+from clearhouse.accounts.models import Account
+from clearhouse.deps import EngineDep, KeysDep, ReadSessionDep, SessionDep, SettingsDep
+from clearhouse.errors import ClearhouseError
+from clearhouse.media import DECODING_ERRORS, MediaError, MediaTooLarge
+from clearhouse.pagination import PageParams
+from clearhouse.portal.pages import NOTICES, PageRoute, field_errors, render, see_other
+from clearhouse.portal.policy_words import describe
+from clearhouse.portal.sessions import CsrfChecked, PortalHolder, check_csrf
+from clearhouse.uploads import UnreadableUpload
+from likeness.runtime import LikenessDep, LikenessRuntime
+from policies import service as policies
+from policies.document import NOBODY, PolicyDocument
+from rights import repository, service
+from rights.errors import HandleTaken
+from rights.matching.runtime import MatchingDep
+from rights.matching.types import semantic_texts
+from rights.models import Asset, AssetKind
+from rights.references import service as references
+from rights.references.catalogue import ReferenceCatalogueDep
+from rights.references.errors import UnusableReferenceImage
+from rights.references.service import MAX_REFERENCE_UPLOADS, fingerprint_uploads
+from rights.schemas import AssetCreate, AssetUpdate
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+#: The portal's upload route, for the body size limit (clearhouse/body_limits.py).
+UPLOAD_ROUTES = (("POST", "/assets/{asset_id}/references"),)
+
+ASSETS_PER_PAGE = 20
+REGISTRABLE_KINDS = (AssetKind.character, AssetKind.style)
+
+NOTICES.update(
+    {
+        "asset-registered": "Registered. Add reference pictures, then set who may use it.",
+        "asset-saved": "Your changes are saved.",
+        "asset-deleted": "The asset is deleted and every consent to it withdrawn.",
+        "references-added": "The pictures are registered: copies of them are now recognised.",
+        "reference-removed": "The picture is removed: copies of it are no longer recognised.",
+    }
+)
+
+Text = Annotated[str, Form(max_length=6000)]
+LongText = Annotated[str, Form(max_length=60_000)]
+
+
+def _lines(text: str) -> list[str]:
+    """One entry per line of a text area, blank lines dropped."""
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _asset_form(asset: Asset) -> dict[str, str]:
+    return {
+        "kind": asset.kind.value,
+        "name": asset.name,
+        "handle": asset.handle,
+        "aliases": "\n".join(asset.aliases),
+        "description": asset.description,
+        "keywords": "\n".join(asset.keywords),
+        "example_prompts": "\n".join(asset.example_prompts),
+    }
+
+
+def _list_errors(error: ValidationError) -> dict[str, str]:
+    """As :func:`field_errors`, naming the line of a list field that is wrong."""
+    messages = field_errors(error)
+    for problem in error.errors():
+        location = problem["loc"]
+        if len(location) == 2 and isinstance(location[1], int):
+            field = str(location[0])
+            message = problem["msg"].removeprefix("Value error, ")
+            messages[field] = f"Line {location[1] + 1}: {message[0].lower()}{message[1:]}"
+    return messages
+
+
+@router.get("/assets")
+def asset_list(
+    request: Request,
+    account: PortalHolder,
+    session: ReadSessionDep,
+    kind: AssetKind | None = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+):
+    params = PageParams(limit=ASSETS_PER_PAGE, offset=(page - 1) * ASSETS_PER_PAGE)
+    assets, total = repository.list_owned_assets(
+        session, owner_id=account.id, kind=kind, params=params
+    )
+    grants = repository.active_grant_counts(session, asset_ids=[asset.id for asset in assets])
+    pages = max((total + ASSETS_PER_PAGE - 1) // ASSETS_PER_PAGE, 1)
+    return render(
+        request,
+        "assets/list.html",
+        account=account,
+        title="Your assets",
+        assets=assets,
+        grants=grants,
+        total=total,
+        kind=kind,
+        kinds=list(AssetKind),
+        page=page,
+        pages=pages,
+    )
+
+
+@router.get("/assets/new")
+def new_asset_page(request: Request, account: PortalHolder):
+    return _registration_form(request, account, form={"kind": "character"}, errors={})
+
+
+def _registration_form(
+    request: Request, account: Account, *, form: dict, errors: dict, status_code: int = 200
+):
+    return render(
+        request,
+        "assets/new.html",
+        account=account,
+        title="Register a character or a style",
+        status_code=status_code,
+        form=form,
+        errors=errors,
+        kinds=REGISTRABLE_KINDS,
+    )
+
+
+@router.post("/assets/new", dependencies=[CsrfChecked])
+def register_asset(
+    request: Request,
+    account: PortalHolder,
+    matching: MatchingDep,
+    session: SessionDep,
+    kind: Text = "",
+    name: Text = "",
+    handle: Text = "",
+    aliases: LongText = "",
+    description: LongText = "",
+    keywords: LongText = "",
+    example_prompts: LongText = "",
+):
+    form = {
+        "kind": kind,
+        "name": name,
+        "handle": handle,
+        "aliases": aliases,
+        "description": description,
+        "keywords": keywords,
+        "example_prompts": example_prompts,
+    }
+    if kind not in {k.value for k in REGISTRABLE_KINDS}:
+        errors = {"kind": "Choose a character or a style. A face is enrolled, not registered."}
+        return _registration_form(request, account, form=form, errors=errors, status_code=400)
+    try:
+        data = AssetCreate(
+            kind=kind,
+            name=name.strip(),
+            handle=handle.strip(),
+            aliases=_lines(aliases),
+            description=description.strip(),
+            keywords=_lines(keywords),
+            example_prompts=_lines(example_prompts),
+        )
+    except ValidationError as invalid:
+        errors = _list_errors(invalid)
+        return _registration_form(request, account, form=form, errors=errors, status_code=400)
+    # Embedded before the write transaction's first statement, as the API route does.
+    texts = matching.embed_texts(
+        semantic_texts(
+            description=data.description,
+            example_prompts=data.example_prompts,
+            keywords=data.keywords,
+        )
+    )
+    try:
+        asset = service.create_asset(session, owner=account, data=data, text_vectors=texts)
+    except HandleTaken as taken:
+        session.rollback()
+        return _registration_form(
+            request, account, form=form, errors={"handle": taken.detail}, status_code=409
+        )
+    return see_other(f"/assets/{asset.id}", notice="asset-registered")
+
+
+@router.get("/assets/{asset_id}")
+def asset_page(
+    request: Request, asset_id: uuid.UUID, account: PortalHolder, session: ReadSessionDep
+):
+    asset = repository.get_owned_asset(session, owner_id=account.id, asset_id=asset_id)
+    return _asset_page(request, account, session, asset)
+
+
+def _asset_page(
+    request: Request,
+    account: Account,
+    session: Session,
+    asset: Asset,
+    *,
+    upload_errors: list[str] = (),
+    status_code: int = 200,
+):
+    current = policies.current_policy(session, asset.id)
+    document = PolicyDocument.from_stored(current.document) if current else NOBODY
+    grants, _ = repository.grants_with_policies(session, asset_id=asset.id)
+    takes_references = asset.kind != AssetKind.likeness
+    return render(
+        request,
+        "assets/detail.html",
+        account=account,
+        title=asset.name,
+        status_code=status_code,
+        asset=asset,
+        policy_version=current.version if current else 0,
+        policy_sentences=describe(document, kind=asset.kind),
+        grants=[service.grant_public(grant, policy) for grant, policy in reversed(grants)],
+        takes_references=takes_references,
+        references=references.list_references(session, asset_id=asset.id)
+        if takes_references
+        else [],
+        reference_limit=request.app.state.settings.reference_images_per_asset,
+        max_uploads=MAX_REFERENCE_UPLOADS,
+        upload_errors=upload_errors,
+    )
+
+
+@router.get("/assets/{asset_id}/edit")
+def edit_asset_page(
+    request: Request, asset_id: uuid.UUID, account: PortalHolder, session: ReadSessionDep
+):
+    asset = repository.get_owned_asset(session, owner_id=account.id, asset_id=asset_id)
+    return _edit_form(request, account, asset, form=_asset_form(asset), errors={})
+
+
+def _edit_form(
+    request: Request,
+    account: Account,
+    asset: Asset,
+    *,
+    form: dict,
+    errors: dict,
+    status_code: int = 200,
+):
+    return render(
+        request,
+        "assets/edit.html",
+        account=account,
+        title=f"Edit {asset.name}",
+        status_code=status_code,
+        asset=asset,
+        form=form,
+        errors=errors,
+    )
+
+
+@router.post("/assets/{asset_id}/edit", dependencies=[CsrfChecked])
+def edit_asset(
+    request: Request,
+    asset_id: uuid.UUID,
+    account: PortalHolder,
+    reading: ReadSessionDep,
+    matching: MatchingDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    name: Text = "",
+    handle: Text = "",
+    aliases: LongText = "",
+    description: LongText = "",
+    keywords: LongText = "",
+    example_prompts: LongText = "",
+):
+    asset = repository.get_owned_asset(reading, owner_id=account.id, asset_id=asset_id)
+    form = {
+        "kind": asset.kind.value,
+        "name": name,
+        "handle": handle,
+        "aliases": aliases,
+        "description": description,
+        "keywords": keywords,
+        "example_prompts": example_prompts,
+    }
+    try:
+        changes = AssetUpdate(
+            name=name.strip(),
+            handle=handle.strip(),
+            aliases=_lines(aliases),
+            description=description.strip(),
+            keywords=_lines(keywords),
+            example_prompts=_lines(example_prompts),
+        )
+    except ValidationError as invalid:
+        return _edit_form(
+            request, account, asset, form=form, errors=_list_errors(invalid), status_code=400
+        )
+    # Embedded before the write transaction begins, as the API route does.
+    texts = matching.embed_texts(
+        semantic_texts(
+            description=changes.description,
+            example_prompts=changes.example_prompts,
+            keywords=changes.keywords,
+        )
+    )
+    asset = repository.get_owned_asset(session, owner_id=account.id, asset_id=asset_id)
+    try:
+        service.update_asset(
+            session,
+            owner=account,
+            asset=asset,
+            changes=changes,
+            settings=settings,
+            text_vectors=texts,
+        )
+    except HandleTaken as taken:
+        session.rollback()
+        return _edit_form(
+            request, account, asset, form=form, errors={"handle": taken.detail}, status_code=409
+        )
+    return see_other(f"/assets/{asset.id}", notice="asset-saved")
+
+
+@router.get("/assets/{asset_id}/delete")
+def delete_asset_page(
+    request: Request, asset_id: uuid.UUID, account: PortalHolder, session: ReadSessionDep
+):
+    asset = repository.get_owned_asset(session, owner_id=account.id, asset_id=asset_id)
+    active = repository.active_grant_counts(session, asset_ids=[asset.id]).get(asset.id, 0)
+    return render(
+        request,
+        "assets/delete.html",
+        account=account,
+        title=f"Delete {asset.name}",
+        asset=asset,
+        active_grants=active,
+    )
+
+
+@router.post("/assets/{asset_id}/delete", dependencies=[CsrfChecked])
+def delete_asset(
+    asset_id: uuid.UUID,
+    account: PortalHolder,
+    session: SessionDep,
+    settings: SettingsDep,
+    keys: KeysDep,
+    likeness: LikenessDep,
+):
+    asset = repository.get_owned_asset(session, owner_id=account.id, asset_id=asset_id)
+    service.delete_asset(
+        session, owner=account, asset=asset, settings=settings, keys=keys, likeness=likeness
+    )
+    return see_other("/assets", notice="asset-deleted")
+
+
+async def _reference_files(request: Request) -> list[tuple[str, bytes]]:
+    """The chosen pictures of the upload form, as (file name, bytes), with the API's limits:
+    at most :data:`MAX_REFERENCE_UPLOADS` files, each within the media size limit, and no
+    field but the CSRF token (checked here, on the form parsed with these limits)."""
+    max_bytes = request.app.state.settings.scan_max_bytes
+    try:
+        form = await request.form(max_files=MAX_REFERENCE_UPLOADS, max_fields=1)
+    except HTTPException as error:
+        raise UnreadableUpload(
+            f"{error.detail} Choose at most {MAX_REFERENCE_UPLOADS} pictures at a time."
+        ) from error
+    await check_csrf(request)  # reads the form parsed above
+    files = []
+    for upload in form.getlist("files"):
+        if not isinstance(upload, UploadFile):
+            raise UnreadableUpload("Send each picture as a file.")
+        if not upload.filename:
+            continue  # the file field left empty
+        data = await upload.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise MediaTooLarge(
+                f"{upload.filename} is larger than {max_bytes:,} bytes; choose a smaller file."
+            )
+        files.append((upload.filename, data))
+    return files
+
+
+ReferenceFiles = Annotated[list[tuple[str, bytes]], Depends(_reference_files)]
+
+
+def _asset_to_upload_to(
+    asset_id: uuid.UUID, account: PortalHolder, session: ReadSessionDep
+) -> Asset:
+    """The holder's asset, looked up before the upload's files are read."""
+    return repository.get_owned_asset(session, owner_id=account.id, asset_id=asset_id)
+
+
+_UPLOAD_REFUSALS = (*DECODING_ERRORS, UnusableReferenceImage, MediaError)
+
+
+@router.post("/assets/{asset_id}/references")
+def add_reference_images(
+    request: Request,
+    account: PortalHolder,
+    asset: Annotated[Asset, Depends(_asset_to_upload_to)],
+    files: ReferenceFiles,
+    session: ReadSessionDep,
+    engine: EngineDep,
+    settings: SettingsDep,
+    likeness: LikenessDep,
+    catalogue: ReferenceCatalogueDep,
+):
+
+    def refused(problems: list[str]):
+        return _asset_page(
+            request, account, session, asset, upload_errors=problems, status_code=400
+        )
+
+    if not files:
+        return refused(["Choose at least one picture (JPEG, PNG or WebP)."])
+    try:
+        require_verified(account)
+        references.check_takes_references(asset)
+        references.check_room(
+            held=references.count_references(session, asset_id=asset.id),
+            adding=len(files),
+            limit=settings.reference_images_per_asset,
+        )
+    except ClearhouseError as error:
+        return refused([error.detail])
+    session.close()  # decoding takes a while: no transaction stays open meanwhile
+    try:
+        references.add_references(
+            engine,
+            owner=account,
+            asset_id=asset.id,
+            uploads=[data for _, data in files],
+            limit=settings.reference_images_per_asset,
+            runtime=likeness,
+            catalogue=catalogue,
+        )
+    except _UPLOAD_REFUSALS:
+        return refused(_each_file_problem(files, likeness))
+    except ClearhouseError as error:  # a duplicate, or the limit reached meanwhile
+        return refused([error.detail])
+    return see_other(f"/assets/{asset.id}", notice="references-added")
+
+
+def _each_file_problem(files: list[tuple[str, bytes]], likeness: LikenessRuntime) -> list[str]:
+    """What is wrong with each refused picture, by its name: the service stops at the first
+    problem, so after a refusal each file is checked on its own (nothing is stored)."""
+    problems = []
+    for name, data in files:
+        try:
+            likeness.run_media_work(
+                partial(fingerprint_uploads, [data], limits=likeness.media_limits)
+            )
+        except _UPLOAD_REFUSALS as error:
+            problems.append(f"{name}: {error.detail.removeprefix('file 1: ')}")
+    return problems or ["The pictures could not be read together; send them one at a time."]
+
+
+@router.post("/assets/{asset_id}/references/{reference_id}/delete", dependencies=[CsrfChecked])
+def remove_reference_image(
+    asset_id: uuid.UUID,
+    reference_id: uuid.UUID,
+    account: PortalHolder,
+    session: SessionDep,
+    catalogue: ReferenceCatalogueDep,
+):
+    asset = repository.get_owned_asset(session, owner_id=account.id, asset_id=asset_id)
+    references.delete_reference(
+        session, owner=account, asset=asset, reference_id=reference_id, catalogue=catalogue
+    )
+    return see_other(f"/assets/{asset.id}", notice="reference-removed")
