@@ -23,6 +23,7 @@ from pydantic import ValidationError
 from clearhouse.accounts.models import STAFF_ROLES, Account, Role
 from clearhouse.errors import ClearhouseError
 from clearhouse.portal.sessions import SignInNeeded, csrf_token, keep_pre_session
+from payouts.statement_files import format_minor
 
 PORTAL_DIR = Path(__file__).parent
 templates = Jinja2Templates(directory=PORTAL_DIR / "templates")
@@ -38,9 +39,9 @@ NOTICES = {
 
 
 def money(amount_minor: int, currency: str = "USD") -> str:
-    sign = "-" if amount_minor < 0 else ""
-    units, cents = divmod(abs(amount_minor), 100)
-    return f"{sign}{currency.upper()} {units:,}.{cents:02d}"
+    """An amount as the statements' files write it: in the currency's own minor unit (JPY has
+    none, KWD three), so a page and a downloaded statement never disagree."""
+    return format_minor(amount_minor, currency.upper())
 
 
 def when(moment: datetime | date | None) -> str:
@@ -66,6 +67,7 @@ def nav_for(account: Account | None) -> list[tuple[str, str]]:
             ("/uses", "Uses"),
             ("/grants", "Grants"),
             ("/statements", "Statements"),
+            ("/payouts", "Payouts"),
             ("/audit", "Audit log"),
         ]
     if account.role in STAFF_ROLES:
