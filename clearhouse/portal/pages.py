@@ -24,6 +24,7 @@ from clearhouse.accounts.models import STAFF_ROLES, Account, Role
 from clearhouse.errors import ClearhouseError
 from clearhouse.portal.sessions import SignInNeeded, csrf_token, keep_pre_session
 from payouts.statement_files import format_minor
+from payouts.statements import Period
 
 PORTAL_DIR = Path(__file__).parent
 templates = Jinja2Templates(directory=PORTAL_DIR / "templates")
@@ -52,7 +53,14 @@ def when(moment: datetime | date | None) -> str:
     return moment.strftime("%d %b %Y")
 
 
+def month_name(period: Period | str) -> str:
+    """A statement's month, ``2026-11``, as a person reads it: ``November 2026``."""
+    month = Period.parse(period) if isinstance(period, str) else period
+    return month.starts_at.strftime("%B %Y")
+
+
 templates.env.filters["money"] = money
+templates.env.filters["month_name"] = month_name
 templates.env.filters["when"] = when
 
 

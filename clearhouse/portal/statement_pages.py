@@ -14,20 +14,12 @@ from fastapi import APIRouter, Query, Request
 from clearhouse.db import snapshot_session, utcnow
 from clearhouse.deps import EngineDep
 from clearhouse.portal.charts import earnings_chart
-from clearhouse.portal.pages import PageRoute, render, templates
+from clearhouse.portal.pages import PageRoute, month_name, render
 from clearhouse.portal.sessions import PortalHolder
 from payouts.statement_api import csv_download, holder_statement, parse_period, pdf_download
 from payouts.statements import Period, holder_statements, periods_with_postings
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
-
-
-def month_name(period: Period) -> str:
-    """``2026-11`` → ``November 2026``."""
-    return period.starts_at.strftime("%B %Y")
-
-
-templates.env.filters["month_name"] = month_name
 
 # Lines a page shows of one statement; the downloads hold every line.
 LINES_SHOWN = 1_000
