@@ -13,9 +13,10 @@ from portal_client import portal_sign_in
 from sqlmodel import Session
 from stating import licensed_asset, pay_out, release
 
-from clearhouse.db import utcnow
+from clearhouse.db import utcnow, write_session
 from clearhouse.portal.pages import money
 from payouts.statements import Period
+from payouts.takedowns import reverse_takedowns
 from rights.models import Asset
 
 
@@ -92,6 +93,30 @@ def test_a_released_paid_use_shows_on_the_statement_with_its_figures(client, hol
     dashboard = _page(client, "/dashboard")
     assert "USD 1.28 earned from 1 use; balance USD 0.28" in dashboard
     assert '<svg viewBox="0 0 620 184" role="img"' in dashboard
+
+
+def test_a_taken_down_use_shows_as_a_reversal(client, engine, holder, creator, month):
+    terms = licensed_asset(client, engine, holder, per_use_minor=160)
+    _kept, taken_down = release(engine, creator.id, terms, at=utcnow(), count=2)
+    with write_session(engine) as session:
+        reverse_takedowns(
+            session, generation_ids=[taken_down], reason="Consent withdrawn", now=utcnow()
+        )
+    [reversal] = [
+        line
+        for line in _api_statement(client, holder, month)["lines"]
+        if line["kind"] == "reversal"
+    ]
+    assert reversal["amount_minor"] == -128
+    portal_sign_in(client, holder)
+
+    page = _page(client, "/statements")
+
+    row = page[page.index('class="line-reversal"') :].split("</tr>")[0]
+    assert "USD -1.28" in row and reversal["memo"] in row
+    totals = page[page.index("<caption>Totals") :].split("</table>")[0]
+    assert "USD -1.28" in totals.split("Reversals")[1].split("</tr>")[0]
+    assert "USD 1.28" in totals.split("Closing balance")[1].split("</tr>")[0]
 
 
 def _pdf_text(pdf: bytes, tmp_path, name: str) -> str:
