@@ -15,6 +15,7 @@ from stating import licensed_asset, pay_out, release
 
 from clearhouse.db import utcnow, write_session
 from clearhouse.portal.pages import money
+from payouts import statements
 from payouts.statements import Period
 from payouts.takedowns import reverse_takedowns
 from rights.models import Asset
@@ -117,6 +118,29 @@ def test_a_taken_down_use_shows_as_a_reversal(client, engine, holder, creator, m
     totals = page[page.index("<caption>Totals") :].split("</table>")[0]
     assert "USD -1.28" in totals.split("Reversals")[1].split("</tr>")[0]
     assert "USD 1.28" in totals.split("Closing balance")[1].split("</tr>")[0]
+
+
+def test_earnings_pages_read_one_snapshot_while_a_release_lands(
+    client, engine, holder, earned, creator, monkeypatch
+):
+    """A release that commits between a statement's opening balance and its lines must not
+    show in one and not the other (on PostgreSQL each read of a plain read session sees new
+    commits; the statement's check would then fail the page)."""
+    balances_read = []
+    balance_before = statements._movement
+
+    def release_in_between(session, account_id, *, before):
+        moved = balance_before(session, account_id, before=before)
+        if len(balances_read) % 2 == 0:  # a statement's opening balance, not its closing one
+            release(engine, creator.id, earned["terms"], at=utcnow())
+        balances_read.append(before)
+        return moved
+
+    monkeypatch.setattr(statements, "_movement", release_in_between)
+    portal_sign_in(client, holder)
+
+    assert "USD 1.28 earned from 1 use" in _page(client, "/dashboard")
+    assert "Earned from 2 uses" in _page(client, "/statements")  # the first landed since
 
 
 def _pdf_text(pdf: bytes, tmp_path, name: str) -> str:
