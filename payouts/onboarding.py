@@ -87,6 +87,13 @@ def start_onboarding(engine: Engine, *, settings: Settings, holder: Account) -> 
     )
 
 
+def connected_account_id(session: Session, *, holder_id: uuid.UUID) -> str | None:
+    """The holder's stored connected account (acct_...), without asking Stripe; None if they
+    have not started onboarding."""
+    stored = session.get(PayoutAccount, holder_id)
+    return None if stored is None else stored.stripe_account_id
+
+
 def connected_account_state(
     session: Session, *, settings: Settings, holder_id: uuid.UUID
 ) -> ConnectedAccountState | None:

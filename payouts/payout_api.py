@@ -6,7 +6,6 @@ from datetime import datetime
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
-from sqlmodel import select
 
 from clearhouse.deps import AdminAccount, EngineDep, HolderAccount, ReadSessionDep, SettingsDep
 from clearhouse.errors import InvalidRequest, NotFound, raises
@@ -14,7 +13,7 @@ from clearhouse.ownership import owned
 from payouts.errors import PayoutsOff, StripeUnavailable
 from payouts.onboarding import connected_account_state, start_onboarding
 from payouts.payout_models import Payout, PayoutState
-from payouts.runs import run_payouts
+from payouts.runs import holder_payouts, run_payouts
 
 router = APIRouter(prefix="/v1/payouts", tags=["payouts"])
 
@@ -92,9 +91,7 @@ def start_payout_onboarding(holder: HolderAccount, engine: EngineDep, settings: 
 def read_my_payouts(holder: HolderAccount, session: ReadSessionDep, settings: SettingsDep):
     """Your connected account's state at Stripe and your payouts."""
     state = connected_account_state(session, settings=settings, holder_id=holder.id)
-    payouts = session.exec(
-        select(Payout).where(Payout.holder_id == holder.id).order_by(Payout.created_at.desc())
-    ).all()
+    payouts = holder_payouts(session, holder_id=holder.id)
     return PayoutsOverview(
         connected_account=None
         if state is None

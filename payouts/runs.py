@@ -71,6 +71,15 @@ PERIOD = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 TRANSIENT_REFUSALS = frozenset({"balance_insufficient", "rate_limit"})
 
 
+def holder_payouts(session: Session, *, holder_id: uuid.UUID) -> list[Payout]:
+    """The holder's own payouts, newest first (the API's list and the portal's page)."""
+    return list(
+        session.exec(
+            select(Payout).where(Payout.holder_id == holder_id).order_by(Payout.created_at.desc())
+        ).all()
+    )
+
+
 def payout_key(payout_id: uuid.UUID) -> str:
     """The ledger entry's idempotency key."""
     return f"{EntryEvent.payout.value}:{payout_id}"

@@ -5,7 +5,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
+from sqlalchemy import Engine
 
+from clearhouse.accounts.models import Account
 from clearhouse.db import snapshot_session, utcnow
 from clearhouse.deps import CurrentAccount, EngineDep
 from clearhouse.errors import raises
@@ -32,7 +34,8 @@ CurrencyQuery = Annotated[
 ]
 
 
-def _period(text: str) -> Period:
+def parse_period(text: str) -> Period:
+    """The month a caller asked for: YYYY-MM, this one or an earlier one."""
     try:
         period = Period.parse(text)
     except ValueError as exc:
@@ -54,14 +57,19 @@ def list_statements(
     """Your statements for one month, one per currency you have earned in: the balance you
     were owed as it began and as it ended, every use of your assets (the licence fee, your
     share, what you earned and what the platform kept), reversals, payouts, and totals."""
-    month = _period(period)
+    month = parse_period(period)
     with snapshot_session(engine) as session:
         statements = holder_statements(session, holder_id=holder.id, period=month)
     return Response(statements_json(month, statements), media_type="application/json")
 
 
-def _statement(holder, engine, period: str, currency: str | None) -> Statement:
-    month = _period(period)
+def holder_statement(
+    engine: Engine, *, holder: Account, period: str, currency: str | None
+) -> Statement:
+    """The holder's own statement for the month ``period`` in ``currency`` (which may be left
+    out by a holder who has earned in one currency only), read in one snapshot. The portal's
+    downloads call it too, with the signed-in holder."""
+    month = parse_period(period)
     with snapshot_session(engine) as session:
         if currency is None:
             currencies = payable_currencies(session, holder_id=holder.id)
@@ -90,12 +98,7 @@ def download_statement_csv(
     """Your statement as CSV: a row per line, between a row of the opening balance and one of
     the closing balance; amounts in minor units, so `amount_minor` adds up from one to the
     other."""
-    statement = _statement(holder, engine, period, currency)
-    return Response(
-        statement_csv(statement),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": _attachment(statement, "csv")},
-    )
+    return csv_download(holder_statement(engine, holder=holder, period=period, currency=currency))
 
 
 @router.get(
@@ -110,7 +113,21 @@ def download_statement_pdf(
     holder: CurrentAccount, engine: EngineDep, period: _PERIOD_PATH, currency: CurrencyQuery = None
 ):
     """Your statement as a PDF: the totals, a chart of what you earned each day, every line."""
-    statement = _statement(holder, engine, period, currency)
+    statement = holder_statement(engine, holder=holder, period=period, currency=currency)
+    return pdf_download(statement, holder=holder)
+
+
+def csv_download(statement: Statement) -> Response:
+    """The statement as a CSV file to save."""
+    return Response(
+        statement_csv(statement),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": _attachment(statement, "csv")},
+    )
+
+
+def pdf_download(statement: Statement, *, holder: Account) -> Response:
+    """The statement as a PDF file to save, naming the holder it belongs to."""
     document = statement_pdf(statement, holder_name=holder.display_name, holder_email=holder.email)
     return Response(
         document,

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import and_, exists, func, select
 from sqlmodel import Session
 
 from licensing.models import Licence
@@ -157,6 +157,42 @@ def holder_statements(session: Session, *, holder_id: uuid.UUID, period: Period)
         statement_of(session, holder_id=holder_id, period=period, currency=currency)
         for currency in payable_currencies(session, holder_id=holder_id)
     ]
+
+
+def periods_with_postings(session: Session, *, holder_id: uuid.UUID, until: Period) -> list[Period]:
+    """The months up to ``until`` in which anything was posted to the holder's payables, newest
+    first: the statements worth a link. One query, an EXISTS per month since the first posting
+    (month arithmetic in SQL differs between SQLite and PostgreSQL; month bounds do not)."""
+    payables = select(LedgerAccount.id).where(
+        LedgerAccount.owner_id == holder_id, LedgerAccount.kind == AccountKind.holder_payable
+    )
+    first = session.execute(
+        select(func.min(_ENTRY.c.posted_at))
+        .select_from(_LEG.join(_ENTRY, _ENTRY.c.id == _LEG.c.entry_id))
+        .where(_LEG.c.account_id.in_(payables))
+    ).scalar_one()
+    if first is None:
+        return []
+    months = [Period.containing(first)]
+    while months[-1].starts_at < until.starts_at:
+        months.append(Period.containing(months[-1].ends_at))
+    posted = session.execute(
+        select(
+            *(
+                exists()
+                .where(
+                    _LEG.c.entry_id == _ENTRY.c.id,
+                    _LEG.c.account_id.in_(payables),
+                    _ENTRY.c.posted_at >= month.starts_at,
+                    _ENTRY.c.posted_at < month.ends_at,
+                )
+                .label(f"m{index}")
+                for index, month in enumerate(months)
+            )
+        )
+    ).one()
+    active = [month for month, any_posted in zip(months, posted, strict=True) if any_posted]
+    return active[::-1]
 
 
 def statement_of(

@@ -10,10 +10,24 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from clearhouse.errors import NotFound
-from clearhouse.portal import account_pages, asset_pages, dashboard, policy_pages
+from clearhouse.portal import (
+    account_pages,
+    asset_pages,
+    dashboard,
+    payout_pages,
+    policy_pages,
+    statement_pages,
+)
 from clearhouse.portal.pages import PORTAL_DIR, error_page
 
-ROUTERS = (account_pages.router, dashboard.router, asset_pages.router, policy_pages.router)
+ROUTERS = (
+    account_pages.router,
+    dashboard.router,
+    asset_pages.router,
+    policy_pages.router,
+    statement_pages.router,
+    payout_pages.router,
+)
 
 
 def install_portal(app: FastAPI) -> None:

@@ -23,6 +23,8 @@ from pydantic import ValidationError
 from clearhouse.accounts.models import STAFF_ROLES, Account, Role
 from clearhouse.errors import ClearhouseError
 from clearhouse.portal.sessions import SignInNeeded, csrf_token, keep_pre_session
+from payouts.statement_files import format_minor
+from payouts.statements import Period
 
 PORTAL_DIR = Path(__file__).parent
 templates = Jinja2Templates(directory=PORTAL_DIR / "templates")
@@ -38,9 +40,9 @@ NOTICES = {
 
 
 def money(amount_minor: int, currency: str = "USD") -> str:
-    sign = "-" if amount_minor < 0 else ""
-    units, cents = divmod(abs(amount_minor), 100)
-    return f"{sign}{currency.upper()} {units:,}.{cents:02d}"
+    """An amount as the statements' files write it: in the currency's own minor unit (JPY has
+    none, KWD three), so a page and a downloaded statement never disagree."""
+    return format_minor(amount_minor, currency.upper())
 
 
 def when(moment: datetime | date | None) -> str:
@@ -51,7 +53,14 @@ def when(moment: datetime | date | None) -> str:
     return moment.strftime("%d %b %Y")
 
 
+def month_name(period: Period | str) -> str:
+    """A statement's month, ``2026-11``, as a person reads it: ``November 2026``."""
+    month = Period.parse(period) if isinstance(period, str) else period
+    return month.starts_at.strftime("%B %Y")
+
+
 templates.env.filters["money"] = money
+templates.env.filters["month_name"] = month_name
 templates.env.filters["when"] = when
 
 
@@ -66,6 +75,7 @@ def nav_for(account: Account | None) -> list[tuple[str, str]]:
             ("/uses", "Uses"),
             ("/grants", "Grants"),
             ("/statements", "Statements"),
+            ("/payouts", "Payouts"),
             ("/audit", "Audit log"),
         ]
     if account.role in STAFF_ROLES:
