@@ -75,3 +75,43 @@ def test_a_person_signs_up_verifies_signs_in_and_out(page: Page, portal: str) ->
     expect(page.get_by_role("status")).to_contain_text("You are signed out")
     page.goto(f"{portal}/dashboard")
     expect(page).to_have_url(f"{portal}/sign-in?next=%2Fdashboard")
+
+
+def register_a_character(page: Page, portal: str) -> str:
+    """Captain Comet, registered through the pages; the asset page's URL."""
+    page.goto(f"{portal}/dashboard")
+    page.get_by_role("link", name="Register an asset").click()
+    audit(page, "asset-new")
+    page.get_by_label("Name", exact=True).fill("Captain Comet")
+    page.get_by_label("Handle").fill("captain_comet")
+    page.get_by_role("button", name="Register").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Captain Comet")
+    audit(page, "asset")
+    return page.url.split("?")[0]
+
+
+def set_a_policy(page: Page, asset_url: str) -> None:
+    """Anyone may use it commercially, at USD 0.55 a use; previewed first, then saved."""
+    page.goto(f"{asset_url}/policy")
+    page.get_by_label("Anyone with an account").check()
+    page.locator("input[name=allowed_uses][value=commercial]").check()
+    page.get_by_label("Per use").fill("0.55")
+    page.get_by_role("button", name="Preview the decision").click()
+    audit(page, "policy-preview")
+    page.get_by_role("button", name="Save the policy").click()
+    expect(page.get_by_role("status")).to_be_visible()
+
+
+def test_a_holder_registers_a_character_and_sets_its_policy(page: Page, portal: str) -> None:
+    sign_up_in_the_browser(page, portal, name="Grace Hopper", email="grace@example.org")
+    follow_the_emailed_link(page, portal, "grace@example.org")
+    sign_in_in_the_browser(page, email="grace@example.org")
+
+    asset_url = register_a_character(page, portal)
+    set_a_policy(page, asset_url)
+
+    page.goto(asset_url)
+    audit(page, "asset-with-policy")
+    page.goto(f"{portal}/assets")
+    expect(page.get_by_role("link", name="Captain Comet")).to_be_visible()
+    audit(page, "assets")
