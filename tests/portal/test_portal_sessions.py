@@ -1,5 +1,6 @@
 """Signing up, in and out on the portal; the session cookie and the CSRF tokens."""
 
+from collections.abc import Iterator
 from mailbox import mail_to
 
 import pytest
@@ -8,6 +9,8 @@ from fastapi.testclient import TestClient
 from portal_client import form_token, portal_sign_in, post_form
 
 from clearhouse.app import create_app
+from clearhouse.portal import ROUTERS
+from clearhouse.portal.sessions import check_csrf
 from clearhouse.settings import Settings
 
 
@@ -189,3 +192,22 @@ def test_the_stylesheet_is_served_from_here(client: TestClient) -> None:
     css = client.get("/static/portal.css")
     assert css.status_code == 200
     assert "http" not in css.text  # no font or image from another host
+
+
+def _dependencies(dependant) -> Iterator:
+    for sub in dependant.dependencies:
+        yield sub.call
+        yield from _dependencies(sub)
+
+
+def test_every_form_a_page_posts_to_checks_its_csrf_token() -> None:
+    """A new page that takes a POST without the check fails here, not in an attacker's hands."""
+    unchecked = {
+        route.path
+        for router in ROUTERS
+        for route in router.routes
+        if "POST" in route.methods and check_csrf not in set(_dependencies(route.dependant))
+    }
+    # The upload checks the token itself, on the form it parses with the upload's limits
+    # (tests/portal/test_asset_pages.py refuses an upload without it).
+    assert unchecked == {"/assets/{asset_id}/references"}
