@@ -110,3 +110,41 @@ def withdrawal_receipt_id(session: Session, grant_id: uuid.UUID) -> uuid.UUID | 
             ConsentReceipt.event == ReceiptEvent.consent_withdrawn,
         )
     ).first()
+
+
+def owned_grants(
+    session: Session,
+    *,
+    owner_id: uuid.UUID,
+    asset_id: uuid.UUID | None,
+    status: GrantStatus | None,
+    params: PageParams,
+) -> tuple[list[tuple[ConsentGrant, PolicyVersion, Asset]], int]:
+    """The owner's grants across their assets (deleted ones too), newest first."""
+    query = (
+        select(ConsentGrant, PolicyVersion, Asset)
+        .join(Asset, Asset.id == ConsentGrant.asset_id)
+        .join(PolicyVersion, PolicyVersion.id == ConsentGrant.policy_version_id)
+        .where(Asset.owner_id == owner_id)
+    )
+    if asset_id is not None:
+        query = query.where(ConsentGrant.asset_id == asset_id)
+    if status is not None:
+        query = query.where(ConsentGrant.status == status)
+    order = (ConsentGrant.granted_at.desc(), ConsentGrant.id)
+    return paginate(session, query.order_by(*order), params)
+
+
+def owned_receipts_of(
+    session: Session, *, owner_id: uuid.UUID, grant_ids: list[uuid.UUID]
+) -> list[ConsentReceipt]:
+    """The owner's receipts of these grants, oldest first."""
+    if not grant_ids:
+        return []
+    return list(
+        session.exec(
+            select(ConsentReceipt)
+            .where(ConsentReceipt.owner_id == owner_id, ConsentReceipt.grant_id.in_(grant_ids))
+            .order_by(ConsentReceipt.issued_at, ConsentReceipt.id)
+        ).all()
+    )
