@@ -8,7 +8,7 @@ page's look lives in ``templates/`` and ``static/``; nothing is loaded from anot
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from clearhouse.portal import account_pages, dashboard, grant_pages, use_pages
+from clearhouse.portal import account_pages, audit_pages, dashboard, grant_pages, use_pages
 from clearhouse.portal.pages import PORTAL_DIR
 
 ROUTERS = (
@@ -16,6 +16,7 @@ ROUTERS = (
     dashboard.router,
     use_pages.router,
     grant_pages.router,
+    audit_pages.router,
 )
 
 
