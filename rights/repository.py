@@ -148,3 +148,15 @@ def owned_receipts_of(
             .order_by(ConsentReceipt.issued_at, ConsentReceipt.id)
         ).all()
     )
+
+
+def assets_with_active_grants(session: Session, *, owner_id: uuid.UUID) -> set[uuid.UUID]:
+    """The owner's assets that some active grant lets be used: what there is to withdraw."""
+    return set(
+        session.exec(
+            select(ConsentGrant.asset_id)
+            .join(Asset, Asset.id == ConsentGrant.asset_id)
+            .where(Asset.owner_id == owner_id, ConsentGrant.status == GrantStatus.active)
+            .distinct()
+        ).all()
+    )

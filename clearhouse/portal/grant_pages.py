@@ -77,6 +77,7 @@ def grants_page(
     assets, _ = list_owned_assets(
         session, owner_id=account.id, kind=None, params=PageParams(limit=100, offset=0)
     )
+    active = repository.assets_with_active_grants(session, owner_id=account.id)
     return render(
         request,
         "grants/list.html",
@@ -87,6 +88,7 @@ def grants_page(
             for grant, policy, asset_row in rows
         ],
         assets=assets,
+        withdrawable=[item for item in assets if item.id in active],
         filters={"asset": asset, "status": status},
         pager=pager(request, page=page, total=total),
     )
