@@ -149,6 +149,7 @@ class UseState(StrEnum):
     expired = "expired"  # waited for the owner's answer, who gave none in time
     declined = "declined"  # the owner said no
     approved = "approved"  # the owner said yes; the requester may send it again
+    repeated = "repeated"  # sent again while the same request waited: one answer covers both
     generating = "generating"  # cleared, and our generator is running it
     cleared = "cleared"  # cleared (for a third-party generator, or not generated yet)
 
@@ -164,7 +165,8 @@ class AssetUse(BaseModel):
     outcome: AssetOutcome
     state: UseState = Field(
         description="What came of it, all told: released, taken_down, cancelled, failed, "
-        "blocked, pending (waits for you), expired, declined, approved, generating or cleared."
+        "blocked, pending (waits for you), expired, declined, approved, repeated (sent again "
+        "while the same request waited for you), generating or cleared."
     )
     found_in: FoundIn = Field(
         description="`request`: the prompt or its input media; `output`: the generated "

@@ -45,6 +45,8 @@ def _use_state(now: datetime):
         (approval == ApprovalStatus.declined, UseState.declined.value),
         (job_state.is_not(None), UseState.generating.value),
         (approval == ApprovalStatus.approved, UseState.approved.value),
+        # No approval of its own: the same request, sent while an earlier one waited.
+        (ClearedAsset.outcome == AssetOutcome.needs_approval, UseState.repeated.value),
         else_=UseState.cleared.value,
     )
 

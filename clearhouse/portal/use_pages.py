@@ -44,6 +44,7 @@ STATE_LABELS = {
     UseState.declined: "Declined by you",
     UseState.approved: "Approved by you",
     UseState.expired: "Expired unanswered",
+    UseState.repeated: "Asked again",
     UseState.generating: "Generating",
     UseState.cleared: "Cleared",
     UseState.failed: "Failed",
@@ -60,6 +61,8 @@ STATE_MEANINGS = {
     UseState.declined: "You said no.",
     UseState.approved: "You said yes; the requester may send it again.",
     UseState.expired: "Nobody answered in time, which counts as no.",
+    UseState.repeated: "Sent again while the same request waited for you: your answer to "
+    "that one covers this too.",
     UseState.generating: "Cleared; the video is being made.",
     UseState.cleared: "Cleared under your policy (generated elsewhere or not yet).",
     UseState.failed: "Cleared, but the generator could not make it. Nothing was charged.",

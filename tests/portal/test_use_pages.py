@@ -193,3 +193,16 @@ def test_another_holder_cannot_answer_and_a_form_without_its_token_changes_nothi
 
     [still] = client.get("/v1/approvals", headers=holder.headers).json()["items"]
     assert still["id"] == approval_id and still["status"] == "pending"
+
+
+def test_a_request_sent_again_while_it_waits_is_listed_once_to_answer(client, holder, creator):
+    _, approval_id = _pending_approval(client, holder, creator)
+    again = clear(client, creator, "Quiet Heron sailing past the harbour lights")
+    assert again.json()["outcome"] == "needs_approval"
+    portal_sign_in(client, holder)
+
+    page = client.get("/uses").text
+
+    assert page.count('class="state state-pending"') == 1
+    assert page.count('class="state state-repeated"') == 1
+    assert page.count("/approve") == 1 and f"/approvals/{approval_id}/approve" in page
