@@ -52,7 +52,10 @@ def poster_path(settings: Settings, job: GenerationJob) -> Path:
     """The poster of the released ``job``, made from its clip the first time it is asked."""
     poster = settings.data_dir / "posters" / f"{job.id}.jpg"
     if not poster.exists():
-        _make_poster(settings.generations_dir / job.video_name, poster)
+        clip = settings.generations_dir / job.video_name
+        if not clip.exists():  # a data dir restored without its clips
+            raise NotFound("This clip's file is not on this server, so it has no poster.")
+        _make_poster(clip, poster)
     return poster
 
 

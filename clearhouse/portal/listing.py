@@ -36,6 +36,7 @@ class Pager:
 
 
 def pager(request: Request, *, page: int, total: int) -> Pager:
+    page = max(page, 1)
     pages = max(math.ceil(total / PAGE_SIZE), 1)
 
     kept = [

@@ -111,3 +111,16 @@ def test_another_holders_checkpoint_is_not_checked_against_yours(client, holder,
     answer = stranger.post("/audit/checkpoint/verify", data={"csrf_token": token, "token": mine})
 
     assert answer.status_code == 404
+
+
+def test_a_long_log_comes_in_pages(client, holder):
+    for number in range(21):  # one entry each
+        create_asset(client, holder, handle=f"paged_{number:02d}")
+    portal_sign_in(client, holder)
+
+    first = client.get("/audit").text
+    second = client.get("/audit?page=2").text
+
+    assert "Page 1 of 2" in first and 'href="/audit?page=2"' in first
+    assert "@paged_20." in first and "@paged_00." not in first  # newest first
+    assert "@paged_00." in second and "@paged_20." not in second

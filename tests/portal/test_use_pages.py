@@ -206,3 +206,18 @@ def test_a_request_sent_again_while_it_waits_is_listed_once_to_answer(client, ho
     assert page.count('class="state state-pending"') == 1
     assert page.count('class="state state-repeated"') == 1
     assert page.count("/approve") == 1 and f"/approvals/{approval_id}/approve" in page
+
+
+def test_many_uses_come_in_pages_and_the_filters_stay(client, holder, creator):
+    closed = _named_asset(client, holder, handle="busy_bee", name="Busy Bee")
+    for number in range(21):
+        assert clear(client, creator, f"Busy Bee take {number:02d}").json()["outcome"] == "denied"
+    portal_sign_in(client, holder)
+
+    first = client.get(f"/uses?asset={closed['id']}&state=blocked").text
+    second = client.get(f"/uses?asset={closed['id']}&state=blocked&page=2").text
+
+    assert "Page 1 of 2" in first
+    assert f"/uses?asset={closed['id']}&amp;state=blocked&amp;page=2" in first
+    assert "Busy Bee take 20" in first and "Busy Bee take 00" not in first
+    assert "Busy Bee take 00" in second and "Busy Bee take 20" not in second
