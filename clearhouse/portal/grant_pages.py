@@ -21,6 +21,7 @@ from clearhouse.accounts.lifecycle import withdraw_all_consent
 from clearhouse.accounts.models import Account
 from clearhouse.db import commit_now
 from clearhouse.deps import KeysDep, ReadSessionDep, SessionDep, SettingsDep
+from clearhouse.errors import InvalidRequest
 from clearhouse.keys import KeyRing
 from clearhouse.pagination import PageParams
 from clearhouse.portal.listing import choice, identifier, page_params, pager
@@ -47,6 +48,10 @@ NOTICES.update(
 )
 
 Reason = Annotated[str, Form(max_length=500)]
+
+#: Receipts one page shows: a withdrawal of more grants shows them in the grants' list instead,
+#: each row linking its receipt (their ids would not fit in an address).
+MAX_RECEIPTS_SHOWN = 50
 
 
 @router.get("/grants")
@@ -161,6 +166,8 @@ def _after_revoking(session: Session, changes: list[service.ConsentChange]):
         return see_other("/grants", notice="nothing-to-revoke")
     if len(changes) == 1:
         return see_other(f"/receipts/{changes[0].receipt.id}", notice="grant-revoked")
+    if len(changes) > MAX_RECEIPTS_SHOWN:
+        return see_other("/grants?status=revoked", notice="grants-revoked")
     ids = "&".join(f"receipt={change.receipt.id}" for change in changes)
     return see_other(f"/receipts?{ids}", notice="grants-revoked")
 
@@ -212,6 +219,8 @@ def receipts_page(
     keys: KeysDep,
     receipt: Annotated[list[uuid.UUID], Query()] = [],  # noqa: B006 (FastAPI copies it)
 ):
+    if len(receipt) > MAX_RECEIPTS_SHOWN:
+        raise InvalidRequest(f"Ask for at most {MAX_RECEIPTS_SHOWN} receipts at once.")
     views = [
         _receipt_view(session, account=account, receipt_id=receipt_id, settings=settings, keys=keys)
         for receipt_id in receipt
