@@ -39,7 +39,9 @@ def read_asset_audit(
     paging: Annotated[PageParams, Depends(page_params)],
 ):
     """Every recorded event of one of your assets, oldest first, each with its hash."""
-    items, total = service.list_asset_events(session, asset_id=asset.id, params=paging)
+    items, total = service.list_owner_events(
+        session, owner_id=asset.owner_id, asset_id=asset.id, newest_first=False, params=paging
+    )
     return Page(
         items=[service.public_entry(item) for item in items],
         total=total,

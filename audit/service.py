@@ -212,8 +212,23 @@ def public_entry(entry: AuditEntry) -> dict[str, Any]:
     }
 
 
-def list_asset_events(
-    session: Session, *, asset_id: uuid.UUID, params: PageParams
+def list_owner_events(
+    session: Session,
+    *,
+    owner_id: uuid.UUID,
+    asset_id: uuid.UUID | None,
+    newest_first: bool,
+    params: PageParams,
 ) -> tuple[list[AuditEntry], int]:
-    query = select(AuditEntry).where(AuditEntry.asset_id == asset_id).order_by(AuditEntry.seq)
-    return paginate(session, query, params)
+    """Entries about the owner's assets (or, with ``asset_id``, that one of theirs)."""
+    query = _own_entries(owner_id)
+    if asset_id is not None:
+        query = query.where(AuditEntry.asset_id == asset_id)
+    order = AuditEntry.seq.desc() if newest_first else AuditEntry.seq
+    return paginate(session, query.order_by(order), params)
+
+
+def entry_intact(entry: AuditEntry) -> bool:
+    """Whether the entry still matches its own hash and columns: the check a checkpoint's
+    verification makes of the entry it names, made of one entry the owner reads."""
+    return _entry_problem(entry, expected_seq=entry.seq, prev_hash=entry.prev_hash) is None

@@ -18,7 +18,7 @@ import uuid
 from datetime import datetime
 
 from sqlalchemy import update
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from generator.models import GenerationJob, JobState
 from licensing.models import Licence
@@ -67,3 +67,10 @@ def _reverse_charges(
             ", ".join(str(generation_id) for generation_id in generation_ids),
             grant_id,
         )
+
+
+def taken_down_under(session: Session, *, grant_id: uuid.UUID) -> int:
+    """How many released clips the withdrawal of ``grant_id`` took down."""
+    return session.exec(
+        select(func.count()).where(GenerationJob.takedown_grant_id == grant_id)
+    ).one()

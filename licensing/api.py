@@ -47,6 +47,7 @@ from licensing.schemas import (
     ClearanceCreate,
     ClearancePublic,
     OutputCheckPublic,
+    UseState,
 )
 from licensing.touches import media_sha256, scan_request
 from likeness.errors import MediaBusy, MediaWorkerLost
@@ -219,6 +220,9 @@ def read_asset_usage(
     session: ReadSessionDep,
     paging: Paging,
     outcome: Annotated[AssetOutcome | None, Query(description="Only this outcome.")] = None,
+    state: Annotated[
+        UseState | None, Query(description="Only uses that came to this (see `state`).")
+    ] = None,
     taken_down: Annotated[
         bool | None,
         Query(
@@ -230,8 +234,15 @@ def read_asset_usage(
     """Every request that touched your asset, newest first: allowed, denied or waiting for
     you, who asked, for what use, and the fee; what came of the generation our generator ran
     for it, and when its clip was taken down, if it was."""
-    items, total = usage.asset_usage(
-        session, asset_id=asset.id, outcome=outcome, taken_down=taken_down, params=paging
+    items, total = usage.owner_usage(
+        session,
+        owner_id=asset.owner_id,
+        asset_id=asset.id,
+        outcome=outcome,
+        state=state,
+        taken_down=taken_down,
+        now=utcnow(),
+        params=paging,
     )
     return Page(items=items, total=total, limit=paging.limit, offset=paging.offset)
 

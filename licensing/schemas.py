@@ -2,6 +2,7 @@
 
 import uuid
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -136,12 +137,37 @@ class OutputCheckPublic(BaseModel):
     checked_at: datetime
 
 
+class UseState(StrEnum):
+    """What came of one use of an asset, as its owner reads it."""
+
+    released = "released"  # generated, licensed, and its clip is served
+    taken_down = "taken_down"  # released, then a consent it used was withdrawn
+    cancelled = "cancelled"  # a consent it relied on was withdrawn before release
+    failed = "failed"  # our generator could not run it
+    blocked = "blocked"  # denied by a policy, or its output showed something not covered
+    pending = "pending"  # waits for the owner's answer
+    expired = "expired"  # waited for the owner's answer, who gave none in time
+    declined = "declined"  # the owner said no
+    approved = "approved"  # the owner said yes; the requester may send it again
+    repeated = "repeated"  # sent again while the same request waited: one answer covers both
+    generating = "generating"  # cleared, and our generator is running it
+    cleared = "cleared"  # cleared (for a third-party generator, or not generated yet)
+
+
 class AssetUse(BaseModel):
     """One request that touched the owner's asset, whatever came of it."""
 
     clearance_id: uuid.UUID
+    asset_id: uuid.UUID
+    asset_handle: str
+    asset_name: str
     created_at: datetime
     outcome: AssetOutcome
+    state: UseState = Field(
+        description="What came of it, all told: released, taken_down, cancelled, failed, "
+        "blocked, pending (waits for you), expired, declined, approved, repeated (sent again "
+        "while the same request waited for you), generating or cleared."
+    )
     found_in: FoundIn = Field(
         description="`request`: the prompt or its input media; `output`: the generated "
         "frames, where an asset the clearance did not cover blocks release."
@@ -154,6 +180,7 @@ class AssetUse(BaseModel):
     reasons: list[dict[str, str]]
     matched_by: list[dict[str, Any]]
     fee_minor: int | None
+    currency: str | None = Field(description="The quote's currency, when it was priced.")
     approval_id: uuid.UUID | None
     approval: ApprovalStatus | None
     generation_id: uuid.UUID | None = Field(

@@ -1,46 +1,97 @@
 """The owner's view of every request that touched one of their assets, and what came of the
 generation that ran it (released, blocked, cancelled, ...) when our generator ran one, and
-whether its released clip was taken down since."""
+whether its released clip was taken down since.
+
+One query serves the API (one asset's usage) and the portal (every use of all the owner's
+assets): it is scoped by the owner inside, so nobody lists another holder's uses, and what
+came of each use (:class:`UseState`) is computed by the database, so a filter on it and the
+badge the owner reads can never disagree.
+"""
 
 import uuid
+from datetime import datetime
 
+from sqlalchemy import and_, case, or_
 from sqlmodel import Session, col, select
 
 from clearhouse.accounts.models import Account
 from clearhouse.pagination import PageParams, paginate
-from generator.models import GenerationJob
-from licensing.models import Clearance, ClearedAsset, UseApproval
-from licensing.schemas import AssetUse
+from generator.models import GenerationJob, JobState
+from licensing.models import ApprovalStatus, Clearance, ClearedAsset, UseApproval
+from licensing.schemas import AssetUse, UseState
 from policies.decisions import AssetOutcome
+from rights.models import Asset
 
 
-def asset_usage(
+def _use_state(now: datetime):
+    """What came of one use, in the order that decides it: a clip taken down is no longer
+    "released", a denial by any other asset blocks the whole request, and so on."""
+    job_state = col(GenerationJob.state)
+    approval = col(UseApproval.status)
+    return case(
+        (col(GenerationJob.taken_down_at).is_not(None), UseState.taken_down.value),
+        (job_state == JobState.released, UseState.released.value),
+        (job_state == JobState.cancelled, UseState.cancelled.value),
+        (job_state == JobState.failed, UseState.failed.value),
+        (
+            or_(job_state == JobState.blocked, ClearedAsset.outcome == AssetOutcome.deny),
+            UseState.blocked.value,
+        ),
+        (
+            and_(approval == ApprovalStatus.pending, col(UseApproval.expires_at) > now),
+            UseState.pending.value,
+        ),
+        (approval == ApprovalStatus.pending, UseState.expired.value),
+        (approval == ApprovalStatus.declined, UseState.declined.value),
+        (job_state.is_not(None), UseState.generating.value),
+        (approval == ApprovalStatus.approved, UseState.approved.value),
+        # No approval of its own: the same request, sent while an earlier one waited.
+        (ClearedAsset.outcome == AssetOutcome.needs_approval, UseState.repeated.value),
+        else_=UseState.cleared.value,
+    )
+
+
+def owner_usage(
     session: Session,
     *,
-    asset_id: uuid.UUID,
+    owner_id: uuid.UUID,
+    asset_id: uuid.UUID | None,
     outcome: AssetOutcome | None,
+    state: UseState | None,
     taken_down: bool | None,
+    now: datetime,
     params: PageParams,
 ) -> tuple[list[AssetUse], int]:
+    """Uses of the owner's assets (deleted ones too: their history stays), newest first; with
+    ``asset_id``, of that asset only (another holder's asset lists nothing)."""
+    use_state = _use_state(now).label("use_state")
     query = (
         select(
             ClearedAsset,
             Clearance,
+            Asset.handle,
+            Asset.name,
             Account.display_name,
             UseApproval.id,
             UseApproval.status,
             GenerationJob.id,
             GenerationJob.state,
             GenerationJob.taken_down_at,
+            use_state,
         )
+        .join(Asset, Asset.id == ClearedAsset.asset_id)
         .join(Clearance, Clearance.id == ClearedAsset.clearance_id)
         .join(Account, Account.id == Clearance.requester_id)
         .outerjoin(UseApproval, UseApproval.cleared_asset_id == ClearedAsset.id)
         .outerjoin(GenerationJob, GenerationJob.clearance_id == Clearance.id)
-        .where(ClearedAsset.asset_id == asset_id)
+        .where(Asset.owner_id == owner_id)
     )
+    if asset_id is not None:
+        query = query.where(ClearedAsset.asset_id == asset_id)
     if outcome is not None:
         query = query.where(ClearedAsset.outcome == outcome)
+    if state is not None:
+        query = query.where(_use_state(now) == state.value)
     if taken_down is not None:
         flagged = col(GenerationJob.taken_down_at)
         query = query.where(flagged.is_not(None) if taken_down else flagged.is_(None))
@@ -50,8 +101,12 @@ def asset_usage(
     return [
         AssetUse(
             clearance_id=clearance.id,
+            asset_id=cleared.asset_id,
+            asset_handle=handle,
+            asset_name=name,
             created_at=cleared.created_at,
             outcome=cleared.outcome,
+            state=UseState(state_value),
             found_in=cleared.found_in,
             clearance_outcome=clearance.outcome,
             requester_id=clearance.requester_id,
@@ -61,6 +116,7 @@ def asset_usage(
             reasons=cleared.reasons,
             matched_by=cleared.matched_by,
             fee_minor=cleared.fee_minor,
+            currency=(clearance.quote or {}).get("currency"),
             approval_id=approval_id,
             approval=approval,
             generation_id=generation_id,
@@ -70,11 +126,14 @@ def asset_usage(
         for (
             cleared,
             clearance,
+            handle,
+            name,
             requester_name,
             approval_id,
             approval,
             generation_id,
             generation_state,
             taken_down_at,
+            state_value,
         ) in rows
     ], total

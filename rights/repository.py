@@ -126,3 +126,53 @@ def active_grant_counts(session: Session, *, asset_ids: list[uuid.UUID]) -> dict
         .group_by(ConsentGrant.asset_id)
     ).all()
     return dict(rows)
+
+
+def owned_grants(
+    session: Session,
+    *,
+    owner_id: uuid.UUID,
+    asset_id: uuid.UUID | None,
+    status: GrantStatus | None,
+    params: PageParams,
+) -> tuple[list[tuple[ConsentGrant, PolicyVersion, Asset]], int]:
+    """The owner's grants across their assets (deleted ones too), newest first."""
+    query = (
+        select(ConsentGrant, PolicyVersion, Asset)
+        .join(Asset, Asset.id == ConsentGrant.asset_id)
+        .join(PolicyVersion, PolicyVersion.id == ConsentGrant.policy_version_id)
+        .where(Asset.owner_id == owner_id)
+    )
+    if asset_id is not None:
+        query = query.where(ConsentGrant.asset_id == asset_id)
+    if status is not None:
+        query = query.where(ConsentGrant.status == status)
+    order = (ConsentGrant.granted_at.desc(), ConsentGrant.id)
+    return paginate(session, query.order_by(*order), params)
+
+
+def owned_receipts_of(
+    session: Session, *, owner_id: uuid.UUID, grant_ids: list[uuid.UUID]
+) -> list[ConsentReceipt]:
+    """The owner's receipts of these grants, oldest first."""
+    if not grant_ids:
+        return []
+    return list(
+        session.exec(
+            select(ConsentReceipt)
+            .where(ConsentReceipt.owner_id == owner_id, ConsentReceipt.grant_id.in_(grant_ids))
+            .order_by(ConsentReceipt.issued_at, ConsentReceipt.id)
+        ).all()
+    )
+
+
+def assets_with_active_grants(session: Session, *, owner_id: uuid.UUID) -> set[uuid.UUID]:
+    """The owner's assets that some active grant lets be used: what there is to withdraw."""
+    return set(
+        session.exec(
+            select(ConsentGrant.asset_id)
+            .join(Asset, Asset.id == ConsentGrant.asset_id)
+            .where(Asset.owner_id == owner_id, ConsentGrant.status == GrantStatus.active)
+            .distinct()
+        ).all()
+    )

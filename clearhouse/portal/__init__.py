@@ -13,10 +13,13 @@ from clearhouse.errors import NotFound
 from clearhouse.portal import (
     account_pages,
     asset_pages,
+    audit_pages,
     dashboard,
+    grant_pages,
     payout_pages,
     policy_pages,
     statement_pages,
+    use_pages,
 )
 from clearhouse.portal.pages import PORTAL_DIR, error_page
 
@@ -27,6 +30,9 @@ ROUTERS = (
     policy_pages.router,
     statement_pages.router,
     payout_pages.router,
+    use_pages.router,
+    grant_pages.router,
+    audit_pages.router,
 )
 
 

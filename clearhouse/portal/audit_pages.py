@@ -1,0 +1,166 @@
+"""The audit log of the holder's assets, newest first and in words, each entry checked
+against its own hash; a signed checkpoint of the latest entry to keep, and its check later.
+
+The entries are those the API shows a holder (``audit.service``: their assets', deleted ones
+included), without their place in the log nor the link to the entry before, which may be
+another holder's. Checking the whole chain is for admins; a holder's proof is the checkpoint.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import Response
+
+from audit import service
+from audit.models import AuditEntry
+from clearhouse.accounts.models import Account
+from clearhouse.deps import KeysDep, ReadSessionDep, SettingsDep
+from clearhouse.errors import InvalidRequest
+from clearhouse.pagination import PageParams
+from clearhouse.portal.listing import identifier, page_params, pager
+from clearhouse.portal.pages import PageRoute, render
+from clearhouse.portal.sessions import CsrfChecked, PortalHolder
+from clearhouse.rate_limit import RateLimiterDep
+from rights.repository import get_owned_asset, list_owned_assets
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+
+@dataclass(frozen=True)
+class EventView:
+    at: datetime | None
+    sentence: str
+    by: str
+    asset: str | None
+    receipt_id: str | None
+    hash: str
+    intact: bool
+
+
+def _count(number: int, one: str, many: str) -> str:
+    return f"{number} {one if number == 1 else many}"
+
+
+def describe(action: str, details: dict[str, Any]) -> str:
+    """One entry in a sentence a holder reads; an action not named here reads as itself."""
+    if action == "asset.created":
+        return f"Registered the {details.get('kind', 'asset')} @{details.get('handle', '')}."
+    if action == "asset.updated":
+        changed = ", ".join(key.replace("_", " ") for key in details) or "nothing"
+        return f"Changed the asset's {changed}."
+    if action == "asset.deleted":
+        return "Deleted the asset, after withdrawing its grants."
+    if action == "policy.version_created":
+        return f"Set policy version {details.get('version')}."
+    if action == "grant.created":
+        return f"Consented under policy version {details.get('policy_version')}; receipt issued."
+    if action == "grant.revoked":
+        taken_down = len(details.get("generations_taken_down") or [])
+        reason = f" (“{details['reason']}”)" if details.get("reason") else ""
+        return (
+            f"Withdrew consent{reason}; receipt issued; "
+            f"{_count(taken_down, 'released clip', 'released clips')} taken down."
+        )
+    if action in ("use.approved", "use.declined"):
+        return f"{action.removeprefix('use.').capitalize()} a request to use the asset."
+    if action == "reference_image.added":
+        return "Added a reference picture."
+    if action == "reference_image.removed":
+        return "Removed a reference picture."
+    if action == "likeness.enrolled":
+        return "Enrolled the face."
+    if action == "likeness.conflict_opened":
+        return "The face matched another account's: a moderator reviews it."
+    if action.startswith("likeness.conflict_"):
+        return f"A moderator {action.removeprefix('likeness.conflict_')} the face conflict."
+    if action == "likeness.templates_destroyed":
+        return "Destroyed the face templates and their key."
+    if action == "likeness.found_by_staff_scan":
+        return "A moderator's face scan found this face."
+    return action.replace(".", ": ").replace("_", " ").capitalize() + "."
+
+
+def _view(entry: AuditEntry, account: Account, handles: dict[str, str]) -> EventView:
+    body = entry.body
+    details = body.get("details") or {}
+    actor = body.get("actor_id")
+    asset_id = body.get("asset_id")
+    return EventView(
+        at=datetime.fromisoformat(body["at"]) if body.get("at") else None,
+        sentence=describe(entry.action, details),
+        by="You" if actor == str(account.id) else "Clearhouse" if actor is None else "Staff",
+        asset=handles.get(asset_id, "a deleted asset") if asset_id else None,
+        receipt_id=details.get("receipt_id"),
+        hash=entry.hash,
+        intact=service.entry_intact(entry),
+    )
+
+
+@router.get("/audit")
+def audit_page(
+    request: Request, account: PortalHolder, session: ReadSessionDep, asset: str = "", page: int = 1
+):
+    asset_id = identifier(asset, name="asset")
+    if asset_id is not None:
+        get_owned_asset(session, owner_id=account.id, asset_id=asset_id, include_deleted=True)
+    entries, total = service.list_owner_events(
+        session,
+        owner_id=account.id,
+        asset_id=asset_id,
+        newest_first=True,
+        params=page_params(page),
+    )
+    assets, _ = list_owned_assets(
+        session, owner_id=account.id, kind=None, params=PageParams(limit=100, offset=0)
+    )
+    handles = {str(item.id): f"@{item.handle}" for item in assets}
+    return render(
+        request,
+        "audit/log.html",
+        account=account,
+        title="Audit log",
+        events=[_view(entry, account, handles) for entry in entries],
+        assets=assets,
+        filters={"asset": asset},
+        pager=pager(request, page=page, total=total),
+    )
+
+
+@router.get("/audit/checkpoint")
+def download_checkpoint(
+    account: PortalHolder, session: ReadSessionDep, settings: SettingsDep, keys: KeysDep
+):
+    """The holder's latest entry, signed (``GET /v1/audit/checkpoint``), as a file to keep."""
+    signed = service.sign_checkpoint(session, owner=account, settings=settings, keys=keys)
+    name = f"clearhouse-audit-{signed.hash[:12]}.jws"
+    return Response(
+        signed.token,
+        media_type="application/jose",
+        headers={
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@router.post("/audit/checkpoint/verify", dependencies=[CsrfChecked])
+def verify_checkpoint(
+    request: Request,
+    account: PortalHolder,
+    session: ReadSessionDep,
+    settings: SettingsDep,
+    keys: KeysDep,
+    limiter: RateLimiterDep,
+    token: Annotated[str, Form(max_length=20_000)] = "",
+):
+    if not token.strip():
+        raise InvalidRequest("Paste the checkpoint you kept (the text of its .jws file).")
+    limiter.limit_checkpoint_verify(account_id=account.id)
+    report = service.check_checkpoint(
+        session, owner=account, token=token.strip(), settings=settings, keys=keys
+    )
+    return render(
+        request, "audit/checkpoint.html", account=account, title="Checkpoint", report=report
+    )
