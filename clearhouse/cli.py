@@ -160,6 +160,7 @@ def _seed_demo(session: Session, *, settings: Settings, base_url: str) -> None:
     typer.echo(
         f"Demo holder: {email} / {password}\n"
         f"  character @captain_comet ({asset.id}) with a granted policy.\n"
+        f"Portal:   {base_url}/ (sign in with the email and password above)\n"
         f"Sign in:  curl -s -X POST {base_url}/v1/auth/token "
         f"-d username={email} -d password={password}\n"
         f"Then:     curl -s {base_url}/v1/assets -H 'Authorization: Bearer <access_token>'"
