@@ -25,6 +25,7 @@ from clearhouse.mail.outbox import Mailer
 from clearhouse.migrations import upgrade_database
 from clearhouse.openapi import install_openapi
 from clearhouse.portal import install_portal
+from clearhouse.portal.enrol_pages import UPLOAD_ROUTES as ENROL_PAGE_UPLOAD_ROUTES
 from clearhouse.rate_limit import RateLimiter
 from clearhouse.settings import Settings
 from generator.api import router as generator_router
@@ -149,7 +150,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         RequestBodyLimit,
         default_max_bytes=settings.body_max_bytes,
         route_max_bytes=dict.fromkeys(
-            (*UPLOAD_ROUTES, *REFERENCE_UPLOAD_ROUTES, *CLEARANCE_UPLOAD_ROUTES),
+            (
+                *UPLOAD_ROUTES,
+                *REFERENCE_UPLOAD_ROUTES,
+                *CLEARANCE_UPLOAD_ROUTES,
+                *ENROL_PAGE_UPLOAD_ROUTES,
+            ),
             settings.scan_max_bytes,
         ),
     )

@@ -77,6 +77,22 @@ def owned_enrolment(
     )
 
 
+def recent_enrolments(
+    session: Session, *, owner_id: uuid.UUID, limit: int
+) -> list[tuple[EnrolmentSession, Asset]]:
+    """The owner's latest enrolments of their live likenesses, newest first, each with its
+    likeness (the portal's list of what is enrolled, held or waiting for frames)."""
+    return list(
+        session.exec(
+            select(EnrolmentSession, Asset)
+            .join(Asset, Asset.id == EnrolmentSession.likeness_id)
+            .where(EnrolmentSession.owner_id == owner_id, Asset.deleted_at.is_(None))
+            .order_by(EnrolmentSession.created_at.desc(), EnrolmentSession.id.desc())
+            .limit(limit)
+        ).all()
+    )
+
+
 @dataclass(frozen=True)
 class EnrolmentOutcome:
     enrolment: EnrolmentSession

@@ -8,10 +8,10 @@ page's look lives in ``templates/`` and ``static/``; nothing is loaded from anot
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from clearhouse.portal import account_pages, dashboard
+from clearhouse.portal import account_pages, dashboard, enrol_pages
 from clearhouse.portal.pages import PORTAL_DIR
 
-ROUTERS = (account_pages.router, dashboard.router)
+ROUTERS = (account_pages.router, dashboard.router, enrol_pages.router)
 
 
 def install_portal(app: FastAPI) -> None:
