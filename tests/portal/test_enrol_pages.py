@@ -216,3 +216,21 @@ def test_a_creator_gets_a_403_page(client):
     page = client.get("/enrol")
     assert page.status_code == 403
     assert "These pages are for rights holders" in page.text
+
+
+def test_the_upload_takes_media_past_the_form_limit_but_not_past_the_media_limit(
+    client, holder, settings
+):
+    portal_sign_in(client, holder)
+    enrolment_id = _start(client)
+    token = form_token(client, f"/enrol/{enrolment_id}")
+    past_forms = b"\0" * (settings.body_max_bytes + 1)  # more than a form may carry: media
+    read = _send(client, enrolment_id, past_forms, token=token)
+    assert read.status_code == 400  # read, and refused as media that do not decode
+    assert "Not enrolled" not in read.text
+    over = client.post(
+        f"/enrol/{enrolment_id}/frames",
+        content=b"x",
+        headers={"Content-Length": str(settings.scan_max_bytes + 1)},
+    )
+    assert over.status_code == 413
