@@ -8,10 +8,15 @@ page's look lives in ``templates/`` and ``static/``; nothing is loaded from anot
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from clearhouse.portal import account_pages, dashboard, enrol_pages
+from clearhouse.portal import account_pages, dashboard, enrol_pages, review_pages
 from clearhouse.portal.pages import PORTAL_DIR
 
-ROUTERS = (account_pages.router, dashboard.router, enrol_pages.router)
+ROUTERS = (
+    account_pages.router,
+    dashboard.router,
+    enrol_pages.router,
+    review_pages.router,
+)
 
 
 def install_portal(app: FastAPI) -> None:

@@ -56,7 +56,7 @@ def _two_people() -> np.ndarray:
 
 
 def _templates(session) -> list[FaceTemplateRecord]:
-    session.expire_all()
+    session.rollback()  # a fresh snapshot: what the pages committed since
     return list(session.exec(select(FaceTemplateRecord)).all())
 
 
