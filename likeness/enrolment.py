@@ -93,6 +93,19 @@ def recent_enrolments(
     )
 
 
+def enrolled_likeness_ids(session: Session, *, owner_id: uuid.UUID) -> set[uuid.UUID]:
+    """The owner's likenesses with an enrolment that went through (directly, or accepted by
+    a moderator)."""
+    return set(
+        session.exec(
+            select(EnrolmentSession.likeness_id).where(
+                EnrolmentSession.owner_id == owner_id,
+                EnrolmentSession.status == EnrolmentStatus.enrolled,
+            )
+        ).all()
+    )
+
+
 @dataclass(frozen=True)
 class EnrolmentOutcome:
     enrolment: EnrolmentSession

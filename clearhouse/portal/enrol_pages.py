@@ -85,6 +85,7 @@ def _start_page(request: Request, session, account: Account, *, status_code=200,
         likenesses=repository.list_owned_assets(
             session, owner_id=account.id, kind=AssetKind.likeness, params=LIKENESSES_SHOWN
         )[0],
+        enrolled=enrolment.enrolled_likeness_ids(session, owner_id=account.id),
         enrolments=enrolment.recent_enrolments(
             session, owner_id=account.id, limit=RECENT_ENROLMENTS
         ),

@@ -19,7 +19,14 @@ from sqlmodel import Session, col, select
 from clearhouse.accounts.models import Account
 from clearhouse.deps import ReadSessionDep, SessionDep
 from clearhouse.pagination import PageParams
-from clearhouse.portal.pages import NOTICES, PageRoute, field_errors, render, see_other
+from clearhouse.portal.pages import (
+    NOTICES,
+    PageRoute,
+    field_errors,
+    render,
+    see_other,
+    templates,
+)
 from clearhouse.portal.sessions import CsrfChecked, PortalStaff
 from licensing.repository import flagged_outputs
 from likeness import conflicts
@@ -36,6 +43,27 @@ NOTICES.update(
         "conflict-rejected": "Claim rejected: the claimant's held templates were destroyed.",
     }
 )
+
+
+def evidence_words(evidence: dict) -> str:
+    """One piece of what an output check matched (licensing.touches), in words: what kind of
+    match, its score and where in the output. Fields this does not know are shown as they are."""
+    shown = dict(evidence)
+    words = [str(shown.pop("kind", "match"))]
+    if isinstance(shown.get("score"), float):
+        words.append(f"score {shown.pop('score'):.2f}")
+    if isinstance(shown.get("input"), int):
+        words.append(f"file {shown.pop('input') + 1}")
+    if isinstance(shown.get("frame"), int):
+        at = shown.pop("timestamp_s", None)
+        when_seen = f" at {at:.1f} s" if isinstance(at, float | int) else ""
+        words.append(f"frame {shown.pop('frame')}{when_seen}")
+    shown.pop("box", None)  # pixel coordinates: no use to a reader
+    words += [f"{key} {value}" for key, value in shown.items()]
+    return ", ".join(words)
+
+
+templates.env.filters["evidence"] = evidence_words
 
 PER_PAGE = 25
 FILTERS = [("open", "Open"), ("accepted", "Accepted"), ("rejected", "Rejected"), ("all", "All")]
