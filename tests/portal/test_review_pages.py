@@ -175,3 +175,21 @@ def test_flagged_outputs_are_listed_for_staff_with_what_was_found_and_the_genera
     portal_sign_in(client, holder)  # the face's owner sees the use on their own pages only
     refused = client.get("/review/flagged")
     assert refused.status_code == 403 and "requester@example.org" not in refused.text
+
+
+def test_a_moderator_who_is_a_party_cannot_decide(client, session, holder, conflict):
+    promote(session, holder, "moderator")  # the account that enrolled the face first
+    portal_sign_in(client, holder)
+    page = client.get(f"/review/conflicts/{conflict['id']}")
+    assert page.status_code == 200
+    assert "another moderator must decide it" in page.text
+    assert "Record the decision" not in page.text
+    refused = client.post(
+        f"/review/conflicts/{conflict['id']}/resolve",
+        data={"csrf_token": form_token(client, "/review"), "decision": "reject"},
+        follow_redirects=False,
+    )
+    assert refused.status_code == 403
+    assert "You are a party to this conflict" in refused.text
+    assert _status(client, holder, conflict["id"]) == "open"
+    assert client.get(f"/review/conflicts/{uuid.uuid4()}").status_code == 404
