@@ -12,6 +12,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Request
 from pydantic import ValidationError
+from sqlmodel import Session
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
@@ -72,7 +73,9 @@ def _check_may_enrol(account: Account) -> None:
         )
 
 
-def _start_page(request: Request, session, account: Account, *, status_code=200, **context):
+def _start_page(
+    request: Request, session: Session, account: Account, *, status_code: int = 200, **context
+):
     return render(
         request,
         "enrol/start.html",
@@ -118,6 +121,7 @@ def start_with_new_likeness(
             request, session, account, form=form, errors=field_errors(invalid), status_code=400
         )
     try:
+        # No description, keywords or example prompts: no text of it to embed (text_vectors).
         likeness = service.create_asset(session, owner=account, data=data, text_vectors=None)
     except HandleTaken as taken:
         session.rollback()  # the asset was never written; nothing of it is kept
@@ -174,7 +178,9 @@ def _challenge_page(
     )
 
 
-def _owned(session, account: Account, enrolment_id: uuid.UUID):
+def _owned(
+    session: Session, account: Account, enrolment_id: uuid.UUID
+) -> tuple[EnrolmentSession, Asset]:
     enrolling = enrolment.owned_enrolment(session, owner=account, enrolment_id=enrolment_id)
     likeness = repository.get_owned_asset(
         session, owner_id=account.id, asset_id=enrolling.likeness_id, include_deleted=True
