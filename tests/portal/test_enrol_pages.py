@@ -14,7 +14,7 @@ import uuid
 
 import numpy as np
 import pytest
-from enrolling import picture, video
+from enrolling import OBAMA, photo, picture, video
 from faces import FACES_DIR
 from factories import create_asset, sign_up
 from PIL import Image
@@ -234,3 +234,29 @@ def test_the_upload_takes_media_past_the_form_limit_but_not_past_the_media_limit
         headers={"Content-Length": str(settings.scan_max_bytes + 1)},
     )
     assert over.status_code == 413
+
+
+@pytest.mark.still_photos
+def test_photos_enrol_too_and_a_thirteenth_file_is_refused_before_any_is_read(
+    client, holder, session
+):
+    portal_sign_in(client, holder)
+    enrolment_id = _start(client)
+    token = form_token(client, f"/enrol/{enrolment_id}")
+    too_many = [("files", (f"{n}.jpg", b"x", "image/jpeg")) for n in range(13)]
+    refused = client.post(
+        f"/enrol/{enrolment_id}/frames", data={"csrf_token": token}, files=too_many
+    )
+    assert refused.status_code == 400 and "Upload refused" in refused.text
+    assert _templates(session) == []
+
+    photos = [("files", (name, photo(name), "image/jpeg")) for name in OBAMA]
+    answer = client.post(
+        f"/enrol/{enrolment_id}/frames",
+        data={"csrf_token": token},
+        files=photos,
+        follow_redirects=False,
+    )
+    assert answer.status_code == 303, answer.text
+    assert answer.headers["location"].endswith("?notice=face-enrolled")
+    assert len(_templates(session)) == 3
