@@ -24,8 +24,8 @@ from clearhouse.keys import KeyRing
 from clearhouse.mail.outbox import Mailer
 from clearhouse.migrations import upgrade_database
 from clearhouse.openapi import install_openapi
+from clearhouse.portal import UPLOAD_ROUTES as PORTAL_UPLOAD_ROUTES
 from clearhouse.portal import install_portal
-from clearhouse.portal.asset_pages import UPLOAD_ROUTES as PORTAL_UPLOAD_ROUTES
 from clearhouse.rate_limit import RateLimiter
 from clearhouse.settings import Settings
 from generator.api import router as generator_router

@@ -77,6 +77,35 @@ def owned_enrolment(
     )
 
 
+def recent_enrolments(
+    session: Session, *, owner_id: uuid.UUID, limit: int
+) -> list[tuple[EnrolmentSession, Asset]]:
+    """The owner's latest enrolments of their live likenesses, newest first, each with its
+    likeness (the portal's list of what is enrolled, held or waiting for frames)."""
+    return list(
+        session.exec(
+            select(EnrolmentSession, Asset)
+            .join(Asset, Asset.id == EnrolmentSession.likeness_id)
+            .where(EnrolmentSession.owner_id == owner_id, Asset.deleted_at.is_(None))
+            .order_by(EnrolmentSession.created_at.desc(), EnrolmentSession.id.desc())
+            .limit(limit)
+        ).all()
+    )
+
+
+def enrolled_likeness_ids(session: Session, *, owner_id: uuid.UUID) -> set[uuid.UUID]:
+    """The owner's likenesses with an enrolment that went through (directly, or accepted by
+    a moderator)."""
+    return set(
+        session.exec(
+            select(EnrolmentSession.likeness_id).where(
+                EnrolmentSession.owner_id == owner_id,
+                EnrolmentSession.status == EnrolmentStatus.enrolled,
+            )
+        ).all()
+    )
+
+
 @dataclass(frozen=True)
 class EnrolmentOutcome:
     enrolment: EnrolmentSession

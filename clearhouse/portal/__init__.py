@@ -15,9 +15,11 @@ from clearhouse.portal import (
     asset_pages,
     audit_pages,
     dashboard,
+    enrol_pages,
     grant_pages,
     payout_pages,
     policy_pages,
+    review_pages,
     statement_pages,
     use_pages,
 )
@@ -33,7 +35,11 @@ ROUTERS = (
     use_pages.router,
     grant_pages.router,
     audit_pages.router,
+    enrol_pages.router,
+    review_pages.router,
 )
+# Pages that take media: the body limit of the API's uploads applies to them (app.py).
+UPLOAD_ROUTES = (*asset_pages.UPLOAD_ROUTES, *enrol_pages.UPLOAD_ROUTES)
 
 
 def install_portal(app: FastAPI) -> None:

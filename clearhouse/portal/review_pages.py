@@ -1,0 +1,232 @@
+"""The moderators' pages: face conflicts (one face enrolled by two accounts) and the outputs
+the output check blocked.
+
+Staff only (``PortalStaff``): these pages show who the parties are, their likenesses and the
+faces' similarity, which nobody else may see. Conflicts are listed, read and decided with
+the same service calls as the API's routes (likeness/api.py): ``conflicts.visible_conflicts``,
+``visible_conflict`` and ``resolve_conflict``, so a moderator who is a party to a conflict
+cannot decide it here either.
+"""
+
+import uuid
+from collections.abc import Iterable
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Form, Query, Request
+from pydantic import ValidationError
+from sqlmodel import Session, col, select
+
+from clearhouse.accounts.models import Account
+from clearhouse.deps import ReadSessionDep, SessionDep
+from clearhouse.pagination import PageParams
+from clearhouse.portal.pages import (
+    NOTICES,
+    PageRoute,
+    field_errors,
+    render,
+    see_other,
+    templates,
+)
+from clearhouse.portal.sessions import CsrfChecked, PortalStaff
+from licensing.repository import flagged_outputs
+from likeness import conflicts
+from likeness.models import ConflictStatus, LikenessConflict
+from likeness.runtime import LikenessDep
+from likeness.schemas import ConflictResolution
+from rights.models import Asset
+
+router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+NOTICES.update(
+    {
+        "conflict-accepted": "Claim accepted: the claimant's face is enrolled.",
+        "conflict-rejected": "Claim rejected: the claimant's held templates were destroyed.",
+    }
+)
+
+
+def evidence_words(evidence: dict) -> str:
+    """One piece of what an output check matched (licensing.touches), in words: what kind of
+    match, its score and where in the output. Fields this does not know are shown as they are."""
+    shown = dict(evidence)
+    words = [str(shown.pop("kind", "match"))]
+    if isinstance(shown.get("score"), float):
+        words.append(f"score {shown.pop('score'):.2f}")
+    if isinstance(shown.get("input"), int):
+        words.append(f"file {shown.pop('input') + 1}")
+    if isinstance(shown.get("frame"), int):
+        at = shown.pop("timestamp_s", None)
+        when_seen = f" at {at:.1f} s" if isinstance(at, float | int) else ""
+        words.append(f"frame {shown.pop('frame')}{when_seen}")
+    shown.pop("box", None)  # pixel coordinates: no use to a reader
+    words += [f"{key} {value}" for key, value in shown.items()]
+    return ", ".join(words)
+
+
+templates.env.filters["evidence"] = evidence_words
+
+PER_PAGE = 25
+FILTERS = [("open", "Open"), ("accepted", "Accepted"), ("rejected", "Rejected"), ("all", "All")]
+Offset = Annotated[int, Query(ge=0, le=1_000_000)]
+
+
+def _paging(offset: int, total: int) -> dict:
+    return {
+        "offset": offset,
+        "per_page": PER_PAGE,
+        "total": total,
+        "previous": max(0, offset - PER_PAGE) if offset > 0 else None,
+        "next": offset + PER_PAGE if offset + PER_PAGE < total else None,
+    }
+
+
+def _parties(
+    session: Session, rows: Iterable[LikenessConflict]
+) -> tuple[dict[uuid.UUID, Account], dict[uuid.UUID, Asset]]:
+    """The accounts and likenesses of ``rows``, by id, in two queries."""
+    rows = list(rows)
+    account_ids = {c.claimant_id for c in rows} | {c.existing_owner_id for c in rows}
+    asset_ids = {c.claimant_likeness_id for c in rows} | {c.existing_likeness_id for c in rows}
+    accounts = session.exec(select(Account).where(col(Account.id).in_(account_ids))).all()
+    assets = session.exec(select(Asset).where(col(Asset.id).in_(asset_ids))).all()
+    return {a.id: a for a in accounts}, {a.id: a for a in assets}
+
+
+@router.get("/review")
+def review_home(request: Request, staff: PortalStaff, session: ReadSessionDep):
+    open_conflicts = conflicts.visible_conflicts(
+        session, viewer=staff, status=ConflictStatus.open, params=PageParams(limit=1, offset=0)
+    )[1]
+    flagged = flagged_outputs(session, params=PageParams(limit=1, offset=0))[1]
+    return render(
+        request,
+        "review/home.html",
+        account=staff,
+        title="Review",
+        open_conflicts=open_conflicts,
+        flagged=flagged,
+    )
+
+
+@router.get("/review/conflicts")
+def conflict_queue(
+    request: Request,
+    staff: PortalStaff,
+    session: ReadSessionDep,
+    show: Literal["open", "accepted", "rejected", "all"] = "open",
+    offset: Offset = 0,
+):
+    status = None if show == "all" else ConflictStatus(show)
+    rows, total = conflicts.visible_conflicts(
+        session, viewer=staff, status=status, params=PageParams(limit=PER_PAGE, offset=offset)
+    )
+    accounts, assets = _parties(session, rows)
+    return render(
+        request,
+        "review/conflicts.html",
+        account=staff,
+        title="Face conflicts",
+        conflicts=rows,
+        accounts=accounts,
+        assets=assets,
+        show=show,
+        filters=[
+            ("open", "Open"),
+            ("accepted", "Accepted"),
+            ("rejected", "Rejected"),
+            ("all", "All"),
+        ],
+        **_paging(offset, total),
+    )
+
+
+def _conflict_page(
+    request: Request,
+    session: Session,
+    staff: Account,
+    conflict: LikenessConflict,
+    *,
+    status_code: int = 200,
+    form: dict | None = None,
+    errors: dict | None = None,
+):
+    accounts, assets = _parties(session, [conflict])
+    return render(
+        request,
+        "review/conflict.html",
+        account=staff,
+        title="Face conflict",
+        status_code=status_code,
+        conflict=conflict,
+        claimant=accounts[conflict.claimant_id],
+        existing_owner=accounts[conflict.existing_owner_id],
+        claimant_likeness=assets[conflict.claimant_likeness_id],
+        existing_likeness=assets[conflict.existing_likeness_id],
+        decider=accounts.get(conflict.resolved_by) if conflict.resolved_by else None,
+        party=staff.id in (conflict.claimant_id, conflict.existing_owner_id),
+        form=form or {},
+        errors=errors or {},
+    )
+
+
+@router.get("/review/conflicts/{conflict_id}")
+def conflict_page(
+    request: Request, conflict_id: uuid.UUID, staff: PortalStaff, session: ReadSessionDep
+):
+    conflict = conflicts.visible_conflict(session, viewer=staff, conflict_id=conflict_id)
+    return _conflict_page(request, session, staff, conflict)
+
+
+@router.post("/review/conflicts/{conflict_id}/resolve", dependencies=[CsrfChecked])
+def resolve_conflict(
+    request: Request,
+    conflict_id: uuid.UUID,
+    staff: PortalStaff,
+    session: SessionDep,
+    runtime: LikenessDep,
+    decision: Annotated[str, Form(max_length=20)] = "",
+    note: Annotated[str, Form(max_length=2000)] = "",
+):
+    """Accept or reject the claim, as POST /v1/likeness/conflicts/{id}/resolve does."""
+    form = {"decision": decision, "note": note}
+    try:
+        body = ConflictResolution(decision=decision, note=note.strip() or None)
+    except ValidationError as invalid:
+        errors = field_errors(invalid)
+        if "decision" in errors:
+            errors["decision"] = "Choose whether to accept or to reject the claim."
+        conflict = conflicts.visible_conflict(session, viewer=staff, conflict_id=conflict_id)
+        return _conflict_page(
+            request, session, staff, conflict, status_code=400, form=form, errors=errors
+        )
+    conflicts.resolve_conflict(
+        session,
+        moderator=staff,
+        conflict_id=conflict_id,
+        accept=body.decision == "accept",
+        note=body.note,
+        runtime=runtime,
+    )
+    return see_other(
+        f"/review/conflicts/{conflict_id}",
+        notice="conflict-accepted" if body.decision == "accept" else "conflict-rejected",
+    )
+
+
+@router.get("/review/flagged")
+def flagged_page(request: Request, staff: PortalStaff, session: ReadSessionDep, offset: Offset = 0):
+    rows, total = flagged_outputs(session, params=PageParams(limit=PER_PAGE, offset=offset))
+    owners = session.exec(
+        select(Account).where(
+            col(Account.id).in_({asset.owner_id for row in rows for _, asset in row.found})
+        )
+    ).all()
+    return render(
+        request,
+        "review/flagged.html",
+        account=staff,
+        title="Flagged outputs",
+        flagged=rows,
+        owners={owner.id: owner for owner in owners},
+        **_paging(offset, total),
+    )
