@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 from portal_client import form_token, portal_sign_in, post_form
 
 from clearhouse.app import create_app
-from clearhouse.portal import ROUTERS
+from clearhouse.portal import ROUTERS, UPLOAD_ROUTES
 from clearhouse.portal.sessions import check_csrf
 from clearhouse.settings import Settings
 
@@ -208,6 +208,6 @@ def test_every_form_a_page_posts_to_checks_its_csrf_token() -> None:
         for route in router.routes
         if "POST" in route.methods and check_csrf not in set(_dependencies(route.dependant))
     }
-    # The upload checks the token itself, on the form it parses with the upload's limits
-    # (tests/portal/test_asset_pages.py refuses an upload without it).
-    assert unchecked == {"/assets/{asset_id}/references"}
+    # An upload checks the token itself, on the form it parses with the upload's limits
+    # (test_asset_pages.py and test_enrol_pages.py refuse an upload without it).
+    assert unchecked == {path for _, path in UPLOAD_ROUTES}
