@@ -2,24 +2,29 @@
 page audited (axe-core, phone width, nothing from another host) and photographed under
 test-artifacts/."""
 
+import time
 from collections.abc import Iterator
 from mailbox import mail_to
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from browser import audit
-from factories import PASSWORD
+from browser import audit, watched_page
+from factories import PASSWORD, promote, sign_up
+from generating import generation_body
 from live_server import uvicorn_in_thread
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
+from sqlmodel import Session
 
+from clearhouse.db import build_engine
 from clearhouse.settings import Settings
 
 
 @pytest.fixture
 def portal(settings: Settings) -> Iterator[str]:
-    """The app on a real HTTP server; its URL."""
-    with uvicorn_in_thread(settings) as url:
+    """The app on a real HTTP server, its generation worker running; its URL."""
+    with uvicorn_in_thread(settings.model_copy(update={"generation_worker": True})) as url:
         yield url
 
 
@@ -102,16 +107,116 @@ def set_a_policy(page: Page, asset_url: str) -> None:
     expect(page.get_by_role("status")).to_be_visible()
 
 
-def test_a_holder_registers_a_character_and_sets_its_policy(page: Page, portal: str) -> None:
-    sign_up_in_the_browser(page, portal, name="Grace Hopper", email="grace@example.org")
-    follow_the_emailed_link(page, portal, "grace@example.org")
-    sign_in_in_the_browser(page, email="grace@example.org")
+def sign_up_and_in(page: Page, portal: str, *, name: str, email: str) -> None:
+    sign_up_in_the_browser(page, portal, name=name, email=email)
+    follow_the_emailed_link(page, portal, email)
+    sign_in_in_the_browser(page, email=email)
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Hello, {name}")
 
-    asset_url = register_a_character(page, portal)
-    set_a_policy(page, asset_url)
 
-    page.goto(asset_url)
-    audit(page, "asset-with-policy")
-    page.goto(f"{portal}/assets")
-    expect(page.get_by_role("link", name="Captain Comet")).to_be_visible()
-    audit(page, "assets")
+def a_creator_generates(portal: str, prompt: str) -> str:
+    """A creator, through the API, has a video made of ``prompt``; its generation's id, once
+    released."""
+    with httpx.Client(base_url=portal, timeout=60) as api:
+        creator = sign_up(api, role="creator")
+        asked = api.post("/v1/generations", headers=creator.headers, json=generation_body(prompt))
+        assert asked.status_code == 201, asked.text
+        assert asked.json()["clearance"]["outcome"] == "cleared", asked.text
+        generation_id = asked.json()["generation"]["id"]
+        deadline = time.monotonic() + 180
+        while (state := generation_state(api, creator, generation_id)) != "released":
+            assert state in {"queued", "generating", "checking_output"}, state
+            assert time.monotonic() < deadline, f"the generation is still {state}"
+            time.sleep(0.25)
+    return generation_id
+
+
+def generation_state(api: httpx.Client, creator, generation_id: str) -> str:
+    answer = api.get(f"/v1/generations/{generation_id}", headers=creator.headers)
+    assert answer.status_code == 200, answer.text
+    return answer.json()["state"]
+
+
+def test_a_holder_registers_consents_sees_the_use_revokes_and_reads_the_statement(
+    browser: Browser, portal: str
+) -> None:
+    """The issue's path: a holder signs up, registers a character, sets a policy, sees a
+    creator's generation of it among the uses, revokes, downloads the receipt and a statement;
+    a second holder cannot open the first's pages."""
+    with watched_page(browser) as page:
+        page.on("dialog", lambda dialog: dialog.accept())  # the confirmations of portal.js
+        sign_up_and_in(page, portal, name="Grace Hopper", email="grace@example.org")
+        asset_url = register_a_character(page, portal)
+        set_a_policy(page, asset_url)
+        page.goto(asset_url)
+        audit(page, "asset-with-policy")
+        page.goto(f"{portal}/assets")
+        expect(page.get_by_role("link", name="Captain Comet")).to_be_visible()
+        audit(page, "assets")
+
+        a_creator_generates(portal, "Captain Comet flying over a quiet harbour at dawn")
+
+        page.goto(f"{portal}/uses")
+        use = page.locator("li", has_text="Captain Comet flying over a quiet harbour").first
+        expect(use.locator(".state")).to_have_text("Released")
+        expect(use.get_by_role("img")).to_be_visible()
+        assert use.get_by_role("img").evaluate("image => image.naturalWidth") > 0
+        audit(page, "uses")
+
+        page.goto(f"{portal}/dashboard")
+        audit(page, "dashboard-with-earnings")
+        page.goto(f"{portal}/grants")
+        audit(page, "grants")
+        page.get_by_role("button", name="Withdraw", exact=True).first.click()
+        expect(page.get_by_role("heading", level=1)).to_contain_text("receipt", ignore_case=True)
+        audit(page, "receipt")
+        receipt_url = page.url.split("?")[0]
+        with page.expect_download() as receipt:
+            page.get_by_role("link", name="Download the receipt").click()
+        with httpx.Client(base_url=portal) as api:
+            checked = api.post("/v1/receipts/verify", json={"token": _text(receipt.value).strip()})
+        assert checked.status_code == 200, checked.text
+        assert checked.json()["valid"] is True, checked.text
+        assert checked.json()["consent"]["state"] == "withdrawn"
+
+        page.goto(f"{portal}/statements")
+        audit(page, "statements")
+        with page.expect_download() as statement:
+            page.get_by_role("link", name="Download CSV").first.click()
+        assert "captain_comet" in _text(statement.value)
+
+        for name, path in [("payouts", "/payouts"), ("audit-log", "/audit"), ("enrol", "/enrol")]:
+            page.goto(f"{portal}{path}")
+            audit(page, name)
+
+    with watched_page(browser) as stranger:
+        sign_up_and_in(stranger, portal, name="Ida Stranger", email="ida@example.org")
+        for url in (asset_url, f"{asset_url}/policy", f"{asset_url}/edit", receipt_url):
+            stranger.goto(url)
+            expect(stranger.get_by_role("heading", level=1)).to_have_text("Not found")
+        assert stranger.request.get(f"{receipt_url}/download").status == 404
+        stranger.goto(f"{portal}/uses")
+        expect(stranger.get_by_text("Captain Comet flying over")).to_have_count(0)
+        audit(stranger, "uses-empty")
+
+
+def _text(download) -> str:
+    return Path(download.path()).read_text()
+
+
+def test_a_moderators_pages(page: Page, portal: str, settings: Settings) -> None:
+    with httpx.Client(base_url=portal) as api:
+        moderator = sign_up(api)
+    engine = build_engine(settings.resolved_database_url)
+    with Session(engine) as session:
+        promote(session, moderator, "moderator")
+    engine.dispose()
+
+    page.goto(f"{portal}/sign-in")
+    sign_in_in_the_browser(page, email=moderator.email)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Review").click()
+    audit(page, "review")
+    for name, path in [("review-conflicts", "/review/conflicts"), ("flagged", "/review/flagged")]:
+        page.goto(f"{portal}{path}")
+        expect(page.get_by_role("heading", level=1)).to_be_visible()
+        audit(page, name)
