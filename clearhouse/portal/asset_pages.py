@@ -11,7 +11,7 @@ from functools import partial
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Form, Query, Request
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from sqlmodel import Session
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
@@ -59,12 +59,52 @@ NOTICES.update(
 )
 
 Text = Annotated[str, Form(max_length=6000)]
-LongText = Annotated[str, Form(max_length=60_000)]
 
 
 def _lines(text: str) -> list[str]:
     """One entry per line of a text area, blank lines dropped."""
     return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+class AssetFields(BaseModel):
+    """What the registration and edit forms both send, as typed."""
+
+    name: str = Field("", max_length=6000)
+    handle: str = Field("", max_length=6000)
+    aliases: str = Field("", max_length=60_000)
+    description: str = Field("", max_length=60_000)
+    keywords: str = Field("", max_length=60_000)
+    example_prompts: str = Field("", max_length=60_000)
+
+    def as_typed(self, kind: str) -> dict[str, str]:
+        """For the form shown again."""
+        return {"kind": kind, **self.model_dump()}
+
+    def parsed(self) -> dict:
+        """For the API's schema: text trimmed, one list entry per line."""
+        return {
+            "name": self.name.strip(),
+            "handle": self.handle.strip(),
+            "aliases": _lines(self.aliases),
+            "description": self.description.strip(),
+            "keywords": _lines(self.keywords),
+            "example_prompts": _lines(self.example_prompts),
+        }
+
+
+AssetForm = Annotated[AssetFields, Form()]
+
+
+def _texts(matching, data: AssetCreate | AssetUpdate):
+    """The asset's texts embedded for the IP text check, before any write transaction
+    begins, as the API's routes do."""
+    return matching.embed_texts(
+        semantic_texts(
+            description=data.description,
+            example_prompts=data.example_prompts,
+            keywords=data.keywords,
+        )
+    )
 
 
 def _asset_form(asset: Asset) -> dict[str, str]:
@@ -146,47 +186,19 @@ def register_asset(
     account: PortalHolder,
     matching: MatchingDep,
     session: SessionDep,
+    fields: AssetForm,
     kind: Text = "",
-    name: Text = "",
-    handle: Text = "",
-    aliases: LongText = "",
-    description: LongText = "",
-    keywords: LongText = "",
-    example_prompts: LongText = "",
 ):
-    form = {
-        "kind": kind,
-        "name": name,
-        "handle": handle,
-        "aliases": aliases,
-        "description": description,
-        "keywords": keywords,
-        "example_prompts": example_prompts,
-    }
+    form = fields.as_typed(kind)
     if kind not in {k.value for k in REGISTRABLE_KINDS}:
         errors = {"kind": "Choose a character or a style. A face is enrolled, not registered."}
         return _registration_form(request, account, form=form, errors=errors, status_code=400)
     try:
-        data = AssetCreate(
-            kind=kind,
-            name=name.strip(),
-            handle=handle.strip(),
-            aliases=_lines(aliases),
-            description=description.strip(),
-            keywords=_lines(keywords),
-            example_prompts=_lines(example_prompts),
-        )
+        data = AssetCreate(kind=kind, **fields.parsed())
     except ValidationError as invalid:
         errors = _list_errors(invalid)
         return _registration_form(request, account, form=form, errors=errors, status_code=400)
-    # Embedded before the write transaction's first statement, as the API route does.
-    texts = matching.embed_texts(
-        semantic_texts(
-            description=data.description,
-            example_prompts=data.example_prompts,
-            keywords=data.keywords,
-        )
-    )
+    texts = _texts(matching, data)
     try:
         asset = service.create_asset(session, owner=account, data=data, text_vectors=texts)
     except HandleTaken as taken:
@@ -276,44 +288,17 @@ def edit_asset(
     matching: MatchingDep,
     session: SessionDep,
     settings: SettingsDep,
-    name: Text = "",
-    handle: Text = "",
-    aliases: LongText = "",
-    description: LongText = "",
-    keywords: LongText = "",
-    example_prompts: LongText = "",
+    fields: AssetForm,
 ):
     asset = repository.get_owned_asset(reading, owner_id=account.id, asset_id=asset_id)
-    form = {
-        "kind": asset.kind.value,
-        "name": name,
-        "handle": handle,
-        "aliases": aliases,
-        "description": description,
-        "keywords": keywords,
-        "example_prompts": example_prompts,
-    }
+    form = fields.as_typed(asset.kind.value)
     try:
-        changes = AssetUpdate(
-            name=name.strip(),
-            handle=handle.strip(),
-            aliases=_lines(aliases),
-            description=description.strip(),
-            keywords=_lines(keywords),
-            example_prompts=_lines(example_prompts),
-        )
+        changes = AssetUpdate(**fields.parsed())
     except ValidationError as invalid:
         return _edit_form(
             request, account, asset, form=form, errors=_list_errors(invalid), status_code=400
         )
-    # Embedded before the write transaction begins, as the API route does.
-    texts = matching.embed_texts(
-        semantic_texts(
-            description=changes.description,
-            example_prompts=changes.example_prompts,
-            keywords=changes.keywords,
-        )
-    )
+    texts = _texts(matching, changes)
     asset = repository.get_owned_asset(session, owner_id=account.id, asset_id=asset_id)
     try:
         service.update_asset(
