@@ -57,6 +57,11 @@ def test_a_person_signs_up_verifies_signs_in_and_out(page: Page, portal: str) ->
     page.goto(f"{portal}/")
     expect(page).to_have_url(f"{portal}/sign-in")
     audit(page, "sign-in")
+    # A keyboard's first stop is the link past the menu, and it lands on the content.
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("link", name="Skip to the content")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page.locator("main")).to_be_focused()
 
     page.goto(f"{portal}/sign-up")
     page.get_by_label("Your name").fill("Ada Lovelace")
@@ -67,7 +72,12 @@ def test_a_person_signs_up_verifies_signs_in_and_out(page: Page, portal: str) ->
 
     sign_up_in_the_browser(page, portal, name="Ada Lovelace", email="ada@example.org")
     follow_the_emailed_link(page, portal, "ada@example.org")
-    sign_in_in_the_browser(page, email="ada@example.org")
+    # Signing in with the keyboard alone: the email field, Tab, the password, Enter.
+    page.get_by_label("Email").focus()
+    page.keyboard.type("ada@example.org")
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
     expect(page.get_by_role("heading", level=1)).to_have_text("Hello, Ada Lovelace")
     audit(page, "dashboard")
 
