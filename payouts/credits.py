@@ -12,7 +12,7 @@ import uuid
 from datetime import datetime
 
 import stripe
-from sqlalchemy import Engine
+from sqlalchemy import Engine, bindparam
 from sqlmodel import Session, col, select
 
 from clearhouse.db import write_session
@@ -191,17 +191,23 @@ def require_credits(
         )
 
 
+# Read by every clearance that costs something: a Core statement built once (building a
+# query and its cache key costs more than the database takes to answer it), run on the
+# session's connection; it reads the rows anew each time.
+_UNFINISHED_QUOTES = (
+    select(Clearance.quote)
+    .join(GenerationJob, col(GenerationJob.clearance_id) == Clearance.id)
+    .where(
+        GenerationJob.requester_id == bindparam("creator_id"),
+        col(GenerationJob.state).not_in(sorted(FINAL_STATES)),
+    )
+)
+
+
 def _held_by_unfinished_generations(
     session: Session, *, creator_id: uuid.UUID, currency: str
 ) -> int:
     """What the creator's generations that are not final yet will be charged on release: their
     clearances' quotes (released ones are in the wallet's balance already)."""
-    quotes = session.exec(
-        select(Clearance.quote)
-        .join(GenerationJob, col(GenerationJob.clearance_id) == Clearance.id)
-        .where(
-            GenerationJob.requester_id == creator_id,
-            col(GenerationJob.state).not_in(list(FINAL_STATES)),
-        )
-    ).all()
+    quotes = session.connection().execute(_UNFINISHED_QUOTES, {"creator_id": creator_id}).scalars()
     return sum(quote["total_minor"] for quote in quotes if quote and quote["currency"] == currency)
