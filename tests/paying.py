@@ -55,6 +55,18 @@ def holders_who_earned(
     return holders
 
 
+def earn(engine: Engine, holder_id: uuid.UUID, amount: int, *, currency: str = "USD") -> None:
+    """A use that puts exactly ``amount`` on an existing holder's payable (a 100% share)."""
+    (creator,), _ = people(engine, creators=1, holders=0)
+    licence = [(holder_id, amount, 10_000)]
+    with write_transaction(engine) as session:
+        post_usages(
+            session,
+            [usage(engine, creator_id=creator, licences=licence, currency=currency)],
+            now=utcnow(),
+        )
+
+
 def onboard(engine: Engine, settings: Settings, holders: list[uuid.UUID]) -> dict[uuid.UUID, str]:
     """Each holder's connected account at the fake, made as the onboarding route makes it."""
     with Session(engine) as session:

@@ -10,7 +10,7 @@ import uuid
 from functools import partial
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Request
 from pydantic import BaseModel, Field, ValidationError
 from sqlmodel import Session
 from starlette.datastructures import UploadFile
@@ -21,7 +21,7 @@ from clearhouse.accounts.models import Account
 from clearhouse.deps import EngineDep, KeysDep, ReadSessionDep, SessionDep, SettingsDep
 from clearhouse.errors import ClearhouseError
 from clearhouse.media import DECODING_ERRORS, MediaError, MediaTooLarge
-from clearhouse.pagination import PageParams
+from clearhouse.portal.listing import Page, page_params, pager
 from clearhouse.portal.pages import NOTICES, PageRoute, field_errors, render, see_other
 from clearhouse.portal.policy_words import describe
 from clearhouse.portal.sessions import CsrfChecked, PortalHolder, check_csrf
@@ -45,7 +45,6 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 #: The portal's upload route, for the body size limit (clearhouse/body_limits.py).
 UPLOAD_ROUTES = (("POST", "/assets/{asset_id}/references"),)
 
-ASSETS_PER_PAGE = 20
 REGISTRABLE_KINDS = (AssetKind.character, AssetKind.style)
 
 NOTICES.update(
@@ -137,14 +136,12 @@ def asset_list(
     account: PortalHolder,
     session: ReadSessionDep,
     kind: AssetKind | None = None,
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page: Page = 1,
 ):
-    params = PageParams(limit=ASSETS_PER_PAGE, offset=(page - 1) * ASSETS_PER_PAGE)
     assets, total = repository.list_owned_assets(
-        session, owner_id=account.id, kind=kind, params=params
+        session, owner_id=account.id, kind=kind, params=page_params(page)
     )
     grants = repository.active_grant_counts(session, asset_ids=[asset.id for asset in assets])
-    pages = max((total + ASSETS_PER_PAGE - 1) // ASSETS_PER_PAGE, 1)
     return render(
         request,
         "assets/list.html",
@@ -155,8 +152,7 @@ def asset_list(
         total=total,
         kind=kind,
         kinds=list(AssetKind),
-        page=page,
-        pages=pages,
+        pager=pager(request, page=page, total=total),
     )
 
 

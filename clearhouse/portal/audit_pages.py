@@ -19,7 +19,7 @@ from clearhouse.accounts.models import Account
 from clearhouse.deps import KeysDep, ReadSessionDep, SettingsDep
 from clearhouse.errors import InvalidRequest
 from clearhouse.pagination import PageParams
-from clearhouse.portal.listing import identifier, page_params, pager
+from clearhouse.portal.listing import Page, identifier, page_params, pager
 from clearhouse.portal.pages import PageRoute, render
 from clearhouse.portal.sessions import CsrfChecked, PortalHolder
 from clearhouse.rate_limit import RateLimiterDep
@@ -100,7 +100,11 @@ def _view(entry: AuditEntry, account: Account, handles: dict[str, str]) -> Event
 
 @router.get("/audit")
 def audit_page(
-    request: Request, account: PortalHolder, session: ReadSessionDep, asset: str = "", page: int = 1
+    request: Request,
+    account: PortalHolder,
+    session: ReadSessionDep,
+    asset: str = "",
+    page: Page = 1,
 ):
     asset_id = identifier(asset, name="asset")
     if asset_id is not None:

@@ -24,7 +24,7 @@ from clearhouse.deps import KeysDep, ReadSessionDep, SessionDep, SettingsDep
 from clearhouse.errors import InvalidRequest
 from clearhouse.keys import KeyRing
 from clearhouse.pagination import PageParams
-from clearhouse.portal.listing import choice, identifier, page_params, pager
+from clearhouse.portal.listing import Page, choice, identifier, page_params, pager
 from clearhouse.portal.pages import NOTICES, PageRoute, render, see_other
 from clearhouse.portal.sessions import CsrfChecked, PortalAccount
 from clearhouse.settings import Settings
@@ -61,7 +61,7 @@ def grants_page(
     session: ReadSessionDep,
     asset: str = "",
     status: str = "",
-    page: int = 1,
+    page: Page = 1,
 ):
     asset_id = identifier(asset, name="asset")
     if asset_id is not None:

@@ -8,16 +8,19 @@ import math
 import uuid
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TypeVar
+from typing import Annotated, TypeVar
 from urllib.parse import urlencode
 
-from fastapi import Request
+from fastapi import Query, Request
 
 from clearhouse.errors import InvalidRequest
 from clearhouse.pagination import PageParams
 
 PAGE_SIZE = 20
 Choice = TypeVar("Choice", bound=StrEnum)
+
+Page = Annotated[int, Query(ge=1, le=100_000, description="Which page of the list, from 1.")]
+"""A list page's ``page`` parameter: past the bounds it is a 400 page, never a huge OFFSET."""
 
 
 def page_params(page: int) -> PageParams:

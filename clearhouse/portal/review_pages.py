@@ -12,13 +12,14 @@ import uuid
 from collections.abc import Iterable
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Form, Request
 from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
 from clearhouse.accounts.models import Account
 from clearhouse.deps import ReadSessionDep, SessionDep
 from clearhouse.pagination import PageParams
+from clearhouse.portal.listing import Page, page_params, pager
 from clearhouse.portal.pages import (
     NOTICES,
     PageRoute,
@@ -65,19 +66,7 @@ def evidence_words(evidence: dict) -> str:
 
 templates.env.filters["evidence"] = evidence_words
 
-PER_PAGE = 25
 FILTERS = [("open", "Open"), ("accepted", "Accepted"), ("rejected", "Rejected"), ("all", "All")]
-Offset = Annotated[int, Query(ge=0, le=1_000_000)]
-
-
-def _paging(offset: int, total: int) -> dict:
-    return {
-        "offset": offset,
-        "per_page": PER_PAGE,
-        "total": total,
-        "previous": max(0, offset - PER_PAGE) if offset > 0 else None,
-        "next": offset + PER_PAGE if offset + PER_PAGE < total else None,
-    }
 
 
 def _parties(
@@ -114,11 +103,11 @@ def conflict_queue(
     staff: PortalStaff,
     session: ReadSessionDep,
     show: Literal["open", "accepted", "rejected", "all"] = "open",
-    offset: Offset = 0,
+    page: Page = 1,
 ):
     status = None if show == "all" else ConflictStatus(show)
     rows, total = conflicts.visible_conflicts(
-        session, viewer=staff, status=status, params=PageParams(limit=PER_PAGE, offset=offset)
+        session, viewer=staff, status=status, params=page_params(page)
     )
     accounts, assets = _parties(session, rows)
     return render(
@@ -130,13 +119,8 @@ def conflict_queue(
         accounts=accounts,
         assets=assets,
         show=show,
-        filters=[
-            ("open", "Open"),
-            ("accepted", "Accepted"),
-            ("rejected", "Rejected"),
-            ("all", "All"),
-        ],
-        **_paging(offset, total),
+        filters=FILTERS,
+        pager=pager(request, page=page, total=total),
     )
 
 
@@ -214,8 +198,8 @@ def resolve_conflict(
 
 
 @router.get("/review/flagged")
-def flagged_page(request: Request, staff: PortalStaff, session: ReadSessionDep, offset: Offset = 0):
-    rows, total = flagged_outputs(session, params=PageParams(limit=PER_PAGE, offset=offset))
+def flagged_page(request: Request, staff: PortalStaff, session: ReadSessionDep, page: Page = 1):
+    rows, total = flagged_outputs(session, params=page_params(page))
     owners = session.exec(
         select(Account).where(
             col(Account.id).in_({asset.owner_id for row in rows for _, asset in row.found})
@@ -228,5 +212,5 @@ def flagged_page(request: Request, staff: PortalStaff, session: ReadSessionDep, 
         title="Flagged outputs",
         flagged=rows,
         owners={owner.id: owner for owner in owners},
-        **_paging(offset, total),
+        pager=pager(request, page=page, total=total),
     )

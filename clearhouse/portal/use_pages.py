@@ -14,7 +14,7 @@ from fastapi.responses import FileResponse
 from clearhouse.db import utcnow
 from clearhouse.deps import ReadSessionDep, SessionDep, SettingsDep
 from clearhouse.pagination import PageParams
-from clearhouse.portal.listing import choice, identifier, page_params, pager
+from clearhouse.portal.listing import Page, choice, identifier, page_params, pager
 from clearhouse.portal.pages import NOTICES, PageRoute, render, see_other
 from clearhouse.portal.sessions import CsrfChecked, PortalHolder
 from generator.posters import owners_released_generation, poster_path
@@ -83,7 +83,7 @@ def uses_page(
     asset: str = "",
     state: str = "",
     outcome: str = "",
-    page: int = 1,
+    page: Page = 1,
 ):
     asset_id = identifier(asset, name="asset")
     if asset_id is not None:  # another holder's asset is a 404 page, as in the API

@@ -3,24 +3,20 @@ else's; the admin's payout run; Stripe off refused with a problem and nothing st
 
 import itertools
 import threading
-import uuid
 from collections.abc import Iterator
 
 import httpx
 import pytest
 from factories import promote, sign_up
 from fastapi.testclient import TestClient
-from ledgering import people, usage, write_transaction
 from live_server import uvicorn_in_thread
-from paying import connect_fake, stripe_on
+from paying import connect_fake, earn, stripe_on
 from sqlmodel import Session, select
 from stripe_connect_fake import ConnectFake
 
 from clearhouse.app import create_app
-from clearhouse.db import utcnow
 from clearhouse.settings import Settings
 from payouts.payout_models import PayoutAccount
-from payouts.usage import post_usages
 
 
 @pytest.fixture
@@ -34,17 +30,6 @@ def paying_client(settings: Settings, fake: ConnectFake) -> Iterator[TestClient]
     settings = stripe_on(settings, fake, public_url="https://clearhouse.test")
     with TestClient(create_app(settings)) as client:
         yield client
-
-
-def earn(client: TestClient, holder_id: uuid.UUID, amount: int) -> None:
-    engine = client.app.state.engine
-    (creator,), _ = people(engine, creators=1, holders=0)
-    with write_transaction(engine) as session:
-        post_usages(
-            session,
-            [usage(engine, creator_id=creator, licences=[(holder_id, amount, 10_000)])],
-            now=utcnow(),
-        )
 
 
 def test_onboarding_makes_one_connected_account_and_gives_a_link_each_time(
@@ -84,7 +69,7 @@ def test_a_holder_sees_their_own_payouts_and_nobody_else_does(
         assert (
             paying_client.post("/v1/payouts/onboarding", headers=person.headers).status_code == 200
         )
-    earn(paying_client, holder.id, 2_400)
+    earn(paying_client.app.state.engine, holder.id, 2_400)
 
     run = paying_client.post("/v1/payouts/runs", headers=admin.headers, json={"period": "2026-11"})
 

@@ -2,15 +2,13 @@
 Stripe (the local Connect fake) from a form with its CSRF token; the pages Stripe sends the
 holder back to; with Stripe off, a page that says so and stores nothing."""
 
-import uuid
 from collections.abc import Iterator
 from html import unescape
 
 import pytest
 from factories import sign_up
 from fastapi.testclient import TestClient
-from ledgering import people, usage, write_transaction
-from paying import connect_fake, stripe_on
+from paying import connect_fake, earn, stripe_on
 from portal_client import form_token, portal_sign_in, post_form
 from sqlmodel import Session, select
 from stripe_connect_fake import ConnectFake
@@ -22,7 +20,6 @@ from payouts.onboarding import REFRESH_PATH, RETURN_PATH
 from payouts.payout_models import PayoutAccount
 from payouts.runs import run_payouts
 from payouts.statements import Period
-from payouts.usage import post_usages
 
 SET_UP = "Set up payouts with Stripe"
 
@@ -138,17 +135,6 @@ def test_a_form_without_its_csrf_token_is_refused_and_nothing_changes(
     assert _stored_accounts(paying_client) == []
 
 
-def _earn(client: TestClient, holder_id: uuid.UUID, amount: int) -> None:
-    engine = client.app.state.engine
-    (creator,), _ = people(engine, creators=1, holders=0)
-    with write_transaction(engine) as session:
-        post_usages(
-            session,
-            [usage(engine, creator_id=creator, licences=[(holder_id, amount, 10_000)])],
-            now=utcnow(),
-        )
-
-
 def test_a_holder_sees_their_own_payouts_and_nobody_else_s(
     paying_client: TestClient, fake: ConnectFake
 ) -> None:
@@ -157,7 +143,7 @@ def test_a_holder_sees_their_own_payouts_and_nobody_else_s(
         paying_client.cookies.clear()
         portal_sign_in(paying_client, person)
         _onboard(paying_client)
-    _earn(paying_client, holder.id, 2_400)
+    earn(paying_client.app.state.engine, holder.id, 2_400)
     period = str(Period.containing(utcnow()))
     app = paying_client.app
     report = run_payouts(app.state.engine, settings=app.state.settings, period=period)
