@@ -26,8 +26,9 @@ from clearhouse.settings import Settings
 from likeness import media_workers
 from likeness.media_workers import WorkerConfig
 
-# The real browser for the portal's tests: the `browser` and `page` fixtures (tests/browser.py).
-pytest_plugins = ["browser"]
+# Shared fixtures: the real browser for the portal's tests (`browser`, `page`: tests/browser.py)
+# and the local Stripe Connect fake (`fake`: tests/paying.py).
+pytest_plugins = ["browser", "paying"]
 
 POSTGRES_URL = os.environ.get(
     "CLEARHOUSE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"

@@ -5,6 +5,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import pytest
 from ledgering import people, usage, write_transaction
 from sqlalchemy import Engine
 from sqlmodel import Session, select
@@ -28,6 +29,13 @@ def connect_fake() -> Iterator[ConnectFake]:
     fake = ConnectFake()
     with ConnectFakeServer(fake):
         yield fake
+
+
+@pytest.fixture
+def fake() -> Iterator[ConnectFake]:
+    """The local Connect fake, serving for one test (registered in tests/conftest.py)."""
+    with connect_fake() as running:
+        yield running
 
 
 def stripe_on(settings: Settings, fake: ConnectFake, **more: object) -> Settings:

@@ -10,19 +10,13 @@ import pytest
 from factories import promote, sign_up
 from fastapi.testclient import TestClient
 from live_server import uvicorn_in_thread
-from paying import connect_fake, earn, stripe_on
+from paying import earn, stripe_on
 from sqlmodel import Session, select
 from stripe_connect_fake import ConnectFake
 
 from clearhouse.app import create_app
 from clearhouse.settings import Settings
 from payouts.payout_models import PayoutAccount
-
-
-@pytest.fixture
-def fake() -> Iterator[ConnectFake]:
-    with connect_fake() as running:
-        yield running
 
 
 @pytest.fixture

@@ -3,13 +3,10 @@ objects as the webhook endpoint passes them (both databases): applied twice or o
 they change things once."""
 
 import copy
-from collections.abc import Iterator
 
-import pytest
 from ledgering import write_transaction
 from paying import (
     clearing,
-    connect_fake,
     onboarded_holder,
     payable_of,
     payouts,
@@ -27,12 +24,6 @@ from payouts.payout_events import PAYOUT_EVENT_HANDLERS
 from payouts.payout_models import PayoutState
 from payouts.runs import run_payouts
 from payouts.stripe_events import receive_event
-
-
-@pytest.fixture
-def fake() -> Iterator[ConnectFake]:
-    with connect_fake() as running:
-        yield running
 
 
 def deliver(engine: Engine, event_type: str, transfer: dict) -> None:

@@ -3,12 +3,10 @@ databases): who is paid, exactly once; what a failure, a refusal and Stripe bein
 
 import threading
 
-import pytest
 from ledgering import write_transaction
 from paying import (
     MINIMUM,
     clearing,
-    connect_fake,
     holders_who_earned,
     onboard,
     onboarded_holder,
@@ -32,12 +30,6 @@ from payouts.runs import (
 )
 
 PERIOD = "2026-11"
-
-
-@pytest.fixture
-def fake():
-    with connect_fake() as running:
-        yield running
 
 
 def unreachable(method: str, path: str) -> None:

@@ -8,7 +8,7 @@ from html import unescape
 import pytest
 from factories import sign_up
 from fastapi.testclient import TestClient
-from paying import connect_fake, earn, stripe_on
+from paying import earn, stripe_on
 from portal_client import form_token, portal_sign_in, post_form
 from sqlmodel import Session, select
 from stripe_connect_fake import ConnectFake
@@ -22,12 +22,6 @@ from payouts.runs import run_payouts
 from payouts.statements import Period
 
 SET_UP = "Set up payouts with Stripe"
-
-
-@pytest.fixture
-def fake() -> Iterator[ConnectFake]:
-    with connect_fake() as running:
-        yield running
 
 
 @pytest.fixture
