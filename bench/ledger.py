@@ -1,8 +1,11 @@
 """The ledger's posting rate: usages (a released generation's charge split between the
 creator's wallet, the holders' payables and the platform) posted through
 ``payouts.usage.post_usages``, one per transaction and in batches, on SQLite and PostgreSQL,
-in this one process. Prints one JSON line: entries a second, and p50/p99 of a transaction
-(its commit included, and on PostgreSQL the deferred balance check that runs at commit).
+in this one process, from ``--workers`` threads at once (``--batch-workers`` for batches),
+each with a connection of its own and each transaction committed on its own, durably. Prints
+one JSON line: entries a second, p50/p99 of a transaction (its commit included, and on
+PostgreSQL the deferred balance check that runs at commit), and the CPU an entry took in this
+process and, on PostgreSQL, in the server's backends serving it.
 
 Each database is new (a temporary SQLite file; a fresh PostgreSQL schema), migrated, and
 seeded with ``--creators`` creators, ``--holders`` holders and a released generation per
@@ -15,15 +18,17 @@ released generation licensing one of five of their assets, one in ten a second o
 seconds to read it and write it as JSON (``statement_100k_s`` for the default 100,000), as
 CSV and as PDF, each in this one process, its totals checked against the cached balance.
 
-    .venv/bin/python bench/ledger.py [--usages 20000] [--batch 100] [--databases sqlite,postgresql]
-        [--statement-uses 100000]
+    .venv/bin/python bench/ledger.py [--usages 20000] [--batch 100] [--workers 8]
+        [--batch-workers 2] [--databases sqlite,postgresql] [--statement-uses 100000]
 """
 
 import argparse
 import json
+import queue
 import random
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -40,7 +45,7 @@ from bench.ledger_rows import (
     insert_licensed_generations,
 )
 from bench.registry import percentiles
-from bench.server import fresh_postgres_url
+from bench.server import fresh_postgres_url, postgres_backend_pids, processes_cpu_s
 from clearhouse.accounts.models import Role
 from clearhouse.db import build_engine, snapshot_session, utcnow, writer
 from clearhouse.migrations import upgrade_database
@@ -55,6 +60,7 @@ from payouts.storage import ledger_store
 from payouts.usage import post_usages, usage_entry
 
 CURRENCY = "USD"
+LEDGER_SCHEMA = "bench_ledger"  # also the application name its connections give
 
 
 def usages(rng: random.Random, generations: list, holder_ids: list) -> list[Usage]:
@@ -96,27 +102,86 @@ def seed(engine: Engine, *, creators: int, holders: int, generations: int) -> tu
     return made, holder_ids
 
 
-def post_timed(engine: Engine, batches: list[list[Usage]]) -> dict:
-    """Post each batch in a transaction of its own; the rate and each transaction's time."""
+def post_timed(engine: Engine, batches: list[list[Usage]], *, workers: int) -> dict:
+    """Post each batch in a transaction of its own, from ``workers`` threads at once (released
+    together), each taking the next batch as it finishes one; the rate, each transaction's
+    time, and the CPU an entry took here and in the database's backends."""
     write = writer(engine)
-    samples = []
-    started = time.perf_counter()
+    pending: queue.SimpleQueue = queue.SimpleQueue()
     for batch in batches:
-        began = time.perf_counter_ns()
-        with Session(write) as session:
-            post_usages(session, batch, now=utcnow())
-            session.commit()
-        samples.append(time.perf_counter_ns() - began)
+        pending.put(batch)
+    samples: list[int] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(workers + 1)
+
+    def post() -> None:
+        start.wait()
+        try:
+            while True:
+                try:
+                    batch = pending.get_nowait()
+                except queue.Empty:
+                    return
+                began = time.perf_counter_ns()
+                with Session(write) as session:
+                    post_usages(session, batch, now=utcnow())
+                    session.commit()
+                samples.append(time.perf_counter_ns() - began)
+        except BaseException as exc:  # reported after the others finish
+            errors.append(exc)
+
+    threads = [threading.Thread(target=post) for _ in range(workers)]
+    for thread in threads:
+        thread.start()
+    backends = _open_connections(engine, workers)
+    cpu = _cpu_s(backends)
+    started = time.perf_counter()
+    start.wait()
+    for thread in threads:
+        thread.join()
     elapsed = time.perf_counter() - started
+    spent = [after - before for before, after in zip(cpu, _cpu_s(backends), strict=True)]
+    if errors:
+        raise errors[0]
     entries = sum(len(batch) for batch in batches)
     return {
+        "workers": workers,
         "entries": entries,
         "entries_per_second": round(entries / elapsed),
         "transaction": percentiles(samples),
+        "cpu_us_per_entry": {
+            "client": round(spent[0] * 1e6 / entries),
+            "server": round(spent[1] * 1e6 / entries) if backends else None,
+        },
     }
 
 
-def run_backend(url: str, *, count: int, batch: int, creators: int, holders: int) -> dict:
+def _open_connections(engine: Engine, count: int) -> list[int]:
+    """Open ``count`` pooled connections (the workers' own, before timing starts); on
+    PostgreSQL the process ids of the backends serving the bench's connections."""
+    connections = [engine.connect() for _ in range(count)]
+    for connection in connections:
+        connection.close()
+    if engine.dialect.name != "postgresql":
+        return []
+    return postgres_backend_pids(LEDGER_SCHEMA)
+
+
+def _cpu_s(backends: list[int]) -> tuple[float, float]:
+    """CPU seconds so far: this process's, and the backends'."""
+    return time.process_time(), processes_cpu_s(backends)
+
+
+def run_backend(
+    url: str,
+    *,
+    count: int,
+    batch: int,
+    workers: int,
+    batch_workers: int,
+    creators: int,
+    holders: int,
+) -> dict:
     upgrade_database(url)
     engine = build_engine(url)
     try:
@@ -126,9 +191,13 @@ def run_backend(url: str, *, count: int, batch: int, creators: int, holders: int
         legs = sum(len(usage_entry(usage).legs) for usage in work) / len(work)
         report = {
             "legs_per_entry": round(legs, 2),
-            "one_per_transaction": post_timed(engine, [[usage] for usage in single]),
+            "one_per_transaction": post_timed(
+                engine, [[usage] for usage in single], workers=workers
+            ),
             f"{batch}_per_transaction": post_timed(
-                engine, [batched[n : n + batch] for n in range(0, count, batch)]
+                engine,
+                [batched[n : n + batch] for n in range(0, count, batch)],
+                workers=batch_workers,
             ),
         }
         with snapshot_session(engine) as session:
@@ -196,6 +265,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--usages", type=int, default=20_000, help="per mode and database")
     parser.add_argument("--batch", type=int, default=100)
+    parser.add_argument("--workers", type=int, default=8, help="threads posting one a transaction")
+    parser.add_argument("--batch-workers", type=int, default=2, help="threads posting batches")
     parser.add_argument("--creators", type=int, default=1_000)
     parser.add_argument("--holders", type=int, default=1_000)
     parser.add_argument("--databases", default="sqlite,postgresql")
@@ -204,6 +275,8 @@ def main() -> None:
     sizes = {
         "count": args.usages,
         "batch": args.batch,
+        "workers": args.workers,
+        "batch_workers": args.batch_workers,
         "creators": args.creators,
         "holders": args.holders,
     }
@@ -213,7 +286,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as folder:
             results["sqlite"] = run_backend(f"sqlite:///{Path(folder) / 'ledger.db'}", **sizes)
     if "postgresql" in databases:
-        url = fresh_postgres_url("bench_ledger")
+        url = fresh_postgres_url(LEDGER_SCHEMA)
         results["postgresql"] = run_backend(url, **sizes) if url else None
     if args.statement_uses:
         url = fresh_postgres_url("bench_statement")

@@ -95,9 +95,14 @@ def process_tree_cpu_s(pid: int, *, also: Iterable[int] = ()) -> float:
     On a shared machine requests per second depend on what else runs; the CPU a request
     costs the server does not, so the benchmarks report both.
     """
+    return processes_cpu_s(process_tree(pid) | set(also))
+
+
+def processes_cpu_s(pids: Iterable[int]) -> float:
+    """CPU seconds (user and system) used so far by the processes ``pids``."""
     ticks = os.sysconf("SC_CLK_TCK")
     total = 0.0
-    for member in process_tree(pid) | set(also):
+    for member in pids:
         try:
             fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:  # the process ended meanwhile

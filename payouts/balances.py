@@ -1,6 +1,9 @@
 """Balances: an account's cached balance, and the check that the ledger holds together (each
 cached balance equals the sum of its account's legs; each entry has all its legs and balances
-per currency). Run by `clearhouse ledger check`, in one snapshot."""
+per currency). Run by `clearhouse ledger check`, in one snapshot.
+
+A cached balance is its account's row's plus its balance slots' (a platform account's, on
+PostgreSQL: payouts.models.LedgerBalanceSlot)."""
 
 import uuid
 from dataclasses import dataclass, field
@@ -9,7 +12,7 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 from payouts.accounts import AccountRef
-from payouts.models import JournalEntry, JournalLeg, LedgerAccount
+from payouts.models import JournalEntry, JournalLeg, LedgerAccount, LedgerBalanceSlot
 
 
 def balance_of(session: Session, account: AccountRef) -> int:
@@ -20,11 +23,20 @@ def balance_of(session: Session, account: AccountRef) -> int:
         else LedgerAccount.owner_id == account.owner_id
     )
     balance = session.exec(
-        select(LedgerAccount.balance_minor).where(
+        select(LedgerAccount.balance_minor + func.coalesce(_slots_of(LedgerAccount.id), 0)).where(
             owner, LedgerAccount.kind == account.kind, LedgerAccount.currency == account.currency
         )
     ).one_or_none()
-    return balance or 0
+    return int(balance or 0)
+
+
+def _slots_of(account_id):
+    """The sum of an account's balance slots (NULL where it has none), as a scalar subquery."""
+    return (
+        select(func.sum(LedgerBalanceSlot.balance_minor))
+        .where(LedgerBalanceSlot.account_id == account_id)
+        .scalar_subquery()
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +96,7 @@ def check_ledger(session: Session) -> LedgerCheck:
             LedgerAccount.kind,
             LedgerAccount.currency,
             LedgerAccount.owner_id,
-            LedgerAccount.balance_minor,
+            LedgerAccount.balance_minor + func.coalesce(_slots_of(LedgerAccount.id), 0),
             func.coalesce(legs.c.debits, 0),
             func.coalesce(legs.c.credits, 0),
         ).outerjoin(legs, legs.c.account_id == LedgerAccount.id)
@@ -95,7 +107,7 @@ def check_ledger(session: Session) -> LedgerCheck:
             debit_minor=int(debits), credit_minor=int(credits)
         )
         if summed != cached:
-            mismatched.append(BalanceMismatch(account_id, kind.value, cached, summed))
+            mismatched.append(BalanceMismatch(account_id, kind.value, int(cached), summed))
     unbalanced = [
         UnbalancedEntryFound(entry_id, currency, int(debits), int(credits))
         for entry_id, currency, debits, credits in session.exec(

@@ -101,10 +101,32 @@ class LedgerAccount(SQLModel, table=True):
         default=0,
         sa_column=Column(BigInteger, nullable=False, server_default="0"),
         description="Cached: the sum of its legs on its normal side less the other side "
-        "(payouts.accounts.NORMAL_SIDE), updated in the transaction that posts them.",
+        "(payouts.accounts.NORMAL_SIDE), updated in the transaction that posts them; with "
+        "its balance slots' (LedgerBalanceSlot), where it has some.",
     )
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+
+
+class LedgerBalanceSlot(SQLModel, table=True):
+    """Part of a platform account's cached balance. Every usage credits the platform's revenue:
+    with its balance on one row, each posting held that row's lock until it committed and
+    postings from several connections queued there. On PostgreSQL a posting moves a platform
+    account by a slot of its connection's instead (payouts/storage.py), so postings on
+    different slots do not wait for each other. An account's balance is its row's
+    ``balance_minor`` plus its slots'."""
+
+    __tablename__ = "ledger_balance_slot"
+    __table_args__ = (CheckConstraint("slot >= 0", name="slot_not_negative"),)
+
+    account_id: uuid.UUID = Field(
+        primary_key=True, foreign_key="ledger_account.id", ondelete="RESTRICT"
+    )
+    slot: int = Field(sa_column=Column(SmallInteger, primary_key=True, autoincrement=False))
+    balance_minor: int = Field(
+        sa_column=Column(BigInteger, nullable=False),
+        description="What the postings on this slot moved the account by, on its normal side.",
     )
 
 

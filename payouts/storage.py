@@ -1,17 +1,22 @@
 """Where postings are written: the statements behind ``payouts.journal.post_entries``.
 
 Two stores with one contract. :class:`PostgresStore` sends its statements to psycopg itself,
-each a fixed text taking arrays (``unnest``), so one entry or a hundred cost the same two: one
-locks the accounts in id order, the other writes the entries (``ON CONFLICT DO NOTHING`` on the
-key, which waits for a concurrent posting of the same key to end, then skips it), their legs
-and the balances they move. For entries no balance can refuse both go in one round trip
-(psycopg's pipeline mode). Why not SQLAlchemy Core here: one indexed SELECT in a loop took
+each a fixed text taking arrays and JSON, so one entry or a hundred cost the same: the
+accounts locked in id order, then the entries written (``ON CONFLICT DO NOTHING`` on the key,
+which waits for a concurrent posting of the same key to end, then skips it) with their legs and
+the balances they move; for entries no balance can refuse, both in one statement. The
+platform's accounts, which every posting of a kind moves (its revenue every usage) and which no
+posting is refused for, are not locked: each connection moves them by a balance slot of its own
+(payouts.models.LedgerBalanceSlot), so postings from several connections commit side by side
+instead of queueing on one row. Why not SQLAlchemy Core here: one indexed SELECT in a loop took
 73-203 us through Core against 28-69 us through psycopg, in four runs by hand on this busy
 2-core machine. :class:`CoreStore` is SQLAlchemy Core (``executemany``) for SQLite, whose write
 transactions run one at a time, so it looks up the keys posted before, then inserts.
 """
 
+import itertools
 import json
+import os
 import uuid
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -113,15 +118,29 @@ def _create_accounts(
     connection.execute(dialect.insert(_ACCOUNT).on_conflict_do_nothing(), rows)
 
 
+BALANCE_SLOTS = 16
+"""How many balance slots a platform account's balance spreads over on PostgreSQL: more than
+the connections of one process that post at once, as a rule."""
+
+# Each pooled connection takes the next slot when it first posts; processes start apart.
+_slot_turns = itertools.count(os.getpid())
+
+
 class PostgresStore:
     """Accounts that do not exist yet are made first, in one fixed order (a new row is locked
     by the transaction that inserts it, and two transactions making the same accounts wait for
-    each other in that order); then all of them are locked in one statement, in id order. An
-    earlier version locked the accounts it found, then made the others: two first postings for
-    the same new accounts deadlocked (tests/payouts/test_ledger_database.py). Each pooled
-    connection remembers the ids it has seen (accounts are never deleted; an id found gone, as
-    when a test empties the tables or the transaction that made it rolled back, is looked up
-    again)."""
+    each other in that order); then the owners' accounts are locked in one statement, in id
+    order. An earlier version locked the accounts it found, then made the others: two first
+    postings for the same new accounts deadlocked (tests/payouts/test_ledger_database.py). Each
+    pooled connection remembers the ids it has seen (accounts are never deleted; an id found
+    gone, as when a test empties the tables or the transaction that made it rolled back, is
+    looked up again).
+
+    The platform's accounts are read, not locked, and moved by the connection's balance slot:
+    the slot's row is locked by the write, after every owner's account (each posting takes one
+    slot of each platform account it moves, in id order), so the order that keeps postings from
+    deadlocking holds. No posting is refused for a platform account's balance (it may go below
+    zero, payouts.journal), so none needs it exact under a lock."""
 
     _FIND = """
         SELECT a.id, a.owner_id, a.kind, a.currency FROM ledger_account a
@@ -134,28 +153,47 @@ class PostgresStore:
             AS r(kind, currency)
             ON a.owner_id IS NULL AND a.kind = r.kind AND a.currency = r.currency
     """
-    # All or none: the count runs before any row is locked, so an id found gone (then looked
-    # up again) leaves no lock taken out of order.
-    _LOCK = """
-        SELECT id::text, balance_minor FROM ledger_account
-        WHERE id = ANY(%(ids)s::uuid[])
-            AND (SELECT count(*) FROM ledger_account WHERE id = ANY(%(ids)s::uuid[]))
-                = cardinality(%(ids)s::uuid[])
-        ORDER BY id FOR UPDATE
+    # The owners' accounts locked in id order. All or none: the count runs before any row is
+    # locked, so an id found gone (then looked up again) leaves no lock taken out of order.
+    _LOCKED = """
+        locked AS MATERIALIZED (
+            SELECT id, balance_minor FROM ledger_account
+            WHERE id = ANY(%(owned)s::uuid[])
+                AND (SELECT count(*) FROM ledger_account WHERE id = ANY(%(ids)s::uuid[]))
+                    = cardinality(%(ids)s::uuid[])
+            ORDER BY id FOR UPDATE
+        )
     """
-    # The entries whose keys are new, their legs, and the balances they move, in one
-    # statement. Every CTE sees the same snapshot, so the legs are joined to the entries this
-    # statement inserted, not read back; the balances move by those legs alone.
-    _WRITE = """
-        WITH entry AS (
+    # ... with the platform's read, their slots' part of the balance added. (The statements
+    # are joined from the class's constant texts; every value goes as a parameter.)
+    _LOCK = "".join(
+        (
+            "WITH",
+            _LOCKED,
+            """
+            SELECT id::text, balance_minor FROM locked
+            UNION ALL
+            SELECT a.id::text, a.balance_minor + coalesce(
+                (SELECT sum(s.balance_minor) FROM ledger_balance_slot s
+                 WHERE s.account_id = a.id),
+                0)::int8
+            FROM ledger_account a WHERE a.id = ANY(%(platform)s::uuid[])
+            """,
+        )
+    )
+    # The entries whose keys are new, their legs, and the balances they move (the owners'
+    # accounts' rows, the platform's accounts' slots), in one statement, where GUARD holds.
+    # Every CTE sees the same snapshot, so the legs are joined to the entries this statement
+    # inserted, not read back; the balances move by those legs alone.
+    _WRITES = """
+        entry AS (
             INSERT INTO journal_entry (id, idempotency_key, event, memo, generation_id,
                                        reverses_id, leg_count, posted_at)
             SELECT e.*, %(posted_at)s
             FROM json_to_recordset(%(entries)s::json)
                 AS e(id uuid, idempotency_key text, event text, memo text, generation_id uuid,
                      reverses_id uuid, leg_count int2)
-            WHERE (SELECT count(*) FROM ledger_account WHERE id = ANY(%(accounts)s::uuid[]))
-                = cardinality(%(accounts)s::uuid[])
+            WHERE GUARD
             ON CONFLICT (idempotency_key) DO NOTHING
             RETURNING id, idempotency_key
         ), leg AS (
@@ -170,16 +208,54 @@ class PostgresStore:
             SELECT entry_id, position, entry_leg_count, account_id, currency, debit_minor,
                    credit_minor
             FROM leg
+        ), moved AS (
+            SELECT account_id, sum(movement)::int8 AS movement FROM leg GROUP BY account_id
         ), balances AS (
             UPDATE ledger_account
             SET balance_minor = ledger_account.balance_minor + moved.movement
-            FROM (SELECT account_id, sum(movement)::int8 AS movement FROM leg GROUP BY account_id)
-                AS moved
-            WHERE ledger_account.id = ANY(%(accounts)s::uuid[])
+            FROM moved
+            WHERE ledger_account.id = ANY(%(owned)s::uuid[])
                 AND ledger_account.id = moved.account_id
+        ), slots AS (
+            INSERT INTO ledger_balance_slot (account_id, slot, balance_minor)
+            SELECT account_id, %(slot)s, movement FROM moved
+            WHERE account_id = ANY(%(platform)s::uuid[])
+            ORDER BY account_id
+            ON CONFLICT (account_id, slot) DO UPDATE
+                SET balance_minor = ledger_balance_slot.balance_minor + excluded.balance_minor
         )
-        SELECT idempotency_key FROM entry
     """
+    # After ``_LOCK``: every account still there.
+    _WRITE = "".join(
+        (
+            "WITH",
+            _WRITES.replace(
+                "GUARD",
+                "(SELECT count(*) FROM ledger_account WHERE id = ANY(%(ids)s::uuid[]))"
+                " = cardinality(%(ids)s::uuid[])",
+            ),
+            "SELECT idempotency_key FROM entry",
+        )
+    )
+    # Both in one statement (one round trip, the transaction's BEGIN queued before it): the
+    # locks are taken first, as the entries' insert waits on them, and the balances move
+    # after. One row: how many of the accounts were found (all, or none: look them up again),
+    # and the keys inserted.
+    _FOUND = """
+        (SELECT count(*) FROM locked)
+        + (SELECT count(*) FROM ledger_account WHERE id = ANY(%(platform)s::uuid[]))
+    """
+    _LOCK_AND_WRITE = "".join(
+        (
+            "WITH",
+            _LOCKED,
+            ",",
+            _WRITES.replace("GUARD", "".join(("(", _FOUND, ") = cardinality(%(ids)s::uuid[])"))),
+            "SELECT (",
+            _FOUND,
+            "), array(SELECT idempotency_key FROM entry)",
+        )
+    )
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
@@ -188,6 +264,9 @@ class PostgresStore:
         # than the lookup).
         self.known: dict[AccountRef, str] = connection.connection.info.setdefault(
             "ledger_account_ids", {}
+        )
+        self.slot: int = connection.connection.info.setdefault(
+            "ledger_balance_slot", next(_slot_turns) % BALANCE_SLOTS
         )
 
     @contextmanager
@@ -204,9 +283,9 @@ class PostgresStore:
     ) -> dict[AccountRef, LockedAccount]:
         ids = self._ids(refs, now=now)
         with self._pipeline():
-            locked = self.driver.execute(self._LOCK, {"ids": _array(ids.values())})
+            locked = self.driver.execute(self._LOCK, _lock_parameters(ids))
         rows = dict(locked.fetchall())
-        if not rows:
+        if len(rows) != len(ids):
             self._forget(refs)
             return self.lock(refs, now=now)
         return {
@@ -217,19 +296,17 @@ class PostgresStore:
     def lock_and_write(
         self, entries: Sequence[NewEntry], refs: Collection[AccountRef], *, now: datetime
     ) -> set[str]:
-        """Both statements in one round trip (psycopg's pipeline mode): the write needs
-        nothing the lock answers. Where an account id remembered is gone, the lock takes
-        nothing and the write writes nothing (both check that every account is there)."""
+        """One statement (``_LOCK_AND_WRITE``). Where an account id remembered is gone, it
+        locks nothing and writes nothing."""
         ids = self._ids(refs, now=now)
-        accounts = _array(ids.values())
-        parameters = self._write_parameters(entries, ids, accounts)
+        parameters = self._write_parameters(entries, ids, _lock_parameters(ids))
         with self._pipeline():
-            locked = self.driver.execute(self._LOCK, {"ids": accounts})
-            written = self.driver.execute(self._WRITE, parameters)
-        if not locked.fetchall():
+            written = self.driver.execute(self._LOCK_AND_WRITE, parameters)
+        ((found, keys),) = written.fetchall()
+        if found != len(ids):
             self._forget(refs)
             return self.lock_and_write(entries, refs, now=now)
-        return {key for (key,) in written.fetchall()}
+        return set(keys)
 
     def _forget(self, refs: Collection[AccountRef]) -> None:
         """An id remembered is gone (a test emptied the tables): look every one up again."""
@@ -269,14 +346,13 @@ class PostgresStore:
 
     def write(self, entries: Sequence[NewEntry], ids: dict[AccountRef, uuid.UUID]) -> set[str]:
         text = {ref: str(account_id) for ref, account_id in ids.items()}
-        parameters = self._write_parameters(entries, text, _array(text.values()))
+        parameters = self._write_parameters(entries, text, _lock_parameters(text))
         with self._pipeline():
             rows = self.driver.execute(self._WRITE, parameters)
         return {key for (key,) in rows.fetchall()}
 
-    @staticmethod
     def _write_parameters(
-        entries: Sequence[NewEntry], ids: dict[AccountRef, str], accounts: str
+        self, entries: Sequence[NewEntry], ids: dict[AccountRef, str], lock: dict[str, str]
     ) -> dict:
         # JSON of plain strings and numbers, built in one pass: psycopg adapts a list element
         # by element in Python, which cost more than the statement's own work for one entry.
@@ -314,11 +390,19 @@ class PostgresStore:
                     }
                 )
         return {
-            "accounts": accounts,
+            **lock,
+            "slot": self.slot,
             "posted_at": entries[0].posted_at,
             "entries": json.dumps(rows),
             "legs": json.dumps(legs),
         }
+
+
+def _lock_parameters(ids: dict[AccountRef, str]) -> dict[str, str]:
+    """The accounts' ids, the owners' (locked) and the platform's (moved by slot) as arrays."""
+    owned = [account_id for ref, account_id in ids.items() if ref.owner_id is not None]
+    platform = [account_id for ref, account_id in ids.items() if ref.owner_id is None]
+    return {"ids": _array(ids.values()), "owned": _array(owned), "platform": _array(platform)}
 
 
 def _array(ids: Iterable[str]) -> str:

@@ -28,7 +28,14 @@ from payouts.accounts import payable, platform, wallet
 from payouts.balances import balance_of
 from payouts.errors import UnbalancedEntry
 from payouts.journal import EntryDraft, Leg, credit, debit, post_entry
-from payouts.models import AccountKind, EntryEvent, JournalEntry, JournalLeg, LedgerAccount
+from payouts.models import (
+    AccountKind,
+    EntryEvent,
+    JournalEntry,
+    JournalLeg,
+    LedgerAccount,
+    LedgerBalanceSlot,
+)
 from payouts.usage import post_usages
 
 only_sqlite = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -340,6 +347,30 @@ def test_ledger_check_reports_a_cached_balance_that_is_not_its_legs(
             "from_legs_minor": 800,
         }
     ]
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.postgres
+def test_ledger_check_counts_the_platform_revenue_slots_and_reports_one_that_is_off(
+    ledger_engine, posted
+):
+    revenue_id = posted["accounts"][AccountKind.platform_revenue]
+    assert ledger_report(ledger_engine).ok
+    with Session(ledger_engine) as session:
+        assert balance_of(session, platform(AccountKind.platform_revenue, "USD")) == 240
+    slots = LedgerBalanceSlot.__table__
+    with ledger_engine.begin() as connection:
+        connection.execute(
+            update(slots)
+            .where(slots.c.account_id == revenue_id)
+            .values(balance_minor=slots.c.balance_minor + 5)
+        )
+    (mismatch,) = ledger_report(ledger_engine).mismatched_balances
+    assert (mismatch.account_id, mismatch.cached_minor, mismatch.from_legs_minor) == (
+        revenue_id,
+        245,
+        240,
+    )
 
 
 def test_ledger_adjust_credits_a_wallet_once_per_key_and_never_takes_it_below_zero(

@@ -1,6 +1,6 @@
 """Posting to the ledger: each business event recorded once, reversals, overdrafts refused
 before anything is written, and PostgreSQL's concurrent postings (threads released by a
-barrier) neither deadlocking nor losing a movement."""
+barrier) neither deadlocking nor losing a movement, nor queueing on the platform's revenue."""
 
 import threading
 import uuid
@@ -14,6 +14,7 @@ from ledgering import (
     usage,
     write_transaction,
 )
+from sqlalchemy import func, select, text
 from sqlmodel import Session
 
 from clearhouse.db import utcnow
@@ -22,7 +23,7 @@ from payouts.adjustments import adjust_wallet
 from payouts.balances import balance_of
 from payouts.errors import IdempotencyConflict, InsufficientBalance, NotReversible
 from payouts.journal import EntryDraft, credit, debit, post_entry, reverse_entry
-from payouts.models import AccountKind, EntryEvent
+from payouts.models import AccountKind, EntryEvent, LedgerBalanceSlot
 from payouts.takedowns import reverse_takedowns
 from payouts.usage import post_usages, release_key
 
@@ -202,6 +203,37 @@ def test_concurrent_postings_to_shared_accounts_neither_deadlock_nor_lose_a_move
     with Session(ledger_engine) as session:
         spent = sum(balance_of(session, wallet(creator, "USD")) for creator in creators)
     assert spent == -sum(one.total_minor for one in everything)
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.postgres
+def test_a_posting_does_not_wait_for_another_uncommitted_one_to_the_platform_revenue(
+    ledger_engine,
+):
+    creators, holders = people(ledger_engine, creators=2, holders=2)
+    first, second = (
+        usage(ledger_engine, creator_id=creators[n], licences=[(holders[n], 500, 7_000)])
+        for n in range(2)
+    )
+    with write_transaction(ledger_engine) as session:  # makes the accounts
+        post_usages(
+            session,
+            [usage(ledger_engine, creator_id=creators[0], licences=[(holders[1], 10, 8_000)])],
+            now=utcnow(),
+        )
+    with write_transaction(ledger_engine) as holding:
+        post_usages(holding, [first], now=utcnow())
+        # The first posting has not committed: a second one on another connection, of other
+        # owners, moves the platform's revenue too, and must not wait for the first's lock.
+        with write_transaction(ledger_engine) as other:
+            other.execute(text("SET LOCAL lock_timeout = '500ms'"))
+            post_usages(other, [second], now=utcnow())
+    assert ledger_report(ledger_engine).ok
+    with Session(ledger_engine) as session:
+        revenue = balance_of(session, platform(AccountKind.platform_revenue, "USD"))
+        slots = session.exec(select(func.count()).select_from(LedgerBalanceSlot)).one()[0]
+    assert revenue == (40 + 2) + (40 + 150) * 2  # compute and the platform's share of each fee
+    assert slots >= 2
 
 
 def _run_threads(target, count: int, args=None) -> None:
