@@ -50,9 +50,10 @@ class LedgerStore(Protocol):
     def lock(
         self, refs: Collection[AccountRef], *, now: datetime
     ) -> dict[AccountRef, LockedAccount]:
-        """The accounts ``refs`` name, each made if it does not exist yet, locked for update
-        in the order of their ids (two transactions posting to the same accounts wait for each
-        other instead of deadlocking), with their balances."""
+        """The accounts ``refs`` name, each made if it does not exist yet, with their
+        balances: the owners' locked for update in the order of their ids (two transactions
+        posting to the same accounts wait for each other instead of deadlocking); on
+        PostgreSQL the platform's read, not locked (see :class:`PostgresStore`)."""
 
     def write(self, entries: Sequence[NewEntry], ids: dict[AccountRef, uuid.UUID]) -> set[str]:
         """Insert the entries whose keys were not posted before, their legs, and move their
