@@ -197,3 +197,7 @@ def test_ledger_bench_posts_every_usage_and_the_ledger_holds_after():
         batched = report[backend]["50_per_transaction"]
         assert batched["entries"] == 200 and batched["transaction"]["n"] == 4
         assert single["entries_per_second"] > 0 and batched["entries_per_second"] > 0
+        # Posted from several threads at once, each transaction on its own.
+        assert (single["workers"], batched["workers"]) == (8, 2)
+        assert single["cpu_us_per_entry"]["client"] > 0
+        assert (single["cpu_us_per_entry"]["server"] is None) == (backend == "sqlite")
