@@ -209,7 +209,7 @@ def register_asset(
 def asset_page(
     request: Request, asset_id: uuid.UUID, account: PortalHolder, session: ReadSessionDep
 ):
-    asset = repository.get_owned_asset(session, owner_id=account.id, asset_id=asset_id)
+    asset = repository.get_owned_asset(session, account_id=account.id, asset_id=asset_id)
     return _asset_page(request, account, session, asset)
 
 
@@ -250,7 +250,7 @@ def _asset_page(
 def edit_asset_page(
     request: Request, asset_id: uuid.UUID, account: PortalHolder, session: ReadSessionDep
 ):
-    asset = repository.get_owned_asset(session, owner_id=account.id, asset_id=asset_id)
+    asset = repository.get_owned_asset(session, account_id=account.id, asset_id=asset_id)
     return _edit_form(request, account, asset, form=_asset_form(asset), errors={})
 
 
@@ -286,7 +286,7 @@ def edit_asset(
     settings: SettingsDep,
     fields: AssetForm,
 ):
-    asset = repository.get_owned_asset(reading, owner_id=account.id, asset_id=asset_id)
+    asset = repository.get_owned_asset(reading, account_id=account.id, asset_id=asset_id)
     form = fields.as_typed(asset.kind.value)
     try:
         changes = AssetUpdate(**fields.parsed())
@@ -295,7 +295,7 @@ def edit_asset(
             request, account, asset, form=form, errors=_list_errors(invalid), status_code=400
         )
     texts = _texts(matching, changes)
-    asset = repository.get_owned_asset(session, owner_id=account.id, asset_id=asset_id)
+    asset = repository.get_owned_asset(session, account_id=account.id, asset_id=asset_id)
     try:
         service.update_asset(
             session,
@@ -317,7 +317,7 @@ def edit_asset(
 def delete_asset_page(
     request: Request, asset_id: uuid.UUID, account: PortalHolder, session: ReadSessionDep
 ):
-    asset = repository.get_owned_asset(session, owner_id=account.id, asset_id=asset_id)
+    asset = repository.get_owned_asset(session, account_id=account.id, asset_id=asset_id)
     active = repository.active_grant_counts(session, asset_ids=[asset.id]).get(asset.id, 0)
     return render(
         request,
@@ -338,7 +338,7 @@ def delete_asset(
     keys: KeysDep,
     likeness: LikenessDep,
 ):
-    asset = repository.get_owned_asset(session, owner_id=account.id, asset_id=asset_id)
+    asset = repository.get_owned_asset(session, account_id=account.id, asset_id=asset_id)
     service.delete_asset(
         session, owner=account, asset=asset, settings=settings, keys=keys, likeness=likeness
     )
@@ -379,7 +379,7 @@ def _asset_to_upload_to(
     asset_id: uuid.UUID, account: PortalHolder, session: ReadSessionDep
 ) -> Asset:
     """The holder's asset, looked up before the upload's files are read."""
-    return repository.get_owned_asset(session, owner_id=account.id, asset_id=asset_id)
+    return repository.get_owned_asset(session, account_id=account.id, asset_id=asset_id)
 
 
 _UPLOAD_REFUSALS = (*DECODING_ERRORS, UnusableReferenceImage, MediaError)
@@ -455,7 +455,7 @@ def remove_reference_image(
     session: SessionDep,
     catalogue: ReferenceCatalogueDep,
 ):
-    asset = repository.get_owned_asset(session, owner_id=account.id, asset_id=asset_id)
+    asset = repository.get_owned_asset(session, account_id=account.id, asset_id=asset_id)
     references.delete_reference(
         session, owner=account, asset=asset, reference_id=reference_id, catalogue=catalogue
     )

@@ -144,7 +144,7 @@ def start_with_likeness(
 ):
     """A new enrolment (a fresh challenge) of a likeness the holder registered already."""
     _check_may_enrol(account)
-    likeness = repository.get_owned_asset(session, owner_id=account.id, asset_id=asset_id)
+    likeness = repository.get_owned_asset(session, account_id=account.id, asset_id=asset_id)
     opened = enrolment.open_enrolment(
         session, owner=account, likeness=likeness, keep_media=keep_media, runtime=runtime
     )
@@ -183,7 +183,7 @@ def _owned(
 ) -> tuple[EnrolmentSession, Asset]:
     enrolling = enrolment.owned_enrolment(session, owner=account, enrolment_id=enrolment_id)
     likeness = repository.get_owned_asset(
-        session, owner_id=account.id, asset_id=enrolling.likeness_id, include_deleted=True
+        session, account_id=account.id, asset_id=enrolling.likeness_id, include_deleted=True
     )
     return enrolling, likeness
 

@@ -65,7 +65,7 @@ def grants_page(
 ):
     asset_id = identifier(asset, name="asset")
     if asset_id is not None:
-        get_owned_asset(session, owner_id=account.id, asset_id=asset_id, include_deleted=True)
+        get_owned_asset(session, account_id=account.id, asset_id=asset_id, include_deleted=True)
     rows, total = repository.owned_grants(
         session,
         owner_id=account.id,
@@ -147,10 +147,10 @@ def revoke_asset(
     keys: KeysDep,
     reason: Reason = "",
 ):
-    asset = get_owned_asset(session, owner_id=account.id, asset_id=asset_id)
+    asset = get_owned_asset(session, account_id=account.id, asset_id=asset_id)
     changes = service.revoke_asset_grants(
         session,
-        owner=account,
+        actor=account,
         asset=asset,
         reason=reason.strip() or None,
         settings=settings,
@@ -191,7 +191,7 @@ def _receipt_view(
     settings: Settings,
     keys: KeyRing,
 ) -> ReceiptView:
-    receipt = repository.get_owned_receipt(session, owner_id=account.id, receipt_id=receipt_id)
+    receipt = repository.get_owned_receipt(session, account_id=account.id, receipt_id=receipt_id)
     try:
         claims, valid = verify_receipt(receipt.token, settings=settings, keys=keys), True
     except TokenRejected:  # e.g. signed with a key since retired
@@ -261,7 +261,7 @@ def receipt_page(
 def download_receipt(receipt_id: uuid.UUID, account: PortalAccount, session: ReadSessionDep):
     """The receipt as issued: the compact ES256 JWS, which ``POST /v1/receipts/verify`` (or
     anyone with our published keys) checks."""
-    receipt = repository.get_owned_receipt(session, owner_id=account.id, receipt_id=receipt_id)
+    receipt = repository.get_owned_receipt(session, account_id=account.id, receipt_id=receipt_id)
     return Response(
         receipt.token,
         media_type="application/jose",

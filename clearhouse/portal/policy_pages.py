@@ -386,7 +386,7 @@ def _editor(
 def policy_editor(
     request: Request, asset_id: uuid.UUID, account: PortalHolder, session: ReadSessionDep
 ):
-    asset = repository.get_owned_asset(session, owner_id=account.id, asset_id=asset_id)
+    asset = repository.get_owned_asset(session, account_id=account.id, asset_id=asset_id)
     current = policies.current_policy(session, asset.id)
     document = PolicyDocument.from_stored(current.document) if current else SUGGESTED
     return _editor(request, account, session, asset, form=form_of(document))
@@ -403,7 +403,7 @@ def preview_policy(
     form: TypedPolicy,
     sample: TypedSample,
 ):
-    asset = repository.get_owned_asset(session, owner_id=account.id, asset_id=asset_id)
+    asset = repository.get_owned_asset(session, account_id=account.id, asset_id=asset_id)
     document, errors = parse_document(form)
     seconds, sample_errors = _sample_problems(sample)
     errors.update(sample_errors)
@@ -445,7 +445,7 @@ def save_policy(
     keys: KeysDep,
     form: TypedPolicy,
 ):
-    asset = repository.get_owned_asset(session, owner_id=account.id, asset_id=asset_id)
+    asset = repository.get_owned_asset(session, account_id=account.id, asset_id=asset_id)
     document, errors = parse_document(form)
     if document is None:
         return _editor(request, account, session, asset, form=form, errors=errors, status_code=400)
@@ -456,7 +456,7 @@ def save_policy(
         if form.withdraw_earlier or not document.admits_anyone():
             service.revoke_asset_grants(
                 session,
-                owner=account,
+                actor=account,
                 asset=asset,
                 reason=f"replaced by policy version {version.version}",
                 settings=settings,
@@ -465,7 +465,7 @@ def save_policy(
         if document.admits_anyone():
             service.create_grant(
                 session,
-                owner=account,
+                actor=account,
                 asset=asset,
                 policy_version=version.version,
                 settings=settings,
