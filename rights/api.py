@@ -6,7 +6,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from clearhouse.accounts.dependencies import VerifiedHolderAccount
-from clearhouse.accounts.models import Account
 from clearhouse.accounts.scopes import Scope, needs_scope
 from clearhouse.db import commit_now
 from clearhouse.deps import (
@@ -23,7 +22,7 @@ from clearhouse.signing import MalformedToken, TokenRejected
 from likeness.runtime import LikenessDep
 from policies.errors import MinorsLikenessProtected
 from policies.models import PolicyVersion
-from rights import members, repository, service
+from rights import repository, service
 from rights.authority import Action
 from rights.dependencies import (
     ChangedTexts,
@@ -80,23 +79,7 @@ def create_asset(
 
     With `organisation_id`, the organisation holds it (you must be its owner or manager): it
     is paid for its uses, and its members act on it in their roles."""
-    if body.organisation_id is None:
-        return service.create_asset(session, owner=owner, data=body, text_vectors=texts)
-    if body.kind == AssetKind.likeness:
-        raise InvalidRequest(
-            "A likeness is its person's own: register it without organisation_id, and let the "
-            "organisation's people manage it as your agents (POST /v1/accounts/me/agents)."
-        )
-    organisation = members.organisation_for(
-        session, account=owner, organisation_id=body.organisation_id, action=Action.manage
-    )
-    return service.create_asset(
-        session,
-        owner=session.get(Account, organisation.id),
-        actor=owner,
-        data=body,
-        text_vectors=texts,
-    )
+    return service.create_asset(session, owner=owner, data=body, text_vectors=texts)
 
 
 @router.get("/assets", response_model=Page[AssetPublic], tags=["assets"])

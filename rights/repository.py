@@ -45,10 +45,15 @@ def get_owned_asset(
 
 
 def list_owned_assets(
-    session: Session, *, owner_id: uuid.UUID, kind: AssetKind | None, params: PageParams
+    session: Session,
+    *,
+    owner_id: uuid.UUID,
+    kind: AssetKind | None,
+    params: PageParams,
+    action: Action = Action.view,
 ) -> tuple[list[Asset], int]:
-    """The live assets ``owner_id`` may see: their own and those they act for."""
-    in_reach = assets_in_reach(session, account_id=owner_id, action=Action.view)
+    """The live assets ``owner_id`` may do ``action`` on: their own and those they act for."""
+    in_reach = assets_in_reach(session, account_id=owner_id, action=action)
     query = select(Asset).where(in_reach, Asset.deleted_at.is_(None))
     if kind is not None:
         query = query.where(Asset.kind == kind)

@@ -14,7 +14,7 @@ from sqlmodel import Session, select
 from audit.service import record_event
 from clearhouse.accounts.models import STAFF_ROLES, Account
 from clearhouse.db import utcnow
-from clearhouse.errors import NotFound, Unauthenticated
+from clearhouse.errors import InvalidRequest, NotFound, Unauthenticated
 from clearhouse.keys import KeyRing
 from clearhouse.settings import Settings
 from generator.takedown import take_down_releases
@@ -24,7 +24,7 @@ from policies import service as policies
 from policies.document import PolicyDocument
 from policies.models import PolicyVersion
 from policies.protections import check_minors_likeness
-from rights import handles, repository
+from rights import handles, members, repository
 from rights.authority import Action, may
 from rights.errors import ConsentIsTheHolders, GrantRevoked, LikenessOfDeceased, NothingToGrant
 from rights.matching import store as text_catalogue
@@ -53,16 +53,15 @@ class AssetDeletion:
 
 
 def create_asset(
-    session: Session,
-    *,
-    owner: Account,
-    data: AssetCreate,
-    text_vectors: TextVectors | None,
-    actor: Account | None = None,
+    session: Session, *, owner: Account, data: AssetCreate, text_vectors: TextVectors | None
 ) -> Asset:
-    """``text_vectors``: the embeddings of the body's texts (rights/matching/store.py); with
-    None, the IP text check embeds them when it first loads the asset. ``actor``: who
-    registers it for ``owner`` (an organisation's member), when not the owner."""
+    """``owner`` registers it, for themselves or, with ``data.organisation_id``, for an
+    organisation they own or manage, which then holds it. ``text_vectors``: the embeddings of
+    the body's texts (rights/matching/store.py); with None, the IP text check embeds them when
+    it first loads the asset."""
+    registrant = owner
+    if data.organisation_id is not None:
+        owner = _organisation_registering(session, registrant=registrant, data=data)
     asset = Asset(owner_id=owner.id, **data.model_dump(exclude={"organisation_id"}))
     session.add(asset)
     _flush_handle(session, asset.handle)
@@ -71,11 +70,25 @@ def create_asset(
     record_event(
         session,
         action="asset.created",
-        actor_id=(actor or owner).id,
+        actor_id=registrant.id,
         asset_id=asset.id,
         details={"kind": asset.kind.value, "handle": asset.handle, "name": asset.name},
     )
     return asset
+
+
+def _organisation_registering(
+    session: Session, *, registrant: Account, data: AssetCreate
+) -> Account:
+    if data.kind == AssetKind.likeness:
+        raise InvalidRequest(
+            "A likeness is its person's own: register it without organisation_id; the "
+            "organisation's people can manage it as your agents (POST /v1/accounts/me/agents)."
+        )
+    organisation = members.organisation_for(
+        session, account=registrant, organisation_id=data.organisation_id, action=Action.manage
+    )
+    return session.get(Account, organisation.id)
 
 
 def update_asset(

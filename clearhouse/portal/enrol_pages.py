@@ -33,6 +33,7 @@ from likeness.models import EnrolmentSession, EnrolmentStatus
 from likeness.runtime import LikenessDep
 from likeness.uploads import MAX_ENROLMENT_UPLOADS
 from rights import repository, service
+from rights.authority import Action
 from rights.errors import HandleTaken
 from rights.models import Asset, AssetKind
 from rights.schemas import AssetCreate
@@ -86,7 +87,11 @@ def _start_page(
         minor=is_minor(account.date_of_birth, utcnow().date()),
         adult_age=ADULT_AGE,
         likenesses=repository.list_owned_assets(
-            session, owner_id=account.id, kind=AssetKind.likeness, params=LIKENESSES_SHOWN
+            session,
+            owner_id=account.id,
+            kind=AssetKind.likeness,
+            params=LIKENESSES_SHOWN,
+            action=Action.administer,  # one's own face: not a principal's, as an agent
         )[0],
         enrolled=enrolment.enrolled_likeness_ids(session, owner_id=account.id),
         enrolments=enrolment.recent_enrolments(

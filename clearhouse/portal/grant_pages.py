@@ -31,6 +31,7 @@ from clearhouse.settings import Settings
 from clearhouse.signing import TokenRejected
 from generator.takedown import taken_down_under
 from rights import repository, service
+from rights.authority import Action
 from rights.models import ConsentReceipt, GrantStatus, ReceiptEvent
 from rights.receipts import verify_receipt
 from rights.repository import get_owned_asset, list_owned_assets
@@ -147,7 +148,9 @@ def revoke_asset(
     keys: KeysDep,
     reason: Reason = "",
 ):
-    asset = get_owned_asset(session, account_id=account.id, asset_id=asset_id)
+    asset = get_owned_asset(
+        session, account_id=account.id, asset_id=asset_id, action=Action.withdraw
+    )
     changes = service.revoke_asset_grants(
         session,
         actor=account,
