@@ -30,7 +30,7 @@ Text = Annotated[str, Form(max_length=400)]
 
 @router.get("/organisations")
 def organisations_page(request: Request, account: PortalHolder, session: ReadSessionDep):
-    return _organisations(request, session, account, form={}, errors={})
+    return _organisations(request, session, account)
 
 
 @router.post("/organisations", dependencies=[CsrfChecked])
@@ -62,7 +62,7 @@ def create_organisation(
 def organisation_page(
     request: Request, organisation_id: uuid.UUID, account: PortalAccount, session: ReadSessionDep
 ):
-    return _organisation(request, session, account, organisation_id, form={}, errors={})
+    return _organisation(request, session, account, organisation_id)
 
 
 @router.post("/organisations/{organisation_id}/members", dependencies=[CsrfChecked])
@@ -126,17 +126,8 @@ def change_role(
             account_id=member_id,
             role=MemberRole(role),
         )
-    except Conflict as refused:
-        session.rollback()
-        return _organisation(
-            request,
-            session,
-            account,
-            organisation_id,
-            form={},
-            errors={"members": refused.detail},
-            status_code=409,
-        )
+    except Conflict as refused:  # the last owner stays one
+        return _members_refused(request, session, account, organisation_id, refused)
     return see_other(f"/organisations/{organisation_id}")
 
 
@@ -157,23 +148,18 @@ def remove_member(
         members.remove_member(
             session, actor=account, organisation=organisation, account_id=member_id
         )
-    except Conflict as refused:
-        session.rollback()
-        return _organisation(
-            request,
-            session,
-            account,
-            organisation_id,
-            form={},
-            errors={"members": refused.detail},
-            status_code=409,
-        )
+    except Conflict as refused:  # the last owner stays one
+        return _members_refused(request, session, account, organisation_id, refused)
     return see_other(f"/organisations/{organisation_id}")
 
 
 @router.get("/account")
 def account_page(request: Request, account: PortalAccount, session: ReadSessionDep):
-    return _account(request, session, account, form={}, errors={})
+    return _account(
+        request,
+        session,
+        account,
+    )
 
 
 @router.post("/account/agents", dependencies=[CsrfChecked])
@@ -209,36 +195,36 @@ def remove_agent(agent_id: uuid.UUID, account: PortalAccount, session: SessionDe
     return see_other("/account")
 
 
-def _organisations(
+def _members_refused(
     request: Request,
     session: Session,
     account: Account,
-    *,
-    form: dict,
-    errors: dict,
-    status_code: int = 200,
+    organisation_id: uuid.UUID,
+    refused: Conflict,
 ):
+    session.rollback()
+    errors = {"members": refused.detail}
+    return _organisation(request, session, account, organisation_id, errors=errors, status_code=409)
+
+
+def _shown(form_state: dict) -> dict:
+    """A page's form as typed, its errors and its status: none of them, the first time."""
+    return {"form": {}, "errors": {}, **form_state}
+
+
+def _organisations(request: Request, session: Session, account: Account, **form_state):
     return render(
         request,
         "organisations/list.html",
         account=account,
         title="Your organisations",
-        status_code=status_code,
         organisations=members.my_organisations(session, account=account),
-        form=form,
-        errors=errors,
+        **_shown(form_state),
     )
 
 
 def _organisation(
-    request: Request,
-    session: Session,
-    account: Account,
-    organisation_id: uuid.UUID,
-    *,
-    form: dict,
-    errors: dict,
-    status_code: int = 200,
+    request: Request, session: Session, account: Account, organisation_id: uuid.UUID, **form_state
 ):
     organisation = members.organisation_for(
         session, account=account, organisation_id=organisation_id, action=Action.view
@@ -248,34 +234,22 @@ def _organisation(
         "organisations/organisation.html",
         account=account,
         title=organisation.name,
-        status_code=status_code,
         organisation=organisation,
         members=members.members_of(session, organisation_id=organisation.id),
         may_administer=may(
             session, account_id=account.id, action=Action.administer, owner_id=organisation.id
         ),
         roles=list(MemberRole),
-        form=form,
-        errors=errors,
+        **_shown(form_state),
     )
 
 
-def _account(
-    request: Request,
-    session: Session,
-    account: Account,
-    *,
-    form: dict,
-    errors: dict,
-    status_code: int = 200,
-):
+def _account(request: Request, session: Session, account: Account, **form_state):
     return render(
         request,
         "account.html",
         account=account,
         title="Your account",
-        status_code=status_code,
         agents=members.agents_of(session, person=account),
-        form=form,
-        errors=errors,
+        **_shown(form_state),
     )
