@@ -40,9 +40,10 @@ AGENT_ACTIONS = frozenset({Action.view, Action.manage})
 rights/service.create_grant for the one grant an agent may make, a new price within the
 consent the person gave)."""
 ESTATE_ACTIONS = frozenset({Action.view, Action.manage, Action.consent, Action.withdraw})
-DECEASED_OWNER_ACTIONS = frozenset({Action.view, Action.withdraw})
-"""Once a likeness is reported as a deceased person's, its account may still see and withdraw,
-never consent or manage: that is for a verified estate."""
+DECEASED_OWNER_ACTIONS = frozenset({Action.view, Action.withdraw, Action.administer})
+"""Once a likeness is reported as a deceased person's, its account may still see, withdraw and
+delete it (a report may be false, and a face's deletion is always its person's), never
+consent or manage: that is for a verified estate."""
 
 
 def may(

@@ -11,9 +11,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import Depends
-from sqlmodel import Session
 
-from clearhouse.accounts.models import Account
 from clearhouse.deps import CurrentAccount, HolderAccount, ReadSessionDep, SessionDep
 from clearhouse.errors import NotFound, raises
 from rights import repository
@@ -25,53 +23,43 @@ from rights.models import Asset
 from rights.schemas import AssetCreate, AssetUpdate
 
 
-def _asset_for(action: Action, *, include_deleted: bool = False):
-    def load(asset_id: uuid.UUID, account: Account, session: Session) -> Asset:
-        return repository.get_owned_asset(
-            session,
-            account_id=account.id,
-            asset_id=asset_id,
-            include_deleted=include_deleted,
-            action=action,
-        )
-
-    return load
-
-
-_viewed = _asset_for(Action.view)
-_viewed_history = _asset_for(Action.view, include_deleted=True)
-_administered = _asset_for(Action.administer)
-_managed = _asset_for(Action.manage)
-_withdrawn = _asset_for(Action.withdraw)
-
-
 @raises(NotFound)
 def _owned_asset(asset_id: uuid.UUID, owner: HolderAccount, session: ReadSessionDep) -> Asset:
-    return _viewed(asset_id, owner, session)
+    return repository.get_owned_asset(
+        session, account_id=owner.id, asset_id=asset_id, action=Action.view
+    )
 
 
 @raises(NotFound)
 def _owned_asset_to_change(asset_id: uuid.UUID, owner: HolderAccount, session: SessionDep) -> Asset:
-    return _administered(asset_id, owner, session)
+    return repository.get_owned_asset(
+        session, account_id=owner.id, asset_id=asset_id, action=Action.administer
+    )
 
 
 @raises(NotFound)
 def _managed_asset(asset_id: uuid.UUID, owner: HolderAccount, session: SessionDep) -> Asset:
-    return _managed(asset_id, owner, session)
+    return repository.get_owned_asset(
+        session, account_id=owner.id, asset_id=asset_id, action=Action.manage
+    )
 
 
 @raises(NotFound)
 def _owned_asset_to_withdraw(
     asset_id: uuid.UUID, owner: CurrentAccount, session: SessionDep
 ) -> Asset:
-    return _withdrawn(asset_id, owner, session)
+    return repository.get_owned_asset(
+        session, account_id=owner.id, asset_id=asset_id, action=Action.withdraw
+    )
 
 
 @raises(NotFound)
 def _owned_asset_including_deleted(
     asset_id: uuid.UUID, owner: HolderAccount, session: ReadSessionDep
 ) -> Asset:
-    return _viewed_history(asset_id, owner, session)
+    return repository.get_owned_asset(
+        session, account_id=owner.id, asset_id=asset_id, include_deleted=True, action=Action.view
+    )
 
 
 OwnedAsset = Annotated[Asset, Depends(_owned_asset)]
