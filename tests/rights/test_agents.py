@@ -2,28 +2,17 @@
 their consent; the person removes the agent and the agent's next request is refused."""
 
 import pytest
-from clearing import clearance_body
-from factories import OPEN_POLICY, create_asset, grant, set_policy, sign_up
+from clearing import decision
+from factories import FACE_POLICY, OPEN_POLICY, consented_likeness, create_asset, sign_up
 
-FACE_POLICY = {**OPEN_POLICY, "price": {"currency": "USD", "per_use_minor": 120}}
 REPRICED = {**FACE_POLICY, "price": {"currency": "USD", "per_use_minor": 900}}
 WIDER = {**FACE_POLICY, "allowed_uses": ["personal", "parody", "commercial"]}
-
-
-def clear(client, user, prompt: str, use: str = "personal") -> dict:
-    answer = client.post(
-        "/v1/clearances", headers=user.headers, json=clearance_body(prompt, declared_use=use)
-    )
-    assert answer.status_code in (200, 201), answer.text
-    return answer.json()
 
 
 @pytest.fixture
 def face(client, holder):
     """The holder's likeness, consented to under the open policy, and an agent for it."""
-    likeness = create_asset(client, holder, kind="likeness")
-    set_policy(client, holder, likeness["id"], FACE_POLICY)
-    grant(client, holder, likeness["id"])
+    likeness = consented_likeness(client, holder)
     agent = sign_up(client)
     authorised = client.post(
         "/v1/accounts/me/agents", headers=holder.headers, json={"email": agent.email}
@@ -41,7 +30,7 @@ def test_an_agent_changes_a_price_but_never_grants_a_likeness(client, holder, fa
     assert regranted.status_code == 201, regranted.text
     # The new price is what a requester is quoted now.
     requester = sign_up(client)
-    cleared = clear(client, requester, f"@{likeness['handle']} waving hello")
+    cleared = decision(client, requester, f"@{likeness['handle']} waving hello")
     assert cleared["outcome"] == "cleared", cleared
     fees = [line for line in cleared["quote"]["lines"] if line["asset_id"] == likeness["id"]]
     assert [line["unit_price_minor"] for line in fees if line["unit"] == "use"] == [900], fees
@@ -53,7 +42,9 @@ def test_an_agent_changes_a_price_but_never_grants_a_likeness(client, holder, fa
     assert refused.status_code == 403, refused.text
     assert refused.json()["type"].endswith("consent-is-the-holders")
     assert "ask the holder to grant it themselves" in refused.json()["detail"]
-    commercial = clear(client, requester, f"@{likeness['handle']} waving hello", "commercial")
+    commercial = decision(
+        client, requester, f"@{likeness['handle']} waving hello", use="commercial"
+    )
     assert commercial["outcome"] == "denied"
     confirmed = client.post(f"{asset}/grants", headers=holder.headers, json={})
     assert confirmed.status_code == 201, confirmed.text

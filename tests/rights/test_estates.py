@@ -2,29 +2,19 @@
 authority a moderator verified consents; the verified estate acts as its owner."""
 
 import pytest
-from clearing import clearance_body
-from factories import OPEN_POLICY, create_asset, grant, promote, set_policy, sign_up
+from clearing import decision
+from factories import FACE_POLICY, consented_likeness, create_asset, promote, sign_up
 
-FACE_POLICY = {**OPEN_POLICY, "price": {"currency": "USD", "per_use_minor": 120}}
 EVIDENCE = {"evidence": "Grant of probate 2026/1234, High Court, Family Division."}
 
 
 def clear(client, user, handle: str) -> dict:
-    answer = client.post(
-        "/v1/clearances",
-        headers=user.headers,
-        json=clearance_body(f"@{handle} waving hello", declared_use="personal"),
-    )
-    assert answer.status_code in (200, 201), answer.text
-    return answer.json()
+    return decision(client, user, f"@{handle} waving hello")
 
 
 @pytest.fixture
 def face(client, holder):
-    likeness = create_asset(client, holder, kind="likeness")
-    set_policy(client, holder, likeness["id"], FACE_POLICY)
-    grant(client, holder, likeness["id"])
-    return likeness
+    return consented_likeness(client, holder)
 
 
 @pytest.fixture
