@@ -41,8 +41,10 @@ from payouts.payout_api import router as payouts_router
 from payouts.statement_api import router as statements_router
 from policies.api import router as policies_router
 from rights.api import router as rights_router
+from rights.estates_api import router as estates_router
 from rights.matching.runtime import start_matching
 from rights.matching.warm_up import WarmUp
+from rights.members_api import router as members_router
 from rights.references.api import UPLOAD_ROUTES as REFERENCE_UPLOAD_ROUTES
 from rights.references.api import router as references_router
 from rights.references.catalogue import ReferenceCatalogue
@@ -170,6 +172,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_openapi(app)
     app.include_router(accounts_router)
     app.include_router(rights_router)
+    app.include_router(members_router)
+    app.include_router(estates_router)
     app.include_router(references_router)
     app.include_router(audit_router)
     app.include_router(policies_router)

@@ -150,7 +150,7 @@ def _seed_demo(session: Session, *, settings: Settings, base_url: str) -> None:
     )
     create_grant(
         session,
-        owner=holder,
+        actor=holder,
         asset=asset,
         policy_version=None,
         settings=settings,

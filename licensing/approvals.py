@@ -19,6 +19,8 @@ from clearhouse.settings import Settings
 from licensing.errors import ApprovalClosed
 from licensing.models import ApprovalStatus, Clearance, ClearedAsset, UseApproval
 from licensing.schemas import ApprovalPublic
+from rights.authority import Action, assets_in_reach, may
+from rights.models import Asset
 
 
 def list_for_owner(
@@ -29,7 +31,10 @@ def list_for_owner(
     now: datetime,
     params: PageParams,
 ) -> tuple[list[ApprovalPublic], int]:
-    query = _with_request().where(UseApproval.owner_id == owner_id)
+    """The requests waiting for, or answered by, whoever manages the asset (its owner, its
+    organisation's managers, the person's agent, the estate: rights/authority.py)."""
+    in_reach = assets_in_reach(session, account_id=owner_id, action=Action.manage)
+    query = _with_request().join(Asset, Asset.id == UseApproval.asset_id).where(in_reach)
     if status is not None:
         query = query.where(UseApproval.status == status)
     if status == ApprovalStatus.pending:
@@ -41,13 +46,15 @@ def list_for_owner(
 def answer(
     session: Session, *, owner: Account, approval_id: uuid.UUID, approve: bool, settings: Settings
 ) -> ApprovalPublic:
-    """Approve or decline one of the owner's pending requests; audited in the asset's log."""
+    """Approve or decline a pending request on an asset ``owner`` manages; audited in the
+    asset's log, naming who answered."""
     row = session.exec(
-        _with_request()
-        .where(UseApproval.id == approval_id, UseApproval.owner_id == owner.id)
-        .with_for_update(of=UseApproval)
+        _with_request().where(UseApproval.id == approval_id).with_for_update(of=UseApproval)
     ).first()
-    if row is None:
+    asset = session.get(Asset, row[0].asset_id) if row is not None else None
+    if asset is None or not may(
+        session, account_id=owner.id, action=Action.manage, owner_id=asset.owner_id, asset=asset
+    ):
         raise NotFound("No request with this id waits for you.")
     approval = row[0]
     now = utcnow()

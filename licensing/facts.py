@@ -74,6 +74,9 @@ def read_facts(
             owner_date_of_birth=asset.date_of_birth,
             grants=tuple(grants.get(asset.id, ())),
             usage=AssetUsage(today=today[asset.id], total=total[asset.id]),
+            deceased_without_estate=(
+                asset.deceased_reported_at is not None and asset.estate_account_id is None
+            ),
         )
         for asset in assets
     )
@@ -97,7 +100,15 @@ def read_facts(
 # Built once: building a query and its cache key costs more than the database takes to answer
 # it, and these run on every clearance. Each reads plain columns, not ORM objects.
 _ASSETS_WITH_OWNERS = (
-    select(Asset.id, Asset.kind, Asset.handle, Asset.owner_id, Account.date_of_birth)
+    select(
+        Asset.id,
+        Asset.kind,
+        Asset.handle,
+        Asset.owner_id,
+        Asset.deceased_reported_at,
+        Asset.estate_account_id,
+        Account.date_of_birth,
+    )
     .join(Account, Account.id == Asset.owner_id)
     .where(col(Asset.id).in_(bindparam("ids", expanding=True)), col(Asset.deleted_at).is_(None))
     .order_by(Asset.handle)

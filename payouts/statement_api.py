@@ -1,6 +1,8 @@
 """Routes of statements: a rights holder reads what their payable did in a UTC month, as JSON,
-CSV or PDF. Only their own: each route reads the caller's payable and nobody else's."""
+CSV or PDF. Only their own, or an organisation's they are a member of: no route reads anyone
+else's payable."""
 
+import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
@@ -10,7 +12,7 @@ from sqlalchemy import Engine
 from clearhouse.accounts.models import Account
 from clearhouse.db import snapshot_session, utcnow
 from clearhouse.deps import CurrentAccount, EngineDep
-from clearhouse.errors import raises
+from clearhouse.errors import NotFound, raises
 from payouts.errors import StatementCurrencyNeeded, StatementPeriodInvalid
 from payouts.statement_files import statement_csv, statement_pdf
 from payouts.statement_schemas import StatementsPublic, statements_json
@@ -21,6 +23,7 @@ from payouts.statements import (
     payable_currencies,
     statement_of,
 )
+from rights.authority import Action, may
 
 router = APIRouter(prefix="/v1", tags=["statements"])
 
@@ -48,18 +51,29 @@ def parse_period(text: str) -> Period:
 
 
 @router.get("/statements", response_model=StatementsPublic)
-@raises(StatementPeriodInvalid)
+@raises(StatementPeriodInvalid, NotFound)
 def list_statements(
     holder: CurrentAccount,
     engine: EngineDep,
     period: Annotated[str, Query(description=PERIOD_HELP)],
+    organisation_id: Annotated[
+        uuid.UUID | None,
+        Query(description="An organisation you are a member of (any role): its statements."),
+    ] = None,
 ):
     """Your statements for one month, one per currency you have earned in: the balance you
     were owed as it began and as it ended, every use of your assets (the licence fee, your
-    share, what you earned and what the platform kept), reversals, payouts, and totals."""
+    share, what you earned and what the platform kept), reversals, payouts, and totals. An
+    organisation's assets earn for the organisation: its members read them with
+    `organisation_id`."""
     month = parse_period(period)
     with snapshot_session(engine) as session:
-        statements = holder_statements(session, holder_id=holder.id, period=month)
+        holder_id = holder.id
+        if organisation_id is not None:
+            if not may(session, account_id=holder.id, action=Action.view, owner_id=organisation_id):
+                raise NotFound("No organisation with this id among yours.")
+            holder_id = organisation_id
+        statements = holder_statements(session, holder_id=holder_id, period=month)
     return Response(statements_json(month, statements), media_type="application/json")
 
 

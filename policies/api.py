@@ -12,7 +12,7 @@ from policies import service
 from policies.document import PolicyDocument
 from policies.errors import MinorsLikenessProtected
 from policies.schemas import PolicyVersionPublic
-from rights.dependencies import OwnedAsset, OwnedAssetIncludingDeleted, OwnedAssetToChange
+from rights.dependencies import ManagedAsset, OwnedAsset, OwnedAssetIncludingDeleted
 
 router = APIRouter(prefix="/v1/assets/{asset_id}", tags=["policies"])
 
@@ -21,9 +21,12 @@ router = APIRouter(prefix="/v1/assets/{asset_id}", tags=["policies"])
 @raises(InvalidRequest, MinorsLikenessProtected)
 @needs_scope(Scope.assets_write)
 def set_policy(
-    asset: OwnedAssetToChange, body: PolicyDocument, owner: HolderAccount, session: SessionDep
+    asset: ManagedAsset, body: PolicyDocument, owner: HolderAccount, session: SessionDep
 ):
-    """Make `body` the asset's policy, as a new version. Existing grants keep their version."""
+    """Make `body` the asset's policy, as a new version. Existing grants keep their version.
+
+    Open to whoever manages the asset: its owner, its organisation's owners and managers, the
+    person's agent, a verified estate. Storing a version consents to nothing."""
     return PolicyVersionPublic.of(
         service.set_policy(session, asset=asset, actor=owner, document=body)
     )

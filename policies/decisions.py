@@ -46,6 +46,7 @@ class ReasonCode(StrEnum):
     total_limit_reached = "total_limit_reached"
     minors_not_admitted = "minors_not_admitted"
     minors_likeness_protected = "minors_likeness_protected"
+    deceased_without_estate = "deceased_without_estate"
     # What the requester is told about a face they hold no grant for
     not_consented = "not_consented"
     # Found in a generated output, and not among what its clearance allowed

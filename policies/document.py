@@ -157,8 +157,34 @@ class PolicyDocument(BaseModel):
     def admits_anyone(self) -> bool:
         return self.audience != Audience.nobody
 
+    def admits_no_more_than(self, given: "PolicyDocument") -> bool:
+        """Whether every use this version admits, ``given`` admits too: nobody new, no new
+        use, no excluded content let in, no limit raised, no approval or expiry dropped. Its
+        price may differ. What an agent may grant on a person's consent (rights/service.py)."""
+        audiences = list(Audience)
+        if audiences.index(self.audience) > audiences.index(given.audience):
+            return False
+        if self.audience == given.audience == Audience.listed and not set(
+            self.listed_accounts
+        ) <= set(given.listed_accounts):
+            return False
+        return (
+            set(self.allowed_uses) <= set(given.allowed_uses)
+            and set(self.excluded_content) >= set(given.excluded_content)
+            and (given.minors_may_use or not self.minors_may_use)
+            and (self.approval_required or not given.approval_required)
+            and _within(self.daily_use_limit, given.daily_use_limit)
+            and _within(self.total_use_limit, given.total_use_limit)
+            and _within(self.expires_at, given.expires_at)
+        )
+
     def is_expired(self, now: datetime) -> bool:
         return self.expires_at is not None and self.expires_at <= now
+
+
+def _within(limit, given_limit) -> bool:
+    """A limit (a count, an expiry) no looser than the given one; None is no limit."""
+    return given_limit is None or (limit is not None and limit <= given_limit)
 
 
 NOBODY = PolicyDocument()

@@ -120,6 +120,15 @@ class _Judge:
     today: date
 
     def decide(self, asset: MatchedAsset) -> AssetDecision:
+        if asset.deceased_without_estate:
+            reasons = (
+                Reason(
+                    ReasonCode.deceased_without_estate,
+                    f"@{asset.handle} is reported as a deceased person's likeness, and no "
+                    "estate's authority over it is verified: nobody may use it.",
+                ),
+            )
+            return self._decision(asset, AssetOutcome.deny, reasons, None, None)
         verdicts = [self._judge_grant(asset, grant) for grant in asset.grants]
         if not verdicts:
             reasons = (

@@ -89,6 +89,9 @@ class MatchedAsset:
     grants: tuple[GrantSnapshot, ...]
     """Its grants; revoked ones may be left out or included, they never allow."""
     usage: AssetUsage
+    deceased_without_estate: bool = False
+    """A likeness reported as a deceased person's whose estate no moderator has verified:
+    never usable, whatever its grants say."""
 
 
 @dataclass(frozen=True, slots=True)

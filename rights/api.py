@@ -23,15 +23,24 @@ from likeness.runtime import LikenessDep
 from policies.errors import MinorsLikenessProtected
 from policies.models import PolicyVersion
 from rights import repository, service
+from rights.authority import Action
 from rights.dependencies import (
     ChangedTexts,
+    ManagedAsset,
     OwnedAsset,
     OwnedAssetIncludingDeleted,
     OwnedAssetToChange,
     OwnedAssetToWithdraw,
     RegisteredTexts,
 )
-from rights.errors import GrantRevoked, HandleTaken, NothingToGrant
+from rights.errors import (
+    ConsentIsTheHolders,
+    GrantRevoked,
+    HandleTaken,
+    LikenessOfDeceased,
+    NotAllowed,
+    NothingToGrant,
+)
 from rights.models import AssetKind, GrantStatus
 from rights.receipts import verify_receipt
 from rights.schemas import (
@@ -56,7 +65,7 @@ router = APIRouter(prefix="/v1")
 @router.post(
     "/assets", status_code=status.HTTP_201_CREATED, response_model=AssetPublic, tags=["assets"]
 )
-@raises(HandleTaken)
+@raises(HandleTaken, InvalidRequest, NotFound, NotAllowed)
 @needs_scope(Scope.assets_write)
 def create_asset(
     texts: RegisteredTexts, body: AssetCreate, owner: HolderAccount, session: SessionDep
@@ -66,7 +75,10 @@ def create_asset(
     A handle that reads like one in use or retired within `CLEARHOUSE_HANDLE_RESERVED_DAYS`
     (look-alike letters, digits for letters, separators) is taken. Prompts that name it, or
     describe it in the words of its description, keywords and example prompts, are found by
-    the IP check."""
+    the IP check.
+
+    With `organisation_id`, the organisation holds it (you must be its owner or manager): it
+    is paid for its uses, and its members act on it in their roles."""
     return service.create_asset(session, owner=owner, data=body, text_vectors=texts)
 
 
@@ -136,20 +148,24 @@ def delete_asset(
     response_model=GrantCreated,
     tags=["grants"],
 )
-@raises(NotFound, NothingToGrant, MinorsLikenessProtected)
+@raises(NotFound, NothingToGrant, MinorsLikenessProtected, ConsentIsTheHolders, LikenessOfDeceased)
 @needs_scope(Scope.assets_write)
 def create_grant(
-    asset: OwnedAssetToChange,
+    asset: ManagedAsset,
     body: GrantCreate,
     owner: VerifiedHolderAccount,
     session: SessionDep,
     settings: SettingsDep,
     keys: KeysDep,
 ):
-    """Consent to uses of the asset under a policy version; returns a signed receipt."""
+    """Consent to uses of the asset under a policy version; returns a signed receipt.
+
+    An organisation's owners and managers consent in its name. A person's agent may grant
+    only a version within what the person consented to (a new price): anything more is a 403
+    `consent-is-the-holders`, and the version waits for the person to grant it."""
     given = service.create_grant(
         session,
-        owner=owner,
+        actor=owner,
         asset=asset,
         policy_version=body.policy_version,
         settings=settings,
@@ -184,7 +200,9 @@ def list_grants(
 @raises(NotFound)
 @needs_scope(Scope.assets_read)
 def read_grant(grant_id: uuid.UUID, owner: HolderAccount, session: ReadSessionDep):
-    grant, _ = repository.get_owned_grant(session, owner_id=owner.id, grant_id=grant_id)
+    grant, _ = repository.get_owned_grant(
+        session, account_id=owner.id, grant_id=grant_id, action=Action.view
+    )
     return service.grant_public(grant, session.get(PolicyVersion, grant.policy_version_id))
 
 
@@ -231,7 +249,7 @@ def revoke_asset_grants(
     licensed under one of them."""
     revocation = _revocation(
         service.revoke_asset_grants(
-            session, owner=owner, asset=asset, reason=body.reason, settings=settings, keys=keys
+            session, actor=owner, asset=asset, reason=body.reason, settings=settings, keys=keys
         )
     )
     revocation.effective_at = commit_now(session)
@@ -254,7 +272,7 @@ def _revocation(withdrawn: list[service.ConsentChange]) -> Revocation:
 @raises(NotFound)
 @needs_scope(Scope.assets_read)
 def read_receipt(receipt_id: uuid.UUID, owner: HolderAccount, session: ReadSessionDep):
-    return repository.get_owned_receipt(session, owner_id=owner.id, receipt_id=receipt_id)
+    return repository.get_owned_receipt(session, account_id=owner.id, receipt_id=receipt_id)
 
 
 @router.post("/receipts/verify", response_model=ReceiptVerification, tags=["receipts"])

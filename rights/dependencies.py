@@ -1,9 +1,10 @@
-"""The caller's own asset, loaded from the `asset_id` in the path, for routes of any domain;
-and the embeddings of the texts a registration or a change brings.
+"""An asset the caller may act on (rights/authority.py: its owner, an organisation's member in
+a role that may, an agent, an estate), loaded from the `asset_id` in the path, for routes of
+any domain; and the embeddings of the texts a registration or a change brings.
 
 Each variant loads the asset in the session its route then works in: FastAPI resolves a
 dependency once per request, so the `SessionDep` or `ReadSessionDep` declared here is the
-route's own. Another holder's asset, like one that does not exist, is a 404.
+route's own. An asset the caller may not act on, like one that does not exist, is a 404.
 """
 
 import uuid
@@ -14,6 +15,7 @@ from fastapi import Depends
 from clearhouse.deps import CurrentAccount, HolderAccount, ReadSessionDep, SessionDep
 from clearhouse.errors import NotFound, raises
 from rights import repository
+from rights.authority import Action
 from rights.matching.runtime import MatchingDep
 from rights.matching.store import TextVectors
 from rights.matching.types import semantic_texts
@@ -23,19 +25,32 @@ from rights.schemas import AssetCreate, AssetUpdate
 
 @raises(NotFound)
 def _owned_asset(asset_id: uuid.UUID, owner: HolderAccount, session: ReadSessionDep) -> Asset:
-    return repository.get_owned_asset(session, owner_id=owner.id, asset_id=asset_id)
+    return repository.get_owned_asset(
+        session, account_id=owner.id, asset_id=asset_id, action=Action.view
+    )
 
 
 @raises(NotFound)
 def _owned_asset_to_change(asset_id: uuid.UUID, owner: HolderAccount, session: SessionDep) -> Asset:
-    return repository.get_owned_asset(session, owner_id=owner.id, asset_id=asset_id)
+    return repository.get_owned_asset(
+        session, account_id=owner.id, asset_id=asset_id, action=Action.administer
+    )
+
+
+@raises(NotFound)
+def _managed_asset(asset_id: uuid.UUID, owner: HolderAccount, session: SessionDep) -> Asset:
+    return repository.get_owned_asset(
+        session, account_id=owner.id, asset_id=asset_id, action=Action.manage
+    )
 
 
 @raises(NotFound)
 def _owned_asset_to_withdraw(
     asset_id: uuid.UUID, owner: CurrentAccount, session: SessionDep
 ) -> Asset:
-    return repository.get_owned_asset(session, owner_id=owner.id, asset_id=asset_id)
+    return repository.get_owned_asset(
+        session, account_id=owner.id, asset_id=asset_id, action=Action.withdraw
+    )
 
 
 @raises(NotFound)
@@ -43,15 +58,22 @@ def _owned_asset_including_deleted(
     asset_id: uuid.UUID, owner: HolderAccount, session: ReadSessionDep
 ) -> Asset:
     return repository.get_owned_asset(
-        session, owner_id=owner.id, asset_id=asset_id, include_deleted=True
+        session, account_id=owner.id, asset_id=asset_id, include_deleted=True, action=Action.view
     )
 
 
 OwnedAsset = Annotated[Asset, Depends(_owned_asset)]
-"""One of the caller's live assets, for a route that only reads (`ReadSessionDep`)."""
+"""A live asset the caller may see (its owner, a member of its organisation, an agent, an
+estate), for a route that only reads (`ReadSessionDep`)."""
 
 OwnedAssetToChange = Annotated[Asset, Depends(_owned_asset_to_change)]
-"""One of the caller's live assets, in the write transaction (`SessionDep`) that changes it."""
+"""One of the caller's live assets, in the write transaction (`SessionDep`) that changes or
+deletes it: its owner's, or an owner's of its organisation."""
+
+ManagedAsset = Annotated[Asset, Depends(_managed_asset)]
+"""A live asset whose policies, prices and consent the caller manages, in the write
+transaction (`SessionDep`): its owner, its organisation's owners and managers, the person's
+agent, a verified estate (rights/authority.py)."""
 
 OwnedAssetIncludingDeleted = Annotated[Asset, Depends(_owned_asset_including_deleted)]
 """One of the caller's assets, deleted or not, for reading its history (`ReadSessionDep`)."""

@@ -1,6 +1,6 @@
 """Errors of the rights registry."""
 
-from clearhouse.errors import Conflict
+from clearhouse.errors import Conflict, Forbidden
 
 
 class HandleTaken(Conflict):
@@ -16,3 +16,23 @@ class GrantRevoked(Conflict):
 class NothingToGrant(Conflict):
     slug = "nothing-to-grant"
     title = "The policy admits nobody"
+
+
+class ConsentIsTheHolders(Forbidden):
+    """Consent to use a likeness is the person's: their agent may re-price what they consented
+    to, never let anyone new use the face."""
+
+    slug = "consent-is-the-holders"
+    title = "Only the holder can consent to this"
+
+
+class NotAllowed(Forbidden):
+    """The caller sees the object (a member, an agent) but their role does not allow this."""
+
+    slug = "role-does-not-allow"
+    title = "Your role does not allow this"
+
+
+class LikenessOfDeceased(Conflict):
+    slug = "likeness-of-deceased"
+    title = "Reported as a deceased person's likeness"

@@ -58,6 +58,18 @@ class Asset(SQLModel, table=True):
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
     )
     deleted_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    deceased_reported_at: datetime | None = Field(
+        default=None,
+        sa_column=Column(UTCDateTime),
+        description="A likeness reported as a deceased person's: from then nobody may use it "
+        "unless a verified estate (``estate_account_id``) sets its policy.",
+    )
+    estate_account_id: uuid.UUID | None = Field(
+        default=None,
+        foreign_key="account.id",
+        ondelete="RESTRICT",
+        description="The estate whose authority a moderator verified; it acts as the owner.",
+    )
 
 
 class HandleReservation(SQLModel, table=True):
@@ -117,3 +129,85 @@ class ConsentReceipt(SQLModel, table=True):
     event: ReceiptEvent = Field(sa_column=enum_column(ReceiptEvent))
     issued_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     token: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class MemberRole(StrEnum):
+    """What a member may do with an organisation's assets (rights/authority.py)."""
+
+    owner = "owner"  # everything, members too
+    manager = "manager"  # policies, prices, consent and approvals
+    viewer = "viewer"  # usage and statements
+
+
+class Organisation(SQLModel, table=True):
+    """A studio or an agency that holds assets. Its id is its own account's (an account no one
+    signs in as), so its assets, ledger accounts, receipts and payouts are owned like a
+    person's: the organisation is paid, not whoever happens to be a member."""
+
+    id: uuid.UUID = Field(foreign_key="account.id", primary_key=True, ondelete="RESTRICT")
+    name: str = Field(max_length=200)
+    created_by: uuid.UUID = Field(foreign_key="account.id", ondelete="RESTRICT")
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+
+
+class OrganisationMember(SQLModel, table=True):
+    """One account's role in one organisation; removing the row ends its access at once."""
+
+    __tablename__ = "organisation_member"
+
+    organisation_id: uuid.UUID = Field(
+        foreign_key="organisation.id", primary_key=True, ondelete="CASCADE"
+    )
+    account_id: uuid.UUID = Field(
+        foreign_key="account.id", primary_key=True, index=True, ondelete="RESTRICT"
+    )
+    role: MemberRole = Field(sa_column=enum_column(MemberRole))
+    added_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+
+
+class AgentAuthorisation(SQLModel, table=True):
+    """A person lets an agent (another account) manage their likenesses' policies, prices and
+    approvals; never their consent. Removing the row ends the agent's access at once."""
+
+    __tablename__ = "agent_authorisation"
+
+    person_id: uuid.UUID = Field(foreign_key="account.id", primary_key=True, ondelete="RESTRICT")
+    agent_id: uuid.UUID = Field(
+        foreign_key="account.id", primary_key=True, index=True, ondelete="RESTRICT"
+    )
+    authorised_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+
+
+class EstateClaimStatus(StrEnum):
+    pending = "pending"
+    verified = "verified"
+    rejected = "rejected"
+
+
+class EstateClaim(SQLModel, table=True):
+    """An applicant's claim to act for a deceased person's estate, with its evidence, until a
+    moderator verifies or rejects it."""
+
+    __tablename__ = "estate_claim"
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    asset_id: uuid.UUID = Field(foreign_key="asset.id", index=True, ondelete="RESTRICT")
+    applicant_id: uuid.UUID = Field(foreign_key="account.id", index=True, ondelete="RESTRICT")
+    evidence: str = Field(sa_column=Column(Text, nullable=False))
+    status: EstateClaimStatus = Field(
+        default=EstateClaimStatus.pending, sa_column=enum_column(EstateClaimStatus)
+    )
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+    decided_by: uuid.UUID | None = Field(
+        default=None, foreign_key="account.id", ondelete="RESTRICT"
+    )
+    decided_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    decision_note: str | None = Field(default=None, max_length=1000)

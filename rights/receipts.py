@@ -38,18 +38,19 @@ def issue_receipt(
     at: datetime,
     settings: Settings,
     keys: KeyRing,
-    by_staff: bool = False,
+    collection_method: str | None = None,
 ) -> ConsentReceipt:
     """Sign a receipt for ``event`` on ``grant``; the caller adds it to the session.
 
-    ``by_staff``: the change was made by Clearhouse staff (disabling the account), not by
-    the holder's own request; the receipt says so."""
+    ``collection_method``: who made the change when it was not the holder's own request
+    (staff disabling the account, an organisation's manager, an agent, an estate); the
+    receipt says so."""
     receipt = ConsentReceipt(grant_id=grant.id, owner_id=owner.id, event=event, issued_at=at)
     claims = _claims(
         receipt=receipt, grant=grant, asset=asset, owner=owner, policy=policy, settings=settings
     )
-    if by_staff:
-        claims["collectionMethod"] = "Clearhouse staff action on the holder's account"
+    if collection_method is not None:
+        claims["collectionMethod"] = collection_method
     receipt.token = signing.sign(claims, key=keys.receipts, typ=signing.RECEIPT_TYPE)
     return receipt
 

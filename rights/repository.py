@@ -6,9 +6,9 @@ from sqlalchemy import bindparam, func
 from sqlmodel import Session, col, select
 
 from clearhouse.errors import NotFound
-from clearhouse.ownership import owned
 from clearhouse.pagination import PageParams, paginate
 from policies.models import PolicyVersion
+from rights.authority import Action, assets_in_reach, may
 from rights.models import (
     Asset,
     AssetKind,
@@ -20,43 +20,66 @@ from rights.models import (
 
 # Built once: nearly every request about an asset runs one of these, and building a query
 # and its cache key costs more than SQLite takes to answer it.
-_OWNED_ASSET = select(Asset).where(
-    Asset.id == bindparam("asset_id"), Asset.owner_id == bindparam("owner_id")
-)
-_OWNED_LIVE_ASSET = _OWNED_ASSET.where(Asset.deleted_at.is_(None))
+_ASSET = select(Asset).where(Asset.id == bindparam("asset_id"))
+_LIVE_ASSET = _ASSET.where(Asset.deleted_at.is_(None))
 
 
 def get_owned_asset(
-    session: Session, *, owner_id: uuid.UUID, asset_id: uuid.UUID, include_deleted: bool = False
+    session: Session,
+    *,
+    account_id: uuid.UUID,
+    asset_id: uuid.UUID,
+    include_deleted: bool = False,
+    action: Action = Action.administer,
 ) -> Asset:
-    query = _OWNED_ASSET if include_deleted else _OWNED_LIVE_ASSET
-    asset = session.exec(query, params={"asset_id": asset_id, "owner_id": owner_id}).first()
-    if asset is None:
+    """The asset, if ``account_id`` may do ``action`` on it (rights/authority.py): its owner,
+    a member of its organisation in a role that may, its owner's agent or its estate. Anyone
+    else is told it is not found, as if it did not exist."""
+    query = _ASSET if include_deleted else _LIVE_ASSET
+    asset = session.exec(query, params={"asset_id": asset_id}).first()
+    if asset is None or not may(
+        session, account_id=account_id, action=action, owner_id=asset.owner_id, asset=asset
+    ):
         raise NotFound("No asset with this id among yours.")
     return asset
 
 
 def list_owned_assets(
-    session: Session, *, owner_id: uuid.UUID, kind: AssetKind | None, params: PageParams
+    session: Session,
+    *,
+    owner_id: uuid.UUID,
+    kind: AssetKind | None,
+    params: PageParams,
+    action: Action = Action.view,
 ) -> tuple[list[Asset], int]:
-    query = select(Asset).where(Asset.owner_id == owner_id, Asset.deleted_at.is_(None))
+    """The live assets ``owner_id`` may do ``action`` on: their own and those they act for."""
+    in_reach = assets_in_reach(session, account_id=owner_id, action=action)
+    query = select(Asset).where(in_reach, Asset.deleted_at.is_(None))
     if kind is not None:
         query = query.where(Asset.kind == kind)
     return paginate(session, query.order_by(Asset.created_at, Asset.id), params)
 
 
 def get_owned_grant(
-    session: Session, *, owner_id: uuid.UUID, grant_id: uuid.UUID, for_update: bool = False
+    session: Session,
+    *,
+    account_id: uuid.UUID,
+    grant_id: uuid.UUID,
+    action: Action,
+    for_update: bool = False,
 ) -> tuple[ConsentGrant, Asset]:
+    """The grant and its asset, if ``account_id`` may do ``action`` on the asset."""
     query = (
         select(ConsentGrant, Asset)
         .join(Asset, Asset.id == ConsentGrant.asset_id)
-        .where(ConsentGrant.id == grant_id, Asset.owner_id == owner_id)
+        .where(ConsentGrant.id == grant_id)
     )
     if for_update:
         query = query.with_for_update(of=ConsentGrant)
     row = session.exec(query).first()
-    if row is None:
+    if row is None or not may(
+        session, account_id=account_id, action=action, owner_id=row[1].owner_id, asset=row[1]
+    ):
         raise NotFound("No grant with this id on your assets.")
     return row
 
@@ -86,16 +109,15 @@ def grants_with_policies(
 
 
 def get_owned_receipt(
-    session: Session, *, owner_id: uuid.UUID, receipt_id: uuid.UUID
+    session: Session, *, account_id: uuid.UUID, receipt_id: uuid.UUID
 ) -> ConsentReceipt:
-    return owned(
-        session,
-        ConsentReceipt,
-        receipt_id,
-        owner_column=ConsentReceipt.owner_id,
-        owner_id=owner_id,
-        not_found=NotFound("No receipt with this id among yours."),
-    )
+    """A receipt of the account's, or of an organisation it may see the assets of."""
+    receipt = session.get(ConsentReceipt, receipt_id)
+    if receipt is None or not may(
+        session, account_id=account_id, action=Action.view, owner_id=receipt.owner_id
+    ):
+        raise NotFound("No receipt with this id among yours.")
+    return receipt
 
 
 def grant_status(session: Session, grant_id: uuid.UUID) -> GrantStatus | None:

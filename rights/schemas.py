@@ -79,6 +79,11 @@ class AssetCreate(RequestBody):
     description: str = Field(default="", max_length=5000)
     keywords: Keywords = Field(default_factory=list)
     example_prompts: ExamplePrompts = Field(default_factory=list)
+    organisation_id: uuid.UUID | None = Field(
+        default=None,
+        description="Register it for an organisation you are an owner or manager of: the "
+        "organisation holds it and is paid for its uses. A likeness is always its person's.",
+    )
 
 
 class AssetUpdate(RequestBody):

@@ -12,9 +12,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from audit.service import record_event
-from clearhouse.accounts.models import Account
+from clearhouse.accounts.models import STAFF_ROLES, Account
 from clearhouse.db import utcnow
-from clearhouse.errors import NotFound, Unauthenticated
+from clearhouse.errors import InvalidRequest, NotFound, Unauthenticated
 from clearhouse.keys import KeyRing
 from clearhouse.settings import Settings
 from generator.takedown import take_down_releases
@@ -24,8 +24,9 @@ from policies import service as policies
 from policies.document import PolicyDocument
 from policies.models import PolicyVersion
 from policies.protections import check_minors_likeness
-from rights import handles, repository
-from rights.errors import GrantRevoked, NothingToGrant
+from rights import handles, members, repository
+from rights.authority import Action, may
+from rights.errors import ConsentIsTheHolders, GrantRevoked, LikenessOfDeceased, NothingToGrant
 from rights.matching import store as text_catalogue
 from rights.matching.store import TextVectors
 from rights.models import Asset, AssetKind, ConsentGrant, ConsentReceipt, GrantStatus, ReceiptEvent
@@ -54,9 +55,14 @@ class AssetDeletion:
 def create_asset(
     session: Session, *, owner: Account, data: AssetCreate, text_vectors: TextVectors | None
 ) -> Asset:
-    """``text_vectors``: the embeddings of the body's texts (rights/matching/store.py); with
-    None, the IP text check embeds them when it first loads the asset."""
-    asset = Asset(owner_id=owner.id, **data.model_dump())
+    """``owner`` registers it, for themselves or, with ``data.organisation_id``, for an
+    organisation they own or manage, which then holds it. ``text_vectors``: the embeddings of
+    the body's texts (rights/matching/store.py); with None, the IP text check embeds them when
+    it first loads the asset."""
+    registrant = owner
+    if data.organisation_id is not None:
+        owner = _organisation_registering(session, registrant=registrant, data=data)
+    asset = Asset(owner_id=owner.id, **data.model_dump(exclude={"organisation_id"}))
     session.add(asset)
     _flush_handle(session, asset.handle)
     handles.hold(session, asset=asset, handle=asset.handle)
@@ -64,11 +70,25 @@ def create_asset(
     record_event(
         session,
         action="asset.created",
-        actor_id=owner.id,
+        actor_id=registrant.id,
         asset_id=asset.id,
         details={"kind": asset.kind.value, "handle": asset.handle, "name": asset.name},
     )
     return asset
+
+
+def _organisation_registering(
+    session: Session, *, registrant: Account, data: AssetCreate
+) -> Account:
+    if data.kind == AssetKind.likeness:
+        raise InvalidRequest(
+            "A likeness is its person's own: register it without organisation_id; the "
+            "organisation's people can manage it as your agents (POST /v1/accounts/me/agents)."
+        )
+    organisation = members.organisation_for(
+        session, account=registrant, organisation_id=data.organisation_id, action=Action.manage
+    )
+    return session.get(Account, organisation.id)
 
 
 def update_asset(
@@ -120,7 +140,7 @@ def delete_asset(
     A likeness's face templates and data key are destroyed with it (crypto-shredding).
     """
     revoked = revoke_asset_grants(
-        session, owner=owner, asset=asset, reason="asset deleted", settings=settings, keys=keys
+        session, actor=owner, asset=asset, reason="asset deleted", settings=settings, keys=keys
     )
     asset.deleted_at = utcnow()
     session.add(asset)
@@ -144,12 +164,15 @@ def delete_asset(
 def create_grant(
     session: Session,
     *,
-    owner: Account,
+    actor: Account,
     asset: Asset,
     policy_version: int | None,
     settings: Settings,
     keys: KeyRing,
 ) -> ConsentChange:
+    """Consent, in the name of the asset's owner, to uses under a policy version. ``actor``
+    is the owner or someone acting for them whose role lets them (rights/authority.py)."""
+    owner = actor if actor.id == asset.owner_id else session.get(Account, asset.owner_id)
     _check_owner_still_active(session, owner)
     if policy_version is None:
         policy = policies.current_policy(session, asset.id)
@@ -170,6 +193,7 @@ def create_grant(
         raise NothingToGrant(f"Policy version {policy.version} expired; set a new policy.")
     # Also here: a version stored before its owner's age was checked must not be granted.
     check_minors_likeness(document, asset=asset, owner=owner, today=now.date())
+    _check_may_consent(session, actor=actor, asset=asset, document=document, version=policy)
     grant = ConsentGrant(asset_id=asset.id, policy_version_id=policy.id, granted_at=now)
     session.add(grant)
     session.flush()
@@ -179,7 +203,7 @@ def create_grant(
         grant=grant,
         asset=asset,
         owner=owner,
-        actor=owner,
+        actor=actor,
         policy=policy,
         at=now,
         settings=settings,
@@ -187,6 +211,38 @@ def create_grant(
         details={"policy_version": policy.version},
     )
     return ConsentChange(grant=grant, policy=policy, receipt=receipt)
+
+
+def _check_may_consent(
+    session: Session,
+    *,
+    actor: Account,
+    asset: Asset,
+    document: PolicyDocument,
+    version: PolicyVersion,
+) -> None:
+    """Consent is the owner's, an organisation's owners' and managers', or a verified
+    estate's. A person's agent may grant a version only within what the person consented to
+    (a new price, fewer uses): never let anyone new use the face."""
+    if may(
+        session, account_id=actor.id, action=Action.consent, owner_id=asset.owner_id, asset=asset
+    ):
+        return
+    if asset.deceased_reported_at is not None:
+        raise LikenessOfDeceased(
+            "This likeness is reported as a deceased person's: only an estate whose authority "
+            "a moderator verified may consent to its use."
+        )
+    given, _ = repository.grants_with_policies(
+        session, asset_id=asset.id, status=GrantStatus.active
+    )
+    if any(document.admits_no_more_than(PolicyDocument.from_stored(p.document)) for _, p in given):
+        return
+    raise ConsentIsTheHolders(
+        f"Policy version {version.version} would let the face be used beyond what its holder "
+        "consented to. It is stored: ask the holder to grant it themselves "
+        f"(POST /v1/assets/{asset.id}/grants with policy_version {version.version})."
+    )
 
 
 def _check_owner_still_active(session: Session, owner: Account) -> None:
@@ -214,17 +270,18 @@ def revoke_grant(
     settings: Settings,
     keys: KeyRing,
 ) -> ConsentChange:
-    """Withdraw one of the owner's grants. Any owner may, whatever their role now."""
+    """Withdraw one of the owner's grants. Any owner may, whatever their role now; so may
+    whoever may withdraw for them (rights/authority.py), in their name."""
     # The row lock makes a concurrent clearance that read the grant wait for this commit.
     grant, asset = repository.get_owned_grant(
-        session, owner_id=owner.id, grant_id=grant_id, for_update=True
+        session, account_id=owner.id, grant_id=grant_id, action=Action.withdraw, for_update=True
     )
     if grant.status == GrantStatus.revoked:
         raise GrantRevoked(f"This grant was revoked at {grant.revoked_at.isoformat()}.")
     policy = session.get(PolicyVersion, grant.policy_version_id)
     return _revoke(
         session,
-        owner=owner,
+        owner=owner if owner.id == asset.owner_id else session.get(Account, asset.owner_id),
         actor=owner,
         asset=asset,
         grant=grant,
@@ -238,14 +295,15 @@ def revoke_grant(
 def revoke_asset_grants(
     session: Session,
     *,
-    owner: Account,
+    actor: Account,
     asset: Asset,
     reason: str | None,
     settings: Settings,
     keys: KeyRing,
-    actor: Account | None = None,
 ) -> list[ConsentChange]:
-    """Withdraw every active grant of the asset; ``actor`` is staff when not the owner."""
+    """Withdraw every active grant of the asset in its owner's name; ``actor``, who asks, is
+    the owner, staff, or someone acting for the owner."""
+    owner = actor if actor.id == asset.owner_id else session.get(Account, asset.owner_id)
     rows, _ = repository.grants_with_policies(
         session, asset_id=asset.id, status=GrantStatus.active, for_update=True
     )
@@ -253,7 +311,7 @@ def revoke_asset_grants(
         _revoke(
             session,
             owner=owner,
-            actor=actor or owner,
+            actor=actor,
             asset=asset,
             grant=grant,
             policy=policy,
@@ -304,6 +362,16 @@ def _revoke(
     return ConsentChange(grant=grant, policy=policy, receipt=receipt, taken_down=tuple(taken_down))
 
 
+def _collection_method(*, actor: Account, owner: Account, asset: Asset) -> str | None:
+    if actor.id == owner.id:
+        return None
+    if asset.estate_account_id == actor.id:
+        return "Given by the verified estate of the holder"
+    if actor.role in STAFF_ROLES:
+        return "Clearhouse staff action on the holder's account"
+    return f"Given on the holder's behalf by account {actor.id}"
+
+
 _AUDIT_ACTION = {
     ReceiptEvent.consent_given: "grant.created",
     ReceiptEvent.consent_withdrawn: "grant.revoked",
@@ -334,7 +402,7 @@ def _record_consent_event(
         at=at,
         settings=settings,
         keys=keys,
-        by_staff=actor.id != owner.id,
+        collection_method=_collection_method(actor=actor, owner=owner, asset=asset),
     )
     session.add(receipt)
     record_event(

@@ -32,6 +32,15 @@ def clear(client: httpx.Client, user, prompt: str, media: list[bytes] = ()) -> h
     return client.post("/v1/clearances", headers=user.headers, files=files)
 
 
+def decision(client: httpx.Client, user, prompt: str, *, use: str = "personal") -> dict:
+    """The answer to ``prompt`` declared as ``use``, with no media: cleared or denied."""
+    answer = client.post(
+        "/v1/clearances", headers=user.headers, json=clearance_body(prompt, declared_use=use)
+    )
+    assert answer.status_code in (200, 201), answer.text
+    return answer.json()
+
+
 def check_output(client: httpx.Client, user, clearance_id: str, media: list[bytes]):
     files = [
         ("files", (f"frame{n}", data, "application/octet-stream")) for n, data in enumerate(media)

@@ -106,6 +106,17 @@ def granted_asset(
     return asset, grant(client, user, asset["id"])
 
 
+FACE_POLICY = {**OPEN_POLICY, "price": {"currency": "USD", "per_use_minor": 120}}
+
+
+def consented_likeness(client: httpx.Client, user: User) -> dict:
+    """A likeness of ``user``'s, granted under FACE_POLICY (personal use and parody, in USD)."""
+    likeness = create_asset(client, user, kind="likeness")
+    set_policy(client, user, likeness["id"], FACE_POLICY)
+    grant(client, user, likeness["id"])
+    return likeness
+
+
 def promote(session, user: User, role: str) -> User:
     """Give an account a staff role, as an operator would (sign-up cannot)."""
     from clearhouse.accounts.models import Account, Role

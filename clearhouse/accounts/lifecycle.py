@@ -58,7 +58,6 @@ def withdraw_all_consent(
         for asset in assets
         for change in rights.revoke_asset_grants(
             session,
-            owner=owner,
             actor=actor,
             asset=asset,
             reason=reason,

@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException
 from clearhouse.accounts.dependencies import require_verified
 from clearhouse.accounts.models import Account
 from clearhouse.deps import EngineDep, KeysDep, ReadSessionDep, SessionDep, SettingsDep
-from clearhouse.errors import ClearhouseError
+from clearhouse.errors import ClearhouseError, NotFound
 from clearhouse.media import DECODING_ERRORS, MediaError, MediaTooLarge
 from clearhouse.portal.listing import Page, page_params, pager
 from clearhouse.portal.pages import NOTICES, PageRoute, field_errors, render, see_other
@@ -29,11 +29,12 @@ from clearhouse.uploads import UnreadableUpload
 from likeness.runtime import LikenessDep, LikenessRuntime
 from policies import service as policies
 from policies.document import NOBODY, PolicyDocument
-from rights import repository, service
-from rights.errors import HandleTaken
+from rights import members, repository, service
+from rights.authority import Action
+from rights.errors import HandleTaken, NotAllowed
 from rights.matching.runtime import MatchingDep
 from rights.matching.types import semantic_texts
-from rights.models import Asset, AssetKind
+from rights.models import Asset, AssetKind, MemberRole
 from rights.references import service as references
 from rights.references.catalogue import ReferenceCatalogueDep
 from rights.references.errors import UnusableReferenceImage
@@ -157,12 +158,18 @@ def asset_list(
 
 
 @router.get("/assets/new")
-def new_asset_page(request: Request, account: PortalHolder):
-    return _registration_form(request, account, form={"kind": "character"}, errors={})
+def new_asset_page(request: Request, account: PortalHolder, session: ReadSessionDep):
+    return _registration_form(request, session, account, form={"kind": "character"}, errors={})
 
 
 def _registration_form(
-    request: Request, account: Account, *, form: dict, errors: dict, status_code: int = 200
+    request: Request,
+    session: Session,
+    account: Account,
+    *,
+    form: dict,
+    errors: dict,
+    status_code: int = 200,
 ):
     return render(
         request,
@@ -173,6 +180,11 @@ def _registration_form(
         form=form,
         errors=errors,
         kinds=REGISTRABLE_KINDS,
+        organisations=[
+            organisation
+            for organisation, member in members.my_organisations(session, account=account)
+            if member.role in (MemberRole.owner, MemberRole.manager)
+        ],
     )
 
 
@@ -184,23 +196,38 @@ def register_asset(
     session: SessionDep,
     fields: AssetForm,
     kind: Text = "",
+    organisation: Text = "",
 ):
-    form = fields.as_typed(kind)
+    form = {**fields.as_typed(kind), "organisation": organisation}
     if kind not in {k.value for k in REGISTRABLE_KINDS}:
         errors = {"kind": "Choose a character or a style. A face is enrolled, not registered."}
-        return _registration_form(request, account, form=form, errors=errors, status_code=400)
+        return _registration_form(
+            request, session, account, form=form, errors=errors, status_code=400
+        )
     try:
-        data = AssetCreate(kind=kind, **fields.parsed())
+        data = AssetCreate(kind=kind, organisation_id=organisation or None, **fields.parsed())
     except ValidationError as invalid:
         errors = _list_errors(invalid)
-        return _registration_form(request, account, form=form, errors=errors, status_code=400)
+        return _registration_form(
+            request, session, account, form=form, errors=errors, status_code=400
+        )
     texts = _texts(matching, data)
     try:
         asset = service.create_asset(session, owner=account, data=data, text_vectors=texts)
     except HandleTaken as taken:
         session.rollback()
         return _registration_form(
-            request, account, form=form, errors={"handle": taken.detail}, status_code=409
+            request, session, account, form=form, errors={"handle": taken.detail}, status_code=409
+        )
+    except (NotFound, NotAllowed) as refused:
+        session.rollback()
+        return _registration_form(
+            request,
+            session,
+            account,
+            form=form,
+            errors={"organisation": refused.detail},
+            status_code=refused.status_code,
         )
     return see_other(f"/assets/{asset.id}", notice="asset-registered")
 
@@ -209,7 +236,9 @@ def register_asset(
 def asset_page(
     request: Request, asset_id: uuid.UUID, account: PortalHolder, session: ReadSessionDep
 ):
-    asset = repository.get_owned_asset(session, owner_id=account.id, asset_id=asset_id)
+    asset = repository.get_owned_asset(
+        session, account_id=account.id, asset_id=asset_id, action=Action.view
+    )
     return _asset_page(request, account, session, asset)
 
 
@@ -250,7 +279,7 @@ def _asset_page(
 def edit_asset_page(
     request: Request, asset_id: uuid.UUID, account: PortalHolder, session: ReadSessionDep
 ):
-    asset = repository.get_owned_asset(session, owner_id=account.id, asset_id=asset_id)
+    asset = repository.get_owned_asset(session, account_id=account.id, asset_id=asset_id)
     return _edit_form(request, account, asset, form=_asset_form(asset), errors={})
 
 
@@ -286,7 +315,7 @@ def edit_asset(
     settings: SettingsDep,
     fields: AssetForm,
 ):
-    asset = repository.get_owned_asset(reading, owner_id=account.id, asset_id=asset_id)
+    asset = repository.get_owned_asset(reading, account_id=account.id, asset_id=asset_id)
     form = fields.as_typed(asset.kind.value)
     try:
         changes = AssetUpdate(**fields.parsed())
@@ -295,7 +324,7 @@ def edit_asset(
             request, account, asset, form=form, errors=_list_errors(invalid), status_code=400
         )
     texts = _texts(matching, changes)
-    asset = repository.get_owned_asset(session, owner_id=account.id, asset_id=asset_id)
+    asset = repository.get_owned_asset(session, account_id=account.id, asset_id=asset_id)
     try:
         service.update_asset(
             session,
@@ -317,7 +346,7 @@ def edit_asset(
 def delete_asset_page(
     request: Request, asset_id: uuid.UUID, account: PortalHolder, session: ReadSessionDep
 ):
-    asset = repository.get_owned_asset(session, owner_id=account.id, asset_id=asset_id)
+    asset = repository.get_owned_asset(session, account_id=account.id, asset_id=asset_id)
     active = repository.active_grant_counts(session, asset_ids=[asset.id]).get(asset.id, 0)
     return render(
         request,
@@ -338,7 +367,7 @@ def delete_asset(
     keys: KeysDep,
     likeness: LikenessDep,
 ):
-    asset = repository.get_owned_asset(session, owner_id=account.id, asset_id=asset_id)
+    asset = repository.get_owned_asset(session, account_id=account.id, asset_id=asset_id)
     service.delete_asset(
         session, owner=account, asset=asset, settings=settings, keys=keys, likeness=likeness
     )
@@ -379,7 +408,7 @@ def _asset_to_upload_to(
     asset_id: uuid.UUID, account: PortalHolder, session: ReadSessionDep
 ) -> Asset:
     """The holder's asset, looked up before the upload's files are read."""
-    return repository.get_owned_asset(session, owner_id=account.id, asset_id=asset_id)
+    return repository.get_owned_asset(session, account_id=account.id, asset_id=asset_id)
 
 
 _UPLOAD_REFUSALS = (*DECODING_ERRORS, UnusableReferenceImage, MediaError)
@@ -455,7 +484,7 @@ def remove_reference_image(
     session: SessionDep,
     catalogue: ReferenceCatalogueDep,
 ):
-    asset = repository.get_owned_asset(session, owner_id=account.id, asset_id=asset_id)
+    asset = repository.get_owned_asset(session, account_id=account.id, asset_id=asset_id)
     references.delete_reference(
         session, owner=account, asset=asset, reference_id=reference_id, catalogue=catalogue
     )

@@ -108,7 +108,7 @@ def audit_page(
 ):
     asset_id = identifier(asset, name="asset")
     if asset_id is not None:
-        get_owned_asset(session, owner_id=account.id, asset_id=asset_id, include_deleted=True)
+        get_owned_asset(session, account_id=account.id, asset_id=asset_id, include_deleted=True)
     entries, total = service.list_owner_events(
         session,
         owner_id=account.id,

@@ -33,6 +33,7 @@ from likeness.models import EnrolmentSession, EnrolmentStatus
 from likeness.runtime import LikenessDep
 from likeness.uploads import MAX_ENROLMENT_UPLOADS
 from rights import repository, service
+from rights.authority import Action
 from rights.errors import HandleTaken
 from rights.models import Asset, AssetKind
 from rights.schemas import AssetCreate
@@ -86,7 +87,11 @@ def _start_page(
         minor=is_minor(account.date_of_birth, utcnow().date()),
         adult_age=ADULT_AGE,
         likenesses=repository.list_owned_assets(
-            session, owner_id=account.id, kind=AssetKind.likeness, params=LIKENESSES_SHOWN
+            session,
+            owner_id=account.id,
+            kind=AssetKind.likeness,
+            params=LIKENESSES_SHOWN,
+            action=Action.administer,  # one's own face: not a principal's, as an agent
         )[0],
         enrolled=enrolment.enrolled_likeness_ids(session, owner_id=account.id),
         enrolments=enrolment.recent_enrolments(
@@ -144,7 +149,7 @@ def start_with_likeness(
 ):
     """A new enrolment (a fresh challenge) of a likeness the holder registered already."""
     _check_may_enrol(account)
-    likeness = repository.get_owned_asset(session, owner_id=account.id, asset_id=asset_id)
+    likeness = repository.get_owned_asset(session, account_id=account.id, asset_id=asset_id)
     opened = enrolment.open_enrolment(
         session, owner=account, likeness=likeness, keep_media=keep_media, runtime=runtime
     )
@@ -183,7 +188,7 @@ def _owned(
 ) -> tuple[EnrolmentSession, Asset]:
     enrolling = enrolment.owned_enrolment(session, owner=account, enrolment_id=enrolment_id)
     likeness = repository.get_owned_asset(
-        session, owner_id=account.id, asset_id=enrolling.likeness_id, include_deleted=True
+        session, account_id=account.id, asset_id=enrolling.likeness_id, include_deleted=True
     )
     return enrolling, likeness
 

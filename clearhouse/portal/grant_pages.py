@@ -31,6 +31,7 @@ from clearhouse.settings import Settings
 from clearhouse.signing import TokenRejected
 from generator.takedown import taken_down_under
 from rights import repository, service
+from rights.authority import Action
 from rights.models import ConsentReceipt, GrantStatus, ReceiptEvent
 from rights.receipts import verify_receipt
 from rights.repository import get_owned_asset, list_owned_assets
@@ -65,7 +66,7 @@ def grants_page(
 ):
     asset_id = identifier(asset, name="asset")
     if asset_id is not None:
-        get_owned_asset(session, owner_id=account.id, asset_id=asset_id, include_deleted=True)
+        get_owned_asset(session, account_id=account.id, asset_id=asset_id, include_deleted=True)
     rows, total = repository.owned_grants(
         session,
         owner_id=account.id,
@@ -147,10 +148,12 @@ def revoke_asset(
     keys: KeysDep,
     reason: Reason = "",
 ):
-    asset = get_owned_asset(session, owner_id=account.id, asset_id=asset_id)
+    asset = get_owned_asset(
+        session, account_id=account.id, asset_id=asset_id, action=Action.withdraw
+    )
     changes = service.revoke_asset_grants(
         session,
-        owner=account,
+        actor=account,
         asset=asset,
         reason=reason.strip() or None,
         settings=settings,
@@ -191,7 +194,7 @@ def _receipt_view(
     settings: Settings,
     keys: KeyRing,
 ) -> ReceiptView:
-    receipt = repository.get_owned_receipt(session, owner_id=account.id, receipt_id=receipt_id)
+    receipt = repository.get_owned_receipt(session, account_id=account.id, receipt_id=receipt_id)
     try:
         claims, valid = verify_receipt(receipt.token, settings=settings, keys=keys), True
     except TokenRejected:  # e.g. signed with a key since retired
@@ -261,7 +264,7 @@ def receipt_page(
 def download_receipt(receipt_id: uuid.UUID, account: PortalAccount, session: ReadSessionDep):
     """The receipt as issued: the compact ES256 JWS, which ``POST /v1/receipts/verify`` (or
     anyone with our published keys) checks."""
-    receipt = repository.get_owned_receipt(session, owner_id=account.id, receipt_id=receipt_id)
+    receipt = repository.get_owned_receipt(session, account_id=account.id, receipt_id=receipt_id)
     return Response(
         receipt.token,
         media_type="application/jose",

@@ -77,9 +77,11 @@ def nav_for(account: Account | None) -> list[tuple[str, str]]:
             ("/statements", "Statements"),
             ("/payouts", "Payouts"),
             ("/audit", "Audit log"),
+            ("/organisations", "Organisations"),
         ]
     if account.role in STAFF_ROLES:
         items.append(("/review", "Review"))
+    items.append(("/account", "Account"))
     return items
 
 

@@ -47,6 +47,8 @@ from policies.facts import (
     Requester,
 )
 from rights import repository, service
+from rights.authority import Action, may
+from rights.errors import NotAllowed
 from rights.matching.runtime import MatchingDep, MatchingRuntime
 from rights.models import Asset, GrantStatus
 
@@ -386,7 +388,9 @@ def _editor(
 def policy_editor(
     request: Request, asset_id: uuid.UUID, account: PortalHolder, session: ReadSessionDep
 ):
-    asset = repository.get_owned_asset(session, owner_id=account.id, asset_id=asset_id)
+    asset = repository.get_owned_asset(
+        session, account_id=account.id, asset_id=asset_id, action=Action.manage
+    )
     current = policies.current_policy(session, asset.id)
     document = PolicyDocument.from_stored(current.document) if current else SUGGESTED
     return _editor(request, account, session, asset, form=form_of(document))
@@ -403,7 +407,9 @@ def preview_policy(
     form: TypedPolicy,
     sample: TypedSample,
 ):
-    asset = repository.get_owned_asset(session, owner_id=account.id, asset_id=asset_id)
+    asset = repository.get_owned_asset(
+        session, account_id=account.id, asset_id=asset_id, action=Action.manage
+    )
     document, errors = parse_document(form)
     seconds, sample_errors = _sample_problems(sample)
     errors.update(sample_errors)
@@ -445,7 +451,9 @@ def save_policy(
     keys: KeysDep,
     form: TypedPolicy,
 ):
-    asset = repository.get_owned_asset(session, owner_id=account.id, asset_id=asset_id)
+    asset = repository.get_owned_asset(
+        session, account_id=account.id, asset_id=asset_id, action=Action.manage
+    )
     document, errors = parse_document(form)
     if document is None:
         return _editor(request, account, session, asset, form=form, errors=errors, status_code=400)
@@ -454,9 +462,20 @@ def save_policy(
             require_verified(account)  # the API's consent routes ask the same
         version = policies.set_policy(session, asset=asset, actor=account, document=document)
         if form.withdraw_earlier or not document.admits_anyone():
+            if not may(
+                session,
+                account_id=account.id,
+                action=Action.withdraw,
+                owner_id=asset.owner_id,
+                asset=asset,
+            ):
+                raise NotAllowed(
+                    "Withdrawing consent is the holder's: save without withdrawing the "
+                    "earlier versions, or ask the holder."
+                )
             service.revoke_asset_grants(
                 session,
-                owner=account,
+                actor=account,
                 asset=asset,
                 reason=f"replaced by policy version {version.version}",
                 settings=settings,
@@ -465,7 +484,7 @@ def save_policy(
         if document.admits_anyone():
             service.create_grant(
                 session,
-                owner=account,
+                actor=account,
                 asset=asset,
                 policy_version=version.version,
                 settings=settings,

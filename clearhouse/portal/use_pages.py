@@ -87,7 +87,7 @@ def uses_page(
 ):
     asset_id = identifier(asset, name="asset")
     if asset_id is not None:  # another holder's asset is a 404 page, as in the API
-        get_owned_asset(session, owner_id=account.id, asset_id=asset_id, include_deleted=True)
+        get_owned_asset(session, account_id=account.id, asset_id=asset_id, include_deleted=True)
     chosen_state = choice(state, UseState, name="state")
     chosen_outcome = choice(outcome, AssetOutcome, name="outcome")
     uses, total = owner_usage(

@@ -124,7 +124,7 @@ def add_references(
         partial(fingerprint_uploads, uploads, limits=runtime.media_limits)
     )
     with write_session(engine) as session:
-        asset = repository.get_owned_asset(session, owner_id=owner.id, asset_id=asset_id)
+        asset = repository.get_owned_asset(session, account_id=owner.id, asset_id=asset_id)
         generation = advance_generation(session)
         check_room(
             held=count_references(session, asset_id=asset.id),

@@ -230,3 +230,31 @@ def test_a_moderators_pages(page: Page, portal: str, settings: Settings) -> None
         page.goto(f"{portal}{path}")
         expect(page.get_by_role("heading", level=1)).to_be_visible()
         audit(page, name)
+
+
+def test_an_organisations_and_an_accounts_pages(page: Page, portal: str) -> None:
+    with httpx.Client(base_url=portal) as api:
+        owner, member, agent = sign_up(api), sign_up(api), sign_up(api)
+
+    page.goto(f"{portal}/sign-in")
+    sign_in_in_the_browser(page, email=owner.email)
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Organisations").click()
+    audit(page, "organisations")
+    page.get_by_label("Its name").fill("Lumen Studio")
+    page.get_by_role("button", name="Create").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Lumen Studio")
+    page.get_by_label("Their email address").fill(member.email)
+    page.get_by_label("Role", exact=True).select_option("manager")
+    page.get_by_role("button", name="Add", exact=True).click()
+    expect(page.get_by_role("table")).to_contain_text(member.email)
+    audit(page, "organisation")
+
+    page.goto(f"{portal}/assets/new")
+    expect(page.get_by_label("Who holds it")).to_contain_text("Lumen Studio")
+    audit(page, "asset-new-organisation")
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Account").click()
+    page.get_by_label("Authorise an agent: their email address").fill(agent.email)
+    page.get_by_role("button", name="Authorise").click()
+    expect(page.get_by_role("table")).to_contain_text(agent.email)
+    audit(page, "account-agents")
