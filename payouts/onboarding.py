@@ -5,7 +5,7 @@ The account is made with an idempotency key derived from the holder (two request
 make one account at Stripe) and then stored, one per holder; every later request reuses it, so
 a payout's transfer always goes to the account it was made for. The Stripe calls happen outside
 any write transaction: a slow Stripe holds no database lock. With Stripe off, onboarding is
-refused (:class:`PayoutsOff`) and nothing is stored.
+refused (:class:`StripeOff`) and nothing is stored.
 """
 
 import itertools
@@ -22,7 +22,7 @@ from sqlmodel import Session
 from clearhouse.accounts.models import Account
 from clearhouse.db import read_session, write_session
 from clearhouse.settings import Settings
-from payouts.errors import PayoutsOff, StripeUnavailable
+from payouts.errors import StripeOff, StripeUnavailable
 from payouts.payout_models import PayoutAccount
 from payouts.stripe_gateway import stripe_client
 
@@ -121,7 +121,7 @@ def connected_account_state(
 def _client(settings: Settings) -> stripe.StripeClient:
     client = stripe_client(settings)
     if client is None:
-        raise PayoutsOff(
+        raise StripeOff(
             "Payouts are off here: the operator has set no Stripe key "
             "(CLEARHOUSE_STRIPE_SECRET_KEY). Your earnings are still recorded; nothing was "
             "stored."

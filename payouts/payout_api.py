@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from clearhouse.deps import AdminAccount, EngineDep, HolderAccount, ReadSessionDep, SettingsDep
 from clearhouse.errors import InvalidRequest, NotFound, raises
 from clearhouse.ownership import owned
-from payouts.errors import PayoutsOff, StripeUnavailable
+from payouts.errors import StripeOff, StripeUnavailable
 from payouts.onboarding import connected_account_state, start_onboarding
 from payouts.payout_models import Payout, PayoutState
 from payouts.runs import holder_payouts, run_payouts
@@ -76,7 +76,7 @@ class PayoutRunPublic(BaseModel):
 
 
 @router.post("/onboarding", response_model=OnboardingLinkPublic)
-@raises(PayoutsOff, StripeUnavailable)
+@raises(StripeOff, StripeUnavailable)
 def start_payout_onboarding(holder: HolderAccount, engine: EngineDep, settings: SettingsDep):
     """Your Stripe connected account (made the first time) and a new link to finish setting
     it up; payouts go to it once it exists."""

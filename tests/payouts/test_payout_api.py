@@ -114,9 +114,9 @@ def test_with_stripe_off_onboarding_is_a_problem_and_stores_nothing(
 
     refused = client.post("/v1/payouts/onboarding", headers=holder.headers)
 
-    assert refused.status_code == 409
+    assert refused.status_code == 503
     assert refused.headers["content-type"] == "application/problem+json"
-    assert refused.json()["type"].endswith("/payouts-off")
+    assert refused.json()["type"].endswith("/stripe-off")
     assert "CLEARHOUSE_STRIPE_SECRET_KEY" in refused.json()["detail"]
     assert session.exec(select(PayoutAccount)).all() == []
     assert client.get("/v1/payouts", headers=holder.headers).json() == {

@@ -176,8 +176,8 @@ def test_with_stripe_off_the_page_says_so_and_onboarding_stores_nothing(
         data={"csrf_token": form_token(client, "/payouts")},
         follow_redirects=False,
     )
-    assert refused.status_code == 409
-    assert "Payouts are off on this server" in refused.text and "nothing was" in refused.text
+    assert refused.status_code == 503
+    assert "Stripe is off on this server" in refused.text and "nothing was" in refused.text
     assert _stored_accounts(client) == []
     expired = _page(client, REFRESH_PATH)
     assert "Payouts are off on this platform" in expired and SET_UP not in expired
