@@ -11,14 +11,16 @@ from sqlmodel import Session, select
 from stating import ledger_holds, licensed_asset, pay_out, release
 
 import generator.takedown
+import payouts.takedowns
 from clearhouse.db import utcnow
 from generator.models import GenerationJob
 from payouts.accounts import payable, platform, wallet
 from payouts.balances import balance_of
 from payouts.journal import recorded_entries
-from payouts.models import AccountKind
+from payouts.models import AccountKind, PendingTakedownReversal
+from payouts.runs import run_payouts
 from payouts.statements import Period
-from payouts.takedowns import reversal_key
+from payouts.takedowns import retry_takedown_reversals, reversal_key
 from rights.models import ConsentGrant, GrantStatus
 
 
@@ -131,4 +133,38 @@ def test_a_revocation_whose_ledger_fails_still_revokes_and_takes_down(
         assert session.get(GenerationJob, generation_id).taken_down_at is not None
     assert _reversals(engine, [generation_id]) == {}  # the reversal written rolled back
     assert _balances(engine, wallet(creator.id, "USD"), payable(holder.id, "USD")) == [-200, 128]
+    ledger_holds(engine)
+    with Session(engine) as session:
+        [pending] = session.exec(select(PendingTakedownReversal)).all()
+        assert pending.generation_id == generation_id and str(nova.grant_id) in pending.reason
+
+
+def test_a_reversal_left_to_retry_is_posted_once_by_the_retry_and_the_payout_run(
+    client, engine, holder, creator, nova, monkeypatch, settings
+):
+    [generation_id] = release(engine, creator.id, nova, at=utcnow())
+
+    def fail(session, **reversal):
+        raise RuntimeError("the ledger is down")
+
+    monkeypatch.setattr(generator.takedown, "reverse_takedowns", fail)
+    _revoke(client, holder, nova.grant_id)
+    monkeypatch.undo()
+    # Still failing: the retry keeps it, counting the attempt.
+    monkeypatch.setattr(payouts.takedowns, "reverse_takedowns", fail)
+    again = retry_takedown_reversals(engine, now=utcnow())
+    assert (again.posted, again.failed) == ([], [generation_id])
+    monkeypatch.undo()
+    with Session(engine) as session:
+        assert session.get(PendingTakedownReversal, generation_id).attempts == 1
+
+    # The payout run retries it first (Stripe off here: the run only reports), then the command
+    # finds nothing left; the reversal is posted once and the charge is back.
+    report = run_payouts(engine, settings=settings, period="2026-11")
+    assert report.reversals.posted == [generation_id]
+    assert retry_takedown_reversals(engine, now=utcnow()).posted == []
+    assert list(_reversals(engine, [generation_id])) == [reversal_key(generation_id)]
+    assert _balances(engine, wallet(creator.id, "USD"), payable(holder.id, "USD")) == [0, 0]
+    with Session(engine) as session:
+        assert session.exec(select(PendingTakedownReversal)).all() == []
     ledger_holds(engine)
