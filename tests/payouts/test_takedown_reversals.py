@@ -2,7 +2,12 @@
 on the holder's next statement, with the creator's charge given back; after a payout the
 platform bears what was paid out; and no failure of the ledger fails the revocation."""
 
+import json
 import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from factories import sign_up
@@ -144,9 +149,7 @@ def test_a_reversal_left_to_retry_is_posted_once_by_the_retry_and_the_payout_run
 ):
     [generation_id] = release(engine, creator.id, nova, at=utcnow())
 
-    def fail(session, **reversal):
-        raise RuntimeError("the ledger is down")
-
+    fail = _failing_reversal
     monkeypatch.setattr(generator.takedown, "reverse_takedowns", fail)
     _revoke(client, holder, nova.grant_id)
     monkeypatch.undo()
@@ -168,3 +171,33 @@ def test_a_reversal_left_to_retry_is_posted_once_by_the_retry_and_the_payout_run
     with Session(engine) as session:
         assert session.exec(select(PendingTakedownReversal)).all() == []
     ledger_holds(engine)
+
+
+def test_the_retry_command_posts_a_pending_reversal_once(
+    client, engine, holder, creator, nova, monkeypatch, settings
+):
+    [generation_id] = release(engine, creator.id, nova, at=utcnow())
+    monkeypatch.setattr(generator.takedown, "reverse_takedowns", _failing_reversal)
+    _revoke(client, holder, nova.grant_id)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(Path(__file__).parents[2]),
+        "CLEARHOUSE_DATA_DIR": str(settings.data_dir),
+        "CLEARHOUSE_DATABASE_URL": settings.resolved_database_url,
+        "CLEARHOUSE_LIKENESS_KEY_STORE": str(settings.likeness_key_store_path),
+    }
+    command = [sys.executable, "-m", "clearhouse", "payouts", "retry-reversals"]
+
+    first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout) == {"posted": [str(generation_id)], "failed": []}
+    assert json.loads(second.stdout) == {"posted": [], "failed": []}
+    assert list(_reversals(engine, [generation_id])) == [reversal_key(generation_id)]
+    assert _balances(engine, wallet(creator.id, "USD"), payable(holder.id, "USD")) == [0, 0]
+    ledger_holds(engine)
+
+
+def _failing_reversal(session, **reversal):
+    raise RuntimeError("the ledger is down")
