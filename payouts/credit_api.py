@@ -57,12 +57,7 @@ def buy_credits(
     `client_secret` you confirm with Stripe.js. The credits reach your wallet when Stripe's
     webhook says the payment succeeded."""
     purchase, client_secret = credits.start_purchase(
-        engine,
-        account_id=account.id,
-        amount_minor=body.amount_minor,
-        currency=body.currency,
-        settings=settings,
-        now=utcnow(),
+        engine, _order(account.id, body), settings=settings, now=utcnow()
     )
     return CreditPurchaseStarted(
         **CreditPurchasePublic.model_validate(purchase, from_attributes=True).model_dump(),
@@ -84,17 +79,16 @@ def buy_credits_at_checkout(
     whose `checkout_url` you send the creator to. The credits reach your wallet when Stripe's
     webhook says the session was paid."""
     purchase, checkout_url = credits.start_checkout(
-        engine,
-        account_id=account.id,
-        amount_minor=body.amount_minor,
-        currency=body.currency,
-        settings=settings,
-        now=utcnow(),
+        engine, _order(account.id, body), settings=settings, now=utcnow()
     )
     return CreditCheckoutStarted(
         **CreditPurchasePublic.model_validate(purchase, from_attributes=True).model_dump(),
         checkout_url=checkout_url,
     )
+
+
+def _order(account_id: uuid.UUID, body: CreditPurchaseCreate) -> credits.CreditOrder:
+    return credits.CreditOrder(account_id, body.amount_minor, body.currency)
 
 
 @router.get("/credits/purchases", response_model=Page[CreditPurchasePublic], tags=["credits"])
