@@ -38,9 +38,10 @@ def account_updated(session: Session, event: dict[str, Any], now: datetime) -> N
             action="payout_account.payouts_enabled"
             if payouts_enabled
             else "payout_account.payouts_disabled",
-            actor_id=stored.holder_id,
+            actor_id=None,  # Stripe decided it, not a person here
             asset_id=None,
             details={
+                "holder_id": str(stored.holder_id),
                 "stripe_account_id": stored.stripe_account_id,
                 "stripe_event_id": event["id"],
                 "disabled_reason": (account.get("requirements") or {}).get("disabled_reason"),
