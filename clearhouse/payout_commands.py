@@ -1,4 +1,5 @@
-"""`clearhouse payouts run`: a period's payout run, as the admin's POST /v1/payouts/runs."""
+"""`clearhouse payouts run`: a period's payout run, as the admin's POST /v1/payouts/runs;
+`clearhouse payouts retry-reversals`: the takedown reversals left to retry, posted now."""
 
 import json
 from typing import Annotated
@@ -19,6 +20,7 @@ def run(
     is paid twice. With Stripe off it only reports what is due."""
     from clearhouse.cli_session import migrated_engine
     from clearhouse.errors import ClearhouseError
+    from payouts.payout_api import DuePublic
     from payouts.runs import run_payouts
 
     settings = Settings()
@@ -35,15 +37,9 @@ def run(
             {
                 "period": report.period,
                 "stripe": report.stripe,
-                "due": [
-                    {
-                        "holder_id": str(due.holder_id),
-                        "currency": due.currency,
-                        "amount_minor": due.amount_minor,
-                        "onboarded": due.destination is not None,
-                    }
-                    for due in report.due
-                ],
+                "due": [DuePublic.of(due).model_dump(mode="json") for due in report.due],
+                "reversals_posted": [str(g) for g in report.reversals.posted],
+                "reversals_failed": [str(g) for g in report.reversals.failed],
                 **{
                     name: [str(payout) for payout in getattr(report, name)]
                     for name in ("made", "paid", "failed", "returned")
@@ -51,3 +47,29 @@ def run(
             }
         )
     )
+
+
+@payouts_app.command("retry-reversals")
+def retry_reversals() -> None:
+    """Post the takedown reversals that could not be posted when their clips were taken down
+    (each payout run does this first too); print what was posted and what failed again as
+    JSON. Exits 1 if any failed again. Running it twice posts nothing twice."""
+    from clearhouse.cli_session import migrated_engine
+    from clearhouse.db import utcnow
+    from payouts.takedowns import retry_takedown_reversals
+
+    engine = migrated_engine(Settings())
+    try:
+        retried = retry_takedown_reversals(engine, now=utcnow())
+    finally:
+        engine.dispose()
+    typer.echo(
+        json.dumps(
+            {
+                "posted": [str(g) for g in retried.posted],
+                "failed": [str(g) for g in retried.failed],
+            }
+        )
+    )
+    if retried.failed:
+        raise typer.Exit(code=1)

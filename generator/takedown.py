@@ -9,8 +9,10 @@ licensed under a withdrawn grant stays up, and each is taken down once, by the f
 withdrawal of a consent it used.
 
 Each clip taken down has its charge reversed in the ledger (payouts/takedowns.py), in the same
-transaction but inside a savepoint: a ledger that fails rolls back to it, is logged, and the
-takedown commits all the same. Withdrawing consent must never wait on money.
+transaction but inside a savepoint: a ledger that fails rolls back to it, is logged, the
+reversal is recorded to be retried later (by payout runs and ``clearhouse payouts
+retry-reversals``), and the takedown commits all the same. Withdrawing consent must never wait
+on money.
 """
 
 import logging
@@ -22,7 +24,7 @@ from sqlmodel import Session, col, func, select
 
 from generator.models import GenerationJob, JobState
 from licensing.models import Licence
-from payouts.takedowns import reverse_takedowns
+from payouts.takedowns import record_pending_reversals, reverse_takedowns
 
 log = logging.getLogger(__name__)
 
@@ -51,22 +53,26 @@ def take_down_releases(session: Session, *, grant_id: uuid.UUID, at: datetime) -
 def _reverse_charges(
     session: Session, *, generation_ids: list[uuid.UUID], grant_id: uuid.UUID, at: datetime
 ) -> None:
-    """Reverse the usages of the clips taken down, or log why not (see the module)."""
+    """Reverse the usages of the clips taken down, or record them to be retried (see the
+    module)."""
+    reason = f"taken down: consent {grant_id} was withdrawn"
     try:
         with session.begin_nested():
-            reverse_takedowns(
-                session,
-                generation_ids=generation_ids,
-                reason=f"taken down: consent {grant_id} was withdrawn",
-                now=at,
-            )
+            reverse_takedowns(session, generation_ids=generation_ids, reason=reason, now=at)
     except Exception:
         log.exception(
             "the takedown of %s under the withdrawn grant %s stands, but its charges were not "
-            "reversed in the ledger",
+            "reversed in the ledger; recorded to be retried",
             ", ".join(str(generation_id) for generation_id in generation_ids),
             grant_id,
         )
+        try:
+            with session.begin_nested():
+                record_pending_reversals(
+                    session, generation_ids=generation_ids, reason=reason, now=at
+                )
+        except Exception:
+            log.exception("the reversals to retry could not be recorded either")
 
 
 def taken_down_under(session: Session, *, grant_id: uuid.UUID) -> int:

@@ -1,7 +1,8 @@
 """Ledger accounts: which one a leg names, and which side of a leg raises its balance.
 
 Each account's balance is kept on its normal side: credit for what the platform owes or has
-earned (a creator's wallet, a holder's payable, the platform's revenue), debit for what it
+earned (a creator's wallet, a holder's payable, the platform's revenue, credits held while a
+dispute is open), debit for what it
 holds or has spent (Stripe clearing, refunds, the allowance, adjustments). So a wallet's or
 a payable's balance is what its owner has, in minor units.
 """
@@ -22,6 +23,7 @@ NORMAL_SIDE: dict[AccountKind, Side] = {
     AccountKind.creator_wallet: Side.credit,
     AccountKind.holder_payable: Side.credit,
     AccountKind.platform_revenue: Side.credit,
+    AccountKind.disputes: Side.credit,
     AccountKind.stripe_clearing: Side.debit,
     AccountKind.refunds: Side.debit,
     AccountKind.allowance: Side.debit,

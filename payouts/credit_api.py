@@ -16,13 +16,14 @@ from clearhouse.ownership import owned
 from clearhouse.pagination import Page, Paging
 from payouts import credits
 from payouts.credit_schemas import (
+    CreditCheckoutStarted,
     CreditPurchaseCreate,
     CreditPurchasePublic,
     CreditPurchaseStarted,
     CreditsPublic,
     WalletMovement,
 )
-from payouts.errors import PaymentsOff, StripeUnavailable, WebhookRefused
+from payouts.errors import StripeOff, StripeUnavailable, WebhookRefused
 from payouts.models import CreditPurchase
 from payouts.stripe_events import receive_event
 
@@ -48,7 +49,7 @@ def read_credits(account: CurrentAccount, session: ReadSessionDep, settings: Set
     status_code=status.HTTP_201_CREATED,
     tags=["credits"],
 )
-@raises(PaymentsOff, InvalidRequest, StripeUnavailable, EmailNotVerified)
+@raises(StripeOff, InvalidRequest, StripeUnavailable, EmailNotVerified)
 def buy_credits(
     body: CreditPurchaseCreate, account: VerifiedAccount, engine: EngineDep, settings: SettingsDep
 ):
@@ -56,17 +57,38 @@ def buy_credits(
     `client_secret` you confirm with Stripe.js. The credits reach your wallet when Stripe's
     webhook says the payment succeeded."""
     purchase, client_secret = credits.start_purchase(
-        engine,
-        account_id=account.id,
-        amount_minor=body.amount_minor,
-        currency=body.currency,
-        settings=settings,
-        now=utcnow(),
+        engine, _order(account.id, body), settings=settings, now=utcnow()
     )
     return CreditPurchaseStarted(
         **CreditPurchasePublic.model_validate(purchase, from_attributes=True).model_dump(),
         client_secret=client_secret,
     )
+
+
+@router.post(
+    "/credits/checkout",
+    response_model=CreditCheckoutStarted,
+    status_code=status.HTTP_201_CREATED,
+    tags=["credits"],
+)
+@raises(StripeOff, InvalidRequest, StripeUnavailable, EmailNotVerified)
+def buy_credits_at_checkout(
+    body: CreditPurchaseCreate, account: VerifiedAccount, engine: EngineDep, settings: SettingsDep
+):
+    """Buy credits on Stripe Checkout's own page: a pending purchase and its Checkout Session,
+    whose `checkout_url` you send the creator to. The credits reach your wallet when Stripe's
+    webhook says the session was paid."""
+    purchase, checkout_url = credits.start_checkout(
+        engine, _order(account.id, body), settings=settings, now=utcnow()
+    )
+    return CreditCheckoutStarted(
+        **CreditPurchasePublic.model_validate(purchase, from_attributes=True).model_dump(),
+        checkout_url=checkout_url,
+    )
+
+
+def _order(account_id: uuid.UUID, body: CreditPurchaseCreate) -> credits.CreditOrder:
+    return credits.CreditOrder(account_id, body.amount_minor, body.currency)
 
 
 @router.get("/credits/purchases", response_model=Page[CreditPurchasePublic], tags=["credits"])
@@ -103,7 +125,7 @@ def list_movements(account: CurrentAccount, session: ReadSessionDep, paging: Pag
 
 
 @router.post("/stripe/webhook", tags=["credits"])
-@raises(WebhookRefused, PaymentsOff)
+@raises(WebhookRefused, StripeOff)
 async def stripe_webhook(request: Request, engine: EngineDep, settings: SettingsDep):
     """Stripe's events, signed with the endpoint's secret (the `Stripe-Signature` header). A
     forged or altered body, or one signed more than 300 s ago, is refused (400) and changes

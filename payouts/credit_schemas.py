@@ -33,6 +33,7 @@ class CreditPurchasePublic(BaseModel):
     currency: str
     state: PurchaseState
     payment_intent_id: str | None
+    checkout_session_id: str | None
     refunded_minor: int
     failure_message: str | None
     created_at: datetime
@@ -43,6 +44,14 @@ class CreditPurchaseStarted(CreditPurchasePublic):
     client_secret: str = Field(
         description="The PaymentIntent's client secret: confirm the payment with Stripe.js "
         "(or the mobile SDKs). Its credits reach your wallet when Stripe tells us it succeeded."
+    )
+
+
+class CreditCheckoutStarted(CreditPurchasePublic):
+    checkout_url: str = Field(
+        description="Stripe Checkout's page for this purchase: send the creator there. Stripe "
+        "sends them back to this purchase (`?checkout=success` or `?checkout=cancelled`); its "
+        "credits reach your wallet when Stripe tells us the session was paid."
     )
 
 

@@ -2,13 +2,17 @@
 clearance that it holds enough.
 
 A purchase is three short steps, none holding a transaction open while Stripe is called: the
-purchase row is stored (pending); a PaymentIntent is made with an idempotency key derived from
-that row (a retried call makes no second one) and metadata naming the purchase and the account;
-its id is stored. Its credits reach the wallet only when Stripe's signed webhook says the
-payment succeeded (payouts/purchase_events.py), never because a client says so.
+purchase row is stored (pending); a PaymentIntent (or a Checkout Session, whose payment is a
+PaymentIntent too) is made with an idempotency key derived from that row (a retried call makes
+no second one) and metadata naming the purchase and the account; its id is stored. Its credits
+reach the wallet only when Stripe's signed webhook says the payment succeeded
+(payouts/purchase_events.py), never because a client says so.
 """
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 
 import stripe
@@ -25,7 +29,7 @@ from licensing.quote import PUBLISHED_RATE_CARD
 from payouts.accounts import wallet
 from payouts.allowance import allowance_key, allowance_month, grant_monthly_allowance
 from payouts.credit_schemas import MonthlyAllowance, WalletBalance, WalletMovement
-from payouts.errors import InsufficientCredits, PaymentsOff, StripeUnavailable
+from payouts.errors import InsufficientCredits, StripeOff, StripeUnavailable
 from payouts.journal import recorded_entries
 from payouts.models import (
     AccountKind,
@@ -44,48 +48,121 @@ def purchase_idempotency_key(purchase_id: uuid.UUID) -> str:
     return f"credit-purchase:{purchase_id}"
 
 
+@dataclass(frozen=True, slots=True)
+class CreditOrder:
+    """What a creator asks to buy."""
+
+    account_id: uuid.UUID
+    amount_minor: int
+    currency: str
+
+
+def checkout_idempotency_key(purchase_id: uuid.UUID) -> str:
+    """Stripe's idempotency key for a purchase's Checkout Session: one purchase, one session."""
+    return f"credit-checkout:{purchase_id}"
+
+
 def start_purchase(
-    engine: Engine,
-    *,
-    account_id: uuid.UUID,
-    amount_minor: int,
-    currency: str,
-    settings: Settings,
-    now: datetime,
+    engine: Engine, order: CreditOrder, *, settings: Settings, now: datetime
 ) -> tuple[CreditPurchase, str]:
     """Store a pending purchase and make its PaymentIntent; the purchase and the intent's
-    client secret. Raises PaymentsOff (Stripe is off: nothing is stored), InvalidRequest (a
-    currency quotes are not priced in) and StripeUnavailable (the purchase is kept, failed)."""
+    client secret. Raises StripeOff (nothing is stored), InvalidRequest (a currency quotes are
+    not priced in) and StripeUnavailable (the purchase is kept, failed)."""
+    client, purchase = _pending_purchase(engine, order, settings=settings, now=now)
+    with _failing_purchase(engine, purchase.id, now=now):
+        intent = client.v1.payment_intents.create(
+            params={
+                "amount": order.amount_minor,
+                "currency": order.currency.lower(),
+                "metadata": _purchase_metadata(purchase),
+            },
+            options={"idempotency_key": purchase_idempotency_key(purchase.id)},
+        )
+    return _stored(engine, purchase.id, payment_intent_id=intent.id), intent.client_secret
+
+
+def start_checkout(
+    engine: Engine, order: CreditOrder, *, settings: Settings, now: datetime
+) -> tuple[CreditPurchase, str]:
+    """Store a pending purchase and make its Stripe Checkout Session (a page at Stripe where
+    the creator pays); the purchase and the session's URL. The session and its PaymentIntent
+    both carry the purchase in their metadata, so whichever event Stripe sends first finds it.
+    Raises as :func:`start_purchase`."""
+    client, purchase = _pending_purchase(engine, order, settings=settings, now=now)
+    back = f"{settings.public_url.rstrip('/')}/v1/credits/purchases/{purchase.id}"
+    with _failing_purchase(engine, purchase.id, now=now):
+        checkout = client.v1.checkout.sessions.create(
+            params={
+                "mode": "payment",
+                "line_items": [
+                    {
+                        "quantity": 1,
+                        "price_data": {
+                            "currency": order.currency.lower(),
+                            "unit_amount": order.amount_minor,
+                            "product_data": {"name": "Clearhouse credits"},
+                        },
+                    }
+                ],
+                "success_url": f"{back}?checkout=success",
+                "cancel_url": f"{back}?checkout=cancelled",
+                "client_reference_id": str(purchase.id),
+                "metadata": _purchase_metadata(purchase),
+                "payment_intent_data": {"metadata": _purchase_metadata(purchase)},
+            },
+            options={"idempotency_key": checkout_idempotency_key(purchase.id)},
+        )
+    return _stored(engine, purchase.id, checkout_session_id=checkout.id), checkout.url
+
+
+def _pending_purchase(
+    engine: Engine, order: CreditOrder, *, settings: Settings, now: datetime
+) -> tuple[stripe.StripeClient, CreditPurchase]:
+    """Stripe's client and a pending purchase, stored; raises StripeOff or InvalidRequest
+    first, storing nothing."""
     client = stripe_client(settings)
     if client is None:
-        raise PaymentsOff("Stripe is off here, so credits cannot be bought; ask the operator.")
-    if currency != PUBLISHED_RATE_CARD.currency:
+        raise StripeOff("Stripe is off here, so credits cannot be bought; ask the operator.")
+    if order.currency != PUBLISHED_RATE_CARD.currency:
         raise InvalidRequest(
             f"Credits are sold in {PUBLISHED_RATE_CARD.currency}, the currency quotes are "
-            f"priced in; {currency} credits could pay for nothing."
+            f"priced in; {order.currency} credits could pay for nothing."
         )
     purchase = CreditPurchase(
-        account_id=account_id,
-        amount_minor=amount_minor,
-        currency=currency,
+        account_id=order.account_id,
+        amount_minor=order.amount_minor,
+        currency=order.currency,
         state=PurchaseState.pending,
         created_at=now,
         updated_at=now,
     )
     with write_session(engine) as session:
         session.add(purchase)
+    return client, purchase
+
+
+def _stored(engine: Engine, purchase_id: uuid.UUID, **stripe_ids: str) -> CreditPurchase:
+    """The purchase with the id Stripe gave its intent or session stored (a webhook may have
+    come first and stored it already: it names the purchase)."""
+    with write_session(engine) as session:
+        stored = session.get(CreditPurchase, purchase_id)
+        for name, value in stripe_ids.items():
+            setattr(stored, name, value)
+        return stored
+
+
+def _purchase_metadata(purchase: CreditPurchase) -> dict[str, str]:
+    return {"purchase_id": str(purchase.id), "account_id": str(purchase.account_id)}
+
+
+@contextmanager
+def _failing_purchase(engine: Engine, purchase_id: uuid.UUID, *, now: datetime) -> Iterator[None]:
+    """Stripe's errors inside the block mark the purchase failed and raise StripeUnavailable."""
     try:
-        intent = client.v1.payment_intents.create(
-            params={
-                "amount": amount_minor,
-                "currency": currency.lower(),
-                "metadata": {"purchase_id": str(purchase.id), "account_id": str(account_id)},
-            },
-            options={"idempotency_key": purchase_idempotency_key(purchase.id)},
-        )
+        yield
     except stripe.StripeError as failed:
         with write_session(engine) as session:
-            stored = session.get(CreditPurchase, purchase.id)
+            stored = session.get(CreditPurchase, purchase_id)
             stored.state = PurchaseState.failed
             stored.failure_message = (failed.user_message or str(failed))[:500]
             stored.updated_at = now
@@ -93,12 +170,6 @@ def start_purchase(
             f"Stripe did not make the payment ({failed.user_message or failed}); nothing was "
             "charged. Try again."
         ) from None
-    with write_session(engine) as session:
-        stored = session.get(CreditPurchase, purchase.id)
-        # A webhook may have come first and stored it already (it names the purchase).
-        stored.payment_intent_id = intent.id
-        purchase = stored
-    return purchase, intent.client_secret
 
 
 def wallet_balances(session: Session, *, account_id: uuid.UUID) -> list[WalletBalance]:

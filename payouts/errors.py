@@ -27,11 +27,6 @@ class InsufficientBalance(Conflict):
     title = "The account's balance is too low"
 
 
-class PayoutsOff(Conflict):
-    slug = "payouts-off"
-    title = "Payouts are off on this server"
-
-
 class InsufficientCredits(ClearhouseError):
     """A cleared request that costs more than the requester's wallet holds: nothing is
     recorded, nothing runs."""
@@ -58,12 +53,15 @@ class InsufficientCredits(ClearhouseError):
         }
 
 
-class PaymentsOff(ClearhouseError):
-    """Stripe is not configured here: no card can be charged and no webhook verified."""
+class StripeOff(ClearhouseError):
+    """Stripe is not configured here (no secret key, or no webhook secret): no card is charged,
+    no connected account made, no webhook taken. The same answer for payments and payouts: a
+    503, since it is the server's setup, not the caller's request, and an operator can turn it
+    on; nothing was stored."""
 
     status_code = 503
-    slug = "payments-off"
-    title = "Payments are off"
+    slug = "stripe-off"
+    title = "Stripe is off on this server"
 
 
 class WebhookRefused(ClearhouseError):

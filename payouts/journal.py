@@ -76,7 +76,8 @@ class EntryDraft:
     reverses_id: uuid.UUID | None = None
     overdraws_wallet: bool = False
     """Whether it may take a creator's wallet below zero: a usage (payouts.usage) or a Stripe
-    refund (payouts.purchase_events), whose money is gone already."""
+    refund or a dispute (payouts.purchase_events, payouts.dispute_events), whose money is gone
+    already."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,8 +223,8 @@ def _check_same_legs(draft: EntryDraft, earlier: PostedEntry) -> None:
 
 
 def _may_overdraw(draft: EntryDraft, account: AccountRef) -> bool:
-    """Only the platform's accounts, and a creator's wallet by a usage or a refund, may go
-    below zero."""
+    """Only the platform's accounts, and a creator's wallet by a usage, a refund or a dispute,
+    may go below zero."""
     return account.owner_id is None or (
         draft.overdraws_wallet and account.kind == AccountKind.creator_wallet
     )

@@ -39,6 +39,9 @@ class AccountKind(StrEnum):
     refunds = "refunds"  # money given back to creators
     allowance = "allowance"  # the free monthly credits given to creators
     adjustments = "adjustments"  # operators' corrections of wallets
+    disputes = (
+        "disputes"  # credits held from a wallet while a card dispute of their purchase is open
+    )
 
 
 OWNED_KINDS = frozenset({AccountKind.creator_wallet, AccountKind.holder_payable})
@@ -57,6 +60,11 @@ class EntryEvent(StrEnum):
     # Part or all of a paid payout's transfer reversed at Stripe: key
     # ``payout_return:<the transfer reversal's id>``.
     payout_return = "payout_return"
+    # A card dispute of a purchase opened: its amount held from the wallet, key
+    # ``dispute:<Stripe dispute id>``; closed: ``dispute_closed:<dispute id>`` (won: back to the
+    # wallet; lost: written off against Stripe clearing).
+    dispute = "dispute"
+    dispute_closed = "dispute_closed"
 
 
 def _owned_kinds_sql() -> str:
@@ -247,6 +255,12 @@ class CreditPurchase(SQLModel, table=True):
     payment_intent_id: str | None = Field(
         default=None, max_length=255, unique=True, description="Stripe's pi_... id."
     )
+    checkout_session_id: str | None = Field(
+        default=None,
+        max_length=255,
+        unique=True,
+        description="Stripe's cs_... id, when it is bought through a Checkout Session.",
+    )
     refunded_minor: int = Field(
         default=0,
         sa_column=Column(BigInteger, nullable=False, server_default="0"),
@@ -270,3 +284,21 @@ class StripeEvent(SQLModel, table=True):
     handled: bool = Field(description="Whether a handler acted on it (unknown types are kept).")
     payload: dict = Field(sa_column=Column(JSONDocument, nullable=False))
     received_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+class PendingTakedownReversal(SQLModel, table=True):
+    """A taken-down generation whose usage could not be reversed when it was taken down
+    (payouts/takedowns.py): recorded in the takedown's transaction, retried by each payout run
+    and ``clearhouse payouts retry-reversals``, removed in the transaction that posts the
+    reversal (whose idempotency key makes a second posting impossible anyway)."""
+
+    __tablename__ = "pending_takedown_reversal"
+
+    generation_id: uuid.UUID = Field(
+        primary_key=True, foreign_key="generation_job.id", ondelete="RESTRICT"
+    )
+    reason: str = Field(max_length=400, description="Why it was taken down (the entry's memo).")
+    attempts: int = Field(default=0, description="Retries that failed so far.")
+    last_error: str | None = Field(default=None, max_length=500)
+    recorded_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    updated_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))

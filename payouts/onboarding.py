@@ -5,7 +5,7 @@ The account is made with an idempotency key derived from the holder (two request
 make one account at Stripe) and then stored, one per holder; every later request reuses it, so
 a payout's transfer always goes to the account it was made for. The Stripe calls happen outside
 any write transaction: a slow Stripe holds no database lock. With Stripe off, onboarding is
-refused (:class:`PayoutsOff`) and nothing is stored.
+refused (:class:`StripeOff`) and nothing is stored.
 """
 
 import itertools
@@ -22,7 +22,7 @@ from sqlmodel import Session
 from clearhouse.accounts.models import Account
 from clearhouse.db import read_session, write_session
 from clearhouse.settings import Settings
-from payouts.errors import PayoutsOff, StripeUnavailable
+from payouts.errors import StripeOff, StripeUnavailable
 from payouts.payout_models import PayoutAccount
 from payouts.stripe_gateway import stripe_client
 
@@ -50,6 +50,12 @@ class ConnectedAccountState:
     details_submitted: bool | None
     """None when Stripe is off (the account's state at Stripe cannot be read)."""
     payouts_enabled: bool | None
+    charges_enabled: bool | None = None
+    requirements_due: tuple[str, ...] = ()
+    """What Stripe still needs (``requirements.currently_due`` and ``past_due``)."""
+    disabled_reason: str | None = None
+    reported_at: datetime | None = None
+    """When Stripe's ``account.updated`` event said so; None: read from Stripe just now."""
 
 
 def connected_account_key(holder_id: uuid.UUID) -> str:
@@ -97,10 +103,27 @@ def connected_account_id(session: Session, *, holder_id: uuid.UUID) -> str | Non
 def connected_account_state(
     session: Session, *, settings: Settings, holder_id: uuid.UUID
 ) -> ConnectedAccountState | None:
-    """The holder's connected account as Stripe sees it now; None if they have none."""
+    """The holder's connected account as Stripe's latest ``account.updated`` event described
+    it (payouts/account_events.py); before any has come, as Stripe answers now. None if they
+    have no account."""
     stored = session.get(PayoutAccount, holder_id)
     if stored is None:
         return None
+    if stored.stripe_state_at is not None:
+        requirements = stored.requirements or {}
+        return ConnectedAccountState(
+            stored.stripe_account_id,
+            stored.details_submitted,
+            stored.payouts_enabled,
+            charges_enabled=stored.charges_enabled,
+            requirements_due=tuple(
+                dict.fromkeys(
+                    [*requirements.get("currently_due", ()), *requirements.get("past_due", ())]
+                )
+            ),
+            disabled_reason=requirements.get("disabled_reason"),
+            reported_at=stored.stripe_state_at,
+        )
     client = stripe_client(settings)
     if client is None:
         return ConnectedAccountState(stored.stripe_account_id, None, None)
@@ -115,13 +138,14 @@ def connected_account_state(
         stored.stripe_account_id,
         bool(fields.get("details_submitted")),
         bool(fields.get("payouts_enabled")),
+        charges_enabled=bool(fields.get("charges_enabled")),
     )
 
 
 def _client(settings: Settings) -> stripe.StripeClient:
     client = stripe_client(settings)
     if client is None:
-        raise PayoutsOff(
+        raise StripeOff(
             "Payouts are off here: the operator has set no Stripe key "
             "(CLEARHOUSE_STRIPE_SECRET_KEY). Your earnings are still recorded; nothing was "
             "stored."

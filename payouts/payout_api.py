@@ -10,10 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from clearhouse.deps import AdminAccount, EngineDep, HolderAccount, ReadSessionDep, SettingsDep
 from clearhouse.errors import InvalidRequest, NotFound, raises
 from clearhouse.ownership import owned
-from payouts.errors import PayoutsOff, StripeUnavailable
+from payouts.errors import StripeOff, StripeUnavailable
 from payouts.onboarding import connected_account_state, start_onboarding
 from payouts.payout_models import Payout, PayoutState
-from payouts.runs import holder_payouts, run_payouts
+from payouts.runs import Due, holder_payouts, run_payouts
 
 router = APIRouter(prefix="/v1/payouts", tags=["payouts"])
 
@@ -27,7 +27,15 @@ class OnboardingLinkPublic(BaseModel):
 class ConnectedAccountPublic(BaseModel):
     stripe_account_id: str
     details_submitted: bool | None = Field(description="None while Stripe is off here.")
-    payouts_enabled: bool | None
+    payouts_enabled: bool | None = Field(
+        description="False: Stripe will not pay this account out, and payout runs skip you."
+    )
+    charges_enabled: bool | None
+    requirements_due: list[str] = Field(description="What Stripe still needs from you.")
+    disabled_reason: str | None = Field(description="Why Stripe disabled the account, if so.")
+    reported_at: datetime | None = Field(
+        description="When Stripe last told us the account's state; None: asked just now."
+    )
 
 
 class PayoutPublic(BaseModel):
@@ -61,6 +69,24 @@ class DuePublic(BaseModel):
     currency: str
     amount_minor: int
     onboarded: bool
+    payouts_enabled: bool | None = Field(
+        description="What Stripe last reported of the connected account; None: not yet."
+    )
+    skipped_because: str | None = Field(
+        description="Why the run made no payout for it (not onboarded, or Stripe reports the "
+        "account cannot receive payouts); None: it was paid (or tried)."
+    )
+
+    @classmethod
+    def of(cls, due: Due) -> "DuePublic":
+        return cls(
+            holder_id=due.holder_id,
+            currency=due.currency,
+            amount_minor=due.amount_minor,
+            onboarded=due.destination is not None,
+            payouts_enabled=due.payouts_enabled,
+            skipped_because=due.skipped_because,
+        )
 
 
 class PayoutRunPublic(BaseModel):
@@ -69,6 +95,12 @@ class PayoutRunPublic(BaseModel):
     due: list[DuePublic] = Field(
         description="Payables at or over the minimum, as the run found them."
     )
+    reversals_posted: list[uuid.UUID] = Field(
+        description="Taken-down generations whose reversal, pending, was posted by this run."
+    )
+    reversals_failed: list[uuid.UUID] = Field(
+        description="Taken-down generations whose reversal failed again (kept for the next run)."
+    )
     made: list[uuid.UUID]
     paid: list[uuid.UUID]
     failed: list[uuid.UUID]
@@ -76,7 +108,7 @@ class PayoutRunPublic(BaseModel):
 
 
 @router.post("/onboarding", response_model=OnboardingLinkPublic)
-@raises(PayoutsOff, StripeUnavailable)
+@raises(StripeOff, StripeUnavailable)
 def start_payout_onboarding(holder: HolderAccount, engine: EngineDep, settings: SettingsDep):
     """Your Stripe connected account (made the first time) and a new link to finish setting
     it up; payouts go to it once it exists."""
@@ -99,6 +131,10 @@ def read_my_payouts(holder: HolderAccount, session: ReadSessionDep, settings: Se
             stripe_account_id=state.stripe_account_id,
             details_submitted=state.details_submitted,
             payouts_enabled=state.payouts_enabled,
+            charges_enabled=state.charges_enabled,
+            requirements_due=list(state.requirements_due),
+            disabled_reason=state.disabled_reason,
+            reported_at=state.reported_at,
         ),
         payouts=[PayoutPublic.model_validate(payout, from_attributes=True) for payout in payouts],
     )
@@ -130,15 +166,9 @@ def run_payouts_now(
     return PayoutRunPublic(
         period=report.period,
         stripe=report.stripe,
-        due=[
-            DuePublic(
-                holder_id=due.holder_id,
-                currency=due.currency,
-                amount_minor=due.amount_minor,
-                onboarded=due.destination is not None,
-            )
-            for due in report.due
-        ],
+        due=[DuePublic.of(due) for due in report.due],
+        reversals_posted=report.reversals.posted,
+        reversals_failed=report.reversals.failed,
         made=report.made,
         paid=report.paid,
         failed=report.failed,

@@ -13,7 +13,7 @@ from enum import StrEnum
 from sqlalchemy import BigInteger, CheckConstraint, UniqueConstraint
 from sqlmodel import Column, Field, SQLModel
 
-from clearhouse.db import UTCDateTime, enum_column, new_id, utcnow
+from clearhouse.db import JSONDocument, UTCDateTime, enum_column, new_id, utcnow
 
 
 class PayoutState(StrEnum):
@@ -43,6 +43,23 @@ class PayoutAccount(SQLModel, table=True):
     stripe_account_id: str = Field(max_length=255, unique=True, description="acct_...")
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+    # The account as Stripe's latest ``account.updated`` event described it (payouts/
+    # account_events.py); all None until the first one arrives.
+    details_submitted: bool | None = Field(default=None)
+    payouts_enabled: bool | None = Field(
+        default=None, description="False: Stripe will not pay this account out; runs skip it."
+    )
+    charges_enabled: bool | None = Field(default=None)
+    requirements: dict | None = Field(
+        default=None,
+        sa_column=Column(JSONDocument, nullable=True),
+        description="Stripe's ``requirements`` (currently_due, past_due, disabled_reason ...).",
+    )
+    stripe_state_at: datetime | None = Field(
+        default=None,
+        sa_column=Column(UTCDateTime, nullable=True),
+        description="When Stripe made the event these fields come from: an older one is ignored.",
     )
 
 

@@ -2,7 +2,9 @@
 connected account as a Connect transfer.
 
 A run for a period (``clearhouse payouts run --period 2026-11``, or the admin's
-``POST /v1/payouts/runs``) does two things, each payout in transactions of its own:
+``POST /v1/payouts/runs``) first retries the takedown reversals that could not be posted when
+their clips were taken down (payouts/takedowns.py), so that what a payable holds is what it
+owes, then does two things, each payout in transactions of its own:
 
 1. **Make the payouts.** For each (holder, currency) whose payable holds at least
    ``CLEARHOUSE_PAYOUT_MINIMUM_MINOR`` and who has a connected account, one payout of the whole
@@ -10,7 +12,10 @@ A run for a period (``clearhouse payouts run --period 2026-11``, or the admin's
    ``payout:<payout id>``: debit the holder's payable, credit ``stripe_clearing``, the money we
    hold at Stripe, which the transfer takes out of our balance there) commit together. A holder
    with no connected account gets no payout and no entry: their balance stays in the payable
-   and the first run after they onboard pays it.
+   and the first run after they onboard pays it. So does a holder whose connected account
+   Stripe reported (``account.updated``, payouts/account_events.py) as not able to receive
+   payouts: the run reports them as skipped. (An account Stripe has not reported on yet is
+   tried; Stripe refusing the transfer returns the payout.)
 2. **Send what is open.** Every pending or failed payout, of any period, is sent: its transfer
    is first looked up at Stripe by its ``transfer_group`` (``payout_<payout id>``); only if none
    exists is one created, always with the idempotency key ``payout-<payout id>`` and the same
@@ -65,6 +70,7 @@ from payouts.journal import EntryDraft, credit, debit, post_entry, reverse_entry
 from payouts.models import AccountKind, EntryEvent, LedgerAccount
 from payouts.payout_models import OPEN_STATES, Payout, PayoutAccount, PayoutState
 from payouts.stripe_gateway import stripe_client
+from payouts.takedowns import RetriedReversals, retry_takedown_reversals
 
 PERIOD = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 # Stripe refusals that are about our side and pass: try again on the next run.
@@ -110,6 +116,22 @@ class Due:
     amount_minor: int
     destination: str | None
     """Their connected account; None: not onboarded, so no payout is made."""
+    payouts_enabled: bool | None = None
+    """What Stripe last reported of the account; False: it cannot receive payouts, so none
+    is made; None: not reported yet."""
+
+    @property
+    def payable(self) -> bool:
+        """Whether a run makes this holder's payout."""
+        return self.destination is not None and self.payouts_enabled is not False
+
+    @property
+    def skipped_because(self) -> str | None:
+        if self.destination is None:
+            return "not onboarded"
+        if self.payouts_enabled is False:
+            return "Stripe reports the connected account cannot receive payouts"
+        return None
 
 
 @dataclass(slots=True)
@@ -118,14 +140,18 @@ class PayoutRunReport:
     stripe: bool
     """False: Stripe is off, nothing was made, posted or sent; ``due`` is what would be."""
     due: list[Due] = field(default_factory=list)
+    reversals: RetriedReversals = field(default_factory=RetriedReversals)
+    """Takedown reversals retried before the payouts were made."""
     made: list[uuid.UUID] = field(default_factory=list)
     paid: list[uuid.UUID] = field(default_factory=list)
     failed: list[uuid.UUID] = field(default_factory=list)
     returned: list[uuid.UUID] = field(default_factory=list)
 
     @property
-    def waiting_for_onboarding(self) -> list[Due]:
-        return [due for due in self.due if due.destination is None]
+    def skipped(self) -> list[Due]:
+        """Holders due a payout who got none: not onboarded, or their account cannot
+        receive payouts."""
+        return [due for due in self.due if not due.payable]
 
 
 def run_payouts(
@@ -139,11 +165,12 @@ def run_payouts(
     check_period(period)
     client = stripe_client(settings)
     report = PayoutRunReport(period=period, stripe=client is not None)
+    report.reversals = retry_takedown_reversals(engine, now=now())
     report.due = due_payouts(engine, period=period, minimum_minor=settings.payout_minimum_minor)
     if client is None:
         return report
     for due in report.due:
-        if due.destination is not None:
+        if due.payable:
             made = make_payout(
                 engine,
                 due=due,
@@ -176,6 +203,7 @@ def due_payouts(engine: Engine, *, period: str, minimum_minor: int) -> list[Due]
                 LedgerAccount.currency,
                 LedgerAccount.balance_minor,
                 PayoutAccount.stripe_account_id,
+                PayoutAccount.payouts_enabled,
             )
             .outerjoin(PayoutAccount, PayoutAccount.holder_id == LedgerAccount.owner_id)
             .where(
@@ -185,9 +213,7 @@ def due_payouts(engine: Engine, *, period: str, minimum_minor: int) -> list[Due]
             )
             .order_by(LedgerAccount.owner_id, LedgerAccount.currency)
         ).all()
-    return [
-        Due(holder, currency, amount, destination) for holder, currency, amount, destination in rows
-    ]
+    return [Due(*row) for row in rows]
 
 
 def make_payout(

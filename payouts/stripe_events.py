@@ -5,7 +5,9 @@ stored in, ``obj`` the event's ``data.object`` as plain JSON (a dict: the Paymen
 refund, the transfer ...), ``now`` the time it is received. It returns nothing, commits
 nothing, and must leave the same result when it runs again or after an event that Stripe sent
 later: Stripe delivers at least once and in no set order. Add a handler by naming its type in
-:data:`HANDLERS`.
+:data:`HANDLERS`; one that needs the event itself (its ``created`` time, to tell an older
+state from a newer one) goes in :data:`EVENT_HANDLERS` and is given the whole event instead
+of its object.
 
 An event is stored under its id in the same transaction its handler runs in, so it is applied
 exactly once: a second delivery finds the id and changes nothing (on PostgreSQL a delivery at
@@ -24,7 +26,7 @@ from sqlmodel import Session
 
 from clearhouse.db import write_session
 from clearhouse.settings import Settings
-from payouts import purchase_events
+from payouts import account_events, dispute_events, purchase_events
 from payouts.models import StripeEvent
 from payouts.payout_events import PAYOUT_EVENT_HANDLERS
 from payouts.stripe_gateway import verified_event
@@ -34,10 +36,22 @@ EventHandler = Callable[[Session, dict[str, Any], datetime], None]
 HANDLERS: Mapping[str, EventHandler] = {
     "payment_intent.succeeded": purchase_events.payment_succeeded,
     "payment_intent.payment_failed": purchase_events.payment_failed,
+    "checkout.session.completed": purchase_events.checkout_paid,
+    "checkout.session.async_payment_succeeded": purchase_events.checkout_paid,
+    "checkout.session.async_payment_failed": purchase_events.checkout_unpaid,
+    "checkout.session.expired": purchase_events.checkout_unpaid,
     "charge.refunded": purchase_events.charge_refunded,
     "refund.created": purchase_events.refund_changed,
     "refund.updated": purchase_events.refund_changed,
+    "refund.failed": purchase_events.refund_changed,
+    "charge.refund.updated": purchase_events.refund_changed,
+    "charge.dispute.created": dispute_events.dispute_opened,
+    "charge.dispute.closed": dispute_events.dispute_closed,
     **PAYOUT_EVENT_HANDLERS,
+}
+
+EVENT_HANDLERS: Mapping[str, EventHandler] = {
+    "account.updated": account_events.account_updated,
 }
 
 
@@ -49,17 +63,22 @@ def receive_event(
     settings: Settings,
     now: datetime,
     handlers: Mapping[str, EventHandler] = HANDLERS,
+    event_handlers: Mapping[str, EventHandler] = EVENT_HANDLERS,
 ) -> bool:
     """Verify the delivery (payouts.stripe_gateway.verified_event raises before anything is
     read or written), store its event and run its handler; False when the event had been
     received before (nothing was done)."""
     event = verified_event(settings, payload=payload, signature=signature)
     handler = handlers.get(event["type"])
+    event_handler = event_handlers.get(event["type"])
+    handled = handler is not None or event_handler is not None
     with write_session(engine) as session:
-        if not _store_once(session, event, handled=handler is not None, now=now):
+        if not _store_once(session, event, handled=handled, now=now):
             return False
         if handler is not None:
             handler(session, event["data"]["object"], now)
+        if event_handler is not None:
+            event_handler(session, event, now)
     return True
 
 

@@ -10,7 +10,7 @@ import json
 import stripe
 
 from clearhouse.settings import Settings
-from payouts.errors import PaymentsOff, WebhookRefused
+from payouts.errors import StripeOff, WebhookRefused
 
 # A request that failed on the network is retried by the client with the same idempotency key.
 NETWORK_RETRIES = 2
@@ -35,10 +35,10 @@ WEBHOOK_TOLERANCE_S = 300
 def verified_event(settings: Settings, *, payload: bytes, signature: str | None) -> dict:
     """The Stripe event ``payload`` carries, once its ``Stripe-Signature`` header verifies
     against the webhook secret (HMAC-SHA256 over the timestamp and the exact body, the
-    timestamp within :data:`WEBHOOK_TOLERANCE_S`), as plain JSON. Raises PaymentsOff with no
+    timestamp within :data:`WEBHOOK_TOLERANCE_S`), as plain JSON. Raises StripeOff with no
     secret configured, WebhookRefused for anything that does not verify."""
     if settings.stripe_webhook_secret is None:
-        raise PaymentsOff("No Stripe webhook secret is configured here: events are not taken.")
+        raise StripeOff("No Stripe webhook secret is configured here: events are not taken.")
     if not signature:
         raise WebhookRefused("The request has no Stripe-Signature header.")
     try:

@@ -8,15 +8,26 @@ out), in the same entry, whose memo says how much. The holder is never asked to 
 the creator always gets the whole charge back, and the entry still balances. So a takedown's
 reversal is never refused for want of a balance, and a second takedown of a generation posts
 nothing: the first reversal stands.
+
+A reversal that cannot be posted when its clip is taken down (the takedown commits all the
+same, generator/takedown.py) is recorded as a ``pending_takedown_reversal`` in the takedown's
+transaction, and retried by every payout run and by ``clearhouse payouts retry-reversals``:
+each in its own transaction, which posts the reversal and removes the row together (a retry
+that fails keeps the row, counting the attempt). It is never posted twice: the row is locked
+while it is retried, and the reversal's idempotency key posts it once whatever happens.
 """
 
+import logging
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlmodel import Session
+from sqlalchemy import Engine
+from sqlmodel import Session, select
 
+from clearhouse.db import read_session, write_session
 from payouts.accounts import AccountRef, platform
 from payouts.journal import (
     MAX_MEMO_LENGTH,
@@ -28,7 +39,7 @@ from payouts.journal import (
     post_entries,
     recorded_entries,
 )
-from payouts.models import AccountKind, EntryEvent
+from payouts.models import AccountKind, EntryEvent, PendingTakedownReversal
 from payouts.storage import ledger_store
 from payouts.usage import release_key
 
@@ -62,6 +73,68 @@ def reverse_takedowns(
     held = {ref: account.balance_minor for ref, account in locked.items()}
     drafts = [_capped_reversal(entry, held, reason=reason) for entry in pending]
     return list(earlier.values()) + post_entries(session, drafts, now=now)
+
+
+log = logging.getLogger(__name__)
+
+
+def record_pending_reversals(
+    session: Session, *, generation_ids: Sequence[uuid.UUID], reason: str, now: datetime
+) -> None:
+    """Record, in ``session``'s transaction, reversals to retry later (their posting failed)."""
+    for generation_id in generation_ids:
+        if session.get(PendingTakedownReversal, generation_id) is None:
+            session.add(
+                PendingTakedownReversal(
+                    generation_id=generation_id,
+                    reason=reason[:400],
+                    recorded_at=now,
+                    updated_at=now,
+                )
+            )
+    session.flush()
+
+
+@dataclass(slots=True)
+class RetriedReversals:
+    posted: list[uuid.UUID] = field(default_factory=list)
+    """Generations whose reversal is posted now (or was already: then nothing more was)."""
+    failed: list[uuid.UUID] = field(default_factory=list)
+    """Generations whose reversal failed again: kept for the next retry."""
+
+
+def retry_takedown_reversals(engine: Engine, *, now: datetime) -> RetriedReversals:
+    """Post every pending takedown reversal, each in its own transaction (see the module)."""
+    with read_session(engine) as session:
+        pending = session.exec(
+            select(PendingTakedownReversal.generation_id).order_by(
+                PendingTakedownReversal.recorded_at
+            )
+        ).all()
+    retried = RetriedReversals()
+    for generation_id in pending:
+        try:
+            with write_session(engine) as session:
+                row = session.get(PendingTakedownReversal, generation_id, with_for_update=True)
+                if row is None:  # another retry posted it meanwhile
+                    continue
+                reverse_takedowns(
+                    session, generation_ids=[generation_id], reason=row.reason, now=now
+                )
+                session.delete(row)
+            retried.posted.append(generation_id)
+        except Exception as failed:
+            log.exception(
+                "the reversal of the taken-down generation %s failed again", generation_id
+            )
+            with write_session(engine) as session:
+                row = session.get(PendingTakedownReversal, generation_id, with_for_update=True)
+                if row is not None:
+                    row.attempts += 1
+                    row.last_error = f"{type(failed).__name__}: {failed}"[:500]
+                    row.updated_at = now
+            retried.failed.append(generation_id)
+    return retried
 
 
 def _capped_reversal(usage: PostedEntry, held: dict[AccountRef, int], *, reason: str) -> EntryDraft:

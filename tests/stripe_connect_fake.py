@@ -1,14 +1,19 @@
-"""A fake of Stripe Connect's accounts, account links and transfers, for tests only.
+"""A fake of Stripe Connect's accounts, account links and transfers, and of Checkout
+Sessions, for tests only.
 
 localstripe (the local Stripe-compatible server the suite uses where it covers the API) has no
-Connect accounts or transfers, and Stripe's own API cannot be reached from here. This fake
-serves just those endpoints, over real HTTP in a thread, so that the official ``stripe``
-client drives it as it would drive Stripe:
+Connect accounts or transfers and no Checkout Sessions, and Stripe's own API cannot be reached
+from here. This fake serves just those endpoints, over real HTTP in a thread, so that the
+official ``stripe`` client drives it as it would drive Stripe:
 
 - ``POST /v1/accounts``, ``GET /v1/accounts/{id}``: connected accounts;
 - ``POST /v1/account_links``: onboarding links;
 - ``POST /v1/transfers``, ``GET /v1/transfers/{id}``, ``GET /v1/transfers`` (filtered by
-  ``transfer_group`` and ``destination``).
+  ``transfer_group`` and ``destination``);
+- ``POST /v1/checkout/sessions``, ``GET /v1/checkout/sessions/{id}``: Checkout Sessions in
+  ``payment`` mode (one line item with ``price_data``); :meth:`ConnectFake.pay_checkout`
+  is the creator paying on Stripe's page (the session completes, paid, with a new
+  PaymentIntent id; the test then signs the event Stripe would send).
 
 A POST with an ``Idempotency-Key`` is answered as Stripe does: the same key with the same
 parameters replays the first answer (a 500 included) and creates nothing; the same key with
@@ -67,6 +72,7 @@ class ConnectFake:
     accounts: dict[str, dict] = field(default_factory=dict)
     transfers: dict[str, dict] = field(default_factory=dict)
     account_links: list[dict] = field(default_factory=list)
+    checkout_sessions: dict[str, dict] = field(default_factory=dict)
     """The parameters of each account link asked for."""
     transfers_per_key: Counter = field(default_factory=Counter)
     """Transfers created under each idempotency key (None: sent without one)."""
@@ -109,7 +115,44 @@ class ConnectFake:
         transfer["reversed"] = transfer["amount_reversed"] >= transfer["amount"]
         return transfer
 
+    def pay_checkout(self, session_id: str) -> dict:
+        """The creator pays on the Checkout page: the session, complete and paid."""
+        checkout = self.checkout_sessions[session_id]
+        checkout.update(status="complete", payment_status="paid", payment_intent=_new_id("pi"))
+        return checkout
+
     # The endpoints.
+    def _create_checkout(self, params: dict) -> dict:
+        if params.get("mode") != "payment":
+            raise _error(400, "The fake serves mode=payment only.", code="parameter_invalid")
+        for name in ("success_url", "cancel_url"):
+            if not params.get(name):
+                raise _error(400, f"Missing required param: {name}.", code="parameter_missing")
+        items = list((params.get("line_items") or {}).values())
+        if len(items) != 1 or "price_data" not in items[0]:
+            raise _error(400, "The fake serves one line item with price_data.")
+        price = items[0]["price_data"]
+        amount = int(price["unit_amount"]) * int(items[0].get("quantity", 1))
+        checkout = {
+            "id": _new_id("cs_test"),
+            "object": "checkout.session",
+            "mode": "payment",
+            "status": "open",
+            "payment_status": "unpaid",
+            "amount_total": amount,
+            "currency": price["currency"],
+            "client_reference_id": params.get("client_reference_id"),
+            "metadata": params.get("metadata", {}),
+            "payment_intent_data": params.get("payment_intent_data", {}),
+            "payment_intent": None,
+            "success_url": params["success_url"],
+            "cancel_url": params["cancel_url"],
+            "created": int(time.time()),
+        }
+        checkout["url"] = f"{self.base_url}/checkout/pay/{checkout['id']}"
+        self.checkout_sessions[checkout["id"]] = checkout
+        return checkout
+
     def _create_account(self, params: dict) -> dict:
         account = {
             "id": _new_id("acct"),
@@ -216,6 +259,14 @@ class ConnectFake:
             transfer = self._create_transfer(params, key)
             failure = self.after_create_failures.popleft() if self.after_create_failures else None
             return 200, transfer, failure
+        if method == "POST" and parts == ["v1", "checkout", "sessions"]:
+            return 200, self._create_checkout(params), None
+        if method == "GET" and parts[:3] == ["v1", "checkout", "sessions"] and len(parts) == 4:
+            if parts[3] not in self.checkout_sessions:
+                raise _error(
+                    404, f"No such checkout session: '{parts[3]}'", code="resource_missing"
+                )
+            return 200, self.checkout_sessions[parts[3]], None
         if method == "GET" and parts == ["v1", "transfers"]:
             return 200, self._list_transfers(query), None
         if method == "GET" and parts[:2] == ["v1", "transfers"] and len(parts) == 3:
@@ -226,6 +277,8 @@ class ConnectFake:
 
     def serves(self, path: str) -> bool:
         parts = path.strip("/").split("/")
+        if parts[:3] == ["v1", "checkout", "sessions"]:
+            return len(parts) <= 4
         return (
             parts[:2] in (["v1", "accounts"], ["v1", "account_links"], ["v1", "transfers"])
             and len(parts) <= 3

@@ -38,6 +38,8 @@ CARD_DECLINED = "4000000000000341"  # attaches, then its charge is declined
 @dataclass(frozen=True)
 class LocalStripe:
     api_base: str
+    connect: ConnectFake | None = None
+    """The fake in front (Connect, Checkout Sessions), when there is one."""
 
     def client(self) -> stripe.StripeClient:
         return stripe.StripeClient(SECRET_KEY, base_addresses={"api": self.api_base})
@@ -112,7 +114,7 @@ def local_stripe(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStri
         local_stripe_server(log) as ls,
         ConnectFakeServer(ConnectFake(upstream=ls.api_base)) as connect,
     ):
-        yield LocalStripe(connect.url)
+        yield LocalStripe(connect.url, connect.fake)
 
 
 def signed_delivery(
@@ -139,3 +141,16 @@ def stripe_event(event_type: str, obj: dict[str, Any], *, event_id: str | None =
         "created": int(time.time()),
         "data": {"object": obj},
     }
+
+
+def deliver(client: Any, event: dict[str, Any], **signing: Any) -> Any:
+    """POST ``event`` to the webhook endpoint through ``client``, signed (``signing``: as
+    :func:`signed_delivery`)."""
+    body, headers = signed_delivery(event, **signing)
+    return client.post("/v1/stripe/webhook", content=body, headers=headers)
+
+
+def usd_credits(client: Any, user: Any) -> int:
+    """What ``user``'s wallet holds in USD, as GET /v1/credits answers."""
+    balances = client.get("/v1/credits", headers=user.headers).json()["balances"]
+    return sum(b["balance_minor"] for b in balances if b["currency"] == "USD")

@@ -41,7 +41,7 @@ def payouts_page(
 @router.post("/payouts/onboarding", dependencies=[CsrfChecked])
 def start_payout_onboarding(holder: PortalHolder, engine: EngineDep, settings: SettingsDep):
     """Make the holder's connected account the first time, and send the browser to Stripe's
-    onboarding link (PayoutsOff, with Stripe off, is a page that says so)."""
+    onboarding link (StripeOff, with Stripe off, is a page that says so)."""
     link = start_onboarding(engine, settings=settings, holder=holder)
     return RedirectResponse(link.url, status_code=303)
 

@@ -10,7 +10,7 @@ from factories import sign_up
 from fastapi.testclient import TestClient
 from live_server import uvicorn_in_thread
 from sqlmodel import Session, func, select
-from stripe_local import CARD_DECLINED
+from stripe_local import CARD_DECLINED, usd_credits
 
 from bench.server import free_port
 from clearhouse.app import create_app
@@ -46,11 +46,6 @@ def _state(client, user, purchase) -> str:
     ]
 
 
-def _usd(client, user) -> int:
-    balances = client.get("/v1/credits", headers=user.headers).json()["balances"]
-    return sum(b["balance_minor"] for b in balances if b["currency"] == "USD")
-
-
 def test_a_paid_purchase_reaches_the_wallet_once_through_stripes_webhook(live, local_stripe):
     creator = sign_up(live, role="creator")
     answer = _ask_to_buy(live, creator.headers, amount_minor=2500)
@@ -62,11 +57,11 @@ def test_a_paid_purchase_reaches_the_wallet_once_through_stripes_webhook(live, l
     assert intent.amount == 2500 and intent.currency == "usd"
     assert intent.metadata["purchase_id"] == purchase["id"]
     assert intent.metadata["account_id"] == str(creator.id)
-    assert _usd(live, creator) == 0  # nothing until Stripe says it is paid
+    assert usd_credits(live, creator) == 0  # nothing until Stripe says it is paid
 
     local_stripe.pay(purchase["payment_intent_id"])
     _wait_for(lambda: _state(live, creator, purchase) == "succeeded")
-    assert _usd(live, creator) == 2500
+    assert usd_credits(live, creator) == 2500
     movements = live.get("/v1/credits/movements", headers=creator.headers).json()
     assert [(m["event"], m["amount_minor"]) for m in movements["items"]] == [("purchase", 2500)]
 
@@ -76,7 +71,7 @@ def test_a_declined_card_fails_the_purchase_through_stripes_webhook(live, local_
     purchase = _ask_to_buy(live, creator.headers).json()
     local_stripe.pay(purchase["payment_intent_id"], card=CARD_DECLINED)
     _wait_for(lambda: _state(live, creator, purchase) == "failed")
-    assert _usd(live, creator) == 0
+    assert usd_credits(live, creator) == 0
 
 
 def test_purchases_out_of_range_are_malformed(client):
@@ -95,7 +90,7 @@ def test_with_stripe_off_no_purchase_is_stored(client, engine):
     creator = sign_up(client, role="creator")
     answer = _ask_to_buy(client, creator.headers)
     assert answer.status_code == 503
-    assert answer.json()["type"].endswith("/payments-off")
+    assert answer.json()["type"].endswith("/stripe-off")
     with Session(engine) as session:
         assert session.exec(select(func.count()).select_from(CreditPurchase)).one() == 0
 
@@ -109,8 +104,8 @@ def test_another_account_neither_sees_nor_changes_a_purchase(live, local_stripe)
     )
     assert live.get("/v1/credits/purchases", headers=other.headers).json()["total"] == 0
     local_stripe.pay(purchase["payment_intent_id"])
-    _wait_for(lambda: _usd(live, buyer) == 1000)
-    assert _usd(live, other) == 0
+    _wait_for(lambda: usd_credits(live, buyer) == 1000)
+    assert usd_credits(live, other) == 0
     other_movements = live.get("/v1/credits/movements", headers=other.headers).json()
     assert other_movements["items"] == []
     assert (

@@ -3,6 +3,7 @@ else's; the admin's payout run; Stripe off refused with a problem and nothing st
 
 import itertools
 import threading
+import time
 from collections.abc import Iterator
 
 import httpx
@@ -13,7 +14,9 @@ from live_server import uvicorn_in_thread
 from paying import earn, stripe_on
 from sqlmodel import Session, select
 from stripe_connect_fake import ConnectFake
+from stripe_local import WEBHOOK_SECRET, deliver, stripe_event
 
+from audit.models import AuditEntry
 from clearhouse.app import create_app
 from clearhouse.settings import Settings
 from payouts.payout_models import PayoutAccount
@@ -51,6 +54,10 @@ def test_onboarding_makes_one_connected_account_and_gives_a_link_each_time(
         "stripe_account_id": account_id,
         "details_submitted": False,
         "payouts_enabled": False,
+        "charges_enabled": False,
+        "requirements_due": [],
+        "disabled_reason": None,
+        "reported_at": None,  # no account.updated yet: read from Stripe
     }
 
 
@@ -114,9 +121,9 @@ def test_with_stripe_off_onboarding_is_a_problem_and_stores_nothing(
 
     refused = client.post("/v1/payouts/onboarding", headers=holder.headers)
 
-    assert refused.status_code == 409
+    assert refused.status_code == 503
     assert refused.headers["content-type"] == "application/problem+json"
-    assert refused.json()["type"].endswith("/payouts-off")
+    assert refused.json()["type"].endswith("/stripe-off")
     assert "CLEARHOUSE_STRIPE_SECRET_KEY" in refused.json()["detail"]
     assert session.exec(select(PayoutAccount)).all() == []
     assert client.get("/v1/payouts", headers=holder.headers).json() == {
@@ -160,3 +167,80 @@ def test_two_onboardings_at_once_make_one_connected_account(
     assert [answer.status_code for answer in answers] == [200, 200], [a.text for a in answers]
     assert len(fake.accounts) == 1
     assert {answer.json()["stripe_account_id"] for answer in answers} == set(fake.accounts)
+
+
+def _account_updated(account_id: str, *, created: int, payouts_enabled: bool, due=()) -> dict:
+    account = {
+        "id": account_id,
+        "object": "account",
+        "details_submitted": True,
+        "payouts_enabled": payouts_enabled,
+        "charges_enabled": payouts_enabled,
+        "requirements": {
+            "currently_due": list(due),
+            "past_due": [],
+            "disabled_reason": None if payouts_enabled else "requirements.past_due",
+        },
+    }
+    return {**stripe_event("account.updated", account), "created": created}
+
+
+def test_account_updated_sets_the_state_shown_and_a_run_skips_an_account_that_cannot_be_paid(
+    settings: Settings, fake: ConnectFake, session: Session
+) -> None:
+    settings = stripe_on(settings, fake, stripe_webhook_secret=WEBHOOK_SECRET)
+    with TestClient(create_app(settings)) as client:
+        holder = sign_up(client)
+        admin = promote(session, sign_up(client), "admin")
+        account_id = client.post("/v1/payouts/onboarding", headers=holder.headers).json()[
+            "stripe_account_id"
+        ]
+        earn(client.app.state.engine, holder.id, 2_400)
+        now = int(time.time())
+        enabled = _account_updated(account_id, created=now - 60, payouts_enabled=True)
+        disabled = _account_updated(
+            account_id, created=now, payouts_enabled=False, due=["external_account"]
+        )
+        # The newer state first, the older one late, each twice: the newer one stands.
+        for event in (disabled, enabled, disabled, enabled):
+            assert deliver(client, event).status_code == 200
+
+        shown = client.get("/v1/payouts", headers=holder.headers).json()["connected_account"]
+        assert shown["payouts_enabled"] is False and shown["details_submitted"] is True
+        assert shown["requirements_due"] == ["external_account"]
+        assert shown["disabled_reason"] == "requirements.past_due"
+        assert shown["reported_at"] is not None
+        run = client.post("/v1/payouts/runs", headers=admin.headers, json={"period": "2026-11"})
+        assert run.status_code == 200, run.text
+        [due] = run.json()["due"]
+        assert due["holder_id"] == str(holder.id) and due["payouts_enabled"] is False
+        assert "cannot receive payouts" in due["skipped_because"]
+        assert run.json()["made"] == [] and fake.transfers == {}
+
+        again = _account_updated(account_id, created=now + 60, payouts_enabled=True)
+        assert deliver(client, again).status_code == 200
+        run = client.post("/v1/payouts/runs", headers=admin.headers, json={"period": "2026-11"})
+        assert len(run.json()["paid"]) == 1 and run.json()["due"][0]["skipped_because"] is None
+        [transfer] = fake.transfers.values()
+        assert (transfer["destination"], transfer["amount"]) == (account_id, 2_400)
+        with Session(client.app.state.engine) as read:
+            audited = read.exec(
+                select(AuditEntry.action)
+                .where(AuditEntry.action.startswith("payout_account"))
+                .order_by(AuditEntry.seq)
+            ).all()
+    assert audited == [
+        "payout_account.payouts_disabled",
+        "payout_account.payouts_enabled",
+    ]
+
+
+def test_an_account_that_is_not_a_holders_changes_nothing(
+    settings: Settings, fake: ConnectFake
+) -> None:
+    settings = stripe_on(settings, fake, stripe_webhook_secret=WEBHOOK_SECRET)
+    with TestClient(create_app(settings)) as client:
+        event = _account_updated("acct_stranger", created=int(time.time()), payouts_enabled=True)
+        assert deliver(client, event).status_code == 200
+        with Session(client.app.state.engine) as read:
+            assert read.exec(select(PayoutAccount)).all() == []

@@ -151,8 +151,16 @@ def test_the_command_with_stripe_off_reports_what_is_due_and_sends_nothing(
     report = json.loads(ran.stdout)
     assert report["stripe"] is False and report["made"] == report["paid"] == []
     assert report["due"] == [
-        {"holder_id": str(holder), "currency": "USD", "amount_minor": 1_500, "onboarded": False}
+        {
+            "holder_id": str(holder),
+            "currency": "USD",
+            "amount_minor": 1_500,
+            "onboarded": False,
+            "payouts_enabled": None,
+            "skipped_because": "not onboarded",
+        }
     ]
+    assert report["reversals_posted"] == report["reversals_failed"] == []
     assert payouts(ledger_engine) == [] and payable_of(ledger_engine, holder) == 1_500
     command, env = _run_command(off, period="2026-13")
     refused = subprocess.run(command, env=env, cwd=REPOSITORY, capture_output=True)

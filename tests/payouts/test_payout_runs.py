@@ -56,7 +56,7 @@ def test_a_run_pays_each_holder_at_or_over_the_minimum_exactly_once(
     report = run_payouts(ledger_engine, settings=settings, period=PERIOD)
 
     assert sorted(report.paid) == sorted(report.made) and len(report.made) == 2
-    assert [due.holder_id for due in report.waiting_for_onboarding] == [not_onboarded]
+    assert [due.holder_id for due in report.skipped] == [not_onboarded]
     sent = {(t["destination"], t["amount"]) for t in fake.transfers.values()}
     assert sent == {(accounts[over], 1_600), (accounts[exactly], MINIMUM)}
     assert [payable_of(ledger_engine, h) for h in (over, under, exactly, not_onboarded)] == [

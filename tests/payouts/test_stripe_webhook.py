@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from ledgering import usage, write_transaction
 from sqlalchemy import func
 from sqlmodel import Session, select
-from stripe_local import CARD_DECLINED, signed_delivery, stripe_event
+from stripe_local import CARD_DECLINED, deliver, signed_delivery, stripe_event, usd_credits
 
 from clearhouse.app import create_app
 from clearhouse.db import utcnow
@@ -47,16 +47,6 @@ def _paid(local_stripe, purchase) -> dict:
     return local_stripe.pay(purchase["payment_intent_id"]).to_dict()
 
 
-def _balance(client, user) -> int:
-    balances = client.get("/v1/credits", headers=user.headers).json()["balances"]
-    return sum(b["balance_minor"] for b in balances if b["currency"] == "USD")
-
-
-def _deliver(client, event, **signing):
-    body, headers = signed_delivery(event, **signing)
-    return client.post(WEBHOOK, content=body, headers=headers)
-
-
 def _count(engine, model, *where) -> int:
     with Session(engine) as session:
         return session.exec(select(func.count()).select_from(model).where(*where)).one()
@@ -70,23 +60,23 @@ def test_forged_altered_or_stale_deliveries_are_refused_and_change_nothing(
     intent = _paid(local_stripe, _buy(app_client, creator))
     event = stripe_event("payment_intent.succeeded", intent)
 
-    forged = _deliver(app_client, event, secret="whsec_not_the_endpoints_secret")
+    forged = deliver(app_client, event, secret="whsec_not_the_endpoints_secret")
     body, headers = signed_delivery(event)
     altered = app_client.post(
         WEBHOOK, content=body.replace(b'"amount": 2000', b'"amount": 9000'), headers=headers
     )
-    stale = _deliver(app_client, event, timestamp=int(time.time()) - 301)
+    stale = deliver(app_client, event, timestamp=int(time.time()) - 301)
     unsigned = app_client.post(WEBHOOK, content=body, headers={"Content-Type": "application/json"})
     for refused in (forged, altered, stale, unsigned):
         assert refused.status_code == 400, refused.text
         assert refused.json()["type"].endswith("/webhook-refused")
     assert b'"amount": 2000' in body  # the alteration did change the body
     assert _count(engine, StripeEvent) == 0
-    assert _balance(app_client, creator) == 0
+    assert usd_credits(app_client, creator) == 0
 
-    accepted = _deliver(app_client, event, timestamp=int(time.time()) - 290)
+    accepted = deliver(app_client, event, timestamp=int(time.time()) - 290)
     assert accepted.status_code == 200, accepted.text
-    assert _balance(app_client, creator) == PRICE
+    assert usd_credits(app_client, creator) == PRICE
 
 
 def test_one_event_delivered_five_times_out_of_order_is_applied_once(app_client, local_stripe):
@@ -109,11 +99,11 @@ def test_one_event_delivered_five_times_out_of_order_is_applied_once(app_client,
     rest = events * 4
     random.Random(7).shuffle(rest)
     deliveries = [refunded, succeeded, failed_event, *rest]
-    answers = [_deliver(app_client, event) for event in deliveries]
+    answers = [deliver(app_client, event) for event in deliveries]
 
     assert all(answer.status_code == 200 for answer in answers)
     assert sum(not answer.json()["duplicate"] for answer in answers) == 3
-    assert _balance(app_client, creator) == PRICE - 500
+    assert usd_credits(app_client, creator) == PRICE - 500
     with Session(engine) as session:
         stored = session.get(CreditPurchase, uuid.UUID(purchase["id"]))
         assert stored.state == PurchaseState.succeeded and stored.refunded_minor == 500
@@ -128,7 +118,7 @@ def test_a_refund_of_spent_credits_takes_the_wallet_below_zero(app_client, local
     engine = app_client.app.state.engine
     creator = sign_up(app_client, role="creator")
     intent = _paid(local_stripe, _buy(app_client, creator))
-    assert _deliver(app_client, stripe_event("payment_intent.succeeded", intent)).status_code == 200
+    assert deliver(app_client, stripe_event("payment_intent.succeeded", intent)).status_code == 200
     with write_transaction(engine) as session:
         spent = usage(engine, creator_id=creator.id, licences=[], compute_minor=1500)
         post_usages(session, [spent], now=utcnow())
@@ -140,10 +130,10 @@ def test_a_refund_of_spent_credits_takes_the_wallet_below_zero(app_client, local
         "payment_intent": intent["id"],
         "refunds": {"object": "list", "data": [refund.to_dict()]},
     }
-    assert _deliver(app_client, stripe_event("charge.refunded", charge)).status_code == 200
+    assert deliver(app_client, stripe_event("charge.refunded", charge)).status_code == 200
     # The same refund again in its own event type: posted once.
-    assert _deliver(app_client, stripe_event("refund.created", refund.to_dict())).json()
-    assert _balance(app_client, creator) == PRICE - 1500 - PRICE
+    assert deliver(app_client, stripe_event("refund.created", refund.to_dict())).json()
+    assert usd_credits(app_client, creator) == PRICE - 1500 - PRICE
     with Session(engine) as session:
         [entry] = session.exec(
             select(JournalEntry).where(JournalEntry.idempotency_key == f"refund:{refund.id}")
@@ -158,16 +148,16 @@ def test_a_declined_payment_fails_the_purchase_and_credits_nothing(app_client, l
     purchase = _buy(app_client, creator)
     intent = local_stripe.pay(purchase["payment_intent_id"], card=CARD_DECLINED)
     event = stripe_event("payment_intent.payment_failed", intent.to_dict())
-    assert _deliver(app_client, event).status_code == 200
+    assert deliver(app_client, event).status_code == 200
     [stored] = app_client.get("/v1/credits/purchases", headers=creator.headers).json()["items"]
     assert stored["state"] == "failed" and stored["failure_message"]
-    assert _balance(app_client, creator) == 0
+    assert usd_credits(app_client, creator) == 0
 
 
 def test_an_event_of_an_unknown_type_is_kept_and_acknowledged(app_client):
     engine = app_client.app.state.engine
     event = stripe_event("customer.created", {"id": "cus_123", "object": "customer"})
-    assert _deliver(app_client, event).status_code == 200
+    assert deliver(app_client, event).status_code == 200
     with Session(engine) as session:
         stored = session.get(StripeEvent, event["id"])
         assert stored.type == "customer.created" and not stored.handled
@@ -176,9 +166,9 @@ def test_an_event_of_an_unknown_type_is_kept_and_acknowledged(app_client):
 
 
 def test_without_a_webhook_secret_no_event_is_taken(client):
-    answer = _deliver(client, stripe_event("payment_intent.succeeded", {"id": "pi_1"}))
+    answer = deliver(client, stripe_event("payment_intent.succeeded", {"id": "pi_1"}))
     assert answer.status_code == 503
-    assert answer.json()["type"].endswith("/payments-off")
+    assert answer.json()["type"].endswith("/stripe-off")
     assert _count(client.app.state.engine, StripeEvent) == 0
 
 
@@ -203,11 +193,11 @@ def test_an_event_whose_handler_fails_is_not_kept_and_applies_when_sent_again(
             raise RuntimeError("the handler fails after posting")
 
         monkeypatch.setitem(HANDLERS, "payment_intent.succeeded", credit_then_fail)
-        assert _deliver(client, event).status_code == 500
+        assert deliver(client, event).status_code == 500
         assert _count(client.app.state.engine, StripeEvent) == 0
-        assert _balance(client, creator) == 0
+        assert usd_credits(client, creator) == 0
 
         monkeypatch.setitem(HANDLERS, "payment_intent.succeeded", credit_purchase)
-        again = _deliver(client, event)  # Stripe's retry
+        again = deliver(client, event)  # Stripe's retry
         assert again.status_code == 200 and not again.json()["duplicate"]
-        assert _balance(client, creator) == PRICE
+        assert usd_credits(client, creator) == PRICE

@@ -2,7 +2,12 @@
 on the holder's next statement, with the creator's charge given back; after a payout the
 platform bears what was paid out; and no failure of the ledger fails the revocation."""
 
+import json
 import logging
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from factories import sign_up
@@ -11,14 +16,16 @@ from sqlmodel import Session, select
 from stating import ledger_holds, licensed_asset, pay_out, release
 
 import generator.takedown
+import payouts.takedowns
 from clearhouse.db import utcnow
 from generator.models import GenerationJob
 from payouts.accounts import payable, platform, wallet
 from payouts.balances import balance_of
 from payouts.journal import recorded_entries
-from payouts.models import AccountKind
+from payouts.models import AccountKind, PendingTakedownReversal
+from payouts.runs import run_payouts
 from payouts.statements import Period
-from payouts.takedowns import reversal_key
+from payouts.takedowns import retry_takedown_reversals, reversal_key
 from rights.models import ConsentGrant, GrantStatus
 
 
@@ -132,3 +139,65 @@ def test_a_revocation_whose_ledger_fails_still_revokes_and_takes_down(
     assert _reversals(engine, [generation_id]) == {}  # the reversal written rolled back
     assert _balances(engine, wallet(creator.id, "USD"), payable(holder.id, "USD")) == [-200, 128]
     ledger_holds(engine)
+    with Session(engine) as session:
+        [pending] = session.exec(select(PendingTakedownReversal)).all()
+        assert pending.generation_id == generation_id and str(nova.grant_id) in pending.reason
+
+
+def test_a_reversal_left_to_retry_is_posted_once_by_the_retry_and_the_payout_run(
+    client, engine, holder, creator, nova, monkeypatch, settings
+):
+    [generation_id] = release(engine, creator.id, nova, at=utcnow())
+
+    fail = _failing_reversal
+    monkeypatch.setattr(generator.takedown, "reverse_takedowns", fail)
+    _revoke(client, holder, nova.grant_id)
+    monkeypatch.undo()
+    # Still failing: the retry keeps it, counting the attempt.
+    monkeypatch.setattr(payouts.takedowns, "reverse_takedowns", fail)
+    again = retry_takedown_reversals(engine, now=utcnow())
+    assert (again.posted, again.failed) == ([], [generation_id])
+    monkeypatch.undo()
+    with Session(engine) as session:
+        assert session.get(PendingTakedownReversal, generation_id).attempts == 1
+
+    # The payout run retries it first (Stripe off here: the run only reports), then the command
+    # finds nothing left; the reversal is posted once and the charge is back.
+    report = run_payouts(engine, settings=settings, period="2026-11")
+    assert report.reversals.posted == [generation_id]
+    assert retry_takedown_reversals(engine, now=utcnow()).posted == []
+    assert list(_reversals(engine, [generation_id])) == [reversal_key(generation_id)]
+    assert _balances(engine, wallet(creator.id, "USD"), payable(holder.id, "USD")) == [0, 0]
+    with Session(engine) as session:
+        assert session.exec(select(PendingTakedownReversal)).all() == []
+    ledger_holds(engine)
+
+
+def test_the_retry_command_posts_a_pending_reversal_once(
+    client, engine, holder, creator, nova, monkeypatch, settings
+):
+    [generation_id] = release(engine, creator.id, nova, at=utcnow())
+    monkeypatch.setattr(generator.takedown, "reverse_takedowns", _failing_reversal)
+    _revoke(client, holder, nova.grant_id)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(Path(__file__).parents[2]),
+        "CLEARHOUSE_DATA_DIR": str(settings.data_dir),
+        "CLEARHOUSE_DATABASE_URL": settings.resolved_database_url,
+        "CLEARHOUSE_LIKENESS_KEY_STORE": str(settings.likeness_key_store_path),
+    }
+    command = [sys.executable, "-m", "clearhouse", "payouts", "retry-reversals"]
+
+    first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout) == {"posted": [str(generation_id)], "failed": []}
+    assert json.loads(second.stdout) == {"posted": [], "failed": []}
+    assert list(_reversals(engine, [generation_id])) == [reversal_key(generation_id)]
+    assert _balances(engine, wallet(creator.id, "USD"), payable(holder.id, "USD")) == [0, 0]
+    ledger_holds(engine)
+
+
+def _failing_reversal(session, **reversal):
+    raise RuntimeError("the ledger is down")

@@ -2,6 +2,7 @@
 Stripe (the local Connect fake) from a form with its CSRF token; the pages Stripe sends the
 holder back to; with Stripe off, a page that says so and stores nothing."""
 
+import time
 from collections.abc import Iterator
 from html import unescape
 
@@ -16,6 +17,7 @@ from stripe_connect_fake import ConnectFake
 from clearhouse.app import create_app
 from clearhouse.db import utcnow
 from clearhouse.settings import Settings
+from payouts.account_events import account_updated
 from payouts.onboarding import REFRESH_PATH, RETURN_PATH
 from payouts.payout_models import PayoutAccount
 from payouts.runs import run_payouts
@@ -176,8 +178,8 @@ def test_with_stripe_off_the_page_says_so_and_onboarding_stores_nothing(
         data={"csrf_token": form_token(client, "/payouts")},
         follow_redirects=False,
     )
-    assert refused.status_code == 409
-    assert "Payouts are off on this server" in refused.text and "nothing was" in refused.text
+    assert refused.status_code == 503
+    assert "Stripe is off on this server" in refused.text and "nothing was" in refused.text
     assert _stored_accounts(client) == []
     expired = _page(client, REFRESH_PATH)
     assert "Payouts are off on this platform" in expired and SET_UP not in expired
@@ -202,3 +204,54 @@ def test_a_creator_gets_a_forbidden_page_and_a_stranger_is_sent_to_sign_in(
         follow_redirects=False,
     )
     assert refused.status_code == 403 and _stored_accounts(client) == []
+
+
+def _account_updated(engine, account_id: str, *, created: int, **state: object) -> None:
+    """Stripe's account.updated, applied as the webhook applies it (its signature and storage
+    are tested in tests/payouts/test_payout_api.py)."""
+    event = {
+        "id": f"evt_{created}",
+        "type": "account.updated",
+        "created": created,
+        "data": {"object": {"id": account_id, "object": "account", **state}},
+    }
+    with Session(engine) as session:
+        account_updated(session, event, utcnow())
+        session.commit()
+
+
+def test_the_page_shows_the_state_stripes_last_account_event_gave(
+    paying_client: TestClient, fake: ConnectFake
+) -> None:
+    holder = sign_up(paying_client)
+    portal_sign_in(paying_client, holder)
+    _onboard(paying_client)
+    [stored] = _stored_accounts(paying_client)
+    engine = paying_client.app.state.engine
+    now = int(time.time())
+    _account_updated(
+        engine,
+        stored.stripe_account_id,
+        created=now,
+        details_submitted=True,
+        payouts_enabled=False,
+        requirements={
+            "currently_due": ["external_account"],
+            "disabled_reason": "requirements.past_due",
+        },
+    )
+    page = _page(paying_client, "/payouts")
+    assert "Stripe still needs" in page and "external_account" in page
+    assert "requirements.past_due" in page and "payout runs skip you" in page
+
+    # Stripe's newer word (the fake itself still says not enabled: the page shows the event's).
+    _account_updated(
+        engine,
+        stored.stripe_account_id,
+        created=now + 1,
+        details_submitted=True,
+        payouts_enabled=True,
+    )
+    assert fake.accounts[stored.stripe_account_id]["payouts_enabled"] is False
+    page = _page(paying_client, "/payouts")
+    assert "You are all set" in page and "external_account" not in page
