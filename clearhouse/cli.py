@@ -1,6 +1,6 @@
 """The `clearhouse` command: serve the API, migrate the database, verify the audit log, check
-and adjust the ledger, run payouts, generate a clip for an account, and verify the provenance
-of generated videos."""
+and adjust the ledger, run payouts, import protected entries, generate a clip for an account,
+and verify the provenance of generated videos."""
 
 import json
 import os
@@ -14,6 +14,7 @@ from sqlmodel import Session, select
 from clearhouse.cli_session import migrated_session
 from clearhouse.generation_commands import generate, verify
 from clearhouse.payout_commands import payouts_app
+from clearhouse.protected_commands import protected_app
 from clearhouse.settings import Settings
 
 app = typer.Typer(help="Clearhouse: rights and consent for generative video.", no_args_is_help=True)
@@ -30,6 +31,7 @@ app.add_typer(likeness_app, name="likeness")
 app.add_typer(mail_app, name="mail")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(payouts_app, name="payouts")
+app.add_typer(protected_app, name="protected")
 app.command()(generate)
 app.command()(verify)
 

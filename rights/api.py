@@ -31,7 +31,8 @@ from rights.dependencies import (
     OwnedAssetToWithdraw,
     RegisteredTexts,
 )
-from rights.errors import GrantRevoked, HandleTaken, NothingToGrant
+from rights.errors import AssetNotActive, GrantRevoked, HandleTaken, NothingToGrant
+from rights.matching.runtime import MatchingDep
 from rights.models import AssetKind, GrantStatus
 from rights.receipts import verify_receipt
 from rights.schemas import (
@@ -59,15 +60,26 @@ router = APIRouter(prefix="/v1")
 @raises(HandleTaken)
 @needs_scope(Scope.assets_write)
 def create_asset(
-    texts: RegisteredTexts, body: AssetCreate, owner: HolderAccount, session: SessionDep
+    texts: RegisteredTexts,
+    body: AssetCreate,
+    owner: HolderAccount,
+    session: SessionDep,
+    matching: MatchingDep,
 ):
     """Register a likeness, character or style. Nobody may use it until you grant a policy.
 
     A handle that reads like one in use or retired within `CLEARHOUSE_HANDLE_RESERVED_DAYS`
     (look-alike letters, digits for letters, separators) is taken. Prompts that name it, or
     describe it in the words of its description, keywords and example prompts, are found by
-    the IP check."""
-    return service.create_asset(session, owner=owner, data=body, text_vectors=texts)
+    the IP check.
+
+    A character or style whose name or alias reads as another holder's (or a protected
+    entry's), whose description the IP check would take for theirs, or whose reference picture
+    matches theirs is registered with `standing` "in_review": an overlap case goes to the
+    moderators (GET /v1/overlaps), and it cannot be granted or licensed until they decide."""
+    return service.create_asset(
+        session, owner=owner, data=body, text_vectors=texts, matching=matching
+    )
 
 
 @router.get("/assets", response_model=Page[AssetPublic], tags=["assets"])
@@ -101,10 +113,18 @@ def update_asset(
     owner: HolderAccount,
     session: SessionDep,
     settings: SettingsDep,
+    matching: MatchingDep,
 ):
-    """Change an asset; a handle given up stays reserved, as a deleted asset's does."""
+    """Change an asset; a handle given up stays reserved, as a deleted asset's does. Names or
+    a description changed into overlap with another's put it in review, as at registration."""
     return service.update_asset(
-        session, owner=owner, asset=asset, changes=body, settings=settings, text_vectors=texts
+        session,
+        owner=owner,
+        asset=asset,
+        changes=body,
+        settings=settings,
+        text_vectors=texts,
+        matching=matching,
     )
 
 
@@ -136,7 +156,7 @@ def delete_asset(
     response_model=GrantCreated,
     tags=["grants"],
 )
-@raises(NotFound, NothingToGrant, MinorsLikenessProtected)
+@raises(NotFound, NothingToGrant, MinorsLikenessProtected, AssetNotActive)
 @needs_scope(Scope.assets_write)
 def create_grant(
     asset: OwnedAssetToChange,

@@ -27,8 +27,10 @@ from policies.protections import check_minors_likeness
 from rights import handles, repository
 from rights.errors import GrantRevoked, NothingToGrant
 from rights.matching import store as text_catalogue
+from rights.matching.runtime import MatchingRuntime
 from rights.matching.store import TextVectors
 from rights.models import Asset, AssetKind, ConsentGrant, ConsentReceipt, GrantStatus, ReceiptEvent
+from rights.overlaps.cases import check_grantable, find_overlaps, open_cases
 from rights.receipts import issue_receipt, status_url
 from rights.references.service import forget_asset_references
 from rights.schemas import AssetCreate, AssetUpdate, ConsentStatus, GrantPublic
@@ -52,14 +54,24 @@ class AssetDeletion:
 
 
 def create_asset(
-    session: Session, *, owner: Account, data: AssetCreate, text_vectors: TextVectors | None
+    session: Session,
+    *,
+    owner: Account,
+    data: AssetCreate,
+    text_vectors: TextVectors | None,
+    matching: MatchingRuntime,
 ) -> Asset:
     """``text_vectors``: the embeddings of the body's texts (rights/matching/store.py); with
-    None, the IP text check embeds them when it first loads the asset."""
+    None, the IP text check embeds them when it first loads the asset.
+
+    A character or style that overlaps another holder's, or a protected entry, is registered
+    in review, with an overlap case for moderators (rights/overlaps/)."""
     asset = Asset(owner_id=owner.id, **data.model_dump())
+    overlaps = find_overlaps(session, asset=asset, matching=matching, vectors=text_vectors)
     session.add(asset)
     _flush_handle(session, asset.handle)
     handles.hold(session, asset=asset, handle=asset.handle)
+    open_cases(session, asset=asset, overlaps=overlaps, actor_id=owner.id)
     text_catalogue.record_change(session, asset=asset, vectors=text_vectors)
     record_event(
         session,
@@ -79,17 +91,29 @@ def update_asset(
     changes: AssetUpdate,
     settings: Settings,
     text_vectors: TextVectors,
+    matching: MatchingRuntime,
 ) -> Asset:
-    """``text_vectors``: the embeddings of the texts the body sets (rights/matching/store.py)."""
+    """``text_vectors``: the embeddings of the texts the body sets (rights/matching/store.py).
+
+    A change of names or description into overlap with another holder's character or style,
+    or a protected entry, puts the asset in review, as a registration would."""
     fields = changes.model_dump(exclude_unset=True, exclude_none=True)
     old_handle = asset.handle
     for name, value in fields.items():
         setattr(asset, name, value)
+    overlaps = find_overlaps(
+        session,
+        asset=asset,
+        matching=matching,
+        vectors=text_vectors if "description" in fields else None,
+        names=bool(fields.keys() & {"name", "aliases"}),
+    )
     asset.updated_at = utcnow()
     session.add(asset)
     _flush_handle(session, asset.handle)
     if asset.handle != old_handle:
         handles.change(session, asset=asset, old=old_handle, new=asset.handle, settings=settings)
+    open_cases(session, asset=asset, overlaps=overlaps, actor_id=owner.id)
     text_catalogue.record_change(session, asset=asset, vectors=text_vectors)
     record_event(
         session, action="asset.updated", actor_id=owner.id, asset_id=asset.id, details=fields
@@ -151,6 +175,7 @@ def create_grant(
     keys: KeyRing,
 ) -> ConsentChange:
     _check_owner_still_active(session, owner)
+    check_grantable(session, asset)
     if policy_version is None:
         policy = policies.current_policy(session, asset.id)
         if policy is None:
