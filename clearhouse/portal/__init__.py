@@ -17,6 +17,7 @@ from clearhouse.portal import (
     dashboard,
     enrol_pages,
     grant_pages,
+    overlap_pages,
     payout_pages,
     policy_pages,
     review_pages,
@@ -37,6 +38,7 @@ ROUTERS = (
     audit_pages.router,
     enrol_pages.router,
     review_pages.router,
+    overlap_pages.router,
 )
 # Pages that take media: the body limit of the API's uploads applies to them (app.py).
 UPLOAD_ROUTES = (*asset_pages.UPLOAD_ROUTES, *enrol_pages.UPLOAD_ROUTES)
