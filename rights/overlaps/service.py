@@ -119,7 +119,11 @@ def decide_case(
             entry.retired_at, entry.claimed_by_asset_id = utcnow(), claimant.id
             text_catalogue.stamp_change(session, entry)
         case.status = OverlapStatus.claimant_upheld
-        if claimant.standing == AssetStanding.in_review and not _other_open_cases(session, case):
+        if (
+            claimant.deleted_at is None
+            and claimant.standing == AssetStanding.in_review
+            and not _other_open_cases(session, case)
+        ):
             claimant.standing = AssetStanding.active
             text_catalogue.stamp_change(session, claimant)  # matched and licensable from now
     else:
