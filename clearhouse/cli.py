@@ -108,6 +108,7 @@ def _seed_demo(session: Session, *, settings: Settings, base_url: str) -> None:
     from clearhouse.keys import KeyRing
     from policies.document import Audience, PolicyDocument, Price, Use
     from policies.service import set_policy
+    from rights.matching.runtime import start_matching
     from rights.models import AssetKind
     from rights.schemas import AssetCreate
     from rights.service import create_asset, create_grant
@@ -139,6 +140,7 @@ def _seed_demo(session: Session, *, settings: Settings, base_url: str) -> None:
             description="A demo character.",
         ),
         text_vectors=None,  # embedded by the IP text check when it first loads the catalogue
+        matching=start_matching(settings),
     )
     set_policy(
         session,

@@ -30,7 +30,7 @@ from rights.matching import store as text_catalogue
 from rights.matching.runtime import MatchingRuntime
 from rights.matching.store import TextVectors
 from rights.models import Asset, AssetKind, ConsentGrant, ConsentReceipt, GrantStatus, ReceiptEvent
-from rights.overlaps.cases import check_grantable, find_overlaps, open_cases
+from rights.overlaps.cases import check_grantable, find_overlaps, hold_catalogue, open_cases
 from rights.receipts import issue_receipt, status_url
 from rights.references.service import forget_asset_references
 from rights.schemas import AssetCreate, AssetUpdate, ConsentStatus, GrantPublic
@@ -67,6 +67,7 @@ def create_asset(
     A character or style that overlaps another holder's, or a protected entry, is registered
     in review, with an overlap case for moderators (rights/overlaps/)."""
     asset = Asset(owner_id=owner.id, **data.model_dump())
+    hold_catalogue(session, asset=asset, matching=matching)
     overlaps = find_overlaps(session, asset=asset, matching=matching, vectors=text_vectors)
     session.add(asset)
     _flush_handle(session, asset.handle)
@@ -99,6 +100,7 @@ def update_asset(
     or a protected entry, puts the asset in review, as a registration would."""
     fields = changes.model_dump(exclude_unset=True, exclude_none=True)
     old_handle = asset.handle
+    hold_catalogue(session, asset=asset, matching=matching)
     for name, value in fields.items():
         setattr(asset, name, value)
     overlaps = find_overlaps(

@@ -44,6 +44,18 @@ class Overlap:
     evidence: list[dict]
 
 
+def hold_catalogue(session: Session, *, asset: Asset, matching: MatchingRuntime) -> None:
+    """Take the text catalogue's change lock until the commit, so registrations of one name
+    are checked one after the other, and bring this process's catalogue up to date.
+
+    Call it before the asset's change is written: a refresh after it would load the
+    uncommitted change (and embed its new texts inside the write transaction)."""
+    if asset.kind not in CHECKED_KINDS:
+        return
+    store.lock_changes(session)
+    matching.refresh(session)
+
+
 def find_overlaps(
     session: Session,
     *,
@@ -52,16 +64,14 @@ def find_overlaps(
     vectors: store.TextVectors | None,
     names: bool = True,
 ) -> list[Overlap]:
-    """What ``asset`` (being registered or changed, not yet stamped) overlaps.
+    """What ``asset`` (being registered or changed, not yet stamped) overlaps, in the
+    catalogue `hold_catalogue` brought up to date.
 
     ``vectors``: the embeddings of the texts being set (its description among them, when it
     is); without its description's, the description is not compared. ``names``: whether its
-    names and aliases are being set. Holds the text catalogue's change lock from here to the
-    commit, so two registrations of one name are checked one after the other."""
+    names and aliases are being set."""
     if asset.kind not in CHECKED_KINDS:
         return []
-    store.lock_changes(session)
-    matching.refresh(session)
     evidence: Evidence = {}
     if names:
         _same_names(matching, asset, evidence)

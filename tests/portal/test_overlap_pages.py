@@ -34,9 +34,7 @@ def moderator(client, session):
     return promote(session, sign_up(client, email="moderator@example.org"), "moderator")
 
 
-def test_the_owner_sees_why_the_asset_is_in_review_and_only_the_other_handle(
-    client, holder, case
-):
+def test_the_owner_sees_why_the_asset_is_in_review_and_only_the_other_handle(client, holder, case):
     portal_sign_in(client, case["squatter"])
     page = client.get(f"/assets/{case['copy']['id']}")
     assert page.status_code == 200
