@@ -45,6 +45,8 @@ from rights.estates_api import router as estates_router
 from rights.matching.runtime import start_matching
 from rights.matching.warm_up import WarmUp
 from rights.members_api import router as members_router
+from rights.overlaps.api import router as overlaps_router
+from rights.protected.api import router as protected_router
 from rights.references.api import UPLOAD_ROUTES as REFERENCE_UPLOAD_ROUTES
 from rights.references.api import router as references_router
 from rights.references.catalogue import ReferenceCatalogue
@@ -175,6 +177,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(members_router)
     app.include_router(estates_router)
     app.include_router(references_router)
+    app.include_router(overlaps_router)
+    app.include_router(protected_router)
     app.include_router(audit_router)
     app.include_router(policies_router)
     app.include_router(likeness_router)

@@ -1,6 +1,6 @@
 """The `clearhouse` command: serve the API, migrate the database, verify the audit log, check
-and adjust the ledger, run payouts, generate a clip for an account, and verify the provenance
-of generated videos."""
+and adjust the ledger, run payouts, import protected entries, generate a clip for an account,
+and verify the provenance of generated videos."""
 
 import json
 import os
@@ -14,6 +14,7 @@ from sqlmodel import Session, select
 from clearhouse.cli_session import migrated_session
 from clearhouse.generation_commands import generate, verify
 from clearhouse.payout_commands import payouts_app
+from clearhouse.protected_commands import protected_app
 from clearhouse.settings import Settings
 
 app = typer.Typer(help="Clearhouse: rights and consent for generative video.", no_args_is_help=True)
@@ -30,6 +31,7 @@ app.add_typer(likeness_app, name="likeness")
 app.add_typer(mail_app, name="mail")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(payouts_app, name="payouts")
+app.add_typer(protected_app, name="protected")
 app.command()(generate)
 app.command()(verify)
 
@@ -106,6 +108,7 @@ def _seed_demo(session: Session, *, settings: Settings, base_url: str) -> None:
     from clearhouse.keys import KeyRing
     from policies.document import Audience, PolicyDocument, Price, Use
     from policies.service import set_policy
+    from rights.matching.runtime import start_matching
     from rights.models import AssetKind
     from rights.schemas import AssetCreate
     from rights.service import create_asset, create_grant
@@ -137,6 +140,7 @@ def _seed_demo(session: Session, *, settings: Settings, base_url: str) -> None:
             description="A demo character.",
         ),
         text_vectors=None,  # embedded by the IP text check when it first loads the catalogue
+        matching=start_matching(settings),
     )
     set_policy(
         session,

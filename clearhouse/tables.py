@@ -14,4 +14,6 @@ def import_all_tables() -> None:
     import policies.models  # noqa: F401
     import rights.matching.models
     import rights.models
+    import rights.overlaps.models
+    import rights.protected.models
     import rights.references.models  # noqa: F401

@@ -30,6 +30,7 @@ from policies.document import ContentCategory, Use
 from policies.evaluator import evaluate
 from policies.facts import GenerationRequest
 from rights.matching.content_check import ContentFinding
+from rights.matching.types import ProtectedMatch
 
 
 @dataclass(frozen=True)
@@ -75,6 +76,7 @@ def clear(
     request: ClearanceRequest,
     touches: Sequence[Touch],
     content_found: Sequence[ContentFinding] = (),
+    protected_found: Sequence[ProtectedMatch] = (),
     now: datetime,
     settings: Settings,
     keys: KeyRing,
@@ -82,7 +84,8 @@ def clear(
     """Decide, price, record and (when cleared) sign; ``session`` is a write transaction.
 
     ``content_found``: the content categories the content check found in the prompt; the
-    request shows those and the ones its requester declared."""
+    request shows those and the ones its requester declared. ``protected_found``: the
+    protected entries (no owner) the prompt names or describes, each of which denies it."""
     evidence = evidence_by_asset(touches)
     # Core statements on the transaction's connection: the clearance's rows are written once
     # and never read back, and the ORM's unit of work and instances cost more than the
@@ -102,6 +105,7 @@ def clear(
         content_categories=request.declared_content
         | {finding.category for finding in content_found},
         content_found={finding.category: finding.explanation() for finding in content_found},
+        protected_found=tuple((found.kind, found.name) for found in protected_found),
     )
     decision = evaluate(
         generation_request,

@@ -35,7 +35,7 @@ from policies.facts import (
     Requester,
 )
 from policies.models import PolicyVersion
-from rights.models import Asset, ConsentGrant, GrantStatus
+from rights.models import Asset, AssetStanding, ConsentGrant, GrantStatus
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ def read_facts(
     request_digest: str,
     now: datetime,
 ) -> ClearanceFacts:
-    """The requester, every live asset among ``asset_ids`` with its active grants and usage,
+    """The requester, every live, active asset among ``asset_ids`` with its active grants and usage,
     and the owners' unexpired approvals of this very request."""
     day = now.astimezone(UTC).date()
     midnight = datetime.combine(day, time(), tzinfo=UTC)
@@ -110,7 +110,12 @@ _ASSETS_WITH_OWNERS = (
         Account.date_of_birth,
     )
     .join(Account, Account.id == Asset.owner_id)
-    .where(col(Asset.id).in_(bindparam("ids", expanding=True)), col(Asset.deleted_at).is_(None))
+    .where(
+        col(Asset.id).in_(bindparam("ids", expanding=True)),
+        col(Asset.deleted_at).is_(None),
+        # One in review or decided against (rights/overlaps/) neither licenses nor earns.
+        Asset.standing == AssetStanding.active,
+    )
     .order_by(Asset.handle)
 )
 _ACTIVE_GRANTS = (

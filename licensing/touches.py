@@ -26,7 +26,7 @@ from likeness.runtime import LikenessRuntime
 from likeness.scan import find_likenesses
 from rights.matching.content_check import ContentFinding
 from rights.matching.runtime import MatchingRuntime
-from rights.matching.types import TextMatch
+from rights.matching.types import ProtectedMatch, TextMatch
 from rights.references.catalogue import ReferenceCatalogue
 
 
@@ -36,6 +36,7 @@ class ScannedRequest:
 
     touches: list[Touch]
     content: list[ContentFinding]
+    protected: list[ProtectedMatch]
 
 
 def scan_request(
@@ -60,7 +61,7 @@ def scan_request(
             touches += media_touches(
                 session, inspection=inspection, likeness=likeness, catalogue=catalogue
             )
-    return ScannedRequest(touches=touches, content=checked.content)
+    return ScannedRequest(touches=touches, content=checked.content, protected=checked.protected)
 
 
 def text_touches(prompt: str, matches: Sequence[TextMatch]) -> list[Touch]:

@@ -53,6 +53,7 @@ class ReasonCode(StrEnum):
     not_covered = "not_covered"
     # The request as a whole denied
     age_unknown = "age_unknown"
+    protected_not_licensed = "protected_not_licensed"
     minor_daily_limit_reached = "minor_daily_limit_reached"
 
 

@@ -55,7 +55,7 @@ def evaluate(
     decisions = tuple(judge.decide(asset) for asset in assets)
     request_reasons = _requester_reasons(
         request.requester, today=today, daily_limit=minor_daily_generation_limit
-    )
+    ) + _protected_reasons(request)
     outcomes = {decision.outcome for decision in decisions}
     if request_reasons or AssetOutcome.deny in outcomes:
         outcome = ClearanceOutcome.denied
@@ -65,6 +65,18 @@ def evaluate(
         outcome = ClearanceOutcome.cleared
     return Decision(
         outcome=outcome, assets=decisions, request_reasons=request_reasons, decided_at=now
+    )
+
+
+def _protected_reasons(request: GenerationRequest) -> tuple[Reason, ...]:
+    """A protected entry denies whatever else the request touches: nobody may consent."""
+    return tuple(
+        Reason(
+            ReasonCode.protected_not_licensed,
+            f"“{name}” is a protected {kind}: protected, not licensed. Nobody holds its "
+            "rights on Clearhouse, so no use of it can be cleared; leave it out.",
+        )
+        for kind, name in request.protected_found
     )
 
 

@@ -40,6 +40,9 @@ class GenerationRequest:
     content_found: Mapping[ContentCategory, str] = field(default_factory=dict)
     """How the content check found each category it found, for a person: "it says
     “beheaded”"; a category only declared has none."""
+    protected_found: tuple[tuple[str, str], ...] = ()
+    """(kind, name) of each protected entry (rights/protected/) the prompt touches: nobody
+    holds its rights here, so nothing can license it."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -34,6 +34,7 @@ from rights.dependencies import (
     RegisteredTexts,
 )
 from rights.errors import (
+    AssetNotActive,
     ConsentIsTheHolders,
     GrantRevoked,
     HandleTaken,
@@ -41,6 +42,7 @@ from rights.errors import (
     NotAllowed,
     NothingToGrant,
 )
+from rights.matching.runtime import MatchingDep
 from rights.models import AssetKind, GrantStatus
 from rights.receipts import verify_receipt
 from rights.schemas import (
@@ -68,7 +70,11 @@ router = APIRouter(prefix="/v1")
 @raises(HandleTaken, InvalidRequest, NotFound, NotAllowed)
 @needs_scope(Scope.assets_write)
 def create_asset(
-    texts: RegisteredTexts, body: AssetCreate, owner: HolderAccount, session: SessionDep
+    texts: RegisteredTexts,
+    body: AssetCreate,
+    owner: HolderAccount,
+    session: SessionDep,
+    matching: MatchingDep,
 ):
     """Register a likeness, character or style. Nobody may use it until you grant a policy.
 
@@ -78,8 +84,15 @@ def create_asset(
     the IP check.
 
     With `organisation_id`, the organisation holds it (you must be its owner or manager): it
-    is paid for its uses, and its members act on it in their roles."""
-    return service.create_asset(session, owner=owner, data=body, text_vectors=texts)
+    is paid for its uses, and its members act on it in their roles.
+
+    A character or style whose name or alias reads as another holder's (or a protected
+    entry's), whose description the IP check would take for theirs, or whose reference picture
+    matches theirs is registered with `standing` "in_review": an overlap case goes to the
+    moderators (GET /v1/overlaps), and it cannot be granted or licensed until they decide."""
+    return service.create_asset(
+        session, owner=owner, data=body, text_vectors=texts, matching=matching
+    )
 
 
 @router.get("/assets", response_model=Page[AssetPublic], tags=["assets"])
@@ -113,10 +126,18 @@ def update_asset(
     owner: HolderAccount,
     session: SessionDep,
     settings: SettingsDep,
+    matching: MatchingDep,
 ):
-    """Change an asset; a handle given up stays reserved, as a deleted asset's does."""
+    """Change an asset; a handle given up stays reserved, as a deleted asset's does. Names or
+    a description changed into overlap with another's put it in review, as at registration."""
     return service.update_asset(
-        session, owner=owner, asset=asset, changes=body, settings=settings, text_vectors=texts
+        session,
+        owner=owner,
+        asset=asset,
+        changes=body,
+        settings=settings,
+        text_vectors=texts,
+        matching=matching,
     )
 
 
@@ -148,7 +169,14 @@ def delete_asset(
     response_model=GrantCreated,
     tags=["grants"],
 )
-@raises(NotFound, NothingToGrant, MinorsLikenessProtected, ConsentIsTheHolders, LikenessOfDeceased)
+@raises(
+    NotFound,
+    NothingToGrant,
+    MinorsLikenessProtected,
+    ConsentIsTheHolders,
+    LikenessOfDeceased,
+    AssetNotActive,
+)
 @needs_scope(Scope.assets_write)
 def create_grant(
     asset: ManagedAsset,

@@ -16,6 +16,14 @@ class AssetKind(StrEnum):
     style = "style"
 
 
+class AssetStanding(StrEnum):
+    """Whether an asset may be licensed, as far as overlap with others is concerned."""
+
+    active = "active"
+    in_review = "in_review"  # it overlaps another's asset or a protected entry: staff decide
+    inactive = "inactive"  # staff decided that what it names belongs to another
+
+
 class Asset(SQLModel, table=True):
     """Something a rights holder owns and may license: a face, a character or a style."""
 
@@ -44,6 +52,11 @@ class Asset(SQLModel, table=True):
         default_factory=list,
         sa_column=Column(JSONDocument, nullable=False),
         description="Prompts, written by the owner, that should find this asset.",
+    )
+    standing: AssetStanding = Field(
+        default=AssetStanding.active,
+        sa_column=enum_column(AssetStanding, server_default=AssetStanding.active.value),
+        description="Only an active asset is granted, matched and licensed (rights/overlaps/).",
     )
     catalogue_generation: int = Field(
         default=0,

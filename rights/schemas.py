@@ -8,7 +8,7 @@ from pydantic import AfterValidator, BaseModel, Field
 
 from clearhouse.names import check_readable, fold
 from clearhouse.schemas import RequestBody
-from rights.models import AssetKind, ReceiptEvent
+from rights.models import AssetKind, AssetStanding, ReceiptEvent
 
 # 3-32 letters, digits, '_' or '.', starting and ending with a letter or digit; the '@' in
 # front is optional and case does not matter (handles are stored lower-case without it).
@@ -107,6 +107,11 @@ class AssetPublic(BaseModel):
     description: str
     keywords: list[str]
     example_prompts: list[str]
+    standing: AssetStanding = Field(
+        description="active; in_review: it overlaps another holder's character or style, or a "
+        "protected entry, and moderators decide (GET /v1/overlaps); inactive: they decided it "
+        "belongs to another. Only an active asset can be granted and licensed."
+    )
     created_at: datetime
     updated_at: datetime
 

@@ -28,8 +28,10 @@ from rights import handles, members, repository
 from rights.authority import Action, may
 from rights.errors import ConsentIsTheHolders, GrantRevoked, LikenessOfDeceased, NothingToGrant
 from rights.matching import store as text_catalogue
+from rights.matching.runtime import MatchingRuntime
 from rights.matching.store import TextVectors
 from rights.models import Asset, AssetKind, ConsentGrant, ConsentReceipt, GrantStatus, ReceiptEvent
+from rights.overlaps.cases import check_grantable, find_overlaps, hold_catalogue, open_cases
 from rights.receipts import issue_receipt, status_url
 from rights.references.service import forget_asset_references
 from rights.schemas import AssetCreate, AssetUpdate, ConsentStatus, GrantPublic
@@ -53,19 +55,30 @@ class AssetDeletion:
 
 
 def create_asset(
-    session: Session, *, owner: Account, data: AssetCreate, text_vectors: TextVectors | None
+    session: Session,
+    *,
+    owner: Account,
+    data: AssetCreate,
+    text_vectors: TextVectors | None,
+    matching: MatchingRuntime,
 ) -> Asset:
     """``owner`` registers it, for themselves or, with ``data.organisation_id``, for an
     organisation they own or manage, which then holds it. ``text_vectors``: the embeddings of
     the body's texts (rights/matching/store.py); with None, the IP text check embeds them when
-    it first loads the asset."""
+    it first loads the asset.
+
+    A character or style that overlaps another holder's, or a protected entry, is registered
+    in review, with an overlap case for moderators (rights/overlaps/)."""
     registrant = owner
     if data.organisation_id is not None:
         owner = _organisation_registering(session, registrant=registrant, data=data)
     asset = Asset(owner_id=owner.id, **data.model_dump(exclude={"organisation_id"}))
+    hold_catalogue(session, asset=asset, matching=matching)
+    overlaps = find_overlaps(session, asset=asset, matching=matching, vectors=text_vectors)
     session.add(asset)
     _flush_handle(session, asset.handle)
     handles.hold(session, asset=asset, handle=asset.handle)
+    open_cases(session, asset=asset, overlaps=overlaps, actor_id=owner.id)
     text_catalogue.record_change(session, asset=asset, vectors=text_vectors)
     record_event(
         session,
@@ -99,17 +112,30 @@ def update_asset(
     changes: AssetUpdate,
     settings: Settings,
     text_vectors: TextVectors,
+    matching: MatchingRuntime,
 ) -> Asset:
-    """``text_vectors``: the embeddings of the texts the body sets (rights/matching/store.py)."""
+    """``text_vectors``: the embeddings of the texts the body sets (rights/matching/store.py).
+
+    A change of names or description into overlap with another holder's character or style,
+    or a protected entry, puts the asset in review, as a registration would."""
     fields = changes.model_dump(exclude_unset=True, exclude_none=True)
     old_handle = asset.handle
+    hold_catalogue(session, asset=asset, matching=matching)
     for name, value in fields.items():
         setattr(asset, name, value)
+    overlaps = find_overlaps(
+        session,
+        asset=asset,
+        matching=matching,
+        vectors=text_vectors if "description" in fields else None,
+        names=bool(fields.keys() & {"name", "aliases"}),
+    )
     asset.updated_at = utcnow()
     session.add(asset)
     _flush_handle(session, asset.handle)
     if asset.handle != old_handle:
         handles.change(session, asset=asset, old=old_handle, new=asset.handle, settings=settings)
+    open_cases(session, asset=asset, overlaps=overlaps, actor_id=owner.id)
     text_catalogue.record_change(session, asset=asset, vectors=text_vectors)
     record_event(
         session, action="asset.updated", actor_id=owner.id, asset_id=asset.id, details=fields
@@ -174,6 +200,7 @@ def create_grant(
     is the owner or someone acting for them whose role lets them (rights/authority.py)."""
     owner = actor if actor.id == asset.owner_id else session.get(Account, asset.owner_id)
     _check_owner_still_active(session, owner)
+    check_grantable(session, asset)
     if policy_version is None:
         policy = policies.current_policy(session, asset.id)
         if policy is None:

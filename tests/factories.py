@@ -58,16 +58,23 @@ def verify_email(client: httpx.Client, email: str) -> None:
 
 
 def create_asset(
-    client: httpx.Client, user: User, *, kind: str = "character", handle: str | None = None
+    client: httpx.Client,
+    user: User,
+    *,
+    kind: str = "character",
+    handle: str | None = None,
+    name: str = "Captain Test",
 ) -> dict:
+    """One of ``user``'s assets. Another holder's character of the same name is held for
+    moderators (rights/overlaps/): give a second holder's asset a ``name`` of its own."""
     response = client.post(
         "/v1/assets",
         headers=user.headers,
         json={
             "kind": kind,
             "handle": handle or f"h{uuid.uuid4().hex[:10]}",
-            "name": "Captain Test",
-            "aliases": ["The Tester"],
+            "name": name,
+            "aliases": ["The Tester"] if name == "Captain Test" else [],
         },
     )
     assert response.status_code == 201, response.text
@@ -97,11 +104,16 @@ def grant(client: httpx.Client, user: User, asset_id: str) -> dict:
 
 
 def granted_asset(
-    client: httpx.Client, user: User, *, handle: str | None = None, policy: dict | None = None
+    client: httpx.Client,
+    user: User,
+    *,
+    handle: str | None = None,
+    policy: dict | None = None,
+    name: str = "Captain Test",
 ) -> tuple[dict, dict]:
     """An asset with a policy (open by default) and one active grant: (asset, grant-created
     body)."""
-    asset = create_asset(client, user, handle=handle)
+    asset = create_asset(client, user, handle=handle, name=name)
     set_policy(client, user, asset["id"], policy)
     return asset, grant(client, user, asset["id"])
 

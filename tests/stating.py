@@ -29,7 +29,11 @@ def licensed_asset(
     """One of the holder's characters with a priced policy and an active grant, made through
     the API; its terms as a licence would record them."""
     policy = {**PRICE, "price": {"currency": currency, "per_use_minor": per_use_minor}}
-    asset, granted = granted_asset(client, holder, policy=policy)
+    # A name of its own: another holder's character of the same name would be held for
+    # moderators (rights/overlaps/), not granted.
+    asset, granted = granted_asset(
+        client, holder, policy=policy, name=f"Stated {uuid.uuid4().hex[:8]}"
+    )
     with Session(engine) as session:
         grant = session.get(ConsentGrant, uuid.UUID(granted["grant"]["id"]))
         share = session.get(PolicyVersion, grant.policy_version_id).revenue_share_bps

@@ -18,6 +18,7 @@ from clearhouse.portal import (
     enrol_pages,
     grant_pages,
     member_pages,
+    overlap_pages,
     payout_pages,
     policy_pages,
     review_pages,
@@ -39,6 +40,7 @@ ROUTERS = (
     enrol_pages.router,
     review_pages.router,
     member_pages.router,
+    overlap_pages.router,
 )
 # Pages that take media: the body limit of the API's uploads applies to them (app.py).
 UPLOAD_ROUTES = (*asset_pages.UPLOAD_ROUTES, *enrol_pages.UPLOAD_ROUTES)

@@ -21,6 +21,7 @@ from clearhouse.accounts.models import Account
 from clearhouse.deps import EngineDep, KeysDep, ReadSessionDep, SessionDep, SettingsDep
 from clearhouse.errors import ClearhouseError, NotFound
 from clearhouse.media import DECODING_ERRORS, MediaError, MediaTooLarge
+from clearhouse.pagination import PageParams
 from clearhouse.portal.listing import Page, page_params, pager
 from clearhouse.portal.pages import NOTICES, PageRoute, field_errors, render, see_other
 from clearhouse.portal.policy_words import describe
@@ -35,6 +36,8 @@ from rights.errors import HandleTaken, NotAllowed
 from rights.matching.runtime import MatchingDep
 from rights.matching.types import semantic_texts
 from rights.models import Asset, AssetKind, MemberRole
+from rights.overlaps import service as overlaps
+from rights.overlaps.presentation import case_public
 from rights.references import service as references
 from rights.references.catalogue import ReferenceCatalogueDep
 from rights.references.errors import UnusableReferenceImage
@@ -213,7 +216,9 @@ def register_asset(
         )
     texts = _texts(matching, data)
     try:
-        asset = service.create_asset(session, owner=account, data=data, text_vectors=texts)
+        asset = service.create_asset(
+            session, owner=account, data=data, text_vectors=texts, matching=matching
+        )
     except HandleTaken as taken:
         session.rollback()
         return _registration_form(
@@ -272,7 +277,23 @@ def _asset_page(
         reference_limit=request.app.state.settings.reference_images_per_asset,
         max_uploads=MAX_REFERENCE_UPLOADS,
         upload_errors=upload_errors,
+        overlaps=_overlap_cases(session, account, asset),
     )
+
+
+def _overlap_cases(session: Session, account: Account, asset: Asset) -> list:
+    """The overlap cases about this asset, as its owner sees them (newest ten)."""
+    rows, _ = overlaps.visible_cases(
+        session,
+        viewer=account,
+        status=None,
+        asset_id=asset.id,
+        params=PageParams(limit=10, offset=0),
+    )
+    assets, entries = overlaps.case_parties(session, rows)
+    return [
+        case_public(case, viewer=account, assets=assets, entries=entries) for case in reversed(rows)
+    ]
 
 
 @router.get("/assets/{asset_id}/edit")
@@ -333,6 +354,7 @@ def edit_asset(
             changes=changes,
             settings=settings,
             text_vectors=texts,
+            matching=matching,
         )
     except HandleTaken as taken:
         session.rollback()

@@ -35,6 +35,7 @@ from likeness.uploads import MAX_ENROLMENT_UPLOADS
 from rights import repository, service
 from rights.authority import Action
 from rights.errors import HandleTaken
+from rights.matching.runtime import MatchingDep
 from rights.models import Asset, AssetKind
 from rights.schemas import AssetCreate
 
@@ -112,6 +113,7 @@ def start_with_new_likeness(
     account: PortalHolder,
     session: SessionDep,
     runtime: LikenessDep,
+    matching: MatchingDep,
     name: Text = "",
     handle: Text = "",
     keep_media: Annotated[bool, Form()] = False,
@@ -127,7 +129,9 @@ def start_with_new_likeness(
         )
     try:
         # No description, keywords or example prompts: no text of it to embed (text_vectors).
-        likeness = service.create_asset(session, owner=account, data=data, text_vectors=None)
+        likeness = service.create_asset(
+            session, owner=account, data=data, text_vectors=None, matching=matching
+        )
     except HandleTaken as taken:
         session.rollback()  # the asset was never written; nothing of it is kept
         return _start_page(

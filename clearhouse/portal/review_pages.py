@@ -35,6 +35,8 @@ from likeness.models import ConflictStatus, LikenessConflict
 from likeness.runtime import LikenessDep
 from likeness.schemas import ConflictResolution
 from rights.models import Asset
+from rights.overlaps import service as overlaps
+from rights.overlaps.models import OverlapStatus
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -87,6 +89,13 @@ def review_home(request: Request, staff: PortalStaff, session: ReadSessionDep):
         session, viewer=staff, status=ConflictStatus.open, params=PageParams(limit=1, offset=0)
     )[1]
     flagged = flagged_outputs(session, params=PageParams(limit=1, offset=0))[1]
+    open_overlaps = overlaps.visible_cases(
+        session,
+        viewer=staff,
+        status=OverlapStatus.open,
+        asset_id=None,
+        params=PageParams(limit=1, offset=0),
+    )[1]
     return render(
         request,
         "review/home.html",
@@ -94,6 +103,7 @@ def review_home(request: Request, staff: PortalStaff, session: ReadSessionDep):
         title="Review",
         open_conflicts=open_conflicts,
         flagged=flagged,
+        open_overlaps=open_overlaps,
     )
 
 

@@ -24,6 +24,7 @@ class TextCatalogue:
     def __init__(self, *, dimension: int) -> None:
         self.names = NameIndex()
         self.semantic = SemanticIndex(dimension=dimension)
+        self.protected: dict[uuid.UUID, CatalogueAsset] = {}  # protected entries, by id
         self._lock = ReadWriteLock()
 
     def put(self, asset: CatalogueAsset, vectors: npt.NDArray[np.float32]) -> None:
@@ -38,16 +39,20 @@ class TextCatalogue:
         with self._lock.writing():
             self.names.put(asset.id, names)
             self.semantic.put(asset.id, vectors, words)
+            if asset.protected_kind is not None:
+                self.protected[asset.id] = asset
 
     def remove(self, asset_id: uuid.UUID) -> None:
         with self._lock.writing():
             self.names.remove(asset_id)
             self.semantic.remove(asset_id)
+            self.protected.pop(asset_id, None)
 
     def clear(self) -> None:
         with self._lock.writing():
             self.names = NameIndex()
             self.semantic = SemanticIndex(dimension=self.semantic.dimension)
+            self.protected = {}
 
     @contextmanager
     def reading(self) -> Iterator["TextCatalogue"]:

@@ -129,6 +129,15 @@ class NameIndex:
             else:
                 del self._patterns[skeleton]
 
+    def holders(self, surface: str) -> list[NamePattern]:
+        """The names of any asset that fold to the same skeleton as ``surface`` (or as it
+        without a leading article): the same name, however it is written."""
+        return [
+            pattern
+            for _, spelling in _with_articles_dropped([(MatchKind.name, surface)])
+            for pattern in self._patterns.get(fold_prompt(spelling).letters, ())
+        ]
+
     def find(self, prompt: FoldedPrompt) -> list[NameHit]:
         """Every name in the prompt, each at its longest stretch."""
         hits: list[NameHit] = []

@@ -23,15 +23,17 @@ from rights.matching.content_check import ContentCheck, ContentFinding
 from rights.matching.encoder import SentenceEncoder
 from rights.matching.matcher import TextMatcher
 from rights.matching.reading import read_prompt
-from rights.matching.types import TextMatch
+from rights.matching.types import ProtectedMatch, TextMatch
 
 
 @dataclass(frozen=True)
 class TextCheck:
-    """What a prompt's text touches (registered assets) and shows (content categories)."""
+    """What a prompt's text touches (registered assets, protected entries) and shows (content
+    categories)."""
 
     matches: list[TextMatch]
     content: list[ContentFinding]
+    protected: list[ProtectedMatch]
 
 
 class MatchingRuntime:
@@ -44,7 +46,8 @@ class MatchingRuntime:
         self._sync_lock = threading.Lock()
 
     def match(self, session: Session, prompt: str) -> list[TextMatch]:
-        """The registered assets ``prompt`` touches, against the catalogue as it is now."""
+        """The registered assets and protected entries ``prompt`` touches, against the
+        catalogue as it is now."""
         self.refresh(session)
         return self.matcher.match(prompt)
 
@@ -52,9 +55,18 @@ class MatchingRuntime:
         """`match`, and the content categories ``prompt`` shows, from one reading of it."""
         reading = read_prompt(prompt, encoder=self.encoder)
         self.refresh(session)
+        matches, protected = [], []
+        entries = self.catalogue.protected
+        for match in self.matcher.match_reading(reading):
+            entry = entries.get(match.asset_id)
+            if entry is None:
+                matches.append(match)
+            else:
+                protected.append(
+                    ProtectedMatch(match.asset_id, entry.protected_kind, entry.name, match)
+                )
         return TextCheck(
-            matches=self.matcher.match_reading(reading),
-            content=self.content.find_in_reading(reading),
+            matches=matches, content=self.content.find_in_reading(reading), protected=protected
         )
 
     def refresh(self, session: Session) -> None:
@@ -71,7 +83,7 @@ class MatchingRuntime:
             for change in store.changed_since(
                 session, self.generation, model_key=self.encoder.model_key
             ):
-                if change.deleted_at is not None:
+                if not change.listed:
                     self.catalogue.remove(change.asset.id)
                 else:
                     self.catalogue.put(change.asset, self._vectors(change))

@@ -16,7 +16,6 @@ import hashlib
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 
 import numpy as np
 import numpy.typing as npt
@@ -25,7 +24,8 @@ from sqlmodel import Session, col, select
 
 from rights.matching.models import AssetTextEmbedding, TextCatalogueGeneration
 from rights.matching.types import CatalogueAsset
-from rights.models import Asset
+from rights.models import Asset, AssetStanding
+from rights.protected.models import ProtectedEntry
 
 Vector = npt.NDArray[np.float32]
 _IN_CHUNK = 500
@@ -35,7 +35,16 @@ def text_key(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def catalogue_asset(asset: Asset) -> CatalogueAsset:
+def catalogue_asset(asset: Asset | ProtectedEntry) -> CatalogueAsset:
+    if isinstance(asset, ProtectedEntry):
+        return CatalogueAsset(
+            id=asset.id,
+            handle="",
+            name=asset.name,
+            aliases=tuple(asset.aliases),
+            description=asset.description,
+            protected_kind=asset.kind.value,
+        )
     return CatalogueAsset(
         id=asset.id,
         handle=asset.handle,
@@ -55,6 +64,22 @@ def current_generation(session: Session) -> int:
     return session.connection().execute(_CURRENT_GENERATION).scalar_one()
 
 
+def stamp_change(session: Session, item: Asset | ProtectedEntry) -> None:
+    """Advance the counter and stamp ``item`` with it: every process reloads it (or, no longer
+    listed, drops it) at its next refresh. Its stored embeddings stay as they are."""
+    session.exec(
+        update(TextCatalogueGeneration).values(generation=TextCatalogueGeneration.generation + 1)
+    )
+    item.catalogue_generation = current_generation(session)
+    session.add(item)
+
+
+def lock_changes(session: Session) -> None:
+    """Take the counter's row lock now, for a check that must see every change committed
+    before it and none while it runs (an overlap check before a registration)."""
+    session.exec(select(TextCatalogueGeneration).with_for_update()).one()
+
+
 @dataclass(frozen=True)
 class TextVectors:
     """Embeddings of some texts by one model, by `text_key`: computed before a transaction
@@ -70,11 +95,7 @@ def record_change(session: Session, *, asset: Asset, vectors: TextVectors | None
     A text whose embedding is neither in ``vectors`` nor already stored is left for the loader
     to embed. A deleted asset keeps no embeddings (``vectors`` may then be None).
     """
-    session.exec(
-        update(TextCatalogueGeneration).values(generation=TextCatalogueGeneration.generation + 1)
-    )
-    asset.catalogue_generation = current_generation(session)
-    session.add(asset)
+    stamp_change(session, asset)
     if asset.deleted_at is not None or vectors is None:
         session.exec(delete(AssetTextEmbedding).where(col(AssetTextEmbedding.asset_id) == asset.id))
         return
@@ -111,31 +132,66 @@ def record_change(session: Session, *, asset: Asset, vectors: TextVectors | None
 
 @dataclass(frozen=True)
 class CatalogueChange:
-    """An asset as it is now: to put in the catalogue, or (deleted) to take out."""
+    """An asset or protected entry as it is now: to put in the catalogue, or (deleted, or no
+    longer licensable: in review, inactive, retired) to take out."""
 
     asset: CatalogueAsset
-    deleted_at: datetime | None
+    listed: bool
     stored: dict[int, tuple[str, Vector]]  # position -> (text key, embedding)
 
 
 def changed_since(session: Session, generation: int, *, model_key: str) -> list[CatalogueChange]:
-    """Every asset stamped after ``generation``, with its stored embeddings for ``model_key``."""
+    """Every asset and protected entry stamped after ``generation``, with the assets' stored
+    embeddings for ``model_key`` (a protected entry's are computed when it is loaded)."""
     assets = session.exec(
         select(Asset)
         .where(Asset.catalogue_generation > generation)
         .order_by(Asset.catalogue_generation)
     ).all()
+    entries = session.exec(
+        select(ProtectedEntry)
+        .where(ProtectedEntry.catalogue_generation > generation)
+        .order_by(ProtectedEntry.catalogue_generation)
+    ).all()
+    listed = {
+        asset.id: asset.deleted_at is None and asset.standing == AssetStanding.active
+        for asset in assets
+    }
     stored = _stored_embeddings(
-        session, [a.id for a in assets if a.deleted_at is None], model_key=model_key
+        session, [asset_id for asset_id, shown in listed.items() if shown], model_key=model_key
     )
     return [
         CatalogueChange(
             asset=catalogue_asset(asset),
-            deleted_at=asset.deleted_at,
+            listed=listed[asset.id],
             stored=stored.get(asset.id, {}),
         )
         for asset in assets
+    ] + [
+        CatalogueChange(
+            asset=catalogue_asset(entry),
+            listed=entry.listed,
+            stored=_entry_embedding(entry, model_key),
+        )
+        for entry in entries
     ]
+
+
+def _entry_embedding(entry: ProtectedEntry, model_key: str) -> dict[int, tuple[str, Vector]]:
+    """A protected entry's one semantic text is its description."""
+    if entry.description_embedding is None or entry.embedding_model_key != model_key:
+        return {}
+    vector = np.frombuffer(entry.description_embedding, dtype=np.float32)
+    return {0: (text_key(entry.description.strip()), vector)}
+
+
+def set_entry_embedding(entry: ProtectedEntry, vectors: TextVectors | None) -> None:
+    """Keep the embedding of the entry's description from ``vectors`` (None: none known)."""
+    vector = vectors.by_text.get(text_key(entry.description.strip())) if vectors else None
+    entry.description_embedding = (
+        None if vector is None else np.asarray(vector, dtype=np.float32).tobytes()
+    )
+    entry.embedding_model_key = None if vector is None else vectors.model_key
 
 
 def _stored_embeddings(

@@ -43,6 +43,8 @@ class CatalogueAsset:
     description: str = ""
     keywords: tuple[str, ...] = ()
     example_prompts: tuple[str, ...] = ()
+    protected_kind: str | None = None
+    """Set for a protected entry (rights/protected/): character, style or person."""
 
     def semantic_texts(self) -> list[str]:
         return semantic_texts(
@@ -62,3 +64,13 @@ def semantic_texts(
     if keywords:
         texts.append(", ".join(keyword.strip() for keyword in keywords))
     return [text for text in texts if text]
+
+
+@dataclass(frozen=True)
+class ProtectedMatch:
+    """A protected entry (no owner) a prompt touches: always denied, never licensed."""
+
+    entry_id: uuid.UUID
+    kind: str
+    name: str
+    match: TextMatch

@@ -29,6 +29,7 @@ from clearhouse.media import (
 )
 from likeness.runtime import LikenessRuntime
 from rights import repository
+from rights.matching import store as text_catalogue
 from rights.matching.image_fingerprints import (
     FINGERPRINT_VERSION,
     HASHED_SIDE,
@@ -36,8 +37,9 @@ from rights.matching.image_fingerprints import (
     fingerprint_bytes,
     reference_fingerprint,
 )
-from rights.matching.images import IndexedReference
+from rights.matching.images import ImageMatch, IndexedReference
 from rights.models import Asset, AssetKind
+from rights.overlaps.cases import open_cases, overlaps_of
 from rights.references.catalogue import ReferenceCatalogue, advance_generation
 from rights.references.errors import (
     NotACharacterOrStyle,
@@ -125,6 +127,10 @@ def add_references(
     )
     with write_session(engine) as session:
         asset = repository.get_owned_asset(session, account_id=owner.id, asset_id=asset_id)
+        # Before this change takes its number: the search brings the index up to date first.
+        same_pictures = catalogue.search(
+            session, np.stack([upload.fingerprint[0] for upload in fingerprinted])
+        )
         generation = advance_generation(session)
         check_room(
             held=count_references(session, asset_id=asset.id),
@@ -153,6 +159,7 @@ def add_references(
                 asset_id=asset.id,
                 details={"reference_id": str(row.id), "sha256": row.sha256},
             )
+        _open_overlap_cases(session, asset=asset, matches=same_pictures, actor_id=owner.id)
         catalogue.apply_on_commit(
             session,
             generation=generation,
@@ -164,6 +171,27 @@ def add_references(
             ],
         )
     return rows
+
+
+def _open_overlap_cases(
+    session: Session, *, asset: Asset, matches: list[ImageMatch], actor_id: uuid.UUID
+) -> None:
+    """A picture that matches another holder's reference (the "whole" view of each upload,
+    as an input picture is looked up) puts the asset in review (rights/overlaps/)."""
+    evidence: dict[uuid.UUID, list[dict]] = {}
+    for match in matches:
+        if match.asset_id != asset.id:
+            evidence.setdefault(match.asset_id, []).append(
+                {
+                    "kind": "reference_image",
+                    "file": match.input_index + 1,
+                    "reference_id": str(match.reference_id),
+                    "score": round(match.score, 4),
+                }
+            )
+    overlaps = overlaps_of(session, asset=asset, evidence=evidence)
+    if open_cases(session, asset=asset, overlaps=overlaps, actor_id=actor_id):
+        text_catalogue.stamp_change(session, asset)  # no longer matched by its names
 
 
 def _check_new(

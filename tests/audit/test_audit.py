@@ -235,7 +235,7 @@ def test_a_malformed_checkpoint_is_a_400(client, holder):
 def _interleaved_history(client, holder, other_holder) -> dict:
     """Two holders act in turn, so each one's entries sit between the other's."""
     mine = create_asset(client, holder)
-    theirs = create_asset(client, other_holder)
+    theirs = create_asset(client, other_holder, name="Their Test")
     set_policy(client, holder, mine["id"])
     set_policy(client, other_holder, theirs["id"])
     client.patch(f"/v1/assets/{mine['id']}", headers=holder.headers, json={"name": "Mine"})

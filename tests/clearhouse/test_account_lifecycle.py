@@ -181,7 +181,7 @@ def test_export_holds_everything_about_the_account_and_nothing_of_others(
         headers=holder.headers,
         json={"name": "generator", "scopes": ["account:read"]},
     )
-    theirs, their_grant = granted_asset(client, other_holder)
+    theirs, their_grant = granted_asset(client, other_holder, name="Their Test")
 
     export = client.get("/v1/accounts/me/export", headers=holder.headers)
     assert export.status_code == 200

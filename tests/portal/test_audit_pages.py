@@ -16,7 +16,7 @@ def test_the_holder_reads_their_assets_history_newest_first_in_words(client, hol
     client.post(
         f"/v1/grants/{given['grant']['id']}/revoke", headers=holder.headers, json={"reason": "done"}
     )
-    granted_asset(client, other_holder, handle="not_yours")
+    granted_asset(client, other_holder, handle="not_yours", name="Not Yours")
     portal_sign_in(client, holder)
 
     page = client.get("/audit")

@@ -37,7 +37,7 @@ def _row(handle: str) -> str:
 def test_the_holder_sees_their_grants_across_assets(client, holder, other_holder):
     first, given = granted_asset(client, holder, handle="first_light")
     granted_asset(client, holder, handle="second_wind")
-    granted_asset(client, other_holder, handle="not_mine")
+    granted_asset(client, other_holder, handle="not_mine", name="Not Mine")
     portal_sign_in(client, holder)
 
     page = client.get("/grants")

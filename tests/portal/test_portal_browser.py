@@ -217,16 +217,38 @@ def _text(download) -> str:
 def test_a_moderators_pages(page: Page, portal: str, settings: Settings) -> None:
     with httpx.Client(base_url=portal) as api:
         moderator = sign_up(api)
+        # Two holders register one character: the newer is held in an overlap case.
+        for handle in ("nova_knight", "nova_again"):
+            holder = sign_up(api)
+            registered = api.post(
+                "/v1/assets",
+                headers=holder.headers,
+                json={"kind": "character", "handle": handle, "name": "Nova Knight"},
+            )
+            assert registered.status_code == 201, registered.text
+        [case] = api.get("/v1/overlaps", headers=holder.headers).json()["items"]
     engine = build_engine(settings.resolved_database_url)
     with Session(engine) as session:
         promote(session, moderator, "moderator")
     engine.dispose()
 
     page.goto(f"{portal}/sign-in")
+    sign_in_in_the_browser(page, email=holder.email)
+    page.goto(f"{portal}/assets/{case['your_asset_id']}")
+    expect(page.get_by_role("heading", level=2, name="In review")).to_be_visible()
+    audit(page, "asset-in-review")
+    page.context.clear_cookies()
+
+    page.goto(f"{portal}/sign-in")
     sign_in_in_the_browser(page, email=moderator.email)
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Review").click()
     audit(page, "review")
-    for name, path in [("review-conflicts", "/review/conflicts"), ("flagged", "/review/flagged")]:
+    for name, path in [
+        ("review-conflicts", "/review/conflicts"),
+        ("flagged", "/review/flagged"),
+        ("review-overlaps", "/review/overlaps"),
+        ("review-overlap", f"/review/overlaps/{case['id']}"),
+    ]:
         page.goto(f"{portal}{path}")
         expect(page.get_by_role("heading", level=1)).to_be_visible()
         audit(page, name)
