@@ -62,7 +62,7 @@ def webhook_receiver() -> Iterator[Receiver]:
     receiver: Receiver
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             headers = {name.lower(): value for name, value in self.headers.items()}
             status = receiver.answer(self.path, headers, body)
@@ -100,3 +100,18 @@ def post_raw(url: str, *, body: bytes, headers: dict[str, str]) -> int:
             return response.status
     except urllib.error.HTTPError as exc:
         return exc.code
+
+
+def register(client, user, receiver: Receiver, path: str, kinds: list[str] | None = None) -> dict:
+    """Register an endpoint at the receiver's ``path`` for ``user``; the receiver verifies with its
+    secret."""
+    answer = client.post(
+        "/v1/webhooks/endpoints",
+        headers=user.headers,
+        json={"url": receiver.url(path), "kinds": kinds or []},
+    )
+    assert answer.status_code == 201, answer.text
+    endpoint = answer.json()
+    assert endpoint["secret"].startswith("whsec_")
+    receiver.secrets[path] = endpoint["secret"]
+    return endpoint

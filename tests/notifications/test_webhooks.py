@@ -9,25 +9,12 @@ from datetime import timedelta
 from factories import sign_up
 from sqlmodel import Session
 from standardwebhooks import Webhook
-from webhook_receiver import events, post_raw
+from webhook_receiver import events, post_raw, register
 
 from clearhouse.db import utcnow
 from notifications.delivery import deliver_due
 from notifications.kinds import NoticeKind
 from notifications.service import notify
-
-
-def register(client, user, receiver, path: str, kinds: list[str] | None = None) -> dict:
-    answer = client.post(
-        "/v1/webhooks/endpoints",
-        headers=user.headers,
-        json={"url": receiver.url(path), "kinds": kinds or []},
-    )
-    assert answer.status_code == 201, answer.text
-    endpoint = answer.json()
-    assert endpoint["secret"].startswith("whsec_")
-    receiver.secrets[path] = endpoint["secret"]
-    return endpoint
 
 
 def tell(engine, account_id, kind: NoticeKind, **facts) -> None:
