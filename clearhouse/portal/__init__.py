@@ -17,11 +17,13 @@ from clearhouse.portal import (
     dashboard,
     enrol_pages,
     grant_pages,
+    notice_pages,
     payout_pages,
     policy_pages,
     review_pages,
     statement_pages,
     use_pages,
+    webhook_pages,
 )
 from clearhouse.portal.pages import PORTAL_DIR, error_page
 
@@ -37,6 +39,8 @@ ROUTERS = (
     audit_pages.router,
     enrol_pages.router,
     review_pages.router,
+    notice_pages.router,
+    webhook_pages.router,
 )
 # Pages that take media: the body limit of the API's uploads applies to them (app.py).
 UPLOAD_ROUTES = (*asset_pages.UPLOAD_ROUTES, *enrol_pages.UPLOAD_ROUTES)
