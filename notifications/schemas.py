@@ -44,7 +44,7 @@ def summary_of(kind: str) -> str:
 def describe(facts: dict) -> str:
     """A notice's facts on one line, as the inbox and the digest show them."""
     shown = {
-        name: ", ".join(map(str, value)) if isinstance(value, list) else value
+        name: (", ".join(map(str, value)) or "none") if isinstance(value, list) else value
         for name, value in facts.items()
     }
     return "; ".join(f"{name.replace('_', ' ')}: {value}" for name, value in shown.items())
