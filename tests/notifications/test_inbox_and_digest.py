@@ -5,20 +5,13 @@ from datetime import timedelta
 from mailbox import mail_to
 
 from factories import sign_up
+from noticing import tell
 from sqlmodel import Session
 
 from clearhouse.db import utcnow
 from notifications.digest import send_digests
 from notifications.kinds import NoticeKind
 from notifications.models import Notice
-from notifications.service import notify
-
-
-def tell(engine, account_id, kind: NoticeKind, **facts):
-    with Session(engine, expire_on_commit=False) as session:
-        notice = notify(session, account_id, kind, [], facts)
-        session.commit()
-    return notice
 
 
 def test_the_inbox_lists_ones_own_notices_newest_first_and_marks_them_read(client, holder, engine):

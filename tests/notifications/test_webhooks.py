@@ -7,20 +7,13 @@ import json
 from datetime import timedelta
 
 from factories import sign_up
-from sqlmodel import Session
+from noticing import tell
 from standardwebhooks import Webhook
 from webhook_receiver import events, post_raw, register
 
 from clearhouse.db import utcnow
 from notifications.delivery import deliver_due
 from notifications.kinds import NoticeKind
-from notifications.service import notify
-
-
-def tell(engine, account_id, kind: NoticeKind, **facts) -> None:
-    with Session(engine) as session:
-        notify(session, account_id, kind, [], facts)
-        session.commit()
 
 
 def deliveries(client, user, endpoint_id: str) -> list[dict]:

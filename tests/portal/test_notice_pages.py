@@ -4,21 +4,13 @@ log, a replay, disabling and enabling, rotating; and another account's all a 404
 
 import re
 
+from noticing import tell
 from portal_browsers import browser_of
 from portal_client import form_token, portal_sign_in, post_form
-from sqlmodel import Session
 
 from notifications.kinds import NoticeKind
-from notifications.service import notify
 
 PUBLIC_URL = "https://93.184.216.34/hooks"  # a public address: no name to resolve offline
-
-
-def tell(engine, account_id, kind: NoticeKind, **facts):
-    with Session(engine, expire_on_commit=False) as session:
-        notice = notify(session, account_id, kind, [], facts)
-        session.commit()
-    return notice
 
 
 def test_the_inbox_shows_ones_notices_and_the_menu_counts_the_unread(client, holder, engine):
