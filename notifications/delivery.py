@@ -142,6 +142,8 @@ def _record(
     now: datetime,
 ) -> None:
     delivery = session.get(WebhookDelivery, delivery_id, with_for_update=True)
+    if delivery is None:  # its endpoint was deleted while it was being sent
+        return
     endpoint = session.get(WebhookEndpoint, delivery.endpoint_id, with_for_update=True)
     delivery.claimed_until = None
     delivery.last_attempt_at = utcnow()

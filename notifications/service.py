@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import delete, func, update
 from sqlmodel import Session, col, select
 
 from clearhouse.db import after_commit, new_id, utcnow
@@ -164,3 +164,18 @@ def choose_digest(
     preference.email_digest = email_digest
     session.add(preference)
     return preference
+
+
+def forget_account(session: Session, *, account_id: uuid.UUID) -> None:
+    """Erase what notifications keep of an account its owner deleted: its notices, its email
+    preference, its webhook endpoints and their deliveries (nothing is sent to it again)."""
+    endpoint_ids = select(WebhookEndpoint.id).where(WebhookEndpoint.account_id == account_id)
+    notice_ids = select(Notice.id).where(Notice.account_id == account_id)
+    session.exec(
+        delete(WebhookDelivery).where(
+            col(WebhookDelivery.endpoint_id).in_(endpoint_ids)
+            | col(WebhookDelivery.notice_id).in_(notice_ids)
+        )
+    )
+    for table in (WebhookEndpoint, Notice, NoticePreference):
+        session.exec(delete(table).where(table.account_id == account_id))

@@ -6,14 +6,16 @@ replayed from the log."""
 import json
 from datetime import timedelta
 
-from factories import sign_up
+from factories import PASSWORD, sign_up
 from noticing import tell
+from sqlmodel import Session, select
 from standardwebhooks import Webhook
 from webhook_receiver import events, post_raw, register
 
 from clearhouse.db import utcnow
 from notifications.delivery import deliver_due
 from notifications.kinds import NoticeKind
+from notifications.models import Notice
 
 
 def deliveries(client, user, endpoint_id: str) -> list[dict]:
@@ -214,3 +216,17 @@ def test_endpoints_inside_the_network_are_refused_unless_the_operator_allows(
         "/v1/webhooks/endpoints", headers=holder.headers, json={"url": "https://93.184.216.34/h"}
     )
     assert public.status_code == 201, public.text
+
+
+def test_a_deleted_account_is_sent_nothing_more(client, holder, engine, settings, receiver):
+    register(client, holder, receiver, "/hooks")
+    tell(engine, holder.id, NoticeKind.use_released, handle="captain")
+    deleted = client.post(
+        "/v1/accounts/me/deletion", headers=holder.headers, json={"password": PASSWORD}
+    )
+    assert deleted.status_code == 200, deleted.text
+    with Session(engine) as session:
+        assert session.exec(select(Notice).where(Notice.account_id == holder.id)).all() == []
+    tell(engine, holder.id, NoticeKind.use_released, handle="after")
+    assert deliver_due(engine, settings=settings) == 0
+    assert receiver.received == []
