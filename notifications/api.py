@@ -1,7 +1,8 @@
 """Routes of notifications: the account's own notices and email preference, its webhook
 endpoints, their delivery logs and replays. Another account's notice, endpoint or delivery is
-not found (404). Webhook endpoints are managed signed in only, never with an API key: they
-carry secrets, as API keys do."""
+not found (404). Webhook endpoints are changed signed in only, never with an API key: making
+one or rotating its secret shows a secret, as making an API key does; keys with `account_read`
+may read them and their delivery logs (no secret is ever read back)."""
 
 import uuid
 from typing import Annotated
@@ -71,6 +72,7 @@ def mark_all_read(account: CurrentAccount, session: SessionDep):
 
 
 @router.get("/notices/preferences", response_model=PreferencePublic, tags=["notices"])
+@needs_scope(Scope.account_read)
 def read_preferences(account: CurrentAccount, session: ReadSessionDep):
     preference = service.preference_of(session, account_id=account.id)
     return PreferencePublic.model_validate(preference, from_attributes=True)
@@ -103,6 +105,7 @@ def create_endpoint(
 
 
 @router.get("/webhooks/endpoints", response_model=Page[EndpointPublic], tags=["webhooks"])
+@needs_scope(Scope.account_read)
 def list_endpoints(account: CurrentAccount, session: ReadSessionDep, paging: Paging):
     items, total = endpoints.list_endpoints(session, account_id=account.id, params=paging)
     return Page(
@@ -115,6 +118,7 @@ def list_endpoints(account: CurrentAccount, session: ReadSessionDep, paging: Pag
 
 @router.get("/webhooks/endpoints/{endpoint_id}", response_model=EndpointPublic, tags=["webhooks"])
 @raises(NotFound)
+@needs_scope(Scope.account_read)
 def read_endpoint(endpoint_id: uuid.UUID, account: CurrentAccount, session: ReadSessionDep):
     return endpoints.endpoint_public(
         endpoints.own_endpoint(session, account_id=account.id, endpoint_id=endpoint_id)
@@ -172,6 +176,7 @@ def delete_endpoint(endpoint_id: uuid.UUID, account: CurrentAccount, session: Se
     tags=["webhooks"],
 )
 @raises(NotFound)
+@needs_scope(Scope.account_read)
 def list_deliveries(
     endpoint_id: uuid.UUID, account: CurrentAccount, session: ReadSessionDep, paging: Paging
 ):

@@ -202,8 +202,11 @@ def test_a_holder_registers_consents_sees_the_use_revokes_and_reads_the_statemen
 
         # What the holder was told: the release, then the withdrawal's effect.
         page.get_by_role("navigation", name="Main").get_by_role("link", name="Inbox").click()
-        expect(page.get_by_text("A generation that used your asset was released.")).to_be_visible()
-        expect(page.get_by_text("Your withdrawal of consent took effect.")).to_be_visible()
+        for told in (
+            "A generation that used your asset was released.",
+            "Your withdrawal of consent took effect.",
+        ):
+            expect(page.get_by_text(told, exact=True)).to_be_visible()
         audit(page, "inbox")
         page.get_by_role("button", name="Mark all 2 read").click()
         expect(page.get_by_role("status")).to_contain_text("Every notice is marked read")
