@@ -36,6 +36,8 @@ from licensing.api import router as licensing_router
 from likeness.api import router as likeness_router
 from likeness.runtime import LikenessRuntime
 from likeness.uploads import UPLOAD_ROUTES
+from notifications.api import router as notifications_router
+from notifications.tasks import NoticeWorker
 from payouts.credit_api import router as credits_router
 from payouts.payout_api import router as payouts_router
 from payouts.statement_api import router as statements_router
@@ -94,6 +96,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.reference_catalogue = ReferenceCatalogue.start(engine=app.state.engine)
         app.state.rate_limiter = RateLimiter.from_settings(settings)
         app.state.mailer = Mailer(engine=app.state.engine, settings=settings)
+        app.state.notice_worker = (
+            NoticeWorker(engine=app.state.engine, mailer=app.state.mailer, settings=settings)
+            if settings.notice_worker
+            else None
+        )
         app.state.generation_worker = (
             GenerationWorker(
                 runtime=GeneratorRuntime(
@@ -130,6 +137,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.ready = False
             if app.state.generation_worker is not None:
                 app.state.generation_worker.close()
+            if app.state.notice_worker is not None:
+                app.state.notice_worker.close()
             app.state.mailer.close()
             app.state.likeness.close()
             app.state.rate_limiter.close()
@@ -187,6 +196,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(credits_router)
     app.include_router(statements_router)
     app.include_router(payouts_router)
+    app.include_router(notifications_router)
     install_portal(app)
 
     @app.get("/healthz", tags=["operations"])

@@ -13,6 +13,7 @@ from sqlmodel import Session, select
 
 from clearhouse.cli_session import migrated_session
 from clearhouse.generation_commands import generate, verify
+from clearhouse.notice_commands import notices_app
 from clearhouse.payout_commands import payouts_app
 from clearhouse.protected_commands import protected_app
 from clearhouse.settings import Settings
@@ -32,6 +33,7 @@ app.add_typer(mail_app, name="mail")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(payouts_app, name="payouts")
 app.add_typer(protected_app, name="protected")
+app.add_typer(notices_app, name="notices")
 app.command()(generate)
 app.command()(verify)
 

@@ -55,6 +55,40 @@ class Settings(BaseSettings):
     mail_retry_seconds: float = Field(
         default=60.0, gt=0, description="How often mail that failed to send is tried again."
     )
+    notice_poll_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="How often the notice worker looks for webhook deliveries that are due and "
+        "digests to email (it wakes at once when this process writes a notice).",
+    )
+    notice_worker: bool = Field(
+        default=True,
+        description="Send webhook deliveries and email digests from a thread of the API process; "
+        "off: `clearhouse notices send` does it (from cron, or one process with it on).",
+    )
+    webhook_max_attempts: int = Field(
+        default=8, ge=1, le=30, description="Attempts at one webhook delivery before it fails."
+    )
+    webhook_retry_seconds: float = Field(
+        default=30.0,
+        gt=0,
+        description="The pause after a delivery's first failed attempt; it doubles after each "
+        "(capped at a day).",
+    )
+    webhook_disable_after: int = Field(
+        default=20,
+        ge=1,
+        description="Consecutive failed attempts, across deliveries, after which an endpoint is "
+        "disabled and its owner told.",
+    )
+    webhook_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=60, description="How long one delivery waits for an answer."
+    )
+    webhook_allow_private_addresses: bool = Field(
+        default=False,
+        description="Accept webhook endpoints at loopback, private or link-local addresses; off, "
+        "nobody can make this server call into its own network.",
+    )
     handle_reserved_days: int = Field(
         default=365,
         ge=0,

@@ -9,6 +9,7 @@ def import_all_tables() -> None:
     import generator.models  # noqa: F401
     import licensing.models  # noqa: F401
     import likeness.models  # noqa: F401
+    import notifications.models  # noqa: F401
     import payouts.models
     import payouts.payout_models  # noqa: F401
     import policies.models  # noqa: F401

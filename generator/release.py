@@ -27,6 +27,8 @@ from generator.models import JobState
 from generator.provenance import Licence as ManifestLicence
 from licensing.errors import ClearanceRefusal, ClearanceTokenRefused
 from licensing.models import Charge, ClearedAsset, FoundIn, Licence
+from notifications.kinds import NoticeKind
+from notifications.service import NoticeDraft, notify_all
 from payouts.usage import post_release
 from policies.decisions import AssetOutcome, ReliedGrant
 from policies.models import PolicyVersion
@@ -159,6 +161,10 @@ def release(
             now=now,
             reasons=[cancellation_reason(withdrawn)],
         )
+        if cancelled:
+            _tell_owners(
+                session, NoticeKind.use_cancelled, job_id=job_id, licences=licences, now=now
+            )
         return ReleaseOutcome.cancelled if cancelled else ReleaseOutcome.lost
     released = move_job(
         session,
@@ -197,4 +203,44 @@ def release(
         )
     )
     post_release(session, generation_id=job_id, now=now)
+    _tell_owners(session, NoticeKind.use_released, job_id=job_id, licences=licences, now=now)
     return ReleaseOutcome.released
+
+
+def _tell_owners(
+    session: Session,
+    kind: NoticeKind,
+    *,
+    job_id: uuid.UUID,
+    licences: Sequence[PlannedLicence],
+    now: datetime,
+) -> None:
+    """Tell each licensed asset's owner, in the release's transaction, what came of the use."""
+    owners = dict(
+        session.exec(
+            select(Asset.id, Asset.owner_id).where(
+                col(Asset.id).in_([licence.asset_id for licence in licences])
+            )
+        ).all()
+    )
+    notify_all(
+        session,
+        (
+            NoticeDraft(
+                owners[licence.asset_id],
+                kind,
+                [licence.asset_id, job_id],
+                {
+                    "asset_id": str(licence.asset_id),
+                    "handle": licence.handle,
+                    "generation_id": str(job_id),
+                    # A cancelled generation is charged nothing.
+                    "fee_minor": licence.price_minor if kind == NoticeKind.use_released else 0,
+                    "currency": licence.currency,
+                },
+            )
+            for licence in licences
+            if owners.get(licence.asset_id) is not None
+        ),
+        now=now,
+    )

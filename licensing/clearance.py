@@ -24,6 +24,8 @@ from licensing.facts import read_facts
 from licensing.models import ApprovalStatus, Clearance, ClearedAsset, FoundIn, UseApproval
 from licensing.quote import GenerationParameters, Quote, quote
 from licensing.tokens import issue_clearance_token
+from notifications.kinds import NoticeKind
+from notifications.service import NoticeDraft, notify_all
 from payouts.credits import require_credits
 from policies.decisions import AssetOutcome, ClearanceOutcome, Decision
 from policies.document import ContentCategory, Use
@@ -179,8 +181,8 @@ def clear(
     if recorded:
         connection.execute(_INSERT_CLEARED_ASSETS, recorded)
     waiting = [row for row in recorded if row["outcome"] == AssetOutcome.needs_approval]
-    if waiting:
-        owners = {asset.id: asset.owner_id for asset in facts.assets}
+    owners = {asset.id: asset.owner_id for asset in facts.assets}
+    approvals = (
         _ask_owners(
             connection,
             waiting=waiting,
@@ -190,6 +192,18 @@ def clear(
             expires_at=now + timedelta(hours=settings.approval_hours),
             now=now,
         )
+        if waiting
+        else []
+    )
+    _tell_owners(
+        session,
+        clearance_id=clearance_id,
+        recorded=recorded,
+        approvals=approvals,
+        handles={asset.id: asset.handle for asset in facts.assets},
+        owners=owners,
+        now=now,
+    )
     return ClearanceResult(
         clearance=_record_of(Clearance, clearance),
         decision=decision,
@@ -298,8 +312,9 @@ def _ask_owners(
     digest: str,
     expires_at: datetime,
     now: datetime,
-) -> None:
-    """Queue the request for each owner, unless the same request already waits for them."""
+) -> list[dict[str, Any]]:
+    """Queue the request for each owner, unless the same request already waits for them; the
+    approvals queued."""
     already = set(
         connection.execute(
             _PENDING_APPROVALS,
@@ -329,3 +344,55 @@ def _ask_owners(
     ]
     if approvals:
         connection.execute(_INSERT_APPROVALS, approvals)
+    return approvals
+
+
+def blocked_facts(*, asset_id: uuid.UUID, handle: str, found_in: FoundIn) -> dict[str, Any]:
+    """What the owner of a blocked asset is told: which asset, and where it was found (the
+    request or the generated output). Nothing about the requester beyond their uses page."""
+    return {"asset_id": str(asset_id), "handle": handle, "found_in": found_in.value}
+
+
+def _tell_owners(
+    session: Session,
+    *,
+    clearance_id: uuid.UUID,
+    recorded: Sequence[Mapping[str, Any]],
+    approvals: Sequence[Mapping[str, Any]],
+    handles: Mapping[uuid.UUID, str],
+    owners: Mapping[uuid.UUID, uuid.UUID | None],
+    now: datetime,
+) -> None:
+    """Notices to the owners of the assets this clearance denied, and of those it waits for."""
+    blocked = (
+        NoticeDraft(
+            owners[row["asset_id"]],
+            NoticeKind.use_blocked,
+            [row["asset_id"], clearance_id],
+            {
+                **blocked_facts(
+                    asset_id=row["asset_id"],
+                    handle=handles[row["asset_id"]],
+                    found_in=FoundIn.request,
+                ),
+                "reasons": [reason["text"] for reason in row["reasons"]],
+            },
+        )
+        for row in recorded
+        if row["outcome"] == AssetOutcome.deny and owners.get(row["asset_id"]) is not None
+    )
+    pending = (
+        NoticeDraft(
+            approval["owner_id"],
+            NoticeKind.approval_pending,
+            [approval["asset_id"], approval["id"]],
+            {
+                "asset_id": str(approval["asset_id"]),
+                "handle": handles[approval["asset_id"]],
+                "approval_id": str(approval["id"]),
+                "expires_at": approval["expires_at"].isoformat(),
+            },
+        )
+        for approval in approvals
+    )
+    notify_all(session, [*blocked, *pending], now=now)

@@ -21,7 +21,7 @@ from sqlmodel import Session, col, select
 from clearhouse.accounts.models import Account
 from clearhouse.db import read_session, write_session
 from licensing import presentation
-from licensing.clearance import evidence_by_asset
+from licensing.clearance import blocked_facts, evidence_by_asset
 from licensing.errors import ClearanceNotCleared
 from licensing.facts import read_facts
 from licensing.models import Clearance, ClearedAsset, FoundIn, OutputCheck, OutputVerdict
@@ -29,6 +29,8 @@ from licensing.repository import requesters_clearance
 from licensing.schemas import OutputCheckPublic
 from licensing.touches import inspect_uploads, media_sha256, media_touches
 from likeness.runtime import LikenessRuntime
+from notifications.kinds import NoticeKind
+from notifications.service import NoticeDraft, notify_all
 from policies.decisions import AssetOutcome, ClearanceOutcome, Reason, ReasonCode
 from policies.evaluator import disclosed_to
 from rights.models import Asset
@@ -96,6 +98,21 @@ def check_output(
             for asset in uncovered
         ]
         session.add_all(blocked)
+        # The owners learn of the blocked output; the requester learns nothing more of them.
+        notify_all(
+            session,
+            (
+                NoticeDraft(
+                    asset.owner_id,
+                    NoticeKind.use_blocked,
+                    [asset.id, clearance.id],
+                    blocked_facts(asset_id=asset.id, handle=asset.handle, found_in=FoundIn.output),
+                )
+                for asset in uncovered
+                if asset.owner_id is not None
+            ),
+            now=now,
+        )
     return OutputCheckPublic(
         id=check.id,
         clearance_id=clearance_id,

@@ -18,6 +18,7 @@ from clearhouse.errors import InvalidRequest, NotFound, Unauthenticated
 from clearhouse.keys import KeyRing
 from clearhouse.settings import Settings
 from generator.takedown import take_down_releases
+from licensing.withdrawals import tell_of_withdrawal
 from likeness.runtime import LikenessRuntime
 from likeness.tasks import forget_likeness
 from policies import service as policies
@@ -370,6 +371,15 @@ def _revoke(
     # After the grant's row lock (taken by the callers), so a release that committed while
     # we waited for it is seen and taken down too (generator/takedown.py).
     taken_down = take_down_releases(session, grant_id=grant.id, at=now)
+    tell_of_withdrawal(
+        session,
+        owner_id=owner.id,
+        asset_id=asset.id,
+        handle=asset.handle,
+        grant_id=grant.id,
+        taken_down=taken_down,
+        now=now,
+    )
     receipt = _record_consent_event(
         session,
         event=ReceiptEvent.consent_withdrawn,

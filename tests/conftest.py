@@ -159,6 +159,7 @@ def settings(database_url: str, key_dir: Path, tmp_path: Path) -> Settings:
         redis_url=None,  # tests/clearhouse/test_rate_limit.py uses Redis with a prefix of its own
         mail_limit_per_address=10_000,  # every account here signs up from one address
         generation_worker=False,  # tests that run jobs start a worker of their own
+        notice_worker=False,  # tests of notices send them with notifications.tasks
     )
 
 

@@ -29,6 +29,7 @@ from clearhouse.keys import KeyRing
 from clearhouse.mail.outbox import forget_recipient
 from clearhouse.settings import Settings
 from likeness.runtime import LikenessRuntime
+from notifications.service import forget_account
 from policies.models import PolicyVersion
 from policies.schemas import PolicyVersionPublic
 from rights import repository
@@ -136,6 +137,7 @@ def delete_account(
     accounts.revoke_every_api_key(session, account=account)
     session.exec(SignedOutToken.__table__.delete().where(SignedOutToken.account_id == account.id))
     forget_recipient(session, address=account.email)
+    forget_account(session, account_id=account.id)
     account.email = f"deleted-{account.id}@deleted.invalid"
     account.display_name = ""
     account.password_hash = ERASED_PASSWORD_HASH

@@ -33,7 +33,8 @@ class Scope(StrEnum):
 
 SCOPE_DESCRIPTIONS = {
     Scope.account_read: "read the key's own account (GET /v1/accounts/me) and its credits "
-    "(GET /v1/credits, its purchases and movements)",
+    "(GET /v1/credits, its purchases and movements), its notices (and mark them read), its "
+    "email preference, its webhook endpoints and their delivery logs",
     Scope.assets_read: "read the account's assets, policies, grants, receipts, enrolments, "
     "conflicts and audit entries",
     Scope.assets_write: "register, change and delete assets, set policies, grant and revoke "

@@ -18,12 +18,14 @@ from clearhouse.portal import (
     enrol_pages,
     grant_pages,
     member_pages,
+    notice_pages,
     overlap_pages,
     payout_pages,
     policy_pages,
     review_pages,
     statement_pages,
     use_pages,
+    webhook_pages,
 )
 from clearhouse.portal.pages import PORTAL_DIR, error_page
 
@@ -41,6 +43,8 @@ ROUTERS = (
     review_pages.router,
     member_pages.router,
     overlap_pages.router,
+    notice_pages.router,
+    webhook_pages.router,
 )
 # Pages that take media: the body limit of the API's uploads applies to them (app.py).
 UPLOAD_ROUTES = (*asset_pages.UPLOAD_ROUTES, *enrol_pages.UPLOAD_ROUTES)

@@ -68,7 +68,7 @@ def nav_for(account: Account | None) -> list[tuple[str, str]]:
     """The main menu: what this account may open."""
     if account is None:
         return [("/sign-in", "Sign in"), ("/sign-up", "Create an account")]
-    items = [("/dashboard", "Dashboard")]
+    items = [("/dashboard", "Dashboard"), ("/notices", "Inbox"), ("/webhooks", "Webhooks")]
     if account.role in (Role.holder, Role.admin):
         items += [
             ("/assets", "Assets"),
@@ -106,6 +106,7 @@ def render(
             "csrf_token": csrf_token(request),
             "notice": notice,
             "is_staff": account is not None and account.role in STAFF_ROLES,
+            "unread_notices": getattr(request.state, "unread_notices", 0),
             **context,
         },
         status_code=status_code,

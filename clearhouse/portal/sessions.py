@@ -27,6 +27,7 @@ from clearhouse.deps import KeysDep, ReadSessionDep, SettingsDep
 from clearhouse.errors import ClearhouseError, Forbidden, Unauthenticated
 from clearhouse.keys import KeyRing
 from clearhouse.settings import Settings
+from notifications.service import unread_count
 
 SESSION_COOKIE = "clearhouse_session"
 PRE_SESSION_COOKIE = "clearhouse_csrf"
@@ -145,6 +146,7 @@ def _signed_in(
     except Unauthenticated as ended:
         raise SignInNeeded(ended.detail) from None
     request.state.portal_account = account  # for the menu of an error page
+    request.state.unread_notices = unread_count(session, account_id=account.id)  # the menu's
     return account
 
 

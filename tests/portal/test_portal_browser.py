@@ -2,6 +2,7 @@
 page audited (axe-core, phone width, nothing from another host) and photographed under
 test-artifacts/."""
 
+import re
 import time
 from collections.abc import Iterator
 from mailbox import mail_to
@@ -198,6 +199,32 @@ def test_a_holder_registers_consents_sees_the_use_revokes_and_reads_the_statemen
         for name, path in [("payouts", "/payouts"), ("audit-log", "/audit"), ("enrol", "/enrol")]:
             page.goto(f"{portal}{path}")
             audit(page, name)
+
+        # What the holder was told: the release, then the withdrawal's effect.
+        page.get_by_role("navigation", name="Main").get_by_role("link", name="Inbox").click()
+        for told in (
+            "A generation that used your asset was released.",
+            "Your withdrawal of consent took effect.",
+        ):
+            expect(page.get_by_text(told, exact=True)).to_be_visible()
+        audit(page, "inbox")
+        page.get_by_role("button", name="Mark all 2 read").click()
+        expect(page.get_by_role("status")).to_contain_text("Every notice is marked read")
+        page.goto(f"{portal}/notices/preferences")
+        page.get_by_label("Never: I read them here").check()
+        page.get_by_role("button", name="Save").click()
+        expect(page.get_by_role("status")).to_contain_text("Saved")
+        audit(page, "notice-preferences")
+        page.goto(f"{portal}/webhooks")
+        page.get_by_label("URL", exact=True).fill("https://93.184.216.34/hooks")
+        page.get_by_role("button", name="Add the endpoint").click()
+        expect(page.get_by_label("Signing secret")).to_have_value(re.compile(r"^whsec_"))
+        audit(page, "webhook-secret")
+        page.get_by_role("link", name="Go to the endpoint").click()
+        expect(page.get_by_text("Nothing sent yet.")).to_be_visible()
+        audit(page, "webhook-endpoint")
+        page.goto(f"{portal}/webhooks")
+        audit(page, "webhooks")
 
     with watched_page(browser) as stranger:
         sign_up_and_in(stranger, portal, name="Ida Stranger", email="ida@example.org")

@@ -1,0 +1,25 @@
+"""The kinds of notice, each with the sentence its inbox line and digest start with.
+
+Adding a kind is one line here: the stored kind is a plain string (no migration), webhook
+endpoints subscribe to kinds by name, and the inbox, digest and webhook all read the summary.
+"""
+
+from enum import StrEnum
+
+
+class NoticeKind(StrEnum):
+    summary: str
+
+    def __new__(cls, value: str, summary: str) -> "NoticeKind":
+        kind = str.__new__(cls, value)
+        kind._value_ = value
+        kind.summary = summary
+        return kind
+
+    use_released = "use.released", "A generation that used your asset was released."
+    use_blocked = "use.blocked", "A request or an output that touched your asset was blocked."
+    use_cancelled = "use.cancelled", "A generation of your asset was cancelled before release."
+    approval_pending = "approval.pending", "A request for your asset waits for your answer."
+    consent_withdrawn = "consent.withdrawn", "Your withdrawal of consent took effect."
+    clearance_revoked = "clearance.revoked", "A clearance you hold can no longer be used."
+    endpoint_disabled = "webhook.endpoint_disabled", "A webhook endpoint of yours was disabled."

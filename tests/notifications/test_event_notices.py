@@ -1,0 +1,96 @@
+"""The events owners (and requesters) hear about, through the API as they happen: a blocked
+request, a request waiting for approval, a withdrawal's effect, and a third-party generator
+told by webhook that its clearance can no longer be used, before it tries to release."""
+
+import pytest
+from clearing import USD_POLICY, clearance_body, licensed
+from factories import create_asset, sign_up
+from webhook_receiver import events, register
+
+from notifications.delivery import deliver_due
+
+
+@pytest.fixture
+def requester(client):
+    return sign_up(client, role="creator")
+
+
+def inbox(client, user) -> list[dict]:
+    answer = client.get("/v1/notices", headers=user.headers)
+    assert answer.status_code == 200, answer.text
+    return answer.json()["items"]
+
+
+def test_a_blocked_request_tells_the_owner_and_the_requester_nothing_new(client, holder, requester):
+    asset = create_asset(client, holder, handle="captain_test")  # no consent given
+    denied = client.post(
+        "/v1/clearances", headers=requester.headers, json=clearance_body("Captain Test sails")
+    ).json()
+    assert denied["outcome"] == "denied"
+    [notice] = inbox(client, holder)
+    assert notice["kind"] == "use.blocked"
+    assert notice["facts"]["asset_id"] == asset["id"]
+    assert notice["facts"]["found_in"] == "request" and notice["facts"]["reasons"]
+    assert notice["subject_ids"] == [asset["id"], denied["id"]]
+    assert inbox(client, requester) == []
+
+
+def test_a_request_waiting_for_approval_tells_the_owner(client, holder, requester):
+    asset = create_asset(client, holder, handle="captain_test")
+    licensed(client, holder, asset["id"], {**USD_POLICY, "approval_required": True})
+    waiting = client.post(
+        "/v1/clearances", headers=requester.headers, json=clearance_body("Captain Test sails")
+    ).json()
+    assert waiting["outcome"] == "needs_approval", waiting
+    [notice] = inbox(client, holder)
+    [approval] = client.get("/v1/approvals", headers=holder.headers).json()["items"]
+    assert notice["kind"] == "approval.pending"
+    assert notice["facts"]["approval_id"] == approval["id"]
+    # The same request again does not ask twice.
+    client.post(
+        "/v1/clearances", headers=requester.headers, json=clearance_body("Captain Test sails")
+    )
+    assert len(inbox(client, holder)) == 1
+
+
+def test_a_withdrawal_tells_the_owner_its_effect_and_the_generator_by_webhook(
+    client, holder, requester, engine, settings, receiver
+):
+    asset = create_asset(client, holder, handle="captain_test")
+    licensed(client, holder, asset["id"])
+    generator_hook = register(client, requester, receiver, "/generator")
+    cleared = client.post(
+        "/v1/clearances", headers=requester.headers, json=clearance_body("Captain Test sails")
+    ).json()
+    assert cleared["outcome"] == "cleared"
+    [grant] = client.get(f"/v1/assets/{asset['id']}/grants", headers=holder.headers).json()["items"]
+
+    revoked = client.post(f"/v1/grants/{grant['id']}/revoke", headers=holder.headers, json={})
+    assert revoked.status_code == 200, revoked.text
+
+    [withdrawn] = inbox(client, holder)
+    assert withdrawn["kind"] == "consent.withdrawn"
+    assert withdrawn["facts"]["clearances_made_unusable"] == 1
+    assert withdrawn["facts"]["generations_taken_down"] == []
+    [told] = inbox(client, requester)
+    assert told["kind"] == "clearance.revoked" and told["facts"]["clearance_id"] == cleared["id"]
+    assert deliver_due(engine, settings=settings) == 1
+    [(kind, data)] = events(receiver)
+    assert kind == "clearance.revoked" and data["clearance_id"] == cleared["id"]
+    # Nothing about the owner: the clearance's own id, and why.
+    assert str(holder.id) not in str(data) and holder.email not in str(data)
+    assert generator_hook["id"] not in str(data)
+
+
+def test_a_clearance_made_before_an_earlier_use_ended_is_not_told_twice(client, holder, requester):
+    """A second grant's withdrawal does not tell of a clearance that relied on the first."""
+    asset = create_asset(client, holder, handle="captain_test")
+    licensed(client, holder, asset["id"])
+    client.post(
+        "/v1/clearances", headers=requester.headers, json=clearance_body("Captain Test sails")
+    )
+    revoked = client.post(f"/v1/assets/{asset['id']}/revoke", headers=holder.headers, json={})
+    assert revoked.status_code == 200, revoked.text
+    licensed(client, holder, asset["id"])
+    client.post(f"/v1/assets/{asset['id']}/revoke", headers=holder.headers, json={})
+    assert [n["kind"] for n in inbox(client, requester)] == ["clearance.revoked"]
