@@ -85,14 +85,14 @@ def request_generation(
     )
     with read_session(engine) as session:
         cameo_touches = resolve_cameos(session, handles=cameos)
-    scanned = scan_request(
-        engine,
-        prompt=body.prompt,
-        uploads=[],
-        matching=matching,
-        likeness=likeness,
-        catalogue=catalogue,
-    )
+        scanned = scan_request(
+            session,
+            prompt=body.prompt,
+            uploads=[],
+            matching=matching,
+            likeness=likeness,
+            catalogue=catalogue,
+        )
     with write_session(engine) as session:
         result = clear(
             session,

@@ -2,30 +2,33 @@
 back, check its generated output, owners' approvals and the usage of an asset."""
 
 import uuid
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, status
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
-from clearhouse.accounts.dependencies import VerifiedAccount
+from clearhouse.accounts.dependencies import require_verified
 from clearhouse.accounts.errors import EmailNotVerified
-from clearhouse.accounts.models import Account
 from clearhouse.accounts.scopes import Scope, needs_scope
-from clearhouse.db import utcnow, write_session
+from clearhouse.db import read_session, utcnow, write_session
 from clearhouse.deps import (
+    CallerCredentials,
+    Credentials,
     CurrentAccount,
     EngineDep,
     HolderAccount,
-    KeysDep,
     ReadSessionDep,
     SessionDep,
     SettingsDep,
+    authenticate,
 )
-from clearhouse.errors import NotFound, raises
+from clearhouse.errors import Forbidden, NotFound, Unauthenticated, raises
 from clearhouse.keys import KeyRing
 from clearhouse.media import DECODING_ERRORS, MediaTooLarge
 from clearhouse.pagination import Page, Paging
+from clearhouse.rate_limit import RateLimited, RateLimiter, RateLimiterUnavailable
 from clearhouse.settings import Settings
 from clearhouse.uploads import (
     UnreadableUpload,
@@ -60,7 +63,7 @@ from likeness.runtime import LikenessDep, LikenessRuntime
 from payouts.errors import InsufficientCredits
 from policies.decisions import AssetOutcome
 from rights.dependencies import OwnedAssetIncludingDeleted
-from rights.matching.runtime import MatchingDep, MatchingRuntime
+from rights.matching.runtime import MatchingRuntime
 from rights.references.catalogue import ReferenceCatalogue, ReferenceCatalogueDep
 
 router = APIRouter(prefix="/v1")
@@ -89,7 +92,40 @@ async def output_uploads(request: Request) -> list[bytes]:
     )
 
 
+@dataclass(frozen=True)
+class Clearing:
+    """What clearing a request uses of the running app, read from its state by one dependency:
+    each dependency FastAPI solves costs the event loop tens of microseconds a request, and
+    this route had seven of them."""
+
+    engine: Engine
+    settings: Settings
+    keys: KeyRing
+    limiter: RateLimiter
+    matching: MatchingRuntime
+    likeness: LikenessRuntime
+    catalogue: ReferenceCatalogue
+
+
+async def get_clearing(request: Request) -> Clearing:
+    """Async: no I/O, so no hand-off to the thread pool."""
+    state = request.app.state
+    return Clearing(
+        engine=state.engine,
+        settings=state.settings,
+        keys=state.keys,
+        limiter=state.rate_limiter,
+        matching=state.matching,
+        likeness=state.likeness,
+        catalogue=state.reference_catalogue,
+    )
+
+
 @raises(
+    Unauthenticated,
+    Forbidden,
+    RateLimited,
+    RateLimiterUnavailable,
     QuoteRefused,
     RequestNotDigestible,
     InsufficientCredits,
@@ -100,15 +136,11 @@ async def output_uploads(request: Request) -> list[bytes]:
 )
 @needs_scope(Scope.clearance)
 async def create_clearance(
+    request: Request,
     body: ClearanceCreate,
     uploads: Annotated[list[bytes], Depends(uploaded_files)],
-    requester: VerifiedAccount,
-    engine: EngineDep,
-    settings: SettingsDep,
-    keys: KeysDep,
-    matching: MatchingDep,
-    likeness: LikenessDep,
-    catalogue: ReferenceCatalogueDep,
+    credentials: CallerCredentials,
+    clearing: Annotated[Clearing, Depends(get_clearing)],
 ) -> ClearancePublic:
     """Clear a generation request before any model runs: every registered asset its prompt
     and its input media touch, decided under the owners' current policies, priced in the
@@ -126,57 +158,59 @@ async def create_clearance(
 
     Every outcome is recorded, and each owner sees it among their asset's usage. A request
     that waits for an owner's approval can be sent again, unchanged, once they approve."""
-    # Async, with the work in one hand-off to the thread pool: FastAPI checks a plain `def`
-    # route's answer against its response model in a second hand-off, a cost every clearance
-    # paid; checked here on the event loop, the answer (a ClearancePublic) is only an
-    # isinstance check away from its JSON.
+    # Async, with all the work in one hand-off to the thread pool, the caller's lookup
+    # included (in the session the scans read in): FastAPI checks a plain `def` route's
+    # answer against its response model in a second hand-off, and `CurrentAccount` would
+    # take one of its own; checked here on the event loop, the answer (a ClearancePublic) is
+    # only an isinstance check away from its JSON.
     return await run_in_threadpool(
-        _clear_request,
-        body,
-        uploads=uploads,
-        requester=requester,
-        engine=engine,
-        settings=settings,
-        keys=keys,
-        matching=matching,
-        likeness=likeness,
-        catalogue=catalogue,
+        _clear_request, request, body, uploads=uploads, credentials=credentials, clearing=clearing
     )
 
 
 def _clear_request(
+    request: Request,
     body: ClearanceCreate,
     *,
     uploads: list[bytes],
-    requester: Account,
-    engine: Engine,
-    settings: Settings,
-    keys: KeyRing,
-    matching: MatchingRuntime,
-    likeness: LikenessRuntime,
-    catalogue: ReferenceCatalogue,
+    credentials: Credentials,
+    clearing: Clearing,
 ) -> ClearancePublic:
-    """:func:`create_clearance`'s work, in a thread of the pool: the scans, then the write."""
-    request = clearance_request(body, input_media_sha256=media_sha256(uploads))
-    scanned = scan_request(
-        engine,
-        prompt=request.prompt,
-        uploads=uploads,
-        matching=matching,
-        likeness=likeness,
-        catalogue=catalogue,
-    )
+    """:func:`create_clearance`'s work, in a thread of the pool: the caller looked up (anew on
+    every request, as `CurrentAccount` does: a revoked key or a disabled account stops at
+    once) and the scans in one read session, then the write."""
+    engine, settings = clearing.engine, clearing.settings
+    with read_session(engine) as session:
+        requester = require_verified(
+            authenticate(
+                request,
+                session,
+                credentials=credentials,
+                settings=settings,
+                keys=clearing.keys,
+                limiter=clearing.limiter,
+            )
+        )
+        cleared = clearance_request(body, input_media_sha256=media_sha256(uploads))
+        scanned = scan_request(
+            session,
+            prompt=cleared.prompt,
+            uploads=uploads,
+            matching=clearing.matching,
+            likeness=clearing.likeness,
+            catalogue=clearing.catalogue,
+        )
     with write_session(engine) as session:
         result = clear(
             session,
             requester=requester,
-            request=request,
+            request=cleared,
             touches=scanned.touches,
             content_found=scanned.content,
             protected_found=scanned.protected,
             now=utcnow(),
             settings=settings,
-            keys=keys,
+            keys=clearing.keys,
         )
     return presentation.clearance_for_requester(result)
 

@@ -16,10 +16,8 @@ from functools import partial
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine
 from sqlmodel import Session
 
-from clearhouse.db import read_session, request_reads
 from licensing.clearance import Touch
 from licensing.media_inspection import MediaInspection, inspect_media
 from likeness.runtime import LikenessRuntime
@@ -40,7 +38,7 @@ class ScannedRequest:
 
 
 def scan_request(
-    engine: Engine,
+    session: Session,
     *,
     prompt: str,
     uploads: list[bytes],
@@ -49,18 +47,20 @@ def scan_request(
     catalogue: ReferenceCatalogue,
 ) -> ScannedRequest:
     """The text, image and face checks of a request, before the clearance's write
-    transaction: media decoded in a media worker, the searches in one read transaction.
-    Raises what :func:`inspect_uploads` raises."""
-    inspection = inspect_uploads(uploads, likeness=likeness) if uploads else None
-    # Each search reads what is current, statement by statement: on PostgreSQL no BEGIN and
-    # ROLLBACK around them (request_reads), two round trips fewer.
-    with read_session(request_reads(engine)) as session:
-        checked = matching.check_text(session, prompt)
-        touches = text_touches(prompt, checked.matches)
-        if inspection is not None:
-            touches += media_touches(
-                session, inspection=inspection, likeness=likeness, catalogue=catalogue
-            )
+    transaction, searching in ``session`` (a `read_session`: on PostgreSQL each search reads
+    what is current, statement by statement, with no BEGIN and ROLLBACK around them). Media
+    are decoded first, in a media worker, with no read transaction open meanwhile. Raises
+    what :func:`inspect_uploads` raises."""
+    inspection = None
+    if uploads:
+        session.close()  # whatever the caller read ends: decoding takes long
+        inspection = inspect_uploads(uploads, likeness=likeness)
+    checked = matching.check_text(session, prompt)
+    touches = text_touches(prompt, checked.matches)
+    if inspection is not None:
+        touches += media_touches(
+            session, inspection=inspection, likeness=likeness, catalogue=catalogue
+        )
     return ScannedRequest(touches=touches, content=checked.content, protected=checked.protected)
 
 

@@ -18,7 +18,7 @@ from sqlmodel import Session
 
 from clearhouse.settings import Settings
 from payouts.accounts import platform, wallet
-from payouts.journal import EntryDraft, PostedEntry, credit, debit, post_entry, recorded_entries
+from payouts.journal import EntryDraft, PostedEntry, credit, debit, entry_posted, post_entry
 from payouts.models import AccountKind, EntryEvent
 
 
@@ -41,7 +41,7 @@ def grant_monthly_allowance(
         return None
     key = allowance_key(creator_id, now)
     # Looked up first: once a month it posts, every other time this one indexed read is all.
-    if recorded_entries(session.connection(), [key]):
+    if entry_posted(session.connection(), key):
         return None
     currency = settings.free_monthly_credits_currency
     posted = post_entry(

@@ -30,7 +30,7 @@ from payouts.accounts import wallet
 from payouts.allowance import allowance_key, allowance_month, grant_monthly_allowance
 from payouts.credit_schemas import MonthlyAllowance, WalletBalance, WalletMovement
 from payouts.errors import InsufficientCredits, StripeOff, StripeUnavailable
-from payouts.journal import recorded_entries
+from payouts.journal import entry_posted
 from payouts.models import (
     AccountKind,
     CreditPurchase,
@@ -188,7 +188,7 @@ def monthly_allowance(
     session: Session, *, account_id: uuid.UUID, settings: Settings, now: datetime
 ) -> MonthlyAllowance:
     """This month's allowance, and whether it was given yet (reading posts nothing)."""
-    granted = bool(recorded_entries(session.connection(), [allowance_key(account_id, now)]))
+    granted = entry_posted(session.connection(), allowance_key(account_id, now))
     return MonthlyAllowance(
         month=allowance_month(now),
         amount_minor=settings.free_monthly_credits_minor,

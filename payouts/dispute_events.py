@@ -24,7 +24,7 @@ from typing import Any
 from sqlmodel import Session
 
 from payouts.accounts import platform, wallet
-from payouts.journal import EntryDraft, Leg, credit, debit, post_entry, recorded_entries
+from payouts.journal import EntryDraft, Leg, credit, debit, entry_posted, post_entry
 from payouts.models import AccountKind, CreditPurchase, EntryEvent
 from payouts.purchase_events import purchase_of_payment
 
@@ -50,7 +50,7 @@ def dispute_closed(session: Session, dispute: dict[str, Any], now: datetime) -> 
     if purchase is None:
         return
     key = f"{EntryEvent.dispute_closed.value}:{dispute['id']}"
-    if recorded_entries(session.connection(), [key]):
+    if entry_posted(session.connection(), key):
         return
     _hold(session, purchase, dispute, now)
     currency = dispute["currency"].upper()

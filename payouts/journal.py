@@ -278,6 +278,15 @@ _LEGS_OF = (
 )
 
 
+_ENTRY_POSTED = select(_ENTRY.c.id).where(_ENTRY.c.idempotency_key == bindparam("key")).limit(1)
+
+
+def entry_posted(connection: Connection, key: str) -> bool:
+    """Whether an entry was posted under ``key``: one indexed read, no legs (every paid
+    clearance asks it of this month's allowance)."""
+    return connection.execute(_ENTRY_POSTED, {"key": key}).first() is not None
+
+
 def recorded_entries(connection: Connection, keys: Sequence[str]) -> dict[str, PostedEntry]:
     """The entries posted under ``keys``, with their legs, by key."""
     if not keys:
