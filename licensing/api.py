@@ -173,6 +173,7 @@ def _clear_request(
             request=request,
             touches=scanned.touches,
             content_found=scanned.content,
+            restrictions=scanned.restrictions,
             now=utcnow(),
             settings=settings,
             keys=keys,

@@ -9,7 +9,7 @@ wallet holds is refused (402, payouts/credits.py) and nothing of it is recorded.
 """
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,8 +28,9 @@ from payouts.credits import require_credits
 from policies.decisions import AssetOutcome, ClearanceOutcome, Decision
 from policies.document import ContentCategory, Use
 from policies.evaluator import evaluate
-from policies.facts import GenerationRequest
+from policies.facts import GenerationRequest, MatchedAsset
 from rights.matching.content_check import ContentFinding
+from rights.matching.restrictions import RestrictionCheck
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,21 @@ class Touch:
     evidence: Mapping[str, Any]
     """``kind`` (name, alias, handle, description, reference_image, face), ``score``, and
     where: ``span`` in the prompt, or ``input`` (and ``frame``) in the media."""
+
+
+@dataclass(frozen=True)
+class RestrictionReading:
+    """The prompt as the restriction check reads it: its embedding and content findings (the
+    text check's), for the restrictions of whatever policies the clearance reads."""
+
+    check: RestrictionCheck
+    embedding: Any
+    content: Sequence[ContentFinding]
+
+    def broken(self, restrictions: Collection[str]) -> dict[str, str]:
+        if not restrictions:
+            return {}
+        return self.check.broken(restrictions, embedding=self.embedding, content=self.content)
 
 
 @dataclass(frozen=True)
@@ -75,6 +91,7 @@ def clear(
     request: ClearanceRequest,
     touches: Sequence[Touch],
     content_found: Sequence[ContentFinding] = (),
+    restrictions: RestrictionReading | None = None,
     now: datetime,
     settings: Settings,
     keys: KeyRing,
@@ -82,7 +99,8 @@ def clear(
     """Decide, price, record and (when cleared) sign; ``session`` is a write transaction.
 
     ``content_found``: the content categories the content check found in the prompt; the
-    request shows those and the ones its requester declared."""
+    request shows those and the ones its requester declared. ``restrictions``: the prompt's
+    reading for the owners' restrictions; needed whenever a policy it falls under has some."""
     evidence = evidence_by_asset(touches)
     # Core statements on the transaction's connection: the clearance's rows are written once
     # and never read back, and the ORM's unit of work and instances cost more than the
@@ -102,6 +120,7 @@ def clear(
         content_categories=request.declared_content
         | {finding.category for finding in content_found},
         content_found={finding.category: finding.explanation() for finding in content_found},
+        restrictions_broken=_restrictions_broken(facts.assets, restrictions),
     )
     decision = evaluate(
         generation_request,
@@ -193,6 +212,25 @@ def clear(
         token=token,
         cleared_assets=tuple(_record_of(ClearedAsset, row) for row in recorded),
     )
+
+
+def _restrictions_broken(
+    assets: Sequence[MatchedAsset], reading: RestrictionReading | None
+) -> dict[str, str]:
+    """Which of the restrictions of the matched assets' policies the prompt breaks: compared
+    only where a policy has any, with restrictions embedded when their version was saved."""
+    written = {
+        restriction
+        for asset in assets
+        for grant in asset.grants
+        if grant.policy is not None
+        for restriction in grant.policy.document.restrictions
+    }
+    if not written:
+        return {}
+    if reading is None:  # a caller that skipped the text check cannot clear a restricted use
+        raise ValueError("the request touches restricted assets: pass its restrictions reading")
+    return reading.broken(written)
 
 
 def evidence_by_asset(touches: Sequence[Touch]) -> dict[uuid.UUID, list[dict[str, Any]]]:

@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from clearhouse.db import read_session, request_reads
-from licensing.clearance import Touch
+from licensing.clearance import RestrictionReading, Touch
 from licensing.media_inspection import MediaInspection, inspect_media
 from likeness.runtime import LikenessRuntime
 from likeness.scan import find_likenesses
@@ -32,10 +32,12 @@ from rights.references.catalogue import ReferenceCatalogue
 
 @dataclass(frozen=True)
 class ScannedRequest:
-    """What a request's prompt and media touch, and the content its prompt shows."""
+    """What a request's prompt and media touch, the content its prompt shows, and its
+    reading for the owners' restrictions."""
 
     touches: list[Touch]
     content: list[ContentFinding]
+    restrictions: RestrictionReading
 
 
 def scan_request(
@@ -60,7 +62,13 @@ def scan_request(
             touches += media_touches(
                 session, inspection=inspection, likeness=likeness, catalogue=catalogue
             )
-    return ScannedRequest(touches=touches, content=checked.content)
+    return ScannedRequest(
+        touches=touches,
+        content=checked.content,
+        restrictions=RestrictionReading(
+            check=matching.restrictions, embedding=checked.embedding, content=checked.content
+        ),
+    )
 
 
 def text_touches(prompt: str, matches: Sequence[TextMatch]) -> list[Touch]:

@@ -40,6 +40,10 @@ class GenerationRequest:
     content_found: Mapping[ContentCategory, str] = field(default_factory=dict)
     """How the content check found each category it found, for a person: "it says
     “beheaded”"; a category only declared has none."""
+    restrictions_broken: Mapping[str, str] = field(default_factory=dict)
+    """The owners' restrictions (as written in a policy's ``restrictions``) the restriction
+    check read this prompt as breaking, each with how: "it reads like “drinking alcohol”".
+    Only the restrictions of the policies of the assets it touches were read."""
 
 
 @dataclass(frozen=True, slots=True)
