@@ -120,7 +120,7 @@ def clear(
         content_categories=request.declared_content
         | {finding.category for finding in content_found},
         content_found={finding.category: finding.explanation() for finding in content_found},
-        restrictions_broken=_restrictions_broken(facts.assets, restrictions),
+        restrictions_broken=restrictions_broken(facts.assets, restrictions),
     )
     decision = evaluate(
         generation_request,
@@ -214,7 +214,7 @@ def clear(
     )
 
 
-def _restrictions_broken(
+def restrictions_broken(
     assets: Sequence[MatchedAsset], reading: RestrictionReading | None
 ) -> dict[str, str]:
     """Which of the restrictions of the matched assets' policies the prompt breaks: compared

@@ -1,13 +1,17 @@
 """Restrictions in the owner's own words: what each forbids, how the document validates them,
 and how the evaluator denies with them."""
 
+import uuid
+
 import pytest
 from policy_facts import OPEN, asset, decide, request
 from pydantic import ValidationError
 
-from policies.decisions import AssetOutcome, ClearanceOutcome, ReasonCode
+from licensing.clearance import restrictions_broken
+from policies.decisions import NOT_CONSENTED, AssetOutcome, ClearanceOutcome, ReasonCode
 from policies.document import PolicyDocument
 from policies.restrictions import MAX_RESTRICTIONS, forbidden_activities
+from rights.models import AssetKind
 
 
 @pytest.mark.parametrize(
@@ -72,3 +76,22 @@ def test_a_restriction_of_another_policy_does_not_deny():
     decision = decide(request(broken={"no smoking": "it reads like it"}), unrestricted, restricted)
     outcomes = {judged.asset_id: judged.outcome for judged in decision.assets}
     assert outcomes == {unrestricted.id: AssetOutcome.allow, restricted.id: AssetOutcome.deny}
+
+
+def test_a_requester_never_reads_the_restrictions_of_a_face_not_consented_to_them():
+    # Privacy: the owner's words would tell a stranger whose face this is.
+    face = asset(
+        document={**RESTRICTED, "audience": "listed", "listed_accounts": [str(uuid.uuid4())]},
+        kind=AssetKind.likeness,
+    )
+    decision = decide(request(broken={"never drinking alcohol": "it reads like it"}), face)
+    (judged,) = decision.assets
+    assert any(reason.code == ReasonCode.restriction_broken for reason in judged.reasons)
+    assert judged.requester_reasons == (NOT_CONSENTED,)
+
+
+def test_a_clearance_of_a_restricted_asset_without_the_prompts_reading_is_refused():
+    # Fail closed: a caller that skipped the text check cannot have its restrictions ignored.
+    with pytest.raises(ValueError, match="restrictions reading"):
+        restrictions_broken((asset(document=RESTRICTED),), None)
+    assert restrictions_broken((asset(),), None) == {}

@@ -115,7 +115,9 @@ def set_a_policy(page: Page, asset_url: str) -> None:
     page.get_by_label("Per use").fill("0.55")
     page.get_by_label("Limits in your own words").fill("never drinking alcohol")
     page.get_by_label("Prompt", exact=True).fill("Captain Comet drinking a beer at a bar")
-    page.get_by_role("button", name="Preview the decision").click()
+    # The first prompt this server reads loads the sentence model (building its graph where
+    # the data dir has none yet, a minute on a busy machine).
+    page.get_by_role("button", name="Preview the decision").click(timeout=300_000)
     expect(page.get_by_role("status")).to_contain_text(
         "does not allow \u201cnever drinking alcohol\u201d"
     )
