@@ -3,19 +3,18 @@ clearance whose prompt breaks one is denied quoting the owner's words, one that 
 cleared, and a restriction that says nothing is a clear error."""
 
 import pytest
+from clearing import clear
 from factories import granted_asset
 
 NO_ALCOHOL = {
     "audience": "anyone",
-    "allowed_uses": ["personal"],
+    "allowed_uses": ["commercial"],
     "restrictions": ["never drinking alcohol", "don't make me swear"],
 }
-PARAMETERS = {"duration_ms": 4000, "width": 854, "height": 480, "steps": 20}
 
 
 def _clear(client, requester, prompt: str) -> dict:
-    body = {"prompt": prompt, "declared_use": "personal", "parameters": PARAMETERS}
-    answer = client.post("/v1/clearances", headers=requester.headers, json=body)
+    answer = clear(client, requester, prompt)
     assert answer.status_code == 201, answer.text
     return answer.json()
 
