@@ -16,7 +16,11 @@ share). ``catalogue_load_s``: a process's first load of the catalogue
 from the database (stored embeddings, no model run). ``content_categories``: the content
 check on its labelled set (tests/content_quality.py), the share found per category and group
 or flagged on both halves, and its own time per prompt once the prompt is read (the embedding
-is the IP check's).
+is the IP check's). ``restrictions``: the restriction check on its evaluation set
+(tests/restriction_quality.py), the share of breaking and of respecting prompts denied on the
+held-out and the tuning halves, against the issue's targets (``breaking_denied_at_least``,
+``respecting_denied_at_most``), and its own time per prompt once the prompt is read, for one
+restriction.
 
 ``clearances``: ``POST /v1/clearances`` end to end, text-only, against a live ``clearhouse
 serve`` whose catalogue is the same ``--assets``, with policies and grants, on each of
@@ -47,6 +51,7 @@ sys.path.insert(1, str(ROOT / "tests"))
 import content_quality
 import ip_quality
 import numpy as np
+import restriction_quality
 from sqlalchemy import Engine, insert, update
 from sqlmodel import Session
 
@@ -60,6 +65,7 @@ from rights.matching.content_check import ContentCheck
 from rights.matching.encoder import SentenceEncoder
 from rights.matching.models import AssetTextEmbedding, TextCatalogueGeneration
 from rights.matching.reading import read_prompt
+from rights.matching.restrictions import RestrictionCheck
 from rights.matching.runtime import MatchingRuntime
 from rights.matching.store import text_key
 from rights.matching.types import semantic_texts
@@ -183,6 +189,27 @@ def content_categories(encoder: SentenceEncoder) -> dict:
     } | {"check_per_prompt": percentiles(samples)}
 
 
+def restrictions(encoder: SentenceEncoder) -> dict:
+    """The restriction check's rates on both halves of its set, and its time per read prompt
+    (its restrictions embedded before, as when their policy version was saved)."""
+    check = RestrictionCheck(encoder=encoder, content=ContentCheck(encoder=encoder))
+    check.prepare(restriction_quality.restrictions())
+    report = restriction_quality.measure(check)
+    cases = restriction_quality.cases()
+    readings = [(case, read_prompt(case.prompt, encoder=encoder)) for case in cases]
+    samples = []
+    for case, reading in readings * 3:
+        content = check.content.find_in_reading(reading)
+        start = time.perf_counter_ns()
+        check.broken([case.restriction], embedding=reading.embedding, content=content)
+        samples.append(time.perf_counter_ns() - start)
+    return report | {
+        "breaking_denied_at_least": restriction_quality.BREAKING_DENIED_AT_LEAST,
+        "respecting_denied_at_most": restriction_quality.RESPECTING_DENIED_AT_MOST,
+        "check_per_prompt": percentiles(samples),
+    }
+
+
 def clearance_throughput(args: argparse.Namespace, bodies: list[dict], vectors: dict) -> dict:
     """``POST /v1/clearances`` under load against a live server whose catalogue is ``bodies``
     (bench/clearance_api.py). The requests' prompts: the quality set's (touching one of its
@@ -225,6 +252,7 @@ def main() -> None:
     report: dict = {"assets": args.assets, "model": encoder.model_key}
     report["rates_quality_set_alone"] = rates_alone(encoder)
     report["content_categories"] = content_categories(encoder)
+    report["restrictions"] = restrictions(encoder)
 
     bodies = registered_bodies(args.assets)
     texts = [text for body in bodies for text in texts_of(body)]

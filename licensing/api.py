@@ -208,6 +208,7 @@ def _clear_request(
             touches=scanned.touches,
             content_found=scanned.content,
             protected_found=scanned.protected,
+            restrictions=scanned.restrictions,
             now=utcnow(),
             settings=settings,
             keys=clearing.keys,

@@ -9,7 +9,7 @@ wallet holds is refused (402, payouts/credits.py) and nothing of it is recorded.
 """
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,8 +30,9 @@ from payouts.credits import require_credits
 from policies.decisions import AssetOutcome, ClearanceOutcome, Decision
 from policies.document import ContentCategory, Use
 from policies.evaluator import evaluate
-from policies.facts import GenerationRequest
+from policies.facts import GenerationRequest, MatchedAsset
 from rights.matching.content_check import ContentFinding
+from rights.matching.restrictions import RestrictionCheck
 from rights.matching.types import ProtectedMatch
 
 
@@ -43,6 +44,21 @@ class Touch:
     evidence: Mapping[str, Any]
     """``kind`` (name, alias, handle, description, reference_image, face), ``score``, and
     where: ``span`` in the prompt, or ``input`` (and ``frame``) in the media."""
+
+
+@dataclass(frozen=True)
+class RestrictionReading:
+    """The prompt as the restriction check reads it: its embedding and content findings (the
+    text check's), for the restrictions of whatever policies the clearance reads."""
+
+    check: RestrictionCheck
+    embedding: Any
+    content: Sequence[ContentFinding]
+
+    def broken(self, restrictions: Collection[str]) -> dict[str, str]:
+        if not restrictions:
+            return {}
+        return self.check.broken(restrictions, embedding=self.embedding, content=self.content)
 
 
 @dataclass(frozen=True)
@@ -79,6 +95,7 @@ def clear(
     touches: Sequence[Touch],
     content_found: Sequence[ContentFinding] = (),
     protected_found: Sequence[ProtectedMatch] = (),
+    restrictions: RestrictionReading | None = None,
     now: datetime,
     settings: Settings,
     keys: KeyRing,
@@ -87,7 +104,9 @@ def clear(
 
     ``content_found``: the content categories the content check found in the prompt; the
     request shows those and the ones its requester declared. ``protected_found``: the
-    protected entries (no owner) the prompt names or describes, each of which denies it."""
+    protected entries (no owner) the prompt names or describes, each of which denies it.
+    ``restrictions``: the prompt's reading for the owners' restrictions; needed whenever a
+    policy it falls under has some."""
     evidence = evidence_by_asset(touches)
     # Core statements on the transaction's connection: the clearance's rows are written once
     # and never read back, and the ORM's unit of work and instances cost more than the
@@ -108,6 +127,7 @@ def clear(
         | {finding.category for finding in content_found},
         content_found={finding.category: finding.explanation() for finding in content_found},
         protected_found=tuple((found.kind, found.name) for found in protected_found),
+        restrictions_broken=restrictions_broken(facts.assets, restrictions),
     )
     decision = evaluate(
         generation_request,
@@ -211,6 +231,25 @@ def clear(
         token=token,
         cleared_assets=tuple(_record_of(ClearedAsset, row) for row in recorded),
     )
+
+
+def restrictions_broken(
+    assets: Sequence[MatchedAsset], reading: RestrictionReading | None
+) -> dict[str, str]:
+    """Which of the restrictions of the matched assets' policies the prompt breaks: compared
+    only where a policy has any, with restrictions embedded when their version was saved."""
+    written = {
+        restriction
+        for asset in assets
+        for grant in asset.grants
+        if grant.policy is not None
+        for restriction in grant.policy.document.restrictions
+    }
+    if not written:
+        return {}
+    if reading is None:  # a caller that skipped the text check cannot clear a restricted use
+        raise ValueError("the request touches restricted assets: pass its restrictions reading")
+    return reading.broken(written)
 
 
 def evidence_by_asset(touches: Sequence[Touch]) -> dict[uuid.UUID, list[dict[str, Any]]]:

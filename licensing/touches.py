@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from sqlmodel import Session
 
-from licensing.clearance import Touch
+from licensing.clearance import RestrictionReading, Touch
 from licensing.media_inspection import MediaInspection, inspect_media
 from likeness.runtime import LikenessRuntime
 from likeness.scan import find_likenesses
@@ -30,11 +30,13 @@ from rights.references.catalogue import ReferenceCatalogue
 
 @dataclass(frozen=True)
 class ScannedRequest:
-    """What a request's prompt and media touch, and the content its prompt shows."""
+    """What a request's prompt and media touch, the content its prompt shows, and its
+    reading for the owners' restrictions."""
 
     touches: list[Touch]
     content: list[ContentFinding]
     protected: list[ProtectedMatch]
+    restrictions: RestrictionReading
 
 
 def scan_request(
@@ -61,7 +63,14 @@ def scan_request(
         touches += media_touches(
             session, inspection=inspection, likeness=likeness, catalogue=catalogue
         )
-    return ScannedRequest(touches=touches, content=checked.content, protected=checked.protected)
+    return ScannedRequest(
+        touches=touches,
+        content=checked.content,
+        protected=checked.protected,
+        restrictions=RestrictionReading(
+            check=matching.restrictions, embedding=checked.embedding, content=checked.content
+        ),
+    )
 
 
 def text_touches(prompt: str, matches: Sequence[TextMatch]) -> list[Touch]:

@@ -13,6 +13,7 @@ from policies.document import PolicyDocument
 from policies.errors import MinorsLikenessProtected
 from policies.schemas import PolicyVersionPublic
 from rights.dependencies import ManagedAsset, OwnedAsset, OwnedAssetIncludingDeleted
+from rights.matching.runtime import MatchingDep
 
 router = APIRouter(prefix="/v1/assets/{asset_id}", tags=["policies"])
 
@@ -21,12 +22,18 @@ router = APIRouter(prefix="/v1/assets/{asset_id}", tags=["policies"])
 @raises(InvalidRequest, MinorsLikenessProtected)
 @needs_scope(Scope.assets_write)
 def set_policy(
-    asset: ManagedAsset, body: PolicyDocument, owner: HolderAccount, session: SessionDep
+    asset: ManagedAsset,
+    body: PolicyDocument,
+    owner: HolderAccount,
+    session: SessionDep,
+    matching: MatchingDep,
 ):
     """Make `body` the asset's policy, as a new version. Existing grants keep their version.
 
     Open to whoever manages the asset: its owner, its organisation's owners and managers, the
-    person's agent, a verified estate. Storing a version consents to nothing."""
+    person's agent, a verified estate. Storing a version consents to nothing. Its
+    `restrictions` are embedded now, for the clearances that read them."""
+    matching.restrictions.prepare(body.restrictions)
     return PolicyVersionPublic.of(
         service.set_policy(session, asset=asset, actor=owner, document=body)
     )

@@ -42,6 +42,7 @@ class ReasonCode(StrEnum):
     not_listed = "not_listed"
     use_not_allowed = "use_not_allowed"
     content_excluded = "content_excluded"
+    restriction_broken = "restriction_broken"
     daily_limit_reached = "daily_limit_reached"
     total_limit_reached = "total_limit_reached"
     minors_not_admitted = "minors_not_admitted"

@@ -13,6 +13,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from pydantic_extra_types.currency_code import ISO4217
 
 from clearhouse.schemas import IsoDateTime
+from policies.restrictions import (
+    MAX_RESTRICTION_LENGTH,
+    MAX_RESTRICTIONS,
+    forbidden_activity,
+)
 
 MAX_MINOR_UNITS = 10**12  # a price above ten billion in any currency is a typo
 
@@ -113,6 +118,16 @@ class PolicyDocument(BaseModel):
     excluded_content: list[ContentCategory] = Field(
         default_factory=list, description="Content the asset may never appear in."
     )
+    restrictions: list[str] = Field(
+        default_factory=list,
+        max_length=MAX_RESTRICTIONS,
+        description=(
+            'Limits in the owner\'s own words ("never drinking alcohol", "don\'t make me '
+            'swear"): a request whose prompt reads as breaking one is denied, quoting it. '
+            f"At most {MAX_RESTRICTIONS}, each up to {MAX_RESTRICTION_LENGTH} characters; "
+            "they are shown to requesters as written."
+        ),
+    )
     minors_may_use: bool = Field(
         default=False, strict=True, description="Whether requesters under 18 may."
     )
@@ -130,6 +145,24 @@ class PolicyDocument(BaseModel):
         if len(set(values)) != len(values):
             raise ValueError("list each entry once")
         return sorted(values, key=str)
+
+    @field_validator("restrictions")
+    @classmethod
+    def _restrictions_say_what_is_forbidden(cls, values: list[str]) -> list[str]:
+        written = [" ".join(value.split()) for value in values]
+        for restriction in written:
+            if len(restriction) > MAX_RESTRICTION_LENGTH:
+                raise ValueError(
+                    f"write each restriction in at most {MAX_RESTRICTION_LENGTH} characters"
+                )
+            if not restriction.isprintable() or not forbidden_activity(restriction):
+                raise ValueError(
+                    f"\u201c{restriction[:40]}\u201d does not say what is forbidden: write it "
+                    "as \u201cnever drinking alcohol\u201d or \u201cno political content\u201d"
+                )
+        if len({restriction.casefold() for restriction in written}) != len(written):
+            raise ValueError("list each restriction once")
+        return written
 
     @model_validator(mode="after")
     def _consistent(self) -> "PolicyDocument":

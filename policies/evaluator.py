@@ -257,6 +257,16 @@ class _Judge:
                     f"@{handle} may never appear in {category.label}, and {shown}.",
                 )
             )
+        for restriction in document.restrictions:
+            how = request.restrictions_broken.get(restriction)
+            if how is not None:
+                denials.append(
+                    Reason(
+                        ReasonCode.restriction_broken,
+                        f"@{handle}'s owner does not allow \u201c{restriction}\u201d, and this "
+                        f"prompt breaks it: {how}.",
+                    )
+                )
         if not self._is_owner(asset):
             denials.extend(self._minors_denials(asset, document))
         usage = asset.usage

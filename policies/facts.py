@@ -43,6 +43,10 @@ class GenerationRequest:
     protected_found: tuple[tuple[str, str], ...] = ()
     """(kind, name) of each protected entry (rights/protected/) the prompt touches: nobody
     holds its rights here, so nothing can license it."""
+    restrictions_broken: Mapping[str, str] = field(default_factory=dict)
+    """The owners' restrictions (as written in a policy's ``restrictions``) the restriction
+    check read this prompt as breaking, each with how: "it reads like “drinking alcohol”".
+    Only the restrictions of the policies of the assets it touches were read."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,7 @@
 import uuid
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from audit.service import record_event
 from clearhouse.accounts.models import Account
@@ -13,7 +13,7 @@ from clearhouse.pagination import PageParams, paginate
 from policies.document import Audience, PolicyDocument
 from policies.models import PolicyVersion
 from policies.protections import check_minors_likeness, with_likeness_protections
-from rights.models import Asset
+from rights.models import Asset, ConsentGrant, GrantStatus
 
 
 def current_policy(session: Session, asset_id: uuid.UUID) -> PolicyVersion | None:
@@ -85,6 +85,18 @@ def set_policy(
         details={"version": version.version, "policy": version.document},
     )
     return version
+
+
+def restrictions_in_force(session: Session) -> set[str]:
+    """Every restriction of a policy version some active grant consents to: what clearances
+    read, and what the app's warm-up embeds."""
+    consented = select(ConsentGrant.policy_version_id).where(
+        ConsentGrant.status == GrantStatus.active
+    )
+    documents = session.exec(
+        select(PolicyVersion.document).where(col(PolicyVersion.id).in_(consented))
+    ).all()
+    return {text for document in documents for text in document.get("restrictions", ())}
 
 
 def _check_accounts_exist(session: Session, account_ids: list[uuid.UUID]) -> None:

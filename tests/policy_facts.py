@@ -41,15 +41,18 @@ def request(
     use: Use = Use.personal,
     categories: tuple[ContentCategory, ...] = (),
     found: dict[ContentCategory, str] | None = None,
+    broken: dict[str, str] | None = None,
     digest: str = DIGEST,
 ) -> GenerationRequest:
-    """``categories`` shown, of which ``found`` were found in the prompt (and how)."""
+    """``categories`` shown, of which ``found`` were found in the prompt (and how); the
+    owners' restrictions it ``broken`` (and how)."""
     return GenerationRequest(
         requester=who or requester(),
         digest=digest,
         declared_use=use,
         content_categories=frozenset(categories) | set(found or {}),
         content_found=found or {},
+        restrictions_broken=broken or {},
     )
 
 

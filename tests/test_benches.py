@@ -129,6 +129,14 @@ def test_clearance_bench_reports_the_text_checks_rates_and_times():
         assert set(content[split]) == {*(c.value for c in ContentCategory), "none"}
         assert content[split]["none"]["ordinary"]["prompts"] > 150
     assert 0 < content["check_per_prompt"]["p50_ms"] <= content["check_per_prompt"]["p99_ms"]
+    limits = report["restrictions"]
+    for split in ("held_out", "development"):
+        assert limits[split]["breaking"]["prompts"] > 100
+        assert limits[split]["respecting"]["prompts"] > 100
+        assert 0 <= limits[split]["breaking"]["denied"] <= 1
+    assert limits["breaking_denied_at_least"] == 0.9
+    assert limits["respecting_denied_at_most"] == 0.03
+    assert 0 < limits["check_per_prompt"]["p50_ms"] <= limits["check_per_prompt"]["p99_ms"]
     timing = report["text_match"]
     assert timing["n"] == 100 and 0 < timing["p50_ms"] <= timing["p99_ms"]
     assert timing["matches_per_s"] > 0

@@ -46,9 +46,11 @@ from policies.facts import (
     PolicySnapshot,
     Requester,
 )
+from policies.restrictions import MAX_RESTRICTION_LENGTH, MAX_RESTRICTIONS
 from rights import repository, service
 from rights.authority import Action, may
 from rights.errors import NotAllowed
+from rights.matching.reading import read_prompt
 from rights.matching.runtime import MatchingDep, MatchingRuntime
 from rights.models import Asset, GrantStatus
 
@@ -87,6 +89,7 @@ class PolicyForm:
     listed_accounts: str = ""
     allowed_uses: list[str] = field(default_factory=list)
     excluded_content: list[str] = field(default_factory=list)
+    restrictions: str = ""  # one per line
     minors_may_use: bool = False
     approval_required: bool = False
     currency: str = "USD"
@@ -121,6 +124,7 @@ def form_of(document: PolicyDocument) -> PolicyForm:
         listed_accounts="\n".join(str(account) for account in document.listed_accounts),
         allowed_uses=[use.value for use in document.allowed_uses],
         excluded_content=[category.value for category in document.excluded_content],
+        restrictions="\n".join(document.restrictions),
         minors_may_use=document.minors_may_use,
         approval_required=document.approval_required,
         currency=document.price.currency,
@@ -137,6 +141,9 @@ def _policy_form(
     listed_accounts: Annotated[str, Form(max_length=40_000)] = "",
     allowed_uses: Choices = (),
     excluded_content: Choices = (),
+    restrictions: Annotated[
+        str, Form(max_length=(MAX_RESTRICTION_LENGTH + 2) * MAX_RESTRICTIONS)
+    ] = "",
     minors_may_use: Short = "",
     approval_required: Short = "",
     currency: Short = "USD",
@@ -152,6 +159,7 @@ def _policy_form(
         listed_accounts=listed_accounts,
         allowed_uses=list(allowed_uses),
         excluded_content=list(excluded_content),
+        restrictions=restrictions.strip(),
         minors_may_use=bool(minors_may_use),
         approval_required=bool(approval_required),
         currency=currency.strip().upper(),
@@ -235,6 +243,7 @@ def parse_document(form: PolicyForm) -> tuple[PolicyDocument | None, dict[str, s
         "listed_accounts": listed if form.audience == Audience.listed else [],
         "allowed_uses": form.allowed_uses,
         "excluded_content": form.excluded_content,
+        "restrictions": [line for line in form.restrictions.splitlines() if line.strip()],
         "minors_may_use": form.minors_may_use,
         "approval_required": form.approval_required,
         "price": {
@@ -304,7 +313,13 @@ def preview(
     listed = document.listed_accounts
     requester_id = listed[0] if sample.listed and listed else new_id()
     years = 15 if sample.minor else 30
-    findings = matching.content.find(sample.prompt) if sample.prompt else []
+    findings, broken = [], {}
+    if sample.prompt:
+        reading = read_prompt(sample.prompt, encoder=matching.encoder)
+        findings = matching.content.find_in_reading(reading)
+        broken = matching.restrictions.broken(
+            document.restrictions, embedding=reading.embedding, content=findings
+        )
     request = GenerationRequest(
         requester=Requester(
             account_id=requester_id,
@@ -316,6 +331,7 @@ def preview(
         content_categories=frozenset(ContentCategory(value) for value in sample.content)
         | {finding.category for finding in findings},
         content_found={finding.category: finding.explanation() for finding in findings},
+        restrictions_broken=broken,
     )
     decision = evaluate(
         request,
@@ -449,6 +465,7 @@ def save_policy(
     session: SessionDep,
     settings: SettingsDep,
     keys: KeysDep,
+    matching: MatchingDep,
     form: TypedPolicy,
 ):
     asset = repository.get_owned_asset(
@@ -460,6 +477,7 @@ def save_policy(
     try:
         if document.admits_anyone():
             require_verified(account)  # the API's consent routes ask the same
+        matching.restrictions.prepare(document.restrictions)  # for the clearances to come
         version = policies.set_policy(session, asset=asset, actor=account, document=document)
         if form.withdraw_earlier or not document.admits_anyone():
             if not may(

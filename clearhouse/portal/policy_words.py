@@ -67,6 +67,9 @@ def describe(document: PolicyDocument, *, kind: AssetKind) -> list[str]:
         sentences.append(f"It never appears in {labels}.")
     else:
         sentences.append("You have excluded no kind of content.")
+    if document.restrictions:
+        quoted = _listing([f"\u201c{restriction}\u201d" for restriction in document.restrictions])
+        sentences.append(f"In your own words: {quoted}.")
     price = document.price
     if price.per_use_minor == 0 and price.per_second_minor == 0:
         sentences.append("Each use is free.")

@@ -185,6 +185,20 @@ class ContentCheck:
         descriptions = self._build()[1]
         return descriptions.texts, descriptions.vectors
 
+    def everyday_rows(self) -> slice:
+        """Where the everyday scenes are among `compared_texts`."""
+        return self._build()[1].everyday
+
+    def reads_like(self, embedding: npt.NDArray[np.float32]) -> dict[ContentCategory, float]:
+        """How much a text reads like each category: the mean similarity of its closest
+        descriptions (what `find_in_reading` compares)."""
+        descriptions = self._build()[1]
+        similarities = descriptions.vectors @ embedding
+        return {
+            category: _mean_of_closest(similarities[rows], self.thresholds.neighbours)
+            for category, rows in descriptions.rows.items()
+        }
+
     def _build(self) -> tuple[_Vocabulary, _Descriptions]:
         built = self._built
         if built is None:

@@ -1,5 +1,5 @@
 """What a running app holds for the checks of a prompt's text: the sentence model, the catalogue,
-the IP matcher and the content check.
+the IP matcher, the content check and the owners' restrictions.
 
 Built in the app's lifespan at no cost: the model loads on first use, and the catalogue on the
 first `refresh`, which then keeps it current (`store.py`): call it with the request's session
@@ -23,6 +23,7 @@ from rights.matching.content_check import ContentCheck, ContentFinding
 from rights.matching.encoder import SentenceEncoder
 from rights.matching.matcher import TextMatcher
 from rights.matching.reading import read_prompt
+from rights.matching.restrictions import RestrictionCheck
 from rights.matching.types import ProtectedMatch, TextMatch
 
 
@@ -34,6 +35,8 @@ class TextCheck:
     matches: list[TextMatch]
     content: list[ContentFinding]
     protected: list[ProtectedMatch]
+    embedding: np.ndarray
+    """The prompt's, for the restriction check once the policies it falls under are read."""
 
 
 class MatchingRuntime:
@@ -42,6 +45,7 @@ class MatchingRuntime:
         self.catalogue = TextCatalogue(dimension=self.encoder.dimension)
         self.matcher = TextMatcher(catalogue=self.catalogue, encoder=self.encoder)
         self.content = ContentCheck(encoder=self.encoder)
+        self.restrictions = RestrictionCheck(encoder=self.encoder, content=self.content)
         self.generation = -1  # the catalogue count this process holds (-1: nothing loaded)
         self._sync_lock = threading.Lock()
 
@@ -66,7 +70,10 @@ class MatchingRuntime:
                     ProtectedMatch(match.asset_id, entry.protected_kind, entry.name, match)
                 )
         return TextCheck(
-            matches=matches, content=self.content.find_in_reading(reading), protected=protected
+            matches=matches,
+            content=self.content.find_in_reading(reading),
+            protected=protected,
+            embedding=reading.embedding,
         )
 
     def refresh(self, session: Session) -> None:

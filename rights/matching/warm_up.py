@@ -17,6 +17,7 @@ from collections.abc import Callable
 from sqlalchemy import Engine
 
 from clearhouse.db import read_session
+from policies.service import restrictions_in_force
 from rights.matching.runtime import MatchingRuntime
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,8 @@ class WarmUp:
             self._matching.content.load()
             with read_session(self._engine) as session:
                 self._matching.refresh(session)
+                restrictions = restrictions_in_force(session)
+            self._matching.restrictions.prepare(restrictions)
             self._then()
         except Exception as exc:  # the requests load what failed here, or answer its error
             log.exception("warming up the text checks failed")

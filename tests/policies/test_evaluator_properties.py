@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from policy_facts import ADULT_BORN, MINOR_BORN, MINOR_DAILY_LIMIT, NOW, decide
 
-from policies.decisions import AssetOutcome, ClearanceOutcome
+from policies.decisions import AssetOutcome, ClearanceOutcome, ReasonCode
 from policies.document import Audience, ContentCategory, PolicyDocument, Price, Use
 from policies.facts import (
     AssetUsage,
@@ -26,6 +26,7 @@ from rights.models import AssetKind, GrantStatus
 # A few accounts, so that requesters, owners and listed accounts meet often.
 ACCOUNTS = [uuid.UUID(int=n) for n in range(1, 5)]
 DIGESTS = ["a" * 64, "b" * 64]
+RESTRICTIONS = ["never drinking alcohol", "don't make me swear", "no political content"]
 # Each draw is weighted towards what allows, so that allows are common enough to test.
 BIRTHS = st.sampled_from([ADULT_BORN] * 4 + [MINOR_BORN, None])
 
@@ -56,6 +57,7 @@ def documents(draw) -> PolicyDocument:
         listed_accounts=listed,
         allowed_uses=uses,
         excluded_content=draw(_mostly([], st.lists(st.sampled_from(ContentCategory), unique=True))),
+        restrictions=draw(_mostly([], st.lists(st.sampled_from(RESTRICTIONS), unique=True))),
         minors_may_use=draw(st.booleans()),
         approval_required=draw(st.booleans()),
         price=Price(per_use_minor=draw(st.integers(0, 500))),
@@ -113,6 +115,10 @@ def cases(draw) -> tuple[GenerationRequest, tuple[MatchedAsset, ...], tuple[Owne
         digest=draw(st.sampled_from(DIGESTS)),
         declared_use=draw(st.sampled_from(Use)),
         content_categories=frozenset(draw(_mostly([], st.lists(st.sampled_from(ContentCategory))))),
+        restrictions_broken={
+            restriction: "it reads like it"
+            for restriction in draw(_mostly([], st.lists(st.sampled_from(RESTRICTIONS))))
+        },
     )
     assets = tuple(draw(st.lists(matched_assets(), max_size=4)))
     asset_ids = [asset.id for asset in assets] or [uuid.uuid4()]
@@ -164,6 +170,7 @@ def test_default_deny_an_asset_allows_only_through_an_active_grant_that_admits_t
         assert request.declared_use in document.allowed_uses
         assert not document.is_expired(NOW)
         assert not request.content_categories & set(document.excluded_content)
+        assert not set(request.restrictions_broken) & set(document.restrictions)
         assert document.daily_use_limit is None or asset.usage.today < document.daily_use_limit
         assert document.total_use_limit is None or asset.usage.total < document.total_use_limit
         if document.approval_required and asset.owner_id != requester_id:
@@ -289,3 +296,20 @@ def test_the_decision_does_not_depend_on_the_order_grants_were_read_in(case, ran
     assert decide(request, *assets, approvals=approvals) == decide(
         request, *shuffled, approvals=approvals
     )
+
+
+@settings(max_examples=200)
+@given(cases())
+def test_a_broken_restriction_denies_quoting_the_owners_own_words(case):
+    request, assets, approvals = case
+    decision = decide(request, *assets, approvals=approvals)
+    for asset, judged in zip(assets, decision.assets, strict=True):
+        if judged.grant_id is None or judged.outcome != AssetOutcome.deny:
+            continue
+        grant = _relied(asset, judged)
+        if grant.is_revoked() or not _consistent(asset, grant):
+            continue  # denied for that alone, before any rule of its policy is read
+        broken = set(request.restrictions_broken) & set(grant.policy.document.restrictions)
+        quoted = {r.text for r in judged.reasons if r.code == ReasonCode.restriction_broken}
+        assert len(quoted) == len(broken)
+        assert all(any(f"\u201c{words}\u201d" in text for text in quoted) for words in broken)

@@ -206,3 +206,48 @@ def test_a_policy_for_named_accounts_admits_them_only(client: TestClient, holder
     assert _policy_in_force(client, holder, asset["id"])["policy"]["listed_accounts"] == [
         str(friend.id)
     ]
+
+
+def test_limits_in_the_owners_own_words_are_saved_one_a_line_and_shown_back(
+    client: TestClient, holder
+) -> None:
+    asset = create_asset(client, holder)
+    portal_sign_in(client, holder)
+    limits = "never drinking alcohol\r\n\r\n  don't make me swear  \r\n"
+    answer = post_form(client, f"/assets/{asset['id']}/policy", {**POLICY, "restrictions": limits})
+    assert answer.status_code == 303, answer.text
+    policy = _policy_in_force(client, holder, asset["id"])["policy"]
+    assert policy["restrictions"] == ["never drinking alcohol", "don't make me swear"]
+    editor = client.get(f"/assets/{asset['id']}/policy").text
+    assert "Limits in your own words" in editor
+    assert "never drinking alcohol\ndon&#39;t make me swear</textarea>" in editor
+    assert "In your own words: \u201cnever drinking alcohol\u201d and" in editor
+
+
+def test_the_preview_quotes_the_limit_a_sample_prompt_breaks(client: TestClient, holder) -> None:
+    asset = create_asset(client, holder)
+    portal_sign_in(client, holder)
+    limits = {"restrictions": "never drinking alcohol"}
+    refused = _preview(
+        client, asset["id"], sample_prompt="Captain Comet drinking a beer at a bar", **limits
+    )
+    assert "Refused" in refused
+    assert "does not allow \u201cnever drinking alcohol\u201d, and this prompt breaks it" in refused
+    allowed = _preview(
+        client, asset["id"], sample_prompt="Captain Comet drinking water after a run", **limits
+    )
+    assert "Refused" not in allowed and "does not allow" not in allowed
+
+
+def test_a_limit_that_says_nothing_comes_back_with_its_problem_and_nothing_is_saved(
+    client: TestClient, holder
+) -> None:
+    asset = create_asset(client, holder)
+    portal_sign_in(client, holder)
+    answer = post_form(
+        client, f"/assets/{asset['id']}/policy", {**POLICY, "restrictions": "never!"}
+    )
+    assert answer.status_code == 400
+    assert "does not say what is forbidden" in answer.text
+    assert "never!</textarea>" in answer.text  # the form comes back as typed
+    assert _policy_in_force(client, holder, asset["id"])["version"] == 0

@@ -107,12 +107,21 @@ def register_a_character(page: Page, portal: str) -> str:
 
 
 def set_a_policy(page: Page, asset_url: str) -> None:
-    """Anyone may use it commercially, at USD 0.55 a use; previewed first, then saved."""
+    """Anyone may use it commercially, at USD 0.55 a use, never drinking alcohol; previewed
+    first (a prompt that breaks the restriction is refused in the holder's words), then
+    saved."""
     page.goto(f"{asset_url}/policy")
     page.get_by_label("Anyone with an account").check()
     page.locator("input[name=allowed_uses][value=commercial]").check()
     page.get_by_label("Per use").fill("0.55")
-    page.get_by_role("button", name="Preview the decision").click()
+    page.get_by_label("Limits in your own words").fill("never drinking alcohol")
+    page.get_by_label("Prompt", exact=True).fill("Captain Comet drinking a beer at a bar")
+    # The first prompt this server reads loads the sentence model (building its graph where
+    # the data dir has none yet, a minute on a busy machine).
+    page.get_by_role("button", name="Preview the decision").click(timeout=300_000)
+    expect(page.get_by_role("status")).to_contain_text(
+        "does not allow \u201cnever drinking alcohol\u201d"
+    )
     audit(page, "policy-preview")
     page.get_by_role("button", name="Save the policy").click()
     expect(page.get_by_role("status")).to_be_visible()
