@@ -100,6 +100,7 @@ def request_generation(
             request=request,
             touches=scanned.touches + cameo_touches,
             content_found=scanned.content,
+            protected_found=scanned.protected,
             restrictions=scanned.restrictions,
             now=now,
             settings=settings,

@@ -8,9 +8,12 @@ import json
 import pytest
 from clearing import clear, licensed
 from factories import promote, sign_up
+from generating import ask
+from sqlmodel import select
 from typer.testing import CliRunner
 
 from clearhouse.cli import app as cli
+from generator.models import GenerationJob
 
 SONIC = {
     "kind": "character",
@@ -152,3 +155,14 @@ def test_a_holder_claims_a_protected_entry_and_moderators_uphold_it(client, mode
     cleared = _cleared(client, "Sonic the Hedgehog racing through a loop")
     assert cleared["outcome"] == "cleared"
     assert [a["asset_id"] for a in cleared["assets"]] == [asset["id"]]
+
+
+def test_a_protected_entry_denies_a_request_to_our_own_generator_too(client, moderator, engine):
+    _protect(client, moderator, SONIC)
+    asked = ask(client, sign_up(client, role="creator"), "S0nic the Hedgehog racing a loop")
+
+    assert asked["generation"] is None
+    assert asked["clearance"]["outcome"] == "denied"
+    assert any("protected, not licensed" in r for r in asked["clearance"]["reasons"]), asked
+    with engine.connect() as connection:
+        assert connection.execute(select(GenerationJob.id)).all() == []
