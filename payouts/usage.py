@@ -125,9 +125,20 @@ def post_release(
     session: Session, *, generation_id: uuid.UUID, now: datetime
 ) -> PostedEntry | None:
     """Post the usage of the generation released in ``session``'s transaction (its charge
-    and licences are read back, unflushed ones included); the share of an asset whose claim
-    was rejected goes back to the creator at once."""
+    and licences are read back, unflushed ones included)."""
     usage, standings = recorded_usage(session, generation_id=generation_id)
+    return post_claimed_usage(session, usage, standings=standings, now=now)
+
+
+def post_claimed_usage(
+    session: Session,
+    usage: Usage,
+    *,
+    standings: dict[uuid.UUID, ClaimStanding],
+    now: datetime,
+) -> PostedEntry | None:
+    """Post ``usage`` (its licences held as ``standings`` say); the share of an asset whose
+    claim was rejected goes back to the creator at once, in the same transaction."""
     if usage_entry(usage) is None:
         return None
     (posted,) = post_usages(session, [usage], now=now)
@@ -138,6 +149,6 @@ def post_release(
                 asset_id=asset_id,
                 reason="its holder's claim was rejected",
                 now=now,
-                generation_ids=[generation_id],
+                generation_ids=[usage.generation_id],
             )
     return posted

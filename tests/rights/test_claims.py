@@ -2,6 +2,8 @@
 document), staff list, read and decide it; another owner's claim is a 404, staff routes refuse
 everyone else, and every step is in the asset's audit log."""
 
+import json
+
 import pytest
 from claiming import STATEMENT, decide, moderator, submit_claim
 from factories import create_asset, promote, sign_up
@@ -10,7 +12,7 @@ PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 
 def _put_document(client, user, asset_id: str, data: bytes, name: str = "certificate.pdf"):
-    evidence = '{"evidence_kind": "document", "statement": "%s"}' % STATEMENT
+    evidence = json.dumps({"evidence_kind": "document", "statement": STATEMENT})
     return client.put(
         f"/v1/assets/{asset_id}/claim",
         headers=user.headers,
