@@ -142,11 +142,11 @@ def return_held_shares(
     return posted
 
 
-def held_totals(session: Session, *, holder_id: uuid.UUID) -> dict[str, int]:
-    """What the holder has held now, per currency (for statements and the portal)."""
+def held_of_asset(session: Session, *, asset_id: uuid.UUID) -> dict[str, int]:
+    """What the asset's uses have held now, per currency (what a decision would settle)."""
     rows = session.exec(
         select(HeldShare.currency, func.sum(HeldShare.amount_minor))
-        .where(HeldShare.holder_id == holder_id, HeldShare.state == HeldShareState.held)
+        .where(HeldShare.asset_id == asset_id, HeldShare.state == HeldShareState.held)
         .group_by(HeldShare.currency)
     ).all()
     return {currency: int(total) for currency, total in rows}

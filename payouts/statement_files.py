@@ -104,6 +104,12 @@ def statement_csv(statement: Statement) -> str:
         + [""] * 10
         + [statement.closing_minor, f"Closing balance of {statement.period}"]
     )
+    if statement.held_minor:
+        writer.writerow(
+            ["held", statement.period.ends_at.isoformat(), currency]
+            + [""] * 10
+            + [statement.held_minor, "Held for unverified claims (not in the balance)"]
+        )
     return out.getvalue()
 
 
@@ -200,6 +206,8 @@ def _totals_table(statement: Statement) -> Table:
         ("Other entries", format_minor(totals.other_minor, currency)),
         ("Closing balance", format_minor(statement.closing_minor, currency)),
     ]
+    if statement.held_minor:
+        rows.append(("Held for unverified claims", format_minor(statement.held_minor, currency)))
     table = Table(rows, colWidths=(8 * cm, 5 * cm), hAlign="LEFT")
     table.setStyle(
         TableStyle(

@@ -25,53 +25,19 @@ from rights.claims.errors import (
     UnusableEvidence,
 )
 from rights.claims.models import ClaimStatus
+from rights.claims.presentation import claim_public, claim_status_public
 from rights.claims.schemas import (
     ClaimDecision,
     ClaimEvidence,
     ClaimPublic,
     ClaimStatusPublic,
-    DocumentPublic,
 )
-from rights.claims.standing import claim_standings
 from rights.dependencies import OwnedAsset, OwnedAssetToChange
 
 router = APIRouter(prefix="/v1")
 
 #: The route whose body may carry a document, for the body size limit.
 UPLOAD_ROUTES = (("PUT", "/v1/assets/{asset_id}/claim"),)
-
-
-def claim_public(view: service.ClaimView) -> ClaimPublic:
-    claim, document = view.claim, view.document
-    return ClaimPublic(
-        id=claim.id,
-        asset_id=claim.asset_id,
-        asset_handle=view.asset.handle,
-        asset_name=view.asset.name,
-        status=claim.status,
-        evidence_kind=claim.evidence_kind,
-        reference=claim.reference,
-        statement=claim.statement,
-        document=None
-        if document is None
-        else DocumentPublic(
-            content_type=document.content_type,
-            byte_size=document.byte_size,
-            sha256=document.sha256,
-            uploaded_at=document.uploaded_at,
-        ),
-        submitted_at=claim.submitted_at,
-        decided_at=claim.decided_at,
-        decision_reason=claim.decision_reason,
-    )
-
-
-def claim_status_public(session, asset) -> ClaimStatusPublic:
-    view = service.owned_claim(session, asset=asset)
-    standing = claim_standings(session, assets=[(asset.id, asset.kind)])[asset.id]
-    return ClaimStatusPublic(
-        asset_id=asset.id, standing=standing, claim=None if view is None else claim_public(view)
-    )
 
 
 def document_response(view: service.ClaimView | None) -> Response:
