@@ -194,6 +194,9 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+CLOSING_ROW = 7  # of the totals table; the held amount, when any, comes after it
+
+
 def _totals_table(statement: Statement) -> Table:
     totals, currency = statement.totals, statement.currency
     rows = [
@@ -213,11 +216,11 @@ def _totals_table(statement: Statement) -> Table:
         TableStyle(
             [
                 ("FONT", (0, 0), (-1, -1), "Helvetica", 9),
-                ("FONT", (0, -1), (-1, -1), "Helvetica-Bold", 9),
+                ("FONT", (0, CLOSING_ROW), (-1, CLOSING_ROW), "Helvetica-Bold", 9),
                 ("FONT", (0, 3), (-1, 3), "Helvetica-Bold", 9),
                 ("ALIGN", (1, 0), (1, -1), "RIGHT"),
                 ("LINEABOVE", (0, 3), (-1, 3), 0.5, colors.grey),
-                ("LINEABOVE", (0, -1), (-1, -1), 0.8, colors.black),
+                ("LINEABOVE", (0, CLOSING_ROW), (-1, CLOSING_ROW), 0.8, colors.black),
             ]
         )
     )

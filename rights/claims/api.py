@@ -83,7 +83,10 @@ router.add_api_route(
     response_model=ClaimStatusPublic,
     tags=["claims"],
     route_class_override=json_with_files_route(
-        json_field="evidence", files_field="document", max_files=1
+        json_field="evidence",
+        files_field="document",
+        max_files=1,
+        files_are="document (a PDF, PNG or JPEG)",
     ),
     openapi_extra=json_with_files_request_body(
         model="ClaimEvidence",

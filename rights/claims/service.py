@@ -196,7 +196,12 @@ def decide_claim(
         raise PartyToClaim("This claim is yours: another member of staff must decide it.")
     if claim.status != ClaimStatus.pending:
         raise ClaimAlreadyDecided(
-            f"This claim was {claim.status.value} already; the owner may send new evidence."
+            f"This claim was {claim.status.value} already"
+            + (
+                "."
+                if claim.status == ClaimStatus.verified
+                else "; the owner may send new evidence."
+            )
         )
     now = utcnow()
     claim.status = ClaimStatus.verified if verify else ClaimStatus.rejected
