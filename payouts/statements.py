@@ -164,14 +164,17 @@ def payable_currencies(session: Session, *, holder_id: uuid.UUID) -> list[str]:
 def held_at_end(session: Session, *, holder_id: uuid.UUID, period: Period, currency: str) -> int:
     """The holder's shares held as ``period`` ended: held before its end and not settled by
     then (still held, or paid in or returned later)."""
-    return session.execute(
-        select(func.coalesce(func.sum(HeldShare.amount_minor), 0)).where(
-            HeldShare.holder_id == holder_id,
-            HeldShare.currency == currency,
-            HeldShare.held_at < period.ends_at,
-            or_(HeldShare.settled_at.is_(None), HeldShare.settled_at >= period.ends_at),
-        )
-    ).scalar_one()
+    # PostgreSQL sums BIGINTs as NUMERIC: a Decimal, made an int again.
+    return int(
+        session.execute(
+            select(func.coalesce(func.sum(HeldShare.amount_minor), 0)).where(
+                HeldShare.holder_id == holder_id,
+                HeldShare.currency == currency,
+                HeldShare.held_at < period.ends_at,
+                or_(HeldShare.settled_at.is_(None), HeldShare.settled_at >= period.ends_at),
+            )
+        ).scalar_one()
+    )
 
 
 def holder_statements(session: Session, *, holder_id: uuid.UUID, period: Period) -> list[Statement]:

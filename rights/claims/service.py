@@ -12,7 +12,8 @@ import hashlib
 import uuid
 from dataclasses import dataclass
 
-from sqlmodel import Session, select
+from sqlalchemy.orm import defer
+from sqlmodel import Session, col, delete, select
 
 from audit.service import record_event
 from clearhouse.accounts.models import Account
@@ -115,7 +116,7 @@ def submit_evidence(
     session.flush()
     if replaced is not None:
         # The replaced document goes: the audit log keeps its digest.
-        session.delete(session.get(ClaimDocument, replaced))
+        session.exec(delete(ClaimDocument).where(ClaimDocument.id == replaced))
     record_event(
         session,
         action="claim.submitted",
@@ -136,8 +137,23 @@ def owned_claim(session: Session, *, asset: Asset) -> ClaimView | None:
     claim = session.exec(select(AssetClaim).where(AssetClaim.asset_id == asset.id)).first()
     if claim is None:
         return None
-    document = session.get(ClaimDocument, claim.document_id) if claim.document_id else None
+    document = _documents(session, [claim.document_id]).get(claim.document_id)
     return ClaimView(claim=claim, asset=asset, document=document)
+
+
+def _documents(
+    session: Session, document_ids: list[uuid.UUID | None]
+) -> dict[uuid.UUID, ClaimDocument]:
+    """The documents by id, their bytes left unread until someone opens one."""
+    wanted = [document_id for document_id in document_ids if document_id is not None]
+    if not wanted:
+        return {}
+    rows = session.exec(
+        select(ClaimDocument)
+        .options(defer(ClaimDocument.content))
+        .where(col(ClaimDocument.id).in_(wanted))
+    ).all()
+    return {row.id: row for row in rows}
 
 
 def claim_for_staff(session: Session, *, claim_id: uuid.UUID) -> ClaimView:
@@ -149,7 +165,7 @@ def claim_for_staff(session: Session, *, claim_id: uuid.UUID) -> ClaimView:
     if row is None:
         raise NotFound("No claim with this id.")
     claim, asset = row
-    document = session.get(ClaimDocument, claim.document_id) if claim.document_id else None
+    document = _documents(session, [claim.document_id]).get(claim.document_id)
     return ClaimView(claim=claim, asset=asset, document=document)
 
 
@@ -165,18 +181,7 @@ def claims_for_staff(
     if status is not None:
         query = query.where(AssetClaim.status == status)
     rows, total = paginate(session, query, params)
-    documents = (
-        {
-            document.id: document
-            for document in session.exec(
-                select(ClaimDocument).where(
-                    ClaimDocument.id.in_([c.document_id for c, _ in rows if c.document_id])
-                )
-            ).all()
-        }
-        if any(c.document_id for c, _ in rows)
-        else {}
-    )
+    documents = _documents(session, [claim.document_id for claim, _ in rows])
     return [
         ClaimView(claim=claim, asset=asset, document=documents.get(claim.document_id))
         for claim, asset in rows
