@@ -17,6 +17,7 @@ from licensing.models import Charge, Clearance, Licence
 from payouts.split import LicensedUse, Usage
 from policies.decisions import ClearanceOutcome
 from policies.models import PolicyVersion
+from rights.claims.models import AssetClaim, ClaimStatus, EvidenceKind
 from rights.models import Asset, AssetKind, ConsentGrant
 
 
@@ -110,7 +111,8 @@ class LicenceTerms:
 def insert_licensed_assets(
     connection: Connection, *, holder_id: uuid.UUID, count: int, price_minor: int, share_bps: int
 ) -> list[LicenceTerms]:
-    """``count`` characters of the holder's, each with a policy version and an active grant."""
+    """``count`` characters of the holder's, each with its claim verified (so it earns), a
+    policy version and an active grant."""
     terms = []
     with Session(bind=connection) as session:
         for _ in range(count):
@@ -128,8 +130,19 @@ def insert_licensed_assets(
                 created_by=holder_id,
             )
             grant = ConsentGrant(asset_id=asset.id, policy_version_id=policy.id)
+            claim = AssetClaim(
+                asset_id=asset.id,
+                owner_id=holder_id,
+                status=ClaimStatus.verified,
+                evidence_kind=EvidenceKind.link,
+                reference="https://ledger.example/mark",
+                statement="A character made for the ledger's figures.",
+                submitted_at=utcnow(),
+                decided_at=utcnow(),
+            )
             session.add(asset)
             session.flush()
+            session.add(claim)
             session.add(policy)
             session.flush()
             session.add(grant)

@@ -13,6 +13,7 @@ def import_all_tables() -> None:
     import payouts.models
     import payouts.payout_models  # noqa: F401
     import policies.models  # noqa: F401
+    import rights.claims.models
     import rights.matching.models
     import rights.models
     import rights.overlaps.models

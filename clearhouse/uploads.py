@@ -72,7 +72,9 @@ async def _read_file(upload: UploadFile | str, *, max_bytes: int) -> bytes:
     return data
 
 
-def json_with_files_route(*, json_field: str, files_field: str, max_files: int) -> type[APIRoute]:
+def json_with_files_route(
+    *, json_field: str, files_field: str, max_files: int, files_are: str = "images or videos"
+) -> type[APIRoute]:
     """A route class whose JSON body may also come as the ``json_field`` part of a
     multipart form, with up to ``max_files`` files as ``files_field`` beside it.
 
@@ -83,7 +85,7 @@ def json_with_files_route(*, json_field: str, files_field: str, max_files: int) 
     """
     expected = (
         f"Send the request as JSON, or as a multipart form with the JSON as `{json_field}` "
-        f"and up to {max_files} images or videos as `{files_field}`"
+        f"and up to {max_files} {files_are} as `{files_field}`"
     )
 
     class JsonWithFilesRoute(APIRoute):

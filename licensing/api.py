@@ -213,7 +213,10 @@ def _clear_request(
             settings=settings,
             keys=clearing.keys,
         )
-    return presentation.clearance_for_requester(result)
+        verified = presentation.verified_assets(
+            session, [(asset.asset_id, asset.kind) for asset in result.decision.assets]
+        )
+    return presentation.clearance_for_requester(result, verified=verified)
 
 
 # Added, not decorated: the route reads its JSON body, or the same JSON beside files in a

@@ -17,10 +17,22 @@ from licensing.models import ApprovalStatus, Clearance, ClearedAsset, FoundIn, U
 from licensing.repository import requesters_clearance
 from licensing.schemas import ClearancePublic, TouchedAsset
 from policies.decisions import NOT_CONSENTED
+from rights.claims.standing import ClaimStanding, claim_standings
 from rights.models import Asset, AssetKind
 
 
-def clearance_for_requester(result: ClearanceResult) -> ClearancePublic:
+def verified_assets(session: Session, assets: list[tuple[uuid.UUID, AssetKind]]) -> set[uuid.UUID]:
+    """The assets among ``assets`` whose holder's claim is verified."""
+    return {
+        asset_id
+        for asset_id, standing in claim_standings(session, assets=assets).items()
+        if standing == ClaimStanding.verified
+    }
+
+
+def clearance_for_requester(
+    result: ClearanceResult, *, verified: set[uuid.UUID]
+) -> ClearancePublic:
     evidence = {cleared.asset_id: cleared.matched_by for cleared in result.cleared_assets}
     assets = [
         touched_asset(
@@ -32,6 +44,7 @@ def clearance_for_requester(result: ClearanceResult) -> ClearancePublic:
             matched_by=evidence.get(asset.asset_id, []),
             disclosed=asset.disclosed,
             approval=None,
+            holder_verified=asset.asset_id in verified,
         )
         for asset in result.decision.assets
     ]
@@ -49,18 +62,31 @@ def stored_clearance_for_requester(
         .where(ClearedAsset.clearance_id == clearance.id, ClearedAsset.found_in == FoundIn.request)
         .order_by(Asset.handle)
     ).all()
+    verified = verified_assets(session, [(cleared.asset_id, kind) for cleared, _, kind, _ in rows])
     assets = [
-        stored_touched_asset(cleared, handle=handle, kind=kind, approval=approval)
+        stored_touched_asset(
+            cleared,
+            handle=handle,
+            kind=kind,
+            approval=approval,
+            holder_verified=cleared.asset_id in verified,
+        )
         for cleared, handle, kind, approval in rows
     ]
     return _public(clearance, assets=assets, token=None)
 
 
 def stored_touched_asset(
-    cleared: ClearedAsset, *, handle: str, kind: AssetKind, approval: ApprovalStatus | None
+    cleared: ClearedAsset,
+    *,
+    handle: str,
+    kind: AssetKind,
+    approval: ApprovalStatus | None,
+    holder_verified: bool | None = None,
 ) -> TouchedAsset:
     """A recorded touch, as its requester may see it."""
     return touched_asset(
+        holder_verified=holder_verified,
         asset_id=cleared.asset_id,
         handle=handle,
         kind=kind.value,
@@ -82,6 +108,7 @@ def touched_asset(
     matched_by: list[dict[str, Any]],
     disclosed: bool,
     approval,
+    holder_verified: bool | None = None,
 ) -> TouchedAsset:
     if not disclosed:
         return TouchedAsset(
@@ -103,6 +130,7 @@ def touched_asset(
             for evidence in matched_by
         ],
         approval=approval,
+        holder_verified=holder_verified,
     )
 
 

@@ -94,6 +94,12 @@ class TouchedAsset(BaseModel):
     approval: ApprovalStatus | None = Field(
         default=None, description="The owner's answer, for an asset that waits for it."
     )
+    holder_verified: bool | None = Field(
+        default=None,
+        description="Whether staff verified its holder's claim to it (a likeness: verified by "
+        "its enrolment). An unverified asset protects but earns nothing: its fee is held, and "
+        "given back to you if the claim is rejected. None where the asset is not named.",
+    )
 
 
 class ClearancePublic(BaseModel):

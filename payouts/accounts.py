@@ -22,6 +22,7 @@ class Side(StrEnum):
 NORMAL_SIDE: dict[AccountKind, Side] = {
     AccountKind.creator_wallet: Side.credit,
     AccountKind.holder_payable: Side.credit,
+    AccountKind.held_share: Side.credit,
     AccountKind.platform_revenue: Side.credit,
     AccountKind.disputes: Side.credit,
     AccountKind.stripe_clearing: Side.debit,
@@ -61,6 +62,10 @@ def wallet(creator_id: uuid.UUID, currency: str) -> AccountRef:
 
 def payable(holder_id: uuid.UUID, currency: str) -> AccountRef:
     return AccountRef(AccountKind.holder_payable, currency, holder_id)
+
+
+def held(holder_id: uuid.UUID, currency: str) -> AccountRef:
+    return AccountRef(AccountKind.held_share, currency, holder_id)
 
 
 def platform(kind: AccountKind, currency: str) -> AccountRef:

@@ -29,11 +29,15 @@ from clearhouse.db import JSONDocument, UTCDateTime, enum_column, new_id, utcnow
 
 
 class AccountKind(StrEnum):
-    """What a ledger account holds. The first two belong to an account holder, the rest to
+    """What a ledger account holds. The first three belong to an account holder, the rest to
     the platform (one of each per currency)."""
 
     creator_wallet = "creator_wallet"  # credits a creator may spend on generations
     holder_payable = "holder_payable"  # what the platform owes a rights holder
+    # A holder's shares of uses of their unverified assets: never paid out; moved to the
+    # payable when a claim is verified, back to the creators when it is rejected
+    # (payouts/held.py; which use and asset each share is for: HeldShare).
+    held_share = "held_share"
     platform_revenue = "platform_revenue"  # the platform's part of each use
     stripe_clearing = "stripe_clearing"  # money held at Stripe: credits bought, not paid out
     refunds = "refunds"  # money given back to creators
@@ -44,7 +48,9 @@ class AccountKind(StrEnum):
     )
 
 
-OWNED_KINDS = frozenset({AccountKind.creator_wallet, AccountKind.holder_payable})
+OWNED_KINDS = frozenset(
+    {AccountKind.creator_wallet, AccountKind.holder_payable, AccountKind.held_share}
+)
 
 
 class EntryEvent(StrEnum):
@@ -65,6 +71,12 @@ class EntryEvent(StrEnum):
     # wallet; lost: written off against Stripe clearing).
     dispute = "dispute"
     dispute_closed = "dispute_closed"
+    # An asset's held shares moved to its holder's payable, its claim verified: key
+    # ``held_release:<asset id>:<currency>:<digest of the uses>``.
+    held_release = "held_release"
+    # One use's held share given back to its creator, the claim rejected (or the asset's
+    # claim rejected before the release): key ``held_return:<generation id>:<asset id>``.
+    held_return = "held_return"
 
 
 def _owned_kinds_sql() -> str:
@@ -302,3 +314,39 @@ class PendingTakedownReversal(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=500)
     recorded_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+
+
+class HeldShareState(StrEnum):
+    held = "held"  # in the holder's held account
+    paid = "paid"  # moved to the holder's payable: the claim was verified
+    returned = "returned"  # given back to the creator: rejected, or the use taken down
+
+
+class HeldShare(SQLModel, table=True):
+    """A holder's share of one use of one unverified asset, held: what the held account's
+    balance is made of, and where each part went. Settled once (a conditional change of
+    state under the row's lock), never both paid and returned."""
+
+    __tablename__ = "held_share"
+    __table_args__ = (
+        Index("ix_held_share_asset_state", "asset_id", "state"),
+        Index("ix_held_share_holder_state", "holder_id", "state"),
+        CheckConstraint("amount_minor > 0", name="amount_positive"),
+    )
+
+    generation_id: uuid.UUID = Field(
+        primary_key=True, foreign_key="generation_job.id", ondelete="RESTRICT"
+    )
+    asset_id: uuid.UUID = Field(primary_key=True, foreign_key="asset.id", ondelete="RESTRICT")
+    holder_id: uuid.UUID = Field(foreign_key="account.id", ondelete="RESTRICT")
+    creator_id: uuid.UUID = Field(
+        foreign_key="account.id", ondelete="RESTRICT", description="Whose wallet it came from."
+    )
+    amount_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
+    currency: str = Field(max_length=3)
+    state: HeldShareState = Field(sa_column=enum_column(HeldShareState))
+    held_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    settled_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    settled_key: str | None = Field(
+        default=None, max_length=200, description="The entry that paid or returned it."
+    )

@@ -12,11 +12,14 @@ Rounding, exactly in integer minor units: a holder's share of one licence is
 licences in one generation are added up after rounding each. The platform gets the total
 less every holder's share, so it takes each remainder (under one minor unit per licence), the
 parts always add up to the charge, and no holder is ever paid more than their share.
+
+A licence of an asset whose claim is not verified earns the same share, but held
+(``held_assets``): it goes to the holder's held account, not their payable (payouts/held.py).
 """
 
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 FULL_SHARE_BPS = 10_000
 
@@ -28,6 +31,13 @@ class LicensedUse:
     holder_id: uuid.UUID
     price_minor: int
     revenue_share_bps: int
+    asset_id: uuid.UUID | None = None
+    held: bool = False
+    """Its asset's claim is not verified: the share is held (the asset id is then needed)."""
+
+    def __post_init__(self) -> None:
+        if self.held and self.asset_id is None:
+            raise ValueError("a held share names its asset")
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +56,14 @@ class UsageSplit:
     holders: dict[uuid.UUID, int]
     """Each holder's earnings, in minor units (holders whose share rounds to zero left out)."""
     platform_minor: int
+    held_assets: dict[tuple[uuid.UUID, uuid.UUID], int] = field(default_factory=dict)
+    """Each (holder, asset)'s held share, for unverified assets (zeros left out)."""
+
+    def held_by_holder(self) -> dict[uuid.UUID, int]:
+        totals: dict[uuid.UUID, int] = defaultdict(int)
+        for (holder_id, _), amount in self.held_assets.items():
+            totals[holder_id] += amount
+        return dict(totals)
 
 
 def holder_share(price_minor: int, revenue_share_bps: int) -> int:
@@ -60,15 +78,20 @@ def split_usage(usage: Usage) -> UsageSplit:
     if usage.total_minor < 0:
         raise ValueError(f"a charge of {usage.total_minor} is negative")
     holders: dict[uuid.UUID, int] = defaultdict(int)
+    held: dict[tuple[uuid.UUID, uuid.UUID], int] = defaultdict(int)
     for licence in usage.licences:
         if licence.price_minor < 0 or not 0 <= licence.revenue_share_bps <= FULL_SHARE_BPS:
             raise ValueError(f"a licence fee or share out of range: {licence}")
         share = holder_share(licence.price_minor, licence.revenue_share_bps)
-        if share:
+        if share and licence.held:
+            held[(licence.holder_id, licence.asset_id)] += share
+        elif share:
             holders[licence.holder_id] += share
     fees = sum(licence.price_minor for licence in usage.licences)
     if fees > usage.total_minor:
         raise ValueError(f"licence fees of {fees} exceed the charge of {usage.total_minor}")
     return UsageSplit(
-        holders=dict(holders), platform_minor=usage.total_minor - sum(holders.values())
+        holders=dict(holders),
+        platform_minor=usage.total_minor - sum(holders.values()) - sum(held.values()),
+        held_assets=dict(held),
     )

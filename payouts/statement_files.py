@@ -104,6 +104,12 @@ def statement_csv(statement: Statement) -> str:
         + [""] * 10
         + [statement.closing_minor, f"Closing balance of {statement.period}"]
     )
+    if statement.held_minor:
+        writer.writerow(
+            ["held", statement.period.ends_at.isoformat(), currency]
+            + [""] * 10
+            + [statement.held_minor, "Held for unverified claims (not in the balance)"]
+        )
     return out.getvalue()
 
 
@@ -188,6 +194,9 @@ def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+CLOSING_ROW = 7  # of the totals table; the held amount, when any, comes after it
+
+
 def _totals_table(statement: Statement) -> Table:
     totals, currency = statement.totals, statement.currency
     rows = [
@@ -200,16 +209,18 @@ def _totals_table(statement: Statement) -> Table:
         ("Other entries", format_minor(totals.other_minor, currency)),
         ("Closing balance", format_minor(statement.closing_minor, currency)),
     ]
+    if statement.held_minor:
+        rows.append(("Held for unverified claims", format_minor(statement.held_minor, currency)))
     table = Table(rows, colWidths=(8 * cm, 5 * cm), hAlign="LEFT")
     table.setStyle(
         TableStyle(
             [
                 ("FONT", (0, 0), (-1, -1), "Helvetica", 9),
-                ("FONT", (0, -1), (-1, -1), "Helvetica-Bold", 9),
+                ("FONT", (0, CLOSING_ROW), (-1, CLOSING_ROW), "Helvetica-Bold", 9),
                 ("FONT", (0, 3), (-1, 3), "Helvetica-Bold", 9),
                 ("ALIGN", (1, 0), (1, -1), "RIGHT"),
                 ("LINEABOVE", (0, 3), (-1, 3), 0.5, colors.grey),
-                ("LINEABOVE", (0, -1), (-1, -1), 0.8, colors.black),
+                ("LINEABOVE", (0, CLOSING_ROW), (-1, CLOSING_ROW), 0.8, colors.black),
             ]
         )
     )

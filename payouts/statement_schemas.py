@@ -54,6 +54,11 @@ class StatementPublic(BaseModel):
         description="opening + earned - reversed - paid out + other: your payable's balance as "
         "the month ended (or now, for the month under way)."
     )
+    held_minor: int = Field(
+        description="Your shares of uses of your unverified characters and styles, held as the "
+        "month ended: not in your balance and never paid out until staff verify your claim "
+        "(then paid in; rejected, they go back to the creators)."
+    )
     totals: StatementTotalsPublic
     earnings_by_day: list[DailyEarningsPublic]
     lines: list[StatementLinePublic]
@@ -67,6 +72,7 @@ class StatementPublic(BaseModel):
             currency=statement.currency,
             opening_minor=statement.opening_minor,
             closing_minor=statement.closing_minor,
+            held_minor=statement.held_minor,
             totals=StatementTotalsPublic.model_validate(statement.totals, from_attributes=True),
             earnings_by_day=[
                 DailyEarningsPublic(day=day.day, earned_minor=day.earned_minor)

@@ -21,11 +21,18 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import and_, exists, func, or_, select
 from sqlmodel import Session
 
 from licensing.models import Licence
-from payouts.models import AccountKind, EntryEvent, JournalEntry, JournalLeg, LedgerAccount
+from payouts.models import (
+    AccountKind,
+    EntryEvent,
+    HeldShare,
+    JournalEntry,
+    JournalLeg,
+    LedgerAccount,
+)
 from payouts.split import holder_share
 from policies.models import PolicyVersion
 from rights.models import Asset
@@ -134,19 +141,39 @@ class Statement:
     totals: StatementTotals
     lines: list[StatementLine]
     earnings_by_day: list[DailyEarnings]
+    held_minor: int = 0
+    """Shares of uses of the holder's unverified assets held as the month ended: not in the
+    payable, never paid out until a claim is verified (payouts/held.py)."""
 
 
 def payable_currencies(session: Session, *, holder_id: uuid.UUID) -> list[str]:
-    """The currencies the holder has a payable in (one made by their first earning)."""
+    """The currencies the holder has a payable or held shares in (made by their first use)."""
     return list(
         session.execute(
             select(LedgerAccount.currency)
             .where(
                 LedgerAccount.owner_id == holder_id,
-                LedgerAccount.kind == AccountKind.holder_payable,
+                LedgerAccount.kind.in_([AccountKind.holder_payable, AccountKind.held_share]),
             )
+            .distinct()
             .order_by(LedgerAccount.currency)
         ).scalars()
+    )
+
+
+def held_at_end(session: Session, *, holder_id: uuid.UUID, period: Period, currency: str) -> int:
+    """The holder's shares held as ``period`` ended: held before its end and not settled by
+    then (still held, or paid in or returned later)."""
+    # PostgreSQL sums BIGINTs as NUMERIC: a Decimal, made an int again.
+    return int(
+        session.execute(
+            select(func.coalesce(func.sum(HeldShare.amount_minor), 0)).where(
+                HeldShare.holder_id == holder_id,
+                HeldShare.currency == currency,
+                HeldShare.held_at < period.ends_at,
+                or_(HeldShare.settled_at.is_(None), HeldShare.settled_at >= period.ends_at),
+            )
+        ).scalar_one()
     )
 
 
@@ -207,8 +234,9 @@ def statement_of(
             LedgerAccount.currency == currency,
         )
     ).scalar_one_or_none()
+    held = held_at_end(session, holder_id=holder_id, period=period, currency=currency)
     if account_id is None:
-        return _statement(holder_id, period, currency, opening=0, lines=[])
+        return _statement(holder_id, period, currency, opening=0, lines=[], held=held)
     opening = _movement(session, account_id, before=period.starts_at)
     lines = _use_lines(session, account_id, holder_id, period)
     lines += _other_lines(session, account_id, period)
@@ -218,7 +246,7 @@ def statement_of(
         raise StatementMismatch(
             f"the {period} statement's lines of payable {account_id} do not add up to its legs"
         )
-    return _statement(holder_id, period, currency, opening=opening, lines=lines)
+    return _statement(holder_id, period, currency, opening=opening, lines=lines, held=held)
 
 
 def _movement(session: Session, account_id: uuid.UUID, *, before: datetime) -> int:
@@ -335,7 +363,7 @@ def _other_lines(session: Session, account_id: uuid.UUID, period: Period) -> lis
 
 
 def _statement(
-    holder_id: uuid.UUID, period: Period, currency: str, *, opening: int, lines: list
+    holder_id: uuid.UUID, period: Period, currency: str, *, opening: int, lines: list, held: int
 ) -> Statement:
     by_kind: dict[LineKind, int] = defaultdict(int)
     earned_by_day: dict[date, int] = defaultdict(int)
@@ -372,4 +400,5 @@ def _statement(
         totals=totals,
         lines=lines,
         earnings_by_day=[DailyEarnings(day, earned_by_day[day]) for day in period.days()],
+        held_minor=held,
     )

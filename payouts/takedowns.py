@@ -15,6 +15,11 @@ transaction, and retried by every payout run and by ``clearhouse payouts retry-r
 each in its own transaction, which posts the reversal and removes the row together (a retry
 that fails keeps the row, counting the attempt). It is never posted twice: the row is locked
 while it is retried, and the reversal's idempotency key posts it once whatever happens.
+
+A use's held shares (payouts/held.py) are settled by the reversal, share by share: one still
+held is taken from the held account (and marked returned); one paid in since (its claim
+verified) is taken from the payable like any earning; one returned already (its claim
+rejected) is not given back to the creator a second time.
 """
 
 import logging
@@ -25,10 +30,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from clearhouse.db import read_session, write_session
-from payouts.accounts import AccountRef, platform
+from payouts.accounts import AccountRef, payable, platform, wallet
+from payouts.accounts import held as held_account
 from payouts.journal import (
     MAX_MEMO_LENGTH,
     EntryDraft,
@@ -39,7 +45,13 @@ from payouts.journal import (
     post_entries,
     recorded_entries,
 )
-from payouts.models import AccountKind, EntryEvent, PendingTakedownReversal
+from payouts.models import (
+    AccountKind,
+    EntryEvent,
+    HeldShare,
+    HeldShareState,
+    PendingTakedownReversal,
+)
 from payouts.storage import ledger_store
 from payouts.usage import release_key
 
@@ -66,13 +78,24 @@ def reverse_takedowns(
     ]
     if not pending:
         return list(earlier.values())
+    shares = _held_shares(session, generation_ids=[entry.generation_id for entry in pending])
     # The payables' balances as of now, under their locks: a payout cannot take them meanwhile.
     locked = ledger_store(connection).lock(
-        {leg.account for entry in pending for leg in entry.legs}, now=now
+        {leg.account for entry in pending for leg in entry.legs}
+        | {payable(share.holder_id, share.currency) for share in shares},
+        now=now,
     )
     held = {ref: account.balance_minor for ref, account in locked.items()}
-    drafts = [_capped_reversal(entry, held, reason=reason) for entry in pending]
-    return list(earlier.values()) + post_entries(session, drafts, now=now)
+    drafted = [(entry, _capped_reversal(entry, held, shares, reason=reason)) for entry in pending]
+    drafts = [draft for _, draft in drafted if draft is not None]
+    for share in shares:
+        if share.state == HeldShareState.held:
+            share.state = HeldShareState.returned
+            share.settled_at, share.settled_key = now, reversal_key(share.generation_id)
+            session.add(share)
+    posted = post_entries(session, drafts, now=now)
+    session.flush()
+    return list(earlier.values()) + posted
 
 
 log = logging.getLogger(__name__)
@@ -137,20 +160,52 @@ def retry_takedown_reversals(engine: Engine, *, now: datetime) -> RetriedReversa
     return retried
 
 
-def _capped_reversal(usage: PostedEntry, held: dict[AccountRef, int], *, reason: str) -> EntryDraft:
+def _held_shares(session: Session, *, generation_ids: Sequence[uuid.UUID]) -> list[HeldShare]:
+    return list(
+        session.exec(
+            select(HeldShare)
+            .where(col(HeldShare.generation_id).in_(list(generation_ids)))
+            .order_by(HeldShare.generation_id, HeldShare.asset_id)
+            .with_for_update()
+        ).all()
+    )
+
+
+def _capped_reversal(
+    usage: PostedEntry,
+    held: dict[AccountRef, int],
+    shares: Sequence[HeldShare],
+    *,
+    reason: str,
+) -> EntryDraft | None:
     """The usage's legs on the other side, but no payable debited past what it holds
     (``held``, moved as each reversal is drafted): the platform's revenue is debited the
-    rest."""
+    rest. Its held shares as the module says; None when nothing is left to move."""
     debits: dict[AccountRef, int] = defaultdict(int)  # debit minus credit, per account
     borne = 0
     for leg in usage.legs:
         back = leg.credit_minor - leg.debit_minor
+        if leg.account.kind == AccountKind.held_share:
+            continue  # settled share by share below
         if leg.account.kind == AccountKind.holder_payable:
             taken = min(back, max(held[leg.account], 0))
             held[leg.account] -= taken
             borne += back - taken
             back = taken
         debits[leg.account] += back
+    for share in shares:
+        if share.generation_id != usage.generation_id:
+            continue
+        if share.state == HeldShareState.held:
+            debits[held_account(share.holder_id, share.currency)] += share.amount_minor
+        elif share.state == HeldShareState.paid:
+            ref = payable(share.holder_id, share.currency)
+            taken = min(share.amount_minor, max(held[ref], 0))
+            held[ref] -= taken
+            borne += share.amount_minor - taken
+            debits[ref] += taken
+        else:  # returned to the creator already: not given back twice
+            debits[wallet(share.creator_id, share.currency)] += share.amount_minor
     currency = usage.legs[0].account.currency
     debits[platform(AccountKind.platform_revenue, currency)] += borne
     legs: list[Leg] = [
@@ -158,6 +213,8 @@ def _capped_reversal(usage: PostedEntry, held: dict[AccountRef, int], *, reason:
         for ref, amount in debits.items()
         if amount
     ]
+    if not legs:
+        return None
     memo = f"Reversal of the release of generation {usage.generation_id}: {reason}"
     if borne:
         memo += (

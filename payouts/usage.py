@@ -5,7 +5,9 @@ The release (generator/release.py) records the charge and the licences and posts
 the same transaction, so a release that does not commit leaves no entry, and an entry never
 exists without its release. The entry debits the creator's wallet by the charge and credits
 each holder's payable by their share and the platform's revenue by the rest
-(payouts/split.py).
+(payouts/split.py). The share of an asset whose claim is not verified is credited to its
+holder's held account instead (payouts/held.py); that of an asset whose claim was rejected
+goes back to the creator at once, in the same transaction.
 
 A usage may take a creator's wallet below zero: the generation was cleared, run and released,
 and refusing its charge now would release it for nothing. Checking that a creator has the
@@ -20,18 +22,13 @@ from datetime import datetime
 from sqlmodel import Session, select
 
 from licensing.models import Charge, Licence
-from payouts.accounts import payable, platform, wallet
-from payouts.journal import (
-    EntryDraft,
-    PostedEntry,
-    credit,
-    debit,
-    post_entries,
-    post_entry,
-)
+from payouts.accounts import held, payable, platform, wallet
+from payouts.held import hold_shares, return_held_shares
+from payouts.journal import EntryDraft, PostedEntry, credit, debit, post_entries
 from payouts.models import AccountKind, EntryEvent
 from payouts.split import LicensedUse, Usage, split_usage
 from policies.models import PolicyVersion
+from rights.claims.standing import ClaimStanding, claim_standings
 from rights.models import Asset
 
 
@@ -51,6 +48,10 @@ def usage_entry(usage: Usage) -> EntryDraft | None:
         credit(payable(holder_id, currency), amount)
         for holder_id, amount in sorted(split.holders.items())
     )
+    legs.extend(
+        credit(held(holder_id, currency), amount)
+        for holder_id, amount in sorted(split.held_by_holder().items())
+    )
     if split.platform_minor:
         legs.append(credit(platform(AccountKind.platform_revenue, currency), split.platform_minor))
     return EntryDraft(
@@ -65,34 +66,59 @@ def usage_entry(usage: Usage) -> EntryDraft | None:
 
 def post_usages(session: Session, usages: list[Usage], *, now: datetime) -> list[PostedEntry]:
     """Post each usage's entry (a usage of zero posts none) in ``session``'s transaction."""
-    drafts = [draft for usage in usages if (draft := usage_entry(usage)) is not None]
-    return post_entries(session, drafts, now=now)
+    drafted = [(usage, draft) for usage in usages if (draft := usage_entry(usage)) is not None]
+    posted = post_entries(session, [draft for _, draft in drafted], now=now)
+    hold_shares(
+        session,
+        [usage for (usage, _), entry in zip(drafted, posted, strict=True) if not entry.replayed],
+        now=now,
+    )
+    return posted
 
 
-def recorded_usage(session: Session, *, generation_id: uuid.UUID) -> Usage:
-    """The usage a release recorded: its charge, and each licence with its asset's holder and
-    the revenue share of the policy version it relied on."""
+def recorded_usage(
+    session: Session, *, generation_id: uuid.UUID
+) -> tuple[Usage, dict[uuid.UUID, ClaimStanding]]:
+    """The usage a release recorded: its charge, and each licence with its asset's holder,
+    the revenue share of the policy version it relied on and whether its share is held;
+    with each licensed asset's claim standing (read under a shared lock: see
+    rights/claims/service.py)."""
     charge = session.exec(select(Charge).where(Charge.generation_id == generation_id)).one()
     licences = session.exec(
         select(
-            Licence.price_minor, Licence.currency, Asset.owner_id, PolicyVersion.revenue_share_bps
+            Licence.price_minor,
+            Licence.currency,
+            Asset.owner_id,
+            PolicyVersion.revenue_share_bps,
+            Asset.id,
+            Asset.kind,
         )
         .join(Asset, Asset.id == Licence.asset_id)
         .join(PolicyVersion, PolicyVersion.id == Licence.policy_version_id)
         .where(Licence.generation_id == generation_id)
     ).all()
-    if any(currency != charge.currency for _, currency, _, _ in licences):
+    if any(currency != charge.currency for _, currency, *_ in licences):
         raise ValueError(f"generation {generation_id}: a licence priced in another currency")
-    return Usage(
+    standings = claim_standings(
+        session, assets=[(asset_id, kind) for *_, asset_id, kind in licences], lock=True
+    )
+    usage = Usage(
         generation_id=generation_id,
         creator_id=charge.payer_id,
         total_minor=charge.amount_minor,
         currency=charge.currency,
         licences=tuple(
-            LicensedUse(holder_id=owner_id, price_minor=price, revenue_share_bps=share)
-            for price, _, owner_id, share in licences
+            LicensedUse(
+                holder_id=owner_id,
+                price_minor=price,
+                revenue_share_bps=share,
+                asset_id=asset_id,
+                held=standings[asset_id] != ClaimStanding.verified,
+            )
+            for price, _, owner_id, share, asset_id, _ in licences
         ),
     )
+    return usage, standings
 
 
 def post_release(
@@ -100,5 +126,29 @@ def post_release(
 ) -> PostedEntry | None:
     """Post the usage of the generation released in ``session``'s transaction (its charge
     and licences are read back, unflushed ones included)."""
-    draft = usage_entry(recorded_usage(session, generation_id=generation_id))
-    return None if draft is None else post_entry(session, draft, now=now)
+    usage, standings = recorded_usage(session, generation_id=generation_id)
+    return post_claimed_usage(session, usage, standings=standings, now=now)
+
+
+def post_claimed_usage(
+    session: Session,
+    usage: Usage,
+    *,
+    standings: dict[uuid.UUID, ClaimStanding],
+    now: datetime,
+) -> PostedEntry | None:
+    """Post ``usage`` (its licences held as ``standings`` say); the share of an asset whose
+    claim was rejected goes back to the creator at once, in the same transaction."""
+    if usage_entry(usage) is None:
+        return None
+    (posted,) = post_usages(session, [usage], now=now)
+    for asset_id, standing in sorted(standings.items()):
+        if standing == ClaimStanding.rejected:
+            return_held_shares(
+                session,
+                asset_id=asset_id,
+                reason="its holder's claim was rejected",
+                now=now,
+                generation_ids=[usage.generation_id],
+            )
+    return posted

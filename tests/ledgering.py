@@ -12,8 +12,9 @@ from sqlmodel import Session
 from bench.ledger_rows import insert_accounts, insert_generations
 from clearhouse.accounts.models import Role
 from clearhouse.db import snapshot_session, utcnow, writer
+from payouts.accounts import AccountRef
 from payouts.adjustments import adjust_wallet
-from payouts.balances import check_ledger
+from payouts.balances import balance_of, check_ledger
 from payouts.models import AccountKind, EntryEvent, JournalEntry, JournalLeg, LedgerAccount
 from payouts.split import LicensedUse, Usage
 
@@ -118,3 +119,14 @@ def adjust_usd(session: Session, creator: uuid.UUID, amount_minor: int, *, key: 
         reason=reason,
         now=utcnow(),
     )
+
+
+def check_owned_balances(session: Session, model: dict[AccountRef, int]) -> None:
+    """Every entry balances and every cached balance is its legs (check_ledger); each owned
+    account in ``model`` (a test run's own) holds what the model says. The platform's accounts
+    are every run's: check_ledger compares them with their legs."""
+    check = check_ledger(session)
+    assert check.ok, check
+    for account, expected in model.items():
+        if account.owner_id is not None:
+            assert balance_of(session, account) == expected, account

@@ -5,6 +5,7 @@ release's own function, payouts and other entries posted to the ledger as their 
 import uuid
 from datetime import datetime
 
+from claiming import verified
 from factories import User, granted_asset
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
@@ -24,16 +25,26 @@ PRICE = {"audience": "anyone", "allowed_uses": ["personal", "commercial"]}
 
 
 def licensed_asset(
-    client: TestClient, engine: Engine, holder: User, *, per_use_minor: int, currency: str = "USD"
+    client: TestClient,
+    engine: Engine,
+    holder: User,
+    *,
+    per_use_minor: int,
+    currency: str = "USD",
+    claim_verified: bool = True,
 ) -> LicenceTerms:
     """One of the holder's characters with a priced policy and an active grant, made through
-    the API; its terms as a licence would record them."""
+    the API, its claim verified (so it earns) unless told not; its terms as a licence would
+    record them."""
     policy = {**PRICE, "price": {"currency": currency, "per_use_minor": per_use_minor}}
     # A name of its own: another holder's character of the same name would be held for
     # moderators (rights/overlaps/), not granted.
     asset, granted = granted_asset(
         client, holder, policy=policy, name=f"Stated {uuid.uuid4().hex[:8]}"
     )
+    if claim_verified:
+        with Session(engine) as session:
+            verified(client, session, holder, asset["id"])
     with Session(engine) as session:
         grant = session.get(ConsentGrant, uuid.UUID(granted["grant"]["id"]))
         share = session.get(PolicyVersion, grant.policy_version_id).revenue_share_bps

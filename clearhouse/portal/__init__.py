@@ -14,6 +14,7 @@ from clearhouse.portal import (
     account_pages,
     asset_pages,
     audit_pages,
+    claim_pages,
     dashboard,
     enrol_pages,
     grant_pages,
@@ -33,6 +34,7 @@ ROUTERS = (
     account_pages.router,
     dashboard.router,
     asset_pages.router,
+    claim_pages.router,
     policy_pages.router,
     statement_pages.router,
     payout_pages.router,
@@ -47,7 +49,11 @@ ROUTERS = (
     webhook_pages.router,
 )
 # Pages that take media: the body limit of the API's uploads applies to them (app.py).
-UPLOAD_ROUTES = (*asset_pages.UPLOAD_ROUTES, *enrol_pages.UPLOAD_ROUTES)
+UPLOAD_ROUTES = (
+    *asset_pages.UPLOAD_ROUTES,
+    *claim_pages.UPLOAD_ROUTES,
+    *enrol_pages.UPLOAD_ROUTES,
+)
 
 
 def install_portal(app: FastAPI) -> None:

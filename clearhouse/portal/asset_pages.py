@@ -32,6 +32,8 @@ from policies import service as policies
 from policies.document import NOBODY, PolicyDocument
 from rights import members, repository, service
 from rights.authority import Action
+from rights.claims.presentation import claim_status_public
+from rights.claims.service import MAX_DOCUMENT_BYTES
 from rights.errors import HandleTaken, NotAllowed
 from rights.matching.runtime import MatchingDep
 from rights.matching.types import semantic_texts
@@ -50,6 +52,14 @@ router = APIRouter(route_class=PageRoute, include_in_schema=False)
 UPLOAD_ROUTES = (("POST", "/assets/{asset_id}/references"),)
 
 REGISTRABLE_KINDS = (AssetKind.character, AssetKind.style)
+
+#: The claim form's choices, in words.
+EVIDENCE_KINDS = (
+    ("trademark_registration", "A trademark registration number"),
+    ("copyright_registration", "A copyright registration number"),
+    ("link", "A link to a public record (https://)"),
+    ("document", "A document: a PDF, PNG or JPEG (a certificate, a contract)"),
+)
 
 NOTICES.update(
     {
@@ -244,18 +254,21 @@ def asset_page(
     asset = repository.get_owned_asset(
         session, account_id=account.id, asset_id=asset_id, action=Action.view
     )
-    return _asset_page(request, account, session, asset)
+    return render_asset_page(request, account, session, asset)
 
 
-def _asset_page(
+def render_asset_page(
     request: Request,
     account: Account,
     session: Session,
     asset: Asset,
     *,
     upload_errors: list[str] = (),
+    claim_errors: dict[str, str] | None = None,
+    claim_form: dict[str, str] | None = None,
     status_code: int = 200,
 ):
+    """The asset's page; shown again with a refused upload's or claim's errors."""
     current = policies.current_policy(session, asset.id)
     document = PolicyDocument.from_stored(current.document) if current else NOBODY
     grants, _ = repository.grants_with_policies(session, asset_id=asset.id)
@@ -278,6 +291,11 @@ def _asset_page(
         max_uploads=MAX_REFERENCE_UPLOADS,
         upload_errors=upload_errors,
         overlaps=_overlap_cases(session, account, asset),
+        claim=claim_status_public(session, asset),
+        claim_errors=claim_errors or {},
+        claim_form=claim_form or {},
+        evidence_kinds=EVIDENCE_KINDS,
+        max_document_bytes=MAX_DOCUMENT_BYTES,
     )
 
 
@@ -450,7 +468,7 @@ def add_reference_images(
 ):
 
     def refused(problems: list[str]):
-        return _asset_page(
+        return render_asset_page(
             request, account, session, asset, upload_errors=problems, status_code=400
         )
 

@@ -1,11 +1,12 @@
-"""The moderators' pages: face conflicts (one face enrolled by two accounts) and the outputs
-the output check blocked.
+"""The moderators' pages: face conflicts (one face enrolled by two accounts), the outputs the
+output check blocked, and the claims to characters and styles waiting for verification.
 
 Staff only (``PortalStaff``): these pages show who the parties are, their likenesses and the
 faces' similarity, which nobody else may see. Conflicts are listed, read and decided with
 the same service calls as the API's routes (likeness/api.py): ``conflicts.visible_conflicts``,
 ``visible_conflict`` and ``resolve_conflict``, so a moderator who is a party to a conflict
-cannot decide it here either.
+cannot decide it here either. Claims go through ``rights.claims.service`` as the API's
+/v1/claims routes do: nobody decides their own, and a decision settles the held shares.
 """
 
 import uuid
@@ -34,6 +35,12 @@ from likeness import conflicts
 from likeness.models import ConflictStatus, LikenessConflict
 from likeness.runtime import LikenessDep
 from likeness.schemas import ConflictResolution
+from payouts.held import held_of_asset
+from rights.claims import service as claims
+from rights.claims.api import document_response
+from rights.claims.errors import ClaimAlreadyDecided, PartyToClaim
+from rights.claims.models import ClaimStatus
+from rights.claims.schemas import ClaimDecision
 from rights.models import Asset
 from rights.overlaps import service as overlaps
 from rights.overlaps.models import OverlapStatus
@@ -44,6 +51,8 @@ NOTICES.update(
     {
         "conflict-accepted": "Claim accepted: the claimant's face is enrolled.",
         "conflict-rejected": "Claim rejected: the claimant's held templates were destroyed.",
+        "claim-verified": "Claim verified: its held shares are paid into the holder's balance.",
+        "claim-rejected": "Claim rejected: its held shares went back to the creators.",
     }
 )
 
@@ -96,6 +105,9 @@ def review_home(request: Request, staff: PortalStaff, session: ReadSessionDep):
         asset_id=None,
         params=PageParams(limit=1, offset=0),
     )[1]
+    pending_claims = claims.claims_for_staff(
+        session, status=ClaimStatus.pending, params=PageParams(limit=1, offset=0)
+    )[1]
     return render(
         request,
         "review/home.html",
@@ -104,6 +116,7 @@ def review_home(request: Request, staff: PortalStaff, session: ReadSessionDep):
         open_conflicts=open_conflicts,
         flagged=flagged,
         open_overlaps=open_overlaps,
+        pending_claims=pending_claims,
     )
 
 
@@ -223,4 +236,125 @@ def flagged_page(request: Request, staff: PortalStaff, session: ReadSessionDep, 
         flagged=rows,
         owners={owner.id: owner for owner in owners},
         pager=pager(request, page=page, total=total),
+    )
+
+
+CLAIM_FILTERS = [
+    ("pending", "Pending"),
+    ("verified", "Verified"),
+    ("rejected", "Rejected"),
+    ("all", "All"),
+]
+
+
+@router.get("/review/claims")
+def claim_queue(
+    request: Request,
+    staff: PortalStaff,
+    session: ReadSessionDep,
+    show: Literal["pending", "verified", "rejected", "all"] = "pending",
+    page: Page = 1,
+):
+    views, total = claims.claims_for_staff(
+        session,
+        status=None if show == "all" else ClaimStatus(show),
+        params=page_params(page),
+    )
+    return render(
+        request,
+        "review/claims.html",
+        account=staff,
+        title="Claims",
+        claims=views,
+        show=show,
+        filters=CLAIM_FILTERS,
+        pager=pager(request, page=page, total=total),
+    )
+
+
+def _claim_page(
+    request: Request,
+    session: Session,
+    staff: Account,
+    claim_id: uuid.UUID,
+    *,
+    status_code: int = 200,
+    form: dict | None = None,
+    errors: dict | None = None,
+):
+    view = claims.claim_for_staff(session, claim_id=claim_id)
+    people = session.exec(
+        select(Account).where(
+            col(Account.id).in_({view.claim.owner_id, view.claim.decided_by} - {None})
+        )
+    ).all()
+    by_id = {person.id: person for person in people}
+    return render(
+        request,
+        "review/claim.html",
+        account=staff,
+        title=f"Claim to @{view.asset.handle}",
+        status_code=status_code,
+        view=view,
+        holder=by_id[view.claim.owner_id],
+        decider=by_id.get(view.claim.decided_by),
+        held_minor=held_of_asset(session, asset_id=view.asset.id),
+        party=staff.id == view.claim.owner_id,
+        form=form or {},
+        errors=errors or {},
+    )
+
+
+@router.get("/review/claims/{claim_id}")
+def claim_page(request: Request, claim_id: uuid.UUID, staff: PortalStaff, session: ReadSessionDep):
+    return _claim_page(request, session, staff, claim_id)
+
+
+@router.get("/review/claims/{claim_id}/document")
+def claim_document(claim_id: uuid.UUID, staff: PortalStaff, session: ReadSessionDep):
+    """The evidence document, as the API's staff route gives it."""
+    return document_response(claims.claim_for_staff(session, claim_id=claim_id))
+
+
+@router.post("/review/claims/{claim_id}/decide", dependencies=[CsrfChecked])
+def decide_claim(
+    request: Request,
+    claim_id: uuid.UUID,
+    staff: PortalStaff,
+    session: SessionDep,
+    decision: Annotated[str, Form(max_length=20)] = "",
+    reason: Annotated[str, Form(max_length=2000)] = "",
+):
+    """Verify or reject the claim, as POST /v1/claims/{id}/decision does."""
+    form = {"decision": decision, "reason": reason}
+    try:
+        body = ClaimDecision(decision=decision, reason=reason.strip())
+    except ValidationError as invalid:
+        errors = field_errors(invalid)
+        if "decision" in errors:
+            errors["decision"] = "Choose whether to verify or to reject the claim."
+        return _claim_page(
+            request, session, staff, claim_id, status_code=400, form=form, errors=errors
+        )
+    try:
+        claims.decide_claim(
+            session,
+            staff=staff,
+            claim_id=claim_id,
+            verify=body.decision == "verify",
+            reason=body.reason,
+        )
+    except (PartyToClaim, ClaimAlreadyDecided) as refused:
+        return _claim_page(
+            request,
+            session,
+            staff,
+            claim_id,
+            status_code=refused.status_code,
+            form=form,
+            errors={"form": refused.detail},
+        )
+    return see_other(
+        f"/review/claims/{claim_id}",
+        notice="claim-verified" if body.decision == "verify" else "claim-rejected",
     )

@@ -2,6 +2,7 @@
 creator, and a character licensed to anyone."""
 
 import pytest
+from claiming import verified
 from factories import granted_asset, sign_up
 from generating import USD_POLICY
 
@@ -41,8 +42,9 @@ def requester(client):
 
 
 @pytest.fixture
-def character(client, holder) -> dict:
-    """The holder's character @nova_knight, licensed to anyone for USD 1.50 + 0.10/s; its
-    grant's id is under ``grant_id``."""
+def character(client, session, holder) -> dict:
+    """The holder's character @nova_knight, its claim verified (it earns), licensed to anyone
+    for USD 1.50 + 0.10/s; its grant's id is under ``grant_id``."""
     asset, granted = granted_asset(client, holder, handle="nova_knight", policy=USD_POLICY)
+    verified(client, session, holder, asset["id"])
     return {**asset, "grant_id": granted["grant"]["id"]}

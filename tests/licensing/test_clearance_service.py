@@ -119,9 +119,11 @@ def test_a_revoked_grant_denies(client, holder, requester):
 
 def test_a_face_without_consent_is_not_named_to_the_requester(client, holder, requester):
     likeness = create_asset(client, holder, kind="likeness")
-    shown = clearance_for_requester(_clear(client, requester, [likeness]))
+    verified = {uuid.UUID(likeness["id"])}  # verified by enrolment, yet not said of a stranger
+    shown = clearance_for_requester(_clear(client, requester, [likeness]), verified=verified)
     [touched] = shown.assets
     assert touched.asset_id is None and touched.handle is None
+    assert touched.holder_verified is None
     assert touched.reasons == ["The request shows a registered person who has not consented."]
     assert all("score" not in evidence for evidence in touched.matched_by)
     assert likeness["handle"] not in shown.model_dump_json()
@@ -130,8 +132,10 @@ def test_a_face_without_consent_is_not_named_to_the_requester(client, holder, re
 
 def test_a_granted_face_is_named_and_priced(client, holder, requester):
     likeness, _ = _licensed(client, holder, kind="likeness")
-    shown = clearance_for_requester(_clear(client, requester, [likeness]))
+    verified = {uuid.UUID(likeness["id"])}
+    shown = clearance_for_requester(_clear(client, requester, [likeness]), verified=verified)
     assert shown.outcome == ClearanceOutcome.cleared
+    assert shown.assets[0].holder_verified is True
     assert str(shown.assets[0].asset_id) == likeness["id"]
     assert any(line.asset_id == uuid.UUID(likeness["id"]) for line in shown.quote.lines)
 

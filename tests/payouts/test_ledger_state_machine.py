@@ -18,14 +18,13 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from ledgering import earned_and_spent, people, usage, write_transaction
+from ledgering import check_owned_balances, earned_and_spent, people, usage, write_transaction
 from sqlalchemy import Engine
 from sqlmodel import select
 
 from clearhouse.db import snapshot_session, utcnow
 from payouts.accounts import AccountRef, payable, platform, wallet
 from payouts.adjustments import adjust_wallet
-from payouts.balances import balance_of, check_ledger
 from payouts.errors import IdempotencyConflict, InsufficientBalance
 from payouts.journal import EntryDraft, credit, debit, post_entry
 from payouts.models import AccountKind, EntryEvent, LedgerAccount
@@ -217,13 +216,7 @@ class LedgerMachine(RuleBasedStateMachine):
     @invariant()
     def the_ledger_holds(self) -> None:
         with snapshot_session(self.engine) as session:
-            check = check_ledger(session)
-            assert check.ok, check
-            # The platform's accounts are every run's: check_ledger compares them with their
-            # legs. Each owner's accounts are this run's alone, so the model knows them.
-            for account, expected in self.model.items():
-                if account.owner_id is not None:
-                    assert balance_of(session, account) == expected, account
+            check_owned_balances(session, self.model)
             payables = session.exec(
                 select(LedgerAccount.balance_minor).where(
                     LedgerAccount.kind == AccountKind.holder_payable

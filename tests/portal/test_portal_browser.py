@@ -127,6 +127,34 @@ def set_a_policy(page: Page, asset_url: str) -> None:
     expect(page.get_by_role("status")).to_be_visible()
 
 
+def send_evidence(page: Page, asset_url: str) -> None:
+    """The claim form on the asset page: a link and a statement; the claim then waits."""
+    page.goto(asset_url)
+    page.get_by_label("A link to a public record").check()
+    page.get_by_label("Registration number or link").fill("https://tm.example/captain-comet")
+    page.get_by_label("In your own words").fill("I drew Captain Comet in 2019; the mark is mine.")
+    page.get_by_role("button", name="Send for verification").click()
+    expect(page.get_by_role("status")).to_contain_text("Your evidence is sent")
+    audit(page, "asset-claim-pending")
+
+
+def verify_every_claim(portal: str, settings: Settings) -> None:
+    """A moderator, through the API, verifies each pending claim."""
+    with httpx.Client(base_url=portal) as api:
+        staff = sign_up(api)
+        engine = build_engine(settings.resolved_database_url)
+        with Session(engine) as session:
+            promote(session, staff, "moderator")
+        engine.dispose()
+        for claim in api.get("/v1/claims", headers=staff.headers).json()["items"]:
+            decided = api.post(
+                f"/v1/claims/{claim['id']}/decision",
+                headers=staff.headers,
+                json={"decision": "verify", "reason": "The mark's record matches."},
+            )
+            assert decided.status_code == 200, decided.text
+
+
 def sign_up_and_in(page: Page, portal: str, *, name: str, email: str) -> None:
     sign_up_in_the_browser(page, portal, name=name, email=email)
     follow_the_emailed_link(page, portal, email)
@@ -158,15 +186,18 @@ def generation_state(api: httpx.Client, creator, generation_id: str) -> str:
 
 
 def test_a_holder_registers_consents_sees_the_use_revokes_and_reads_the_statement(
-    browser: Browser, portal: str
+    browser: Browser, portal: str, settings: Settings
 ) -> None:
-    """The issue's path: a holder signs up, registers a character, sets a policy, sees a
-    creator's generation of it among the uses, revokes, downloads the receipt and a statement;
-    a second holder cannot open the first's pages."""
+    """The issue's path: a holder signs up, registers a character, sends evidence of their
+    claim (verified by a moderator), sets a policy, sees a creator's generation of it among the
+    uses, revokes, downloads the receipt and a statement; a second holder cannot open the
+    first's pages."""
     with watched_page(browser) as page:
         page.on("dialog", lambda dialog: dialog.accept())  # the confirmations of portal.js
         sign_up_and_in(page, portal, name="Grace Hopper", email="grace@example.org")
         asset_url = register_a_character(page, portal)
+        send_evidence(page, asset_url)
+        verify_every_claim(portal, settings)
         set_a_policy(page, asset_url)
         page.goto(asset_url)
         audit(page, "asset-with-policy")
@@ -284,6 +315,7 @@ def test_a_moderators_pages(page: Page, portal: str, settings: Settings) -> None
         ("flagged", "/review/flagged"),
         ("review-overlaps", "/review/overlaps"),
         ("review-overlap", f"/review/overlaps/{case['id']}"),
+        ("review-claims", "/review/claims"),
     ]:
         page.goto(f"{portal}{path}")
         expect(page.get_by_role("heading", level=1)).to_be_visible()
