@@ -23,3 +23,6 @@ class NoticeKind(StrEnum):
     consent_withdrawn = "consent.withdrawn", "Your withdrawal of consent took effect."
     clearance_revoked = "clearance.revoked", "A clearance you hold can no longer be used."
     endpoint_disabled = "webhook.endpoint_disabled", "A webhook endpoint of yours was disabled."
+    overlap_opened = "overlap.opened", "An asset of yours overlaps another: moderators decide."
+    overlap_decided = "overlap.decided", "Moderators decided an overlap case about your asset."
+    claim_decided = "claim.decided", "Staff decided your claim to an asset."

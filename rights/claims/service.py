@@ -20,6 +20,8 @@ from clearhouse.accounts.models import Account
 from clearhouse.db import utcnow
 from clearhouse.errors import NotFound
 from clearhouse.pagination import PageParams, paginate
+from notifications.kinds import NoticeKind
+from notifications.service import notify
 from payouts.held import release_held_shares, return_held_shares
 from rights.claims.errors import (
     ClaimAlreadyDecided,
@@ -229,5 +231,18 @@ def decide_claim(
             "reason": reason,
             "ledger_entries": [entry.key for entry in entries],
         },
+    )
+    notify(
+        session,
+        claim.owner_id,
+        NoticeKind.claim_decided,
+        [claim.id, claim.asset_id],
+        {
+            "claim_id": str(claim.id),
+            "asset_id": str(claim.asset_id),
+            "decision": claim.status.value,
+            "reason": reason,
+        },
+        now=now,
     )
     return claim_for_staff(session, claim_id=claim.id)

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, select
 
 from audit.service import record_event
+from notifications.kinds import NoticeKind
+from notifications.service import NoticeDraft, notify_all
 from rights.errors import AssetNotActive
 from rights.matching import store
 from rights.matching.folding import fold_prompt
@@ -179,7 +181,22 @@ def open_cases(
                 "overlaps_by": sorted({item["kind"] for item in case.evidence}),
             },
         )
+    notify_all(session, [draft for case in cases for draft in case_notices(case, opened=True)])
     return cases
+
+
+def case_notices(case: OverlapCase, *, opened: bool) -> list[NoticeDraft]:
+    """The notices of a case opened or decided, to each holder in it, about their own asset
+    only: the case's id and where it stands (the other side reads it at GET /v1/overlaps)."""
+    kind = NoticeKind.overlap_opened if opened else NoticeKind.overlap_decided
+    facts = {"case_id": str(case.id), "status": case.status.value}
+    sides = [(case.claimant_id, case.claimant_asset_id)]
+    if case.existing_owner_id is not None:
+        sides.append((case.existing_owner_id, case.existing_asset_id))
+    return [
+        NoticeDraft(owner_id, kind, [case.id, asset_id], {**facts, "asset_id": str(asset_id)})
+        for owner_id, asset_id in sides
+    ]
 
 
 def check_grantable(session: Session, asset: Asset) -> None:

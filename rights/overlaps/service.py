@@ -19,10 +19,12 @@ from clearhouse.errors import NotFound
 from clearhouse.keys import KeyRing
 from clearhouse.pagination import PageParams, paginate
 from clearhouse.settings import Settings
+from notifications.service import notify_all
 from rights import service as rights
 from rights.errors import CaseAlreadyDecided, PartyToCase
 from rights.matching import store as text_catalogue
 from rights.models import Asset, AssetStanding
+from rights.overlaps.cases import case_notices
 from rights.overlaps.models import OverlapCase, OverlapStatus
 from rights.protected.models import ProtectedEntry
 
@@ -146,6 +148,7 @@ def decide_case(
             "note": note,
         },
     )
+    notify_all(session, case_notices(case, opened=False))
     session.flush()
     return case
 
@@ -178,10 +181,8 @@ def _deactivate(
 ) -> None:
     """The asset that lost the case: inactive, and every grant of it withdrawn as its owner's
     revocation would be (takedowns, receipts, audit)."""
-    owner = session.get(Account, asset.owner_id)
     revoked = rights.revoke_asset_grants(
         session,
-        owner=owner,
         asset=asset,
         reason=f"overlap case {case.id}: moderators decided it belongs to another holder",
         settings=settings,

@@ -187,6 +187,15 @@ def test_a_rejected_claim_says_why_and_new_evidence_opens_it_again(
         client, holder, character["id"], evidence_kind="link", reference="https://tm.example/1"
     )
     assert (again["standing"], again["claim"]["decision_reason"]) == ("pending", None)
+    [told] = [
+        n
+        for n in client.get("/v1/notices", headers=holder.headers).json()["items"]
+        if n["kind"] == "claim.decided"
+    ]
+    assert (told["facts"]["decision"], told["facts"]["reason"]) == (
+        "rejected",
+        "no such registration",
+    )
     assert _audit_actions(client, holder, character["id"])[-3:] == [
         "claim.submitted",
         "claim.rejected",

@@ -214,6 +214,14 @@ def test_moderators_keep_the_earlier_owner(client, holder, other_holder, moderat
         select(AuditEntry.action).where(AuditEntry.asset_id == uuid.UUID(copy["id"]))
     ).all()
     assert "overlap.opened" in actions and "overlap.existing_kept" in actions
+    # Each holder heard of the case opening and its decision, about their own asset only.
+    for who, asset in ((holder, original), (other_holder, copy)):
+        notices = client.get("/v1/notices", headers=who.headers).json()["items"]
+        told = sorted(n["kind"] for n in notices if n["kind"].startswith("overlap."))
+        assert told == ["overlap.decided", "overlap.opened"], notices
+        assert {n["facts"]["asset_id"] for n in notices if n["kind"].startswith("overlap.")} == {
+            asset["id"]
+        }
 
 
 def test_upholding_the_newer_holder_transfers_the_character(
