@@ -2,6 +2,7 @@
 
 import uuid
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, EmailStr, Field
 
@@ -11,7 +12,9 @@ from rights.schemas import Name
 
 
 class OrganisationCreate(RequestBody):
-    name: Name
+    name: Annotated[Name, Field(max_length=120)] = Field(
+        description="Its display name: an organisation is an account (at most 120 characters)."
+    )
 
 
 class OrganisationPublic(BaseModel):

@@ -7,6 +7,7 @@ not list; these fail a route that lists one it cannot answer.
 import uuid
 
 import pytest
+from clearing import clearance_body
 from factories import promote, sign_up
 
 from clearhouse.app import create_app
@@ -90,7 +91,11 @@ def _request(method: str, path: str, operation: dict) -> dict:
             url = url.replace(f"{{{parameter['name']}}}", "1" if is_int else str(uuid.uuid4()))
     request = {"method": method.upper(), "url": url}
     content = operation.get("requestBody", {}).get("content", {})
-    if "application/json" in content:
+    if path == "/v1/clearances":
+        # Its caller is found in the route's one hand-off to the thread pool, after the body
+        # is read: a body it can read reaches the key's scope check.
+        request["json"] = clearance_body("a lighthouse at dawn")
+    elif "application/json" in content:
         request["json"] = {}
     elif "multipart/form-data" in content:
         field = next(iter(content["multipart/form-data"]["schema"]["properties"]))

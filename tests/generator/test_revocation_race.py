@@ -191,7 +191,10 @@ def test_after_a_revoke_returns_no_release_uses_its_grant_and_nothing_cancelled_
             holder = sign_up(http)
             for second in range(CHARACTERS_PER_HOLDER):
                 handle = f"racer_{number}_{second}"
-                _, granted = granted_asset(http, holder, handle=handle, policy=USD_POLICY)
+                # A name of its own: two holders' characters of one name would overlap.
+                _, granted = granted_asset(
+                    http, holder, handle=handle, policy=USD_POLICY, name=f"Racer {number} {second}"
+                )
                 characters.append(Character(handle, granted["grant"]["id"], holder))
         requester = sign_up(http, role="creator")
         with write_session(engine) as session:  # enough credits for every job (322 each)

@@ -10,6 +10,7 @@ import uuid
 import httpx
 import pytest
 from alembic import command
+from claiming import verified
 from factories import PASSWORD, create_asset, grant, set_policy, sign_up
 from generating import USD_POLICY, generator_runtime, queued
 from sqlalchemy import text
@@ -48,9 +49,11 @@ def _served(client, requester, generation_id: str) -> bool:
 
 
 @pytest.fixture
-def comet(client, holder) -> dict:
-    """Another character of the holder's, @captain_comet, licensed under a grant of its own."""
-    asset = create_asset(client, holder, handle="captain_comet")
+def comet(client, session, holder) -> dict:
+    """Another character of the holder's, @captain_comet, its claim verified, licensed under a
+    grant of its own."""
+    asset = create_asset(client, holder, handle="captain_comet", name="Captain Comet")
+    verified(client, session, holder, asset["id"])
     set_policy(client, holder, asset["id"], USD_POLICY)
     return {**asset, "grant_id": grant(client, holder, asset["id"])["grant"]["id"]}
 

@@ -4,6 +4,7 @@ removed member is refused at once; another organisation's objects are not found.
 import uuid
 
 import pytest
+from claiming import verified
 from factories import OPEN_POLICY, sign_up
 from sqlmodel import Session
 from stating import release
@@ -194,8 +195,9 @@ def test_another_organisations_objects_are_not_found(client, holder, other_holde
     assert client.get(f"/v1/assets/{rival_asset['id']}", headers=holder.headers).status_code == 404
 
 
-def test_an_organisation_is_paid_for_its_assets(client, engine, holder, studio):
+def test_an_organisation_is_paid_for_its_assets(client, engine, session, holder, studio):
     organisation_id, manager, viewer, asset = studio
+    verified(client, session, holder, asset["id"])  # an unverified asset's shares are held
     client.post(f"/v1/assets/{asset['id']}/policies", headers=manager.headers, json=OPEN_POLICY)
     granted = client.post(f"/v1/assets/{asset['id']}/grants", headers=manager.headers, json={})
     with Session(engine) as session:
