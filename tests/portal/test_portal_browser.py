@@ -240,15 +240,16 @@ def test_a_holder_registers_consents_sees_the_use_revokes_and_reads_the_statemen
             page.goto(f"{portal}{path}")
             audit(page, name)
 
-        # What the holder was told: the release, then the withdrawal's effect.
+        # What the holder was told: their claim verified, the release, the withdrawal's effect.
         page.get_by_role("navigation", name="Main").get_by_role("link", name="Inbox").click()
         for told in (
+            "Staff decided your claim to an asset.",
             "A generation that used your asset was released.",
             "Your withdrawal of consent took effect.",
         ):
             expect(page.get_by_text(told, exact=True)).to_be_visible()
         audit(page, "inbox")
-        page.get_by_role("button", name="Mark all 2 read").click()
+        page.get_by_role("button", name="Mark all 3 read").click()
         expect(page.get_by_role("status")).to_contain_text("Every notice is marked read")
         page.goto(f"{portal}/notices/preferences")
         page.get_by_label("Never: I read them here").check()
