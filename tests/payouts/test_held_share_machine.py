@@ -24,7 +24,7 @@ from hypothesis.stateful import (
 )
 from ledgering import check_owned_balances, people, released_generation, write_transaction
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import select
 
 from clearhouse.accounts.models import Account, Role
 from clearhouse.db import snapshot_session, utcnow
@@ -67,6 +67,9 @@ class HeldShareMachine(RuleBasedStateMachine):
         self.model: dict[AccountRef, int] = defaultdict(int)
         self.assets: list[tuple[uuid.UUID, uuid.UUID]] = []  # (asset, holder)
         self.claims: dict[uuid.UUID, ClaimStatus] = {}  # asset -> its claim's status
+        self.kinds: dict[
+            uuid.UUID, AssetKind
+        ] = {}  # the model's, so preconditions read no database
         self.shares: dict[tuple[uuid.UUID, uuid.UUID], Share] = {}  # (generation, asset)
         self.uses: list[Usage] = []
         self.taken_down: set[uuid.UUID] = set()
@@ -90,6 +93,7 @@ class HeldShareMachine(RuleBasedStateMachine):
             )
             session.add(asset)
         self.assets.append((asset.id, owner))
+        self.kinds[asset.id] = kind
         if kind == AssetKind.character and decided is not None:
             self._submit(asset.id)
             if decided != "pending":
@@ -99,12 +103,8 @@ class HeldShareMachine(RuleBasedStateMachine):
         return [
             asset_id
             for asset_id, _ in self.assets
-            if self._kind(asset_id) == AssetKind.character and self.claims.get(asset_id) in statuses
+            if self.kinds[asset_id] == AssetKind.character and self.claims.get(asset_id) in statuses
         ]
-
-    def _kind(self, asset_id: uuid.UUID) -> AssetKind:
-        with Session(self.engine) as session:
-            return session.get(Asset, asset_id).kind
 
     @precondition(lambda self: self._claimable(None, ClaimStatus.rejected, ClaimStatus.pending))
     @rule(data=st.data())
@@ -186,7 +186,7 @@ class HeldShareMachine(RuleBasedStateMachine):
         with write_transaction(self.engine) as session:
             standings = claim_standings(
                 session,
-                assets=[(asset_id, self._kind(asset_id)) for asset_id, *_ in picked],
+                assets=[(asset_id, self.kinds[asset_id]) for asset_id, *_ in picked],
                 lock=True,
             )
             one = Usage(
