@@ -10,7 +10,7 @@ wallet holds is refused (402, payouts/credits.py) and nothing of it is recorded.
 
 import uuid
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -62,6 +62,23 @@ class RestrictionReading:
 
 
 @dataclass(frozen=True)
+class ScannedRequest:
+    """What a request's prompt and media touch, the content its prompt shows, the protected
+    entries it names or describes, and its reading for the owners' restrictions: everything
+    the scans found, which clearing takes whole so that no caller leaves a part out."""
+
+    touches: list[Touch]
+    content: list[ContentFinding]
+    protected: list[ProtectedMatch]
+    restrictions: RestrictionReading
+
+    def with_touches(self, touches: Sequence[Touch]) -> "ScannedRequest":
+        """The same scan, touching ``touches`` too (assets named other than in the prompt,
+        such as a generation's cameos)."""
+        return replace(self, touches=[*self.touches, *touches])
+
+
+@dataclass(frozen=True)
 class ClearanceRequest:
     """A generation request as clearance reads it."""
 
@@ -92,22 +109,18 @@ def clear(
     *,
     requester: Account,
     request: ClearanceRequest,
-    touches: Sequence[Touch],
-    content_found: Sequence[ContentFinding] = (),
-    protected_found: Sequence[ProtectedMatch] = (),
-    restrictions: RestrictionReading | None = None,
+    scanned: ScannedRequest,
     now: datetime,
     settings: Settings,
     keys: KeyRing,
 ) -> ClearanceResult:
     """Decide, price, record and (when cleared) sign; ``session`` is a write transaction.
 
-    ``content_found``: the content categories the content check found in the prompt; the
-    request shows those and the ones its requester declared. ``protected_found``: the
-    protected entries (no owner) the prompt names or describes, each of which denies it.
-    ``restrictions``: the prompt's reading for the owners' restrictions; needed whenever a
-    policy it falls under has some."""
-    evidence = evidence_by_asset(touches)
+    ``scanned``: what the scans found. The request shows the content categories its prompt
+    shows and those its requester declared; each protected entry (no owner) found denies it;
+    the restrictions reading is compared with the policies that have restrictions."""
+    evidence = evidence_by_asset(scanned.touches)
+    content_found = scanned.content
     # Core statements on the transaction's connection: the clearance's rows are written once
     # and never read back, and the ORM's unit of work and instances cost more than the
     # inserts themselves.
@@ -126,8 +139,8 @@ def clear(
         content_categories=request.declared_content
         | {finding.category for finding in content_found},
         content_found={finding.category: finding.explanation() for finding in content_found},
-        protected_found=tuple((found.kind, found.name) for found in protected_found),
-        restrictions_broken=restrictions_broken(facts.assets, restrictions),
+        protected_found=tuple((found.kind, found.name) for found in scanned.protected),
+        restrictions_broken=restrictions_broken(facts.assets, scanned.restrictions),
     )
     decision = evaluate(
         generation_request,
@@ -234,7 +247,7 @@ def clear(
 
 
 def restrictions_broken(
-    assets: Sequence[MatchedAsset], reading: RestrictionReading | None
+    assets: Sequence[MatchedAsset], reading: RestrictionReading
 ) -> dict[str, str]:
     """Which of the restrictions of the matched assets' policies the prompt breaks: compared
     only where a policy has any, with restrictions embedded when their version was saved."""
@@ -247,8 +260,6 @@ def restrictions_broken(
     }
     if not written:
         return {}
-    if reading is None:  # a caller that skipped the text check cannot clear a restricted use
-        raise ValueError("the request touches restricted assets: pass its restrictions reading")
     return reading.broken(written)
 
 

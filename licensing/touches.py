@@ -11,32 +11,19 @@ What the requester then learns of it is presentation's to decide (licensing/pres
 import hashlib
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 import numpy as np
 from sqlmodel import Session
 
-from licensing.clearance import RestrictionReading, Touch
+from licensing.clearance import RestrictionReading, ScannedRequest, Touch
 from licensing.media_inspection import MediaInspection, inspect_media
 from likeness.runtime import LikenessRuntime
 from likeness.scan import find_likenesses
-from rights.matching.content_check import ContentFinding
 from rights.matching.runtime import MatchingRuntime
-from rights.matching.types import ProtectedMatch, TextMatch
+from rights.matching.types import TextMatch
 from rights.references.catalogue import ReferenceCatalogue
-
-
-@dataclass(frozen=True)
-class ScannedRequest:
-    """What a request's prompt and media touch, the content its prompt shows, and its
-    reading for the owners' restrictions."""
-
-    touches: list[Touch]
-    content: list[ContentFinding]
-    protected: list[ProtectedMatch]
-    restrictions: RestrictionReading
 
 
 def scan_request(

@@ -9,7 +9,13 @@ from sqlmodel import Session, select
 
 from clearhouse.accounts.models import Account
 from clearhouse.db import utcnow, write_session
-from licensing.clearance import ClearanceRequest, Touch, clear
+from licensing.clearance import (
+    ClearanceRequest,
+    RestrictionReading,
+    ScannedRequest,
+    Touch,
+    clear,
+)
 from licensing.digest import request_digest
 from licensing.models import Clearance, ClearedAsset
 from licensing.presentation import clearance_for_requester
@@ -48,16 +54,28 @@ def _clear(
     settings=None,
 ):
     app = client.app
+    request = request or _request()
+    matching = app.state.matching
     with write_session(app.state.engine) as session:
-        account = session.get(Account, requester.id)
-        return clear(
-            session,
-            requester=account,
-            request=request or _request(),
+        # The touches are given here; the prompt's own reading is the text check's.
+        checked = matching.check_text(session, request.prompt)
+        scanned = ScannedRequest(
             touches=[
                 Touch(uuid.UUID(asset["id"]), {"kind": "name", "score": 1.0, "span": [2, 7]})
                 for asset in touched
             ],
+            content=[],
+            protected=[],
+            restrictions=RestrictionReading(
+                check=matching.restrictions, embedding=checked.embedding, content=checked.content
+            ),
+        )
+        account = session.get(Account, requester.id)
+        return clear(
+            session,
+            requester=account,
+            request=request,
+            scanned=scanned,
             now=utcnow(),
             settings=settings or app.state.settings,
             keys=app.state.keys,

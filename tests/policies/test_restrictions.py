@@ -7,7 +7,6 @@ import pytest
 from policy_facts import OPEN, asset, decide, request
 from pydantic import ValidationError
 
-from licensing.clearance import restrictions_broken
 from policies.decisions import NOT_CONSENTED, AssetOutcome, ClearanceOutcome, ReasonCode
 from policies.document import PolicyDocument
 from policies.restrictions import MAX_RESTRICTIONS, forbidden_activities
@@ -88,10 +87,3 @@ def test_a_requester_never_reads_the_restrictions_of_a_face_not_consented_to_the
     (judged,) = decision.assets
     assert any(reason.code == ReasonCode.restriction_broken for reason in judged.reasons)
     assert judged.requester_reasons == (NOT_CONSENTED,)
-
-
-def test_a_clearance_of_a_restricted_asset_without_the_prompts_reading_is_refused():
-    # Fail closed: a caller that skipped the text check cannot have its restrictions ignored.
-    with pytest.raises(ValueError, match="restrictions reading"):
-        restrictions_broken((asset(document=RESTRICTED),), None)
-    assert restrictions_broken((asset(),), None) == {}
