@@ -57,6 +57,7 @@ from sqlmodel import Session
 
 from bench.evaluator import measure_evaluator
 from bench.fillers import fillers
+from bench.machine import machine
 from bench.registry import percentiles
 from clearhouse.accounts.models import Account
 from clearhouse.db import build_engine, utcnow
@@ -249,7 +250,7 @@ def main() -> None:
         args.assets, args.prompts, args.duration, args.evaluator_seconds = 300, 100, 1, 0.2
 
     encoder = SentenceEncoder()
-    report: dict = {"assets": args.assets, "model": encoder.model_key}
+    report: dict = {"machine": machine(), "assets": args.assets, "model": encoder.model_key}
     report["rates_quality_set_alone"] = rates_alone(encoder)
     report["content_categories"] = content_categories(encoder)
     report["restrictions"] = restrictions(encoder)

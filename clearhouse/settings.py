@@ -61,6 +61,12 @@ class Settings(BaseSettings):
         description="How often the notice worker looks for webhook deliveries that are due and "
         "digests to email (it wakes at once when this process writes a notice).",
     )
+    notice_round_gap_seconds: float = Field(
+        default=0.5,
+        ge=0,
+        description="The least time between two rounds of the notice worker: under a stream of "
+        "uses the notices of that moment go out in one round, not one round per commit.",
+    )
     notice_worker: bool = Field(
         default=True,
         description="Send webhook deliveries and email digests from a thread of the API process; "

@@ -1,6 +1,9 @@
 """The notice worker: a thread of the API process that sends webhook deliveries and email
 digests. It wakes when this process commits a notice, and every ``notice_poll_seconds``
-anyway, for retries that came due, notices other processes wrote, and daily digests."""
+anyway, for retries that came due, notices other processes wrote, and daily digests. Rounds
+are at least ``notice_round_gap_seconds`` apart: each round reads every endpoint's due
+deliveries and every account's digest, so under a stream of clearances one round per commit
+would cost more than the clearances themselves."""
 
 import logging
 import threading
@@ -44,4 +47,5 @@ class NoticeWorker:
                 send_notices(self._engine, mailer=self._mailer, settings=self._settings)
             except Exception:  # the database may be briefly away; the next round tries again
                 log.exception("the notice worker's round failed")
+            self._stop.wait(self._settings.notice_round_gap_seconds)
             notices_written.wait(timeout=self._settings.notice_poll_seconds)

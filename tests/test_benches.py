@@ -110,6 +110,7 @@ def test_clearance_bench_reports_the_text_checks_rates_and_times():
     # Also clearances under load (wrk against a live server) and the evaluator.
     report = _run("bench/clearance.py", "--quick")
     assert report["assets"] == 300
+    assert report["machine"]["cores"] >= 1 and report["machine"]["reference_ms"] > 0
     categories = {
         *("disguised", "paraphrase", "keywords", "description"),
         *("ordinary", "near_miss", "unregistered"),
