@@ -19,6 +19,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
+from audit.service import record_event
 from clearhouse.accounts.models import Account
 from clearhouse.db import read_session, write_session
 from clearhouse.settings import Settings
@@ -62,8 +63,16 @@ def connected_account_key(holder_id: uuid.UUID) -> str:
     return f"connected-account-{holder_id}"
 
 
-def start_onboarding(engine: Engine, *, settings: Settings, holder: Account) -> OnboardingLink:
-    """The holder's connected account (made the first time) and a fresh onboarding link."""
+def start_onboarding(
+    engine: Engine, *, settings: Settings, holder: Account, by: Account | None = None
+) -> OnboardingLink:
+    """The holder's connected account (made the first time) and a fresh onboarding link.
+
+    ``by``: the member who sets up an organisation's (``holder``): Stripe's contact for the
+    account is their address (an organisation's own account has none that reads mail), Stripe
+    sends them back to the organisation's payouts page, and the audit log records who made it.
+    """
+    by = by or holder
     client = _client(settings)
     with read_session(engine) as session:
         stored = session.get(PayoutAccount, holder.id)
@@ -71,14 +80,20 @@ def start_onboarding(engine: Engine, *, settings: Settings, holder: Account) -> 
         account_id = (
             stored.stripe_account_id
             if stored is not None
-            else _store(engine, holder_id=holder.id, account_id=_create(client, holder))
+            else _store(
+                engine,
+                holder_id=holder.id,
+                account_id=_create(client, holder, email=by.email),
+                by=by,
+            )
         )
+        for_holder = "" if by.id == holder.id else f"?organisation_id={holder.id}"
         link = client.v1.account_links.create(
             {
                 "account": account_id,
                 "type": "account_onboarding",
-                "refresh_url": settings.public_url.rstrip("/") + REFRESH_PATH,
-                "return_url": settings.public_url.rstrip("/") + RETURN_PATH,
+                "refresh_url": settings.public_url.rstrip("/") + REFRESH_PATH + for_holder,
+                "return_url": settings.public_url.rstrip("/") + RETURN_PATH + for_holder,
             }
         )
     except stripe.StripeError as error:
@@ -153,7 +168,7 @@ def _client(settings: Settings) -> stripe.StripeClient:
     return client
 
 
-def _create(client: stripe.StripeClient, holder: Account) -> str:
+def _create(client: stripe.StripeClient, holder: Account, *, email: str) -> str:
     """Make the holder's account. While another request with the same key is still running at
     Stripe (the holder's second click), Stripe answers 409; wait for it to finish, then get
     its answer."""
@@ -162,7 +177,7 @@ def _create(client: stripe.StripeClient, holder: Account) -> str:
             return client.v1.accounts.create(
                 {
                     "type": "express",
-                    "email": holder.email,
+                    "email": email,
                     "capabilities": {"transfers": {"requested": True}},
                     "metadata": {"holder_id": str(holder.id)},
                 },
@@ -174,12 +189,22 @@ def _create(client: stripe.StripeClient, holder: Account) -> str:
         time.sleep(CONCURRENT_CREATE_PAUSE_S)
 
 
-def _store(engine: Engine, *, holder_id: uuid.UUID, account_id: str) -> str:
+def _store(engine: Engine, *, holder_id: uuid.UUID, account_id: str, by: Account) -> str:
     """Store the holder's account; the one stored first wins (a request at the same moment
-    got the same account from Stripe, by the idempotency key)."""
+    got the same account from Stripe, by the idempotency key). One made by a member for an
+    organisation is audited: who chose where the organisation is paid."""
     try:
         with write_session(engine) as session:
             session.add(PayoutAccount(holder_id=holder_id, stripe_account_id=account_id))
+            if by.id != holder_id:
+                session.flush()  # a second request's insert fails here, before the audit entry
+                record_event(
+                    session,
+                    action="organisation.payout_account_created",
+                    actor_id=by.id,
+                    asset_id=None,
+                    details={"subject_id": str(holder_id), "stripe_account_id": account_id},
+                )
     except IntegrityError:
         with read_session(engine) as session:
             stored = session.get(PayoutAccount, holder_id)

@@ -3,17 +3,22 @@ admin's payout run."""
 
 import uuid
 from datetime import datetime
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
+from clearhouse.db import read_session
 from clearhouse.deps import AdminAccount, EngineDep, HolderAccount, ReadSessionDep, SettingsDep
 from clearhouse.errors import InvalidRequest, NotFound, raises
 from clearhouse.ownership import owned
 from payouts.errors import StripeOff, StripeUnavailable
 from payouts.onboarding import connected_account_state, start_onboarding
+from payouts.payees import payee_for
 from payouts.payout_models import Payout, PayoutState
 from payouts.runs import Due, holder_payouts, run_payouts
+from rights.authority import Action
+from rights.errors import NotAllowed
 
 router = APIRouter(prefix="/v1/payouts", tags=["payouts"])
 
@@ -107,23 +112,46 @@ class PayoutRunPublic(BaseModel):
     returned: list[uuid.UUID]
 
 
+OrganisationQuery = Annotated[
+    uuid.UUID | None,
+    Query(description="An organisation you are a member of: its payouts instead of yours."),
+]
+
+
 @router.post("/onboarding", response_model=OnboardingLinkPublic)
-@raises(StripeOff, StripeUnavailable)
-def start_payout_onboarding(holder: HolderAccount, engine: EngineDep, settings: SettingsDep):
+@raises(StripeOff, StripeUnavailable, NotFound, NotAllowed)
+def start_payout_onboarding(
+    holder: HolderAccount,
+    engine: EngineDep,
+    settings: SettingsDep,
+    organisation_id: OrganisationQuery = None,
+):
     """Your Stripe connected account (made the first time) and a new link to finish setting
-    it up; payouts go to it once it exists."""
-    link = start_onboarding(engine, settings=settings, holder=holder)
+    it up; payouts go to it once it exists. With `organisation_id`, the organisation's: only
+    its owners set up where it is paid (its assets earn for it)."""
+    with read_session(engine) as session:
+        payee = payee_for(
+            session, account=holder, organisation_id=organisation_id, action=Action.administer
+        )
+    link = start_onboarding(engine, settings=settings, holder=payee, by=holder)
     return OnboardingLinkPublic(
         stripe_account_id=link.stripe_account_id, url=link.url, expires_at=link.expires_at
     )
 
 
 @router.get("", response_model=PayoutsOverview)
-@raises(StripeUnavailable)
-def read_my_payouts(holder: HolderAccount, session: ReadSessionDep, settings: SettingsDep):
-    """Your connected account's state at Stripe and your payouts."""
-    state = connected_account_state(session, settings=settings, holder_id=holder.id)
-    payouts = holder_payouts(session, holder_id=holder.id)
+@raises(StripeUnavailable, NotFound)
+def read_my_payouts(
+    holder: HolderAccount,
+    session: ReadSessionDep,
+    settings: SettingsDep,
+    organisation_id: OrganisationQuery = None,
+):
+    """Your connected account's state at Stripe and your payouts; with `organisation_id`, the
+    organisation's (any member may read them)."""
+    payee = payee_for(session, account=holder, organisation_id=organisation_id, action=Action.view)
+    state = connected_account_state(session, settings=settings, holder_id=payee.id)
+    payouts = holder_payouts(session, holder_id=payee.id)
     return PayoutsOverview(
         connected_account=None
         if state is None

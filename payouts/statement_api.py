@@ -14,6 +14,7 @@ from clearhouse.db import snapshot_session, utcnow
 from clearhouse.deps import CurrentAccount, EngineDep
 from clearhouse.errors import NotFound, raises
 from payouts.errors import StatementCurrencyNeeded, StatementPeriodInvalid
+from payouts.payees import payee_for
 from payouts.statement_files import statement_csv, statement_pdf
 from payouts.statement_schemas import StatementsPublic, statements_json
 from payouts.statements import (
@@ -23,7 +24,7 @@ from payouts.statements import (
     payable_currencies,
     statement_of,
 )
-from rights.authority import Action, may
+from rights.authority import Action
 
 router = APIRouter(prefix="/v1", tags=["statements"])
 
@@ -68,12 +69,10 @@ def list_statements(
     `organisation_id`."""
     month = parse_period(period)
     with snapshot_session(engine) as session:
-        holder_id = holder.id
-        if organisation_id is not None:
-            if not may(session, account_id=holder.id, action=Action.view, owner_id=organisation_id):
-                raise NotFound("No organisation with this id among yours.")
-            holder_id = organisation_id
-        statements = holder_statements(session, holder_id=holder_id, period=month)
+        payee = payee_for(
+            session, account=holder, organisation_id=organisation_id, action=Action.view
+        )
+        statements = holder_statements(session, holder_id=payee.id, period=month)
     return Response(statements_json(month, statements), media_type="application/json")
 
 

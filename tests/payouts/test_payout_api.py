@@ -4,6 +4,7 @@ else's; the admin's payout run; Stripe off refused with a problem and nothing st
 import itertools
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 
 import httpx
@@ -11,6 +12,7 @@ import pytest
 from factories import promote, sign_up
 from fastapi.testclient import TestClient
 from live_server import uvicorn_in_thread
+from organising import add, organisation
 from paying import earn, stripe_on
 from sqlmodel import Session, select
 from stripe_connect_fake import ConnectFake
@@ -244,3 +246,65 @@ def test_an_account_that_is_not_a_holders_changes_nothing(
         assert deliver(client, event).status_code == 200
         with Session(client.app.state.engine) as read:
             assert read.exec(select(PayoutAccount)).all() == []
+
+
+def test_an_organisations_owners_set_up_where_it_is_paid_and_its_members_see_it(
+    paying_client: TestClient, fake: ConnectFake, session: Session
+) -> None:
+    owner, manager, viewer, stranger = (sign_up(paying_client) for _ in range(4))
+    studio = organisation(paying_client, owner)
+    add(paying_client, owner, studio, manager, "manager")
+    add(paying_client, owner, studio, viewer, "viewer")
+    as_studio = {"organisation_id": studio}
+
+    def onboard(person):
+        return paying_client.post(
+            "/v1/payouts/onboarding", headers=person.headers, params=as_studio
+        )
+
+    assert onboard(manager).status_code == 403  # a member whose role does not set it up
+    assert onboard(stranger).status_code == 404  # nobody else learns the organisation exists
+    assert fake.accounts == {}
+    made = onboard(owner)
+    assert made.status_code == 200, made.text
+    account_id = made.json()["stripe_account_id"]
+    # Stripe's contact is the owner who set it up; it comes back to the organisation's page.
+    assert fake.accounts[account_id]["email"] == owner.email
+    assert fake.account_links[-1]["return_url"].endswith(f"?organisation_id={studio}")
+    stored = session.exec(select(PayoutAccount)).all()
+    assert [(str(row.holder_id), row.stripe_account_id) for row in stored] == [(studio, account_id)]
+    (entry,) = session.exec(
+        select(AuditEntry).where(AuditEntry.action == "organisation.payout_account_created")
+    ).all()
+    assert entry.body["actor_id"] == str(owner.id)
+    assert entry.body["details"]["subject_id"] == studio
+
+    seen = paying_client.get("/v1/payouts", headers=viewer.headers, params=as_studio)
+    assert seen.status_code == 200, seen.text
+    assert seen.json()["connected_account"]["stripe_account_id"] == account_id
+    hidden = paying_client.get("/v1/payouts", headers=stranger.headers, params=as_studio)
+    assert hidden.status_code == 404
+    # The organisation's account is not the owner's own.
+    own = paying_client.get("/v1/payouts", headers=owner.headers).json()
+    assert own["connected_account"] is None
+
+
+def test_a_payout_run_pays_an_organisation_to_its_own_account(
+    paying_client: TestClient, fake: ConnectFake, session: Session
+) -> None:
+    owner = sign_up(paying_client)
+    admin = promote(session, sign_up(paying_client), "admin")
+    studio = organisation(paying_client, owner)
+    as_studio = {"organisation_id": studio}
+    made = paying_client.post("/v1/payouts/onboarding", headers=owner.headers, params=as_studio)
+    earn(paying_client.app.state.engine, uuid.UUID(studio), 2_400)
+
+    run = paying_client.post("/v1/payouts/runs", headers=admin.headers, json={"period": "2026-11"})
+
+    assert run.status_code == 200, run.text
+    (payout_id,) = run.json()["paid"]
+    (transfer,) = fake.transfers.values()
+    assert transfer["destination"] == made.json()["stripe_account_id"]
+    theirs = paying_client.get("/v1/payouts", headers=owner.headers, params=as_studio).json()
+    assert [(p["id"], p["amount_minor"]) for p in theirs["payouts"]] == [(payout_id, 2_400)]
+    assert paying_client.get("/v1/payouts", headers=owner.headers).json()["payouts"] == []

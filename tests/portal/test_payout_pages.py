@@ -9,6 +9,7 @@ from html import unescape
 import pytest
 from factories import sign_up
 from fastapi.testclient import TestClient
+from organising import add, organisation
 from paying import earn, stripe_on
 from portal_client import form_token, portal_sign_in, post_form
 from sqlmodel import Session, select
@@ -255,3 +256,38 @@ def test_the_page_shows_the_state_stripes_last_account_event_gave(
     assert fake.accounts[stored.stripe_account_id]["payouts_enabled"] is False
     page = _page(paying_client, "/payouts")
     assert "You are all set" in page and "external_account" not in page
+
+
+def test_an_organisations_payouts_page_lets_only_its_owners_set_it_up(
+    paying_client: TestClient, fake: ConnectFake
+) -> None:
+    owner, viewer, stranger = (sign_up(paying_client) for _ in range(3))
+    studio = organisation(paying_client, owner, name="Nova Studio")
+    add(paying_client, owner, studio, viewer, "viewer")
+    path = f"/payouts?organisation_id={studio}"
+
+    portal_sign_in(paying_client, owner)
+    page = _page(paying_client, path)
+    assert "Payouts: Nova Studio" in page and SET_UP in page
+    answer = post_form(
+        paying_client, f"/payouts/onboarding?organisation_id={studio}", {}, page=path
+    )
+    assert answer.status_code == 303, answer.text
+    [stored] = _stored_accounts(paying_client)
+    assert str(stored.holder_id) == studio
+    assert fake.account_links[-1]["return_url"].endswith(f"{RETURN_PATH}?organisation_id={studio}")
+    assert "Its payout account" in _page(paying_client, f"{RETURN_PATH}?organisation_id={studio}")
+
+    paying_client.cookies.clear()
+    portal_sign_in(paying_client, viewer)
+    page = _page(paying_client, path)
+    assert stored.stripe_account_id in page and "your role lets you see its payouts" in page
+    assert "/payouts/onboarding" not in page  # no button for a viewer
+    refused = post_form(
+        paying_client, f"/payouts/onboarding?organisation_id={studio}", {}, page=path
+    )
+    assert refused.status_code == 403
+
+    paying_client.cookies.clear()
+    portal_sign_in(paying_client, stranger)
+    assert paying_client.get(path).status_code == 404

@@ -6,6 +6,7 @@ import uuid
 import pytest
 from claiming import verified
 from factories import OPEN_POLICY, sign_up
+from organising import add, organisation
 from sqlmodel import Session
 from stating import release
 
@@ -13,22 +14,6 @@ from bench.ledger_rows import LicenceTerms
 from clearhouse.db import utcnow
 from policies.models import PolicyVersion
 from rights.models import ConsentGrant
-
-
-def organisation(client, owner, name="Nova Studio") -> str:
-    made = client.post("/v1/organisations", headers=owner.headers, json={"name": name})
-    assert made.status_code == 201, made.text
-    assert made.json()["role"] == "owner"
-    return made.json()["id"]
-
-
-def add(client, owner, organisation_id, member, role) -> None:
-    added = client.post(
-        f"/v1/organisations/{organisation_id}/members",
-        headers=owner.headers,
-        json={"email": member.email, "role": role},
-    )
-    assert added.status_code == 201, added.text
 
 
 def character_of(client, user, organisation_id) -> dict:
