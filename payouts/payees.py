@@ -8,12 +8,21 @@ only its owners set up where it is paid. A member whose role does not allow it i
 """
 
 import uuid
+from typing import Annotated
 
+from fastapi import Query
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from clearhouse.accounts.models import Account
+from clearhouse.db import read_session
 from rights.authority import Action
 from rights.members import organisation_for
+
+OrganisationQuery = Annotated[
+    uuid.UUID | None,
+    Query(description="An organisation you are a member of: its money instead of yours."),
+]
 
 
 def payee_for(
@@ -30,3 +39,12 @@ def payee_for(
     if payee is None:  # made with the organisation, in the same transaction
         raise LookupError(f"organisation {organisation.id} has no account")
     return payee
+
+
+def payee_of(engine: Engine, *, account: Account, organisation_id: uuid.UUID | None) -> Account:
+    """:func:`payee_for` to read (any member), in a session of its own: for the statement
+    downloads, which read the ledger in a snapshot of their own."""
+    with read_session(engine) as session:
+        return payee_for(
+            session, account=account, organisation_id=organisation_id, action=Action.view
+        )

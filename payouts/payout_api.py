@@ -3,9 +3,8 @@ admin's payout run."""
 
 import uuid
 from datetime import datetime
-from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
 from clearhouse.db import read_session
@@ -14,7 +13,7 @@ from clearhouse.errors import InvalidRequest, NotFound, raises
 from clearhouse.ownership import owned
 from payouts.errors import StripeOff, StripeUnavailable
 from payouts.onboarding import connected_account_state, start_onboarding
-from payouts.payees import payee_for
+from payouts.payees import OrganisationQuery, payee_for
 from payouts.payout_models import Payout, PayoutState
 from payouts.runs import Due, holder_payouts, run_payouts
 from rights.authority import Action
@@ -110,12 +109,6 @@ class PayoutRunPublic(BaseModel):
     paid: list[uuid.UUID]
     failed: list[uuid.UUID]
     returned: list[uuid.UUID]
-
-
-OrganisationQuery = Annotated[
-    uuid.UUID | None,
-    Query(description="An organisation you are a member of: its payouts instead of yours."),
-]
 
 
 @router.post("/onboarding", response_model=OnboardingLinkPublic)

@@ -2,7 +2,6 @@
 CSV or PDF. Only their own, or an organisation's they are a member of: no route reads anyone
 else's payable."""
 
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
@@ -14,7 +13,7 @@ from clearhouse.db import snapshot_session, utcnow
 from clearhouse.deps import CurrentAccount, EngineDep
 from clearhouse.errors import NotFound, raises
 from payouts.errors import StatementCurrencyNeeded, StatementPeriodInvalid
-from payouts.payees import payee_for
+from payouts.payees import OrganisationQuery, payee_for, payee_of
 from payouts.statement_files import statement_csv, statement_pdf
 from payouts.statement_schemas import StatementsPublic, statements_json
 from payouts.statements import (
@@ -57,10 +56,7 @@ def list_statements(
     holder: CurrentAccount,
     engine: EngineDep,
     period: Annotated[str, Query(description=PERIOD_HELP)],
-    organisation_id: Annotated[
-        uuid.UUID | None,
-        Query(description="An organisation you are a member of (any role): its statements."),
-    ] = None,
+    organisation_id: OrganisationQuery = None,
 ):
     """Your statements for one month, one per currency you have earned in: the balance you
     were owed as it began and as it ended, every use of your assets (the licence fee, your
@@ -79,8 +75,9 @@ def list_statements(
 def holder_statement(
     engine: Engine, *, holder: Account, period: str, currency: str | None
 ) -> Statement:
-    """The holder's own statement for the month ``period`` in ``currency`` (which may be left
-    out by a holder who has earned in one currency only), read in one snapshot. The portal's
+    """The holder's statement for the month ``period`` in ``currency`` (which may be left out
+    by a holder who has earned in one currency only), read in one snapshot. ``holder``: the
+    caller, or an organisation the caller reads for (payouts/payees.py). The portal's
     downloads call it too, with the signed-in holder."""
     month = parse_period(period)
     with snapshot_session(engine) as session:
@@ -104,14 +101,19 @@ _PERIOD_PATH = Annotated[str, Path(description=PERIOD_HELP)]
     response_class=Response,
     responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}}},
 )
-@raises(StatementPeriodInvalid, StatementCurrencyNeeded)
+@raises(StatementPeriodInvalid, StatementCurrencyNeeded, NotFound)
 def download_statement_csv(
-    holder: CurrentAccount, engine: EngineDep, period: _PERIOD_PATH, currency: CurrencyQuery = None
+    holder: CurrentAccount,
+    engine: EngineDep,
+    period: _PERIOD_PATH,
+    currency: CurrencyQuery = None,
+    organisation_id: OrganisationQuery = None,
 ):
-    """Your statement as CSV: a row per line, between a row of the opening balance and one of
-    the closing balance; amounts in minor units, so `amount_minor` adds up from one to the
-    other."""
-    return csv_download(holder_statement(engine, holder=holder, period=period, currency=currency))
+    """Your statement (or, with `organisation_id`, the organisation's) as CSV: a row per line,
+    between a row of the opening balance and one of the closing balance; amounts in minor
+    units, so `amount_minor` adds up from one to the other."""
+    payee = payee_of(engine, account=holder, organisation_id=organisation_id)
+    return csv_download(holder_statement(engine, holder=payee, period=period, currency=currency))
 
 
 @router.get(
@@ -121,13 +123,19 @@ def download_statement_csv(
         200: {"content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}
     },
 )
-@raises(StatementPeriodInvalid, StatementCurrencyNeeded)
+@raises(StatementPeriodInvalid, StatementCurrencyNeeded, NotFound)
 def download_statement_pdf(
-    holder: CurrentAccount, engine: EngineDep, period: _PERIOD_PATH, currency: CurrencyQuery = None
+    holder: CurrentAccount,
+    engine: EngineDep,
+    period: _PERIOD_PATH,
+    currency: CurrencyQuery = None,
+    organisation_id: OrganisationQuery = None,
 ):
-    """Your statement as a PDF: the totals, a chart of what you earned each day, every line."""
-    statement = holder_statement(engine, holder=holder, period=period, currency=currency)
-    return pdf_download(statement, holder=holder)
+    """Your statement (or the organisation's) as a PDF: the totals, a chart of what was earned
+    each day, every line."""
+    payee = payee_of(engine, account=holder, organisation_id=organisation_id)
+    statement = holder_statement(engine, holder=payee, period=period, currency=currency)
+    return pdf_download(statement, holder=payee)
 
 
 def csv_download(statement: Statement) -> Response:

@@ -12,9 +12,8 @@ Each page takes ``?organisation_id=`` for an organisation the holder is a member
 """
 
 import uuid
-from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse
 from sqlmodel import Session
 
@@ -32,15 +31,12 @@ from payouts.onboarding import (
     connected_account_state,
     start_onboarding,
 )
-from payouts.payees import payee_for
+from payouts.payees import OrganisationQuery, payee_for
 from payouts.runs import holder_payouts
 from payouts.stripe_gateway import stripe_client
 from rights.authority import Action, may
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
-
-
-OrganisationQuery = Annotated[uuid.UUID | None, Query()]
 
 
 @router.get("/payouts")

@@ -288,6 +288,10 @@ def test_an_organisations_payouts_page_lets_only_its_owners_set_it_up(
     )
     assert refused.status_code == 403
 
+    statements = _page(paying_client, f"/statements?organisation_id={studio}")
+    assert ": Nova Studio</h1>" in statements and "its assets" in statements
+
     paying_client.cookies.clear()
     portal_sign_in(paying_client, stranger)
     assert paying_client.get(path).status_code == 404
+    assert paying_client.get(f"/statements?organisation_id={studio}").status_code == 404

@@ -211,6 +211,17 @@ def test_an_organisation_is_paid_for_its_assets(client, engine, session, holder,
     # The member who consented earned nothing themselves: the organisation is paid.
     mine = client.get("/v1/statements", headers=manager.headers, params={"period": period})
     assert mine.json()["statements"] == []
+    as_studio = {"organisation_id": organisation_id}
+    csv = client.get(f"/v1/statements/{period}.csv", headers=viewer.headers, params=as_studio)
+    assert csv.status_code == 200, csv.text
+    assert asset["handle"] in csv.text
+    pdf = client.get(f"/v1/statements/{period}.pdf", headers=viewer.headers, params=as_studio)
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    stranger = sign_up(client)
+    for suffix in ("", ".csv", ".pdf"):
+        path = f"/v1/statements{'' if not suffix else '/' + period}{suffix}"
+        hidden = client.get(path, headers=stranger.headers, params={"period": period, **as_studio})
+        assert hidden.status_code == 404, (path, hidden.text)
 
 
 def test_an_organisation_never_signs_in(client, studio):
