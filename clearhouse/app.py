@@ -45,6 +45,8 @@ from policies.api import router as policies_router
 from rights.api import router as rights_router
 from rights.claims.api import UPLOAD_ROUTES as CLAIM_UPLOAD_ROUTES
 from rights.claims.api import router as claims_router
+from rights.disputes.api import UPLOAD_ROUTES as DISPUTE_UPLOAD_ROUTES
+from rights.disputes.api import router as disputes_router
 from rights.estates_api import router as estates_router
 from rights.matching.runtime import start_matching
 from rights.matching.warm_up import WarmUp
@@ -169,6 +171,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 *UPLOAD_ROUTES,
                 *REFERENCE_UPLOAD_ROUTES,
                 *CLAIM_UPLOAD_ROUTES,
+                *DISPUTE_UPLOAD_ROUTES,
                 *CLEARANCE_UPLOAD_ROUTES,
                 *PORTAL_UPLOAD_ROUTES,
             ),
@@ -192,6 +195,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(overlaps_router)
     app.include_router(protected_router)
     app.include_router(claims_router)
+    app.include_router(disputes_router)
     app.include_router(audit_router)
     app.include_router(policies_router)
     app.include_router(likeness_router)

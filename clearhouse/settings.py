@@ -160,6 +160,13 @@ class Settings(BaseSettings):
         description="How long an owner has to answer a request that waits for them, and how "
         "long their yes then lets the requester send that request again.",
     )
+    dispute_answer_days: int = Field(
+        default=14,
+        ge=1,
+        le=365,
+        description="How long a holder has to answer a dispute about their asset; after it "
+        "staff may decide the dispute unanswered.",
+    )
     clearance_audience: str = Field(
         default="clearhouse-generators",
         description="`aud` of clearance tokens: the generators, ours or third parties', that "

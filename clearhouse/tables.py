@@ -14,6 +14,7 @@ def import_all_tables() -> None:
     import payouts.payout_models  # noqa: F401
     import policies.models  # noqa: F401
     import rights.claims.models
+    import rights.disputes.models
     import rights.matching.models
     import rights.models
     import rights.overlaps.models

@@ -35,7 +35,7 @@ from policies.facts import (
     Requester,
 )
 from policies.models import PolicyVersion
-from rights.models import Asset, AssetStanding, ConsentGrant, GrantStatus
+from rights.models import MATCHED_STANDINGS, Asset, AssetStanding, ConsentGrant, GrantStatus
 
 
 @dataclass(frozen=True)
@@ -53,8 +53,8 @@ def read_facts(
     request_digest: str,
     now: datetime,
 ) -> ClearanceFacts:
-    """The requester, every live, active asset among ``asset_ids`` with its active grants and usage,
-    and the owners' unexpired approvals of this very request."""
+    """The requester, every live, active or disputed asset among ``asset_ids`` with its
+    active grants and usage, and the owners' unexpired approvals of this very request."""
     day = now.astimezone(UTC).date()
     midnight = datetime.combine(day, time(), tzinfo=UTC)
     ids = sorted(set(asset_ids))
@@ -77,6 +77,7 @@ def read_facts(
             deceased_without_estate=(
                 asset.deceased_reported_at is not None and asset.estate_account_id is None
             ),
+            disputed=asset.standing == AssetStanding.disputed,
         )
         for asset in assets
     )
@@ -107,14 +108,16 @@ _ASSETS_WITH_OWNERS = (
         Asset.owner_id,
         Asset.deceased_reported_at,
         Asset.estate_account_id,
+        Asset.standing,
         Account.date_of_birth,
     )
     .join(Account, Account.id == Asset.owner_id)
     .where(
         col(Asset.id).in_(bindparam("ids", expanding=True)),
         col(Asset.deleted_at).is_(None),
-        # One in review or decided against (rights/overlaps/) neither licenses nor earns.
-        Asset.standing == AssetStanding.active,
+        # One in review or decided against (rights/overlaps/) neither licenses nor earns; a
+        # disputed one (rights/disputes/) is read, to be denied.
+        col(Asset.standing).in_(MATCHED_STANDINGS),
     )
     .order_by(Asset.handle)
 )

@@ -26,3 +26,7 @@ class NoticeKind(StrEnum):
     overlap_opened = "overlap.opened", "An asset of yours overlaps another: moderators decide."
     overlap_decided = "overlap.decided", "Moderators decided an overlap case about your asset."
     claim_decided = "claim.decided", "Staff decided your claim to an asset."
+    dispute_opened = "dispute.opened", "A dispute about an asset was opened: its holder answers."
+    dispute_answered = "dispute.answered", "The holder answered a dispute: staff decide."
+    dispute_message = "dispute.message", "A new message in a dispute you are a party to."
+    dispute_decided = "dispute.decided", "Staff decided a dispute you are a party to."

@@ -5,9 +5,10 @@ The release (generator/release.py) records the charge and the licences and posts
 the same transaction, so a release that does not commit leaves no entry, and an entry never
 exists without its release. The entry debits the creator's wallet by the charge and credits
 each holder's payable by their share and the platform's revenue by the rest
-(payouts/split.py). The share of an asset whose claim is not verified is credited to its
-holder's held account instead (payouts/held.py); that of an asset whose claim was rejected
-goes back to the creator at once, in the same transaction.
+(payouts/split.py). The share of an asset that does not earn yet (its claim not verified, or
+a dispute about it undecided: payouts/earning.py) is credited to its holder's held account
+instead (payouts/held.py); that of an asset whose claim was rejected, or a dispute about it
+upheld, goes back to the creator at once, in the same transaction.
 
 A usage may take a creator's wallet below zero: the generation was cleared, run and released,
 and refusing its charge now would release it for nothing. Checking that a creator has the
@@ -23,12 +24,12 @@ from sqlmodel import Session, select
 
 from licensing.models import Charge, Licence
 from payouts.accounts import held, payable, platform, wallet
+from payouts.earning import Earning, earnings
 from payouts.held import hold_shares, return_held_shares
 from payouts.journal import EntryDraft, PostedEntry, credit, debit, post_entries
 from payouts.models import AccountKind, EntryEvent
 from payouts.split import LicensedUse, Usage, split_usage
 from policies.models import PolicyVersion
-from rights.claims.standing import ClaimStanding, claim_standings
 from rights.models import Asset
 
 
@@ -78,11 +79,11 @@ def post_usages(session: Session, usages: list[Usage], *, now: datetime) -> list
 
 def recorded_usage(
     session: Session, *, generation_id: uuid.UUID
-) -> tuple[Usage, dict[uuid.UUID, ClaimStanding]]:
+) -> tuple[Usage, dict[uuid.UUID, Earning]]:
     """The usage a release recorded: its charge, and each licence with its asset's holder,
     the revenue share of the policy version it relied on and whether its share is held;
-    with each licensed asset's claim standing (read under a shared lock: see
-    rights/claims/service.py)."""
+    with each licensed asset's earning (its claim and disputes read under a shared lock: see
+    rights/claims/standing.py and rights/disputes/standing.py)."""
     charge = session.exec(select(Charge).where(Charge.generation_id == generation_id)).one()
     licences = session.exec(
         select(
@@ -99,7 +100,7 @@ def recorded_usage(
     ).all()
     if any(currency != charge.currency for _, currency, *_ in licences):
         raise ValueError(f"generation {generation_id}: a licence priced in another currency")
-    standings = claim_standings(
+    standings = earnings(
         session, assets=[(asset_id, kind) for *_, asset_id, kind in licences], lock=True
     )
     usage = Usage(
@@ -113,7 +114,7 @@ def recorded_usage(
                 price_minor=price,
                 revenue_share_bps=share,
                 asset_id=asset_id,
-                held=standings[asset_id] != ClaimStanding.verified,
+                held=standings[asset_id] != Earning.earns,
             )
             for price, _, owner_id, share, asset_id, _ in licences
         ),
@@ -134,20 +135,20 @@ def post_claimed_usage(
     session: Session,
     usage: Usage,
     *,
-    standings: dict[uuid.UUID, ClaimStanding],
+    standings: dict[uuid.UUID, Earning],
     now: datetime,
 ) -> PostedEntry | None:
     """Post ``usage`` (its licences held as ``standings`` say); the share of an asset whose
-    claim was rejected goes back to the creator at once, in the same transaction."""
+    shares go back goes back to the creator at once, in the same transaction."""
     if usage_entry(usage) is None:
         return None
     (posted,) = post_usages(session, [usage], now=now)
     for asset_id, standing in sorted(standings.items()):
-        if standing == ClaimStanding.rejected:
+        if standing == Earning.returned:
             return_held_shares(
                 session,
                 asset_id=asset_id,
-                reason="its holder's claim was rejected",
+                reason="its holder's claim was rejected, or a dispute about it upheld",
                 now=now,
                 generation_ids=[usage.generation_id],
             )

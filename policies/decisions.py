@@ -48,6 +48,7 @@ class ReasonCode(StrEnum):
     minors_not_admitted = "minors_not_admitted"
     minors_likeness_protected = "minors_likeness_protected"
     deceased_without_estate = "deceased_without_estate"
+    dispute_upheld = "dispute_upheld"
     # What the requester is told about a face they hold no grant for
     not_consented = "not_consented"
     # Found in a generated output, and not among what its clearance allowed

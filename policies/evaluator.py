@@ -141,6 +141,14 @@ class _Judge:
                 ),
             )
             return self._decision(asset, AssetOutcome.deny, reasons, None, None)
+        if asset.disputed:
+            reasons = (
+                Reason(
+                    ReasonCode.dispute_upheld,
+                    f"Staff upheld a dispute about @{asset.handle}: it is no longer licensed.",
+                ),
+            )
+            return self._decision(asset, AssetOutcome.deny, reasons, None, None)
         verdicts = [self._judge_grant(asset, grant) for grant in asset.grants]
         if not verdicts:
             reasons = (

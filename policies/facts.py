@@ -99,6 +99,9 @@ class MatchedAsset:
     deceased_without_estate: bool = False
     """A likeness reported as a deceased person's whose estate no moderator has verified:
     never usable, whatever its grants say."""
+    disputed: bool = False
+    """Staff upheld a dispute about it (rights/disputes/): never usable, whatever its grants
+    say."""
 
 
 @dataclass(frozen=True, slots=True)

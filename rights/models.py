@@ -22,6 +22,12 @@ class AssetStanding(StrEnum):
     active = "active"
     in_review = "in_review"  # it overlaps another's asset or a protected entry: staff decide
     inactive = "inactive"  # staff decided that what it names belongs to another
+    disputed = "disputed"  # staff upheld a dispute: still matched, its matches deny (disputes/)
+
+
+#: The standings whose asset the clearance matches: a disputed asset is still found, so that
+#: its matches deny rather than let a request through unnoticed.
+MATCHED_STANDINGS = (AssetStanding.active, AssetStanding.disputed)
 
 
 class Asset(SQLModel, table=True):
@@ -56,7 +62,8 @@ class Asset(SQLModel, table=True):
     standing: AssetStanding = Field(
         default=AssetStanding.active,
         sa_column=enum_column(AssetStanding, server_default=AssetStanding.active.value),
-        description="Only an active asset is granted, matched and licensed (rights/overlaps/).",
+        description="Only an active asset is granted and licensed (rights/overlaps/); a disputed "
+        "one is matched and denied (rights/disputes/).",
     )
     catalogue_generation: int = Field(
         default=0,

@@ -33,8 +33,8 @@ from policies.document import NOBODY, PolicyDocument
 from rights import members, repository, service
 from rights.authority import Action
 from rights.claims.presentation import claim_status_public
-from rights.claims.service import MAX_DOCUMENT_BYTES
 from rights.errors import HandleTaken, NotAllowed
+from rights.evidence import MAX_DOCUMENT_BYTES
 from rights.matching.runtime import MatchingDep
 from rights.matching.types import semantic_texts
 from rights.models import Asset, AssetKind, MemberRole

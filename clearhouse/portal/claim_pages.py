@@ -24,7 +24,7 @@ from clearhouse.uploads import UnreadableUpload
 from rights import repository
 from rights.claims import service
 from rights.claims.schemas import ClaimEvidence
-from rights.claims.service import MAX_DOCUMENT_BYTES
+from rights.evidence import MAX_DOCUMENT_BYTES
 from rights.models import Asset
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)

@@ -10,13 +10,13 @@ import uuid
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, Request
-from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
 from clearhouse.accounts.models import Account
 from clearhouse.deps import KeysDep, ReadSessionDep, SessionDep, SettingsDep
+from clearhouse.portal.decisions import decide_from_form
 from clearhouse.portal.listing import Page, page_params, pager
-from clearhouse.portal.pages import NOTICES, PageRoute, field_errors, render, see_other
+from clearhouse.portal.pages import NOTICES, PageRoute, render
 from clearhouse.portal.sessions import CsrfChecked, PortalStaff
 from rights.overlaps import service
 from rights.overlaps.models import OverlapCase, OverlapStatus
@@ -123,22 +123,28 @@ def decide_overlap(
     note: Annotated[str, Form(max_length=2000)] = "",
 ):
     """Keep the earlier holder or uphold the newer, as POST /v1/overlaps/{id}/decide does."""
-    form = {"decision": decision, "note": note}
-    try:
-        body = OverlapDecision(decision=decision, note=note.strip() or None)
-    except ValidationError as invalid:
-        errors = field_errors(invalid)
-        if "decision" in errors:
-            errors["decision"] = "Choose whether the earlier holder keeps it or the newer one."
+
+    def page(**shown):
         case = service.visible_case(session, viewer=staff, case_id=case_id)
-        return _case_page(request, session, staff, case, status_code=400, form=form, errors=errors)
-    case = service.decide_case(
-        session,
-        moderator=staff,
-        case_id=case_id,
-        uphold_claimant=body.decision == "uphold_claimant",
-        note=body.note,
-        settings=settings,
-        keys=keys,
+        return _case_page(request, session, staff, case, **shown)
+
+    def keep_or_uphold(body: OverlapDecision) -> str:
+        case = service.decide_case(
+            session,
+            moderator=staff,
+            case_id=case_id,
+            uphold_claimant=body.decision == "uphold_claimant",
+            note=body.note,
+            settings=settings,
+            keys=keys,
+        )
+        return f"overlap-{case.status.value}"
+
+    return decide_from_form(
+        form={"decision": decision, "note": note},
+        body=lambda: OverlapDecision(decision=decision, note=note.strip() or None),
+        choose="Choose whether the earlier holder keeps it or the newer one.",
+        decide=keep_or_uphold,
+        page=page,
+        redirect=f"/review/overlaps/{case_id}",
     )
-    return see_other(f"/review/overlaps/{case_id}", notice=f"overlap-{case.status.value}")

@@ -11,22 +11,21 @@ cannot decide it here either. Claims go through ``rights.claims.service`` as the
 
 import uuid
 from collections.abc import Iterable
+from functools import partial
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Form, Request
-from pydantic import ValidationError
 from sqlmodel import Session, col, select
 
 from clearhouse.accounts.models import Account
 from clearhouse.deps import ReadSessionDep, SessionDep
 from clearhouse.pagination import PageParams
+from clearhouse.portal.decisions import decide_from_form
 from clearhouse.portal.listing import Page, page_params, pager
 from clearhouse.portal.pages import (
     NOTICES,
     PageRoute,
-    field_errors,
     render,
-    see_other,
     templates,
 )
 from clearhouse.portal.sessions import CsrfChecked, PortalStaff
@@ -38,9 +37,10 @@ from likeness.schemas import ConflictResolution
 from payouts.held import held_of_asset
 from rights.claims import service as claims
 from rights.claims.api import document_response
-from rights.claims.errors import ClaimAlreadyDecided, PartyToClaim
 from rights.claims.models import ClaimStatus
 from rights.claims.schemas import ClaimDecision
+from rights.disputes import service as disputes
+from rights.disputes.models import DisputeStatus
 from rights.models import Asset
 from rights.overlaps import service as overlaps
 from rights.overlaps.models import OverlapStatus
@@ -108,6 +108,14 @@ def review_home(request: Request, staff: PortalStaff, session: ReadSessionDep):
     pending_claims = claims.claims_for_staff(
         session, status=ClaimStatus.pending, params=PageParams(limit=1, offset=0)
     )[1]
+    answered_disputes = disputes.visible_disputes(
+        session,
+        viewer=staff,
+        status=DisputeStatus.answered,
+        asset_id=None,
+        everyone=True,
+        params=PageParams(limit=1, offset=0),
+    )[1]
     return render(
         request,
         "review/home.html",
@@ -117,6 +125,7 @@ def review_home(request: Request, staff: PortalStaff, session: ReadSessionDep):
         flagged=flagged,
         open_overlaps=open_overlaps,
         pending_claims=pending_claims,
+        answered_disputes=answered_disputes,
     )
 
 
@@ -195,28 +204,29 @@ def resolve_conflict(
     note: Annotated[str, Form(max_length=2000)] = "",
 ):
     """Accept or reject the claim, as POST /v1/likeness/conflicts/{id}/resolve does."""
-    form = {"decision": decision, "note": note}
-    try:
-        body = ConflictResolution(decision=decision, note=note.strip() or None)
-    except ValidationError as invalid:
-        errors = field_errors(invalid)
-        if "decision" in errors:
-            errors["decision"] = "Choose whether to accept or to reject the claim."
+
+    def page(**shown):
         conflict = conflicts.visible_conflict(session, viewer=staff, conflict_id=conflict_id)
-        return _conflict_page(
-            request, session, staff, conflict, status_code=400, form=form, errors=errors
+        return _conflict_page(request, session, staff, conflict, **shown)
+
+    def resolve(body: ConflictResolution) -> str:
+        conflicts.resolve_conflict(
+            session,
+            moderator=staff,
+            conflict_id=conflict_id,
+            accept=body.decision == "accept",
+            note=body.note,
+            runtime=runtime,
         )
-    conflicts.resolve_conflict(
-        session,
-        moderator=staff,
-        conflict_id=conflict_id,
-        accept=body.decision == "accept",
-        note=body.note,
-        runtime=runtime,
-    )
-    return see_other(
-        f"/review/conflicts/{conflict_id}",
-        notice="conflict-accepted" if body.decision == "accept" else "conflict-rejected",
+        return "conflict-accepted" if body.decision == "accept" else "conflict-rejected"
+
+    return decide_from_form(
+        form={"decision": decision, "note": note},
+        body=lambda: ConflictResolution(decision=decision, note=note.strip() or None),
+        choose="Choose whether to accept or to reject the claim.",
+        decide=resolve,
+        page=page,
+        redirect=f"/review/conflicts/{conflict_id}",
     )
 
 
@@ -326,17 +336,8 @@ def decide_claim(
     reason: Annotated[str, Form(max_length=2000)] = "",
 ):
     """Verify or reject the claim, as POST /v1/claims/{id}/decision does."""
-    form = {"decision": decision, "reason": reason}
-    try:
-        body = ClaimDecision(decision=decision, reason=reason.strip())
-    except ValidationError as invalid:
-        errors = field_errors(invalid)
-        if "decision" in errors:
-            errors["decision"] = "Choose whether to verify or to reject the claim."
-        return _claim_page(
-            request, session, staff, claim_id, status_code=400, form=form, errors=errors
-        )
-    try:
+
+    def verify_or_reject(body: ClaimDecision) -> str:
         claims.decide_claim(
             session,
             staff=staff,
@@ -344,17 +345,13 @@ def decide_claim(
             verify=body.decision == "verify",
             reason=body.reason,
         )
-    except (PartyToClaim, ClaimAlreadyDecided) as refused:
-        return _claim_page(
-            request,
-            session,
-            staff,
-            claim_id,
-            status_code=refused.status_code,
-            form=form,
-            errors={"form": refused.detail},
-        )
-    return see_other(
-        f"/review/claims/{claim_id}",
-        notice="claim-verified" if body.decision == "verify" else "claim-rejected",
+        return "claim-verified" if body.decision == "verify" else "claim-rejected"
+
+    return decide_from_form(
+        form={"decision": decision, "reason": reason},
+        body=lambda: ClaimDecision(decision=decision, reason=reason.strip()),
+        choose="Choose whether to verify or to reject the claim.",
+        decide=verify_or_reject,
+        page=partial(_claim_page, request, session, staff, claim_id),
+        redirect=f"/review/claims/{claim_id}",
     )

@@ -5,15 +5,14 @@ is verified (new evidence for a rejected claim opens it again). Staff list the p
 read the evidence and verify or reject it, never their own. The decision locks its claim for
 update (see rights/claims/standing.py for why a release cannot slip between) and settles the
 asset's held shares in the same transaction: paid in when verified, back to the creators when
-rejected (payouts/held.py). Every submission and decision is in the audit chain.
+rejected (payouts/held.py), unless a dispute about the asset says otherwise
+(payouts/earning.py). Every submission and decision is in the audit chain.
 """
 
-import hashlib
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy.orm import defer
-from sqlmodel import Session, col, delete, select
+from sqlmodel import Session, delete, select
 
 from audit.service import record_event
 from clearhouse.accounts.models import Account
@@ -22,7 +21,7 @@ from clearhouse.errors import NotFound
 from clearhouse.pagination import PageParams, paginate
 from notifications.kinds import NoticeKind
 from notifications.service import notify
-from payouts.held import release_held_shares, return_held_shares
+from payouts.earning import lock_asset, settle_held_shares
 from rights.claims.errors import (
     ClaimAlreadyDecided,
     ClaimAlreadyVerified,
@@ -32,28 +31,8 @@ from rights.claims.errors import (
 )
 from rights.claims.models import AssetClaim, ClaimDocument, ClaimStatus, EvidenceKind
 from rights.claims.schemas import ClaimEvidence
+from rights.evidence import documents_by_id, store_document
 from rights.models import Asset, AssetKind
-
-#: The largest evidence document kept.
-MAX_DOCUMENT_BYTES = 5 * 1024 * 1024
-
-_SIGNATURES = (
-    (b"%PDF-", "application/pdf"),
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"\xff\xd8\xff", "image/jpeg"),
-)
-
-
-def document_type(data: bytes) -> str:
-    """The document's type from its first bytes (never from what the client says it is)."""
-    if len(data) > MAX_DOCUMENT_BYTES:
-        raise UnusableEvidence(
-            f"The document is {len(data)} bytes; send one of at most {MAX_DOCUMENT_BYTES} bytes."
-        )
-    for signature, content_type in _SIGNATURES:
-        if data.startswith(signature):
-            return content_type
-    raise UnusableEvidence("The document is not a PDF, PNG or JPEG file; send one of those.")
 
 
 def check_claimable(asset: Asset) -> None:
@@ -94,16 +73,7 @@ def submit_evidence(
         raise ClaimAlreadyVerified("This asset's claim is verified; its evidence stays as it is.")
     stored = None
     if document is not None:
-        stored = ClaimDocument(
-            owner_id=owner.id,
-            content_type=document_type(document),
-            byte_size=len(document),
-            sha256=hashlib.sha256(document).hexdigest(),
-            content=document,
-            uploaded_at=now,
-        )
-        session.add(stored)
-        session.flush()
+        stored = store_document(session, owner_id=owner.id, data=document, now=now)
     replaced = claim.document_id if claim is not None else None
     if claim is None:
         claim = AssetClaim(asset_id=asset.id, owner_id=owner.id, submitted_at=now)
@@ -139,23 +109,8 @@ def owned_claim(session: Session, *, asset: Asset) -> ClaimView | None:
     claim = session.exec(select(AssetClaim).where(AssetClaim.asset_id == asset.id)).first()
     if claim is None:
         return None
-    document = _documents(session, [claim.document_id]).get(claim.document_id)
+    document = documents_by_id(session, [claim.document_id]).get(claim.document_id)
     return ClaimView(claim=claim, asset=asset, document=document)
-
-
-def _documents(
-    session: Session, document_ids: list[uuid.UUID | None]
-) -> dict[uuid.UUID, ClaimDocument]:
-    """The documents by id, their bytes left unread until someone opens one."""
-    wanted = [document_id for document_id in document_ids if document_id is not None]
-    if not wanted:
-        return {}
-    rows = session.exec(
-        select(ClaimDocument)
-        .options(defer(ClaimDocument.content))
-        .where(col(ClaimDocument.id).in_(wanted))
-    ).all()
-    return {row.id: row for row in rows}
 
 
 def claim_for_staff(session: Session, *, claim_id: uuid.UUID) -> ClaimView:
@@ -167,7 +122,7 @@ def claim_for_staff(session: Session, *, claim_id: uuid.UUID) -> ClaimView:
     if row is None:
         raise NotFound("No claim with this id.")
     claim, asset = row
-    document = _documents(session, [claim.document_id]).get(claim.document_id)
+    document = documents_by_id(session, [claim.document_id]).get(claim.document_id)
     return ClaimView(claim=claim, asset=asset, document=document)
 
 
@@ -183,7 +138,7 @@ def claims_for_staff(
     if status is not None:
         query = query.where(AssetClaim.status == status)
     rows, total = paginate(session, query, params)
-    documents = _documents(session, [claim.document_id for claim, _ in rows])
+    documents = documents_by_id(session, [claim.document_id for claim, _ in rows])
     return [
         ClaimView(claim=claim, asset=asset, document=documents.get(claim.document_id))
         for claim, asset in rows
@@ -194,11 +149,13 @@ def decide_claim(
     session: Session, *, staff: Account, claim_id: uuid.UUID, verify: bool, reason: str
 ) -> ClaimView:
     """Verify or reject a pending claim and settle its asset's held shares (see the module)."""
+    asset_id = session.exec(select(AssetClaim.asset_id).where(AssetClaim.id == claim_id)).first()
+    if asset_id is None:
+        raise NotFound("No claim with this id.")
+    asset = lock_asset(session, asset_id)
     claim = session.exec(
         select(AssetClaim).where(AssetClaim.id == claim_id).with_for_update()
-    ).first()
-    if claim is None:
-        raise NotFound("No claim with this id.")
+    ).one()
     if claim.owner_id == staff.id:
         raise PartyToClaim("This claim is yours: another member of staff must decide it.")
     if claim.status != ClaimStatus.pending:
@@ -215,12 +172,8 @@ def decide_claim(
     claim.decided_at, claim.decided_by, claim.decision_reason = now, staff.id, reason
     session.add(claim)
     session.flush()
-    if verify:
-        entries = release_held_shares(session, asset_id=claim.asset_id, now=now)
-    else:
-        entries = return_held_shares(
-            session, asset_id=claim.asset_id, reason=f"claim rejected: {reason}", now=now
-        )
+    # Verified: paid in, unless a dispute about the asset is undecided (its decision settles).
+    entries = settle_held_shares(session, asset=asset, reason=f"claim rejected: {reason}", now=now)
     record_event(
         session,
         action=f"claim.{claim.status.value}",

@@ -24,7 +24,7 @@ from sqlmodel import Session, col, select
 
 from rights.matching.models import AssetTextEmbedding, TextCatalogueGeneration
 from rights.matching.types import CatalogueAsset
-from rights.models import Asset, AssetStanding
+from rights.models import MATCHED_STANDINGS, Asset
 from rights.protected.models import ProtectedEntry
 
 Vector = npt.NDArray[np.float32]
@@ -154,7 +154,7 @@ def changed_since(session: Session, generation: int, *, model_key: str) -> list[
         .order_by(ProtectedEntry.catalogue_generation)
     ).all()
     listed = {
-        asset.id: asset.deleted_at is None and asset.standing == AssetStanding.active
+        asset.id: asset.deleted_at is None and asset.standing in MATCHED_STANDINGS
         for asset in assets
     }
     stored = _stored_embeddings(

@@ -215,6 +215,11 @@ def check_grantable(session: Session, asset: Asset) -> None:
         .order_by(col(OverlapCase.created_at).desc())
     ).first()
     where = f" (case {case_id}: GET /v1/overlaps/{case_id})" if case_id else ""
+    if standing == AssetStanding.disputed:
+        raise AssetNotActive(
+            "Staff upheld a dispute about this asset (GET /v1/disputes?asset_id=...); it cannot "
+            "be granted or licensed."
+        )
     if standing == AssetStanding.in_review:
         raise AssetNotActive(
             "This asset overlaps another holder's character or style, or a protected entry, "

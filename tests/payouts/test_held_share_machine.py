@@ -1,12 +1,18 @@
-"""Claims and money in any order (a hypothesis state machine, on SQLite and PostgreSQL):
-characters registered, their claims submitted, verified, rejected and submitted again; uses
-released, taken down; payouts made.
+"""Claims, disputes and money in any order (a hypothesis state machine, on SQLite and
+PostgreSQL): characters registered, their claims submitted, verified, rejected and submitted
+again; disputes opened about assets, upheld or dismissed; uses released, taken down; payouts
+made.
 
 After every step: every entry balances and every cached balance equals its legs; each
 account of the run holds what a simple model says; each held account holds exactly the
 shares still held; and each use's held share is in one state the model agrees with: held,
-paid in after a verification, or returned to its creator, never both and never lost. A payout
-never pays held money: what a payout run finds due is the payable alone.
+paid in after a verification, or returned to its creator, never both and never lost; no money
+reaches an unverified or disputed asset (each use's earning is the model's: held while a
+dispute is undecided, returned once one is upheld). A payout never pays held money: what a
+payout run finds due is the payable alone.
+
+Preconditions read only the machine's own model, never the database (a precondition reading
+outside state makes hypothesis report a flaky strategy).
 """
 
 import uuid
@@ -30,6 +36,7 @@ from clearhouse.accounts.models import Account, Role
 from clearhouse.db import snapshot_session, utcnow
 from payouts.accounts import AccountRef, held, payable, platform, wallet
 from payouts.balances import balance_of
+from payouts.earning import Earning, earnings
 from payouts.models import AccountKind, HeldShare, HeldShareState
 from payouts.runs import due_payouts, make_payout
 from payouts.split import LicensedUse, Usage, holder_share, split_usage
@@ -38,7 +45,9 @@ from payouts.usage import post_claimed_usage
 from rights.claims import service as claims
 from rights.claims.models import ClaimStatus, EvidenceKind
 from rights.claims.schemas import ClaimEvidence
-from rights.claims.standing import ClaimStanding, claim_standings
+from rights.disputes import service as disputes
+from rights.disputes.models import DisputeKind, DisputeStatus
+from rights.disputes.schemas import DisputeOpening
 from rights.models import Asset, AssetKind
 
 CURRENCY = "USD"
@@ -70,6 +79,8 @@ class HeldShareMachine(RuleBasedStateMachine):
         self.kinds: dict[
             uuid.UUID, AssetKind
         ] = {}  # the model's, so preconditions read no database
+        self.handles: dict[uuid.UUID, str] = {}
+        self.disputes: dict[uuid.UUID, tuple[uuid.UUID, DisputeStatus]] = {}  # asset -> latest
         self.shares: dict[tuple[uuid.UUID, uuid.UUID], Share] = {}  # (generation, asset)
         self.uses: list[Usage] = []
         self.taken_down: set[uuid.UUID] = set()
@@ -94,6 +105,7 @@ class HeldShareMachine(RuleBasedStateMachine):
             session.add(asset)
         self.assets.append((asset.id, owner))
         self.kinds[asset.id] = kind
+        self.handles[asset.id] = asset.handle
         if kind == AssetKind.character and decided is not None:
             self._submit(asset.id)
             if decided != "pending":
@@ -149,16 +161,96 @@ class HeldShareMachine(RuleBasedStateMachine):
                 reason="checked",
             )
         self.claims[asset_id] = ClaimStatus.verified if verify else ClaimStatus.rejected
+        self._settle(asset_id)
+
+    def _earning(self, asset_id: uuid.UUID) -> Earning:
+        """What the asset's uses do now, by the model: returned after a rejected claim or an
+        upheld dispute; held until its claim is verified and while a dispute is undecided."""
+        claim = (
+            ClaimStatus.verified
+            if self.kinds[asset_id] == AssetKind.likeness
+            else self.claims.get(asset_id)
+        )
+        dispute = self.disputes.get(asset_id, (None, None))[1]
+        if claim == ClaimStatus.rejected or dispute == DisputeStatus.upheld:
+            return Earning.returned
+        if claim != ClaimStatus.verified or dispute == DisputeStatus.open:
+            return Earning.held
+        return Earning.earns
+
+    def _settle(self, asset_id: uuid.UUID) -> None:
+        """A decision about the asset: its held shares paid in, returned, or left held."""
+        earning = self._earning(asset_id)
+        if earning == Earning.held:
+            return
         for (_, share_asset), share in self.shares.items():
             if share_asset != asset_id or share.state != HeldShareState.held:
                 continue
             self._move(held(share.holder, CURRENCY), -share.amount)
-            if verify:
+            if earning == Earning.earns:
                 share.state = HeldShareState.paid
                 self._move(payable(share.holder, CURRENCY), share.amount)
             else:
                 share.state = HeldShareState.returned
                 self._move(wallet(share.creator, CURRENCY), share.amount)
+
+    def _undisputed(self) -> list[uuid.UUID]:
+        return [
+            asset_id
+            for asset_id, _ in self.assets
+            if self.disputes.get(asset_id, (None, None))[1]
+            not in (DisputeStatus.open, DisputeStatus.upheld)
+        ]
+
+    @precondition(lambda self: self._undisputed())
+    @rule(data=st.data())
+    def dispute(self, data) -> None:
+        """A creator disputes an asset; its new uses' shares are held until staff decide."""
+        asset_id = data.draw(st.sampled_from(self._undisputed()))
+        with write_transaction(self.engine) as session:
+            view = disputes.open_dispute(
+                session,
+                opener=session.get(Account, self.creators[0]),
+                opening=DisputeOpening(
+                    asset_handle=self.handles[asset_id],
+                    kind=DisputeKind.improper_registration,
+                    statement="This is a copy of a character I registered years ago.",
+                ),
+                document=None,
+                answer_days=14,
+            )
+        self.disputes[asset_id] = (view.dispute.id, DisputeStatus.open)
+
+    def _open_disputes(self) -> list[uuid.UUID]:
+        return [
+            asset_id
+            for asset_id, (_, status) in self.disputes.items()
+            if status == DisputeStatus.open
+        ]
+
+    @precondition(lambda self: self._open_disputes())
+    @rule(data=st.data(), uphold=st.booleans())
+    def decide_dispute(self, data, uphold) -> None:
+        """The holder answers, staff uphold (held shares go back) or dismiss (paid in when
+        its claim is verified)."""
+        asset_id = data.draw(st.sampled_from(self._open_disputes()))
+        dispute_id, _ = self.disputes[asset_id]
+        owner = dict(self.assets)[asset_id]
+        with write_transaction(self.engine) as session:
+            disputes.answer_dispute(
+                session, holder=session.get(Account, owner), dispute_id=dispute_id, body="Ours."
+            )
+        with write_transaction(self.engine) as session:
+            disputes.decide_dispute(
+                session,
+                staff=session.get(Account, self.staff),
+                dispute_id=dispute_id,
+                uphold=uphold,
+                reason="checked",
+            )
+        status = DisputeStatus.upheld if uphold else DisputeStatus.dismissed
+        self.disputes[asset_id] = (dispute_id, status)
+        self._settle(asset_id)
 
     @precondition(lambda self: self.assets)
     @rule(
@@ -184,11 +276,14 @@ class HeldShareMachine(RuleBasedStateMachine):
         creator_id = self.creators[creator]
         generation_id = released_generation(self.engine, creator_id)
         with write_transaction(self.engine) as session:
-            standings = claim_standings(
+            standings = earnings(
                 session,
                 assets=[(asset_id, self.kinds[asset_id]) for asset_id, *_ in picked],
                 lock=True,
             )
+            # The release's reading is the model's: no money reaches an unverified or
+            # disputed asset.
+            assert standings == {asset_id: self._earning(asset_id) for asset_id, *_ in picked}
             one = Usage(
                 generation_id=generation_id,
                 creator_id=creator_id,
@@ -200,7 +295,7 @@ class HeldShareMachine(RuleBasedStateMachine):
                         price_minor=fee,
                         revenue_share_bps=share,
                         asset_id=asset_id,
-                        held=standings[asset_id] != ClaimStanding.verified,
+                        held=standings[asset_id] != Earning.earns,
                     )
                     for asset_id, owner, fee, share in picked
                 ),
@@ -216,9 +311,9 @@ class HeldShareMachine(RuleBasedStateMachine):
             self._move(payable(holder, CURRENCY), amount)
         for asset_id, owner, fee, share in picked:
             amount = holder_share(fee, share)
-            if standings[asset_id] == ClaimStanding.verified or not amount:
+            if standings[asset_id] == Earning.earns or not amount:
                 continue
-            rejected = standings[asset_id] == ClaimStanding.rejected
+            rejected = standings[asset_id] == Earning.returned
             self.shares[(generation_id, asset_id)] = Share(
                 holder=owner,
                 creator=creator_id,
