@@ -21,6 +21,7 @@ from standardwebhooks import Webhook
 from clearhouse.db import utcnow, write_session
 from clearhouse.settings import Settings
 from notifications.addresses import PinnedEndpoint, pin_endpoint
+from notifications.endpoints import signing_secrets
 from notifications.errors import EndpointRefused
 from notifications.kinds import NoticeKind
 from notifications.models import DeliveryState, WebhookDelivery, WebhookEndpoint
@@ -79,13 +80,14 @@ def _deliver(engine: Engine, *, delivery_id: uuid.UUID, settings: Settings, now:
             return False
         delivery = session.get(WebhookDelivery, delivery_id)
         endpoint = session.get(WebhookEndpoint, delivery.endpoint_id)
-    attempt = send(delivery, url=endpoint.url, secret=endpoint.secret, settings=settings)
+        secrets = signing_secrets(endpoint, settings=settings, at=now)
+    attempt = send(delivery, url=endpoint.url, secrets=secrets, settings=settings)
     with write_session(engine) as session:
         _record(session, delivery_id=delivery_id, attempt=attempt, settings=settings, now=now)
     return attempt.succeeded
 
 
-def send(delivery: WebhookDelivery, *, url: str, secret: str, settings: Settings) -> Attempt:
+def send(delivery: WebhookDelivery, *, url: str, secrets: list[str], settings: Settings) -> Attempt:
     """POST the delivery's message, signed now, to the address its URL was checked at; what
     came of it."""
     try:
@@ -97,7 +99,7 @@ def send(delivery: WebhookDelivery, *, url: str, secret: str, settings: Settings
         "Host": pinned.parts.netloc,
         "Content-Type": "application/json",
         "User-Agent": "Clearhouse-Webhooks/1",
-        **signature_headers(message_id=delivery.message_id, body=body, secret=secret),
+        **signature_headers(message_id=delivery.message_id, body=body, secrets=secrets),
     }
     try:
         with _connection_pool(pinned, timeout=settings.webhook_timeout_seconds) as pool:
@@ -133,13 +135,17 @@ def _connection_pool(pinned: PinnedEndpoint, *, timeout: float) -> urllib3.HTTPC
     return urllib3.HTTPConnectionPool(pinned.address, pinned.port, timeout=timeout)
 
 
-def signature_headers(*, message_id: str, body: str, secret: str) -> dict[str, str]:
-    """The three Standard Webhooks headers for ``body``, timestamped now."""
+def signature_headers(*, message_id: str, body: str, secrets: list[str]) -> dict[str, str]:
+    """The three Standard Webhooks headers for ``body``, timestamped now: one signature per
+    secret, space-separated, as the specification allows while a secret is being rotated (a
+    receiver accepts the message if any one verifies)."""
     at = utcnow()
     return {
         "webhook-id": message_id,
         "webhook-timestamp": str(int(at.timestamp())),
-        "webhook-signature": Webhook(secret).sign(message_id, at, body),
+        "webhook-signature": " ".join(
+            Webhook(secret).sign(message_id, at, body) for secret in secrets
+        ),
     }
 
 
