@@ -7,6 +7,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+from claiming import cases_opened_by
 from drawn_characters import draw_character, png_bytes
 from factories import create_asset, sign_up
 from live_server import clearhouse_serve
@@ -49,11 +50,6 @@ def test_one_picture_uploaded_by_several_holders_at_once_leaves_one_active(setti
             for holder, asset in zip(holders, assets, strict=True)
         )
         assert standings == ["active"] + ["in_review"] * (HOLDERS - 1), standings
-        opened = [
-            case
-            for holder in holders
-            for case in http.get("/v1/overlaps", headers=holder.headers).json()["items"]
-            if case["your_part"] == "claimant"
-        ]
+        opened = cases_opened_by(http, holders)
         assert len(opened) == HOLDERS - 1
         assert {case["overlaps_by"][0] for case in opened} == {"reference_image"}
