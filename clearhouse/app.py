@@ -22,7 +22,7 @@ from clearhouse.errors import ClearhouseError, install_problem_handlers, raises
 from clearhouse.key_history import remember_keys
 from clearhouse.keys import KeyRing
 from clearhouse.mail.outbox import Mailer
-from clearhouse.migrations import upgrade_database
+from clearhouse.migrations import upgrade_installation
 from clearhouse.openapi import install_openapi
 from clearhouse.portal import UPLOAD_ROUTES as PORTAL_UPLOAD_ROUTES
 from clearhouse.portal import install_portal
@@ -86,10 +86,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         if settings.migrate_on_start:
-            upgrade_database(
-                settings.resolved_database_url,
-                likeness_key_store=settings.likeness_key_store_path,
-            )
+            upgrade_installation(settings)
         app.state.engine = build_engine(settings.resolved_database_url)
         app.state.read_engine = request_reads(app.state.engine)
         with Session(app.state.engine) as session:

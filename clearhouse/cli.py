@@ -87,13 +87,11 @@ def _prepare_for_workers(settings: Settings) -> None:
     from clearhouse.db import build_engine
     from clearhouse.key_history import remember_keys
     from clearhouse.keys import KeyRing
-    from clearhouse.migrations import upgrade_database
+    from clearhouse.migrations import upgrade_installation
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     if settings.migrate_on_start:
-        upgrade_database(
-            settings.resolved_database_url, likeness_key_store=settings.likeness_key_store_path
-        )
+        upgrade_installation(settings)
     engine = build_engine(settings.resolved_database_url)
     try:
         with Session(engine) as session:
@@ -176,15 +174,11 @@ def _seed_demo(session: Session, *, settings: Settings, base_url: str) -> None:
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Apply Alembic migrations up to REVISION."""
-    from clearhouse.migrations import upgrade_database
+    from clearhouse.migrations import upgrade_installation
 
     settings = Settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    upgrade_database(
-        settings.resolved_database_url,
-        revision,
-        likeness_key_store=settings.likeness_key_store_path,
-    )
+    upgrade_installation(settings, revision)
     typer.echo(f"database at {revision}")
 
 

@@ -13,12 +13,10 @@ if TYPE_CHECKING:
 def migrated_engine(settings: Settings) -> "Engine":
     """An engine on the settings' database, migrated first."""
     from clearhouse.db import build_engine
-    from clearhouse.migrations import upgrade_database
+    from clearhouse.migrations import upgrade_installation
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    upgrade_database(
-        settings.resolved_database_url, likeness_key_store=settings.likeness_key_store_path
-    )
+    upgrade_installation(settings)
     return build_engine(settings.resolved_database_url)
 
 

@@ -90,6 +90,13 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = Field(
         default=10.0, gt=0, le=60, description="How long one delivery waits for an answer."
     )
+    webhook_secret_overlap_hours: float = Field(
+        default=24.0,
+        ge=0,
+        le=24 * 30,
+        description="After a webhook secret is rotated, the old one goes on signing (beside the "
+        "new) this long unless the owner says otherwise, so receivers switch without a gap.",
+    )
     webhook_allow_private_addresses: bool = Field(
         default=False,
         description="Accept webhook endpoints at loopback, private or link-local addresses; off, "

@@ -17,25 +17,21 @@ from sqlmodel import Session
 
 from clearhouse.db import after_commit
 from clearhouse.media import MediaLimits
+from clearhouse.sealed_secrets import configured_master_key
 from clearhouse.settings import Settings
 from likeness import media_workers, vault
 from likeness.index import FaceIndex
 from likeness.key_store import LikenessKeyStore, open_key_store
 from likeness.media_workers import MediaWorkers, WorkerConfig, worker_face_model
-from likeness.vault_crypto import load_master_key
 
 T = TypeVar("T")
 
 
 def configured_key_store(settings: Settings) -> LikenessKeyStore:
     """The likeness key store the settings name, its keys wrapped by the master key."""
-    master_key = load_master_key(
-        key_b64=settings.face_master_key,
-        key_file=None if settings.face_master_key else settings.key_dir / "face-master.key",
-    )
     return open_key_store(
         path=settings.likeness_key_store_path,
-        master_key=master_key,
+        master_key=configured_master_key(settings),
         main_database_url=settings.resolved_database_url,
     )
 

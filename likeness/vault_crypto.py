@@ -237,14 +237,24 @@ def decrypt_template(
 
 
 def _seal(data_key: DataKey, plaintext: bytes, aad: bytes) -> bytes:
-    """Version byte, random 96-bit nonce, then AES-256-GCM ciphertext and tag."""
-    nonce = secrets.token_bytes(NONCE_BYTES)
-    return _VERSION_BYTE + nonce + AESGCM(data_key.key).encrypt(nonce, plaintext, aad)
+    return seal_bytes(data_key.key, plaintext, aad)
 
 
 def _open(data_key: DataKey, sealed: bytes, aad: bytes) -> bytes:
+    return open_sealed_bytes(data_key.key, sealed, aad)
+
+
+def seal_bytes(key: bytes, plaintext: bytes, aad: bytes) -> bytes:
+    """Version byte, random 96-bit nonce, then AES-256-GCM ciphertext and tag; the format of
+    every sealed row (templates, kept media, the platform's own secrets)."""
+    nonce = secrets.token_bytes(NONCE_BYTES)
+    return _VERSION_BYTE + nonce + AESGCM(key).encrypt(nonce, plaintext, aad)
+
+
+def open_sealed_bytes(key: bytes, sealed: bytes, aad: bytes) -> bytes:
+    """The plaintext of :func:`seal_bytes`; InvalidTag if key, associated data or bytes differ."""
     nonce, body = sealed[1 : 1 + NONCE_BYTES], sealed[1 + NONCE_BYTES :]
-    return AESGCM(data_key.key).decrypt(nonce, body, aad)
+    return AESGCM(key).decrypt(nonce, body, aad)
 
 
 def seal_media(*, data_key: DataKey, media_id: UUID, data: bytes) -> bytes:

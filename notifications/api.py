@@ -5,6 +5,7 @@ one or rotating its secret shows a secret, as making an API key does; keys with 
 may read them and their delivery logs (no secret is ever read back)."""
 
 import uuid
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
@@ -25,6 +26,7 @@ from notifications.schemas import (
     NoticePublic,
     PreferencePublic,
     PreferenceUpdate,
+    SecretRotation,
     UnreadCount,
 )
 
@@ -154,9 +156,24 @@ def update_endpoint(
     tags=["webhooks"],
 )
 @raises(NotFound)
-def rotate_secret(endpoint_id: uuid.UUID, account: CurrentAccount, session: SessionDep):
-    """A new secret, shown this once; the old one stops signing at once."""
-    return endpoints.rotate_secret(session, account_id=account.id, endpoint_id=endpoint_id)
+def rotate_secret(
+    endpoint_id: uuid.UUID,
+    account: CurrentAccount,
+    session: SessionDep,
+    settings: SettingsDep,
+    body: SecretRotation | None = None,
+):
+    """A new secret, shown this once. The old one goes on signing beside it for the overlap
+    (24 h unless you say otherwise): each delivery then carries both signatures, so your
+    receiver can switch to the new secret without losing one."""
+    overlap = body.overlap_hours if body is not None else None
+    return endpoints.rotate_secret(
+        session,
+        account_id=account.id,
+        endpoint_id=endpoint_id,
+        overlap=None if overlap is None else timedelta(hours=overlap),
+        settings=settings,
+    )
 
 
 @router.delete(

@@ -9,19 +9,19 @@ its deliveries wait, and go when the owner enables it again.
 
 import json
 import logging
-import urllib.error
-import urllib.request
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import urllib3
 from sqlalchemy import Engine, or_, update
 from sqlmodel import Session, select
 from standardwebhooks import Webhook
 
 from clearhouse.db import utcnow, write_session
 from clearhouse.settings import Settings
-from notifications.addresses import check_endpoint_url
+from notifications.addresses import PinnedEndpoint, pin_endpoint
+from notifications.endpoints import signing_secrets
 from notifications.errors import EndpointRefused
 from notifications.kinds import NoticeKind
 from notifications.models import DeliveryState, WebhookDelivery, WebhookEndpoint
@@ -80,57 +80,73 @@ def _deliver(engine: Engine, *, delivery_id: uuid.UUID, settings: Settings, now:
             return False
         delivery = session.get(WebhookDelivery, delivery_id)
         endpoint = session.get(WebhookEndpoint, delivery.endpoint_id)
-    attempt = send(delivery, url=endpoint.url, secret=endpoint.secret, settings=settings)
+        secrets = signing_secrets(endpoint, settings=settings, at=now)
+    attempt = send(delivery, url=endpoint.url, secrets=secrets, settings=settings)
     with write_session(engine) as session:
         _record(session, delivery_id=delivery_id, attempt=attempt, settings=settings, now=now)
     return attempt.succeeded
 
 
-def send(delivery: WebhookDelivery, *, url: str, secret: str, settings: Settings) -> Attempt:
-    """POST the delivery's message, signed now; what came of it."""
+def send(delivery: WebhookDelivery, *, url: str, secrets: list[str], settings: Settings) -> Attempt:
+    """POST the delivery's message, signed now, to the address its URL was checked at; what
+    came of it."""
     try:
-        check_endpoint_url(url, allow_private=settings.webhook_allow_private_addresses)
+        pinned = pin_endpoint(url, allow_private=settings.webhook_allow_private_addresses)
     except EndpointRefused as exc:
         return Attempt(status_code=None, error=exc.detail)
     body = json.dumps(delivery.payload, separators=(",", ":"), sort_keys=True)
-    # check_endpoint_url above admits http(s) only.
-    request = urllib.request.Request(  # noqa: S310
-        url,
-        data=body.encode(),
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "User-Agent": "Clearhouse-Webhooks/1",
-            **signature_headers(message_id=delivery.message_id, body=body, secret=secret),
-        },
-    )
+    headers = {
+        "Host": pinned.parts.netloc,
+        "Content-Type": "application/json",
+        "User-Agent": "Clearhouse-Webhooks/1",
+        **signature_headers(message_id=delivery.message_id, body=body, secrets=secrets),
+    }
     try:
-        with _NO_REDIRECTS.open(request, timeout=settings.webhook_timeout_seconds) as response:
-            return Attempt(status_code=response.status, error=None)
-    except urllib.error.HTTPError as exc:
-        return Attempt(status_code=exc.code, error=f"HTTP {exc.code}")
-    except (OSError, ValueError) as exc:
+        with _connection_pool(pinned, timeout=settings.webhook_timeout_seconds) as pool:
+            # No redirects (following one could lead inside our network) and no retries of
+            # its own: a 3xx, like any other answer but a 2xx, is a failed attempt.
+            response = pool.urlopen(
+                "POST",
+                pinned.target,
+                body=body.encode(),
+                headers=headers,
+                redirect=False,
+                retries=False,
+                assert_same_host=False,
+            )
+    except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
         return Attempt(status_code=None, error=f"{type(exc).__name__}: {exc}"[:500])
+    failed = None if 200 <= response.status < 300 else f"HTTP {response.status}"
+    return Attempt(status_code=response.status, error=failed)
 
 
-def signature_headers(*, message_id: str, body: str, secret: str) -> dict[str, str]:
-    """The three Standard Webhooks headers for ``body``, timestamped now."""
+def _connection_pool(pinned: PinnedEndpoint, *, timeout: float) -> urllib3.HTTPConnectionPool:
+    """A connection to the pinned address; over TLS, the SNI and the certificate check name the
+    URL's host, as they would had we connected by name."""
+    if pinned.parts.scheme == "https":
+        return urllib3.HTTPSConnectionPool(
+            pinned.address,
+            pinned.port,
+            timeout=timeout,
+            server_hostname=pinned.hostname,
+            assert_hostname=pinned.hostname,
+            cert_reqs="CERT_REQUIRED",
+        )
+    return urllib3.HTTPConnectionPool(pinned.address, pinned.port, timeout=timeout)
+
+
+def signature_headers(*, message_id: str, body: str, secrets: list[str]) -> dict[str, str]:
+    """The three Standard Webhooks headers for ``body``, timestamped now: one signature per
+    secret, space-separated, as the specification allows while a secret is being rotated (a
+    receiver accepts the message if any one verifies)."""
     at = utcnow()
     return {
         "webhook-id": message_id,
         "webhook-timestamp": str(int(at.timestamp())),
-        "webhook-signature": Webhook(secret).sign(message_id, at, body),
+        "webhook-signature": " ".join(
+            Webhook(secret).sign(message_id, at, body) for secret in secrets
+        ),
     }
-
-
-class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
-    """A redirect is a failed attempt: following it could lead inside our network."""
-
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None
-
-
-_NO_REDIRECTS = urllib.request.build_opener(_RefuseRedirects)
 
 
 def _record(

@@ -1,19 +1,22 @@
 """An account's webhook endpoints: registered, changed, their secret rotated, deleted, their
 delivery log read and a delivery replayed. Every query is scoped by the account inside, so
-another account's endpoint or delivery is simply not found."""
+another account's endpoint or delivery is simply not found. Secrets are kept sealed
+(clearhouse/sealed_secrets.py) and opened only to sign or to be shown once."""
 
 import base64
 import secrets
 import uuid
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
 from audit.service import record_event
-from clearhouse.db import after_commit, utcnow
+from clearhouse.db import after_commit, new_id, utcnow
 from clearhouse.errors import NotFound
 from clearhouse.ownership import owned
 from clearhouse.pagination import PageParams, paginate
+from clearhouse.sealed_secrets import secret_sealer
 from clearhouse.settings import Settings
 from notifications.addresses import check_endpoint_url
 from notifications.kinds import NoticeKind
@@ -22,6 +25,7 @@ from notifications.schemas import DeliveryPublic, EndpointPublic, EndpointWithSe
 from notifications.service import notices_written
 
 _NOT_FOUND = "You have no webhook endpoint with this id."
+_PURPOSE = "webhook secret"
 
 
 def new_secret() -> str:
@@ -38,16 +42,19 @@ def create_endpoint(
     settings: Settings,
 ) -> EndpointWithSecret:
     check_endpoint_url(url, allow_private=settings.webhook_allow_private_addresses)
+    endpoint_id = new_id()
+    secret = new_secret()
     endpoint = WebhookEndpoint(
+        id=endpoint_id,
         account_id=account_id,
         url=url,
         kinds=sorted({kind.value for kind in kinds}),
-        secret=new_secret(),
+        sealed_secret=_seal(secret, endpoint_id=endpoint_id, settings=settings),
     )
     session.add(endpoint)
     _audit(session, action="webhook.endpoint_created", endpoint=endpoint)
     session.flush()
-    return with_secret(endpoint)
+    return with_secret(endpoint, secret=secret)
 
 
 def list_endpoints(
@@ -108,17 +115,55 @@ def update_endpoint(
 
 
 def rotate_secret(
-    session: Session, *, account_id: uuid.UUID, endpoint_id: uuid.UUID
+    session: Session,
+    *,
+    account_id: uuid.UUID,
+    endpoint_id: uuid.UUID,
+    overlap: timedelta | None,
+    settings: Settings,
 ) -> EndpointWithSecret:
-    """A new secret; the old one stops signing at once (deliveries still waiting are signed
-    when sent, with the new one)."""
+    """A new secret. The old one goes on signing beside it for ``overlap`` (the settings' default
+    when None; zero: it stops at once), so the receiver can switch without losing a delivery;
+    a secret older than that stops at once."""
     endpoint = own_endpoint(
         session, account_id=account_id, endpoint_id=endpoint_id, for_update=True
     )
-    endpoint.secret = new_secret()
+    if overlap is None:
+        overlap = timedelta(hours=settings.webhook_secret_overlap_hours)
+    secret = new_secret()
+    endpoint.sealed_previous_secret = endpoint.sealed_secret if overlap else None
+    endpoint.previous_secret_until = utcnow() + overlap if overlap else None
+    endpoint.sealed_secret = _seal(secret, endpoint_id=endpoint.id, settings=settings)
     session.add(endpoint)
-    _audit(session, action="webhook.secret_rotated", endpoint=endpoint)
-    return with_secret(endpoint)
+    _audit(
+        session,
+        action="webhook.secret_rotated",
+        endpoint=endpoint,
+        previous_secret_until=(
+            endpoint.previous_secret_until.isoformat() if endpoint.previous_secret_until else None
+        ),
+    )
+    return with_secret(endpoint, secret=secret)
+
+
+def signing_secrets(endpoint: WebhookEndpoint, *, settings: Settings, at: datetime) -> list[str]:
+    """The secrets that sign a delivery sent ``at``: the current one, and while the last
+    rotation's overlap lasts, the one before it."""
+    sealer = secret_sealer(settings)
+    secrets_now = [sealer.open(endpoint.sealed_secret, purpose=_PURPOSE, row_id=endpoint.id)]
+    if endpoint.sealed_previous_secret is not None and _overlapping(endpoint, at=at):
+        secrets_now.append(
+            sealer.open(endpoint.sealed_previous_secret, purpose=_PURPOSE, row_id=endpoint.id)
+        )
+    return secrets_now
+
+
+def _overlapping(endpoint: WebhookEndpoint, *, at: datetime) -> bool:
+    return endpoint.previous_secret_until is not None and at < endpoint.previous_secret_until
+
+
+def _seal(secret: str, *, endpoint_id: uuid.UUID, settings: Settings) -> bytes:
+    return secret_sealer(settings).seal(secret, purpose=_PURPOSE, row_id=endpoint_id)
 
 
 def delete_endpoint(session: Session, *, account_id: uuid.UUID, endpoint_id: uuid.UUID) -> None:
@@ -170,12 +215,15 @@ def replay_delivery(
     return delivery_public(delivery)
 
 
-def with_secret(endpoint: WebhookEndpoint) -> EndpointWithSecret:
-    return EndpointWithSecret(**endpoint_public(endpoint).model_dump(), secret=endpoint.secret)
+def with_secret(endpoint: WebhookEndpoint, *, secret: str) -> EndpointWithSecret:
+    return EndpointWithSecret(**endpoint_public(endpoint).model_dump(), secret=secret)
 
 
 def endpoint_public(endpoint: WebhookEndpoint) -> EndpointPublic:
-    return EndpointPublic.model_validate(endpoint, from_attributes=True)
+    public = EndpointPublic.model_validate(endpoint, from_attributes=True)
+    if not _overlapping(endpoint, at=utcnow()):
+        public.previous_secret_until = None
+    return public
 
 
 def delivery_public(delivery: WebhookDelivery) -> DeliveryPublic:
@@ -191,11 +239,13 @@ def delivery_public(delivery: WebhookDelivery) -> DeliveryPublic:
     )
 
 
-def _audit(session: Session, *, action: str, endpoint: WebhookEndpoint) -> None:
+def _audit(
+    session: Session, *, action: str, endpoint: WebhookEndpoint, **details: str | None
+) -> None:
     record_event(
         session,
         action=action,
         actor_id=endpoint.account_id,
         asset_id=None,
-        details={"endpoint_id": str(endpoint.id), "url": endpoint.url},
+        details={"endpoint_id": str(endpoint.id), "url": endpoint.url, **details},
     )

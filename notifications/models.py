@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Index
+from sqlalchemy import Index, LargeBinary
 from sqlmodel import Column, Field, SQLModel
 
 from clearhouse.db import JSONDocument, UTCDateTime, enum_column, new_id, utcnow
@@ -69,11 +69,18 @@ class WebhookEndpoint(SQLModel, table=True):
         sa_column=Column(JSONDocument, nullable=False),
         description="The notice kinds sent here; empty: every kind.",
     )
-    secret: str = Field(
-        max_length=100,
-        description="`whsec_` and base64: it signs each delivery, so it is kept, and shown to "
-        "the owner once, when made or rotated.",
+    sealed_secret: bytes = Field(
+        sa_column=Column(LargeBinary, nullable=False),
+        description="The secret (`whsec_` and base64), sealed (clearhouse/sealed_secrets.py): it "
+        "signs each delivery, so it is kept, and shown to the owner once, when made or rotated.",
     )
+    sealed_previous_secret: bytes | None = Field(
+        default=None,
+        sa_column=Column(LargeBinary),
+        description="The secret before the last rotation, sealed: it signs each delivery too "
+        "until previous_secret_until, so the receiver can switch without losing one.",
+    )
+    previous_secret_until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     enabled: bool = Field(default=True)
     disabled_reason: str | None = Field(default=None, max_length=300)
     consecutive_failures: int = Field(

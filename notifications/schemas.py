@@ -85,6 +85,16 @@ class EndpointUpdate(RequestBody):
     )
 
 
+class SecretRotation(RequestBody):
+    overlap_hours: float | None = Field(
+        default=None,
+        ge=0,
+        le=24 * 30,
+        description="How long the old secret goes on signing beside the new one (each delivery "
+        "then carries both signatures); 0 ends it at once; unset: the server's default, 24 h.",
+    )
+
+
 class EndpointPublic(BaseModel):
     id: uuid.UUID
     url: str
@@ -92,6 +102,10 @@ class EndpointPublic(BaseModel):
     enabled: bool
     disabled_reason: str | None
     consecutive_failures: int
+    previous_secret_until: datetime | None = Field(
+        description="Until then the secret before the last rotation signs too; null: only the "
+        "current one signs."
+    )
     created_at: datetime
 
 

@@ -35,3 +35,13 @@ def verified(client, session, user: User, asset_id: str) -> dict:
     """The user's asset with its claim verified by a new moderator."""
     claim = submit_claim(client, user, asset_id)["claim"]
     return decide(client, moderator(client, session), claim["id"], "verify")
+
+
+def cases_opened_by(client, holders: list[User]) -> list[dict]:
+    """The overlap cases the ``holders`` are the claimants of (the newer asset's side)."""
+    return [
+        case
+        for holder in holders
+        for case in client.get("/v1/overlaps", headers=holder.headers).json()["items"]
+        if case["your_part"] == "claimant"
+    ]

@@ -2,6 +2,7 @@
 with the `standardwebhooks` library against the endpoint's secret; a verified event is
 accepted once per `webhook-id` (a repeat is acknowledged, not accepted again)."""
 
+import ssl
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -57,8 +58,11 @@ class Receiver:
 
 
 @contextmanager
-def webhook_receiver() -> Iterator[Receiver]:
-    """A receiver listening on 127.0.0.1 in a thread for the length of the block."""
+def webhook_receiver(
+    *, host: str = "127.0.0.1", port: int = 0, tls: ssl.SSLContext | None = None
+) -> Iterator[Receiver]:
+    """A receiver listening on ``host`` (``port`` 0: any free one) in a thread for the length of
+    the block; over HTTPS with ``tls``, a server context holding its certificate."""
     receiver: Receiver
 
     class Handler(BaseHTTPRequestHandler):
@@ -73,8 +77,11 @@ def webhook_receiver() -> Iterator[Receiver]:
         def log_message(self, *args) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    receiver = Receiver(base_url=f"http://127.0.0.1:{server.server_address[1]}")
+    server = ThreadingHTTPServer((host, port), Handler)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+    scheme = "https" if tls else "http"
+    receiver = Receiver(base_url=f"{scheme}://{host}:{server.server_address[1]}")
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

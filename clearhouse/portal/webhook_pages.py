@@ -3,6 +3,7 @@ delivery, disabling and enabling, rotating the secret, deleting. The same servic
 as the ``/v1/webhooks/endpoints`` routes; another account's endpoint is a 404 page."""
 
 import uuid
+from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -70,6 +71,7 @@ def endpoint_page(
     endpoint_id: uuid.UUID,
     account: PortalAccount,
     session: ReadSessionDep,
+    settings: SettingsDep,
     page: Page = 1,
 ):
     endpoint = endpoints.own_endpoint(session, account_id=account.id, endpoint_id=endpoint_id)
@@ -82,6 +84,7 @@ def endpoint_page(
         account=account,
         title=f"Webhook endpoint {endpoint.url}",
         endpoint=endpoints.endpoint_public(endpoint),
+        overlap_hours=settings.webhook_secret_overlap_hours,
         deliveries=deliveries,
         pager=pager(request, page=page, total=total),
     )
@@ -111,9 +114,20 @@ def set_enabled(
 
 @router.post("/webhooks/{endpoint_id}/secret", dependencies=[CsrfChecked])
 def rotate_secret(
-    request: Request, endpoint_id: uuid.UUID, account: PortalAccount, session: SessionDep
+    request: Request,
+    endpoint_id: uuid.UUID,
+    account: PortalAccount,
+    session: SessionDep,
+    settings: SettingsDep,
+    overlap_hours: Annotated[float | None, Form(ge=0, le=24 * 30)] = None,
 ):
-    rotated = endpoints.rotate_secret(session, account_id=account.id, endpoint_id=endpoint_id)
+    rotated = endpoints.rotate_secret(
+        session,
+        account_id=account.id,
+        endpoint_id=endpoint_id,
+        overlap=None if overlap_hours is None else timedelta(hours=overlap_hours),
+        settings=settings,
+    )
     return _secret_page(request, account=account, endpoint=rotated, made=False)
 
 

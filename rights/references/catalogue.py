@@ -43,6 +43,12 @@ def current_generation(session: Session) -> int:
     return session.exec(select(ReferenceCatalogueGeneration.generation)).one()
 
 
+def lock_changes(session: Session) -> None:
+    """Take the counter's row lock now, for a check that must see every change committed before
+    it and none while it runs (the overlap check of new pictures, before their insert)."""
+    session.exec(select(ReferenceCatalogueGeneration).with_for_update()).one()
+
+
 def advance_generation(session: Session) -> int:
     """Take the next generation number for this transaction's change; the row stays locked
     until it commits, so changes are numbered in commit order."""

@@ -2,8 +2,9 @@
 
 An upload is decoded and fingerprinted on a media thread, outside any transaction (a
 fingerprint takes about 0.1 s of CPU); then one short write transaction re-reads the asset,
-takes the catalogue's next generation (its lock orders concurrent changes, so the count
-limit and the duplicate check see every committed reference) and stores the rows.
+takes the catalogue's change lock (it orders concurrent changes, so the count limit, the
+duplicate check and the overlap check with other holders' pictures see every committed
+reference), takes the next generation and stores the rows.
 """
 
 import hashlib
@@ -40,7 +41,7 @@ from rights.matching.image_fingerprints import (
 from rights.matching.images import ImageMatch, IndexedReference
 from rights.models import Asset, AssetKind
 from rights.overlaps.cases import open_cases, overlaps_of
-from rights.references.catalogue import ReferenceCatalogue, advance_generation
+from rights.references.catalogue import ReferenceCatalogue, advance_generation, lock_changes
 from rights.references.errors import (
     NotACharacterOrStyle,
     ReferenceImageExists,
@@ -127,6 +128,9 @@ def add_references(
     )
     with write_session(engine) as session:
         asset = repository.get_owned_asset(session, account_id=owner.id, asset_id=asset_id)
+        # Uploads are checked one after the other, each seeing the pictures committed before
+        # it: two holders' matching pictures at once must not both pass the overlap check.
+        lock_changes(session)
         # Before this change takes its number: the search brings the index up to date first.
         same_pictures = catalogue.search(
             session, np.stack([upload.fingerprint[0] for upload in fingerprinted])

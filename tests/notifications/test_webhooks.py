@@ -136,10 +136,14 @@ def test_a_delivery_is_replayed_as_the_same_message(client, holder, engine, sett
     assert len(receiver.accepted) == 1  # the receiver knows it already
 
 
-def test_a_rotated_secret_signs_from_then_on(client, holder, engine, settings, receiver):
+def test_a_secret_rotated_with_no_overlap_signs_alone_from_then_on(
+    client, holder, engine, settings, receiver
+):
     endpoint = register(client, holder, receiver, "/hooks")
     rotated = client.post(
-        f"/v1/webhooks/endpoints/{endpoint['id']}/secret", headers=holder.headers
+        f"/v1/webhooks/endpoints/{endpoint['id']}/secret",
+        headers=holder.headers,
+        json={"overlap_hours": 0},
     ).json()
     assert rotated["secret"] != endpoint["secret"]
     assert (

@@ -73,9 +73,15 @@ def test_an_endpoint_is_made_with_its_secret_shown_once_and_managed(client, hold
     post_form(client, f"{page_path}/enabled", {"enabled": "true"}, page=page_path)
     assert ">Enabled<" in client.get(page_path).text
 
-    rotated = post_form(client, f"{page_path}/secret", {}, page=page_path)
+    assert 'name="overlap_hours"' in client.get(page_path).text
+    rotated = post_form(client, f"{page_path}/secret", {"overlap_hours": "6"}, page=page_path)
     new_secret = re.search(r'value="(whsec_[^"]+)"', rotated.text).group(1)
     assert new_secret != secret
+    assert "The old one signs beside it until" in rotated.text
+    assert "Signs beside the current one until" in client.get(page_path).text
+    stopped = post_form(client, f"{page_path}/secret", {"overlap_hours": "0"}, page=page_path)
+    assert "the old one no longer signs" in stopped.text
+    assert "Signs beside the current one" not in client.get(page_path).text
 
     deleted = post_form(client, f"{page_path}/delete", {}, page=page_path)
     assert deleted.headers["location"] == "/webhooks?notice=endpoint-deleted"

@@ -6,6 +6,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
+from claiming import cases_opened_by
 from factories import sign_up
 from live_server import clearhouse_serve
 
@@ -36,10 +37,5 @@ def test_registrations_of_one_name_at_the_same_moment_leave_one_active(settings,
         assert [answer.status_code for answer in answers] == [201] * HOLDERS
         standings = sorted(answer.json()["standing"] for answer in answers)
         assert standings == ["active"] + ["in_review"] * (HOLDERS - 1), standings
-        opened = [
-            case
-            for holder in holders
-            for case in http.get("/v1/overlaps", headers=holder.headers).json()["items"]
-            if case["your_part"] == "claimant"
-        ]
+        opened = cases_opened_by(http, holders)
         assert len(opened) == HOLDERS - 1
