@@ -20,7 +20,7 @@ def alembic_config(
     secret_sealer: "SecretSealer | None" = None,
 ) -> Config:
     """``likeness_key_store``: the key store file that revision 0005 moves data keys into;
-    ``secret_sealer``: what seals (revision 0028) and opens webhook secrets."""
+    ``secret_sealer``: what seals (revision 0027) and opens webhook secrets."""
     config = Config()
     config.set_main_option("script_location", str(HERE))
     config.attributes["database_url"] = database_url

@@ -133,7 +133,7 @@ def test_the_migration_seals_existing_secrets_and_opens_them_going_down(
     url = settings.resolved_database_url
     sealer = secret_sealer(settings)
     try:
-        command.downgrade(alembic_config(url, secret_sealer=sealer), "0025")
+        command.downgrade(alembic_config(url, secret_sealer=sealer), "0026")
         with engine.connect() as connection:
             plain = connection.execute(text("SELECT secret FROM webhook_endpoint")).scalar()
         assert plain == endpoint["secret"]

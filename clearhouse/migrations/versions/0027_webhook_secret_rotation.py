@@ -3,8 +3,8 @@ sealed (clearhouse/sealed_secrets.py) instead of kept in plain text, and the sec
 last rotation is kept, sealed too, with the time until which it still signs. Upgrading seals
 every existing secret; downgrading opens them again (the previous secrets are dropped).
 
-Revision ID: 0028
-Revises: 0025
+Revision ID: 0027
+Revises: 0026
 Create Date: 2026-11-24 17:00:00
 """
 
@@ -17,8 +17,8 @@ from alembic import context, op
 import clearhouse.db
 from clearhouse.sealed_secrets import SecretSealer
 
-revision: str = "0028"
-down_revision: str | None = "0025"
+revision: str = "0027"
+down_revision: str | None = "0026"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -36,7 +36,7 @@ def _sealer(*, endpoints: int, direction: str) -> SecretSealer:
     sealer: SecretSealer | None = context.config.attributes.get("secret_sealer")
     if sealer is None:
         raise RuntimeError(
-            f"migration 0028 {direction} {'seals' if direction == 'up' else 'opens'} the "
+            f"migration 0027 {direction} {'seals' if direction == 'up' else 'opens'} the "
             f"secrets of {endpoints} webhook endpoint(s) and needs the master key: run "
             "`clearhouse db upgrade` (or pass secret_sealer to upgrade_database) with "
             "CLEARHOUSE_DATA_DIR / CLEARHOUSE_FACE_MASTER_KEY set as the app runs"
