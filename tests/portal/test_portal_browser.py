@@ -295,6 +295,20 @@ def test_a_moderators_pages(page: Page, portal: str, settings: Settings) -> None
             )
             assert registered.status_code == 201, registered.text
         [case] = api.get("/v1/overlaps", headers=holder.headers).json()["items"]
+        # A creator disputes the first holder's character: a thread both parties see.
+        creator = sign_up(api, role="creator")
+        opened = api.post(
+            "/v1/disputes",
+            headers=creator.headers,
+            json={
+                "asset_handle": "nova_knight",
+                "kind": "improper_registration",
+                "statement": "Nova Knight is my studio's character, registered here by another.",
+                "link": "https://example.org/nova-knight",
+            },
+        )
+        assert opened.status_code == 201, opened.text
+        dispute_id = opened.json()["id"]
     engine = build_engine(settings.resolved_database_url)
     with Session(engine) as session:
         promote(session, moderator, "moderator")
@@ -308,6 +322,14 @@ def test_a_moderators_pages(page: Page, portal: str, settings: Settings) -> None
     page.context.clear_cookies()
 
     page.goto(f"{portal}/sign-in")
+    sign_in_in_the_browser(page, email=creator.email)
+    for name, path in [("disputes", "/disputes"), ("dispute", f"/disputes/{dispute_id}")]:
+        page.goto(f"{portal}{path}")
+        expect(page.get_by_role("heading", level=1)).to_be_visible()
+        audit(page, name)
+    page.context.clear_cookies()
+
+    page.goto(f"{portal}/sign-in")
     sign_in_in_the_browser(page, email=moderator.email)
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Review").click()
     audit(page, "review")
@@ -317,6 +339,8 @@ def test_a_moderators_pages(page: Page, portal: str, settings: Settings) -> None
         ("review-overlaps", "/review/overlaps"),
         ("review-overlap", f"/review/overlaps/{case['id']}"),
         ("review-claims", "/review/claims"),
+        ("review-disputes", "/review/disputes"),
+        ("review-dispute", f"/disputes/{dispute_id}"),
     ]:
         page.goto(f"{portal}{path}")
         expect(page.get_by_role("heading", level=1)).to_be_visible()
@@ -339,6 +363,10 @@ def test_an_organisations_and_an_accounts_pages(page: Page, portal: str) -> None
     page.get_by_role("button", name="Add", exact=True).click()
     expect(page.get_by_role("table")).to_contain_text(member.email)
     audit(page, "organisation")
+    page.get_by_role("link", name="its payouts").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Payouts: Lumen Studio")
+    audit(page, "organisation-payouts")
+    page.go_back()
 
     page.goto(f"{portal}/assets/new")
     expect(page.get_by_label("Who holds it")).to_contain_text("Lumen Studio")
