@@ -154,6 +154,13 @@ class Settings(BaseSettings):
         description="How long an owner has to answer a request that waits for them, and how "
         "long their yes then lets the requester send that request again.",
     )
+    licence_offer_hours: int = Field(
+        default=72,
+        ge=1,
+        le=90 * 24,
+        description="How long a creator has to accept an owner's licence offer for a blocked "
+        "output (licensing/offers/); unanswered, it lapses and the output stays blocked.",
+    )
     clearance_audience: str = Field(
         default="clearhouse-generators",
         description="`aud` of clearance tokens: the generators, ours or third parties', that "
