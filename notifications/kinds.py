@@ -26,3 +26,6 @@ class NoticeKind(StrEnum):
     overlap_opened = "overlap.opened", "An asset of yours overlaps another: moderators decide."
     overlap_decided = "overlap.decided", "Moderators decided an overlap case about your asset."
     claim_decided = "claim.decided", "Staff decided your claim to an asset."
+    offer_made = "offer.made", "An owner offers you a licence for an output that was blocked."
+    offer_accepted = "offer.accepted", "A creator accepted your licence offer."
+    offer_declined = "offer.declined", "A creator declined your licence offer."

@@ -84,9 +84,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_licence_offer")),
     )
     op.create_index(op.f("ix_licence_offer_asset_id"), "licence_offer", ["asset_id"])
-    op.create_index(
-        "ix_licence_offer_blocked_use", "licence_offer", ["cleared_asset_id", "status"]
-    )
+    op.create_index("ix_licence_offer_blocked_use", "licence_offer", ["cleared_asset_id", "status"])
     op.create_index(
         "ix_licence_offer_requester_created", "licence_offer", ["requester_id", "created_at"]
     )
