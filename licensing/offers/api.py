@@ -1,6 +1,7 @@
 """Routes of licence offers: an owner offers a licence for an output their asset blocked; its
 creator reads, accepts or declines it."""
 
+import threading
 import uuid
 from collections.abc import Callable
 from typing import Annotated
@@ -29,6 +30,9 @@ from rights.errors import AssetNotActive, ConsentIsTheHolders
 
 router = APIRouter(prefix="/v1", tags=["licence offers"])
 
+# The platform's own identity is made on first use: one request of this process makes it.
+_making_identity = threading.Lock()
+
 
 async def get_signing_identity(request: Request) -> Callable[[], SigningIdentity]:
     """The platform's signing identity, loaded on first use: the generation worker's, or
@@ -37,7 +41,12 @@ async def get_signing_identity(request: Request) -> Callable[[], SigningIdentity
     if worker is not None:
         return worker.runtime.signing_identity
     settings = request.app.state.settings
-    return lambda: configured_signing_identity(settings)
+
+    def identity() -> SigningIdentity:
+        with _making_identity:
+            return configured_signing_identity(settings)
+
+    return identity
 
 
 @router.post(

@@ -12,16 +12,15 @@ from claiming import verified
 from clearing import character_with_reference, licensed, usage
 from drawn_characters import draw_character, png_bytes
 from factories import sign_up
-from generating import USD_POLICY, ShowingPicture, charges_and_licences, generator_runtime, queued
+from generating import USD_POLICY, charges_and_licences
+from offering import answer, blocked_generation, offer
 from sqlalchemy import update
 from sqlmodel import Session, func, select
 
 from audit.models import AuditEntry
 from clearhouse.db import snapshot_session, utcnow
-from generator.models import JobState
 from generator.provenance import read_provenance
 from generator.signing_identity import CA_CERTIFICATE
-from generator.tasks import run_job
 from licensing.offers.models import LicenceOffer
 from payouts.accounts import payable, wallet
 from payouts.balances import balance_of, check_ledger
@@ -29,29 +28,6 @@ from payouts.models import JournalEntry
 
 # USD 1.50 a use + 0.10 a second: the clip is 0.5 s long, billed as 1 s.
 OFFERED_PRICE = 160
-
-
-def blocked_generation(client, holder, requester, clip_pipeline, *, seed: int = 7) -> dict:
-    """A generation of ``requester`` blocked because its frames show ``holder``'s character
-    (licensed to anyone, its claim verified, not named in the prompt): its id and the
-    holder's blocked use of it."""
-    drawn = draw_character(seed)
-    character = character_with_reference(client, holder, png_bytes(drawn), handle=f"drawn_{seed}")
-    licensed(client, holder, character["id"])
-    generation_id = queued(client, requester, width=128, height=128)
-    runtime = generator_runtime(client, ShowingPicture(clip_pipeline, drawn))
-    assert run_job(uuid.UUID(generation_id), runtime=runtime) == JobState.blocked
-    [use] = usage(client, holder, character["id"])
-    assert (use["found_in"], use["generation_state"]) == ("output", "blocked")
-    return {"generation_id": generation_id, "use": use, "character": character}
-
-
-def offer(client, holder, use: dict):
-    return client.post(f"/v1/uses/{use['use_id']}/licence-offer", headers=holder.headers)
-
-
-def answer(client, user, offer_id: str, what: str):
-    return client.post(f"/v1/licence-offers/{offer_id}/{what}", headers=user.headers)
 
 
 def kinds_of_notices(client, user) -> list[str]:
