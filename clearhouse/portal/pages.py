@@ -68,7 +68,12 @@ def nav_for(account: Account | None) -> list[tuple[str, str]]:
     """The main menu: what this account may open."""
     if account is None:
         return [("/sign-in", "Sign in"), ("/sign-up", "Create an account")]
-    items = [("/dashboard", "Dashboard"), ("/notices", "Inbox"), ("/webhooks", "Webhooks")]
+    items = [
+        ("/dashboard", "Dashboard"),
+        ("/notices", "Inbox"),
+        ("/offers", "Offers"),
+        ("/webhooks", "Webhooks"),
+    ]
     if account.role in (Role.holder, Role.admin):
         items += [
             ("/assets", "Assets"),

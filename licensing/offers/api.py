@@ -49,6 +49,9 @@ async def get_signing_identity(request: Request) -> Callable[[], SigningIdentity
     return identity
 
 
+SigningIdentityDep = Annotated[Callable[[], SigningIdentity], Depends(get_signing_identity)]
+
+
 @router.post(
     "/uses/{use_id}/licence-offer",
     response_model=LicenceOfferPublic,
@@ -102,7 +105,7 @@ def accept_offer(
     requester: CurrentAccount,
     engine: EngineDep,
     settings: SettingsDep,
-    signing_identity: Annotated[Callable[[], SigningIdentity], Depends(get_signing_identity)],
+    signing_identity: SigningIdentityDep,
 ):
     """Accept the licence: your credits are checked as at clearance (402). Our generator's
     output is released with its provenance and charged like any release once every asset
