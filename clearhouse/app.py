@@ -33,6 +33,7 @@ from generator.runtime import GeneratorRuntime
 from generator.worker import GenerationWorker
 from licensing.api import UPLOAD_ROUTES as CLEARANCE_UPLOAD_ROUTES
 from licensing.api import router as licensing_router
+from licensing.offers.api import router as offers_router
 from likeness.api import router as likeness_router
 from likeness.runtime import LikenessRuntime
 from likeness.uploads import UPLOAD_ROUTES
@@ -197,6 +198,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(policies_router)
     app.include_router(likeness_router)
     app.include_router(licensing_router)
+    app.include_router(offers_router)
     app.include_router(generator_router)
     app.include_router(credits_router)
     app.include_router(statements_router)

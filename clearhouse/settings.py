@@ -174,6 +174,13 @@ class Settings(BaseSettings):
         description="How long a holder has to answer a dispute about their asset; after it "
         "staff may decide the dispute unanswered.",
     )
+    licence_offer_hours: int = Field(
+        default=72,
+        ge=1,
+        le=90 * 24,
+        description="How long a creator has to accept an owner's licence offer for a blocked "
+        "output (licensing/offers/); unanswered, it lapses and the output stays blocked.",
+    )
     clearance_audience: str = Field(
         default="clearhouse-generators",
         description="`aud` of clearance tokens: the generators, ours or third parties', that "

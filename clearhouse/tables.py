@@ -7,7 +7,8 @@ def import_all_tables() -> None:
     import clearhouse.key_history
     import clearhouse.mail.models  # noqa: F401
     import generator.models  # noqa: F401
-    import licensing.models  # noqa: F401
+    import licensing.models
+    import licensing.offers.models  # noqa: F401
     import likeness.models  # noqa: F401
     import notifications.models  # noqa: F401
     import payouts.models

@@ -5,7 +5,8 @@ An attempt that crashed (its process killed, an error after signing) leaves its 
 They are removed when the job's next attempt starts (no other attempt of it runs then but
 one already taken over, which can no longer release), and when the job ends otherwise than
 released, by its last attempt or failed for want of one: a job leaves no file but its
-released clip.
+released clip, or a blocked job's held clip (``JOB.held.mp4``, generator/held_outputs.py),
+which this glob does not match.
 """
 
 import uuid

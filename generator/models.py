@@ -22,7 +22,9 @@ class JobState(StrEnum):
     generating = "generating"  # the diffusion pipeline runs
     checking_output = "checking_output"  # the output check, signing and the release run
     released = "released"  # licensed, charged, and its signed clip served to its creator
-    blocked = "blocked"  # the output shows a registered asset the clearance does not cover
+    # The output shows a registered asset the clearance does not cover; its clip is held
+    # (generator/held_outputs.py) until a licence offered for it is accepted, or never.
+    blocked = "blocked"
     cancelled = "cancelled"  # a consent it relied on was withdrawn before release
     failed = "failed"  # it could not run (a refused token, an error, too many attempts)
 
@@ -45,6 +47,8 @@ TRANSITIONS: dict[JobState, frozenset[JobState]] = {
             JobState.queued,
         }
     ),
+    # Released after all: each asset that blocked it licensed by an accepted offer.
+    JobState.blocked: frozenset({JobState.released}),
 }
 
 

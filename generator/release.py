@@ -146,8 +146,11 @@ def release(
     video_name: str,
     video_sha256: str,
     now: datetime,
+    leaving: JobState = JobState.checking_output,
 ) -> ReleaseOutcome:
-    """Release the job in ``session``'s write transaction (see the module)."""
+    """Release the job in ``session``'s write transaction (see the module). ``leaving``:
+    blocked, for an output released by the licences offered for it
+    (generator/held_outputs.py), whose caller re-checks the consents first."""
     withdrawn = withdrawn_consents(
         session, grant_ids=[licence.grant_id for licence in licences], lock=True
     )
@@ -170,7 +173,7 @@ def release(
         session,
         job_id=job_id,
         attempt=attempt,
-        leaving=JobState.checking_output,
+        leaving=leaving,
         to=JobState.released,
         now=now,
         video_name=video_name,

@@ -16,9 +16,12 @@ a Ray actor holding its own runtime run the same function. In order:
    in the data dir, flushed to disk;
 6. release (generator/release.py): consents re-read, licences and charge recorded, released.
 
+A blocked output's clip is held instead (generator/held_outputs.py), for the licences the
+owners of what blocked it may offer.
+
 Any error ends the attempt: the job is queued again, or failed after its last attempt. An
 attempt starts by removing the files earlier attempts of its job left, and a job that ends
-otherwise than released leaves none (generator/clip_files.py).
+otherwise than released leaves none (generator/clip_files.py) but a blocked one's held clip.
 """
 
 import hashlib
@@ -39,6 +42,7 @@ from clearhouse.media import shrunk_size
 from clearhouse.settings import Settings
 from generator.clip_files import discard_job_files
 from generator.errors import GenerationCancelled
+from generator.held_outputs import discard_held_output, hold_output
 from generator.jobs import end_attempt, move_job, record_progress, take_job
 from generator.models import FINAL_STATES, GenerationJob, JobState
 from generator.pipeline import ClipPipeline, GeneratedClip
@@ -178,12 +182,23 @@ class _Attempt:
             requester, job=job, samples=output_samples(clip.frames, fps=fps, settings=settings)
         )
         if check.verdict == OutputVerdict.release_blocked:
-            return self._end(
+            # Held, unsigned and never served, for the licences its blocking assets' owners
+            # may offer (generator/held_outputs.py).
+            hold_output(
+                settings.generations_dir,
+                job_id=self.job_id,
+                unsigned=self.unsigned,
+                model=clip.model,
+            )
+            blocked = self._end(
                 JobState.checking_output,
                 JobState.blocked,
                 reasons=check.reasons,
                 output_check_id=check.id,
             )
+            if blocked is None:
+                discard_held_output(settings.generations_dir, job_id=self.job_id)
+            return blocked
         signed = self._sign(job, clip=clip, licences=licences)
         with write_session(engine) as session:
             outcome = release(

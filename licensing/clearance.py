@@ -22,7 +22,7 @@ from clearhouse.keys import KeyRing
 from clearhouse.settings import Settings
 from licensing.facts import read_facts
 from licensing.models import ApprovalStatus, Clearance, ClearedAsset, FoundIn, UseApproval
-from licensing.quote import GenerationParameters, Quote, quote
+from licensing.quote import GenerationParameters, Quote, QuoteLine, quote
 from licensing.tokens import issue_clearance_token
 from notifications.kinds import NoticeKind
 from notifications.service import NoticeDraft, notify_all
@@ -312,18 +312,20 @@ def quote_document(priced: Quote) -> dict[str, Any]:
         "currency": priced.currency,
         "rate_card_version": priced.rate_card_version,
         "total_minor": priced.total_minor,
-        "lines": [
-            {
-                "item": line.item.value,
-                "description": line.description,
-                "quantity": line.quantity,
-                "unit": line.unit,
-                "unit_price_minor": line.unit_price_minor,
-                "amount_minor": line.amount_minor,
-                "asset_id": str(line.asset_id) if line.asset_id else None,
-            }
-            for line in priced.lines
-        ],
+        "lines": [quote_line_document(line) for line in priced.lines],
+    }
+
+
+def quote_line_document(line: QuoteLine) -> dict[str, Any]:
+    """One quote line as stored (a clearance's quote, a licence offer's lines)."""
+    return {
+        "item": line.item.value,
+        "description": line.description,
+        "quantity": line.quantity,
+        "unit": line.unit,
+        "unit_price_minor": line.unit_price_minor,
+        "amount_minor": line.amount_minor,
+        "asset_id": str(line.asset_id) if line.asset_id else None,
     }
 
 

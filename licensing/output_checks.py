@@ -1,7 +1,9 @@
 """The output check: a cleared request's generated frames, looked at again before release.
 
 Every registered asset the output shows (a face in the likeness index, a character's or
-style's reference picture) that its clearance did not allow blocks the release. Each such
+style's reference picture) that its clearance did not allow, nor a licence its owner offered
+for an earlier blocked output of it and the requester accepted (licensing/offers/), blocks
+the release. Each such
 asset is recorded against the clearance (``found_in`` output, denied), so that its owner
 sees the attempt among their asset's usage; each check is recorded with its verdict. The
 prompt is not checked again: it was, when the request was cleared.
@@ -25,6 +27,7 @@ from licensing.clearance import blocked_facts, evidence_by_asset
 from licensing.errors import ClearanceNotCleared
 from licensing.facts import read_facts
 from licensing.models import Clearance, ClearedAsset, FoundIn, OutputCheck, OutputVerdict
+from licensing.offers.repository import offered_assets
 from licensing.repository import requesters_clearance
 from licensing.schemas import OutputCheckPublic
 from licensing.touches import inspect_uploads, media_sha256, media_touches
@@ -126,10 +129,10 @@ def check_output(
                 outcome=AssetOutcome.allow,
                 reasons=[COVERED],
                 matched_by=evidence[asset.id],
-                disclosed=cleared.disclosed,
+                disclosed=disclosed,
                 approval=None,
             )
-            for cleared, asset in covered.values()
+            for disclosed, asset in covered.values()
         ]
         + [
             presentation.touched_asset(
@@ -169,8 +172,15 @@ def _cleared_clearance(
 
 def _covered(
     session: Session, *, clearance_id: uuid.UUID, found: Collection[uuid.UUID]
-) -> dict[uuid.UUID, tuple[ClearedAsset, Asset]]:
-    """The found assets that the clearance allowed, with their records."""
+) -> dict[uuid.UUID, tuple[bool, Asset]]:
+    """The found assets that the clearance allowed, or that an accepted licence offer covers
+    (licensing/offers/), each with whether the requester may be told which it is (an owner
+    who offered a licence told them)."""
+    offered = offered_assets(session, clearance_id=clearance_id, found=found)
+    covered = {
+        asset.id: (True, asset)
+        for asset in session.exec(select(Asset).where(col(Asset.id).in_(list(offered)))).all()
+    }
     rows = session.exec(
         select(ClearedAsset, Asset)
         .join(Asset, Asset.id == ClearedAsset.asset_id)
@@ -181,7 +191,7 @@ def _covered(
             col(ClearedAsset.asset_id).in_(list(found)),
         )
     ).all()
-    return {cleared.asset_id: (cleared, asset) for cleared, asset in rows}
+    return covered | {cleared.asset_id: (cleared.disclosed, asset) for cleared, asset in rows}
 
 
 def _verdict_reasons(blocked: Sequence[ClearedAsset]) -> list[str]:

@@ -18,7 +18,8 @@ from enum import StrEnum
 
 from licensing.errors import QuoteRefusal, QuoteRefused
 from policies.decisions import AssetDecision, AssetOutcome, Decision
-from policies.document import MAX_MINOR_UNITS
+from policies.document import MAX_MINOR_UNITS, Price
+from rights.models import AssetKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,14 +159,35 @@ def _check(parameters: GenerationParameters) -> None:
 
 
 def _licence_lines(asset: AssetDecision, *, seconds: int, currency: str) -> list[QuoteLine]:
-    price = asset.price
+    return licence_lines(
+        asset_id=asset.asset_id,
+        kind=asset.kind,
+        handle=asset.handle,
+        price=asset.price,
+        seconds=seconds,
+        currency=currency,
+    )
+
+
+def licence_lines(
+    *,
+    asset_id: uuid.UUID,
+    kind: AssetKind,
+    handle: str,
+    price: Price,
+    seconds: int,
+    currency: str,
+) -> list[QuoteLine]:
+    """One asset's lines of a quote in ``currency``: its price per use, and per second x
+    ``seconds`` billed. Also what a licence offered for a blocked output costs
+    (licensing/offers/). Raises :class:`QuoteRefused` for a price in another currency."""
     if price.currency != currency:
         raise QuoteRefused(
             QuoteRefusal.currency_mismatch,
-            f"@{asset.handle} is priced in {price.currency} and this quote is in {currency}; "
+            f"@{handle} is priced in {price.currency} and this quote is in {currency}; "
             "Clearhouse does not convert currencies, so it cannot be licensed in this quote.",
         )
-    subject = f"Licence of {asset.kind.value} @{asset.handle}"
+    subject = f"Licence of {kind.value} @{handle}"
     return [
         _line(
             LineItem.licence_per_use,
@@ -173,7 +195,7 @@ def _licence_lines(asset: AssetDecision, *, seconds: int, currency: str) -> list
             quantity=1,
             unit="use",
             unit_price_minor=price.per_use_minor,
-            asset_id=asset.asset_id,
+            asset_id=asset_id,
         ),
         _line(
             LineItem.licence_per_second,
@@ -181,7 +203,7 @@ def _licence_lines(asset: AssetDecision, *, seconds: int, currency: str) -> list
             quantity=seconds,
             unit="second",
             unit_price_minor=price.per_second_minor,
-            asset_id=asset.asset_id,
+            asset_id=asset_id,
         ),
     ]
 

@@ -163,6 +163,10 @@ class UseState(StrEnum):
 class AssetUse(BaseModel):
     """One request that touched the owner's asset, whatever came of it."""
 
+    use_id: uuid.UUID = Field(
+        description="This use's id: for an output the asset blocked (`found_in` output), "
+        "`POST /v1/uses/{use_id}/licence-offer` offers its creator a licence instead."
+    )
     clearance_id: uuid.UUID
     asset_id: uuid.UUID
     asset_handle: str

@@ -100,6 +100,7 @@ def owner_usage(
     )
     return [
         AssetUse(
+            use_id=cleared.id,
             clearance_id=clearance.id,
             asset_id=cleared.asset_id,
             asset_handle=handle,

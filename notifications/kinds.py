@@ -30,3 +30,6 @@ class NoticeKind(StrEnum):
     dispute_answered = "dispute.answered", "The holder answered a dispute: staff decide."
     dispute_message = "dispute.message", "A new message in a dispute you are a party to."
     dispute_decided = "dispute.decided", "Staff decided a dispute you are a party to."
+    offer_made = "offer.made", "An owner offers you a licence for an output that was blocked."
+    offer_accepted = "offer.accepted", "A creator accepted your licence offer."
+    offer_declined = "offer.declined", "A creator declined your licence offer."

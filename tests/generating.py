@@ -1,9 +1,11 @@
 """Asking for generations through the API, and running their jobs with the tiny pipeline."""
 
+import dataclasses
 import time
 import uuid
 
 import httpx
+import numpy as np
 from sqlalchemy import Engine
 from sqlmodel import Session, func, select
 
@@ -89,3 +91,17 @@ def wait_until_final(engine: Engine, generation_id, *, seconds: float = 120) -> 
         assert time.monotonic() < deadline, f"the job is still {current.state.value}"
         time.sleep(0.05)
     return current
+
+
+class ShowingPicture:
+    """The tiny pipeline, its frames replaced by ``picture``: an output that shows something."""
+
+    def __init__(self, pipeline, picture) -> None:
+        self.pipeline, self.picture = pipeline, picture
+        self.model = pipeline.model
+
+    def __call__(self, **request):
+        clip = self.pipeline(**request)
+        size = (request["width"], request["height"])
+        shown = np.asarray(self.picture.convert("RGB").resize(size))
+        return dataclasses.replace(clip, frames=np.stack([shown] * len(clip.frames)))

@@ -72,6 +72,7 @@ def nav_for(account: Account | None) -> list[tuple[str, str]]:
         ("/dashboard", "Dashboard"),
         ("/notices", "Inbox"),
         ("/disputes", "Disputes"),
+        ("/offers", "Offers"),
         ("/webhooks", "Webhooks"),
     ]
     if account.role in (Role.holder, Role.admin):

@@ -3,7 +3,9 @@ answers to requests that wait for them.
 
 The list is :func:`licensing.usage.owner_usage`, the query behind the API's usage route,
 scoped by the owner inside; approving and declining go through
-:func:`licensing.approvals.answer`, as ``POST /v1/approvals/{id}/approve|decline`` does.
+:func:`licensing.approvals.answer`, as ``POST /v1/approvals/{id}/approve|decline`` does. An
+output a holder's asset blocked shows the licence offered for it, or the form that offers one
+(clearhouse/portal/offer_pages.py).
 """
 
 import uuid
@@ -19,6 +21,7 @@ from clearhouse.portal.pages import NOTICES, PageRoute, render, see_other
 from clearhouse.portal.sessions import CsrfChecked, PortalHolder
 from generator.posters import owners_released_generation, poster_path
 from licensing import approvals
+from licensing.offers import service as offers
 from licensing.schemas import UseState
 from licensing.usage import owner_usage
 from policies.decisions import AssetOutcome
@@ -100,6 +103,13 @@ def uses_page(
         now=utcnow(),
         params=page_params(page),
     )
+    made, _ = offers.offers_made(
+        session,
+        account_id=account.id,
+        now=utcnow(),
+        params=PageParams(limit=100, offset=0),
+        use_ids=[use.use_id for use in uses],
+    )
     assets, _ = list_owned_assets(
         session, owner_id=account.id, kind=None, params=PageParams(limit=100, offset=0)
     )
@@ -115,6 +125,8 @@ def uses_page(
         state_labels=STATE_LABELS,
         state_meanings=STATE_MEANINGS,
         outcome_labels=OUTCOME_LABELS,
+        # Newest first: each use's latest offer.
+        offers={offer.use_id: offer for offer in reversed(made)},
     )
 
 

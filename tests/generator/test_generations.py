@@ -3,12 +3,10 @@ cleared, run by the job, checked (a registered character's picture or a register
 into the frames), released with its licences and charge, and its clip's C2PA manifest read
 back; and what a creator, and nobody else, reads of it."""
 
-import dataclasses
 import io
 import uuid
 from collections import Counter
 
-import numpy as np
 import pytest
 from clearing import character_with_reference, licensed, usage
 from drawn_characters import draw_character, png_bytes
@@ -17,6 +15,7 @@ from faces import FACES_DIR
 from factories import create_asset, grant, set_policy, sign_up
 from generating import (
     USD_POLICY,
+    ShowingPicture,
     ask,
     charges_and_licences,
     generator_runtime,
@@ -121,20 +120,6 @@ def test_the_output_check_ran_on_the_clip_before_release(client, session, reques
     assert check.verdict == "release_allowed" and check.frames_checked >= 1
 
 
-class ShowingPicture:
-    """The tiny pipeline, its frames replaced by ``picture``: an output that shows something."""
-
-    def __init__(self, pipeline, picture) -> None:
-        self.pipeline, self.picture = pipeline, picture
-        self.model = pipeline.model
-
-    def __call__(self, **request):
-        clip = self.pipeline(**request)
-        size = (request["width"], request["height"])
-        shown = np.asarray(self.picture.convert("RGB").resize(size))
-        return dataclasses.replace(clip, frames=np.stack([shown] * len(clip.frames)))
-
-
 def test_an_output_showing_what_the_clearance_does_not_cover_is_blocked_and_its_owner_sees_it(
     client, engine, settings, holder, requester, clip_pipeline
 ):
@@ -159,7 +144,11 @@ def test_an_output_showing_what_the_clearance_does_not_cover_is_blocked_and_its_
     assert charges_and_licences(engine, generation_id) == (0, 0)
     video = client.get(f"/v1/generations/{generation_id}/video", headers=requester.headers)
     assert video.status_code == 409
-    assert list(settings.generations_dir.glob(f"{generation_id}*")) == []
+    # Only the held clip is kept, never served, for a licence its owner may offer.
+    assert sorted(path.name for path in settings.generations_dir.glob(f"{generation_id}*")) == [
+        f"{generation_id}.held.json",
+        f"{generation_id}.held.mp4",
+    ]
 
 
 # Barack Obama's face in obama2.jpg, a photo no enrolment below uses, with a margin around it.
@@ -216,7 +205,11 @@ def test_an_output_showing_a_registered_face_that_did_not_consent_is_blocked_unn
         assert unshared_face["id"] not in told and "barack" not in told.lower()
         assert '"score"' not in told
     assert charges_and_licences(engine, generation_id) == (0, 0)
-    assert list(settings.generations_dir.glob(f"{generation_id}*")) == []
+    # Only the held clip is kept, never served, for a licence its owner may offer.
+    assert sorted(path.name for path in settings.generations_dir.glob(f"{generation_id}*")) == [
+        f"{generation_id}.held.json",
+        f"{generation_id}.held.mp4",
+    ]
     # Its owner sees the attempt, with the face's score, among their likeness's usage.
     [use] = usage(client, holder, unshared_face["id"])
     assert (use["found_in"], use["outcome"], use["generation_id"], use["generation_state"]) == (

@@ -1,0 +1,157 @@
+"""Blocked outputs held, and released when every asset that blocked one is licensed.
+
+A job whose output check blocks it keeps its unsigned clip as ``JOB.held.mp4`` in the data
+dir's generations/, with ``JOB.held.json`` (the model that made it), never served. When the
+owners of the assets that blocked it offer licences and its creator accepts them
+(licensing/offers/), the clip is signed with a manifest naming every licence, the
+clearance's and the offered ones, and released in one write transaction by
+:func:`generator.release.release`, from blocked: the same licences, charge and ledger entry
+(``release:<generation id>``) as any release, so a second acceptance finds the job released
+and posts nothing, and a later withdrawal takes it down like any other.
+
+The clip is signed before that transaction, under a name of its own per try, so two
+acceptances racing each sign their own file and the one whose release loses removes it.
+"""
+
+import hashlib
+import json
+import os
+import secrets
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlmodel import Session, select
+
+from clearhouse.settings import Settings
+from generator.models import GenerationJob, JobState
+from generator.provenance import GenerationRecord, generation_status_url, sign_clip
+from generator.release import PlannedLicence, ReleaseOutcome, planned_licences, release
+from generator.signing_identity import SigningIdentity
+from licensing.models import Clearance, ClearedAsset, FoundIn
+from policies.decisions import AssetOutcome, ReliedGrant
+
+
+def held_clip(generations_dir: Path, job_id: uuid.UUID) -> Path:
+    return generations_dir / f"{job_id}.held.mp4"
+
+
+def _held_facts(generations_dir: Path, job_id: uuid.UUID) -> Path:
+    return generations_dir / f"{job_id}.held.json"
+
+
+def hold_output(generations_dir: Path, *, job_id: uuid.UUID, unsigned: Path, model: str) -> None:
+    """Keep the blocked job's unsigned clip (moved, not copied) and the model that made it."""
+    _held_facts(generations_dir, job_id).write_text(json.dumps({"model": model}))
+    unsigned.replace(held_clip(generations_dir, job_id))
+
+
+def discard_held_output(generations_dir: Path, *, job_id: uuid.UUID) -> None:
+    held_clip(generations_dir, job_id).unlink(missing_ok=True)
+    _held_facts(generations_dir, job_id).unlink(missing_ok=True)
+
+
+def clearance_licences(
+    session: Session, *, clearance: Clearance, currency: str
+) -> list[PlannedLicence]:
+    """The licences the clearance itself allowed, as its token relied on them (each allowed
+    asset's grant and policy version, recorded by the clearance that signed the token)."""
+    rows = session.exec(
+        select(ClearedAsset)
+        .where(
+            ClearedAsset.clearance_id == clearance.id,
+            ClearedAsset.found_in == FoundIn.request,
+            ClearedAsset.outcome == AssetOutcome.allow,
+        )
+        .order_by(ClearedAsset.asset_id)
+    ).all()
+    return planned_licences(
+        session,
+        clearance_id=clearance.id,
+        relied_on=[
+            ReliedGrant(
+                asset_id=row.asset_id,
+                grant_id=row.grant_id,
+                policy_version_id=row.policy_version_id,
+            )
+            for row in rows
+        ],
+        currency=currency,
+    )
+
+
+@dataclass(frozen=True)
+class SignedRelease:
+    """A held clip signed for release: the file, under its try's own name."""
+
+    path: Path
+    sha256: str
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+
+def sign_held_output(
+    settings: Settings,
+    *,
+    identity: SigningIdentity,
+    job: GenerationJob,
+    licences: Sequence[PlannedLicence],
+) -> SignedRelease | None:
+    """The held clip of ``job`` signed with a manifest naming ``licences``, flushed to disk;
+    None when no clip is held (it was never kept, or was removed)."""
+    generations_dir = settings.generations_dir
+    held = held_clip(generations_dir, job.id)
+    try:
+        model = json.loads(_held_facts(generations_dir, job.id).read_text())["model"]
+    except FileNotFoundError:
+        return None
+    if not held.exists():
+        return None
+    signed = generations_dir / f"{job.id}-{job.attempts}-{secrets.token_hex(4)}.mp4"
+    record = GenerationRecord(
+        generation_id=job.id,
+        clearance_id=job.clearance_id,
+        generated_at=job.finished_at or job.created_at,
+        model=model,
+        licences=tuple(licence.for_manifest() for licence in licences),
+        status_url=generation_status_url(public_url=settings.public_url, generation_id=job.id),
+    )
+    sign_clip(video=held, destination=signed, record=record, identity=identity)
+    with signed.open("rb") as written:
+        os.fsync(written.fileno())
+        digest = hashlib.file_digest(written, "sha256").hexdigest()
+    return SignedRelease(path=signed, sha256=digest)
+
+
+def release_held_output(
+    session: Session,
+    *,
+    job: GenerationJob,
+    licences: Sequence[PlannedLicence],
+    total_minor: int,
+    currency: str,
+    signed: SignedRelease,
+    now: datetime,
+) -> bool:
+    """Release the blocked ``job`` with ``licences`` and a charge of ``total_minor``, in
+    ``session``'s write transaction; False when it is no longer blocked (released by another
+    acceptance first). The caller has re-read the consents under their locks."""
+    outcome = release(
+        session,
+        job_id=job.id,
+        attempt=job.attempts,
+        payer_id=job.requester_id,
+        clearance_id=job.clearance_id,
+        licences=licences,
+        total_minor=total_minor,
+        currency=currency,
+        video_name=signed.name,
+        video_sha256=signed.sha256,
+        now=now,
+        leaving=JobState.blocked,
+    )
+    return outcome == ReleaseOutcome.released
