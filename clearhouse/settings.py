@@ -181,6 +181,14 @@ class Settings(BaseSettings):
         description="How long a creator has to accept an owner's licence offer for a blocked "
         "output (licensing/offers/); unanswered, it lapses and the output stays blocked.",
     )
+    held_output_hours: int = Field(
+        default=72,
+        ge=1,
+        le=90 * 24,
+        description="How long our generator keeps a blocked output's clip for its owners to "
+        "offer licences: after it no offer can be made, and the clip (which may show someone "
+        "who did not consent) is deleted once no offer made in time is still open.",
+    )
     clearance_audience: str = Field(
         default="clearhouse-generators",
         description="`aud` of clearance tokens: the generators, ours or third parties', that "

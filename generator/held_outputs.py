@@ -11,6 +11,10 @@ and posts nothing, and a later withdrawal takes it down like any other.
 
 The clip is signed before that transaction, under a name of its own per try, so two
 acceptances racing each sign their own file and the one whose release loses removes it.
+
+A held clip may show someone who did not consent, so it is kept only for the owners' window to
+offer (``held_output_hours`` after the block) and while an offer made in it is still open:
+:func:`discard_lapsed_held_outputs`, each round of the generation worker, deletes the rest.
 """
 
 import hashlib
@@ -20,17 +24,20 @@ import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlmodel import Session, select
+from sqlalchemy import Engine, exists, or_
+from sqlmodel import Session, col, select
 
+from clearhouse.db import read_session
 from clearhouse.settings import Settings
 from generator.models import GenerationJob, JobState
 from generator.provenance import GenerationRecord, generation_status_url, sign_clip
 from generator.release import PlannedLicence, ReleaseOutcome, planned_licences, release
 from generator.signing_identity import SigningIdentity
 from licensing.models import Clearance, ClearedAsset, FoundIn
+from licensing.offers.models import LicenceOffer, OfferStatus
 from policies.decisions import AssetOutcome, ReliedGrant
 
 
@@ -51,6 +58,44 @@ def hold_output(generations_dir: Path, *, job_id: uuid.UUID, unsigned: Path, mod
 def discard_held_output(generations_dir: Path, *, job_id: uuid.UUID) -> None:
     held_clip(generations_dir, job_id).unlink(missing_ok=True)
     _held_facts(generations_dir, job_id).unlink(missing_ok=True)
+
+
+def held_for_offers(job: GenerationJob, *, now: datetime, keep_hours: int) -> bool:
+    """Whether the blocked ``job``'s window for licence offers is still open."""
+    return job.finished_at is not None and job.finished_at > now - timedelta(hours=keep_hours)
+
+
+def discard_lapsed_held_outputs(
+    engine: Engine, *, generations_dir: Path, now: datetime, keep_hours: int
+) -> list[uuid.UUID]:
+    """Delete every held clip whose job is past its window for offers (or no longer blocked)
+    and has no offer still open; the jobs whose clips went. Only the clips on disk are read,
+    so the work stays as small as the window, however many jobs were ever blocked."""
+    held = [
+        uuid.UUID(path.name.removesuffix(".held.mp4"))
+        for path in generations_dir.glob("*.held.mp4")
+    ]
+    if not held:
+        return []
+    open_offer = exists().where(
+        LicenceOffer.generation_id == GenerationJob.id,
+        LicenceOffer.status == OfferStatus.pending,
+        LicenceOffer.expires_at > now,
+    )
+    with read_session(engine) as session:
+        lapsed = session.exec(
+            select(GenerationJob.id).where(
+                col(GenerationJob.id).in_(held),
+                or_(
+                    GenerationJob.state != JobState.blocked,
+                    col(GenerationJob.finished_at) <= now - timedelta(hours=keep_hours),
+                ),
+                ~open_offer,
+            )
+        ).all()
+    for job_id in lapsed:
+        discard_held_output(generations_dir, job_id=job_id)
+    return list(lapsed)
 
 
 def clearance_licences(

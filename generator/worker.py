@@ -2,9 +2,11 @@
 
 It wakes when this process queues a job, and every ``generation_poll_seconds`` anyway, to
 find jobs queued by other processes and running jobs whose worker stopped (retried or
-failed, generator/jobs.py). Each job is run by :func:`generator.tasks.run_job`, which takes
-it with a conditional update, so workers of several processes share one queue safely. One
-thread: the pipeline runs one generation at a time.
+failed, generator/jobs.py), and to delete blocked outputs' clips past their window for
+licence offers (generator/held_outputs.py). Each job is run by
+:func:`generator.tasks.run_job`, which takes it with a conditional update, so workers of
+several processes share one queue safely. One thread: the pipeline runs one generation at a
+time.
 """
 
 import logging
@@ -12,6 +14,7 @@ import threading
 
 from clearhouse.db import utcnow
 from generator.clip_files import discard_job_files
+from generator.held_outputs import discard_lapsed_held_outputs
 from generator.jobs import next_queued, recover_abandoned
 from generator.models import JobState
 from generator.runtime import GeneratorRuntime
@@ -52,6 +55,12 @@ class GenerationWorker:
                 for job_id, state in recovered.items():
                     if state == JobState.failed:
                         discard_job_files(settings.generations_dir, job_id=job_id)
+                discard_lapsed_held_outputs(
+                    runtime.engine,
+                    generations_dir=settings.generations_dir,
+                    now=utcnow(),
+                    keep_hours=settings.held_output_hours,
+                )
                 while not runtime.stopping.is_set() and (job_id := next_queued(runtime.engine)):
                     run_job(job_id, runtime=runtime)
             except Exception:  # the database may be briefly away; the next round tries again

@@ -42,6 +42,7 @@ from generator.held_outputs import (
     SignedRelease,
     clearance_licences,
     discard_held_output,
+    held_for_offers,
     release_held_output,
     sign_held_output,
 )
@@ -108,7 +109,7 @@ def offer_licence(
     if asset.deleted_at is not None:
         raise NotOfferable("This asset was deleted: nothing can be licensed under it.")
     check_grantable(session, asset)
-    _check_still_blocked(session, blocked=blocked)
+    _check_still_blocked(session, blocked=blocked, now=now, keep_hours=settings.held_output_hours)
     _check_no_live_offer(session, use_id=blocked.id, now=now)
     policy, grant = _consent_to_offer_under(session, asset=asset, now=now)
     document = PolicyDocument.from_stored(policy.document)
@@ -156,9 +157,11 @@ def offer_licence(
     return offer_public(session, offer_id=offer.id, now=now)
 
 
-def _check_still_blocked(session: Session, *, blocked: ClearedAsset) -> None:
-    """Our generator's job must still be blocked by this very check (a third party's output
-    is not ours to follow)."""
+def _check_still_blocked(
+    session: Session, *, blocked: ClearedAsset, now: datetime, keep_hours: int
+) -> None:
+    """Our generator's job must still be blocked by this very check, and its clip still kept
+    for offers (a third party's output is not ours to follow)."""
     job = session.exec(
         select(GenerationJob).where(GenerationJob.clearance_id == blocked.clearance_id)
     ).first()
@@ -168,6 +171,11 @@ def _check_still_blocked(session: Session, *, blocked: ClearedAsset) -> None:
         raise NotOfferable(
             f"This output is no longer blocked (its generation is {job.state.value}): there "
             "is nothing to license."
+        )
+    if job is not None and not held_for_offers(job, now=now, keep_hours=keep_hours):
+        raise NotOfferable(
+            f"This output was blocked more than {keep_hours} hours ago and is no longer kept: "
+            "there is nothing to license."
         )
 
 

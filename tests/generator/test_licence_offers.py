@@ -6,6 +6,7 @@ output stays blocked. Nobody reads or answers another's offer."""
 import io
 import uuid
 from datetime import timedelta
+from functools import partial
 
 import pytest
 from claiming import verified
@@ -19,6 +20,8 @@ from sqlmodel import Session, func, select
 
 from audit.models import AuditEntry
 from clearhouse.db import snapshot_session, utcnow
+from generator.held_outputs import discard_lapsed_held_outputs, held_clip
+from generator.models import GenerationJob
 from generator.provenance import read_provenance
 from generator.signing_identity import CA_CERTIFICATE
 from licensing.offers.models import LicenceOffer
@@ -278,3 +281,32 @@ def _audited(engine, asset_id: str) -> list[str]:
                 .order_by(AuditEntry.seq)
             ).all()
         )
+
+
+def test_a_blocked_outputs_clip_is_kept_only_for_the_window_to_offer(
+    client, engine, holder, requester, blocked
+):
+    # The clip may show someone who did not consent: kept for offers, then deleted.
+    settings = client.app.state.settings
+    generations_dir, keep = settings.generations_dir, settings.held_output_hours
+    job_id = uuid.UUID(blocked["generation_id"])
+    clip = held_clip(generations_dir, job_id)
+    sweep = partial(
+        discard_lapsed_held_outputs, engine, generations_dir=generations_dir, keep_hours=keep
+    )
+    assert sweep(now=utcnow()) == [] and clip.exists()
+    offered = offer(client, holder, blocked["use"]).json()
+    with Session(engine) as session:  # the window to offer passes
+        session.exec(
+            update(GenerationJob)
+            .where(GenerationJob.id == job_id)
+            .values(finished_at=utcnow() - timedelta(hours=keep + 1))
+        )
+        session.commit()
+    # An offer made in time keeps the clip while it is open; answered, the clip goes.
+    assert sweep(now=utcnow()) == [] and clip.exists()
+    assert answer(client, requester, offered["id"], "decline").status_code == 200
+    assert sweep(now=utcnow()) == [job_id] and not clip.exists()
+    # Past its window no offer can be made; the output stays blocked.
+    late = offer(client, holder, blocked["use"])
+    assert late.status_code == 409 and "no longer kept" in late.json()["detail"]
