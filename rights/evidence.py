@@ -6,6 +6,7 @@ import hashlib
 import uuid
 from datetime import datetime
 
+from fastapi.responses import Response
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
@@ -64,3 +65,16 @@ def documents_by_id(
         .where(col(ClaimDocument.id).in_(wanted))
     ).all()
     return {row.id: row for row in rows}
+
+
+def document_download(document: ClaimDocument, *, filename: str) -> Response:
+    """The document as an attachment to save, never shown inline or cached (what it shows is
+    the parties' and staff's only)."""
+    return Response(
+        document.content,
+        media_type=document.content_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "no-store",
+        },
+    )

@@ -33,6 +33,7 @@ from rights.claims.schemas import (
     ClaimStatusPublic,
 )
 from rights.dependencies import OwnedAsset, OwnedAssetToChange
+from rights.evidence import document_download
 
 router = APIRouter(prefix="/v1")
 
@@ -43,14 +44,7 @@ UPLOAD_ROUTES = (("PUT", "/v1/assets/{asset_id}/claim"),)
 def document_response(view: service.ClaimView | None) -> Response:
     if view is None or view.document is None:
         raise NotFound("This claim has no document.")
-    return Response(
-        view.document.content,
-        media_type=view.document.content_type,
-        headers={
-            "Content-Disposition": f'attachment; filename="claim-{view.claim.id}-evidence"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return document_download(view.document, filename=f"claim-{view.claim.id}-evidence")
 
 
 @raises(NotClaimable, ClaimAlreadyVerified, UnusableEvidence)

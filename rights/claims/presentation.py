@@ -19,14 +19,7 @@ def claim_public(view: service.ClaimView) -> ClaimPublic:
         evidence_kind=claim.evidence_kind,
         reference=claim.reference,
         statement=claim.statement,
-        document=None
-        if document is None
-        else DocumentPublic(
-            content_type=document.content_type,
-            byte_size=document.byte_size,
-            sha256=document.sha256,
-            uploaded_at=document.uploaded_at,
-        ),
+        document=DocumentPublic.of(document),
         submitted_at=claim.submitted_at,
         decided_at=claim.decided_at,
         decision_reason=claim.decision_reason,

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field, model_validator
 
 from clearhouse.schemas import RequestBody
-from rights.claims.models import ClaimStatus, EvidenceKind
+from rights.claims.models import ClaimDocument, ClaimStatus, EvidenceKind
 from rights.claims.standing import ClaimStanding
 
 
@@ -46,6 +46,18 @@ class DocumentPublic(BaseModel):
     byte_size: int
     sha256: str
     uploaded_at: datetime
+
+    @classmethod
+    def of(cls, document: ClaimDocument | None) -> "DocumentPublic | None":
+        """What is shown of an evidence document: never its bytes (they are downloaded)."""
+        if document is None:
+            return None
+        return cls(
+            content_type=document.content_type,
+            byte_size=document.byte_size,
+            sha256=document.sha256,
+            uploaded_at=document.uploaded_at,
+        )
 
 
 class ClaimPublic(BaseModel):

@@ -29,6 +29,7 @@ from rights.disputes.errors import (
 from rights.disputes.models import DisputeStatus
 from rights.disputes.presentation import dispute_public
 from rights.disputes.schemas import DisputeDecision, DisputeOpening, DisputePublic, DisputeWords
+from rights.evidence import document_download
 
 router = APIRouter(prefix="/v1", tags=["disputes"])
 
@@ -39,14 +40,7 @@ UPLOAD_ROUTES = (("POST", "/v1/disputes"),)
 def document_response(view: service.DisputeView) -> Response:
     if view.document is None:
         raise NotFound("This dispute has no document.")
-    return Response(
-        view.document.content,
-        media_type=view.document.content_type,
-        headers={
-            "Content-Disposition": f'attachment; filename="dispute-{view.dispute.id}-evidence"',
-            "Cache-Control": "no-store",
-        },
-    )
+    return document_download(view.document, filename=f"dispute-{view.dispute.id}-evidence")
 
 
 @raises(NotFound, OwnAsset, UnusableEvidence)

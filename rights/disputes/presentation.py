@@ -16,14 +16,7 @@ def dispute_public(view: DisputeView) -> DisputePublic:
         your_side=view.side,
         statement=dispute.statement,
         link=dispute.link,
-        document=None
-        if document is None
-        else DocumentPublic(
-            content_type=document.content_type,
-            byte_size=document.byte_size,
-            sha256=document.sha256,
-            uploaded_at=document.uploaded_at,
-        ),
+        document=DocumentPublic.of(document),
         opened_at=dispute.opened_at,
         answer_due_at=dispute.answer_due_at,
         answered_at=dispute.answered_at,
