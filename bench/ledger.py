@@ -13,6 +13,12 @@ usage; every ledger account exists before timing starts (made on first use other
 usage licenses one to three assets of random holders at random fees; the ledger is checked
 after (every cached balance against its legs) and the bench fails if it does not hold.
 
+On PostgreSQL the same usages are posted again, in a schema of their own, by a plain psycopg
+posting (bench/ledger_baseline.py: one connection, an INSERT per entry, ``executemany`` for
+its legs and balance UPDATEs), one per transaction and in batches:
+``baseline_entries_per_second``, the yardstick that makes figures from machines of different
+speed compare (``ours_over_baseline``).
+
 Then, on PostgreSQL, a holder's statement of ``--statement-uses`` uses in one month (each a
 released generation licensing one of five of their assets, one in ten a second one too):
 seconds to read it and write it as JSON (``statement_100k_s`` for the default 100,000), as
@@ -38,6 +44,7 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from bench.ledger_baseline import post_baseline
 from bench.ledger_rows import (
     insert_accounts,
     insert_generations,
@@ -61,6 +68,7 @@ from payouts.usage import post_usages, usage_entry
 
 CURRENCY = "USD"
 LEDGER_SCHEMA = "bench_ledger"  # also the application name its connections give
+BASELINE_SCHEMA = "bench_ledger_baseline"
 
 
 def usages(rng: random.Random, generations: list, holder_ids: list) -> list[Usage]:
@@ -209,6 +217,41 @@ def run_backend(
         engine.dispose()
 
 
+def run_baseline(url: str, *, count: int, batch: int, creators: int, holders: int, **_) -> dict:
+    """The same usages (the same seed) posted by the plain psycopg baseline; its rates."""
+    upgrade_database(url)
+    engine = build_engine(url)
+    try:
+        made, holder_ids = seed(engine, creators=creators, holders=holders, generations=2 * count)
+        work = usages(random.Random(7), made, holder_ids)
+        single, batched = work[:count], work[count:]
+        report = {
+            "one_per_transaction": post_baseline(url, [[usage] for usage in single]),
+            f"{batch}_per_transaction": post_baseline(
+                url, [batched[n : n + batch] for n in range(0, count, batch)]
+            ),
+        }
+        with snapshot_session(engine) as session:
+            check = check_ledger(session)
+        if not check.ok or check.entries_checked != 2 * count:
+            raise RuntimeError(f"the ledger does not hold after the baseline: {check}")
+        return report
+    finally:
+        engine.dispose()
+
+
+def compare_with_baseline(ours: dict, baseline: dict) -> dict:
+    """Entries a second of the baseline per mode, and ours over it."""
+    rates = {mode: figures["entries_per_second"] for mode, figures in baseline.items()}
+    return {
+        "baseline_entries_per_second": rates,
+        "ours_over_baseline": {
+            mode: round(ours[mode]["entries_per_second"] / rate, 2) for mode, rate in rates.items()
+        },
+        "baseline": baseline,
+    }
+
+
 def time_statement(url: str, *, uses: int) -> dict:
     """Seconds to give one holder's statement of ``uses`` uses in a month: as JSON (read from
     the ledger in one snapshot, then serialised, as ``GET /v1/statements`` does), as CSV and
@@ -288,6 +331,10 @@ def main() -> None:
     if "postgresql" in databases:
         url = fresh_postgres_url(LEDGER_SCHEMA)
         results["postgresql"] = run_backend(url, **sizes) if url else None
+        baseline_url = url and fresh_postgres_url(BASELINE_SCHEMA)
+        if baseline_url:
+            baseline = run_baseline(baseline_url, **sizes)
+            results["postgresql"].update(compare_with_baseline(results["postgresql"], baseline))
     if args.statement_uses:
         url = fresh_postgres_url("bench_statement")
         statement = time_statement(url, uses=args.statement_uses) if url else None
