@@ -36,6 +36,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 # Run as a script, Python puts bench/ first on the path: put the repository root there.
@@ -190,51 +191,54 @@ def run_backend(
     creators: int,
     holders: int,
 ) -> dict:
-    upgrade_database(url)
-    engine = build_engine(url)
-    try:
-        made, holder_ids = seed(engine, creators=creators, holders=holders, generations=2 * count)
-        work = usages(random.Random(7), made, holder_ids)
-        single, batched = work[:count], work[count:]
-        legs = sum(len(usage_entry(usage).legs) for usage in work) / len(work)
-        report = {
+    def post(engine: Engine, single: list[list[Usage]], batches: list[list[Usage]]) -> dict:
+        entries = [usage for posted in (single, batches) for group in posted for usage in group]
+        legs = sum(len(usage_entry(usage).legs) for usage in entries) / len(entries)
+        return {
             "legs_per_entry": round(legs, 2),
-            "one_per_transaction": post_timed(
-                engine, [[usage] for usage in single], workers=workers
-            ),
-            f"{batch}_per_transaction": post_timed(
-                engine,
-                [batched[n : n + batch] for n in range(0, count, batch)],
-                workers=batch_workers,
-            ),
+            "one_per_transaction": post_timed(engine, single, workers=workers),
+            f"{batch}_per_transaction": post_timed(engine, batches, workers=batch_workers),
         }
-        with snapshot_session(engine) as session:
-            check = check_ledger(session)
-        if not check.ok or check.entries_checked != 2 * count:
-            raise RuntimeError(f"the ledger does not hold after the bench: {check}")
-        return report
-    finally:
-        engine.dispose()
+
+    return _posted_and_checked(
+        url, count=count, batch=batch, creators=creators, holders=holders, post=post
+    )
 
 
 def run_baseline(url: str, *, count: int, batch: int, creators: int, holders: int, **_) -> dict:
     """The same usages (the same seed) posted by the plain psycopg baseline; its rates."""
+
+    def post(_engine: Engine, single: list[list[Usage]], batches: list[list[Usage]]) -> dict:
+        return {
+            "one_per_transaction": post_baseline(url, single),
+            f"{batch}_per_transaction": post_baseline(url, batches),
+        }
+
+    return _posted_and_checked(
+        url, count=count, batch=batch, creators=creators, holders=holders, post=post
+    )
+
+
+def _posted_and_checked(
+    url: str, *, count: int, batch: int, creators: int, holders: int, post: Callable
+) -> dict:
+    """A new ledger at ``url`` seeded for ``2 * count`` usages, handed to ``post`` as the first
+    ``count`` one a transaction and the rest in batches; its report, once the ledger holds."""
     upgrade_database(url)
     engine = build_engine(url)
     try:
         made, holder_ids = seed(engine, creators=creators, holders=holders, generations=2 * count)
         work = usages(random.Random(7), made, holder_ids)
-        single, batched = work[:count], work[count:]
-        report = {
-            "one_per_transaction": post_baseline(url, [[usage] for usage in single]),
-            f"{batch}_per_transaction": post_baseline(
-                url, [batched[n : n + batch] for n in range(0, count, batch)]
-            ),
-        }
+        batched = work[count:]
+        report = post(
+            engine,
+            [[usage] for usage in work[:count]],
+            [batched[n : n + batch] for n in range(0, count, batch)],
+        )
         with snapshot_session(engine) as session:
             check = check_ledger(session)
         if not check.ok or check.entries_checked != 2 * count:
-            raise RuntimeError(f"the ledger does not hold after the baseline: {check}")
+            raise RuntimeError(f"the ledger does not hold after the bench: {check}")
         return report
     finally:
         engine.dispose()
