@@ -45,12 +45,11 @@ _ESCAPES = str.maketrans(
 
 @dataclass(frozen=True, slots=True)
 class _Rows:
-    """Every row's cells, and the rows' running heights: ``tops[n]`` is how far below the
-    first row's top the row ``n`` starts. A row of ASCII text on one line is drawn by its
-    ``operators`` (its cells' text operators, from the start of its line); any other by its
-    ``lines`` (each cell's lines of text, a memo's wrapped)."""
+    """The rows' running heights (``tops[n]``: how far below the first row's top the row ``n``
+    starts), and how each is drawn: a row of ASCII text on one line by its ``operators`` (its
+    cells' text operators, from the start of its line); any other by its ``lines`` (each
+    cell's lines of text, a memo's wrapped)."""
 
-    cells: list[Sequence[str]]
     operators: list[str | None]
     lines: list[tuple[tuple[str, ...], ...] | None]
     tops: list[float]
@@ -99,7 +98,7 @@ def line_table(rows: Sequence[Sequence[str]]) -> "LineTable":
             height = len(wrapped) * LEADING
         top += height + 2 * PADDING_Y
         tops.append(top)
-    return LineTable(_Rows(list(rows), operators, lines, tops), 0, len(rows))
+    return LineTable(_Rows(operators, lines, tops), 0, len(rows))
 
 
 def _amount(amounts: dict[tuple[int, str], str], column: int, cell: str) -> str:
