@@ -13,6 +13,12 @@ usage; every ledger account exists before timing starts (made on first use other
 usage licenses one to three assets of random holders at random fees; the ledger is checked
 after (every cached balance against its legs) and the bench fails if it does not hold.
 
+On PostgreSQL the same usages are posted again, in a schema of their own, by a plain psycopg
+posting (bench/ledger_baseline.py: one connection, an INSERT per entry, ``executemany`` for
+its legs and balance UPDATEs), one per transaction and in batches:
+``baseline_entries_per_second``, the yardstick that makes figures from machines of different
+speed compare (``ours_over_baseline``).
+
 Then, on PostgreSQL, a holder's statement of ``--statement-uses`` uses in one month (each a
 released generation licensing one of five of their assets, one in ten a second one too):
 seconds to read it and write it as JSON (``statement_100k_s`` for the default 100,000), as
@@ -30,6 +36,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 # Run as a script, Python puts bench/ first on the path: put the repository root there.
@@ -38,6 +45,7 @@ sys.path[0] = str(Path(__file__).resolve().parents[1])
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from bench.ledger_baseline import post_baseline
 from bench.ledger_rows import (
     insert_accounts,
     insert_generations,
@@ -61,6 +69,7 @@ from payouts.usage import post_usages, usage_entry
 
 CURRENCY = "USD"
 LEDGER_SCHEMA = "bench_ledger"  # also the application name its connections give
+BASELINE_SCHEMA = "bench_ledger_baseline"
 
 
 def usages(rng: random.Random, generations: list, holder_ids: list) -> list[Usage]:
@@ -182,24 +191,50 @@ def run_backend(
     creators: int,
     holders: int,
 ) -> dict:
+    def post(engine: Engine, single: list[list[Usage]], batches: list[list[Usage]]) -> dict:
+        entries = [usage for posted in (single, batches) for group in posted for usage in group]
+        legs = sum(len(usage_entry(usage).legs) for usage in entries) / len(entries)
+        return {
+            "legs_per_entry": round(legs, 2),
+            "one_per_transaction": post_timed(engine, single, workers=workers),
+            f"{batch}_per_transaction": post_timed(engine, batches, workers=batch_workers),
+        }
+
+    return _posted_and_checked(
+        url, count=count, batch=batch, creators=creators, holders=holders, post=post
+    )
+
+
+def run_baseline(url: str, *, count: int, batch: int, creators: int, holders: int, **_) -> dict:
+    """The same usages (the same seed) posted by the plain psycopg baseline; its rates."""
+
+    def post(_engine: Engine, single: list[list[Usage]], batches: list[list[Usage]]) -> dict:
+        return {
+            "one_per_transaction": post_baseline(url, single),
+            f"{batch}_per_transaction": post_baseline(url, batches),
+        }
+
+    return _posted_and_checked(
+        url, count=count, batch=batch, creators=creators, holders=holders, post=post
+    )
+
+
+def _posted_and_checked(
+    url: str, *, count: int, batch: int, creators: int, holders: int, post: Callable
+) -> dict:
+    """A new ledger at ``url`` seeded for ``2 * count`` usages, handed to ``post`` as the first
+    ``count`` one a transaction and the rest in batches; its report, once the ledger holds."""
     upgrade_database(url)
     engine = build_engine(url)
     try:
         made, holder_ids = seed(engine, creators=creators, holders=holders, generations=2 * count)
         work = usages(random.Random(7), made, holder_ids)
-        single, batched = work[:count], work[count:]
-        legs = sum(len(usage_entry(usage).legs) for usage in work) / len(work)
-        report = {
-            "legs_per_entry": round(legs, 2),
-            "one_per_transaction": post_timed(
-                engine, [[usage] for usage in single], workers=workers
-            ),
-            f"{batch}_per_transaction": post_timed(
-                engine,
-                [batched[n : n + batch] for n in range(0, count, batch)],
-                workers=batch_workers,
-            ),
-        }
+        batched = work[count:]
+        report = post(
+            engine,
+            [[usage] for usage in work[:count]],
+            [batched[n : n + batch] for n in range(0, count, batch)],
+        )
         with snapshot_session(engine) as session:
             check = check_ledger(session)
         if not check.ok or check.entries_checked != 2 * count:
@@ -207,6 +242,18 @@ def run_backend(
         return report
     finally:
         engine.dispose()
+
+
+def compare_with_baseline(ours: dict, baseline: dict) -> dict:
+    """Entries a second of the baseline per mode, and ours over it."""
+    rates = {mode: figures["entries_per_second"] for mode, figures in baseline.items()}
+    return {
+        "baseline_entries_per_second": rates,
+        "ours_over_baseline": {
+            mode: round(ours[mode]["entries_per_second"] / rate, 2) for mode, rate in rates.items()
+        },
+        "baseline": baseline,
+    }
 
 
 def time_statement(url: str, *, uses: int) -> dict:
@@ -288,6 +335,10 @@ def main() -> None:
     if "postgresql" in databases:
         url = fresh_postgres_url(LEDGER_SCHEMA)
         results["postgresql"] = run_backend(url, **sizes) if url else None
+        baseline_url = url and fresh_postgres_url(BASELINE_SCHEMA)
+        if baseline_url:
+            baseline = run_baseline(baseline_url, **sizes)
+            results["postgresql"].update(compare_with_baseline(results["postgresql"], baseline))
     if args.statement_uses:
         url = fresh_postgres_url("bench_statement")
         statement = time_statement(url, uses=args.statement_uses) if url else None

@@ -18,6 +18,7 @@ import itertools
 import json
 import os
 import uuid
+import weakref
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
@@ -126,16 +127,22 @@ the connections of one process that post at once, as a rule."""
 # Each pooled connection takes the next slot when it first posts; processes start apart.
 _slot_turns = itertools.count(os.getpid())
 
+# Ledger account ids (as text) by what the accounts are, per pool: per database, shared by the
+# pool's connections (see :class:`PostgresStore`).
+_KNOWN_IDS: "weakref.WeakKeyDictionary[object, dict[AccountRef, str]]" = weakref.WeakKeyDictionary()
+
 
 class PostgresStore:
     """Accounts that do not exist yet are made first, in one fixed order (a new row is locked
     by the transaction that inserts it, and two transactions making the same accounts wait for
     each other in that order); then the owners' accounts are locked in one statement, in id
     order. An earlier version locked the accounts it found, then made the others: two first
-    postings for the same new accounts deadlocked (tests/payouts/test_ledger_database.py). Each
-    pooled connection remembers the ids it has seen (accounts are never deleted; an id found
-    gone, as when a test empties the tables or the transaction that made it rolled back, is
-    looked up again).
+    postings for the same new accounts deadlocked (tests/payouts/test_ledger_database.py). The
+    ids seen are remembered for the engine's pool, shared by its connections (accounts are
+    never deleted; an id found gone, as when a test empties the tables or the transaction that
+    made it rolled back, is looked up again). Remembered per connection, as they were first,
+    each of 8 connections looked up most accounts once more: an extra round trip in about half
+    the postings of bench/ledger.py.
 
     The platform's accounts are read, not locked, and moved by the connection's balance slot:
     the slot's row is locked by the write, after every owner's account (each posting takes one
@@ -263,9 +270,7 @@ class PostgresStore:
         self.driver = connection.connection.driver_connection
         # Each id as text, as the statements take it (str(UUID) in every posting cost more
         # than the lookup).
-        self.known: dict[AccountRef, str] = connection.connection.info.setdefault(
-            "ledger_account_ids", {}
-        )
+        self.known: dict[AccountRef, str] = _KNOWN_IDS.setdefault(connection.engine.pool, {})
         self.slot: int = connection.connection.info.setdefault(
             "ledger_balance_slot", next(_slot_turns) % BALANCE_SLOTS
         )

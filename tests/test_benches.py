@@ -210,3 +210,10 @@ def test_ledger_bench_posts_every_usage_and_the_ledger_holds_after():
         assert (single["workers"], batched["workers"]) == (8, 2)
         assert single["cpu_us_per_entry"]["client"] > 0
         assert (single["cpu_us_per_entry"]["server"] is None) == (backend == "sqlite")
+    if report["postgresql"] is not None:
+        # The plain psycopg baseline posted the same usages, one a transaction and 50 a transaction.
+        baseline = report["postgresql"]["baseline"]
+        assert baseline["one_per_transaction"]["entries"] == 200
+        assert baseline["50_per_transaction"]["entries"] == 200
+        rates = report["postgresql"]["baseline_entries_per_second"]
+        assert rates["one_per_transaction"] > 0 and rates["50_per_transaction"] > 0

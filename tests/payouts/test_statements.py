@@ -4,6 +4,7 @@ alone; every total equal to the ledger's."""
 import csv
 import io
 import subprocess
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -17,8 +18,15 @@ from payouts.accounts import payable, platform
 from payouts.balances import balance_of
 from payouts.journal import EntryDraft, credit, debit
 from payouts.models import AccountKind, JournalEntry, JournalLeg, LedgerAccount
-from payouts.statement_files import format_minor
-from payouts.statements import Period
+from payouts.statement_files import format_minor, statement_pdf
+from payouts.statements import (
+    DailyEarnings,
+    LineKind,
+    Period,
+    Statement,
+    StatementLine,
+    StatementTotals,
+)
 
 
 @pytest.fixture
@@ -243,3 +251,37 @@ def test_the_pdf_opens_and_shows_the_ledger_s_totals(
         assert shown and shown[0].split()[-2:] == format_minor(amount, "USD").split(), label
     assert "Page 3" in text and f"{month}" in text
     assert text.count("@") >= 150  # every use, on whatever page
+
+
+def test_the_pdf_shows_each_line_s_text_as_written(tmp_path):
+    """A use's row goes to the page as raw text operators, another line's memo through
+    reportlab's text object: characters PDF strings escape, and others than ASCII, show as
+    written on both paths."""
+    month = Period.containing(utcnow())
+    entry_id = uuid.uuid4()
+    lines = [
+        StatementLine(
+            utcnow(),
+            LineKind.use,
+            "usage",
+            "-",
+            entry_id,
+            128,
+            asset_handle="cap(tain)\\x",
+            gross_minor=160,
+            share_bps=8000,
+            fee_minor=32,
+            clearance_id=uuid.uuid4(),
+        ),
+        StatementLine(
+            utcnow(), LineKind.other, "adjustment", "Café (crème) rembourse \\ 5 <€>", entry_id, -28
+        ),
+    ]
+    totals = StatementTotals(1, 160, 32, 128, 0, 0, -28)
+    days = [DailyEarnings(day, 128) for day in month.days()]
+    statement = Statement(uuid.uuid4(), month, "EUR", 0, 100, totals, lines, days)
+    text = _pdf_text(statement_pdf(statement, holder_name="A", holder_email="a@b"), tmp_path)
+    assert "@cap(tain)\\x" in text
+    shown = " ".join(text.split())  # the memo wraps in its column, beside the amount
+    assert "adjustment: Café (crème) rembourse \\ 5" in shown and "<€>" in shown
+    assert "EUR 1.28" in text and "EUR -0.28" in text
