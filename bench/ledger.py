@@ -52,6 +52,7 @@ from bench.ledger_rows import (
     insert_licensed_assets,
     insert_licensed_generations,
 )
+from bench.machine import machine
 from bench.registry import percentiles
 from bench.server import fresh_postgres_url, postgres_backend_pids, processes_cpu_s
 from clearhouse.accounts.models import Role
@@ -327,7 +328,12 @@ def main() -> None:
         "creators": args.creators,
         "holders": args.holders,
     }
-    results: dict = {"bench": "ledger", "usages": args.usages, "batch": args.batch}
+    results: dict = {
+        "bench": "ledger",
+        "machine": machine(),
+        "usages": args.usages,
+        "batch": args.batch,
+    }
     databases = args.databases.split(",")
     if "sqlite" in databases:
         with tempfile.TemporaryDirectory() as folder:

@@ -193,6 +193,7 @@ def test_ledger_bench_posts_every_usage_and_the_ledger_holds_after():
         "--statement-uses",
         "1100",
     )
+    assert report["machine"]["reference_ms"] > 0
     # The statement closes at the payable's cached balance, or the bench stops with an error.
     if report["statement"] is not None:
         assert report["statement"]["uses"] == 1100
