@@ -5,7 +5,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from anyio import to_thread
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 from sqlalchemy import text
 from sqlmodel import Session
@@ -26,6 +26,7 @@ from clearhouse.migrations import upgrade_installation
 from clearhouse.openapi import install_openapi
 from clearhouse.portal import UPLOAD_ROUTES as PORTAL_UPLOAD_ROUTES
 from clearhouse.portal import install_portal
+from clearhouse.query_names import known_query_parameters
 from clearhouse.rate_limit import RateLimiter
 from clearhouse.settings import Settings
 from generator.api import router as generator_router
@@ -156,6 +157,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
         redoc_url=None,
         swagger_ui_parameters={"validatorUrl": None},  # no badge fetched from swagger.io
+        dependencies=[Depends(known_query_parameters)],
     )
     app.state.settings = settings
     app.state.ready = False

@@ -16,6 +16,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
 
 from clearhouse.accounts.scopes import SCOPE_DESCRIPTIONS, route_scope
+from clearhouse.edge import UntrustedHost
 from clearhouse.errors import (
     PROBLEM_MEDIA_TYPE,
     RAISES_ATTRIBUTE,
@@ -26,6 +27,7 @@ from clearhouse.errors import (
     NotFound,
     Problem,
 )
+from clearhouse.query_names import API_PREFIX
 
 _DESCRIPTIONS = {
     400: "The request asks for something that cannot be done, or a parameter is invalid.",
@@ -51,12 +53,15 @@ def _declared_errors(dependant: Dependant) -> set[type[ClearhouseError]]:
 
 def _request_errors(route: RouteContext, operation: dict[str, Any]) -> set[type[ClearhouseError]]:
     """What FastAPI and the middleware answer for the request's shape
-    (clearhouse/errors.py's validation handler, clearhouse/body_limits.py)."""
-    errors: set[type[ClearhouseError]] = set()
+    (clearhouse/errors.py's validation handler, clearhouse/body_limits.py, and
+    clearhouse/edge.py's host check, which any route may answer)."""
+    errors: set[type[ClearhouseError]] = {UntrustedHost}
+    if route.path_format.startswith(API_PREFIX):
+        errors.add(InvalidParameters)  # an unknown query parameter (clearhouse/query_names.py)
     locations = {parameter["in"] for parameter in operation.get("parameters", [])}
     if "path" in locations:
         errors.add(NotFound)  # an id in the path that is no valid id
-    if locations & {"query", "header", "cookie"}:
+    if locations & {"header", "cookie"}:
         errors.add(InvalidParameters)
     if "requestBody" in operation:
         errors |= {ContentTooLarge, MalformedBody}

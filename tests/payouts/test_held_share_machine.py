@@ -268,10 +268,12 @@ class HeldShareMachine(RuleBasedStateMachine):
     )
     def use(self, data, creator, compute, licences) -> None:
         """A release of a use of some assets, held or earned as their claims stand."""
-        chosen = {self.assets[index % len(self.assets)] for index, _, _ in licences}
+        # By position among the machine's assets, never by id: ids are new on every replay, so
+        # an order by id would pair fees with assets differently each time (a flaky machine).
+        positions = sorted({index % len(self.assets) for index, _, _ in licences})
         picked = [
-            (asset_id, owner, fee, share)
-            for (asset_id, owner), (_, fee, share) in zip(sorted(chosen), licences, strict=False)
+            (*self.assets[position], fee, share)
+            for position, (_, fee, share) in zip(positions, licences, strict=False)
         ]
         creator_id = self.creators[creator]
         generation_id = released_generation(self.engine, creator_id)

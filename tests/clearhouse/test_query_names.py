@@ -1,0 +1,16 @@
+"""A query parameter an API route does not read is refused, so a misspelt filter is never
+silently ignored; the portal's pages take what browsers and links add."""
+
+from factories import sign_up
+
+
+def test_an_unknown_query_parameter_is_refused_and_named(client):
+    holder = sign_up(client)
+
+    assert client.get("/v1/notices?unread=true", headers=holder.headers).status_code == 200
+    refused = client.get("/v1/notices?unred=true", headers=holder.headers)
+
+    assert refused.status_code == 400
+    assert refused.json()["type"].endswith("/invalid-parameters")
+    assert "'unred'" in refused.json()["detail"]
+    assert client.get("/sign-in?notice=signed-out").status_code == 200
