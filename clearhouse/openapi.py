@@ -27,7 +27,6 @@ from clearhouse.errors import (
     NotFound,
     Problem,
 )
-from clearhouse.query_names import API_PREFIX
 
 _DESCRIPTIONS = {
     400: "The request asks for something that cannot be done, or a parameter is invalid.",
@@ -56,13 +55,11 @@ def _request_errors(route: RouteContext, operation: dict[str, Any]) -> set[type[
     (clearhouse/errors.py's validation handler, clearhouse/body_limits.py, and
     clearhouse/edge.py's host check, which any route may answer)."""
     errors: set[type[ClearhouseError]] = {UntrustedHost}
-    if route.path_format.startswith(API_PREFIX):
-        errors.add(InvalidParameters)  # an unknown query parameter (clearhouse/query_names.py)
     locations = {parameter["in"] for parameter in operation.get("parameters", [])}
     if "path" in locations:
         errors.add(NotFound)  # an id in the path that is no valid id
-    if locations & {"header", "cookie"}:
-        errors.add(InvalidParameters)
+    if locations & {"query", "header", "cookie"}:
+        errors.add(InvalidParameters)  # also an unknown query parameter (query_names.py)
     if "requestBody" in operation:
         errors |= {ContentTooLarge, MalformedBody}
     if route.body_field is not None:

@@ -1,7 +1,7 @@
-"""Unknown query parameters are refused on the API: a misspelt filter (`?organization_id=`,
-`?stat=`) would otherwise be ignored, and the caller would read, or act on, something other
-than what they asked for. The portal's pages are not checked (browsers and links add their
-own, such as a notice to show)."""
+"""Unknown query parameters are refused on the API routes that read some: a misspelt filter
+(`?organization_id=`, `?stat=`) would otherwise be ignored, and the caller would read, or act
+on, something other than what they asked for. The portal's pages are not checked (browsers
+and links add their own, such as a notice to show)."""
 
 from fastapi import Request
 from fastapi.dependencies.models import Dependant
@@ -21,6 +21,8 @@ async def known_query_parameters(request: Request) -> None:
     if known is None:  # read once per route, kept on the route itself
         known = frozenset(_names(route.dependant))
         setattr(route, _KNOWN, known)
+    if not known:  # a route that reads none: its path decides (a 404, a 405) as before
+        return
     unknown = sorted(set(request.query_params) - known)
     if unknown:
         raise InvalidParameters(

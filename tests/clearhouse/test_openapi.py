@@ -15,8 +15,7 @@ from clearhouse.settings import Settings
 
 SCHEMA = create_app(Settings()).openapi()
 
-# Every route may answer 400: a Host it does not serve (clearhouse/edge.py) and, on /v1, a
-# query parameter it does not read (clearhouse/query_names.py).
+# Every route may answer 400: a Host it does not serve (clearhouse/edge.py).
 EXPECTED_STATUSES = {
     ("get", "/healthz"): {"400", "200"},
     ("get", "/.well-known/jwks.json"): {"400", "200"},
