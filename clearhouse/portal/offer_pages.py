@@ -12,7 +12,7 @@ from clearhouse.deps import EngineDep, ReadSessionDep, SessionDep, SettingsDep
 from clearhouse.portal.listing import Page, page_params, pager
 from clearhouse.portal.pages import NOTICES, PageRoute, render, see_other
 from clearhouse.portal.sessions import CsrfChecked, PortalAccount, PortalHolder
-from licensing.offers import service
+from licensing.offers import reading, service
 from licensing.offers.api import SigningIdentityDep
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -30,7 +30,7 @@ NOTICES.update(
 
 @router.get("/offers")
 def offers_page(request: Request, account: PortalAccount, session: ReadSessionDep, page: Page = 1):
-    offers, total = service.offers_to(
+    offers, total = reading.offers_to(
         session, requester_id=account.id, now=utcnow(), params=page_params(page)
     )
     return render(

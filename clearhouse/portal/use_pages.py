@@ -21,7 +21,7 @@ from clearhouse.portal.pages import NOTICES, PageRoute, render, see_other
 from clearhouse.portal.sessions import CsrfChecked, PortalHolder
 from generator.posters import owners_released_generation, poster_path
 from licensing import approvals
-from licensing.offers import service as offers
+from licensing.offers import reading as offers
 from licensing.schemas import UseState
 from licensing.usage import owner_usage
 from policies.decisions import AssetOutcome

@@ -22,7 +22,7 @@ from clearhouse.errors import NotFound, raises
 from clearhouse.pagination import Page, Paging
 from generator.signing_identity import SigningIdentity, configured_signing_identity
 from licensing.errors import QuoteRefused
-from licensing.offers import service
+from licensing.offers import reading, service
 from licensing.offers.errors import NotOfferable, OfferClosed, OfferUnusable
 from licensing.offers.schemas import LicenceOfferPublic
 from payouts.errors import InsufficientCredits
@@ -75,7 +75,7 @@ def offer_licence(
 @needs_scope(Scope.clearance)
 def list_offers(requester: CurrentAccount, session: ReadSessionDep, paging: Paging):
     """Licences offered to you for your blocked outputs, newest first."""
-    items, total = service.offers_to(
+    items, total = reading.offers_to(
         session, requester_id=requester.id, now=utcnow(), params=paging
     )
     return Page(items=items, total=total, limit=paging.limit, offset=paging.offset)
@@ -85,7 +85,7 @@ def list_offers(requester: CurrentAccount, session: ReadSessionDep, paging: Pagi
 @needs_scope(Scope.assets_read)
 def list_offers_made(owner: HolderAccount, session: ReadSessionDep, paging: Paging):
     """Licences offered for outputs that your assets blocked, newest first."""
-    items, total = service.offers_made(session, account_id=owner.id, now=utcnow(), params=paging)
+    items, total = reading.offers_made(session, account_id=owner.id, now=utcnow(), params=paging)
     return Page(items=items, total=total, limit=paging.limit, offset=paging.offset)
 
 
@@ -94,7 +94,7 @@ def list_offers_made(owner: HolderAccount, session: ReadSessionDep, paging: Pagi
 @needs_scope(Scope.clearance)
 def read_offer(offer_id: uuid.UUID, account: CurrentAccount, session: ReadSessionDep):
     """An offer made to you, or for an asset of yours."""
-    return service.read_offer(session, account_id=account.id, offer_id=offer_id, now=utcnow())
+    return reading.read_offer(session, account_id=account.id, offer_id=offer_id, now=utcnow())
 
 
 @router.post("/licence-offers/{offer_id}/accept", response_model=LicenceOfferPublic)
