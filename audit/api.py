@@ -1,11 +1,12 @@
-"""Routes of the audit log: an asset's history for its owner, the chain's verification and
-signed checkpoints of its head."""
+"""Routes of the audit log: an asset's history and an organisation's for those who may see
+them, the chain's verification and signed checkpoints of its head."""
 
+import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
-from audit import service
+from audit import reading, service
 from audit.schemas import (
     AuditCheckpoint,
     AuditEntryPublic,
@@ -26,6 +27,8 @@ from clearhouse.deps import (
 from clearhouse.errors import InvalidRequest, NotFound, raises
 from clearhouse.pagination import Page, PageParams, page_params
 from clearhouse.rate_limit import RateLimited, RateLimiterDep, RateLimiterUnavailable
+from rights import members
+from rights.authority import Action
 from rights.dependencies import OwnedAssetIncludingDeleted
 
 router = APIRouter(prefix="/v1", tags=["audit"])
@@ -38,10 +41,44 @@ def read_asset_audit(
     session: ReadSessionDep,
     paging: Annotated[PageParams, Depends(page_params)],
 ):
-    """Every recorded event of one of your assets, oldest first, each with its hash."""
-    items, total = service.list_owner_events(
-        session, owner_id=asset.owner_id, asset_id=asset.id, newest_first=False, params=paging
+    """Every recorded event of an asset you may see (yours, your organisation's in any role,
+    your principal's likeness as their agent), oldest first, each with its hash. A likeness's
+    log also has its person's agents authorised and removed."""
+    items, total = reading.list_entries(
+        session, reading.asset_entries(asset), newest_first=False, params=paging
     )
+    return _page(items, total, paging)
+
+
+@router.get("/organisations/{organisation_id}/audit", response_model=Page[AuditEntryPublic])
+@needs_scope(Scope.assets_read)
+@raises(NotFound)
+def read_organisation_audit(
+    organisation_id: uuid.UUID,
+    account: CurrentAccount,
+    session: ReadSessionDep,
+    paging: Annotated[PageParams, Depends(page_params)],
+):
+    """The organisation's log, oldest first, each entry with its hash: its own changes (made,
+    members added, re-roled, removed, its payout account) and every event of the assets it
+    holds, deleted ones included. Open to its members in every role, viewers too: a viewer
+    reads each of its assets' logs already (`GET /v1/assets/{asset_id}/audit` asks only to see
+    the asset) and its members' list, which is all this adds. Anyone else: 404, as for an
+    organisation that does not exist. A key with `assets:read` reads it, as it reads those
+    assets' logs."""
+    organisation = members.organisation_for(
+        session, account=account, organisation_id=organisation_id, action=Action.view
+    )
+    items, total = reading.list_entries(
+        session,
+        reading.organisation_entries(organisation.id),
+        newest_first=False,
+        params=paging,
+    )
+    return _page(items, total, paging)
+
+
+def _page(items, total: int, paging: PageParams) -> Page:
     return Page(
         items=[service.public_entry(item) for item in items],
         total=total,

@@ -20,6 +20,12 @@ class AuditEntry(SQLModel, table=True):
 
     seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     asset_id: uuid.UUID | None = Field(default=None, index=True)
+    subject_id: uuid.UUID | None = Field(
+        default=None,
+        index=True,
+        description="The account an event without an asset is about (an organisation, or the "
+        "person whose agents changed): a copy of the body's ``details.subject_id``.",
+    )
     action: str = Field(max_length=64)
     body: dict[str, Any] = Field(sa_column=Column(JSONDocument, nullable=False))
     prev_hash: str = Field(max_length=64, unique=True, description="Forks are impossible.")

@@ -15,14 +15,13 @@ from typing import Any
 from sqlmodel import Session, select
 
 from audit.models import AuditEntry, AuditHead
+from audit.reading import owner_entries
 from clearhouse import signing
 from clearhouse.accounts.models import Account
 from clearhouse.db import utcnow
 from clearhouse.errors import InvalidRequest, NotFound
 from clearhouse.keys import KeyRing
-from clearhouse.pagination import PageParams, paginate
 from clearhouse.settings import Settings
-from rights.models import Asset
 
 GENESIS_HASH = "0" * 64
 
@@ -43,8 +42,17 @@ def record_event(
     actor_id: uuid.UUID | None,
     asset_id: uuid.UUID | None,
     details: dict[str, Any],
+    subject_id: uuid.UUID | None = None,
 ) -> AuditEntry:
-    """Append one entry in the caller's transaction; appends are serialised on the head row."""
+    """Append one entry in the caller's transaction; appends are serialised on the head row.
+
+    ``subject_id``, for an event without an asset, names the account it is about (an
+    organisation, a person whose agents changed): it goes in ``details`` and in a column that
+    the organisation's and the likeness's logs read (:mod:`audit.reading`)."""
+    if subject_id is not None:
+        if asset_id is not None:
+            raise ValueError("an entry is about an asset or an account, not both")
+        details = {"subject_id": str(subject_id), **details}
     # The migration creates the head row; locking it orders concurrent appends.
     head = session.exec(select(AuditHead).where(AuditHead.id == 1).with_for_update()).one()
     body = {
@@ -58,6 +66,7 @@ def record_event(
     entry = AuditEntry(
         seq=body["seq"],
         asset_id=asset_id,
+        subject_id=subject_id,
         action=action,
         body=body,
         prev_hash=head.hash,
@@ -109,8 +118,10 @@ def _entry_problem(entry: AuditEntry, *, expected_seq: int, prev_hash: str) -> s
     body = entry.body
     if body.get("seq") != entry.seq:
         return "the entry's body belongs at another position (reordered)"
-    if body.get("action") != entry.action or body.get("asset_id") != (
-        str(entry.asset_id) if entry.asset_id else None
+    if (
+        body.get("action") != entry.action
+        or body.get("asset_id") != _text(entry.asset_id)
+        or _subject(body) != _text(entry.subject_id)
     ):
         return "the entry's columns disagree with its body"
     if entry.prev_hash != prev_hash:
@@ -120,19 +131,22 @@ def _entry_problem(entry: AuditEntry, *, expected_seq: int, prev_hash: str) -> s
     return None
 
 
+def _text(value: uuid.UUID | None) -> str | None:
+    return str(value) if value else None
+
+
+def _subject(body: dict[str, Any]) -> str | None:
+    """The body's subject, as the column copies it: only an entry without an asset has one."""
+    details = body.get("details")
+    if body.get("asset_id") is not None or not isinstance(details, dict):
+        return None
+    return details.get("subject_id")
+
+
 @dataclass(frozen=True)
 class SignedCheckpoint:
     token: str
     hash: str
-
-
-def _own_entries(owner_id: uuid.UUID):
-    """Entries about the owner's assets, deleted ones included: what they may see."""
-    return (
-        select(AuditEntry)
-        .join(Asset, Asset.id == AuditEntry.asset_id)
-        .where(Asset.owner_id == owner_id)
-    )
 
 
 def sign_checkpoint(
@@ -144,7 +158,7 @@ def sign_checkpoint(
 
     It names the entry by its hash alone: nothing in it tells how long the log is.
     """
-    entry = session.exec(_own_entries(owner.id).order_by(AuditEntry.seq.desc()).limit(1)).first()
+    entry = session.exec(owner_entries(owner.id).order_by(AuditEntry.seq.desc()).limit(1)).first()
     if entry is None:
         raise NotFound("You have no audit entries yet: a checkpoint names one of yours.")
     claims: dict[str, str | int] = {
@@ -191,7 +205,7 @@ def check_checkpoint(
         return CheckpointReport(valid=False, consistent=False, reason="no entry hash signed")
     if claims["sub"] != str(owner.id):
         raise NotFound("This checkpoint names an entry of another account; check your own.")
-    entry = session.exec(_own_entries(owner.id).where(AuditEntry.hash == signed_hash)).first()
+    entry = session.exec(owner_entries(owner.id).where(AuditEntry.hash == signed_hash)).first()
     if entry is None:
         reason = "the entry it names is no longer in the log: the log was rewritten or cut"
     elif problem := _entry_problem(entry, expected_seq=entry.seq, prev_hash=entry.prev_hash):
@@ -210,22 +224,6 @@ def public_entry(entry: AuditEntry) -> dict[str, Any]:
         "body": {key: value for key, value in entry.body.items() if key != "seq"},
         "hash": entry.hash,
     }
-
-
-def list_owner_events(
-    session: Session,
-    *,
-    owner_id: uuid.UUID,
-    asset_id: uuid.UUID | None,
-    newest_first: bool,
-    params: PageParams,
-) -> tuple[list[AuditEntry], int]:
-    """Entries about the owner's assets (or, with ``asset_id``, that one of theirs)."""
-    query = _own_entries(owner_id)
-    if asset_id is not None:
-        query = query.where(AuditEntry.asset_id == asset_id)
-    order = AuditEntry.seq.desc() if newest_first else AuditEntry.seq
-    return paginate(session, query.order_by(order), params)
 
 
 def entry_intact(entry: AuditEntry) -> bool:

@@ -30,6 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -57,6 +58,7 @@ SCAN_PHOTO = FACES_DIR / "obama.jpg"
 SCANNERS = 2
 BENCH_SCHEMA = "bench_api"
 API_KEY_LIMIT_PER_MINUTE = 10_000_000
+REDIS_URL = os.environ.get("CLEARHOUSE_BENCH_REDIS_URL", "redis://127.0.0.1:6379/0")
 WARM_UP_S = 2
 TARGETS = {"get_rps": 1000.0, "get_p99_ms": 50.0, "get_during_scans_p99_ms": 100.0}
 _UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
@@ -155,8 +157,19 @@ def run_database(
             database_url=database_url,
             workers=workers,
             access_log=access_log,
-            # The API-key GET is measured, not its rate limit.
-            settings={"CLEARHOUSE_API_KEY_LIMIT_PER_MINUTE": str(API_KEY_LIMIT_PER_MINUTE)},
+            # The API-key GET is measured, not its rate limit; several workers share their
+            # limits in Redis (`serve --workers N` refuses to start without it).
+            settings={
+                "CLEARHOUSE_API_KEY_LIMIT_PER_MINUTE": str(API_KEY_LIMIT_PER_MINUTE),
+                **(
+                    {
+                        "CLEARHOUSE_REDIS_URL": REDIS_URL,
+                        "CLEARHOUSE_REDIS_KEY_PREFIX": f"bench:{uuid.uuid4().hex[:8]}:",
+                    }
+                    if workers > 1
+                    else {}
+                ),
+            },
         ) as server,
         httpx.Client(base_url=server.base_url, timeout=120) as client,
     ):

@@ -239,9 +239,11 @@ def follow_verification_link(client: httpx.Client, outbox: str) -> None:
     raise RuntimeError(f"no verification link in the outbox: {outbox}")
 
 
-def moderator_token(server: LiveServer, client: httpx.Client, email: str) -> str:
-    """Create a moderator with the operator's CLI and sign in."""
-    output = server.cli("account", "create", "--email", email, "--role", "moderator")
+def moderator_token(
+    server: LiveServer, client: httpx.Client, email: str, *, role: str = "moderator"
+) -> str:
+    """Create a moderator (or another staff ``role``) with the operator's CLI and sign in."""
+    output = server.cli("account", "create", "--email", email, "--role", role)
     password = re.search(r"password: (\S+)", output)
     if password is None:
         raise RuntimeError(f"no password in: {output}")

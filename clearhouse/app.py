@@ -16,12 +16,21 @@ from audit.api import router as audit_router
 from clearhouse import signing
 from clearhouse.accounts.api import router as accounts_router
 from clearhouse.body_limits import RequestBodyLimit
+from clearhouse.changes import (
+    FACE_INDEX,
+    REFERENCE_CATALOGUE,
+    TEXT_CATALOGUE,
+    freshness_for,
+    start_listener,
+)
 from clearhouse.db import build_engine, request_reads
 from clearhouse.edge import SecurityHeaders, TrustedHosts
 from clearhouse.errors import ClearhouseError, install_problem_handlers, raises
+from clearhouse.http_metrics import RequestObservation
 from clearhouse.key_history import remember_keys
 from clearhouse.keys import KeyRing
 from clearhouse.mail.outbox import Mailer
+from clearhouse.metrics import router as metrics_router
 from clearhouse.migrations import upgrade_installation
 from clearhouse.openapi import install_openapi
 from clearhouse.portal import UPLOAD_ROUTES as PORTAL_UPLOAD_ROUTES
@@ -31,7 +40,7 @@ from clearhouse.rate_limit import RateLimiter
 from clearhouse.settings import Settings
 from generator.api import router as generator_router
 from generator.runtime import GeneratorRuntime
-from generator.worker import GenerationWorker
+from generator.worker import start_generation_worker
 from licensing.api import UPLOAD_ROUTES as CLEARANCE_UPLOAD_ROUTES
 from licensing.api import router as licensing_router
 from licensing.offers.api import router as offers_router
@@ -94,9 +103,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         with Session(app.state.engine) as session:
             app.state.keys = remember_keys(session, KeyRing.load(settings))
             session.commit()
-        app.state.likeness = LikenessRuntime.start(settings=settings, engine=app.state.engine)
-        app.state.matching = start_matching(settings)  # loads model and catalogue on first use
-        app.state.reference_catalogue = ReferenceCatalogue.start(engine=app.state.engine)
+        # Catalogues trust what they hold only while this listener is connected, and read
+        # their counters otherwise (clearhouse.changes). None on SQLite: counters always.
+        app.state.changes = changes = start_listener(settings.resolved_database_url)
+        app.state.likeness = LikenessRuntime.start(
+            settings=settings,
+            engine=app.state.engine,
+            freshness=freshness_for(changes, FACE_INDEX),
+        )
+        # The text catalogue loads on first use, with the model.
+        app.state.matching = start_matching(
+            settings, freshness=freshness_for(changes, TEXT_CATALOGUE)
+        )
+        app.state.reference_catalogue = ReferenceCatalogue.start(
+            engine=app.state.engine, freshness=freshness_for(changes, REFERENCE_CATALOGUE)
+        )
         app.state.rate_limiter = RateLimiter.from_settings(settings)
         app.state.mailer = Mailer(engine=app.state.engine, settings=settings)
         app.state.notice_worker = (
@@ -105,8 +126,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             else None
         )
         app.state.generation_worker = (
-            GenerationWorker(
-                runtime=GeneratorRuntime(
+            start_generation_worker(
+                GeneratorRuntime(
                     engine=app.state.engine,
                     settings=settings,
                     keys=app.state.keys,
@@ -145,6 +166,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.state.mailer.close()
             app.state.likeness.close()
             app.state.rate_limiter.close()
+            if changes is not None:
+                changes.close()
             app.state.engine.dispose()
 
     # FastAPIOffline: /docs loads Swagger UI from this app, no CDN. No /redoc: ReDoc builds
@@ -183,9 +206,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     # Added last, so it runs first: a request for another host meets nothing else.
     app.add_middleware(TrustedHosts, allowed_hosts=settings.allowed_hosts)
-    # Outside even Starlette's error middleware, so that a 500 carries the headers too.
+    # Outside even Starlette's error middleware, so that a 500 carries the headers too, and
+    # is counted and logged with its request id.
     build_middleware_stack = app.build_middleware_stack
-    app.build_middleware_stack = lambda: SecurityHeaders(build_middleware_stack())
+    app.build_middleware_stack = lambda: RequestObservation(
+        SecurityHeaders(build_middleware_stack())
+    )
     install_openapi(app)
     app.include_router(accounts_router)
     app.include_router(rights_router)
@@ -206,6 +232,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(statements_router)
     app.include_router(payouts_router)
     app.include_router(notifications_router)
+    app.include_router(metrics_router)
     install_portal(app)
 
     @app.get("/healthz", tags=["operations"])

@@ -5,6 +5,7 @@ and verify the provenance of generated videos."""
 import json
 import os
 import secrets
+import shutil
 from datetime import date
 from typing import Annotated
 
@@ -50,35 +51,76 @@ def serve(
     demo: Annotated[bool, typer.Option(help="Seed a sample holder with a character.")] = False,
 ) -> None:
     """Start the API (OpenAPI docs at /docs). Migrations are applied first."""
+    settings = Settings()
+    _keep_metrics_in_data_dir(settings)
     import uvicorn
 
     from clearhouse.app import create_app
+    from clearhouse.logs import log_config
 
-    settings = Settings()
     if demo:
         with migrated_session(settings) as session:
             _seed_demo(session, settings=settings, base_url=f"http://{host}:{port}")
-    # The app decides whose X-Forwarded-For to believe (CLEARHOUSE_TRUSTED_PROXIES), not uvicorn.
+    logging = log_config(log_format=settings.log_format, access_log=access_log)
+    # The app decides whose X-Forwarded-For to believe (CLEARHOUSE_TRUSTED_PROXIES), not uvicorn;
+    # the app writes the access lines (clearhouse.access: with the route and the request id).
+    served = {"host": host, "port": port, "access_log": False, "proxy_headers": False}
     if workers == 1:
-        uvicorn.run(
-            create_app(settings),
-            host=host,
-            port=port,
-            access_log=access_log,
-            proxy_headers=False,
-        )
+        _serve_metrics_port(settings)
+        uvicorn.run(create_app(settings), log_config=logging, **served)
         return
+    if settings.redis_url is None:
+        # Each process would count alone: N processes would allow N times every rate limit.
+        raise typer.BadParameter(
+            "several workers share their rate limits through Redis: set CLEARHOUSE_REDIS_URL "
+            "(or run one worker)",
+            param_hint="--workers",
+        )
     _prepare_for_workers(settings)
+    _serve_metrics_port(settings)
     # Workers are spawned and read their settings from the environment: migrations are done.
     os.environ["CLEARHOUSE_MIGRATE_ON_START"] = "false"
     uvicorn.run(
-        "clearhouse.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        access_log=access_log,
-        proxy_headers=False,
+        "clearhouse.app:create_app", factory=True, workers=workers, log_config=logging, **served
+    )
+
+
+def _keep_metrics_in_data_dir(settings: Settings) -> None:
+    """Point prometheus-client at a new, empty ``metrics/<this pid>/`` in the data dir, for
+    this process and the workers it spawns, so that one scrape reports them all
+    (clearhouse/metrics.py); remove those of `serve` processes that have ended. One folder per
+    `serve`, so that two sharing a data dir count apart. Before prometheus_client is first
+    imported (with the app): it picks where values live at import."""
+    root = settings.data_dir / "metrics"
+    root.mkdir(parents=True, exist_ok=True)
+    for folder in root.iterdir():
+        if not folder.name.isdigit() or not _running(int(folder.name)):
+            shutil.rmtree(folder, ignore_errors=True)
+    directory = root / str(os.getpid())
+    shutil.rmtree(directory, ignore_errors=True)  # a pid used again
+    directory.mkdir()
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(directory)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's
+        return True
+    return True
+
+
+def _serve_metrics_port(settings: Settings) -> None:
+    """The unauthenticated exposition on 127.0.0.1, when the operator set a port for it."""
+    if settings.metrics_port is None:
+        return
+    from clearhouse.db import build_engine
+    from clearhouse.metrics import serve_metrics_port
+
+    serve_metrics_port(
+        port=settings.metrics_port, engine=build_engine(settings.resolved_database_url)
     )
 
 

@@ -174,6 +174,13 @@ class Settings(BaseSettings):
         description="How long a holder has to answer a dispute about their asset; after it "
         "staff may decide the dispute unanswered.",
     )
+    dispute_reminder_hours: int = Field(
+        default=48,
+        ge=1,
+        le=365 * 24,
+        description="How long before a dispute's answer is due its holder is reminded (once, "
+        "by the notice worker's round; at once when the whole window is shorter).",
+    )
     licence_offer_hours: int = Field(
         default=72,
         ge=1,
@@ -341,6 +348,24 @@ class Settings(BaseSettings):
     generation_max_attempts: int = Field(
         default=3, ge=1, description="Times a job is run before it fails for good."
     )
+    generation_queue_max: int = Field(
+        default=100,
+        ge=1,
+        description="Queued generation jobs at which `POST /v1/generations` answers 503 with "
+        "Retry-After instead of clearing and queueing another.",
+    )
+    ray_address: str | None = Field(
+        default=None,
+        description="A Ray cluster's address (`auto`, `host:port`, `ray://host:port`): queued "
+        "generation jobs run on Ray actors that each keep a loaded pipeline (one GPU each where "
+        "the cluster has GPUs); unset: the in-process worker runs them.",
+    )
+    ray_generation_actors: int = Field(
+        default=1,
+        ge=1,
+        description="Ray actors running generations when `ray_address` is set: jobs run this "
+        "many at a time.",
+    )
     generation_poll_seconds: float = Field(
         default=2.0,
         gt=0,
@@ -359,6 +384,21 @@ class Settings(BaseSettings):
         default=None,
         description="PEM CA certificates whose signatures `clearhouse verify` trusts; unset: "
         "the self-made CA in keys/, when it exists.",
+    )
+
+    # Metrics and logs (clearhouse/metrics.py, clearhouse/logs.py).
+    metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Also serve /metrics, with no authentication, on 127.0.0.1 at this port "
+        "(from the `serve` process, for a scraper on the same machine); unset: only admins "
+        "read it, at /metrics on the API.",
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="`clearhouse serve`'s log lines: readable text, or one JSON object a line "
+        "(time, level, logger, message, request_id; route and status on access lines).",
     )
 
     # Rate limits (clearhouse/rate_limit.py).

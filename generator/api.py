@@ -14,7 +14,12 @@ from clearhouse.deps import CurrentAccount, EngineDep, KeysDep, ReadSessionDep, 
 from clearhouse.errors import NotFound, raises
 from clearhouse.pagination import Page, Paging
 from generator import service
-from generator.errors import ClipTakenDown, GenerationNotReleased, UnknownCameo
+from generator.errors import (
+    ClipTakenDown,
+    GenerationNotReleased,
+    GenerationQueueFull,
+    UnknownCameo,
+)
 from generator.models import JobState
 from generator.schemas import (
     GenerationCreate,
@@ -43,7 +48,7 @@ WorkerDep = Annotated[GenerationWorker | None, Depends(get_generation_worker)]
 @router.post(
     "/generations", response_model=GenerationRequested, status_code=status.HTTP_201_CREATED
 )
-@raises(UnknownCameo, QuoteRefused, RequestNotDigestible, InsufficientCredits)
+@raises(UnknownCameo, QuoteRefused, RequestNotDigestible, InsufficientCredits, GenerationQueueFull)
 @needs_scope(Scope.clearance)
 def create_generation(
     body: GenerationCreate,

@@ -32,6 +32,20 @@ class ClipTakenDown(ClearhouseError):
     title = "This clip was taken down"
 
 
+class GenerationQueueFull(ClearhouseError):
+    """As many jobs are queued as the generator takes (``generation_queue_max``): the request
+    is refused before it is cleared, so nothing is recorded or charged for it."""
+
+    status_code = 503
+    slug = "generation-queue-full"
+    title = "The generation queue is full"
+    sends_retry_after = True
+
+    def __init__(self, detail: str, *, retry_after_s: int) -> None:
+        super().__init__(detail)
+        self.headers = {"Retry-After": str(retry_after_s)}
+
+
 class GenerationCancelled(Exception):
     """A generation stopped between two denoising steps because its caller asked it to (a
     revocation cancels the job); ``steps_done`` of ``steps_total`` had run."""

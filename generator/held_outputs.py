@@ -34,11 +34,10 @@ from clearhouse.db import read_session
 from clearhouse.settings import Settings
 from generator.models import GenerationJob, JobState
 from generator.provenance import GenerationRecord, generation_status_url, sign_clip
-from generator.release import PlannedLicence, ReleaseOutcome, planned_licences, release
+from generator.release import ReleaseOutcome, manifest_licence, release
 from generator.signing_identity import SigningIdentity
-from licensing.models import Clearance, ClearedAsset, FoundIn
+from licensing.licences import PlannedLicence
 from licensing.offers.models import LicenceOffer, OfferStatus
-from policies.decisions import AssetOutcome, ReliedGrant
 
 
 def held_clip(generations_dir: Path, job_id: uuid.UUID) -> Path:
@@ -98,35 +97,6 @@ def discard_lapsed_held_outputs(
     return list(lapsed)
 
 
-def clearance_licences(
-    session: Session, *, clearance: Clearance, currency: str
-) -> list[PlannedLicence]:
-    """The licences the clearance itself allowed, as its token relied on them (each allowed
-    asset's grant and policy version, recorded by the clearance that signed the token)."""
-    rows = session.exec(
-        select(ClearedAsset)
-        .where(
-            ClearedAsset.clearance_id == clearance.id,
-            ClearedAsset.found_in == FoundIn.request,
-            ClearedAsset.outcome == AssetOutcome.allow,
-        )
-        .order_by(ClearedAsset.asset_id)
-    ).all()
-    return planned_licences(
-        session,
-        clearance_id=clearance.id,
-        relied_on=[
-            ReliedGrant(
-                asset_id=row.asset_id,
-                grant_id=row.grant_id,
-                policy_version_id=row.policy_version_id,
-            )
-            for row in rows
-        ],
-        currency=currency,
-    )
-
-
 @dataclass(frozen=True)
 class SignedRelease:
     """A held clip signed for release: the file, under its try's own name."""
@@ -162,7 +132,7 @@ def sign_held_output(
         clearance_id=job.clearance_id,
         generated_at=job.finished_at or job.created_at,
         model=model,
-        licences=tuple(licence.for_manifest() for licence in licences),
+        licences=tuple(manifest_licence(licence) for licence in licences),
         status_url=generation_status_url(public_url=settings.public_url, generation_id=job.id),
     )
     sign_clip(video=held, destination=signed, record=record, identity=identity)

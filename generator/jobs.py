@@ -20,9 +20,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, update
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from clearhouse.db import read_session, write_session
+from clearhouse.logs import current_request_id
 from generator.models import RUNNING_STATES, TRANSITIONS, GenerationJob, JobState
 
 
@@ -37,8 +38,10 @@ def queue_job(
     clearance_token: str,
     now: datetime,
 ) -> GenerationJob:
-    """A new job in ``session``'s transaction, queued for a worker."""
+    """A new job in ``session``'s transaction, queued for a worker, with the id of the
+    request being served (if any) for the worker's log lines."""
     job = GenerationJob(
+        request_id=current_request_id.get(),
         requester_id=requester_id,
         clearance_id=clearance_id,
         prompt=prompt,
@@ -61,6 +64,22 @@ def next_queued(engine: Engine) -> uuid.UUID | None:
             .order_by(GenerationJob.created_at, GenerationJob.id)
             .limit(1)
         ).first()
+
+
+def job_request_id(engine: Engine, *, job_id: uuid.UUID) -> str | None:
+    """The id of the request that queued the job, if it was queued by one."""
+    with read_session(engine) as session:
+        return session.exec(
+            select(GenerationJob.request_id).where(GenerationJob.id == job_id)
+        ).first()
+
+
+def queued_count(engine: Engine) -> int:
+    """Jobs waiting for a worker."""
+    with read_session(engine) as session:
+        return session.exec(
+            select(func.count()).where(GenerationJob.state == JobState.queued)
+        ).one()
 
 
 def take_job(engine: Engine, *, job_id: uuid.UUID, now: datetime) -> int | None:

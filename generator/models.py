@@ -103,6 +103,12 @@ class GenerationJob(SQLModel, table=True):
         description="The signed MP4's file name in the data dir's generations/, once released.",
     )
     video_sha256: str | None = Field(default=None, max_length=64)
+    request_id: str | None = Field(
+        default=None,
+        max_length=64,
+        description="The id of the HTTP request that queued it (clearhouse/logs.py): the "
+        "worker's log lines about the job carry it.",
+    )
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
     )

@@ -16,23 +16,18 @@ which is retried (its unreleased file is never served).
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from generator.jobs import move_job
 from generator.models import JobState
 from generator.provenance import Licence as ManifestLicence
-from licensing.errors import ClearanceRefusal, ClearanceTokenRefused
-from licensing.models import Charge, ClearedAsset, FoundIn, Licence
+from licensing.licences import PlannedLicence, tell_owners, withdrawn_consents
+from licensing.models import Charge
 from notifications.kinds import NoticeKind
-from notifications.service import NoticeDraft, notify_all
 from payouts.usage import post_release
-from policies.decisions import AssetOutcome, ReliedGrant
-from policies.models import PolicyVersion
-from rights.models import Asset, ConsentGrant, GrantStatus
 
 
 class ReleaseOutcome(StrEnum):
@@ -41,87 +36,14 @@ class ReleaseOutcome(StrEnum):
     lost = "lost"  # the job had moved on (another attempt holds it): nothing done
 
 
-@dataclass(frozen=True)
-class PlannedLicence:
-    """A licence the release will record, as the clearance priced it."""
-
-    asset_id: uuid.UUID
-    handle: str
-    grant_id: uuid.UUID
-    policy_version_id: uuid.UUID
-    policy_version: int
-    price_minor: int
-    currency: str
-
-    def for_manifest(self) -> ManifestLicence:
-        return ManifestLicence(
-            asset_id=self.asset_id,
-            grant_id=self.grant_id,
-            policy_version=self.policy_version,
-            price_minor=self.price_minor,
-            currency=self.currency,
-        )
-
-
-def planned_licences(
-    session: Session,
-    *,
-    clearance_id: uuid.UUID,
-    relied_on: Sequence[ReliedGrant],
-    currency: str,
-) -> list[PlannedLicence]:
-    """A licence for each grant the clearance token relies on, at the fee the clearance
-    recorded for its asset. Raises ClearanceTokenRefused when the token names a grant the
-    clearance did not allow (we signed both, so only a forged store gets here)."""
-    rows = session.exec(
-        select(ClearedAsset, PolicyVersion.version, Asset.handle)
-        .join(PolicyVersion, PolicyVersion.id == ClearedAsset.policy_version_id)
-        .join(Asset, Asset.id == ClearedAsset.asset_id)
-        .where(
-            ClearedAsset.clearance_id == clearance_id,
-            ClearedAsset.found_in == FoundIn.request,
-            ClearedAsset.outcome == AssetOutcome.allow,
-        )
-    ).all()
-    allowed = {cleared.grant_id: (cleared, version, handle) for cleared, version, handle in rows}
-    licences = []
-    for relied in relied_on:
-        if relied.grant_id not in allowed:
-            raise ClearanceTokenRefused(
-                ClearanceRefusal.claims_rejected,
-                "The clearance token relies on a grant its clearance did not allow.",
-            )
-        cleared, version, handle = allowed[relied.grant_id]
-        licences.append(
-            PlannedLicence(
-                asset_id=relied.asset_id,
-                handle=handle,
-                grant_id=relied.grant_id,
-                policy_version_id=relied.policy_version_id,
-                policy_version=version,
-                price_minor=cleared.fee_minor or 0,
-                currency=currency,
-            )
-        )
-    return licences
-
-
-def withdrawn_consents(
-    session: Session, *, grant_ids: Sequence[uuid.UUID], lock: bool
-) -> list[str]:
-    """The handles of the assets whose grant among ``grant_ids`` is no longer active, read
-    under a shared row lock when ``lock`` (the release's re-check)."""
-    if not grant_ids:
-        return []
-    query = (
-        select(ConsentGrant.id, ConsentGrant.status, Asset.handle)
-        .join(Asset, Asset.id == ConsentGrant.asset_id)
-        .where(col(ConsentGrant.id).in_(list(grant_ids)))
-    )
-    if lock:
-        query = query.with_for_update(of=ConsentGrant, read=True)
-    return sorted(
-        {handle for _, status, handle in session.exec(query).all() if status != GrantStatus.active}
+def manifest_licence(licence: PlannedLicence) -> ManifestLicence:
+    """How the provenance manifest names one licence the release records."""
+    return ManifestLicence(
+        asset_id=licence.asset_id,
+        grant_id=licence.grant_id,
+        policy_version=licence.policy_version,
+        price_minor=licence.price_minor,
+        currency=licence.currency,
     )
 
 
@@ -165,8 +87,12 @@ def release(
             reasons=[cancellation_reason(withdrawn)],
         )
         if cancelled:
-            _tell_owners(
-                session, NoticeKind.use_cancelled, job_id=job_id, licences=licences, now=now
+            tell_owners(
+                session,
+                NoticeKind.use_cancelled,
+                use={"generation_id": job_id},
+                licences=licences,
+                now=now,
             )
         return ReleaseOutcome.cancelled if cancelled else ReleaseOutcome.lost
     released = move_job(
@@ -183,16 +109,7 @@ def release(
     if not released:
         return ReleaseOutcome.lost
     session.add_all(
-        Licence(
-            generation_id=job_id,
-            clearance_id=clearance_id,
-            asset_id=licence.asset_id,
-            grant_id=licence.grant_id,
-            policy_version_id=licence.policy_version_id,
-            price_minor=licence.price_minor,
-            currency=licence.currency,
-            created_at=now,
-        )
+        licence.recorded(clearance_id=clearance_id, generation_id=job_id, now=now)
         for licence in licences
     )
     session.add(
@@ -206,44 +123,7 @@ def release(
         )
     )
     post_release(session, generation_id=job_id, now=now)
-    _tell_owners(session, NoticeKind.use_released, job_id=job_id, licences=licences, now=now)
+    tell_owners(
+        session, NoticeKind.use_released, use={"generation_id": job_id}, licences=licences, now=now
+    )
     return ReleaseOutcome.released
-
-
-def _tell_owners(
-    session: Session,
-    kind: NoticeKind,
-    *,
-    job_id: uuid.UUID,
-    licences: Sequence[PlannedLicence],
-    now: datetime,
-) -> None:
-    """Tell each licensed asset's owner, in the release's transaction, what came of the use."""
-    owners = dict(
-        session.exec(
-            select(Asset.id, Asset.owner_id).where(
-                col(Asset.id).in_([licence.asset_id for licence in licences])
-            )
-        ).all()
-    )
-    notify_all(
-        session,
-        (
-            NoticeDraft(
-                owners[licence.asset_id],
-                kind,
-                [licence.asset_id, job_id],
-                {
-                    "asset_id": str(licence.asset_id),
-                    "handle": licence.handle,
-                    "generation_id": str(job_id),
-                    # A cancelled generation is charged nothing.
-                    "fee_minor": licence.price_minor if kind == NoticeKind.use_released else 0,
-                    "currency": licence.currency,
-                },
-            )
-            for licence in licences
-            if owners.get(licence.asset_id) is not None
-        ),
-        now=now,
-    )

@@ -1,9 +1,10 @@
 """What a generation worker holds: the database, the keys that verify clearance tokens, the
 output check's face index and reference catalogue, the pipeline and the signing identity.
 
-Built once per process that runs jobs (the API's lifespan, `clearhouse generate`; later a Ray
-actor's constructor). The pipeline and the signing identity load on first use, and the
-pipeline runs one generation at a time.
+Built once per process that runs jobs (the API's lifespan, `clearhouse generate`, a Ray
+generation worker, whose pipeline is then a handle on its actors: generator/ray_workers.py).
+The pipeline and the signing identity load on first use, and the pipeline runs one
+generation at a time (one per actor with Ray).
 """
 
 import threading
@@ -31,7 +32,8 @@ class GeneratorRuntime:
     stopping: threading.Event = field(default_factory=threading.Event)
     """Set when the process shuts down: a running generation stops within a step, and its
     job goes back to the queue."""
-    generating: threading.Lock = field(default_factory=threading.Lock)
+    generating: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(1))
+    """Generations the pipeline runs at once: one in process, one per actor with Ray."""
     _loading: threading.Lock = field(default_factory=threading.Lock)
     _identity: SigningIdentity | None = None
 

@@ -18,8 +18,8 @@ from clearhouse.keys import KeyRing
 from clearhouse.ownership import owned
 from clearhouse.pagination import PageParams, paginate
 from clearhouse.settings import Settings
-from generator.errors import UnknownCameo
-from generator.jobs import queue_job
+from generator.errors import GenerationQueueFull, UnknownCameo
+from generator.jobs import queue_job, queued_count
 from generator.models import GenerationJob, JobState
 from generator.provenance import generation_status_url
 from generator.schemas import (
@@ -41,6 +41,9 @@ from policies.models import PolicyVersion
 from rights.matching.runtime import MatchingRuntime
 from rights.models import Asset, ConsentReceipt, ReceiptEvent
 from rights.references.catalogue import ReferenceCatalogue
+
+# A full queue frees a place each time a generation ends: tens of seconds apart on a GPU.
+QUEUE_FULL_RETRY_AFTER_S = 30
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,16 @@ def request_generation(
 ) -> RequestedGeneration:
     """Clear the request (its prompt scanned, its cameos resolved) and, in the clearance's
     own transaction, queue its job when cleared. Raises UnknownCameo, and what clearing
-    raises (QuoteRefused, RequestNotDigestible)."""
+    raises (QuoteRefused, RequestNotDigestible); GenerationQueueFull, before anything is
+    cleared, when ``generation_queue_max`` jobs are queued. Requests arriving together may
+    each see one place left, so the queue can pass the maximum by as many as arrive at once:
+    bounded, not exact."""
+    if queued_count(engine) >= settings.generation_queue_max:
+        raise GenerationQueueFull(
+            f"{settings.generation_queue_max} generations are already waiting to run; send "
+            f"this request again in {QUEUE_FULL_RETRY_AFTER_S} seconds.",
+            retry_after_s=QUEUE_FULL_RETRY_AFTER_S,
+        )
     cameos = list(dict.fromkeys(body.cameos))
     parameters = {
         "duration_ms": body.duration_ms,

@@ -1,8 +1,9 @@
 """Running one generation job: a job id in, state changes out.
 
 :func:`run_job` is the whole of a worker's work on a job and needs nothing but the job's id
-and a :class:`GeneratorRuntime`, so the in-process worker (generator/worker.py) and, later,
-a Ray actor holding its own runtime run the same function. In order:
+and a :class:`GeneratorRuntime`, so every worker runs the same function: in process
+(generator/worker.py), or with its pipeline on Ray actors (generator/ray_workers.py), where
+only the frames are computed elsewhere. In order:
 
 1. take the job (queued → generating, counting the attempt; another worker's job is left);
 2. verify its clearance token against the digest of exactly what will run (prompt, declared
@@ -38,27 +39,22 @@ import numpy.typing as npt
 
 from clearhouse.accounts.models import Account
 from clearhouse.db import read_session, utcnow, write_session
+from clearhouse.logs import request_id_set
 from clearhouse.media import shrunk_size
 from clearhouse.settings import Settings
 from generator.clip_files import discard_job_files
 from generator.errors import GenerationCancelled
 from generator.held_outputs import discard_held_output, hold_output
-from generator.jobs import end_attempt, move_job, record_progress, take_job
+from generator.jobs import end_attempt, job_request_id, move_job, record_progress, take_job
 from generator.models import FINAL_STATES, GenerationJob, JobState
 from generator.pipeline import ClipPipeline, GeneratedClip
 from generator.provenance import GenerationRecord, generation_status_url, sign_clip
-from generator.release import (
-    PlannedLicence,
-    ReleaseOutcome,
-    cancellation_reason,
-    planned_licences,
-    release,
-    withdrawn_consents,
-)
+from generator.release import ReleaseOutcome, cancellation_reason, manifest_licence, release
 from generator.runtime import GeneratorRuntime
 from generator.video import encode_mp4
 from licensing.digest import request_digest
 from licensing.errors import ClearanceRefusal, ClearanceTokenRefused, RequestNotDigestible
+from licensing.licences import PlannedLicence, planned_licences, withdrawn_consents
 from licensing.models import OutputVerdict
 from licensing.output_checks import check_output
 from licensing.schemas import OutputCheckPublic
@@ -105,9 +101,20 @@ def run_job(job_id: uuid.UUID, *, runtime: GeneratorRuntime) -> JobState | None:
     when it was not this worker's to run (not queued, taken by another worker, or taken over
     from this one)."""
     pipeline = runtime.pipeline()  # loaded before taking the job: the lease is for running it
-    attempt = take_job(runtime.engine, job_id=job_id, now=utcnow())
-    if attempt is None:
-        return None
+    with request_id_set(job_request_id(runtime.engine, job_id=job_id)):
+        attempt = take_job(runtime.engine, job_id=job_id, now=utcnow())
+        if attempt is None:
+            return None
+        log.info("generation job %s, attempt %d, started", job_id, attempt)
+        state = _run_attempt(job_id, attempt, pipeline=pipeline, runtime=runtime)
+        log.info("generation job %s, attempt %d, ended: %s", job_id, attempt, state or "taken over")
+        return state
+
+
+def _run_attempt(
+    job_id: uuid.UUID, attempt: int, *, pipeline: ClipPipeline, runtime: GeneratorRuntime
+) -> JobState | None:
+    """One attempt at a job taken: generated, checked, signed, released (or not)."""
     discard_job_files(runtime.settings.generations_dir, job_id=job_id)  # earlier attempts'
     run = _Attempt(job_id=job_id, number=attempt, runtime=runtime)
     state = None
@@ -337,7 +344,7 @@ class _Attempt:
             clearance_id=job.clearance_id,
             generated_at=utcnow(),
             model=clip.model,
-            licences=tuple(licence.for_manifest() for licence in licences),
+            licences=tuple(manifest_licence(licence) for licence in licences),
             status_url=generation_status_url(
                 public_url=settings.public_url, generation_id=self.job_id
             ),

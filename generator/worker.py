@@ -5,17 +5,20 @@ find jobs queued by other processes and running jobs whose worker stopped (retri
 failed, generator/jobs.py), and to delete blocked outputs' clips past their window for
 licence offers (generator/held_outputs.py). Each job is run by
 :func:`generator.tasks.run_job`, which takes it with a conditional update, so workers of
-several processes share one queue safely. One thread: the pipeline runs one generation at a
-time.
+several processes share one queue safely. One thread by default: the pipeline runs one
+generation at a time; with Ray (generator/ray_workers.py) one thread per actor, each running
+its jobs' frames on a free actor.
 """
 
 import logging
 import threading
+from collections.abc import Callable
 
 from clearhouse.db import utcnow
 from generator.clip_files import discard_job_files
 from generator.held_outputs import discard_lapsed_held_outputs
 from generator.jobs import next_queued, recover_abandoned
+from generator.metrics import JOBS_TAKEN_OVER, WORKER_RESTARTS
 from generator.models import JobState
 from generator.runtime import GeneratorRuntime
 from generator.tasks import run_job
@@ -24,11 +27,24 @@ log = logging.getLogger(__name__)
 
 
 class GenerationWorker:
-    def __init__(self, *, runtime: GeneratorRuntime) -> None:
+    def __init__(
+        self,
+        *,
+        runtime: GeneratorRuntime,
+        lanes: int = 1,
+        after_close: Callable[[], None] | None = None,
+    ) -> None:
+        """``lanes`` threads run jobs side by side (as many as the pipeline runs at once);
+        ``after_close`` releases what the pipeline holds once they have stopped."""
         self.runtime = runtime
+        self._after_close = after_close
         self._due = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="generation-worker", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._run, name=f"generation-worker-{lane}", daemon=True)
+            for lane in range(lanes)
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def wake(self) -> None:
         """A job was queued: look now rather than at the next poll."""
@@ -38,7 +54,10 @@ class GenerationWorker:
         """Stop: a running generation stops within a step and its job is queued again."""
         self.runtime.stopping.set()
         self._due.set()
-        self._thread.join(timeout=60)
+        for thread in self._threads:
+            thread.join(timeout=60)
+        if self._after_close is not None:
+            self._after_close()
 
     def _run(self) -> None:
         runtime = self.runtime
@@ -53,6 +72,7 @@ class GenerationWorker:
                 )
                 # A job queued again loses them when its next attempt starts.
                 for job_id, state in recovered.items():
+                    JOBS_TAKEN_OVER.labels(state.value).inc()
                     if state == JobState.failed:
                         discard_job_files(settings.generations_dir, job_id=job_id)
                 discard_lapsed_held_outputs(
@@ -64,6 +84,17 @@ class GenerationWorker:
                 while not runtime.stopping.is_set() and (job_id := next_queued(runtime.engine)):
                     run_job(job_id, runtime=runtime)
             except Exception:  # the database may be briefly away; the next round tries again
+                WORKER_RESTARTS.inc()
                 log.exception("the generation worker's round failed")
             self._due.wait(timeout=settings.generation_poll_seconds)
             self._due.clear()
+
+
+def start_generation_worker(runtime: GeneratorRuntime) -> GenerationWorker:
+    """This process's worker: on Ray's actors when ``ray_address`` is set (Ray is imported
+    only then), else in process."""
+    if runtime.settings.ray_address:
+        from generator.ray_workers import start_ray_generation_worker
+
+        return start_ray_generation_worker(runtime)
+    return GenerationWorker(runtime=runtime)

@@ -21,6 +21,7 @@ from clearhouse.accounts.models import Account
 from clearhouse.keys import KeyRing
 from clearhouse.settings import Settings
 from licensing.facts import read_facts
+from licensing.metrics import Stage, timed
 from licensing.models import ApprovalStatus, Clearance, ClearedAsset, FoundIn, UseApproval
 from licensing.quote import GenerationParameters, Quote, QuoteLine, quote
 from licensing.tokens import issue_clearance_token
@@ -142,13 +143,14 @@ def clear(
         protected_found=tuple((found.kind, found.name) for found in scanned.protected),
         restrictions_broken=restrictions_broken(facts.assets, scanned.restrictions),
     )
-    decision = evaluate(
-        generation_request,
-        assets=facts.assets,
-        approvals=facts.approvals,
-        now=now,
-        minor_daily_generation_limit=settings.minor_daily_generation_limit,
-    )
+    with timed(Stage.evaluation):
+        decision = evaluate(
+            generation_request,
+            assets=facts.assets,
+            approvals=facts.approvals,
+            now=now,
+            minor_daily_generation_limit=settings.minor_daily_generation_limit,
+        )
     priced = quote(request.generation, decision=decision)
     if decision.outcome == ClearanceOutcome.cleared and priced.total_minor > 0:
         # Before anything is recorded: a 402 leaves no clearance, no token and no job.
@@ -163,15 +165,16 @@ def clear(
     clearance_id = uuid.uuid4()
     token = None
     if decision.outcome == ClearanceOutcome.cleared:
-        token = issue_clearance_token(
-            clearance_id=clearance_id,
-            request=generation_request,
-            decision=decision,
-            quote=priced,
-            now=now,
-            settings=settings,
-            keys=keys,
-        )
+        with timed(Stage.signing):
+            token = issue_clearance_token(
+                clearance_id=clearance_id,
+                request=generation_request,
+                decision=decision,
+                quote=priced,
+                now=now,
+                settings=settings,
+                keys=keys,
+            )
     clearance = {
         "id": clearance_id,
         "requester_id": requester.id,

@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, Index, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, Index, UniqueConstraint, text
 from sqlmodel import Column, Field, SQLModel, Text
 
 from clearhouse.db import JSONDocument, UTCDateTime, enum_column, new_id, utcnow
@@ -160,19 +160,34 @@ class UseApproval(SQLModel, table=True):
 
 
 class Licence(SQLModel, table=True):
-    """The use of one asset by one released generation: under which grant and policy version,
-    for which clearance, at what price. Recorded in the release's transaction, after the grant
-    was read again still active."""
+    """The use of one asset by one release, our generator's (a generation) or a third-party
+    generator's (its clearance's first output check that allowed release): under which grant
+    and policy version, for which clearance, at what price. Recorded in the release's
+    transaction, after the grant was read again still active."""
 
     __table_args__ = (
         UniqueConstraint("generation_id", "asset_id"),
+        # A third-party release licenses each asset of its clearance once.
+        Index(
+            "uq_licence_third_party_clearance_asset",
+            "clearance_id",
+            "asset_id",
+            unique=True,
+            sqlite_where=text("generation_id IS NULL"),
+            postgresql_where=text("generation_id IS NULL"),
+        ),
         Index("ix_licence_asset_created", "asset_id", "created_at"),
         # A revocation finds the releases it takes down by their grant.
         Index("ix_licence_grant", "grant_id"),
     )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
-    generation_id: uuid.UUID = Field(foreign_key="generation_job.id", ondelete="RESTRICT")
+    generation_id: uuid.UUID | None = Field(
+        default=None,
+        foreign_key="generation_job.id",
+        ondelete="RESTRICT",
+        description="Our generator's released generation; None for a third-party release.",
+    )
     clearance_id: uuid.UUID = Field(foreign_key="clearance.id", ondelete="RESTRICT")
     asset_id: uuid.UUID = Field(foreign_key="asset.id", ondelete="RESTRICT")
     grant_id: uuid.UUID = Field(foreign_key="consent_grant.id", ondelete="RESTRICT")
@@ -187,17 +202,22 @@ class Licence(SQLModel, table=True):
 
 
 class Charge(SQLModel, table=True):
-    """What the creator of a released generation owes for it: the quote's total. One per
-    generation (unique), so no release is charged twice; the ledger (payouts) posts it."""
+    """What the creator of a release owes for it: the quote's total (with any licence offered
+    for its output and accepted). One per generation and one per clearance (both unique), so no
+    release is charged twice; the ledger (payouts) posts it."""
 
     __table_args__ = (CheckConstraint("amount_minor >= 0", name="amount_not_negative"),)
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
-    generation_id: uuid.UUID = Field(
-        foreign_key="generation_job.id", unique=True, ondelete="RESTRICT"
+    generation_id: uuid.UUID | None = Field(
+        default=None,
+        foreign_key="generation_job.id",
+        unique=True,
+        ondelete="RESTRICT",
+        description="Our generator's released generation; None for a third-party release.",
     )
     payer_id: uuid.UUID = Field(foreign_key="account.id", index=True, ondelete="RESTRICT")
-    clearance_id: uuid.UUID = Field(foreign_key="clearance.id", ondelete="RESTRICT")
+    clearance_id: uuid.UUID = Field(foreign_key="clearance.id", unique=True, ondelete="RESTRICT")
     amount_minor: int = Field(sa_column=Column(BigInteger, nullable=False))
     currency: str = Field(max_length=3)
     created_at: datetime = Field(

@@ -8,6 +8,12 @@ asset is recorded against the clearance (``found_in`` output, denied), so that i
 sees the attempt among their asset's usage; each check is recorded with its verdict. The
 prompt is not checked again: it was, when the request was cleared.
 
+A third-party generator's clearance (one our generator does not run) is released, licensed
+and charged by its first check that allows release, in that check's transaction
+(licensing/third_party_release.py): a consent withdrawn since the clearance blocks it instead,
+and the answer says what was charged. Our generator's release charges its own
+(generator/release.py).
+
 Only the requester checks their clearance's output (anyone else's is not found), and only a
 cleared one. The media are decoded in a media worker and searched in a read transaction,
 outside the short write transaction that records the check.
@@ -29,7 +35,13 @@ from licensing.facts import read_facts
 from licensing.models import Clearance, ClearedAsset, FoundIn, OutputCheck, OutputVerdict
 from licensing.offers.repository import offered_assets
 from licensing.repository import requesters_clearance
-from licensing.schemas import OutputCheckPublic
+from licensing.schemas import OutputChargePublic, OutputCheckPublic
+from licensing.third_party_release import (
+    ThirdPartyRelease,
+    lock_clearance,
+    release_for_third_party,
+    released_by_third_party,
+)
 from licensing.touches import inspect_uploads, media_sha256, media_touches
 from likeness.runtime import LikenessRuntime
 from notifications.kinds import NoticeKind
@@ -68,6 +80,7 @@ def check_output(
         clearance = _cleared_clearance(
             session, requester_id=requester.id, clearance_id=clearance_id
         )
+        lock_clearance(session, clearance_id=clearance.id)
         covered = _covered(session, clearance_id=clearance.id, found=evidence.keys())
         uncovered = read_facts(
             session,
@@ -76,9 +89,14 @@ def check_output(
             request_digest=clearance.request_digest,
             now=now,
         ).assets
+        released = ThirdPartyRelease()
+        if not uncovered and released_by_third_party(session, clearance=clearance):
+            released = release_for_third_party(session, clearance=clearance, now=now)
         check = OutputCheck(
             clearance_id=clearance.id,
-            verdict=OutputVerdict.release_blocked if uncovered else OutputVerdict.release_allowed,
+            verdict=OutputVerdict.release_blocked
+            if uncovered or released.withheld
+            else OutputVerdict.release_allowed,
             input_media_sha256=media_sha256(uploads),
             frames_checked=inspection.frames,
             created_at=now,
@@ -120,7 +138,12 @@ def check_output(
         id=check.id,
         clearance_id=clearance_id,
         verdict=check.verdict,
-        reasons=_verdict_reasons(blocked),
+        reasons=list(released.withheld) or _verdict_reasons(blocked),
+        charged=OutputChargePublic(
+            amount_minor=released.charge.amount_minor, currency=released.charge.currency
+        )
+        if released.charge is not None
+        else None,
         found=[
             presentation.touched_asset(
                 asset_id=asset.id,

@@ -125,6 +125,14 @@ class ClearancePublic(BaseModel):
     token_expires_at: datetime | None
 
 
+class OutputChargePublic(BaseModel):
+    """What a third-party generator's release was charged: the quote's total, with any
+    licence offered for an earlier blocked output and accepted."""
+
+    amount_minor: int = Field(description="In minor units of the currency.")
+    currency: str
+
+
 class OutputCheckPublic(BaseModel):
     """The verdict on a cleared request's generated output: released, or blocked by the
     registered assets it shows that the clearance does not cover."""
@@ -141,12 +149,20 @@ class OutputCheckPublic(BaseModel):
     input_media_sha256: list[str] = Field(description="The SHA-256 of each file checked.")
     frames_checked: int
     checked_at: datetime
+    charged: OutputChargePublic | None = Field(
+        default=None,
+        description="What this check's release charged you: set on a third-party "
+        "generator's first check of a clearance that allows release, which licenses and "
+        "charges the use. None otherwise (blocked, released by an earlier check, or our "
+        "generator's own, which its generation charges).",
+    )
 
 
 class UseState(StrEnum):
     """What came of one use of an asset, as its owner reads it."""
 
-    released = "released"  # generated, licensed, and its clip is served
+    # Licensed and charged: our generator's clip served, or a third party's output released.
+    released = "released"
     taken_down = "taken_down"  # released, then a consent it used was withdrawn
     cancelled = "cancelled"  # a consent it relied on was withdrawn before release
     failed = "failed"  # our generator could not run it
@@ -204,6 +220,12 @@ class AssetUse(BaseModel):
     taken_down_at: datetime | None = Field(
         description="When the released clip was taken down, a consent it was licensed under "
         "having been withdrawn (yours or another owner's): no longer served."
+    )
+    licence_fee_minor: int | None = Field(
+        default=None,
+        description="What the release licensed your asset for (in `currency`), once released "
+        "by our generator or by a third-party generator (then `generation_id` is null); your "
+        "statement shows your share of it.",
     )
 
 

@@ -19,6 +19,7 @@ from sqlmodel import Session
 
 from licensing.clearance import RestrictionReading, ScannedRequest, Touch
 from licensing.media_inspection import MediaInspection, inspect_media
+from licensing.metrics import Stage, timed
 from likeness.runtime import LikenessRuntime
 from likeness.scan import find_likenesses
 from rights.matching.runtime import MatchingRuntime
@@ -40,16 +41,20 @@ def scan_request(
     what is current, statement by statement, with no BEGIN and ROLLBACK around them). Media
     are decoded first, in a media worker, with no read transaction open meanwhile. Raises
     what :func:`inspect_uploads` raises."""
-    inspection = None
+    found_in_media = []
     if uploads:
         session.close()  # whatever the caller read ends: decoding takes long
-        inspection = inspect_uploads(uploads, likeness=likeness)
-    checked = matching.check_text(session, prompt)
-    touches = text_touches(prompt, checked.matches)
-    if inspection is not None:
-        touches += media_touches(
-            session, inspection=inspection, likeness=likeness, catalogue=catalogue
-        )
+        with timed(Stage.face_scan):
+            inspection = inspect_uploads(uploads, likeness=likeness)
+            found_in_media = media_touches(
+                session, inspection=inspection, likeness=likeness, catalogue=catalogue
+            )
+    # A decision to allow reads every counter rather than trust the change channel: a change
+    # committed through another process a moment ago counts, heard of yet or not.
+    matching.refresh(session, read_counter=True)
+    with timed(Stage.text_match):
+        checked = matching.check_text(session, prompt)
+    touches = text_touches(prompt, checked.matches) + found_in_media
     return ScannedRequest(
         touches=touches,
         content=checked.content,
@@ -115,6 +120,8 @@ def media_touches(
         if key not in best or evidence["score"] > best[key]["score"]:
             best[key] = evidence
 
+    likeness.refresh(session, read_counter=True)  # as in scan_request: heard of yet or not
+    catalogue.refresh(session, read_counter=True)
     found = find_likenesses(
         session,
         runtime=likeness,

@@ -1,6 +1,8 @@
 """The owner's view of every request that touched one of their assets, and what came of the
 generation that ran it (released, blocked, cancelled, ...) when our generator ran one, and
-whether its released clip was taken down since.
+whether its released clip was taken down since; or, for a third-party generator's request,
+whether its output was released (licensed and charged: licensing/third_party_release.py).
+Each released use shows what its licence charged for the asset.
 
 One query serves the API (one asset's usage) and the portal (every use of all the owner's
 assets): it is scoped by the owner inside, so nobody lists another holder's uses, and what
@@ -17,7 +19,7 @@ from sqlmodel import Session, col, select
 from clearhouse.accounts.models import Account
 from clearhouse.pagination import PageParams, paginate
 from generator.models import GenerationJob, JobState
-from licensing.models import ApprovalStatus, Clearance, ClearedAsset, UseApproval
+from licensing.models import ApprovalStatus, Clearance, ClearedAsset, Licence, UseApproval
 from licensing.schemas import AssetUse, UseState
 from policies.decisions import AssetOutcome
 from rights.models import Asset
@@ -31,6 +33,11 @@ def _use_state(now: datetime):
     return case(
         (col(GenerationJob.taken_down_at).is_not(None), UseState.taken_down.value),
         (job_state == JobState.released, UseState.released.value),
+        # A third-party generator's release: licensed, with no generation.
+        (
+            and_(col(GenerationJob.id).is_(None), col(Licence.id).is_not(None)),
+            UseState.released.value,
+        ),
         (job_state == JobState.cancelled, UseState.cancelled.value),
         (job_state == JobState.failed, UseState.failed.value),
         (
@@ -77,6 +84,7 @@ def owner_usage(
             GenerationJob.id,
             GenerationJob.state,
             GenerationJob.taken_down_at,
+            Licence.price_minor,
             use_state,
         )
         .join(Asset, Asset.id == ClearedAsset.asset_id)
@@ -84,6 +92,12 @@ def owner_usage(
         .join(Account, Account.id == Clearance.requester_id)
         .outerjoin(UseApproval, UseApproval.cleared_asset_id == ClearedAsset.id)
         .outerjoin(GenerationJob, GenerationJob.clearance_id == Clearance.id)
+        # One release per clearance (one job each, or one third-party charge), one licence
+        # per asset in it.
+        .outerjoin(
+            Licence,
+            and_(Licence.clearance_id == Clearance.id, Licence.asset_id == ClearedAsset.asset_id),
+        )
         .where(Asset.owner_id == owner_id)
     )
     if asset_id is not None:
@@ -123,6 +137,7 @@ def owner_usage(
             generation_id=generation_id,
             generation_state=generation_state,
             taken_down_at=taken_down_at,
+            licence_fee_minor=licence_fee,
         )
         for (
             cleared,
@@ -135,6 +150,7 @@ def owner_usage(
             generation_id,
             generation_state,
             taken_down_at,
+            licence_fee,
             state_value,
         ) in rows
     ], total

@@ -155,7 +155,7 @@ def submit_frames(
         # Serialises one-face-one-owner: every change to the active templates takes this
         # row, so two accounts enrolling one face cannot both find the other absent.
         vault.lock_index_generation(session)
-        runtime.refresh(session)  # faces enrolled through other processes count too
+        runtime.refresh(session, read_counter=True)  # faces enrolled elsewhere count too
         return _enrol(
             session,
             owner=owner,

@@ -40,6 +40,7 @@ from clearhouse.settings import Settings
 from likeness.backends import load_backend
 from likeness.backends.base import FaceBackend
 from likeness.errors import MediaBusy, MediaWorkerLost
+from likeness.metrics import MEDIA_WORKER_RESTARTS
 
 #: Requests that may wait for each media worker; past that, a 503 at once.
 MEDIA_WAITING_PER_SLOT = 2
@@ -194,6 +195,7 @@ class MediaWorkers:
         with self._lock:
             if self._executor is broken:
                 self._executor = None
+                MEDIA_WORKER_RESTARTS.inc()
         broken.shutdown(wait=False, cancel_futures=True)
 
     def shutdown(self) -> None:

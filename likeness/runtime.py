@@ -15,6 +15,7 @@ from fastapi import Depends, Request
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from clearhouse.changes import Freshness
 from clearhouse.db import after_commit
 from clearhouse.media import MediaLimits
 from clearhouse.sealed_secrets import configured_master_key
@@ -41,6 +42,9 @@ class LikenessRuntime:
     settings: Settings
     key_store: LikenessKeyStore
     index: FaceIndex
+    # Whether another process's change was heard of (clearhouse.changes); without a channel,
+    # every use reads the counter.
+    freshness: Freshness = field(default_factory=lambda: Freshness(None))
     generation: int = -1  # the vault generation the index holds (-1: none loaded yet)
     _sync_lock: threading.Lock = field(default_factory=threading.Lock)
     _workers: MediaWorkers = field(init=False)
@@ -55,11 +59,14 @@ class LikenessRuntime:
         return self._workers.admitted
 
     @classmethod
-    def start(cls, *, settings: Settings, engine: Engine) -> "LikenessRuntime":
+    def start(
+        cls, *, settings: Settings, engine: Engine, freshness: Freshness | None = None
+    ) -> "LikenessRuntime":
         runtime = cls(
             settings=settings,
             key_store=configured_key_store(settings),
             index=FaceIndex(approximate_threshold=settings.face_index_approximate_after),
+            freshness=freshness or Freshness(None),
         )
         try:
             if settings.face_backend == "insightface":
@@ -74,16 +81,23 @@ class LikenessRuntime:
             raise
         return runtime
 
-    def refresh(self, session: Session) -> None:
-        """Rebuild the index from the vault if another process changed the active templates."""
-        current = vault.index_generation(session)
-        if current == self.generation:
+    def refresh(self, session: Session, *, read_counter: bool = False) -> None:
+        """Rebuild the index from the vault if another process changed the active templates.
+
+        The counter is read only when a change was heard of or the channel cannot be trusted,
+        or with ``read_counter``: under the counter's lock, for a check that must see every
+        change committed before it, heard of yet or not."""
+        if not read_counter and not self.freshness.must_check():
             return
-        with self._sync_lock:
-            if current != self.generation:
-                templates = vault.open_templates(session, key_store=self.key_store)
-                self.index.rebuild(templates=templates)
-                self.generation = current
+        mark = self.freshness.before_check()
+        current = vault.index_generation(session)
+        if current != self.generation:
+            with self._sync_lock:
+                if current != self.generation:
+                    templates = vault.open_templates(session, key_store=self.key_store)
+                    self.index.rebuild(templates=templates)
+                    self.generation = current
+        self.freshness.checked(mark)
 
     def change_index(self, session: Session, change: Callable[[FaceIndex], object]) -> None:
         """Count a change to the active templates now; apply it to this index on commit."""

@@ -15,6 +15,7 @@ from datetime import datetime
 import numpy as np
 from sqlmodel import Session, col, delete, select, update
 
+from clearhouse.changes import FACE_INDEX, announce
 from clearhouse.db import utcnow
 from likeness import vault_crypto
 from likeness.index import FaceTemplate
@@ -228,6 +229,8 @@ def lock_index_generation(session: Session) -> int:
 
 
 def advance_index_generation(session: Session) -> int:
-    """Count one change to the active templates, in the caller's transaction (row-locked)."""
+    """Count one change to the active templates, in the caller's transaction (row-locked),
+    and tell every process at commit."""
     session.exec(update(FaceIndexGeneration).values(generation=FaceIndexGeneration.generation + 1))
+    announce(session, FACE_INDEX)
     return index_generation(session)

@@ -24,6 +24,7 @@ from notifications.addresses import PinnedEndpoint, pin_endpoint
 from notifications.endpoints import signing_secrets
 from notifications.errors import EndpointRefused
 from notifications.kinds import NoticeKind
+from notifications.metrics import WEBHOOK_ATTEMPTS
 from notifications.models import DeliveryState, WebhookDelivery, WebhookEndpoint
 from notifications.service import notify
 
@@ -166,13 +167,16 @@ def _record(
     delivery.last_status_code = attempt.status_code
     delivery.last_error = attempt.error
     if attempt.succeeded:
+        WEBHOOK_ATTEMPTS.labels("delivered").inc()
         delivery.state = DeliveryState.delivered
         delivery.delivered_at = delivery.last_attempt_at
         endpoint.consecutive_failures = 0
     else:
         if delivery.attempts >= settings.webhook_max_attempts:
+            WEBHOOK_ATTEMPTS.labels("failed").inc()
             delivery.state = DeliveryState.failed
         else:
+            WEBHOOK_ATTEMPTS.labels("retrying").inc()
             delivery.next_attempt_at = now + next_pause(
                 delivery.attempts, first=settings.webhook_retry_seconds
             )

@@ -29,7 +29,13 @@ class NoticeKind(StrEnum):
     dispute_opened = "dispute.opened", "A dispute about an asset was opened: its holder answers."
     dispute_answered = "dispute.answered", "The holder answered a dispute: staff decide."
     dispute_message = "dispute.message", "A new message in a dispute you are a party to."
+    dispute_answer_due = "dispute.answer_due", "A dispute about your asset needs your answer soon."
+    dispute_answer_overdue = (
+        "dispute.answer_overdue",
+        "A dispute's answer is overdue: staff may now decide it unanswered.",
+    )
     dispute_decided = "dispute.decided", "Staff decided a dispute you are a party to."
     offer_made = "offer.made", "An owner offers you a licence for an output that was blocked."
     offer_accepted = "offer.accepted", "A creator accepted your licence offer."
     offer_declined = "offer.declined", "A creator declined your licence offer."
+    offer_lapsed = "offer.lapsed", "A licence offer lapsed unanswered: the output stays blocked."

@@ -1,5 +1,7 @@
 """The notice worker: a thread of the API process that sends webhook deliveries and email
-digests. It wakes when this process commits a notice, and every ``notice_poll_seconds``
+digests, after the deadline sweep (clearhouse/deadlines.py: offers that lapse, disputes'
+answers due or overdue) has written the notices of deadlines that passed. It wakes when this
+process commits a notice, and every ``notice_poll_seconds``
 anyway, for retries that came due, notices other processes wrote, and daily digests. Rounds
 are at least ``notice_round_gap_seconds`` apart: each round reads every endpoint's due
 deliveries and every account's digest, so under a stream of clearances one round per commit
@@ -10,6 +12,7 @@ import threading
 
 from sqlalchemy import Engine
 
+from clearhouse.deadlines import sweep_deadlines
 from clearhouse.mail.outbox import Mailer
 from clearhouse.settings import Settings
 from notifications.delivery import deliver_due
@@ -43,6 +46,10 @@ class NoticeWorker:
     def _run(self) -> None:
         while not self._stop.is_set():
             notices_written.clear()
+            try:
+                sweep_deadlines(self._engine, settings=self._settings)
+            except Exception:  # a deadline missed now is swept next round; send the rest
+                log.exception("the deadline sweep failed")
             try:
                 send_notices(self._engine, mailer=self._mailer, settings=self._settings)
             except Exception:  # the database may be briefly away; the next round tries again

@@ -23,7 +23,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func
+from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from payouts.accounts import held, payable, wallet
@@ -37,6 +37,7 @@ def hold_shares(session: Session, usages: Sequence[Usage], *, now: datetime) -> 
     session.add_all(
         HeldShare(
             generation_id=usage.generation_id,
+            clearance_id=usage.clearance_id,
             asset_id=asset_id,
             holder_id=holder_id,
             creator_id=usage.creator_id,
@@ -52,18 +53,36 @@ def hold_shares(session: Session, usages: Sequence[Usage], *, now: datetime) -> 
 
 
 def _held_rows(
-    session: Session, *, asset_id: uuid.UUID, generation_ids: Sequence[uuid.UUID] | None = None
+    session: Session,
+    *,
+    asset_id: uuid.UUID,
+    generation_ids: Sequence[uuid.UUID] | None = None,
+    clearance_ids: Sequence[uuid.UUID] = (),
 ) -> list[HeldShare]:
-    """The asset's shares still held, locked for update, in a fixed order."""
+    """The asset's shares still held (of ``generation_ids`` and ``clearance_ids`` only, when
+    ``generation_ids`` is given), locked for update, in a fixed order."""
     query = (
         select(HeldShare)
         .where(HeldShare.asset_id == asset_id, HeldShare.state == HeldShareState.held)
-        .order_by(HeldShare.generation_id)
+        .order_by(HeldShare.generation_id, HeldShare.clearance_id)
         .with_for_update()
     )
     if generation_ids is not None:
-        query = query.where(col(HeldShare.generation_id).in_(list(generation_ids)))
+        query = query.where(
+            or_(
+                col(HeldShare.generation_id).in_(list(generation_ids)),
+                col(HeldShare.clearance_id).in_(list(clearance_ids)),
+            )
+        )
     return list(session.exec(query).all())
+
+
+def _use_of(share: HeldShare) -> str:
+    """The release a share is of, as keys name it: a generation id, or a third-party
+    release's ``clearance:<clearance id>``."""
+    if share.generation_id is not None:
+        return str(share.generation_id)
+    return f"clearance:{share.clearance_id}"
 
 
 def _settle(rows: Sequence[HeldShare], *, state: HeldShareState, keys: Sequence[str], now) -> None:
@@ -84,9 +103,7 @@ def release_held_shares(
     for currency, shares in sorted(by_currency.items()):
         holder_id = shares[0].holder_id
         total = sum(share.amount_minor for share in shares)
-        uses = hashlib.sha256(
-            "\n".join(str(share.generation_id) for share in shares).encode()
-        ).hexdigest()
+        uses = hashlib.sha256("\n".join(_use_of(share) for share in shares).encode()).hexdigest()
         key = f"{EntryEvent.held_release.value}:{asset_id}:{currency}:{uses}"
         drafts.append(
             EntryDraft(
@@ -106,8 +123,8 @@ def release_held_shares(
     return posted
 
 
-def return_key(generation_id: uuid.UUID, asset_id: uuid.UUID) -> str:
-    return f"{EntryEvent.held_return.value}:{generation_id}:{asset_id}"
+def return_key(share: HeldShare) -> str:
+    return f"{EntryEvent.held_return.value}:{_use_of(share)}:{share.asset_id}"
 
 
 def return_held_shares(
@@ -117,11 +134,15 @@ def return_held_shares(
     reason: str,
     now: datetime,
     generation_ids: Sequence[uuid.UUID] | None = None,
+    clearance_ids: Sequence[uuid.UUID] = (),
 ) -> list[PostedEntry]:
-    """Give each of the asset's held shares (of ``generation_ids`` only, when given) back to
-    the creator it came from: one entry per use."""
-    rows = _held_rows(session, asset_id=asset_id, generation_ids=generation_ids)
-    keys = [return_key(row.generation_id, asset_id) for row in rows]
+    """Give each of the asset's held shares (of ``generation_ids`` and third-party
+    ``clearance_ids`` only, when ``generation_ids`` is given) back to the creator it came
+    from: one entry per use."""
+    rows = _held_rows(
+        session, asset_id=asset_id, generation_ids=generation_ids, clearance_ids=clearance_ids
+    )
+    keys = [return_key(row) for row in rows]
     drafts = [
         EntryDraft(
             key=key,
@@ -132,6 +153,7 @@ def return_held_shares(
                 credit(wallet(row.creator_id, row.currency), row.amount_minor),
             ),
             generation_id=row.generation_id,
+            clearance_id=row.clearance_id,
         )
         for row, key in zip(rows, keys, strict=True)
     ]

@@ -73,6 +73,8 @@ class EntryDraft:
     memo: str
     legs: tuple[Leg, ...]
     generation_id: uuid.UUID | None = None
+    clearance_id: uuid.UUID | None = None
+    """A third-party generator's release (no generation) that a usage is for."""
     reverses_id: uuid.UUID | None = None
     overdraws_wallet: bool = False
     """Whether it may take a creator's wallet below zero: a usage (payouts.usage) or a Stripe
@@ -92,6 +94,7 @@ class PostedEntry:
     reverses_id: uuid.UUID | None
     replayed: bool
     """True when the key had been posted before: this is that first entry, nothing was written."""
+    clearance_id: uuid.UUID | None = None
 
 
 def check_balanced(draft: EntryDraft) -> None:
@@ -180,6 +183,7 @@ def _new_entries(
             posted_at=now,
             legs=draft.legs,
             generation_id=draft.generation_id,
+            clearance_id=draft.clearance_id,
             reverses_id=draft.reverses_id,
             replayed=False,
         )
@@ -207,6 +211,7 @@ def reverse_entry(session: Session, *, key: str, memo: str, now: datetime) -> Po
             memo=memo,
             legs=tuple(leg.reversed() for leg in original.legs),
             generation_id=original.generation_id,
+            clearance_id=original.clearance_id,
             reverses_id=original.id,
         ),
         now=now,
@@ -312,6 +317,7 @@ def recorded_entries(connection: Connection, keys: Sequence[str]) -> dict[str, P
             posted_at=row.posted_at,
             legs=tuple(legs[row.id]),
             generation_id=row.generation_id,
+            clearance_id=row.clearance_id,
             reverses_id=row.reverses_id,
             replayed=True,
         )

@@ -56,7 +56,9 @@ OWNED_KINDS = frozenset(
 class EntryEvent(StrEnum):
     """The business event an entry records; its idempotency key starts with it."""
 
-    usage = "usage"  # a released generation: key ``release:<generation id>``
+    # A release: our generator's, key ``release:<generation id>``; a third-party generator's,
+    # ``release:clearance:<clearance id>``.
+    usage = "usage"
     reversal = "reversal"  # undoes one entry: key ``reversal:<that entry's key>``
     adjustment = "adjustment"  # an operator's correction: key ``adjustment:<operator's key>``
     purchase = "purchase"  # credits bought: key ``purchase:<Stripe PaymentIntent id>``
@@ -75,7 +77,8 @@ class EntryEvent(StrEnum):
     # ``held_release:<asset id>:<currency>:<digest of the uses>``.
     held_release = "held_release"
     # One use's held share given back to its creator, the claim rejected (or the asset's
-    # claim rejected before the release): key ``held_return:<generation id>:<asset id>``.
+    # claim rejected before the release): key ``held_return:<generation id>:<asset id>``
+    # (``held_return:clearance:<clearance id>:<asset id>`` for a third-party release).
     held_return = "held_return"
 
 
@@ -185,6 +188,13 @@ class JournalEntry(SQLModel, table=True):
         foreign_key="generation_job.id",
         ondelete="RESTRICT",
         description="The released generation a usage (or its reversal) is for.",
+    )
+    clearance_id: uuid.UUID | None = Field(
+        default=None,
+        foreign_key="clearance.id",
+        ondelete="RESTRICT",
+        description="The clearance a third-party generator's usage (key "
+        "``release:clearance:<clearance id>``) is for.",
     )
     reverses_id: uuid.UUID | None = Field(
         default=None,
@@ -325,19 +335,30 @@ class HeldShareState(StrEnum):
 class HeldShare(SQLModel, table=True):
     """A holder's share of one use of one unverified asset, held: what the held account's
     balance is made of, and where each part went. Settled once (a conditional change of
-    state under the row's lock), never both paid and returned."""
+    state under the row's lock), never both paid and returned. The use is our generator's
+    release (a generation) or a third-party generator's (a clearance), one of the two."""
 
     __tablename__ = "held_share"
     __table_args__ = (
         Index("ix_held_share_asset_state", "asset_id", "state"),
         Index("ix_held_share_holder_state", "holder_id", "state"),
+        UniqueConstraint("generation_id", "asset_id"),
+        UniqueConstraint("clearance_id", "asset_id"),
         CheckConstraint("amount_minor > 0", name="amount_positive"),
+        CheckConstraint("(generation_id IS NULL) <> (clearance_id IS NULL)", name="one_release"),
     )
 
-    generation_id: uuid.UUID = Field(
-        primary_key=True, foreign_key="generation_job.id", ondelete="RESTRICT"
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    generation_id: uuid.UUID | None = Field(
+        default=None, foreign_key="generation_job.id", ondelete="RESTRICT"
     )
-    asset_id: uuid.UUID = Field(primary_key=True, foreign_key="asset.id", ondelete="RESTRICT")
+    clearance_id: uuid.UUID | None = Field(
+        default=None,
+        foreign_key="clearance.id",
+        ondelete="RESTRICT",
+        description="A third-party generator's release, which has no generation.",
+    )
+    asset_id: uuid.UUID = Field(foreign_key="asset.id", ondelete="RESTRICT")
     holder_id: uuid.UUID = Field(foreign_key="account.id", ondelete="RESTRICT")
     creator_id: uuid.UUID = Field(
         foreign_key="account.id", ondelete="RESTRICT", description="Whose wallet it came from."

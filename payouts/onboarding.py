@@ -203,7 +203,8 @@ def _store(engine: Engine, *, holder_id: uuid.UUID, account_id: str, by: Account
                     action="organisation.payout_account_created",
                     actor_id=by.id,
                     asset_id=None,
-                    details={"subject_id": str(holder_id), "stripe_account_id": account_id},
+                    subject_id=holder_id,
+                    details={"stripe_account_id": account_id},
                 )
     except IntegrityError:
         with read_session(engine) as session:

@@ -42,13 +42,20 @@ class LicensedUse:
 
 @dataclass(frozen=True, slots=True)
 class Usage:
-    """A released generation's charge, and the licences it pays for."""
+    """A release's charge, and the licences it pays for. The release is our generator's (a
+    generation) or a third-party generator's (a clearance, with no generation): one of the
+    two."""
 
-    generation_id: uuid.UUID
+    generation_id: uuid.UUID | None
     creator_id: uuid.UUID
     total_minor: int
     currency: str
     licences: tuple[LicensedUse, ...]
+    clearance_id: uuid.UUID | None = None
+
+    def __post_init__(self) -> None:
+        if (self.generation_id is None) == (self.clearance_id is None):
+            raise ValueError("a usage is a generation's or a third-party clearance's, not both")
 
 
 @dataclass(frozen=True, slots=True)

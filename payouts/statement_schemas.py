@@ -12,7 +12,9 @@ from payouts.statements import LineKind, Period, Statement
 class StatementLinePublic(BaseModel):
     posted_at: datetime
     kind: LineKind = Field(
-        description="use: a licence of yours paid by a released generation; reversal: a use "
+        description="use: a licence of yours paid by a release (our generator's, or a "
+        "third-party generator's, whose line names its clearance and no generation); "
+        "reversal: a use "
         "taken back (a takedown, a refund); payout: money sent to you; other: any other "
         "entry, which its event and memo describe."
     )

@@ -284,7 +284,25 @@ def _legs_in_period(account_id: uuid.UUID, period: Period, *columns):
 def _use_lines(
     session: Session, account_id: uuid.UUID, holder_id: uuid.UUID, period: Period
 ) -> list[StatementLine]:
-    """A line per licence of the holder's that a usage in the period paid for."""
+    """A line per licence of the holder's that a usage in the period paid for: our
+    generator's releases' (by generation) and third-party generators' (by clearance, with no
+    generation), each read by its own index."""
+    ours = Licence.generation_id == _ENTRY.c.generation_id
+    third_party = and_(
+        _ENTRY.c.generation_id.is_(None),
+        Licence.clearance_id == _ENTRY.c.clearance_id,
+        Licence.generation_id.is_(None),
+    )
+    return [
+        line
+        for licensed in (ours, third_party)
+        for line in _licence_lines(session, account_id, holder_id, period, licensed=licensed)
+    ]
+
+
+def _licence_lines(
+    session: Session, account_id: uuid.UUID, holder_id: uuid.UUID, period: Period, *, licensed
+) -> list[StatementLine]:
     rows = session.execute(
         _legs_in_period(
             account_id,
@@ -295,7 +313,7 @@ def _use_lines(
             Licence.price_minor,
             PolicyVersion.revenue_share_bps,
         )
-        .join(Licence, Licence.generation_id == _ENTRY.c.generation_id)
+        .join(Licence, licensed)
         .join(Asset, and_(Asset.id == Licence.asset_id, Asset.owner_id == holder_id))
         .join(PolicyVersion, PolicyVersion.id == Licence.policy_version_id)
         .where(_ENTRY.c.event == EntryEvent.usage.value)

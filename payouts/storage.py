@@ -43,6 +43,7 @@ class NewEntry(Protocol):
     memo: str
     posted_at: datetime
     generation_id: uuid.UUID | None
+    clearance_id: uuid.UUID | None
     reverses_id: uuid.UUID | None
     legs: Sequence  # of payouts.journal.Leg
 
@@ -196,11 +197,11 @@ class PostgresStore:
     _WRITES = """
         entry AS (
             INSERT INTO journal_entry (id, idempotency_key, event, memo, generation_id,
-                                       reverses_id, leg_count, posted_at)
+                                       clearance_id, reverses_id, leg_count, posted_at)
             SELECT e.*, %(posted_at)s
             FROM json_to_recordset(%(entries)s::json)
                 AS e(id uuid, idempotency_key text, event text, memo text, generation_id uuid,
-                     reverses_id uuid, leg_count int2)
+                     clearance_id uuid, reverses_id uuid, leg_count int2)
             WHERE GUARD
             ON CONFLICT (idempotency_key) DO NOTHING
             RETURNING id, idempotency_key
@@ -374,6 +375,7 @@ class PostgresStore:
                     "event": entry.event,
                     "memo": entry.memo,
                     "generation_id": entry.generation_id and str(entry.generation_id),
+                    "clearance_id": entry.clearance_id and str(entry.clearance_id),
                     "reverses_id": entry.reverses_id and str(entry.reverses_id),
                     "leg_count": count,
                 }
@@ -495,6 +497,7 @@ class CoreStore:
                     "event": entry.event,
                     "memo": entry.memo,
                     "generation_id": entry.generation_id,
+                    "clearance_id": entry.clearance_id,
                     "reverses_id": entry.reverses_id,
                     "leg_count": len(entry.legs),
                     "posted_at": entry.posted_at,

@@ -1,14 +1,19 @@
-"""Usage to ledger: a released generation's charge posted (its reversal on a takedown is
-payouts/takedowns.py).
+"""Usage to ledger: a release's charge posted (the reversal of our generator's on a takedown
+is payouts/takedowns.py).
 
-The release (generator/release.py) records the charge and the licences and posts them here in
-the same transaction, so a release that does not commit leaves no entry, and an entry never
-exists without its release. The entry debits the creator's wallet by the charge and credits
-each holder's payable by their share and the platform's revenue by the rest
-(payouts/split.py). The share of an asset that does not earn yet (its claim not verified, or
-a dispute about it undecided: payouts/earning.py) is credited to its holder's held account
-instead (payouts/held.py); that of an asset whose claim was rejected, or a dispute about it
-upheld, goes back to the creator at once, in the same transaction.
+A release records the charge and the licences and posts them here in the same transaction, so
+a release that does not commit leaves no entry, and an entry never exists without its
+release. Our generator's release (generator/release.py) posts under
+``release:<generation id>``; a third-party generator's, its clearance's first output check
+that allowed release (licensing/third_party_release.py), under
+``release:clearance:<clearance id>``: each is posted once.
+
+The entry debits the creator's wallet by the charge and credits each holder's payable by
+their share and the platform's revenue by the rest (payouts/split.py). The share of an asset
+that does not earn yet (its claim not verified, or a dispute about it undecided:
+payouts/earning.py) is credited to its holder's held account instead (payouts/held.py); that
+of an asset whose claim was rejected, or a dispute about it upheld, goes back to the creator
+at once, in the same transaction.
 
 A usage may take a creator's wallet below zero: the generation was cleared, run and released,
 and refusing its charge now would release it for nothing. Checking that a creator has the
@@ -20,7 +25,8 @@ refused past zero.
 import uuid
 from datetime import datetime
 
-from sqlmodel import Session, select
+from sqlalchemy import and_
+from sqlmodel import Session, col, select
 
 from licensing.models import Charge, Licence
 from payouts.accounts import held, payable, platform, wallet
@@ -36,6 +42,20 @@ from rights.models import Asset
 def release_key(generation_id: uuid.UUID) -> str:
     """The idempotency key of a generation's usage."""
     return f"release:{generation_id}"
+
+
+def third_party_release_key(clearance_id: uuid.UUID) -> str:
+    """The idempotency key of a third-party generator's usage of a clearance."""
+    return f"release:clearance:{clearance_id}"
+
+
+def _key_and_memo(usage: Usage) -> tuple[str, str]:
+    if usage.generation_id is not None:
+        return release_key(usage.generation_id), f"Release of generation {usage.generation_id}"
+    return (
+        third_party_release_key(usage.clearance_id),
+        f"Release by a third-party generator of clearance {usage.clearance_id}",
+    )
 
 
 def usage_entry(usage: Usage) -> EntryDraft | None:
@@ -55,12 +75,14 @@ def usage_entry(usage: Usage) -> EntryDraft | None:
     )
     if split.platform_minor:
         legs.append(credit(platform(AccountKind.platform_revenue, currency), split.platform_minor))
+    key, memo = _key_and_memo(usage)
     return EntryDraft(
-        key=release_key(usage.generation_id),
+        key=key,
         event=EntryEvent.usage,
-        memo=f"Release of generation {usage.generation_id}",
+        memo=memo,
         legs=tuple(legs),
         generation_id=usage.generation_id,
+        clearance_id=usage.clearance_id,
         overdraws_wallet=True,
     )
 
@@ -78,13 +100,20 @@ def post_usages(session: Session, usages: list[Usage], *, now: datetime) -> list
 
 
 def recorded_usage(
-    session: Session, *, generation_id: uuid.UUID
+    session: Session, *, generation_id: uuid.UUID | None, clearance_id: uuid.UUID | None = None
 ) -> tuple[Usage, dict[uuid.UUID, Earning]]:
-    """The usage a release recorded: its charge, and each licence with its asset's holder,
-    the revenue share of the policy version it relied on and whether its share is held;
-    with each licensed asset's earning (its claim and disputes read under a shared lock: see
+    """The usage a release recorded (our generator's ``generation_id``, or a third-party
+    generator's ``clearance_id``): its charge, and each licence with its asset's holder, the
+    revenue share of the policy version it relied on and whether its share is held; with each
+    licensed asset's earning (its claim and disputes read under a shared lock: see
     rights/claims/standing.py and rights/disputes/standing.py)."""
-    charge = session.exec(select(Charge).where(Charge.generation_id == generation_id)).one()
+    if generation_id is not None:
+        charged = Charge.generation_id == generation_id
+        licensed = Licence.generation_id == generation_id
+    else:
+        charged = and_(Charge.clearance_id == clearance_id, col(Charge.generation_id).is_(None))
+        licensed = and_(Licence.clearance_id == clearance_id, col(Licence.generation_id).is_(None))
+    charge = session.exec(select(Charge).where(charged)).one()
     licences = session.exec(
         select(
             Licence.price_minor,
@@ -96,15 +125,16 @@ def recorded_usage(
         )
         .join(Asset, Asset.id == Licence.asset_id)
         .join(PolicyVersion, PolicyVersion.id == Licence.policy_version_id)
-        .where(Licence.generation_id == generation_id)
+        .where(licensed)
     ).all()
     if any(currency != charge.currency for _, currency, *_ in licences):
-        raise ValueError(f"generation {generation_id}: a licence priced in another currency")
+        raise ValueError(f"release {charge.id}: a licence priced in another currency")
     standings = earnings(
         session, assets=[(asset_id, kind) for *_, asset_id, kind in licences], lock=True
     )
     usage = Usage(
         generation_id=generation_id,
+        clearance_id=clearance_id if generation_id is None else None,
         creator_id=charge.payer_id,
         total_minor=charge.amount_minor,
         currency=charge.currency,
@@ -131,6 +161,15 @@ def post_release(
     return post_claimed_usage(session, usage, standings=standings, now=now)
 
 
+def post_third_party_release(
+    session: Session, *, clearance_id: uuid.UUID, now: datetime
+) -> PostedEntry | None:
+    """Post the usage of the clearance a third-party generator released in ``session``'s
+    transaction (its charge and licences are read back, unflushed ones included)."""
+    usage, standings = recorded_usage(session, generation_id=None, clearance_id=clearance_id)
+    return post_claimed_usage(session, usage, standings=standings, now=now)
+
+
 def post_claimed_usage(
     session: Session,
     usage: Usage,
@@ -150,6 +189,7 @@ def post_claimed_usage(
                 asset_id=asset_id,
                 reason="its holder's claim was rejected, or a dispute about it upheld",
                 now=now,
-                generation_ids=[usage.generation_id],
+                generation_ids=[usage.generation_id] if usage.generation_id else [],
+                clearance_ids=[usage.clearance_id] if usage.clearance_id else [],
             )
     return posted

@@ -234,12 +234,13 @@ def _keep_an_owner(session: Session, *, organisation: Organisation) -> None:
 def _record(
     session: Session, actor: Account, action: str, subject_id: uuid.UUID, details: dict
 ) -> None:
-    """Organisation and agent changes are about an account, not one asset: the subject (the
-    organisation, or the person) goes in the details."""
+    """Organisation and agent changes are about an account, not one asset: its subject (the
+    organisation, or the person) is the account whose log shows them (audit/reading.py)."""
     record_event(
         session,
         action=action,
         actor_id=actor.id,
         asset_id=None,
-        details={"subject_id": str(subject_id), **details},
+        subject_id=subject_id,
+        details=details,
     )

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 from factories import User, sign_up
 from fastapi.testclient import TestClient
 from live_server import clearhouse_serve
@@ -34,6 +35,7 @@ POSTGRES_URL = os.environ.get(
     "CLEARHOUSE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
 REQUIRE_POSTGRES = os.environ.get("CLEARHOUSE_REQUIRE_POSTGRES") == "1"
+REDIS_URL = os.environ.get("CLEARHOUSE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 # TestClient sends `Host: testserver`; every app the suite builds (and every server it
 # starts) answers for it besides the default hosts (tests/clearhouse/test_edge.py).
 os.environ.setdefault("CLEARHOUSE_ALLOWED_HOSTS", "testserver,localhost,127.0.0.1")
@@ -205,3 +207,20 @@ def served(settings: Settings, tmp_path: Path) -> Iterator[str]:
     """A live `clearhouse serve` on this test's database; its URL."""
     with clearhouse_serve(settings, log=tmp_path / "serve.log") as url:
         yield url
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    """A key prefix of this test's own in the shared Redis; its keys deleted afterwards."""
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        if os.environ.get("CLEARHOUSE_REQUIRE_REDIS") == "1":
+            pytest.fail(f"Redis is required here but unreachable at {REDIS_URL}: {exc}")
+        pytest.skip(f"Redis unreachable at {REDIS_URL} ({exc}); set CLEARHOUSE_TEST_REDIS_URL")
+    prefix = f"test-processes:{uuid.uuid4().hex[:8]}:"
+    yield prefix
+    for key in client.scan_iter(f"{prefix}*"):
+        client.delete(key)
+    client.close()

@@ -36,18 +36,29 @@ _PASSED = {
     "CLEARHOUSE_GENERATION_LEASE_SECONDS": "generation_lease_seconds",
     "CLEARHOUSE_GENERATION_MAX_ATTEMPTS": "generation_max_attempts",
     "CLEARHOUSE_GENERATION_POLL_SECONDS": "generation_poll_seconds",
+    "CLEARHOUSE_LOG_FORMAT": "log_format",
+    "CLEARHOUSE_RAY_ADDRESS": "ray_address",
+    "CLEARHOUSE_RAY_GENERATION_ACTORS": "ray_generation_actors",
 }
 
 
 @contextmanager
-def clearhouse_server(settings: Settings, *, log: Path) -> Iterator[LiveServer]:
-    """Start `clearhouse serve` on ``settings``' database (already migrated); yield it (its URL
-    and its process id)."""
-    passed = {variable: str(getattr(settings, name)) for variable, name in _PASSED.items()}
+def clearhouse_server(
+    settings: Settings, *, log: Path, workers: int = 1, environment: dict[str, str] | None = None
+) -> Iterator[LiveServer]:
+    """Start `clearhouse serve` (with ``workers`` processes, and more ``CLEARHOUSE_*``
+    ``environment``) on ``settings``' database (already migrated); yield it (its URL and its
+    process id)."""
+    passed = {
+        variable: str(getattr(settings, name))
+        for variable, name in _PASSED.items()
+        if getattr(settings, name) is not None  # unset: the server's default too
+    }
     with live_server(
         data_dir=settings.data_dir,
         database_url=settings.resolved_database_url,
-        settings={**passed, "CLEARHOUSE_MIGRATE_ON_START": "false"},
+        workers=workers,
+        settings={**passed, **(environment or {}), "CLEARHOUSE_MIGRATE_ON_START": "false"},
         log_path=log,
     ) as server:
         register_server(server.base_url, settings.resolved_database_url)

@@ -3,7 +3,7 @@ restrictions in their own words, prompts that break each and prompts that respec
 
 Each prompt falls into the tuning or the held-out split by a hash of its text
 (`ip_quality.split_of`: its development half is the tuning split here), so nobody picks which
-prompts the margin was chosen on. The issue's targets: breaking prompts denied >= 90%,
+prompts the threshold was chosen on. The issue's targets: breaking prompts denied >= 90%,
 respecting prompts denied <= 3%.
 
 Used by tests/policies/test_restriction_quality.py and bench/clearance.py.

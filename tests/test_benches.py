@@ -50,6 +50,14 @@ def test_audit_bench_checks_checkpoints_on_a_seeded_chain_that_verifies():
         assert check["n"] == 20 and 0 < check["p50_ms"] <= check["p99_ms"]
 
 
+def test_changes_bench_hears_every_change():
+    report = _run("bench/changes.py", "--rounds", "20")
+    if report.get("postgresql", True) is None:
+        return
+    delays = report["heard_after_commit_ms"]
+    assert report["rounds"] == 20 and 0 <= delays["p50"] <= delays["p99"] <= delays["max"]
+
+
 def test_evaluator_bench_decides_realistic_requests_with_every_outcome():
     report = _run("bench/evaluator.py", "--seconds", "0.2")
     assert report["decisions"] >= 500

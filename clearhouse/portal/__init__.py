@@ -56,6 +56,7 @@ ROUTERS = (
 UPLOAD_ROUTES = (
     *asset_pages.UPLOAD_ROUTES,
     *claim_pages.UPLOAD_ROUTES,
+    *dispute_pages.UPLOAD_ROUTES,
     *enrol_pages.UPLOAD_ROUTES,
 )
 

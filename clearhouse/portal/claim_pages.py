@@ -11,20 +11,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import ValidationError
-from starlette.datastructures import UploadFile
-from starlette.exceptions import HTTPException
 
 from clearhouse.accounts.dependencies import require_verified
 from clearhouse.deps import SessionDep
 from clearhouse.errors import ClearhouseError
 from clearhouse.portal.asset_pages import render_asset_page
+from clearhouse.portal.document_forms import DocumentForm, document_form
 from clearhouse.portal.pages import NOTICES, PageRoute, field_errors, see_other
-from clearhouse.portal.sessions import PortalHolder, check_csrf
-from clearhouse.uploads import UnreadableUpload
+from clearhouse.portal.sessions import PortalHolder
 from rights import repository
 from rights.claims import service
 from rights.claims.schemas import ClaimEvidence
-from rights.evidence import MAX_DOCUMENT_BYTES
 from rights.models import Asset
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
@@ -42,23 +39,7 @@ NOTICES.update(
 FIELDS = ("evidence_kind", "reference", "statement")
 
 
-async def _claim_form(request: Request) -> tuple[dict[str, str], bytes | None]:
-    """The form's fields and its document (None when no file was chosen), read with the
-    limits of the API's route; the CSRF token checked on the form parsed here."""
-    try:
-        form = await request.form(max_files=1, max_fields=len(FIELDS) + 1)
-    except HTTPException as error:
-        raise UnreadableUpload(f"{error.detail} Send one document at most.") from error
-    await check_csrf(request)
-    fields = {name: value for name in FIELDS if isinstance(value := form.get(name), str)}
-    upload = form.get("document")
-    document = None
-    if isinstance(upload, UploadFile) and upload.filename:
-        document = await upload.read(MAX_DOCUMENT_BYTES + 1)
-    return fields, document
-
-
-ClaimForm = Annotated[tuple[dict[str, str], bytes | None], Depends(_claim_form)]
+ClaimForm = Annotated[DocumentForm, Depends(document_form(FIELDS))]
 
 
 def _asset_to_claim(asset_id: uuid.UUID, account: PortalHolder, session: SessionDep) -> Asset:

@@ -5,13 +5,16 @@ in the review queue and decide them there.
 Every page goes through ``rights.disputes.service`` as the API's /v1/disputes routes do: a
 dispute the viewer is not a party to is a 404 page (staff see all), and a member of staff who
 is a party cannot decide it here either (the decision form says so; a forced post is a 403).
+The opening form takes a link or a document (PDF, PNG or JPEG), read with the API route's
+limits (one file) and its CSRF token checked before anything is stored; a refused document is
+shown beside the form, with what was typed kept.
 """
 
 import uuid
 from functools import partial
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Depends, Form, Request
 from pydantic import ValidationError
 from sqlmodel import Session
 
@@ -19,14 +22,20 @@ from clearhouse.accounts.models import Account
 from clearhouse.deps import ReadSessionDep, SessionDep, SettingsDep
 from clearhouse.errors import ClearhouseError
 from clearhouse.portal.decisions import decide_from_form
+from clearhouse.portal.document_forms import DocumentForm, document_form
 from clearhouse.portal.listing import Page, page_params, pager
 from clearhouse.portal.pages import NOTICES, PageRoute, field_errors, render, see_other
 from clearhouse.portal.sessions import CsrfChecked, PortalAccount, PortalStaff
+from rights.claims.errors import UnusableEvidence
 from rights.disputes import service
 from rights.disputes.models import DisputeKind, DisputeStatus
 from rights.disputes.schemas import DisputeDecision, DisputeOpening, DisputeWords
+from rights.evidence import MAX_DOCUMENT_BYTES
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
+
+#: The opening form takes a document: the body limit of uploads applies (clearhouse/app.py).
+UPLOAD_ROUTES = (("POST", "/disputes"),)
 
 NOTICES.update(
     {
@@ -45,6 +54,7 @@ KINDS = [
     (DisputeKind.improper_use.value, "Improper use: it is licensed for what it may not be"),
     (DisputeKind.content_standards.value, "A breach of the content standards"),
 ]
+OPENING_FIELDS = ("asset_handle", "kind", "statement", "link")
 FILTERS = [
     ("open", "Open"),
     ("answered", "Answered"),
@@ -82,6 +92,7 @@ def _list_page(
         kinds=KINDS,
         form=form or {"kind": ""},
         errors=errors or {},
+        max_document_bytes=MAX_DOCUMENT_BYTES,
         pager=pager(request, page=page, total=total),
     )
 
@@ -91,45 +102,48 @@ def dispute_list(request: Request, account: PortalAccount, session: ReadSessionD
     return _list_page(request, session, account, page=page)
 
 
-@router.post("/disputes", dependencies=[CsrfChecked])
+OpeningForm = Annotated[DocumentForm, Depends(document_form(OPENING_FIELDS))]
+
+
+@router.post("/disputes")
 def open_dispute(
     request: Request,
     account: PortalAccount,
     session: SessionDep,
     settings: SettingsDep,
-    asset_handle: Annotated[str, Form(max_length=40)] = "",
-    kind: Annotated[str, Form(max_length=40)] = "",
-    statement: Annotated[str, Form(max_length=5000)] = "",
-    link: Annotated[str, Form(max_length=600)] = "",
+    opening_form: OpeningForm,
 ):
-    form = {"asset_handle": asset_handle, "kind": kind, "statement": statement, "link": link}
+    fields, document = opening_form
+    form = {name: fields.get(name, "") for name in OPENING_FIELDS}
+
+    def refused(errors: dict[str, str], status_code: int):
+        return _list_page(
+            request, session, account, form=form, errors=errors, status_code=status_code
+        )
+
     try:
         opening = DisputeOpening(
-            asset_handle=asset_handle.strip(),
-            kind=kind,
-            statement=statement.strip(),
-            link=link.strip() or None,
+            asset_handle=form["asset_handle"].strip(),
+            kind=form["kind"],
+            statement=form["statement"].strip(),
+            link=form["link"].strip() or None,
         )
         view = service.open_dispute(
             session,
             opener=account,
             opening=opening,
-            document=None,
+            document=document,
             answer_days=settings.dispute_answer_days,
         )
     except ValidationError as invalid:
-        return _list_page(
-            request, session, account, form=form, errors=field_errors(invalid), status_code=400
+        return refused(field_errors(invalid), 400)
+    except UnusableEvidence as unusable:
+        return refused(
+            {"document": f"{unusable.detail} Choose the file again: a page cannot keep it."},
+            unusable.status_code,
         )
-    except ClearhouseError as refused:
-        return _list_page(
-            request,
-            session,
-            account,
-            form=form,
-            errors={"form": refused.detail},
-            status_code=refused.status_code,
-        )
+    except ClearhouseError as error:
+        return refused({"form": error.detail}, error.status_code)
     return see_other(f"/disputes/{view.dispute.id}", notice="dispute-opened")
 
 

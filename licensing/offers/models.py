@@ -6,16 +6,19 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, Index
+from sqlalchemy import BigInteger, CheckConstraint, Index, text
 from sqlmodel import Column, Field, SQLModel
 
 from clearhouse.db import JSONDocument, UTCDateTime, enum_column, new_id, utcnow
 
 
 class OfferStatus(StrEnum):
-    pending = "pending"  # waits for the creator, until it expires
+    pending = "pending"  # waits for the creator, until it expires (then ``lapsed_at`` is set)
     accepted = "accepted"
     declined = "declined"
+
+
+_TO_LAPSE = "status = 'pending' AND lapsed_at IS NULL"
 
 
 class LicenceOffer(SQLModel, table=True):
@@ -27,6 +30,13 @@ class LicenceOffer(SQLModel, table=True):
     __table_args__ = (
         Index("ix_licence_offer_requester_created", "requester_id", "created_at"),
         Index("ix_licence_offer_blocked_use", "cleared_asset_id", "status"),
+        # The deadline sweep's (licensing/offers/lapse.py): only offers still to lapse.
+        Index(
+            "ix_licence_offer_to_lapse",
+            "expires_at",
+            sqlite_where=text(_TO_LAPSE),
+            postgresql_where=text(_TO_LAPSE),
+        ),
         CheckConstraint("price_minor >= 0", name="price_not_negative"),
     )
 
@@ -76,3 +86,9 @@ class LicenceOffer(SQLModel, table=True):
     )
     expires_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
     decided_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    lapsed_at: datetime | None = Field(
+        default=None,
+        sa_column=Column(UTCDateTime),
+        description="When the sweep recorded that it expired unanswered and told both parties "
+        "(set once; the offer stays pending, past its expiry).",
+    )

@@ -96,7 +96,7 @@ def _public(
     now: datetime,
 ) -> LicenceOfferPublic:
     state = OfferState(offer.status.value)
-    if state == OfferState.pending and offer.expires_at <= now:
+    if state == OfferState.pending and (offer.expires_at <= now or offer.lapsed_at is not None):
         state = OfferState.expired
     return LicenceOfferPublic(
         id=offer.id,

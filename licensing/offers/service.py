@@ -19,7 +19,9 @@ unverified holders. The offer's row and the job's are locked for update first, s
 acceptances (of one offer, or of two offers for one output) run one after the other: the
 second finds the offer accepted and answers as the first did, posting nothing. For a
 third-party generator, the clearance's next output check passes for the asset
-(licensing/offers/repository.py).
+(licensing/offers/repository.py) and, when it allows release, charges the accepted licence
+with the clearance's own (licensing/third_party_release.py): the same split and ledger entry
+as any third-party release, posted once.
 
 Every step is in the asset's audit log, and each party is told of the other's.
 """
@@ -39,16 +41,15 @@ from clearhouse.errors import NotFound
 from clearhouse.settings import Settings
 from generator.held_outputs import (
     SignedRelease,
-    clearance_licences,
     discard_held_output,
     held_for_offers,
     release_held_output,
     sign_held_output,
 )
 from generator.models import GenerationJob, JobState
-from generator.release import PlannedLicence, withdrawn_consents
 from generator.signing_identity import SigningIdentity
 from licensing.clearance import quote_line_document
+from licensing.licences import PlannedLicence, clearance_licences, withdrawn_consents
 from licensing.models import Clearance, ClearedAsset, FoundIn
 from licensing.offers.errors import NotOfferable, OfferClosed, OfferUnusable
 from licensing.offers.models import LicenceOffer, OfferStatus
@@ -145,13 +146,13 @@ def offer_licence(
     )
     session.add(offer)
     session.flush()
-    _audit(session, "licence_offer.made", offer=offer, actor_id=actor.id)
+    audit_offer(session, "licence_offer.made", offer=offer, actor_id=actor.id)
     notify(
         session,
         offer.requester_id,
         NoticeKind.offer_made,
         [offer.id, clearance.id],
-        {**_offer_facts(offer), "handle": asset.handle, "expires_at": offer.expires_at.isoformat()},
+        {**offer_facts(offer), "handle": asset.handle, "expires_at": offer.expires_at.isoformat()},
         now=now,
     )
     return offer_public(session, offer_id=offer.id, now=now)
@@ -378,13 +379,13 @@ def _accept(
     )
     offer.status, offer.decided_at = OfferStatus.accepted, now
     session.add(offer)
-    _audit(session, "licence_offer.accepted", offer=offer, actor_id=requester.id)
+    audit_offer(session, "licence_offer.accepted", offer=offer, actor_id=requester.id)
     notify(
         session,
         offer.owner_id,
         NoticeKind.offer_accepted,
         [offer.asset_id, offer.id],
-        {**_offer_facts(offer), "handle": asset.handle},
+        {**offer_facts(offer), "handle": asset.handle},
         now=now,
     )
     if plan is None or not plan.complete:
@@ -414,14 +415,14 @@ def decline_offer(
         _check_open(offer, now=now)
         offer.status, offer.decided_at = OfferStatus.declined, now
         session.add(offer)
-        _audit(session, "licence_offer.declined", offer=offer, actor_id=requester.id)
+        audit_offer(session, "licence_offer.declined", offer=offer, actor_id=requester.id)
         handle = session.get(Asset, offer.asset_id).handle
         notify(
             session,
             offer.owner_id,
             NoticeKind.offer_declined,
             [offer.asset_id, offer.id],
-            {**_offer_facts(offer), "handle": handle},
+            {**offer_facts(offer), "handle": handle},
             now=now,
         )
         session.flush()
@@ -431,7 +432,8 @@ def decline_offer(
 def _check_open(offer: LicenceOffer, *, now: datetime) -> None:
     if offer.status == OfferStatus.declined:
         raise OfferClosed("You declined this offer; the output stays blocked.")
-    if offer.expires_at <= now:
+    # Lapsed by the sweep of a process whose clock ran ahead of this one's: closed as well.
+    if offer.expires_at <= now or offer.lapsed_at is not None:
         raise OfferClosed(
             "This offer expired before it was accepted; the output stays blocked. The owner may "
             "offer again."
@@ -468,18 +470,13 @@ def _release_plan(
         .order_by(Asset.handle, LicenceOffer.asset_id)
     ).all()
     offered = tuple(
-        PlannedLicence(
-            asset_id=row.asset_id,
-            handle=handle,
-            grant_id=row.grant_id,
-            policy_version_id=row.policy_version_id,
-            policy_version=version,
-            price_minor=row.price_minor,
-            currency=row.currency,
-        )
+        PlannedLicence.offered(row, version=version, handle=handle)
         for row, version, handle in accepted
     )
-    licences = (*clearance_licences(session, clearance=clearance, currency=currency), *offered)
+    licences = (
+        *clearance_licences(session, clearance_id=clearance.id, currency=currency),
+        *offered,
+    )
     return _ReleasePlan(
         job=job,
         licences=licences,
@@ -505,7 +502,7 @@ def _requesters_offer(
     return offer
 
 
-def _offer_facts(offer: LicenceOffer) -> dict:
+def offer_facts(offer: LicenceOffer) -> dict:
     return {
         "offer_id": str(offer.id),
         "asset_id": str(offer.asset_id),
@@ -516,11 +513,13 @@ def _offer_facts(offer: LicenceOffer) -> dict:
     }
 
 
-def _audit(session: Session, action: str, *, offer: LicenceOffer, actor_id: uuid.UUID) -> None:
+def audit_offer(
+    session: Session, action: str, *, offer: LicenceOffer, actor_id: uuid.UUID | None
+) -> None:
     record_event(
         session,
         action=action,
         actor_id=actor_id,
         asset_id=offer.asset_id,
-        details={**_offer_facts(offer), "requester_id": str(offer.requester_id)},
+        details={**offer_facts(offer), "requester_id": str(offer.requester_id)},
     )

@@ -61,6 +61,18 @@ class Dispute(SQLModel, table=True):
         description="Until when the holder may answer; after it staff may decide unanswered.",
     )
     answered_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+    answer_reminded_at: datetime | None = Field(
+        default=None,
+        sa_column=Column(UTCDateTime),
+        description="When the holder was reminded that the answer is due (rights/disputes/"
+        "deadlines.py; once).",
+    )
+    overdue_told_at: datetime | None = Field(
+        default=None,
+        sa_column=Column(UTCDateTime),
+        description="When both parties were told the answer is overdue and staff may decide "
+        "(once).",
+    )
     decided_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
     decided_by: uuid.UUID | None = Field(
         default=None, foreign_key="account.id", ondelete="RESTRICT"

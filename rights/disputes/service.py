@@ -16,8 +16,10 @@ step is in the audit chain and sends notices to both parties, each told their ow
 """
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlmodel import Session, col, or_, select
 
@@ -133,17 +135,23 @@ def visible_disputes(
     return paginate(session, query, params)
 
 
-def _notices(
-    dispute: Dispute, asset: Asset, kind: NoticeKind, *, actor_id: uuid.UUID | None = None
+def dispute_notices(
+    dispute: Dispute,
+    asset: Asset,
+    kind: NoticeKind,
+    *,
+    actor_id: uuid.UUID | None = None,
+    extra: Mapping[str, Any] | None = None,
 ) -> list[NoticeDraft]:
     """The notices of one step to its parties, the holder and the opener, but not to the one
-    who took it: the dispute's id, its asset's public handle and where it stands; its thread
-    is read at GET /v1/disputes/{id}."""
+    who took it: the dispute's id, its asset's public handle and where it stands (and
+    ``extra``); its thread is read at GET /v1/disputes/{id}."""
     facts = {
         "dispute_id": str(dispute.id),
         "asset_id": str(asset.id),
         "asset_handle": asset.handle,
         "status": dispute.status.value,
+        **(extra or {}),
     }
     drafts = [
         NoticeDraft(asset.owner_id, kind, [dispute.id, asset.id], facts),
@@ -204,7 +212,7 @@ def open_dispute(
     )
     notify_all(
         session,
-        _notices(dispute, asset, NoticeKind.dispute_opened, actor_id=opener.id),
+        dispute_notices(dispute, asset, NoticeKind.dispute_opened, actor_id=opener.id),
         now=now,
     )
     return _view(session, dispute, asset, PartySide.opener)
@@ -269,7 +277,7 @@ def answer_dispute(
     )
     notify_all(
         session,
-        _notices(dispute, asset, NoticeKind.dispute_answered, actor_id=holder.id),
+        dispute_notices(dispute, asset, NoticeKind.dispute_answered, actor_id=holder.id),
         now=now,
     )
     return _view(session, dispute, asset, view.side)
@@ -291,7 +299,7 @@ def write_message(
     )
     notify_all(
         session,
-        _notices(view.dispute, view.asset, NoticeKind.dispute_message, actor_id=author.id),
+        dispute_notices(view.dispute, view.asset, NoticeKind.dispute_message, actor_id=author.id),
         now=now,
     )
     return _view(session, view.dispute, view.asset, view.side)
@@ -339,12 +347,7 @@ def decide_dispute(
     )
     notify_all(
         session,
-        [
-            NoticeDraft(
-                draft.account_id, draft.kind, draft.subject_ids, {**draft.facts, "reason": reason}
-            )
-            for draft in _notices(dispute, asset, NoticeKind.dispute_decided)
-        ],
+        dispute_notices(dispute, asset, NoticeKind.dispute_decided, extra={"reason": reason}),
         now=now,
     )
     return _view(session, dispute, asset, view.side)

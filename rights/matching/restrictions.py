@@ -7,13 +7,22 @@ alcohol", ...), with the content check's sentence model: a bare phrase of two wo
 far from the prompts that show it, the phrasings pull it towards them. A prompt breaks the
 restriction when
 
-- **it reads like it**: the prompt's embedding (the one the IP check computed: no model run
-  per request) is closer to a forbidden activity than to the everyday scenes it is closest
-  to, by ``margin`` (the content check's own measure against everyday life); or
+- **it reads unusually like it**: the prompt's embedding (the one the IP check computed: no
+  model run per request) is closer to a forbidden activity than to the everyday scenes it is
+  closest to (the content check's own measure against everyday life), by far more than the
+  everyday scenes themselves are: that margin, less its mean over the everyday scenes read as
+  prompts, in standard deviations of it, reaches ``unusual``; or
 - **it shows the content category the restriction names**: a restriction that reads like one
   of `ContentCategory`'s descriptions ("no violence", "never in political content") is also
   broken by the content check's finding of that category, which has descriptions and words
   of its own for it.
+
+Why the everyday scenes read as prompts: the bare margin is on a different scale for each
+activity. The everyday scenes' margins spread wider for "a swimsuit" (standard deviation 0.10:
+a beach, a pool, a fashion show read close to it, most scenes far) than for "religious
+content" (0.08), so one bare margin for all denies ordinary prompts for the first and misses
+breaking ones for the second. In those units one threshold serves every restriction, and an
+owner's new one needs no labelled prompt, only the scenes the content check already has.
 
 Restrictions are embedded when a policy version is saved (`prepare`) and when the app warms
 up, and kept per text in this process (a policy version never changes, and the same words in
@@ -23,7 +32,7 @@ version saved by another process) is embedded on first use, once.
 
 How well: on the held-out half of tests/policies/cases/restrictions.toml (see
 tests/restriction_quality.py and the README), the sentence model alone tells a breaking
-prompt from a respecting one only in part; ``margin`` was chosen on the tuning half to deny
+prompt from a respecting one only in part; ``unusual`` was chosen on the tuning half to deny
 at most 3% of the prompts that respect a restriction.
 """
 
@@ -53,9 +62,12 @@ _KEPT = 20_000  # restrictions kept embedded per process (about 8 KB each)
 
 @dataclass(frozen=True)
 class RestrictionThresholds:
-    # Over the closest everyday scenes: the lowest margin that denies at most 3% of the tuning
-    # half's respecting prompts (1.6% there; 0.12 denies 3.2%).
-    margin: float = 0.13
+    # How unusual the margin over the closest everyday scenes is, in standard deviations of
+    # the everyday scenes' own margins. The lowest that denies at most 3% of the tuning half's
+    # respecting prompts is 4.21 (3 of 125), with the fourth 0.007 below it; rounded up to the
+    # next tenth (2 of 125), since the int8 graph is built where it runs and may move scores a
+    # little between builds.
+    unusual: float = 4.3
     everyday_neighbours: int = 8  # the content check's own count
     # A restriction names a content category when what it forbids reads this much like the
     # category's name ("no violence", "nothing sexual", "no politics"); "no kissing" (0.48 from
@@ -67,6 +79,10 @@ class RestrictionThresholds:
 class _Prepared:
     activities: tuple[str, ...]
     vectors: npt.NDArray[np.float32]  # one unit row per activity
+    # Per activity: the mean and standard deviation of its margin over the everyday scenes,
+    # each scene read as a prompt (its closest scenes being the others).
+    usual: npt.NDArray[np.float32]
+    spread: npt.NDArray[np.float32]
     category: ContentCategory | None
 
 
@@ -86,6 +102,7 @@ class RestrictionCheck:
         self._prepared: OrderedDict[str, _Prepared] = OrderedDict()
         self._lock = threading.Lock()
         self._category_names: npt.NDArray[np.float32] | None = None
+        self._everyday_closest: npt.NDArray[np.float32] | None = None
 
     def prepare(self, restrictions: Iterable[str]) -> None:
         """Embed the restrictions this process has not seen yet (a few ms each)."""
@@ -114,19 +131,19 @@ class RestrictionCheck:
                 continue
             if not prepared.activities:
                 continue
-            similarities = prepared.vectors @ embedding
-            best = int(np.argmax(similarities))
-            if similarities[best] - everyday >= self.thresholds.margin:
+            unusual = _unusual(prepared, embedding, everyday)
+            best = int(np.argmax(unusual))
+            if unusual[best] >= self.thresholds.unusual:
                 broken[restriction] = f"it reads like \u201c{prepared.activities[best]}\u201d"
         return broken
 
     def score(self, restriction: str, *, embedding: npt.NDArray[np.float32]) -> float:
-        """How much more the prompt reads like what ``restriction`` forbids than like everyday
-        life: what ``margin`` is compared with (for calibrating it)."""
+        """How unusually much the prompt reads like what ``restriction`` forbids: what
+        ``unusual`` is compared with (for calibrating it)."""
         prepared = self._get(restriction)
         if not prepared.activities:
             return float("-inf")
-        return float((prepared.vectors @ embedding).max() - self._everyday(embedding))
+        return float(_unusual(prepared, embedding, self._everyday(embedding)).max())
 
     def named_category(self, restriction: str) -> ContentCategory | None:
         return self._get(restriction).category
@@ -134,8 +151,20 @@ class RestrictionCheck:
     def _everyday(self, embedding: npt.NDArray[np.float32]) -> float:
         _, vectors = self.content.compared_texts()
         scenes = vectors[self.content.everyday_rows()] @ embedding
-        count = self.thresholds.everyday_neighbours
-        return float(np.partition(scenes, -count)[-count:].mean())
+        return float(_mean_of_closest(scenes, self.thresholds.everyday_neighbours))
+
+    def _everyday_scenes(self) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+        """The everyday scenes' embeddings, and how much each reads like its closest others:
+        a scene's own everyday baseline, read as a prompt."""
+        _, vectors = self.content.compared_texts()
+        scenes = vectors[self.content.everyday_rows()]
+        closest = self._everyday_closest
+        if closest is None:
+            among = scenes @ scenes.T
+            np.fill_diagonal(among, -np.inf)  # a scene is not its own neighbour
+            closest = _mean_of_closest(among, self.thresholds.everyday_neighbours)
+            self._everyday_closest = closest
+        return scenes, closest
 
     def _get(self, restriction: str) -> _Prepared:
         with self._lock:
@@ -153,13 +182,23 @@ class RestrictionCheck:
     def _embed(self, restriction: str) -> _Prepared:
         activities = forbidden_activities(restriction)
         if not activities:
-            return _Prepared((), np.zeros((0, self.encoder.dimension), np.float32), None)
+            none = np.zeros(0, np.float32)
+            vectors = np.zeros((0, self.encoder.dimension), np.float32)
+            return _Prepared((), vectors, none, none, None)
         rows = []
         for activity in activities:
             mean = self.encoder.encode([p.format(activity) for p in _PHRASINGS]).mean(axis=0)
             rows.append(mean / np.linalg.norm(mean))
         vectors = np.stack(rows).astype(np.float32)
-        return _Prepared(activities, vectors, self._category_named(self._bare(activities)))
+        scenes, closest = self._everyday_scenes()
+        margins = vectors @ scenes.T - closest  # (activity, scene)
+        return _Prepared(
+            activities,
+            vectors,
+            usual=margins.mean(axis=1),
+            spread=margins.std(axis=1),
+            category=self._category_named(self._bare(activities)),
+        )
 
     def _bare(self, activities: tuple[str, ...]) -> npt.NDArray[np.float32]:
         """The activities as said, without phrasings: what a category's name is compared with."""
@@ -176,3 +215,16 @@ class RestrictionCheck:
         if similarities[best] < self.thresholds.names_category:
             return None
         return list(ContentCategory)[best // 2]
+
+
+def _unusual(
+    prepared: _Prepared, embedding: npt.NDArray[np.float32], everyday: float
+) -> npt.NDArray[np.float32]:
+    """Per forbidden activity: the prompt's margin over its closest everyday scenes, less the
+    everyday scenes' usual margin, in standard deviations of theirs."""
+    return (prepared.vectors @ embedding - everyday - prepared.usual) / prepared.spread
+
+
+def _mean_of_closest(similarities: npt.NDArray[np.float32], count: int) -> npt.NDArray:
+    """The mean of the ``count`` highest similarities along the last axis."""
+    return np.partition(similarities, -count, axis=-1)[..., -count:].mean(axis=-1)

@@ -16,6 +16,7 @@ import numpy as np
 from fastapi import Depends, Request
 from sqlmodel import Session
 
+from clearhouse.changes import Freshness
 from clearhouse.settings import Settings
 from rights.matching import store
 from rights.matching.catalogue import TextCatalogue
@@ -40,12 +41,17 @@ class TextCheck:
 
 
 class MatchingRuntime:
-    def __init__(self, *, encoder: SentenceEncoder | None = None) -> None:
+    def __init__(
+        self, *, encoder: SentenceEncoder | None = None, freshness: Freshness | None = None
+    ) -> None:
         self.encoder = encoder or SentenceEncoder()
         self.catalogue = TextCatalogue(dimension=self.encoder.dimension)
         self.matcher = TextMatcher(catalogue=self.catalogue, encoder=self.encoder)
         self.content = ContentCheck(encoder=self.encoder)
         self.restrictions = RestrictionCheck(encoder=self.encoder, content=self.content)
+        # Whether another process's change was heard of (clearhouse.changes); without a
+        # channel, every use reads the counter.
+        self.freshness = freshness or Freshness(None)
         self.generation = -1  # the catalogue count this process holds (-1: nothing loaded)
         self._sync_lock = threading.Lock()
 
@@ -76,10 +82,20 @@ class MatchingRuntime:
             embedding=reading.embedding,
         )
 
-    def refresh(self, session: Session) -> None:
-        """Load what changed since this process last looked (everything, the first time)."""
-        if store.current_generation(session) == self.generation:
+    def refresh(self, session: Session, *, read_counter: bool = False) -> None:
+        """Load what changed since this process last looked (everything, the first time).
+
+        The counter is read only when a change was heard of or the channel cannot be trusted,
+        or with ``read_counter``: under the counter's lock, for a check that must see every
+        change committed before it, heard of yet or not."""
+        if not read_counter and not self.freshness.must_check():
             return
+        mark = self.freshness.before_check()
+        if store.current_generation(session) != self.generation:
+            self._catch_up(session)
+        self.freshness.checked(mark)
+
+    def _catch_up(self, session: Session) -> None:
         with self._sync_lock:
             current = store.current_generation(session)  # again: another thread may have loaded
             if current == self.generation:
@@ -121,12 +137,13 @@ class MatchingRuntime:
         return vectors
 
 
-def start_matching(settings: Settings) -> MatchingRuntime:
+def start_matching(settings: Settings, *, freshness: Freshness | None = None) -> MatchingRuntime:
     """The runtime an app holds; nothing loads until the first match or registration."""
     return MatchingRuntime(
         encoder=SentenceEncoder(
             cache_dir=settings.data_dir / "models", threads=settings.text_model_threads
-        )
+        ),
+        freshness=freshness,
     )
 
 

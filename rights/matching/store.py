@@ -5,7 +5,8 @@ change's own transaction) advances the one-row counter ``text_catalogue_generati
 the asset with the new count. The counter's row stays locked until the transaction commits, so
 counts commit in order: a process holding count *n* is up to date with every asset stamped *n*
 or less, and catches up by reading the assets stamped after it (`changed_since`, an indexed
-range scan) - on every request, for the price of reading one row when nothing changed.
+range scan) when it hears of a change (clearhouse.changes), or, on SQLite, on every request
+for the price of reading one row when nothing changed.
 
 Embeddings are stored per asset, model and position, with the SHA-256 of the text they embed;
 a text whose stored row does not match (changed, or stored before the model was) is embedded
@@ -22,6 +23,7 @@ import numpy.typing as npt
 from sqlalchemy import delete, update
 from sqlmodel import Session, col, select
 
+from clearhouse.changes import TEXT_CATALOGUE, announce
 from rights.matching.models import AssetTextEmbedding, TextCatalogueGeneration
 from rights.matching.types import CatalogueAsset
 from rights.models import MATCHED_STANDINGS, Asset
@@ -65,11 +67,13 @@ def current_generation(session: Session) -> int:
 
 
 def stamp_change(session: Session, item: Asset | ProtectedEntry) -> None:
-    """Advance the counter and stamp ``item`` with it: every process reloads it (or, no longer
-    listed, drops it) at its next refresh. Its stored embeddings stay as they are."""
+    """Advance the counter and stamp ``item`` with it: every process hears of it at commit and
+    reloads it (or, no longer listed, drops it) at its next refresh. Its stored embeddings stay
+    as they are."""
     session.exec(
         update(TextCatalogueGeneration).values(generation=TextCatalogueGeneration.generation + 1)
     )
+    announce(session, TEXT_CATALOGUE)
     item.catalogue_generation = current_generation(session)
     session.add(item)
 

@@ -55,7 +55,7 @@ def hold_catalogue(session: Session, *, asset: Asset, matching: MatchingRuntime)
     if asset.kind not in CHECKED_KINDS:
         return
     store.lock_changes(session)
-    matching.refresh(session)
+    matching.refresh(session, read_counter=True)
 
 
 def find_overlaps(

@@ -5,8 +5,9 @@ Every change to the references (added, deleted, or gone with their asset) takes 
 generation number in its own transaction; the counter row's lock hands the numbers out in
 commit order, so once a process reads generation *n*, every change numbered *n* or less is
 committed. Added rows carry their number and removals are logged with theirs. A process
-remembers the generation its index holds and, before a match, loads only the rows and
-removals numbered since: nothing when nothing changed, a few rows when another process
+remembers the generation its index holds and, before a match after it heard of a change
+(clearhouse.changes; on SQLite, before every match), loads only the rows and removals
+numbered since: nothing when nothing changed, a few rows when another process
 changed a few (the face index rebuilds from scratch; a reference costs only a row read, so
 this one need not). The process that made a change applies it to its own index when it
 commits.
@@ -23,6 +24,7 @@ from fastapi import Depends, Request
 from sqlalchemy import Engine
 from sqlmodel import Session, select, update
 
+from clearhouse.changes import REFERENCE_CATALOGUE, Freshness, announce
 from clearhouse.db import after_commit, read_session
 from clearhouse.media import MediaLimits
 from rights.matching.image_fingerprints import FINGERPRINT_VERSION, fingerprint_from_bytes
@@ -51,24 +53,29 @@ def lock_changes(session: Session) -> None:
 
 def advance_generation(session: Session) -> int:
     """Take the next generation number for this transaction's change; the row stays locked
-    until it commits, so changes are numbered in commit order."""
+    until it commits, so changes are numbered in commit order. Every process hears of it at
+    commit."""
     session.exec(
         update(ReferenceCatalogueGeneration).values(
             generation=ReferenceCatalogueGeneration.generation + 1
         )
     )
+    announce(session, REFERENCE_CATALOGUE)
     return current_generation(session)
 
 
 @dataclass
 class ReferenceCatalogue:
+    # Whether another process's change was heard of; without a channel, every use reads the
+    # counter.
+    freshness: Freshness = field(default_factory=lambda: Freshness(None))
     index: ReferenceImageIndex = field(default_factory=ReferenceImageIndex)
     generation: int = -1  # the database generation the index holds (-1: none loaded yet)
     _sync_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
-    def start(cls, *, engine: Engine) -> "ReferenceCatalogue":
-        catalogue = cls()
+    def start(cls, *, engine: Engine, freshness: Freshness | None = None) -> "ReferenceCatalogue":
+        catalogue = cls(freshness=freshness or Freshness(None))
         with read_session(engine) as session:
             catalogue.refresh(session)
         return catalogue
@@ -90,11 +97,21 @@ class ReferenceCatalogue:
         self.refresh(session)
         return self.index.search(fingerprints)
 
-    def refresh(self, session: Session) -> None:
-        """Load what other processes changed since the generation this index holds."""
-        current = current_generation(session)
-        if current == self.generation:
+    def refresh(self, session: Session, *, read_counter: bool = False) -> None:
+        """Load what other processes changed since the generation this index holds.
+
+        The counter is read only when a change was heard of or the channel cannot be trusted,
+        or with ``read_counter``: under the counter's lock, for a check that must see every
+        change committed before it, heard of yet or not."""
+        if not read_counter and not self.freshness.must_check():
             return
+        mark = self.freshness.before_check()
+        current = current_generation(session)
+        if current != self.generation:
+            self._catch_up(session, current)
+        self.freshness.checked(mark)
+
+    def _catch_up(self, session: Session, current: int) -> None:
         with self._sync_lock:
             if current == self.generation:
                 return

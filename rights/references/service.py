@@ -131,7 +131,8 @@ def add_references(
         # Uploads are checked one after the other, each seeing the pictures committed before
         # it: two holders' matching pictures at once must not both pass the overlap check.
         lock_changes(session)
-        # Before this change takes its number: the search brings the index up to date first.
+        # Before this change takes its number, the index is brought up to date.
+        catalogue.refresh(session, read_counter=True)
         same_pictures = catalogue.search(
             session, np.stack([upload.fingerprint[0] for upload in fingerprinted])
         )

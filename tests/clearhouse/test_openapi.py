@@ -19,6 +19,8 @@ SCHEMA = create_app(Settings()).openapi()
 EXPECTED_STATUSES = {
     ("get", "/healthz"): {"400", "200"},
     ("get", "/.well-known/jwks.json"): {"400", "200"},
+    # Admins only (clearhouse/metrics.py); an API key is refused even an admin's.
+    ("get", "/metrics"): {"200", "400", "401", "403", "429", "503"},
     ("post", "/v1/receipts/verify"): {"200", "400", "413", "422"},
     # No 409: a taken address gets the same answer as a new one.
     ("post", "/v1/accounts"): {"202", "400", "413", "422", "429", "503"},
@@ -69,6 +71,14 @@ EXPECTED_STATUSES = {
     },
     ("get", "/v1/generations/{generation_id}/video"): {
         *("400", "200", "401", "403", "404", "409", "410", "429", "503"),
+    },
+    # Its members' in every role (403: a key without `assets:read`); anyone else's is a 404.
+    ("get", "/v1/organisations/{organisation_id}/audit"): {
+        *("200", "400", "401", "403", "404", "429", "503"),
+    },
+    # An organisation-held asset's log is its members' too: the same answers as the owner's.
+    ("get", "/v1/assets/{asset_id}/audit"): {
+        *("200", "400", "401", "403", "404", "429", "503"),
     },
     # Public: anyone holding a clip asks, with no credentials.
     ("get", "/v1/generations/{generation_id}/status"): {"400", "200", "404"},

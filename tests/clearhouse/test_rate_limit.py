@@ -8,7 +8,6 @@ parallel runs and tests never share a bucket. The limiter does not touch the dat
 these tests run on SQLite only. Time comes from a clock the tests move, never from sleeping.
 """
 
-import os
 import shutil
 import threading
 import uuid
@@ -17,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-import redis
+from conftest import REDIS_URL
 from factories import PASSWORD, sign_up
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -33,8 +32,6 @@ from clearhouse.rate_limit import (
 )
 from clearhouse.settings import Settings
 
-REDIS_URL = os.environ.get("CLEARHOUSE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
-REQUIRE_REDIS = os.environ.get("CLEARHOUSE_REQUIRE_REDIS") == "1"
 UNREACHABLE_REDIS_URL = "redis://127.0.0.1:1/0"
 
 PER_ACCOUNT, PER_ADDRESS, PER_API_KEY = 3, 5, 4
@@ -52,23 +49,6 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
-
-
-@pytest.fixture(scope="session")
-def redis_run_prefix() -> Iterator[str]:
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
-    try:
-        client.ping()
-    except redis.RedisError as exc:
-        if REQUIRE_REDIS:
-            pytest.fail(f"Redis is required here but unreachable at {REDIS_URL}: {exc}")
-        pytest.skip(f"Redis unreachable at {REDIS_URL} ({exc}); set CLEARHOUSE_TEST_REDIS_URL")
-    prefix = f"clearhouse-test-{uuid.uuid4().hex[:12]}:"
-    yield prefix
-    keys = list(client.scan_iter(match=f"{prefix}*"))
-    if keys:
-        client.delete(*keys)
-    client.close()
 
 
 def limited_settings(database: Path, key_dir: Path, **redis_settings) -> Settings:
@@ -95,10 +75,9 @@ def database(sqlite_template: Path, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def redis_limited(redis_run_prefix: str, database: Path, key_dir: Path) -> Settings:
+def redis_limited(redis_prefix: str, database: Path, key_dir: Path) -> Settings:
     """Small limits on Redis, under a prefix of this test's own."""
-    prefix = f"{redis_run_prefix}{uuid.uuid4().hex[:8]}:"
-    return limited_settings(database, key_dir, redis_url=REDIS_URL, redis_key_prefix=prefix)
+    return limited_settings(database, key_dir, redis_url=REDIS_URL, redis_key_prefix=redis_prefix)
 
 
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])

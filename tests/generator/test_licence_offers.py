@@ -3,18 +3,16 @@ licence at their policy's price; accepted, our generator's held clip is released
 provenance and paid like any release, once; declined, expired or its consent withdrawn, the
 output stays blocked. Nobody reads or answers another's offer."""
 
-import io
 import uuid
 from datetime import timedelta
 from functools import partial
 
 import pytest
 from claiming import verified
-from clearing import character_with_reference, licensed, usage
-from drawn_characters import draw_character, png_bytes
+from clearing import check_output, licensed, usage
 from factories import sign_up
 from generating import USD_POLICY, charges_and_licences
-from offering import answer, blocked_generation, offer
+from offering import answer, blocked_generation, offer, third_party_clearance_showing
 from sqlalchemy import update
 from sqlmodel import Session, func, select
 
@@ -220,30 +218,12 @@ def test_accepting_needs_the_credits_a_clearance_would(
 
 
 def test_a_third_party_output_passes_its_next_check_once_the_offer_is_accepted(
-    client, holder, requester
+    client, engine, holder, requester
 ):
-    drawn = draw_character(13)
-    character = character_with_reference(client, holder, png_bytes(drawn), handle="drawn_13")
-    licensed(client, holder, character["id"])
-    cleared = client.post(
-        "/v1/clearances",
-        headers=requester.headers,
-        json={
-            "prompt": "waves on a quiet beach",
-            "declared_use": "personal",
-            "parameters": {"duration_ms": 2000, "width": 128, "height": 128, "steps": 2},
-        },
-    ).json()
-    assert cleared["outcome"] == "cleared", cleared
-    frame = io.BytesIO()
-    drawn.convert("RGB").resize((256, 256)).save(frame, format="PNG")
+    cleared, character, frame = third_party_clearance_showing(client, holder, requester, seed=13)
 
     def check():
-        return client.post(
-            f"/v1/clearances/{cleared['id']}/output-check",
-            headers=requester.headers,
-            files=[("files", ("frame.png", frame.getvalue(), "image/png"))],
-        ).json()
+        return check_output(client, requester, cleared["id"], [frame]).json()
 
     assert check()["verdict"] == "release_blocked"
     [use] = [u for u in usage(client, holder, character["id"]) if u["found_in"] == "output"]
@@ -256,6 +236,18 @@ def test_a_third_party_output_passes_its_next_check_once_the_offer_is_accepted(
     passed = check()
     assert passed["verdict"] == "release_allowed", passed
     assert [found["asset_id"] for found in passed["found"]] == [character["id"]]
+    # Its release charges the accepted licence with the clearance's own, once.
+    assert passed["charged"] == {
+        "amount_minor": cleared["quote"]["total_minor"] + offered["price_minor"],
+        "currency": "USD",
+    }
+    assert check()["charged"] is None
+    with Session(engine) as session:
+        [entry] = session.exec(
+            select(JournalEntry).where(JournalEntry.clearance_id == uuid.UUID(cleared["id"]))
+        ).all()
+    assert entry.idempotency_key == f"release:clearance:{cleared['id']}"
+    _ledger_holds(engine)
 
 
 def _balance(engine, ref) -> int:

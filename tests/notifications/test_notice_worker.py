@@ -21,6 +21,7 @@ def rounds(monkeypatch):
         return 0, 0
 
     monkeypatch.setattr(tasks, "send_notices", send_notices)
+    monkeypatch.setattr(tasks, "sweep_deadlines", lambda engine, *, settings: None)
     return done, ran
 
 

@@ -1,11 +1,12 @@
 """How well the restriction check reads owners' restrictions, on the held-out half of its
-evaluation set (tests/restriction_quality.py); ``margin`` was chosen on the tuning half.
+evaluation set (tests/restriction_quality.py); ``unusual`` was chosen on the tuning half.
 
 The issue asks for breaking prompts denied >= 90% and respecting ones <= 3%. The sentence
 model alone (no NLI or cross-encoder model is installed, and nothing may download) does not
-get there: measured on the held-out half, 52.5% of breaking prompts are denied and 3.9% of
-respecting ones. These tests hold it to what it measured, so that a change that reads
-restrictions worse fails, and bench/clearance.py prints both halves."""
+get there: measured on the held-out half, 60% of breaking prompts are denied and 1.6% of
+respecting ones (2 of 129), which meets the second target and not the first. These tests
+hold it to what it measured, so that a change that reads restrictions worse fails, and
+bench/clearance.py prints both halves."""
 
 import pytest
 import restriction_quality
@@ -14,9 +15,11 @@ from rights.matching.content_check import ContentCheck
 from rights.matching.encoder import SentenceEncoder
 from rights.matching.restrictions import RestrictionCheck
 
-# Measured on the held-out half with the margin chosen on the tuning half (see the module).
-HELD_OUT_BREAKING_DENIED_AT_LEAST = 0.50
-HELD_OUT_RESPECTING_DENIED_AT_MOST = 0.04
+# Measured on the held-out half with the threshold chosen on the tuning half (see the module):
+# 0.60 and 0.016. The floor leaves room for the int8 graph's small differences between
+# machines (it is built where it runs); the ceiling is the issue's target.
+HELD_OUT_BREAKING_DENIED_AT_LEAST = 0.58
+HELD_OUT_RESPECTING_DENIED_AT_MOST = restriction_quality.RESPECTING_DENIED_AT_MOST
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +39,7 @@ def test_the_set_is_sizeable_and_both_splits_hold_both_kinds_of_prompt():
         assert 0.4 <= len(held_out) / len(group) <= 0.6
 
 
-def test_the_margin_denies_at_most_3_percent_of_the_tuning_halfs_respecting_prompts(measured):
+def test_the_threshold_denies_at_most_3_percent_of_the_tuning_halfs_respecting_prompts(measured):
     respecting = measured[restriction_quality.TUNING]["respecting"]["denied"]
     assert respecting <= restriction_quality.RESPECTING_DENIED_AT_MOST, measured
 
@@ -46,6 +49,6 @@ def test_held_out_breaking_prompts_are_denied_at_the_measured_rate(measured):
     assert breaking >= HELD_OUT_BREAKING_DENIED_AT_LEAST, measured
 
 
-def test_held_out_respecting_prompts_are_denied_at_most_at_the_measured_rate(measured):
+def test_held_out_respecting_prompts_are_denied_at_most_3_percent(measured):
     respecting = measured[restriction_quality.HELD_OUT]["respecting"]["denied"]
     assert respecting <= HELD_OUT_RESPECTING_DENIED_AT_MOST, measured

@@ -4,7 +4,8 @@ against its hash; the filter by asset; a signed checkpoint to keep and check; no
 import json
 
 import pytest
-from factories import create_asset, granted_asset, sign_up
+from factories import create_asset, granted_asset, set_policy, sign_up
+from organising import add, organisation
 from portal_browsers import browser_of
 from portal_client import form_token, portal_sign_in, post_form
 from sqlalchemy import text
@@ -124,3 +125,81 @@ def test_a_long_log_comes_in_pages(client, holder):
     assert "Page 1 of 2" in first and 'href="/audit?page=2"' in first
     assert "@paged_20." in first and "@paged_00." not in first  # newest first
     assert "@paged_00." in second and "@paged_20." not in second
+
+
+def _studio(client, owner):
+    """``owner``'s organisation, a viewer in it, and a character a manager registered for it."""
+    organisation_id = organisation(client, owner, name="Lumen Studio")
+    manager, viewer = sign_up(client), sign_up(client)
+    add(client, owner, organisation_id, manager, "manager")
+    add(client, owner, organisation_id, viewer, "viewer")
+    made = client.post(
+        "/v1/assets",
+        headers=manager.headers,
+        json={"kind": "character", "handle": "lumen_knight", "name": "Lumen Knight"}
+        | {"organisation_id": organisation_id},
+    )
+    assert made.status_code == 201, made.text
+    return organisation_id, manager, viewer, made.json()
+
+
+def test_a_member_reads_the_organisations_log_in_words(client, holder):
+    organisation_id, manager, viewer, asset = _studio(client, holder)
+    names = {
+        user.id: client.get("/v1/accounts/me", headers=user.headers).json()["display_name"]
+        for user in (holder, manager)
+    }
+    reader = browser_of(client, viewer)
+
+    page = reader.get(f"/organisations/{organisation_id}/audit")
+
+    assert page.status_code == 200
+    text_ = page.text
+    registered = text_.index("Registered the character @lumen_knight.")
+    added_you = text_.index("Added you as viewer.")
+    added_manager = text_.index(f"Added {names[manager.id]} as manager.")
+    created = text_.index("Created the organisation Lumen Studio.")
+    assert registered < added_you < added_manager < created  # newest first
+    assert f"· {names[manager.id]} · @lumen_knight" in text_  # who registered it, by name
+    assert text_.count('<span class="check-ok">Intact</span>') == 4
+    assert (
+        f'href="/organisations/{organisation_id}/audit"'
+        in reader.get(f"/organisations/{organisation_id}").text
+    )
+    # The asset's own log, from the holder's audit page's filter, is theirs to read too.
+    one = reader.get(f"/audit?asset={asset['id']}").text
+    assert "Registered the character @lumen_knight." in one
+    assert "Added you" not in one
+
+
+def test_the_organisations_log_is_a_404_page_for_anyone_else_and_at_once(
+    client, holder, other_holder
+):
+    organisation_id, _, viewer, asset = _studio(client, holder)
+    reader = browser_of(client, viewer)
+    for path in (f"/organisations/{organisation_id}/audit", f"/audit?asset={asset['id']}"):
+        assert browser_of(client, other_holder).get(path).status_code == 404
+        assert reader.get(path).status_code == 200
+    removed = client.delete(
+        f"/v1/organisations/{organisation_id}/members/{viewer.id}", headers=holder.headers
+    )
+    assert removed.status_code == 204
+    for path in (f"/organisations/{organisation_id}/audit", f"/audit?asset={asset['id']}"):
+        assert reader.get(path).status_code == 404
+
+
+def test_the_persons_log_shows_their_agents_coming_and_going(client, holder):
+    likeness = create_asset(client, holder, kind="likeness", handle="own_face")
+    agent = sign_up(client)
+    client.post("/v1/accounts/me/agents", headers=holder.headers, json={"email": agent.email})
+    set_policy(client, agent, likeness["id"])
+    client.delete(f"/v1/accounts/me/agents/{agent.id}", headers=holder.headers)
+    name = client.get("/v1/accounts/me", headers=agent.headers).json()["display_name"]
+    portal_sign_in(client, holder)
+
+    for path in ("/audit", f"/audit?asset={likeness['id']}"):
+        text_ = client.get(path).text
+        removed = text_.index(f"Removed {name} as an agent.")
+        priced = text_.index(f"{name} · @own_face")
+        authorised = text_.index(f"Authorised {name} as an agent")
+        assert removed < priced < authorised, path

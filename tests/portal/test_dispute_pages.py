@@ -1,16 +1,27 @@
-"""Disputes in the portal: an account opens one by the asset's handle, the holder answers on
-its page, a stranger gets a 404 page, staff decide it from the queue (never a party: 403)."""
+"""Disputes in the portal: an account opens one by the asset's handle, with a link or a
+document (a refused document is shown in the form, what was typed kept; in a real browser too,
+audited: axe-core, phone width, nothing from another host), the holder answers on its page, a
+stranger gets a 404 page, staff decide it from the queue (never a party: 403)."""
 
+import hashlib
 import uuid
+from html import unescape
 
+from browser import audit, watched_page
 from claiming import moderator
-from factories import create_asset, promote, sign_up
+from factories import PASSWORD, create_asset, promote, sign_up
+from live_server import uvicorn_in_thread
+from playwright.sync_api import Browser, expect
 from portal_client import form_token, portal_sign_in, post_form
 from sqlmodel import Session
 
+from rights.evidence import MAX_DOCUMENT_BYTES
 from rights.models import Asset
 
 STATEMENT = "This character copies the one our studio published in 2015."
+LINK = "https://studio.example/published"
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+GIF = b"GIF89a\x01\x00\x01\x00\x00\x00\x00;"
 
 
 def _open(client, handle: str):
@@ -80,3 +91,99 @@ def test_a_dispute_from_form_to_decision(client, session, holder):
 def test_the_dispute_queue_is_staff_only(client, holder):
     portal_sign_in(client, holder)
     assert client.get("/review/disputes").status_code == 403
+
+
+def _open_with(client, handle: str, document: bytes, *, csrf: bool = True, **fields):
+    data = {
+        "asset_handle": f"@{handle}",
+        "kind": "improper_registration",
+        "statement": STATEMENT,
+        **fields,
+    }
+    if csrf:
+        data["csrf_token"] = form_token(client, "/disputes")
+    files = [("document", ("evidence.pdf", document, "application/pdf"))]
+    return client.post("/disputes", data=data, files=files, follow_redirects=False)
+
+
+def _disputes_of(client, user) -> list[dict]:
+    return client.get("/v1/disputes", headers=user.headers).json()["items"]
+
+
+def test_a_document_sent_with_the_form_is_the_disputes_evidence(client, holder):
+    asset = create_asset(client, holder, kind="character")
+    opener = sign_up(client, role="creator")
+    portal_sign_in(client, opener)
+
+    opened = _open_with(client, asset["handle"], PDF)
+
+    assert opened.status_code == 303, opened.text
+    page = client.get(opened.headers["location"]).text
+    assert "application/pdf" in page and hashlib.sha256(PDF).hexdigest()[:16] in page
+    [dispute] = _disputes_of(client, opener)
+    for party in (opener, holder):
+        sent = client.get(f"/v1/disputes/{dispute['id']}/document", headers=party.headers)
+        assert (sent.status_code, sent.content) == (200, PDF)
+
+
+def test_a_refused_document_is_shown_in_the_form_with_what_was_typed(client, holder):
+    asset = create_asset(client, holder, kind="character")
+    opener = sign_up(client, role="creator")
+    portal_sign_in(client, opener)
+    too_large = b"%PDF-" + b"0" * MAX_DOCUMENT_BYTES
+
+    for document, said in ((GIF, "not a PDF, PNG or JPEG"), (too_large, "at most")):
+        refused = _open_with(client, asset["handle"], document, link=LINK)
+
+        assert refused.status_code == 400, refused.text
+        page = unescape(refused.text)
+        assert said in page and 'id="f-document-error"' in page
+        assert STATEMENT in page and f'value="{LINK}"' in page
+        assert f'value="@{asset["handle"]}"' in page
+        assert 'value="improper_registration" checked' in page
+    assert _disputes_of(client, opener) == []
+
+
+def test_the_form_without_its_csrf_token_opens_nothing(client, holder):
+    asset = create_asset(client, holder, kind="character")
+    opener = sign_up(client, role="creator")
+    portal_sign_in(client, opener)
+
+    forged = _open_with(client, asset["handle"], PDF, csrf=False)
+
+    assert forged.status_code == 403
+    assert _disputes_of(client, opener) == []
+
+
+def test_the_dispute_form_takes_a_document_in_a_browser(
+    client, settings, holder, browser: Browser, tmp_path
+):
+    asset = create_asset(client, holder, kind="character")
+    opener = sign_up(client, role="creator")
+    (tmp_path / "evidence.gif").write_bytes(GIF)
+    (tmp_path / "evidence.pdf").write_bytes(PDF)
+
+    with uvicorn_in_thread(settings) as portal, watched_page(browser) as page:
+        page.goto(f"{portal}/sign-in")
+        page.get_by_label("Email").fill(opener.email)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.goto(f"{portal}/disputes")
+        audit(page, "disputes-form")
+        page.get_by_label("The asset's handle").fill(f"@{asset['handle']}")
+        page.get_by_label("Improper registration").check()
+        page.get_by_label("In your own words").fill(STATEMENT)
+        page.get_by_label("A document").set_input_files(tmp_path / "evidence.gif")
+        page.get_by_role("button", name="Open the dispute").click()
+        expect(page.locator("#f-document-error")).to_contain_text("PDF, PNG or JPEG")
+        expect(page.get_by_label("In your own words")).to_have_value(STATEMENT)
+        expect(page.get_by_label("Improper registration")).to_be_checked()
+        audit(page, "disputes-form-refused-document")
+        page.get_by_label("A document").set_input_files(tmp_path / "evidence.pdf")
+        page.get_by_role("button", name="Open the dispute").click()
+        expect(page.get_by_role("status")).to_contain_text("Your dispute is open")
+        expect(page.get_by_text("application/pdf")).to_be_visible()
+        audit(page, "dispute-with-document")
+
+    [dispute] = _disputes_of(client, opener)
+    assert dispute["document"]["sha256"] == hashlib.sha256(PDF).hexdigest()

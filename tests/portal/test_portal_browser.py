@@ -211,7 +211,10 @@ def test_a_holder_registers_consents_sees_the_use_revokes_and_reads_the_statemen
         use = page.locator("li", has_text="Captain Comet flying over a quiet harbour").first
         expect(use.locator(".state")).to_have_text("Released")
         expect(use.get_by_role("img")).to_be_visible()
-        assert use.get_by_role("img").evaluate("image => image.naturalWidth") > 0
+        # decode() waits for the poster to load (a busy machine serves it late) and fails if
+        # it cannot be decoded.
+        poster = use.get_by_role("img")
+        assert poster.evaluate("image => image.decode().then(() => image.naturalWidth)") > 0
         audit(page, "uses")
 
         page.goto(f"{portal}/dashboard")
@@ -363,6 +366,23 @@ def test_an_organisations_and_an_accounts_pages(page: Page, portal: str) -> None
     page.get_by_role("button", name="Add", exact=True).click()
     expect(page.get_by_role("table")).to_contain_text(member.email)
     audit(page, "organisation")
+    page.get_by_role("link", name="its audit log").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Audit log: Lumen Studio")
+    expect(page.get_by_role("list").last).to_contain_text("Created the organisation Lumen Studio.")
+    audit(page, "organisation-audit")
+    organisation_id = page.url.rsplit("/", 2)[1]
+    with httpx.Client(base_url=portal) as api:
+        held = api.post(
+            "/v1/assets",
+            headers=member.headers,
+            json={"kind": "character", "handle": "lumen_owl", "name": "Lumen Owl"}
+            | {"organisation_id": organisation_id},
+        )
+    assert held.status_code == 201, held.text
+    page.goto(f"{portal}/audit?asset={held.json()['id']}")
+    expect(page.get_by_role("list").last).to_contain_text("Registered the character @lumen_owl.")
+    audit(page, "audit-log-organisation-asset")
+    page.goto(f"{portal}/organisations/{organisation_id}")
     page.get_by_role("link", name="its payouts").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Payouts: Lumen Studio")
     audit(page, "organisation-payouts")

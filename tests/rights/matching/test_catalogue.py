@@ -192,6 +192,9 @@ def test_a_catalogue_ahead_of_the_database_is_loaded_anew(client, holder, engine
     phantom = CatalogueAsset(id=uuid.uuid4(), handle="phantom", name="Phantom Pete")
     runtime.catalogue.put(phantom, np.zeros((0, 384), dtype=np.float32))
     runtime.generation += 10  # as if it had loaded changes the restored database never saw
+    # A restore replaces the database under every connection: the change listener's breaks,
+    # and it marks every catalogue stale when it reconnects (clearhouse.changes).
+    runtime.freshness.heard()
     assert matched(runtime, engine, "Phantom Pete and Captain Comet") == {asset["id"]: "name"}
 
 
