@@ -21,7 +21,7 @@ from pathlib import Path
 # project's likeness package: put the repository root there instead.
 sys.path[0] = str(Path(__file__).resolve().parents[1])
 
-from likeness.key_store import EmbeddedKeyStore
+from likeness.key_store import WrappedKeyFile, WrappedKeyStore
 from likeness.vault_crypto import generate_master_key, load_master_key, new_data_key
 
 
@@ -44,14 +44,15 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=300)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
-        store = EmbeddedKeyStore(
-            path=Path(folder) / "likeness-keys.db",
+        keys = WrappedKeyFile(Path(folder) / "likeness-keys.db")
+        store = WrappedKeyStore(
+            keys=keys,
             master_key=load_master_key(key_b64=generate_master_key()),
         )
         ids = [uuid.uuid4() for _ in range(args.likenesses)]
         fresh = [uuid.uuid4() for _ in range(args.calls)]
         rows = [(str(i), new_data_key(master_key=store.master_key, likeness_id=i)[1]) for i in ids]
-        with store.file._connect() as connection:  # one transaction, not one fsync per key
+        with keys._connect() as connection:  # one transaction, not one fsync per key
             connection.execute("BEGIN")
             connection.executemany(
                 "INSERT INTO likeness_data_key (likeness_id, wrapped) VALUES (?, ?)", rows

@@ -228,6 +228,18 @@ class Settings(BaseSettings):
         "(keys/likeness-keys.db in the data dir if unset). Deleting a likeness destroys its key "
         "here, so a restored database backup cannot decrypt its templates.",
     )
+    clip_dir: Path | None = Field(
+        default=None,
+        description="Folder of the generated clips, released and held (generations/ in the "
+        "data dir if unset). API machines beyond one share it (a network filesystem): a clip "
+        "is written whole before its job is released and never changed after.",
+    )
+    likeness_key_store_url: str | None = Field(
+        default=None,
+        description="A PostgreSQL database of its own for the likeness data keys, instead of "
+        "the SQLite file: for API processes on several machines. Refused if it holds the "
+        "main database's tables.",
+    )
     liveness_required: bool = Field(
         default=True,
         description="False accepts still photos, for operators who verify identity elsewhere.",
@@ -482,7 +494,7 @@ class Settings(BaseSettings):
     @property
     def generations_dir(self) -> Path:
         """Where generated clips are kept: the signed MP4 of each released generation."""
-        return self.data_dir / "generations"
+        return self.clip_dir or self.data_dir / "generations"
 
     @property
     def likeness_key_store_path(self) -> Path:

@@ -3,8 +3,10 @@
 A backup of the main database holds sealed templates and kept media but never a data key, so
 once a likeness is deleted here its rows in any restored copy stay ciphertext for good. The
 vault talks to :class:`LikenessKeyStore`, which a cloud KMS can implement (a data key per
-likeness, destroyed on deletion); :class:`EmbeddedKeyStore` is the default: a SQLite file of
-its own under the data directory's ``keys/``, keys wrapped by the master key as well.
+likeness, destroyed on deletion). :class:`WrappedKeyStore` keeps each key wrapped by the master
+key, in a SQLite file of its own under the data directory's ``keys/`` by default
+(:class:`WrappedKeyFile`), or for API machines beyond one in a PostgreSQL database of its own
+(likeness.key_table).
 """
 
 import contextlib
@@ -50,6 +52,22 @@ class LikenessKeyStore(Protocol):
     def likeness_ids(self) -> list[uuid.UUID]:
         """Every likeness that has a data key (to find keys whose likeness is gone)."""
         ...
+
+
+class WrappedKeys(Protocol):
+    """Where the wrapped data keys are kept, one per likeness."""
+
+    def insert(self, likeness_id: uuid.UUID, wrapped: bytes) -> bytes:
+        """Store ``wrapped`` unless the likeness has a key already; return the stored one."""
+        ...
+
+    def read_many(self, likeness_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, bytes]: ...
+
+    def delete(self, likeness_id: uuid.UUID) -> None:
+        """Durable when this returns; idempotent."""
+        ...
+
+    def likeness_ids(self) -> list[uuid.UUID]: ...
 
 
 class WrappedKeyFile:
@@ -127,17 +145,17 @@ class WrappedKeyFile:
         return [uuid.UUID(likeness_id) for (likeness_id,) in rows]
 
 
-class EmbeddedKeyStore:
-    """The default :class:`LikenessKeyStore`: a :class:`WrappedKeyFile`, keys wrapped by the
-    master key (so a stolen key file alone opens nothing)."""
+class WrappedKeyStore:
+    """The built-in :class:`LikenessKeyStore`: keys wrapped by the master key (so the stored
+    keys alone open nothing), kept in ``keys``."""
 
-    def __init__(self, *, path: Path, master_key: MasterKey) -> None:
-        self.file = WrappedKeyFile(path)
+    def __init__(self, *, keys: WrappedKeys, master_key: MasterKey) -> None:
+        self.keys = keys
         self.master_key = master_key
 
     def put(self, likeness_id: uuid.UUID) -> DataKey:
         _, wrapped = vault_crypto.new_data_key(master_key=self.master_key, likeness_id=likeness_id)
-        return self._unwrap(likeness_id, self.file.insert(likeness_id, wrapped))
+        return self._unwrap(likeness_id, self.keys.insert(likeness_id, wrapped))
 
     def get(self, likeness_id: uuid.UUID) -> DataKey | None:
         return self.get_many([likeness_id]).get(likeness_id)
@@ -145,14 +163,14 @@ class EmbeddedKeyStore:
     def get_many(self, likeness_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, DataKey]:
         return {
             likeness_id: self._unwrap(likeness_id, wrapped)
-            for likeness_id, wrapped in self.file.read_many(likeness_ids).items()
+            for likeness_id, wrapped in self.keys.read_many(likeness_ids).items()
         }
 
     def destroy(self, likeness_id: uuid.UUID) -> None:
-        self.file.delete(likeness_id)
+        self.keys.delete(likeness_id)
 
     def likeness_ids(self) -> list[uuid.UUID]:
-        return self.file.likeness_ids()
+        return self.keys.likeness_ids()
 
     def _unwrap(self, likeness_id: uuid.UUID, wrapped: bytes) -> DataKey:
         return vault_crypto.unwrap_data_key(
@@ -161,10 +179,15 @@ class EmbeddedKeyStore:
 
 
 def open_key_store(
-    *, path: Path, master_key: MasterKey, main_database_url: str
-) -> EmbeddedKeyStore:
-    """The embedded key store at ``path``; refused inside the main SQLite database, where a
-    backup of the database would carry the keys along."""
+    *, path: Path, url: str | None = None, master_key: MasterKey, main_database_url: str
+) -> WrappedKeyStore:
+    """The shared key store in the PostgreSQL database at ``url`` if one is given, else the
+    embedded one at ``path``; either refused where the main database is, since a backup of
+    it would carry the keys along."""
+    if url is not None:
+        from likeness.key_table import WrappedKeyTable
+
+        return WrappedKeyStore(keys=WrappedKeyTable(url), master_key=master_key)
     prefix = "sqlite:///"
     if main_database_url.startswith(prefix):
         main = Path(main_database_url.removeprefix(prefix).split("?")[0]).resolve()
@@ -173,4 +196,4 @@ def open_key_store(
                 f"CLEARHOUSE_LIKENESS_KEY_STORE ({path}) is the main database; give the key "
                 "store a file of its own, e.g. keys/likeness-keys.db in the data directory"
             )
-    return EmbeddedKeyStore(path=path, master_key=master_key)
+    return WrappedKeyStore(keys=WrappedKeyFile(path), master_key=master_key)

@@ -32,6 +32,7 @@ def configured_key_store(settings: Settings) -> LikenessKeyStore:
     """The likeness key store the settings name, its keys wrapped by the master key."""
     return open_key_store(
         path=settings.likeness_key_store_path,
+        url=settings.likeness_key_store_url,
         master_key=configured_master_key(settings),
         main_database_url=settings.resolved_database_url,
     )

@@ -2,10 +2,14 @@
 made in the tests."""
 
 import io
+import uuid
+from functools import partial
 
 import numpy as np
 from faces import FACES_DIR
 from PIL import Image
+
+from likeness.scan_detection import detect_faces
 
 OBAMA = ["obama.jpg", "obama2.jpg", "obama_partial_face.jpg"]
 
@@ -66,3 +70,24 @@ def scan(client, user, name_or_bytes) -> dict:
 
 def matched(result: dict) -> set[str]:
     return {m["asset_id"] for face in result["faces"] for m in face["matches"]}
+
+
+def indexed_likenesses(runtime, photo: str) -> set[uuid.UUID]:
+    """The likenesses the running index matches to the face in ``photo``."""
+    found = runtime.run_media_work(
+        partial(
+            detect_faces,
+            (FACES_DIR / photo).read_bytes(),
+            limits=runtime.media_limits,
+            sample_fps=1.0,
+            threshold=None,
+        )
+    )
+    [face] = found.faces
+    [matches] = runtime.index.search(
+        model_key=found.model.model_key,
+        queries=np.stack([face.embedding]),
+        k=5,
+        min_similarity=found.model.match_threshold,
+    )
+    return {match.likeness_id for match in matches}

@@ -13,6 +13,7 @@ from drawn_characters import draw_character, png_bytes
 from enrolling import OBAMA, enrol, open_enrolment, photo
 from faces import FACES_DIR
 from factories import create_asset, grant, set_policy, sign_up
+from fastapi.testclient import TestClient
 from generating import (
     USD_POLICY,
     ShowingPicture,
@@ -25,6 +26,7 @@ from generating import (
 from PIL import Image, ImageOps
 from sqlmodel import select
 
+from clearhouse.app import create_app
 from generator.models import GenerationJob
 from generator.provenance import read_provenance
 from generator.signing_identity import CA_CERTIFICATE
@@ -334,3 +336,29 @@ def test_a_clip_is_taken_down_once_a_consent_it_used_is_withdrawn(
     assert status["status"] == "revoked" and status["revoked_at"] is not None
     # What was released stays released and charged: the use happened.
     assert charges_and_licences(engine, generation_id) == (1, 1)
+
+
+def test_a_clip_released_on_one_machine_is_served_by_another_sharing_the_clip_dir(
+    client, settings, requester, clip_pipeline, tmp_path
+):
+    shared = tmp_path / "clips"  # a network filesystem both machines mount
+    generation_id = queued(client, requester, width=128, height=128)
+    generating = generator_runtime(client, clip_pipeline, clip_dir=shared)
+    assert run_job(uuid.UUID(generation_id), runtime=generating) == "released"
+    [clip] = shared.glob(f"{generation_id}-*.mp4")
+
+    # Another API machine: a data dir of its own, the same database, PEMs and clip folder.
+    signing_keys = {
+        f"{purpose.replace('-', '_')}_key_pem": (
+            settings.key_dir / f"{purpose}-es256.pem"
+        ).read_text()
+        for purpose in ("access-token", "receipt")
+    }
+    other = settings.model_copy(
+        update={"data_dir": tmp_path / "other", "clip_dir": shared, **signing_keys}
+    )
+    with TestClient(create_app(other)) as second:
+        video = second.get(f"/v1/generations/{generation_id}/video", headers=requester.headers)
+    assert video.status_code == 200, video.text
+    assert video.content == clip.read_bytes()
+    assert not list(settings.generations_dir.glob(f"{generation_id}*"))

@@ -7,12 +7,12 @@ import sqlite3
 import stat
 import uuid
 from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pytest
 from alembic import command
+from enrolling import indexed_likenesses
 from faces import FACES_DIR
 from factories import create_asset
 from fastapi.testclient import TestClient
@@ -23,9 +23,8 @@ from clearhouse.app import create_app
 from clearhouse.migrations import alembic_config, upgrade_database
 from clearhouse.settings import Settings
 from likeness import vault
-from likeness.key_store import EmbeddedKeyStore, KeyStoreError, open_key_store
+from likeness.key_store import KeyStoreError, WrappedKeyFile, WrappedKeyStore, open_key_store
 from likeness.models import EnrolmentMedia, FaceTemplateRecord, TemplateStatus
-from likeness.scan_detection import detect_faces
 from likeness.tasks import destroy_orphan_keys
 from likeness.vault_crypto import generate_master_key, load_master_key
 
@@ -35,8 +34,9 @@ OBAMA = ["obama.jpg", "obama2.jpg", "obama_partial_face.jpg"]
 VAULT_TABLES = ("likeness_key", "face_template", "enrolment_media")
 
 
-def _store(path: Path) -> EmbeddedKeyStore:
-    return EmbeddedKeyStore(path=path, master_key=load_master_key(key_b64=generate_master_key()))
+def _store(path: Path) -> WrappedKeyStore:
+    master_key = load_master_key(key_b64=generate_master_key())
+    return WrappedKeyStore(keys=WrappedKeyFile(path), master_key=master_key)
 
 
 def test_a_destroyed_key_is_gone_from_the_file_and_for_every_reader(tmp_path: Path) -> None:
@@ -48,14 +48,14 @@ def test_a_destroyed_key_is_gone_from_the_file_and_for_every_reader(tmp_path: Pa
     kept_key = store.put(kept)
     shredded_key = store.put(shredded)
     assert store.put(kept) == kept_key  # a second enrolment gets the first one's key
-    wrapped = store.file.read_many([shredded])[shredded]
+    wrapped = store.keys.read_many([shredded])[shredded]
     assert wrapped in path.read_bytes()
 
     store.destroy(shredded)
     store.destroy(shredded)  # idempotent
 
     # Another process opening the file sees the same: one key left, the other gone.
-    again = EmbeddedKeyStore(path=path, master_key=store.master_key)
+    again = WrappedKeyStore(keys=WrappedKeyFile(path), master_key=store.master_key)
     assert again.get(shredded) is None
     assert again.get_many([kept, shredded]) == {kept: kept_key}
     assert again.likeness_ids() == [kept]
@@ -133,27 +133,6 @@ def _back_up(engine: Engine, *, url: str, tmp_path: Path) -> Callable[[], str]:
     return restore_rows
 
 
-def _search(runtime, photo: str) -> set[uuid.UUID]:
-    """The likenesses the running index matches to the face in ``photo``."""
-    found = runtime.run_media_work(
-        partial(
-            detect_faces,
-            (FACES_DIR / photo).read_bytes(),
-            limits=runtime.media_limits,
-            sample_fps=1.0,
-            threshold=None,
-        )
-    )
-    [face] = found.faces
-    [matches] = runtime.index.search(
-        model_key=found.model.model_key,
-        queries=np.stack([face.embedding]),
-        k=5,
-        min_similarity=found.model.match_threshold,
-    )
-    return {match.likeness_id for match in matches}
-
-
 def test_a_restored_database_backup_does_not_bring_a_deleted_face_back(
     client, holder, engine, stills_settings, tmp_path
 ):
@@ -184,12 +163,12 @@ def test_a_restored_database_backup_does_not_bring_a_deleted_face_back(
         restored_runtime = restored.app.state.likeness
         assert restored_runtime.key_store.get(likeness_id) is None  # ...and no key for them
         assert restored_runtime.index.count() == 0  # the rebuild skipped them, without error
-        assert _search(restored_runtime, "obama2.jpg") == set()
+        assert indexed_likenesses(restored_runtime, "obama2.jpg") == set()
 
         # The restored likeness is live again; its owner may enrol the face anew, and the
         # rows that can never open are purged rather than breaking the next rebuild.
         _enrol(restored, holder, asset["id"])
-        assert _search(restored_runtime, "obama2.jpg") == {likeness_id}
+        assert indexed_likenesses(restored_runtime, "obama2.jpg") == {likeness_id}
         with Session(restored.app.state.engine) as session:
             assert len(list(vault.open_templates(session, key_store=runtime.key_store))) == 3
     with TestClient(create_app(restored_settings)) as restarted:
