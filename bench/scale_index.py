@@ -133,7 +133,7 @@ def index_figures(
 ) -> dict:
     """Query latency and memory of one exact scan and of each shard count, same templates.
 
-    Connects to a local Ray of ``max(shards)`` logical CPUs unless this process is connected
+    Starts a Ray of its own, ``max(shards)`` logical CPUs, unless this process is connected
     already (to a cluster of its caller's). Every sharded answer is checked against the exact
     scan's (the same likenesses, best first): a bench of a wrong answer would measure nothing.
     """
@@ -143,6 +143,7 @@ def index_figures(
 
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    os.environ.setdefault("RAY_USAGE_STATS_REPORT_URL", "http://127.0.0.1:9/")
     # Ray's workers import this checkout, as the script does.
     root = str(Path(__file__).resolve().parents[1])
     os.environ["PYTHONPATH"] = os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])
@@ -151,7 +152,9 @@ def index_figures(
     exact, expected = _one_exact_scan(batch, faces)
     owned = not ray.is_initialized()
     if owned:
-        ray.init(num_cpus=max(shards), include_dashboard=False, log_to_driver=False)
+        ray.init(
+            address="local", num_cpus=max(shards), include_dashboard=False, log_to_driver=False
+        )
     try:
         sharded = {}
         for count in shards:

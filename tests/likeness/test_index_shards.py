@@ -59,8 +59,17 @@ def ray_cluster() -> Iterator[Cluster]:
 
 
 def _gone(shards: list) -> None:
+    """Kill ``shards`` for good and wait until they are dead: their names (an installation's,
+    which the next test on the same database uses again) are free then."""
     for shard in shards:
         ray.kill(shard, no_restart=True)
+    for shard in shards:
+        for _ in range(600):
+            try:
+                ray.get(shard.held_generation.remote())
+            except ray.exceptions.RayActorError:
+                break
+            time.sleep(0.05)
 
 
 def _templates(count: int, *, per_likeness: int, seed: int):
