@@ -18,11 +18,13 @@ from factories import create_asset, sign_up
 from fastapi.testclient import TestClient
 
 from clearhouse.app import create_app
+from clearhouse.db import write_session
 from likeness.errors import FaceIndexUnavailable
 from likeness.index import FaceIndex, FaceTemplate
 from likeness.index.batches import pack_batch
 from likeness.index.shard import BEHIND, NOT_LOADED, IndexShard, ShardChange
 from likeness.index.types import uuid_array
+from likeness.tasks import forget_likeness
 
 ray = pytest.importorskip("ray", reason="ray is not installed: the sharded index is not tested")
 from ray.cluster_utils import Cluster  # noqa: E402  (after the skip)
@@ -202,6 +204,10 @@ def _matched(response) -> set[str]:
     return {m["asset_id"] for face in response.json()["faces"] for m in face["matches"]}
 
 
+def _pids(index: ShardedFaceIndex) -> list[int]:
+    return ray.get([shard.pid.remote() for shard in index.shards])
+
+
 def _holder_shard(asset_id: str) -> int:
     (number,) = shard_numbers(uuid_array([uuid.UUID(asset_id)]), shards=2)
     return int(number)
@@ -227,6 +233,8 @@ ON_POSTGRESQL = pytest.mark.parametrize("database_url", ["postgresql"], indirect
 
 @ON_POSTGRESQL
 def test_enrolment_and_deletion_through_the_api_reach_the_shards(sharded_app):
+    """Through one app; a second app on the database (another API process) uses the same
+    shards."""
     index = sharded_app.app.state.likeness.index
     assert isinstance(index, ShardedFaceIndex)
     holder = sign_up(sharded_app)
@@ -235,11 +243,40 @@ def test_enrolment_and_deletion_through_the_api_reach_the_shards(sharded_app):
     counts = index.shard_counts()
     assert counts[_holder_shard(asset["id"])] == 3 and sum(counts) == 3
     assert _matched(_scan(sharded_app, holder)) == {asset["id"]}
+    with TestClient(create_app(sharded_app.app.state.settings)) as other:
+        assert _pids(other.app.state.likeness.index) == _pids(index)  # the same actors
+        assert _matched(_scan(other, holder)) == {asset["id"]}
 
-    deleted = sharded_app.delete(f"/v1/assets/{asset['id']}", headers=holder.headers)
-    assert deleted.status_code == 200, deleted.text
-    assert index.shard_counts() == [0, 0]  # gone from the shards, not only filtered out
-    assert _matched(_scan(sharded_app, holder)) == set()
+        deleted = sharded_app.delete(f"/v1/assets/{asset['id']}", headers=holder.headers)
+        assert deleted.status_code == 200, deleted.text
+        assert index.shard_counts() == [0, 0]  # gone from the shards, not only filtered out
+        assert _matched(_scan(other, holder)) == set()
+
+
+@ON_POSTGRESQL
+def test_a_change_no_process_sent_leaves_the_shards_behind_until_reloaded(sharded_app):
+    """The retention run deletes from the CLI, which sends nothing to the shards."""
+    index = sharded_app.app.state.likeness.index
+    holder = sign_up(sharded_app)
+    asset = create_asset(sharded_app, holder, kind="likeness")
+    assert enrol(sharded_app, holder, asset["id"], OBAMA).status_code == 200
+    with write_session(sharded_app.app.state.engine) as session:
+        forget_likeness(
+            session,
+            likeness_id=uuid.UUID(asset["id"]),
+            reason="retention",
+            actor_id=None,
+            key_store=sharded_app.app.state.likeness.key_store,
+            runtime=None,
+        )
+
+    behind = _scan(sharded_app, holder)
+    assert behind.status_code == 503, behind.text
+    for _ in range(60):
+        if (response := _scan(sharded_app, holder)).status_code == 200:
+            break
+    assert _matched(response) == set()
+    assert index.shard_counts() == [0, 0]  # reloaded without it
 
 
 @ON_POSTGRESQL
