@@ -16,9 +16,11 @@ import pytest
 from enrolling import OBAMA, enrol, photo
 from factories import create_asset, sign_up
 from fastapi.testclient import TestClient
+from pydantic import ValidationError
 
 from clearhouse.app import create_app
 from clearhouse.db import write_session
+from clearhouse.settings import Settings
 from likeness.errors import FaceIndexUnavailable
 from likeness.index import FaceIndex, FaceTemplate
 from likeness.index.batches import pack_batch
@@ -175,6 +177,11 @@ def test_a_shard_applies_changes_in_their_order_and_each_once():
     assert [m.similarity for m in shard.search(at_least=5, **query)[0]] == [pytest.approx(1)]
     assert shard.count() == 3
     assert shard.load(generation=4, batches=[]) == 5  # an older snapshot changes nothing
+
+
+def test_shards_without_a_ray_cluster_are_refused():
+    with pytest.raises(ValidationError, match="set CLEARHOUSE_RAY_ADDRESS too"):
+        Settings(face_index_shards=2, ray_address=None)
 
 
 # -- through the API ---------------------------------------------------------------------
