@@ -218,6 +218,19 @@ class Settings(BaseSettings):
     face_index_approximate_after: int | None = Field(
         default=None, ge=1, description="Templates past which a model is searched with FAISS."
     )
+    face_index_shards: int | None = Field(
+        default=None,
+        ge=1,
+        description="With `ray_address` set: split the face index over this many Ray actors "
+        "shared by every API process (likeness/index/sharded.py); unset: each process holds "
+        "the whole index in its own memory.",
+    )
+    face_index_shard_deadline_seconds: float = Field(
+        default=2.0,
+        gt=0,
+        description="How long a face search waits for every index shard; a shard that has "
+        "not answered by then makes the search a 503 with Retry-After, never a partial answer.",
+    )
     face_master_key: str | None = Field(
         default=None,
         description="Base64 AES-256 key wrapping each likeness's data key; else a key file.",
@@ -478,6 +491,15 @@ class Settings(BaseSettings):
             raise ValueError(
                 "set CLEARHOUSE_PROVENANCE_CERT_CHAIN and CLEARHOUSE_PROVENANCE_KEY together, "
                 "or neither (to sign with the self-made certificate in the data dir)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _shards_on_ray(self) -> "Settings":
+        if self.face_index_shards is not None and self.ray_address is None:
+            raise ValueError(
+                "CLEARHOUSE_FACE_INDEX_SHARDS puts the face index on Ray actors: set "
+                "CLEARHOUSE_RAY_ADDRESS too, or unset it to keep the index in process"
             )
         return self
 

@@ -58,7 +58,7 @@ from licensing.schemas import (
     UseState,
 )
 from licensing.touches import media_sha256, scan_request
-from likeness.errors import MediaBusy, MediaWorkerLost
+from likeness.errors import FaceIndexUnavailable, MediaBusy, MediaWorkerLost
 from likeness.runtime import LikenessDep, LikenessRuntime
 from payouts.errors import InsufficientCredits
 from policies.decisions import AssetOutcome
@@ -133,6 +133,7 @@ async def get_clearing(request: Request) -> Clearing:
     *DECODING_ERRORS,
     MediaBusy,
     MediaWorkerLost,
+    FaceIndexUnavailable,
 )
 @needs_scope(Scope.clearance)
 async def create_clearance(
@@ -259,7 +260,14 @@ def read_clearance(clearance_id: uuid.UUID, requester: CurrentAccount, session: 
         description=f"Frames or a video of the generated output. {MEDIA}.",
     ),
 )
-@raises(NotFound, ClearanceNotCleared, *DECODING_ERRORS, MediaBusy, MediaWorkerLost)
+@raises(
+    NotFound,
+    ClearanceNotCleared,
+    *DECODING_ERRORS,
+    MediaBusy,
+    MediaWorkerLost,
+    FaceIndexUnavailable,
+)
 @needs_scope(Scope.clearance)
 def output_check(
     clearance_id: uuid.UUID,

@@ -27,6 +27,7 @@ from likeness.errors import (
     EnrolmentClosed,
     EnrolmentRejected,
     FaceAlreadyEnrolled,
+    FaceIndexUnavailable,
     MediaBusy,
     MediaWorkerLost,
     NotALikeness,
@@ -121,6 +122,7 @@ def read_enrolment(enrolment_id: uuid.UUID, owner: HolderAccount, session: ReadS
     *DECODING_ERRORS,
     MediaBusy,
     MediaWorkerLost,
+    FaceIndexUnavailable,
 )
 @needs_scope(Scope.assets_write)
 def submit_frames(
@@ -226,7 +228,7 @@ def resolve_conflict(
         field="file", max_files=1, description="An image or a video."
     ),
 )
-@raises(*DECODING_ERRORS, MediaBusy, MediaWorkerLost)
+@raises(*DECODING_ERRORS, MediaBusy, MediaWorkerLost, FaceIndexUnavailable)
 @needs_scope(Scope.likeness_scan)
 def scan(
     data: Annotated[bytes, Depends(scan_upload)],

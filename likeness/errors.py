@@ -57,3 +57,14 @@ class MediaWorkerLost(ClearhouseError):
 class PartyToConflict(Forbidden):
     slug = "party-to-conflict"
     title = "You are a party to this conflict"
+
+
+class FaceIndexUnavailable(ClearhouseError):
+    """A shard of the face index (likeness/index/sharded.py) is lost, rebuilding, behind the
+    vault or past its deadline: no answer rather than one that might miss a face."""
+
+    status_code = 503
+    slug = "face-index-unavailable"
+    title = "Face search not available"
+    sends_retry_after = True
+    headers = {"Retry-After": "2"}

@@ -2,28 +2,35 @@
 
 Built in the app's lifespan. The face model runs in media worker processes
 (likeness.media_workers), which load it on first use (dlib's weights take a second, and most
-requests never need them); the index is rebuilt from the vault at start.
+requests never need them); the index is rebuilt from the vault at start. With
+``face_index_shards`` set, the index lives on Ray actors shared by every API process
+(likeness/index/sharded.py): this process then only tells them its changes and the vault
+generation it knows.
 """
 
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, TypeVar
 
 from fastapi import Depends, Request
 from sqlalchemy import Engine
 from sqlmodel import Session
 
 from clearhouse.changes import Freshness
-from clearhouse.db import after_commit
+from clearhouse.db import after_commit, snapshot_session
 from clearhouse.media import MediaLimits
 from clearhouse.sealed_secrets import configured_master_key
 from clearhouse.settings import Settings
 from likeness import media_workers, vault
 from likeness.index import FaceIndex
+from likeness.index.batches import TemplateBatch, pack_by_model
 from likeness.key_store import LikenessKeyStore, open_key_store
 from likeness.media_workers import MediaWorkers, WorkerConfig, worker_face_model
+
+if TYPE_CHECKING:
+    from likeness.index.sharded import ShardedFaceIndex
 
 T = TypeVar("T")
 
@@ -42,7 +49,7 @@ def configured_key_store(settings: Settings) -> LikenessKeyStore:
 class LikenessRuntime:
     settings: Settings
     key_store: LikenessKeyStore
-    index: FaceIndex
+    index: "FaceIndex | ShardedFaceIndex"
     # Whether another process's change was heard of (clearhouse.changes); without a channel,
     # every use reads the counter.
     freshness: Freshness = field(default_factory=lambda: Freshness(None))
@@ -63,10 +70,13 @@ class LikenessRuntime:
     def start(
         cls, *, settings: Settings, engine: Engine, freshness: Freshness | None = None
     ) -> "LikenessRuntime":
+        key_store = configured_key_store(settings)
         runtime = cls(
             settings=settings,
-            key_store=configured_key_store(settings),
-            index=FaceIndex(approximate_threshold=settings.face_index_approximate_after),
+            key_store=key_store,
+            index=FaceIndex(approximate_threshold=settings.face_index_approximate_after)
+            if settings.face_index_shards is None
+            else _start_shards(settings, read_vault=partial(_vault_snapshot, engine, key_store)),
             freshness=freshness or Freshness(None),
         )
         try:
@@ -95,8 +105,11 @@ class LikenessRuntime:
         if current != self.generation:
             with self._sync_lock:
                 if current != self.generation:
-                    templates = vault.open_templates(session, key_store=self.key_store)
-                    self.index.rebuild(templates=templates)
+                    if isinstance(self.index, FaceIndex):
+                        templates = vault.open_templates(session, key_store=self.key_store)
+                        self.index.rebuild(templates=templates)
+                    else:  # the shards load from the vault themselves, when behind
+                        self.index.follow(generation=current)
                     self.generation = current
         self.freshness.checked(mark)
 
@@ -105,7 +118,11 @@ class LikenessRuntime:
         generation = vault.advance_index_generation(session)
 
         def apply() -> None:
-            change(self.index)
+            change(
+                self.index
+                if isinstance(self.index, FaceIndex)
+                else self.index.changed_at(generation)
+            )
             if self.generation == generation - 1:  # in step before: now in step again
                 self.generation = generation
 
@@ -139,6 +156,42 @@ class LikenessRuntime:
         """This app is done with its media workers; other apps of the process may still use
         them."""
         media_workers.detach(self._workers)
+
+
+def _start_shards(
+    settings: Settings, *, read_vault: Callable[[], tuple[int, list[TemplateBatch]]]
+) -> "ShardedFaceIndex":
+    """The installation's index shards on the Ray cluster, loaded from the vault where they
+    are behind it (new, restarted, or left behind while no process was serving)."""
+    import ray
+
+    from likeness.index.sharded import (
+        NAMESPACE,
+        ShardedFaceIndex,
+        installation_key,
+        start_index_shards,
+    )
+
+    if not ray.is_initialized():
+        ray.init(address=settings.ray_address, namespace=NAMESPACE, log_to_driver=False)
+    index = ShardedFaceIndex(
+        shards=start_index_shards(
+            installation=installation_key(settings.resolved_database_url),
+            shards=settings.face_index_shards,
+            approximate_threshold=settings.face_index_approximate_after,
+        ),
+        read_vault=read_vault,
+        deadline_s=settings.face_index_shard_deadline_seconds,
+    )
+    index.load_behind()
+    return index
+
+
+def _vault_snapshot(engine: Engine, key_store: LikenessKeyStore) -> tuple[int, list[TemplateBatch]]:
+    """The active templates and the generation they make, read in one snapshot."""
+    with snapshot_session(engine) as session:
+        generation = vault.index_generation(session)
+        return generation, pack_by_model(vault.open_templates(session, key_store=key_store))
 
 
 async def get_likeness(request: Request) -> LikenessRuntime:

@@ -226,3 +226,16 @@ def test_ledger_bench_posts_every_usage_and_the_ledger_holds_after():
         assert baseline["50_per_transaction"]["entries"] == 200
         rates = report["postgresql"]["baseline_entries_per_second"]
         assert rates["one_per_transaction"] > 0 and rates["50_per_transaction"] > 0
+
+
+def test_scale_index_bench_times_every_shard_count_against_one_exact_scan():
+    # The bench stops with an error if a sharded answer differs from the exact scan's.
+    report = _run(
+        "bench/scale_index.py", "--templates", "3000", "--queries", "20", "--shards", "1,2"
+    )
+    assert report["templates"] == 3000 and report["matched_queries"] == 20
+    assert set(report["shards"]) == {"1", "2"}
+    for count, figures in report["shards"].items():
+        assert sum(figures["templates_per_shard"]) == 3000
+        assert len(figures["index_bytes_per_shard"]) == int(count)
+        assert 0 < figures["query_ms"]["p50"] <= figures["query_ms"]["p99"]

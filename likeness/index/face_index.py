@@ -93,7 +93,11 @@ class FaceIndex:
 
     def add_templates(self, *, templates: Iterable[FaceTemplate]) -> int:
         """Make many templates searchable, all or none; returns how many were added."""
-        batches = pack_by_model(templates)
+        return self.add_batches(batches=pack_by_model(templates))
+
+    def add_batches(self, *, batches: Sequence[TemplateBatch]) -> int:
+        """Make checked batches (``batches.py``) searchable, all or none (an index shard's
+        changes arrive packed)."""
         with self._lock.writing():
             for batch in batches:
                 self._check_addable(batch)
@@ -134,11 +138,16 @@ class FaceIndex:
         the old state meanwhile; templates added or removed during a rebuild are lost with
         the old state, so run it before serving writes.
         """
+        return self.rebuild_batches(batches=pack_by_model(templates))
+
+    def rebuild_batches(self, *, batches: Sequence[TemplateBatch]) -> int:
+        """:meth:`rebuild` from checked batches, one per model."""
         shards: dict[str, Shard] = {
             batch.model_key: self._build_shard(
                 batch.vectors, batch.template_ids, batch.likeness_ids
             )
-            for batch in pack_by_model(templates)
+            for batch in batches
+            if batch.count
         }
         with self._lock.writing():
             self._shards = shards
