@@ -1,5 +1,6 @@
 """The benchmarks still run and print one JSON line (small sizes; timings are not asserted)."""
 
+import importlib.util
 import json
 import shutil
 import subprocess
@@ -226,3 +227,18 @@ def test_ledger_bench_posts_every_usage_and_the_ledger_holds_after():
         assert baseline["50_per_transaction"]["entries"] == 200
         rates = report["postgresql"]["baseline_entries_per_second"]
         assert rates["one_per_transaction"] > 0 and rates["50_per_transaction"] > 0
+
+
+@pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="ray is not installed")
+def test_scale_bench_scans_and_clears_with_one_and_two_ray_scan_actors():
+    # The bench stops with an error on any answer but 200/201 or 503, and on a scan that did
+    # not name the enrolled face or a clearance that was not denied.
+    report = _run("bench/scale.py", "--seconds", "0.5", "--clients", "2")
+    assert report["bench"] == "scale" and report["ray_cpus"] == 2
+    for actors in ("actors_1", "actors_2"):
+        for load in ("scans", "clearances"):
+            figures = report[actors][load]
+            assert set(figures) == {"answered", "busy_503", "per_s"}
+            assert figures["per_s"] == figures["answered"] / 0.5
+    assert set(report["ratio_2_to_1"]) == set(report["targets_met"]) == {"scans", "clearances"}
+    assert "index" in report and report["machine"]["cores"] >= 1

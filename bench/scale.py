@@ -1,0 +1,242 @@
+"""Scale-out on Ray: face scans and clearances per second with 1 and 2 Ray scan actors; prints
+one JSON line.
+
+    .venv/bin/python bench/scale.py                  # 20 s of each load, 1 and 2 actors
+    .venv/bin/python bench/scale.py --seconds 2      # a quick look (the tests' size)
+
+A local Ray instance (``ray.init`` with ``--cpus``, 2 by default: this machine's cores) and,
+for each actor count, a live ``clearhouse serve`` on SQLite given its address
+(``CLEARHOUSE_RAY_ADDRESS``, ``CLEARHOUSE_RAY_SCAN_ACTORS``) that accepts still photos. A
+holder enrols the three Obama photos of ../shared/data/faces, then two closed loops of
+``--clients`` connections each, one after the other, for ``--seconds``:
+
+- ``scans``: ``POST /v1/likeness/scan`` of obama.jpg by its holder (the face found, their
+  likeness named);
+- ``clearances``: ``POST /v1/clearances`` with a prompt and obama.jpg as input by a creator's
+  API key (the IP text check, the face scan on the actors, the decision: denied, since the
+  holder granted nothing; recorded as any clearance is).
+
+Every answer must be a 200/201 that found the face; a 503 (all actors taken for longer than a
+request waits) is counted apart, and anything else stops the bench. ``ratio`` is the 2-actor
+figure over the 1-actor one; the issue's target is at least 1.7 on 2 cores. The server, the
+clients and the actors share the cores, so the ratio says how much of a request's time is the
+face model's.
+
+``index``: the face-index shard figures of bench/scale_index.py (``shard_figures``), null where
+that module is absent.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+sys.path[0] = str(Path(__file__).resolve().parents[1])  # the repository, not bench/, first
+
+from bench.machine import machine
+from bench.server import FACES_DIR, LiveServer, api_key, holder_token, live_server
+from rights.matching.encoder import default_cache_dir
+
+OBAMA = ["obama.jpg", "obama2.jpg", "obama_partial_face.jpg"]
+TARGET_RATIO = 1.7
+PROMPT = "a portrait of this man walking through a market at dusk"
+PARAMETERS = {"duration_ms": 2000, "width": 640, "height": 360, "steps": 20, "seed": 1}
+
+
+def start_ray(cpus: int) -> str:
+    """A local Ray instance of ``cpus`` CPUs, quiet and offline; its address."""
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    os.environ.setdefault("RAY_USAGE_STATS_REPORT_URL", "http://127.0.0.1:9/")
+    # The actors import this checkout.
+    root = str(Path(__file__).resolve().parents[1])
+    os.environ["PYTHONPATH"] = os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])
+    import ray
+
+    ray.init(
+        address="local", num_cpus=cpus, num_gpus=0, include_dashboard=False, log_to_driver=False
+    )
+    return ray.get_runtime_context().gcs_address
+
+
+def enrolled_holder(server: LiveServer, client: httpx.Client) -> tuple[dict, str]:
+    """A holder whose likeness holds the Obama photos: their headers and the likeness id."""
+    headers = {"Authorization": f"Bearer {holder_token(server, client, 'holder@scale.example')}"}
+    asset = client.post(
+        "/v1/assets",
+        headers=headers,
+        json={"kind": "likeness", "handle": "bench_face", "name": "Bench Face"},
+    )
+    asset.raise_for_status()
+    asset_id = asset.json()["id"]
+    opened = client.post(f"/v1/assets/{asset_id}/enrolments", headers=headers, json={})
+    opened.raise_for_status()
+    files = [("files", (name, (FACES_DIR / name).read_bytes(), "image/jpeg")) for name in OBAMA]
+    enrolled = client.post(
+        f"/v1/enrolments/{opened.json()['id']}/frames", headers=headers, files=files
+    )
+    enrolled.raise_for_status()
+    if enrolled.json()["enrolment"]["status"] != "enrolled":
+        raise RuntimeError(f"the bench's enrolment failed: {enrolled.text}")
+    return headers, asset_id
+
+
+def closed_loop(send, *, clients: int, seconds: float) -> dict[str, Any]:
+    """``clients`` threads calling ``send()`` back to back for ``seconds``: the answers that
+    came within that time, a second, and how many of them were refused with 503."""
+    outcomes: Counter[str] = Counter()
+    lock = threading.Lock()
+    barrier = threading.Barrier(clients + 1)
+    window: list[float] = []
+
+    def loop() -> None:
+        barrier.wait()
+        while time.perf_counter() < window[1]:
+            outcome = send()
+            if time.perf_counter() <= window[1]:
+                with lock:
+                    outcomes[outcome] += 1
+
+    threads = [threading.Thread(target=loop) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    window += [time.perf_counter(), time.perf_counter() + seconds]
+    barrier.wait()
+    for thread in threads:
+        thread.join()
+    return {
+        "answered": outcomes["ok"],
+        "busy_503": outcomes["busy"],
+        "per_s": round(outcomes["ok"] / seconds, 2),
+    }
+
+
+def _outcome(response: httpx.Response, *, found: bool) -> str:
+    if response.status_code == 503:
+        return "busy"
+    if response.status_code not in (200, 201) or not found:
+        raise RuntimeError(f"{response.request.url.path}: {response.status_code} {response.text}")
+    return "ok"
+
+
+def measure(
+    *, ray_address: str, actors: int, clients: int, seconds: float, data_dir: Path
+) -> dict[str, Any]:
+    """Scans and clearances a second through a server with ``actors`` Ray scan actors."""
+    photo = (FACES_DIR / "obama.jpg").read_bytes()
+    settings = {
+        "CLEARHOUSE_RAY_ADDRESS": ray_address,
+        "CLEARHOUSE_RAY_SCAN_ACTORS": str(actors),
+        "CLEARHOUSE_MEDIA_CONCURRENCY": str(clients),
+        "CLEARHOUSE_LIVENESS_REQUIRED": "false",
+        "CLEARHOUSE_GENERATION_WORKER": "false",
+        "CLEARHOUSE_API_KEY_LIMIT_PER_MINUTE": "1000000",
+    }
+    with (
+        live_server(
+            data_dir=data_dir, database_url=None, access_log=False, settings=settings
+        ) as server,
+        httpx.Client(base_url=server.base_url, timeout=120) as client,
+    ):
+        holder, asset_id = enrolled_holder(server, client)
+        creator = holder_token(server, client, "creator@scale.example", role="creator")
+        key = {"X-API-Key": api_key(client, creator, "generator", scopes=("clearance",))}
+        request = json.dumps(
+            {"prompt": PROMPT, "declared_use": "personal", "parameters": PARAMETERS}
+        )
+
+        def scan() -> str:
+            answer = client.post(
+                "/v1/likeness/scan",
+                headers=holder,
+                files={"file": ("obama.jpg", photo, "image/jpeg")},
+            )
+            faces = answer.json().get("faces", []) if answer.status_code == 200 else []
+            named = {match["asset_id"] for face in faces for match in face["matches"]}
+            return _outcome(answer, found=named == {asset_id})
+
+        def clearance() -> str:
+            answer = client.post(
+                "/v1/clearances",
+                headers=key,
+                files=[
+                    ("request", (None, request, "application/json")),
+                    ("files", ("obama.jpg", photo, "image/jpeg")),
+                ],
+            )
+            denied = answer.status_code in (200, 201) and answer.json()["outcome"] == "denied"
+            return _outcome(answer, found=denied)
+
+        scan()  # warm: the actors' first frames, the index loaded
+        clearance()  # warm: the sentence model opened
+        return {
+            "scans": closed_loop(scan, clients=clients, seconds=seconds),
+            "clearances": closed_loop(clearance, clients=clients, seconds=seconds),
+        }
+
+
+def index_figures(*, quick: bool) -> dict[str, Any] | None:
+    """The face-index shard figures (bench/scale_index.py), None where it is not there yet."""
+    try:
+        from bench.scale_index import shard_figures
+    except ImportError:
+        return None
+    return shard_figures(quick=quick)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=20.0, help="each load's length")
+    parser.add_argument("--clients", type=int, default=4, help="connections of each load")
+    parser.add_argument("--cpus", type=int, default=2, help="CPUs of the local Ray instance")
+    args = parser.parse_args()
+    quick = args.seconds < 5
+    ray_address = start_ray(args.cpus)
+    results: dict[str, Any] = {}
+    for actors in (1, 2):
+        with tempfile.TemporaryDirectory() as folder:
+            data_dir = Path(folder)
+            # The fused sentence model this process built, so the server does not build it.
+            if default_cache_dir().is_dir():
+                shutil.copytree(default_cache_dir(), data_dir / "models")
+            results[f"actors_{actors}"] = measure(
+                ray_address=ray_address,
+                actors=actors,
+                clients=args.clients,
+                seconds=args.seconds,
+                data_dir=data_dir,
+            )
+    ratio = {
+        load: round(
+            results["actors_2"][load]["per_s"] / max(results["actors_1"][load]["per_s"], 1e-9), 2
+        )
+        for load in ("scans", "clearances")
+    }
+    print(
+        json.dumps(
+            {
+                "bench": "scale",
+                "ray_cpus": args.cpus,
+                "clients": args.clients,
+                **results,
+                "ratio_2_to_1": ratio,
+                "target_ratio": TARGET_RATIO,
+                "targets_met": {load: value >= TARGET_RATIO for load, value in ratio.items()},
+                "index": index_figures(quick=quick),
+                "machine": machine(),
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
