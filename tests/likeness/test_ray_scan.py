@@ -9,7 +9,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import httpx
 import numpy as np
@@ -140,25 +140,7 @@ def test_an_actor_killed_mid_batch_is_restarted_and_the_batch_sent_again(
         (actor,) = client.app.state.likeness._workers.actors
         killed = ray.get(actor.pid.options(**CONTROL).remote())
         restarts = _restarts()
-        answer: list[httpx.Response] = []
-        scanning = threading.Thread(
-            target=lambda: answer.append(
-                client.post(
-                    "/v1/likeness/scan",
-                    headers=holder.headers,
-                    files={"file": ("clip.mp4", clip, "video/mp4")},
-                )
-            )
-        )
-        scanning.start()
-        deadline = time.monotonic() + 30
-        while ray.get(actor.working.options(**CONTROL).remote()) == 0:
-            assert time.monotonic() < deadline, "the actor never started the batch"
-            time.sleep(0.005)
-        os.kill(killed, signal.SIGKILL)
-        scanning.join(60)
-
-        (scanned,) = answer
+        scanned = _scan_while(client, holder, clip, actor, lambda: os.kill(killed, signal.SIGKILL))
         if scanned.status_code == 200:
             assert scanned.json()["frames_scanned"] == 8
             assert len(scanned.json()["faces"]) == 8  # not a silent "no face found"
@@ -169,7 +151,35 @@ def test_an_actor_killed_mid_batch_is_restarted_and_the_batch_sent_again(
             assert scanned.headers["retry-after"] == "1"
         assert _pid_when_back(actor) != killed
         assert matched(scan(client, holder, "obama.jpg")) == {asset["id"]}
-    assert _restarts() == restarts + 1
+        assert _restarts() == restarts + 1
+
+        # An actor gone for good (its restarts used up): the batch has nowhere to go, a 503.
+        lost = _scan_while(client, holder, clip, actor, lambda: ray.kill(actor, no_restart=True))
+        assert lost.status_code == 503, lost.text
+        assert lost.json()["type"].endswith("/media-worker-lost")
+
+
+def _scan_while(client, holder, clip: bytes, actor, stop: Callable[[], None]) -> httpx.Response:
+    """The answer to a scan of ``clip`` during which, once the actor works on it, ``stop()``."""
+    answer: list[httpx.Response] = []
+    scanning = threading.Thread(
+        target=lambda: answer.append(
+            client.post(
+                "/v1/likeness/scan",
+                headers=holder.headers,
+                files={"file": ("clip.mp4", clip, "video/mp4")},
+            )
+        )
+    )
+    scanning.start()
+    deadline = time.monotonic() + 30
+    while ray.get(actor.working.options(**CONTROL).remote()) == 0:
+        assert time.monotonic() < deadline, "the actor never started the batch"
+        time.sleep(0.005)
+    stop()
+    scanning.join(60)
+    (scanned,) = answer
+    return scanned
 
 
 def _pid_when_back(actor) -> int:
