@@ -14,7 +14,11 @@ holder enrols the three Obama photos of ../shared/data/faces, then two closed lo
   likeness named);
 - ``clearances``: ``POST /v1/clearances`` with a prompt and obama.jpg as input by a creator's
   API key (the IP text check, the face scan on the actors, the decision: denied, since the
-  holder granted nothing; recorded as any clearance is).
+  holder granted nothing; recorded as any clearance is);
+- ``check_frames``: before the server starts, the face work of an output check alone, from
+  this process: one request at a time of ``CHECK_FRAMES`` frames (obama.jpg at 480x640) in
+  batches of ``CHECK_BATCH``, spread over the actors (frames a second; every frame's face
+  must come back).
 
 Every answer must be a 200/201 that found the face; a 503 (all actors taken for longer than a
 request waits) is counted apart, and anything else stops the bench. ``ratio`` is the 2-actor
@@ -50,6 +54,8 @@ OBAMA = ["obama.jpg", "obama2.jpg", "obama_partial_face.jpg"]
 TARGET_RATIO = 1.7
 PROMPT = "a portrait of this man walking through a market at dusk"
 PARAMETERS = {"duration_ms": 2000, "width": 640, "height": 360, "steps": 20, "seed": 1}
+CHECK_FRAMES = 16
+CHECK_BATCH = 4
 
 
 def start_ray(cpus: int) -> str:
@@ -184,6 +190,38 @@ def measure(
         }
 
 
+def check_frames(*, ray_address: str, actors: int, seconds: float) -> dict[str, Any]:
+    """Frames a second of output checks' face work on ``actors`` scan actors, one check at a
+    time, with no server: the actors' own scaling."""
+    import numpy as np
+    from PIL import Image
+
+    from clearhouse.settings import Settings
+    from likeness.ray_scan import RayFaceBackend, start_scan_actors
+
+    frame = np.asarray(Image.open(FACES_DIR / "obama.jpg").convert("RGB").resize((480, 640)))
+    on_ray = Settings(ray_address=ray_address, ray_scan_actors=actors)
+    started = start_scan_actors(on_ray)
+    try:
+        backend = RayFaceBackend(started, batch=CHECK_BATCH, retry_within_s=10)
+        frames = [frame] * CHECK_FRAMES
+
+        def check() -> str:
+            found = backend.detect_and_embed(frames)
+            if [len(faces) for faces in found] != [1] * CHECK_FRAMES:
+                raise RuntimeError(f"an output check's frames lost their faces: {found}")
+            return "ok"
+
+        check()  # warm
+        loop = closed_loop(check, clients=1, seconds=seconds)
+    finally:
+        import ray
+
+        for actor in started:
+            ray.kill(actor, no_restart=True)
+    return {"checks": loop["answered"], "frames_per_s": round(loop["per_s"] * CHECK_FRAMES, 1)}
+
+
 def index_figures(*, quick: bool) -> dict[str, Any] | None:
     """The face-index shard figures (bench/scale_index.py), None where it is not there yet."""
     try:
@@ -203,23 +241,26 @@ def main() -> None:
     ray_address = start_ray(args.cpus)
     results: dict[str, Any] = {}
     for actors in (1, 2):
+        check = check_frames(ray_address=ray_address, actors=actors, seconds=args.seconds)
         with tempfile.TemporaryDirectory() as folder:
             data_dir = Path(folder)
             # The fused sentence model this process built, so the server does not build it.
             if default_cache_dir().is_dir():
                 shutil.copytree(default_cache_dir(), data_dir / "models")
-            results[f"actors_{actors}"] = measure(
-                ray_address=ray_address,
-                actors=actors,
-                clients=args.clients,
-                seconds=args.seconds,
-                data_dir=data_dir,
-            )
+            results[f"actors_{actors}"] = {
+                **measure(
+                    ray_address=ray_address,
+                    actors=actors,
+                    clients=args.clients,
+                    seconds=args.seconds,
+                    data_dir=data_dir,
+                ),
+                "check_frames": check,
+            }
+    per_s = {"scans": "per_s", "clearances": "per_s", "check_frames": "frames_per_s"}
     ratio = {
-        load: round(
-            results["actors_2"][load]["per_s"] / max(results["actors_1"][load]["per_s"], 1e-9), 2
-        )
-        for load in ("scans", "clearances")
+        load: round(results["actors_2"][load][key] / max(results["actors_1"][load][key], 1e-9), 2)
+        for load, key in per_s.items()
     }
     print(
         json.dumps(

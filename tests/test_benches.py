@@ -240,5 +240,7 @@ def test_scale_bench_scans_and_clears_with_one_and_two_ray_scan_actors():
             figures = report[actors][load]
             assert set(figures) == {"answered", "busy_503", "per_s"}
             assert figures["per_s"] == figures["answered"] / 0.5
-    assert set(report["ratio_2_to_1"]) == set(report["targets_met"]) == {"scans", "clearances"}
+        assert set(report[actors]["check_frames"]) == {"checks", "frames_per_s"}
+    loads = {"scans", "clearances", "check_frames"}
+    assert set(report["ratio_2_to_1"]) == set(report["targets_met"]) == loads
     assert "index" in report and report["machine"]["cores"] >= 1
