@@ -23,6 +23,8 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
 from typing import TypeVar
 
 import numpy as np
@@ -47,7 +49,7 @@ _RESTART_POLL_S = 0.2
 class ScanActor:
     """One loaded face backend on a Ray worker: frames in, their faces out (no database)."""
 
-    def __init__(self, *, backend: str, model_dir) -> None:
+    def __init__(self, *, backend: str, model_dir: Path | None) -> None:
         self.backend = load_backend(backend, model_dir)
         self.batches_running = 0
 
@@ -213,15 +215,7 @@ def start_ray_media_workers(settings: Settings) -> RayMediaWorkers:
         for actor in actors:
             ray.kill(actor, no_restart=True)
         raise
-    config = WorkerConfig.from_settings(settings)
+    # Requests worked on at once: enough to keep every actor busy.
     slots = max(settings.media_concurrency, settings.ray_scan_actors)
-    return RayMediaWorkers(
-        WorkerConfig(
-            backend=config.backend,
-            model_dir=config.model_dir,
-            processes=slots,
-            niceness=config.niceness,
-        ),
-        actors=actors,
-        backend=backend,
-    )
+    config = replace(WorkerConfig.from_settings(settings), processes=slots)
+    return RayMediaWorkers(config, actors=actors, backend=backend)
