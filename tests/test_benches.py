@@ -230,17 +230,17 @@ def test_ledger_bench_posts_every_usage_and_the_ledger_holds_after():
 
 
 @pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="ray is not installed")
-def test_scale_bench_scans_and_clears_with_one_and_two_ray_scan_actors():
+def test_scale_bench_scans_clears_and_checks_frames_on_ray_scan_actors():
     # The bench stops with an error on any answer but 200/201 or 503, and on a scan that did
-    # not name the enrolled face or a clearance that was not denied.
-    report = _run("bench/scale.py", "--seconds", "0.5", "--clients", "2")
+    # not name the enrolled face, a clearance that was not denied or a frame without its face.
+    # Two actors only (a server start costs seconds): the frames spread over both.
+    report = _run("bench/scale.py", "--seconds", "0.5", "--clients", "2", "--actors", "2")
     assert report["bench"] == "scale" and report["ray_cpus"] == 2
-    for actors in ("actors_1", "actors_2"):
-        for load in ("scans", "clearances"):
-            figures = report[actors][load]
-            assert set(figures) == {"answered", "busy_503", "per_s", "server_cpu_ms_per_answer"}
-            assert figures["per_s"] == figures["answered"] / 0.5
-        assert set(report[actors]["check_frames"]) == {"checks", "frames_per_s"}
-    loads = {"scans", "clearances", "check_frames"}
-    assert set(report["ratio_2_to_1"]) == set(report["targets_met"]) == loads
+    for load in ("scans", "clearances"):
+        figures = report["actors_2"][load]
+        assert set(figures) == {"answered", "busy_503", "per_s", "server_cpu_ms_per_answer"}
+        assert figures["per_s"] == figures["answered"] / 0.5
+    assert set(report["actors_2"]["check_frames"]) == {"checks", "frames_per_s"}
+    assert "actors_1" not in report
+    assert report["ratio_2_to_1"] is None and report["targets_met"] is None
     assert "index" in report and report["machine"]["cores"] >= 1
