@@ -18,7 +18,7 @@ holder enrols the three Obama photos of ../shared/data/faces, then two closed lo
 - ``check_frames``: before the server starts, the face work of an output check alone, from
   this process: one request at a time of ``CHECK_FRAMES`` frames (obama.jpg at 480x640) in
   batches of ``CHECK_BATCH``, spread over the actors (frames a second; every frame's face
-  must come back).
+  must come back), with the cores the actors used meanwhile.
 
 Each load also reports the server process's CPU time per answer (the actors' is not in it):
 on a machine shared with other work the rates move with the load, the CPU much less.
@@ -59,6 +59,7 @@ from bench.server import (
     holder_token,
     live_server,
     process_tree_cpu_s,
+    processes_cpu_s,
 )
 from rights.matching.encoder import default_cache_dir
 
@@ -216,6 +217,7 @@ def check_frames(*, ray_address: str, actors: int, seconds: float) -> dict[str, 
     """Frames a second of output checks' face work on ``actors`` scan actors, one check at a
     time, with no server: the actors' own scaling."""
     import numpy as np
+    import ray
     from PIL import Image
 
     from clearhouse.settings import Settings
@@ -235,13 +237,20 @@ def check_frames(*, ray_address: str, actors: int, seconds: float) -> dict[str, 
             return "ok"
 
         check()  # warm
+        control = {"concurrency_group": "control"}
+        pids = ray.get([actor.pid.options(**control).remote() for actor in started])
+        cpu_before, began = processes_cpu_s(pids), time.perf_counter()
         loop = closed_loop(check, clients=1, seconds=seconds)
+        actor_cores = (processes_cpu_s(pids) - cpu_before) / (time.perf_counter() - began)
     finally:
-        import ray
-
         for actor in started:
             ray.kill(actor, no_restart=True)
-    return {"checks": loop["answered"], "frames_per_s": round(loop["per_s"] * CHECK_FRAMES, 1)}
+    return {
+        "checks": loop["answered"],
+        "frames_per_s": round(loop["per_s"] * CHECK_FRAMES, 1),
+        # The cores the actors had between them: on a shared machine, what bounds the rate.
+        "actor_cores": round(actor_cores, 2),
+    }
 
 
 def index_figures(*, quick: bool) -> dict[str, Any] | None:

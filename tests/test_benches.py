@@ -240,7 +240,7 @@ def test_scale_bench_scans_clears_and_checks_frames_on_ray_scan_actors():
         figures = report["actors_2"][load]
         assert set(figures) == {"answered", "busy_503", "per_s", "server_cpu_ms_per_answer"}
         assert figures["per_s"] == figures["answered"] / 0.5
-    assert set(report["actors_2"]["check_frames"]) == {"checks", "frames_per_s"}
+    assert set(report["actors_2"]["check_frames"]) == {"checks", "frames_per_s", "actor_cores"}
     assert "actors_1" not in report
     assert report["ratio_2_to_1"] is None and report["targets_met"] is None
     assert "index" in report and report["machine"]["cores"] >= 1
