@@ -391,6 +391,21 @@ class Settings(BaseSettings):
         description="Ray actors running generations when `ray_address` is set: jobs run this "
         "many at a time.",
     )
+    ray_scan_actors: int = Field(
+        default=1,
+        ge=1,
+        description="Ray actors finding and embedding faces when `ray_address` is set (one "
+        "loaded face backend each; a GPU each for insightface where the cluster has GPUs): "
+        "scans, clearances, output checks and enrolments of one API process send their frames "
+        "to them, and that many requests are worked on at once (or `media_concurrency`, if more).",
+    )
+    ray_scan_batch: int = Field(
+        default=8,
+        ge=1,
+        le=256,
+        description="Frames one call to a Ray scan actor takes: a video's sampled frames are "
+        "sent in batches of this many, spread over the actors.",
+    )
     generation_poll_seconds: float = Field(
         default=2.0,
         gt=0,

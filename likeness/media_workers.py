@@ -20,6 +20,9 @@ nobody else. So:
 
 Work is a picklable callable, a module-level function or a ``functools.partial`` of one
 (sent by name); inside a worker it reaches the face model through :func:`worker_backend`.
+With a Ray cluster configured the same work runs in the request's thread instead, and
+:func:`worker_backend` is the Ray scan actors' (likeness/ray_scan.py); admission is this
+module's, the same for both.
 """
 
 import contextlib
@@ -32,6 +35,8 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -77,13 +82,29 @@ class FaceModel:
 
 # In a worker process: the configuration it was started with.
 _worker_config: WorkerConfig | None = None
+# Around work run in a request's thread (Ray scan actors): the backend it uses.
+_backend_of_work: ContextVar[FaceBackend | None] = ContextVar("backend_of_work", default=None)
 
 
 def worker_backend() -> FaceBackend:
-    """The face backend of this worker process; only work running in a media worker calls it."""
+    """The face backend of this worker process, or of the work running in this thread
+    (:func:`backend_for_work`); only media work calls it."""
+    backend = _backend_of_work.get()
+    if backend is not None:
+        return backend
     if _worker_config is None:
         raise RuntimeError("the face model runs in media workers only (likeness.media_workers)")
     return load_backend(_worker_config.backend, _worker_config.model_dir)
+
+
+@contextmanager
+def backend_for_work(backend: FaceBackend):
+    """Media work run inside this block, in this thread, finds faces with ``backend``."""
+    token = _backend_of_work.set(backend)
+    try:
+        yield
+    finally:
+        _backend_of_work.reset(token)
 
 
 def worker_face_model(threshold: float | None) -> FaceModel:

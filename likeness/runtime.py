@@ -1,7 +1,8 @@
 """What a running app holds for likeness work: its media workers, the index, the key store.
 
 Built in the app's lifespan. The face model runs in media worker processes
-(likeness.media_workers), which load it on first use (dlib's weights take a second, and most
+(likeness.media_workers), or on Ray scan actors when a cluster is configured
+(likeness/ray_scan.py); workers load it on first use (dlib's weights take a second, and most
 requests never need them); the index is rebuilt from the vault at start. With
 ``face_index_shards`` set, the index lives on Ray actors shared by every API process
 (likeness/index/sharded.py): this process then only tells them its changes and the vault
@@ -58,7 +59,12 @@ class LikenessRuntime:
     _workers: MediaWorkers = field(init=False)
 
     def __post_init__(self) -> None:
-        self._workers = media_workers.attach(WorkerConfig.from_settings(self.settings))
+        if self.settings.ray_address is not None:
+            from likeness.ray_scan import start_ray_media_workers  # Ray only when configured
+
+            self._workers = start_ray_media_workers(self.settings)
+        else:
+            self._workers = media_workers.attach(WorkerConfig.from_settings(self.settings))
 
     @property
     def media_requests_admitted(self) -> int:
@@ -141,7 +147,9 @@ class LikenessRuntime:
 
     def run_media_work(self, work: Callable[[], T]) -> T:
         """``work()`` (decoding, face detection) computed in one of this process's media
-        workers (likeness.media_workers), never in the API process.
+        workers (likeness.media_workers), never in the API process; with a Ray cluster
+        configured, decoded here and its faces found by the Ray scan actors
+        (likeness/ray_scan.py), under the same admission.
 
         Each decode and detection takes up to a few hundred megabytes and seconds of CPU, and
         dlib holds the interpreter lock while it detects, so only ``media_concurrency`` run at
@@ -154,8 +162,11 @@ class LikenessRuntime:
 
     def close(self) -> None:
         """This app is done with its media workers; other apps of the process may still use
-        them."""
-        media_workers.detach(self._workers)
+        them (its Ray scan actors are its own)."""
+        if self.settings.ray_address is not None:
+            self._workers.shutdown()
+        else:
+            media_workers.detach(self._workers)
 
 
 def _start_shards(

@@ -39,6 +39,8 @@ _PASSED = {
     "CLEARHOUSE_LOG_FORMAT": "log_format",
     "CLEARHOUSE_RAY_ADDRESS": "ray_address",
     "CLEARHOUSE_RAY_GENERATION_ACTORS": "ray_generation_actors",
+    "CLEARHOUSE_RAY_SCAN_ACTORS": "ray_scan_actors",
+    "CLEARHOUSE_RAY_SCAN_BATCH": "ray_scan_batch",
 }
 
 

@@ -239,3 +239,20 @@ def test_scale_index_bench_times_every_shard_count_against_one_exact_scan():
         assert sum(figures["templates_per_shard"]) == 3000
         assert len(figures["index_bytes_per_shard"]) == int(count)
         assert 0 < figures["query_ms"]["p50"] <= figures["query_ms"]["p99"]
+
+
+def test_scale_bench_scans_clears_and_checks_frames_on_ray_scan_actors():
+    # The bench stops with an error on any answer but 200/201 or 503, and on a scan that did
+    # not name the enrolled face, a clearance that was not denied or a frame without its face.
+    # Two actors only (a server start costs seconds): the frames spread over both.
+    report = _run("bench/scale.py", "--seconds", "0.5", "--clients", "2", "--actors", "2")
+    assert report["bench"] == "scale" and report["ray_cpus"] == 2
+    for load in ("scans", "clearances"):
+        figures = report["actors_2"][load]
+        assert set(figures) == {"answered", "busy_503", "per_s", "server_cpu_ms_per_answer"}
+        assert figures["per_s"] == figures["answered"] / 0.5
+    assert set(report["actors_2"]["check_frames"]) == {"checks", "frames_per_s", "actor_cores"}
+    assert "actors_1" not in report
+    assert report["ratio_2_to_1"] is None and report["targets_met"] is None
+    assert report["index"]["templates"] == 3000 and set(report["index"]["shards"]) == {"1", "2"}
+    assert report["machine"]["cores"] >= 1

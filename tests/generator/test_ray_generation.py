@@ -7,11 +7,9 @@ cluster's address) stops it and cancels the release.
 One cluster for the module (a start is a few seconds); each test starts its own worker, whose
 actor loads the tiny pipeline."""
 
-import os
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -25,6 +23,7 @@ from generating import (
     wait_until_final,
 )
 from live_server import clearhouse_serve
+from ray_cluster import local_ray_cluster
 from sqlmodel import Session, func, select
 
 from clearhouse.db import build_engine, snapshot_session
@@ -44,30 +43,13 @@ from generator.ray_workers import RayClipPipeline  # noqa: E402
 LONG = {"steps": 40}
 # A revocation must commit before the last of these: the most steps a request may ask.
 LONGEST = {"steps": 200}
-PROJECT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def ray_cluster() -> Iterator[Cluster]:
-    """A head (no GPU) and two nodes of one fake GPU slot each; no usage statistics sent."""
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("RAY_AUTH_MODE", "disabled")
-        env.setenv("RAY_USAGE_STATS_ENABLED", "0")
-        env.setenv("RAY_USAGE_STATS_REPORT_URL", "http://127.0.0.1:9/")
-        # The actors import this checkout, not whatever the venv's editable install names.
-        env.setenv("PYTHONPATH", os.pathsep.join([str(PROJECT), os.environ.get("PYTHONPATH", "")]))
-        cluster = Cluster(
-            initialize_head=True,
-            head_node_args={"num_cpus": 1, "num_gpus": 0, "include_dashboard": False},
-        )
-        for _ in range(2):
-            cluster.add_node(num_cpus=1, num_gpus=1)
-        ray.init(address=cluster.address, log_to_driver=False)
-        try:
-            yield cluster
-        finally:
-            ray.shutdown()
-            cluster.shutdown()
+    """A head (no GPU) and two nodes of one fake GPU slot each."""
+    with local_ray_cluster(head_cpus=1, nodes=2, node_cpus=1, node_gpus=1) as cluster:
+        yield cluster
 
 
 @pytest.fixture
