@@ -84,14 +84,12 @@ def create_generation(
     if requested.job is not None and worker is not None:
         worker.wake()
     generation = None
-    with read_session(engine) as session:
-        verified = presentation.verified_assets(
-            session,
-            [(asset.asset_id, asset.kind) for asset in requested.clearance.decision.assets],
-        )
-        if requested.job is not None:
+    if requested.job is not None:
+        with read_session(engine) as session:
             generation = service.generation_public(session, job=requested.job, settings=settings)
-    clearance = presentation.clearance_for_requester(requested.clearance, verified=verified)
+    clearance = presentation.clearance_for_requester(
+        requested.clearance, verified=requested.clearance.verified
+    )
     # The token went to the generator: it clears this one run, not a second elsewhere.
     clearance = clearance.model_copy(update={"token": None})
     return GenerationRequested(clearance=clearance, generation=generation)

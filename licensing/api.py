@@ -211,10 +211,7 @@ def _clear_request(
             settings=settings,
             keys=clearing.keys,
         )
-        verified = presentation.verified_assets(
-            session, [(asset.asset_id, asset.kind) for asset in result.decision.assets]
-        )
-    return presentation.clearance_for_requester(result, verified=verified)
+    return presentation.clearance_for_requester(result, verified=result.verified)
 
 
 # Added, not decorated: the route reads its JSON body, or the same JSON beside files in a

@@ -103,6 +103,8 @@ class ClearanceResult:
     quote: Quote | None
     token: str | None
     cleared_assets: tuple[ClearedAsset, ...]
+    verified: frozenset[uuid.UUID]
+    """The touched assets whose holder's claim is verified, read with the facts."""
 
 
 def clear(
@@ -246,6 +248,7 @@ def clear(
         quote=priced,
         token=token,
         cleared_assets=tuple(_record_of(ClearedAsset, row) for row in recorded),
+        verified=facts.verified,
     )
 
 

@@ -43,11 +43,11 @@ def claim_standings(
         if lock:
             query = query.with_for_update(read=True)
         statuses = dict(session.exec(query).all())
-    return {
-        asset_id: ClaimStanding.verified
-        if kind == AssetKind.likeness
-        else ClaimStanding(statuses[asset_id].value)
-        if asset_id in statuses
-        else ClaimStanding.unclaimed
-        for asset_id, kind in kinds.items()
-    }
+    return {asset_id: standing(kind, statuses.get(asset_id)) for asset_id, kind in kinds.items()}
+
+
+def standing(kind: AssetKind, status: ClaimStatus | None) -> ClaimStanding:
+    """An asset's standing from its kind and its claim's status (None: no claim)."""
+    if kind == AssetKind.likeness:
+        return ClaimStanding.verified
+    return ClaimStanding.unclaimed if status is None else ClaimStanding(status.value)
