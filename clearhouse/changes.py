@@ -122,6 +122,8 @@ class ChangeListener:
                     keepalives_count=3,
                 ) as connection:
                     schema = connection.execute("SELECT current_schema()").fetchone()[0]
+                    if schema is None:  # the search path names no schema that exists (yet)
+                        raise LookupError("no current schema to listen for")
                     channel = sql.Identifier((CHANNEL_PREFIX + schema)[:_CHANNEL_LENGTH])
                     connection.execute(sql.SQL("LISTEN {}").format(channel))
                     # Listening from here; what committed before is in the counters, so every
@@ -130,7 +132,7 @@ class ChangeListener:
                     self.connected = True
                     self.connections += 1
                     self._receive(connection)
-            except psycopg.Error as exc:
+            except (psycopg.Error, LookupError) as exc:
                 if not self._closing.is_set():
                     log.warning("change listener lost its connection: %s", exc)
             finally:
