@@ -59,12 +59,12 @@ from licensing.models import OutputVerdict
 from licensing.output_checks import check_output
 from licensing.schemas import OutputCheckPublic
 from licensing.tokens import ClearanceClaims, verify_clearance_token
-from likeness.errors import MediaBusy
+from likeness.errors import FaceIndexUnavailable, MediaBusy, MediaWorkerLost
 
 log = logging.getLogger(__name__)
 
 # Each waits up to `media_queue_seconds` for a media worker: well within the job's lease.
-_MEDIA_BUSY_TRIES = 5
+_OUTPUT_CHECK_TRIES = 5
 
 
 def frame_count(*, duration_ms: int, fps: int) -> int:
@@ -232,8 +232,9 @@ class _Attempt:
     def _check_output(
         self, requester: Account, *, job: GenerationJob, samples: list[bytes]
     ) -> OutputCheckPublic:
-        """The output check; when every media worker stays busy (uploads come first), tried
-        again a few times before the attempt ends."""
+        """The output check; when it cannot run for now (every media worker busy, uploads
+        coming first; a worker lost; a face index shard reloading), tried again a few times
+        before the attempt ends. Never an answer without the check."""
         tried = 1
         while True:
             try:
@@ -246,8 +247,8 @@ class _Attempt:
                     catalogue=self.runtime.catalogue,
                     now=utcnow(),
                 )
-            except MediaBusy:
-                if tried == _MEDIA_BUSY_TRIES or self.runtime.stopping.wait(1.0):
+            except (MediaBusy, MediaWorkerLost, FaceIndexUnavailable):
+                if tried == _OUTPUT_CHECK_TRIES or self.runtime.stopping.wait(1.0):
                     raise
                 tried += 1
 

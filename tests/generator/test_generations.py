@@ -6,6 +6,7 @@ back; and what a creator, and nobody else, reads of it."""
 import io
 import uuid
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 from clearing import character_with_reference, licensed, usage
@@ -32,6 +33,7 @@ from generator.provenance import read_provenance
 from generator.signing_identity import CA_CERTIFICATE
 from generator.tasks import run_job
 from licensing.models import OutputCheck
+from likeness.errors import FaceIndexUnavailable
 
 pytestmark = pytest.mark.still_photos
 
@@ -120,6 +122,41 @@ def test_the_output_check_ran_on_the_clip_before_release(client, session, reques
         select(OutputCheck).where(OutputCheck.clearance_id == released.clearance_id)
     ).all()
     assert check.verdict == "release_allowed" and check.frames_checked >= 1
+
+
+class FaceSearchReloading:
+    """The app's likeness runtime, but its first ``failures`` media work find the face index
+    reloading a shard (likeness/index/sharded.py)."""
+
+    def __init__(self, likeness, *, failures: int) -> None:
+        self.likeness, self.failures = likeness, failures
+
+    def __getattr__(self, name: str):
+        return getattr(self.likeness, name)
+
+    def run_media_work(self, work):
+        if self.failures:
+            self.failures -= 1
+            raise FaceIndexUnavailable("a face index shard is reloading")
+        return self.likeness.run_media_work(work)
+
+
+@pytest.mark.parametrize(("failures", "outcome"), [(2, "released"), (5, "queued")])
+def test_an_output_check_that_cannot_run_for_now_is_tried_again_never_skipped(
+    client, session, requester, clip_pipeline, failures, outcome
+):
+    generation_id = queued(client, requester)
+    runtime = generator_runtime(client, clip_pipeline)
+    runtime = replace(runtime, likeness=FaceSearchReloading(runtime.likeness, failures=failures))
+
+    run_job(uuid.UUID(generation_id), runtime=runtime)
+
+    after = job(client.app.state.engine, generation_id)
+    assert after.state == outcome  # five tries failed: the attempt ends, the job waits its retry
+    checks = session.exec(
+        select(OutputCheck).where(OutputCheck.clearance_id == after.clearance_id)
+    ).all()
+    assert len(checks) == (outcome == "released")
 
 
 def test_an_output_showing_what_the_clearance_does_not_cover_is_blocked_and_its_owner_sees_it(
