@@ -9,7 +9,6 @@ import signal
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +16,7 @@ from enrolling import OBAMA, enrol, photo
 from factories import create_asset, sign_up
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
+from ray_cluster import local_ray_cluster
 
 from clearhouse.app import create_app
 from clearhouse.db import write_session
@@ -38,28 +38,13 @@ from likeness.index.sharded import (  # noqa: E402
 )
 
 DLIB = "dlib/resnet-v1"
-PROJECT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def ray_cluster() -> Iterator[Cluster]:
-    """A head and one more node, two CPUs each; no usage statistics sent."""
-    with pytest.MonkeyPatch.context() as env:
-        env.setenv("RAY_AUTH_MODE", "disabled")
-        env.setenv("RAY_USAGE_STATS_ENABLED", "0")
-        env.setenv("RAY_USAGE_STATS_REPORT_URL", "http://127.0.0.1:9/")
-        # The actors import this checkout, not whatever the venv's editable install names.
-        env.setenv("PYTHONPATH", os.pathsep.join([str(PROJECT), os.environ.get("PYTHONPATH", "")]))
-        cluster = Cluster(
-            initialize_head=True, head_node_args={"num_cpus": 2, "include_dashboard": False}
-        )
-        cluster.add_node(num_cpus=2)
-        ray.init(address=cluster.address, log_to_driver=False)
-        try:
-            yield cluster
-        finally:
-            ray.shutdown()
-            cluster.shutdown()
+    """A head and one more node, two CPUs each."""
+    with local_ray_cluster(head_cpus=2, nodes=1, node_cpus=2, node_gpus=0) as cluster:
+        yield cluster
 
 
 def _gone(shards: list) -> None:
