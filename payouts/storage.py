@@ -249,20 +249,23 @@ class PostgresStore:
     # Both in one statement (one round trip, the transaction's BEGIN queued before it): the
     # locks are taken first, as the entries' insert waits on them, and the balances move
     # after. One row: how many of the accounts were found (all, or none: look them up again),
-    # and the keys inserted.
+    # counted once, and the keys inserted.
     _FOUND = """
-        (SELECT count(*) FROM locked)
-        + (SELECT count(*) FROM ledger_account WHERE id = ANY(%(platform)s::uuid[]))
+        found AS MATERIALIZED (
+            SELECT (SELECT count(*) FROM locked)
+                + (SELECT count(*) FROM ledger_account WHERE id = ANY(%(platform)s::uuid[]))
+                AS accounts
+        )
     """
     _LOCK_AND_WRITE = "".join(
         (
             "WITH",
             _LOCKED,
             ",",
-            _WRITES.replace("GUARD", "".join(("(", _FOUND, ") = cardinality(%(ids)s::uuid[])"))),
-            "SELECT (",
             _FOUND,
-            "), array(SELECT idempotency_key FROM entry)",
+            ",",
+            _WRITES.replace("GUARD", "(SELECT accounts FROM found) = cardinality(%(ids)s::uuid[])"),
+            "SELECT (SELECT accounts FROM found), array(SELECT idempotency_key FROM entry)",
         )
     )
 
@@ -276,20 +279,43 @@ class PostgresStore:
             "ledger_balance_slot", next(_slot_turns) % BALANCE_SLOTS
         )
 
+    # Planned once per connection. psycopg prepares a statement run five times, but the
+    # server's plan cache went on planning these anew for every posting (a custom plan: its
+    # estimates from the arrays' lengths beat the generic plan's), a third of a posting's
+    # server CPU; left to choose, the generic plan read the accounts' table whole where it
+    # was small. A generic plan, from the indexes, for the store's statements only: the
+    # caller's transaction plans the rest as before.
+    # (One statement each way: a statement cost a posting 12 us of client CPU. A value of
+    # NULL sets a setting to its default, as ``SET LOCAL ... TO DEFAULT`` does.) Only for a
+    # posting of a few entries: a batch spreads its planning over its entries, and batches
+    # of 100 posted no faster with the generic plan (two runs of bench/ledger.py: slower).
+    _PLAN_ONCE_UP_TO = 32
+    """Accounts a posting names, at most, to be planned once (a usage names 2 to 6)."""
+    _PLAN_ONCE = """SELECT set_config('plan_cache_mode', 'force_generic_plan', true),
+        set_config('enable_seqscan', 'off', true)"""
+    _PLAN_AS_BEFORE = """SELECT set_config('plan_cache_mode', NULL, true),
+        set_config('enable_seqscan', NULL, true)"""
+
     @contextmanager
-    def _pipeline(self) -> Iterator[None]:
+    def _pipeline(self, *, accounts: int) -> Iterator[None]:
         """The statements sent in it go in one round trip, after the transaction's BEGIN if
-        the engine has left it to the first statement (clearhouse.db.take_pending_begin)."""
+        the engine has left it to the first statement (clearhouse.db.take_pending_begin),
+        planned once per connection (``_PLAN_ONCE``) where they name few ``accounts``."""
+        plan_once = accounts <= self._PLAN_ONCE_UP_TO
         with self.driver.pipeline():
             if take_pending_begin(self.connection):
                 self.driver.execute("BEGIN")
+            if plan_once:
+                self.driver.execute(self._PLAN_ONCE)
             yield
+            if plan_once:
+                self.driver.execute(self._PLAN_AS_BEFORE)
 
     def lock(
         self, refs: Collection[AccountRef], *, now: datetime
     ) -> dict[AccountRef, LockedAccount]:
         ids = self._ids(refs, now=now)
-        with self._pipeline():
+        with self._pipeline(accounts=len(ids)):
             locked = self.driver.execute(self._LOCK, _lock_parameters(ids))
         rows = dict(locked.fetchall())
         if len(rows) != len(ids):
@@ -307,7 +333,7 @@ class PostgresStore:
         locks nothing and writes nothing."""
         ids = self._ids(refs, now=now)
         parameters = self._write_parameters(entries, ids, _lock_parameters(ids))
-        with self._pipeline():
+        with self._pipeline(accounts=len(ids)):
             written = self.driver.execute(self._LOCK_AND_WRITE, parameters)
         ((found, keys),) = written.fetchall()
         if found != len(ids):
@@ -344,7 +370,7 @@ class PostgresStore:
             "platform_kinds": [ref.kind.value for ref in shared],
             "platform_currencies": [ref.currency for ref in shared],
         }
-        with self._pipeline():
+        with self._pipeline(accounts=len(refs)):
             rows = self.driver.execute(self._FIND, parameters)
         return {
             AccountRef(AccountKind(kind), currency, owner_id): account_id
@@ -354,7 +380,7 @@ class PostgresStore:
     def write(self, entries: Sequence[NewEntry], ids: dict[AccountRef, uuid.UUID]) -> set[str]:
         text = {ref: str(account_id) for ref, account_id in ids.items()}
         parameters = self._write_parameters(entries, text, _lock_parameters(text))
-        with self._pipeline():
+        with self._pipeline(accounts=len(ids)):
             rows = self.driver.execute(self._WRITE, parameters)
         return {key for (key,) in rows.fetchall()}
 
