@@ -399,6 +399,13 @@ class Settings(BaseSettings):
         "scans, clearances, output checks and enrolments of one API process send their frames "
         "to them, and that many requests are worked on at once (or `media_concurrency`, if more).",
     )
+    ray_start_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="How long a process waits at start for its Ray actors (scan actors, face "
+        "index shards, generation actors) to load; past it the start fails, naming the CPUs and "
+        "GPUs the cluster has (an actor the cluster cannot place would otherwise wait for ever).",
+    )
     ray_scan_batch: int = Field(
         default=8,
         ge=1,

@@ -30,6 +30,7 @@ from pathlib import Path
 import ray
 from ray.exceptions import ActorUnavailableError, RayActorError
 
+from clearhouse.ray_start import started
 from clearhouse.settings import Settings
 from generator.errors import GenerationCancelled
 from generator.pipeline import CancelCheck, GeneratedClip, ProgressCallback, load_clip_pipeline
@@ -220,7 +221,7 @@ def _wait_until_serving(actor, *, should_cancel: CancelCheck | None) -> None:
 def start_generation_actors(settings: Settings) -> list:
     """``ray_generation_actors`` actors on the cluster at ``ray_address`` (connected to if
     this process is not yet), each asking for a GPU when the cluster has any. They load their
-    pipelines in the background; the first generation on each waits for it. A dead actor is
+    pipelines in the background. A dead actor is
     restarted without end (a node lost, a crash): the jobs it held are already the database's
     to retry, and a new one serves the next. They live as long as this process."""
     if not ray.is_initialized():
@@ -244,8 +245,19 @@ def start_generation_actors(settings: Settings) -> list:
 
 
 def start_ray_generation_worker(runtime: GeneratorRuntime) -> GenerationWorker:
-    """The generation worker of a process whose jobs run on Ray: one thread per actor."""
+    """The generation worker of a process whose jobs run on Ray: one thread per actor, once
+    every actor has loaded its pipeline (a process that cannot generate does not start)."""
     actors = start_generation_actors(runtime.settings)
+    try:
+        started(
+            [actor.node_id.options(concurrency_group=_CONTROL).remote() for actor in actors],
+            what=f"{len(actors)} Ray generation actor(s)",
+            within_s=runtime.settings.ray_start_seconds,
+        )
+    except BaseException:
+        for actor in actors:
+            ray.kill(actor, no_restart=True)
+        raise
     ray_runtime = replace(
         runtime,
         loaded_pipeline=RayClipPipeline(actors),

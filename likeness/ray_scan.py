@@ -31,6 +31,7 @@ import numpy as np
 import ray
 from ray.exceptions import ActorUnavailableError, RayActorError
 
+from clearhouse.ray_start import started
 from clearhouse.settings import Settings
 from likeness.backends import load_backend
 from likeness.backends.base import DetectedFace
@@ -83,14 +84,20 @@ class ScanActor:
 class RayFaceBackend:
     """A FaceBackend (likeness/backends/base.py) whose faces are found by the scan actors."""
 
-    def __init__(self, actors: list, *, batch: int, retry_within_s: float) -> None:
+    def __init__(
+        self, actors: list, *, batch: int, retry_within_s: float, start_within_s: float = 300.0
+    ) -> None:
         self.actors = actors
         self.batch = batch
         self.retry_within_s = retry_within_s
         self._next = itertools.count()
         self._lock = threading.Lock()
         # Waits for every actor's model to load: a server that cannot scan should not start.
-        models = ray.get([actor.model.remote() for actor in actors])
+        models = started(
+            [actor.model.remote() for actor in actors],
+            what=f"{len(actors)} Ray scan actor(s)",
+            within_s=start_within_s,
+        )
         self.model_key, self.embedding_dim, self.default_match_threshold, _ = models[0]
         self._pids = [pid for *_, pid in models]
 
@@ -209,7 +216,10 @@ def start_ray_media_workers(settings: Settings) -> RayMediaWorkers:
     actors = start_scan_actors(settings)
     try:
         backend = RayFaceBackend(
-            actors, batch=settings.ray_scan_batch, retry_within_s=settings.media_queue_seconds
+            actors,
+            batch=settings.ray_scan_batch,
+            retry_within_s=settings.media_queue_seconds,
+            start_within_s=settings.ray_start_seconds,
         )
     except BaseException:
         for actor in actors:

@@ -194,7 +194,7 @@ def _start_shards(
         read_vault=read_vault,
         deadline_s=settings.face_index_shard_deadline_seconds,
     )
-    index.load_behind()
+    index.load_behind(start_within_s=settings.ray_start_seconds)
     return index
 
 

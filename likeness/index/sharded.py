@@ -44,6 +44,7 @@ import numpy.typing as npt
 import ray
 from ray.exceptions import GetTimeoutError, RayActorError, RayError, RayTaskError
 
+from clearhouse.ray_start import started
 from likeness.errors import FaceIndexUnavailable
 from likeness.index.batches import TemplateBatch, pack_by_model
 from likeness.index.shard import BEHIND, IndexShard, ShardChange
@@ -153,10 +154,15 @@ class ShardedFaceIndex:
         with self._lock:
             self._known = max(self._known, generation)
 
-    def load_behind(self) -> int:
-        """Load every shard older than the vault, now (on start); returns the generation."""
+    def load_behind(self, *, start_within_s: float = 300.0) -> int:
+        """Load every shard older than the vault, now (on start); returns the generation.
+        Shards the cluster cannot place within ``start_within_s`` stop the start."""
         generation, batches = self._read_vault()
-        held = ray.get([shard.held_generation.remote() for shard in self.shards])
+        held = started(
+            [shard.held_generation.remote() for shard in self.shards],
+            what=f"{len(self.shards)} face index shard(s)",
+            within_s=start_within_s,
+        )
         behind = [number for number, shard_at in enumerate(held) if shard_at < generation]
         self._load(behind, generation=generation, batches=batches)
         self.follow(generation=generation)

@@ -27,6 +27,7 @@ from ray_cluster import local_ray_cluster
 from sqlmodel import Session, func, select
 
 from clearhouse.db import build_engine, snapshot_session
+from clearhouse.ray_start import RayActorsNotPlaced
 from generator.models import JobState
 from generator.worker import GenerationWorker, start_generation_worker
 from licensing.models import Charge
@@ -173,3 +174,18 @@ def test_a_node_lost_mid_job_leaves_it_to_the_retry_released_and_charged_once(
     assert (released.state, released.attempts) == (JobState.released, 2)
     assert released.video_name == f"{generation_id}-2.mp4"
     _released_once(client, engine, requester, generation_id)
+
+
+def test_more_generation_actors_than_the_cluster_has_gpus_stop_the_start_and_say_why(
+    client, ray_cluster
+):
+    runtime = generator_runtime(
+        client, None, ray_address=ray_cluster.address, ray_generation_actors=3, ray_start_seconds=3
+    )
+    with pytest.raises(RayActorsNotPlaced, match=r"and 2 GPUs .*CLEARHOUSE_RAY_GENERATION_ACTORS"):
+        start_generation_worker(runtime)
+    # The actors it made are gone: the two GPU slots are free for the next worker.
+    deadline = time.monotonic() + 30
+    while ray.available_resources().get("GPU", 0) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert ray.available_resources().get("GPU", 0) == 2

@@ -20,6 +20,7 @@ from ray_cluster import local_ray_cluster
 
 from clearhouse.app import create_app
 from clearhouse.db import write_session
+from clearhouse.ray_start import RayActorsNotPlaced
 from clearhouse.settings import Settings
 from likeness.errors import FaceIndexUnavailable
 from likeness.index import FaceIndex, FaceTemplate
@@ -162,6 +163,18 @@ def test_a_shard_applies_changes_in_their_order_and_each_once():
     assert [m.similarity for m in shard.search(at_least=5, **query)[0]] == [pytest.approx(1)]
     assert shard.count() == 3
     assert shard.load(generation=4, batches=[]) == 5  # an older snapshot changes nothing
+
+
+def test_shards_the_cluster_cannot_place_stop_the_start_and_say_why(ray_cluster):
+    # Five shards of one CPU each on a cluster of four: one can never start.
+    shards = start_index_shards(installation=f"unplaceable-{uuid.uuid4().hex[:8]}", shards=5)
+    index = ShardedFaceIndex(shards=shards, read_vault=lambda: (0, []), deadline_s=2)
+    try:
+        with pytest.raises(RayActorsNotPlaced, match=r"has 4 CPUs .*CLEARHOUSE_FACE_INDEX_SHARDS"):
+            index.load_behind(start_within_s=3)
+    finally:
+        for shard in shards:
+            ray.kill(shard, no_restart=True)
 
 
 def test_shards_without_a_ray_cluster_are_refused():
