@@ -29,15 +29,12 @@ from sqlmodel import Session, col, select
 from payouts.accounts import held, payable, wallet
 from payouts.journal import EntryDraft, PostedEntry, credit, debit, post_entries
 from payouts.models import EntryEvent, HeldShare, HeldShareState
-from payouts.split import Usage, UsageSplit
+from payouts.split import Usage, split_usage
 
 
-def hold_shares(
-    session: Session, usages: Sequence[tuple[Usage, UsageSplit]], *, now: datetime
-) -> None:
-    """Record the held share of each unverified asset in each of ``usages`` (just posted,
-    each with its split). None held (most uses): nothing to write, and no flush."""
-    shares = [
+def hold_shares(session: Session, usages: Sequence[Usage], *, now: datetime) -> None:
+    """Record the held share of each unverified asset in each of ``usages`` (just posted)."""
+    session.add_all(
         HeldShare(
             generation_id=usage.generation_id,
             clearance_id=usage.clearance_id,
@@ -49,12 +46,10 @@ def hold_shares(
             state=HeldShareState.held,
             held_at=now,
         )
-        for usage, split in usages
-        for (holder_id, asset_id), amount in split.held_assets.items()
-    ]
-    if shares:
-        session.add_all(shares)
-        session.flush()
+        for usage in usages
+        for (holder_id, asset_id), amount in split_usage(usage).held_assets.items()
+    )
+    session.flush()
 
 
 def _held_rows(
