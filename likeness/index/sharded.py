@@ -66,6 +66,9 @@ SHARD_THREADS = 8
 # committing process sends it right after its commit, which others may hear of first).
 CATCH_UP_SHARE = 0.5
 _RESTART_POLL_S = 0.2
+# Queries up to Ray's own limit for arguments sent inside a call (``max_direct_call_object_size``);
+# past it, one copy is put in the object store for every shard to read.
+_SENT_WITH_THE_CALL_BYTES = 100 * 1024
 _SERVING_WAIT_S = 120.0
 
 # The vault as of one generation: that generation and its active templates, packed.
@@ -206,13 +209,15 @@ class ShardedFaceIndex:
         vectors = unit_rows(queries, dimension=None, what="queries")
         with self._lock:
             known = self._known
-        queries_ref = ray.put(vectors)
+        # A scan's few faces go with each call (Ray sends an argument this small inside the call
+        # itself); a put first costs a round trip to the object store, ~3 ms a search here.
+        queries_arg = vectors if vectors.nbytes <= _SENT_WITH_THE_CALL_BYTES else ray.put(vectors)
         refs = [
             shard.search.remote(
                 at_least=known,
                 wait_s=self.deadline_s * CATCH_UP_SHARE,
                 model_key=model_key,
-                queries=queries_ref,
+                queries=queries_arg,
                 k=k,
                 min_similarity=float(min_similarity),
             )
