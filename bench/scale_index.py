@@ -107,7 +107,9 @@ def _sharded(templates: TemplateBatch, faces: np.ndarray, *, shards: int) -> tup
 
     actors = start_index_shards(installation=f"bench-{uuid.uuid4().hex[:8]}", shards=shards)
     try:
-        index = ShardedFaceIndex(shards=actors, read_vault=lambda: (0, [templates]), deadline_s=120)
+        index = ShardedFaceIndex(
+            shards=actors, read_vault=lambda _keep: (0, [templates]), deadline_s=120
+        )
         started = time.perf_counter()
         index.load_behind()
         load_s = time.perf_counter() - started

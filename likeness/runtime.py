@@ -10,6 +10,7 @@ generation it knows.
 """
 
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
@@ -31,7 +32,7 @@ from likeness.key_store import LikenessKeyStore, open_key_store
 from likeness.media_workers import MediaWorkers, WorkerConfig, worker_face_model
 
 if TYPE_CHECKING:
-    from likeness.index.sharded import ShardedFaceIndex
+    from likeness.index.sharded import ShardedFaceIndex, VaultSnapshot
 
 T = TypeVar("T")
 
@@ -169,9 +170,7 @@ class LikenessRuntime:
             media_workers.detach(self._workers)
 
 
-def _start_shards(
-    settings: Settings, *, read_vault: Callable[[], tuple[int, list[TemplateBatch]]]
-) -> "ShardedFaceIndex":
+def _start_shards(settings: Settings, *, read_vault: "VaultSnapshot") -> "ShardedFaceIndex":
     """The installation's index shards on the Ray cluster, loaded from the vault where they
     are behind it (new, restarted, or left behind while no process was serving)."""
     import ray
@@ -198,11 +197,15 @@ def _start_shards(
     return index
 
 
-def _vault_snapshot(engine: Engine, key_store: LikenessKeyStore) -> tuple[int, list[TemplateBatch]]:
-    """The active templates and the generation they make, read in one snapshot."""
+def _vault_snapshot(
+    engine: Engine, key_store: LikenessKeyStore, keep: Callable[[uuid.UUID], bool]
+) -> tuple[int, list[TemplateBatch]]:
+    """The active templates of the likenesses ``keep`` keeps and the generation they make, read
+    in one snapshot."""
     with snapshot_session(engine) as session:
         generation = vault.index_generation(session)
-        return generation, pack_by_model(vault.open_templates(session, key_store=key_store))
+        templates = vault.open_templates(session, key_store=key_store, keep=keep)
+        return generation, pack_by_model(templates)
 
 
 async def get_likeness(request: Request) -> LikenessRuntime:

@@ -9,7 +9,7 @@ likeness has no key in the store is treated as shredded wherever it is read.
 
 import logging
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 
 import numpy as np
@@ -93,8 +93,11 @@ def open_templates(
     key_store: LikenessKeyStore,
     status: TemplateStatus = TemplateStatus.active,
     likeness_id: uuid.UUID | None = None,
+    keep: Callable[[uuid.UUID], bool] | None = None,
 ) -> Iterator[FaceTemplate]:
-    """Decrypt templates (all active ones by default), for the index or an activation.
+    """Decrypt templates (all active ones by default), for the index or an activation;
+    ``keep``: only those of the likenesses it keeps (one index shard's), the others' keys
+    neither unwrapped nor their templates decrypted.
 
     Templates of a likeness whose key is gone from the key store are skipped: it was
     shredded, and this database was restored from a backup taken before that.
@@ -105,6 +108,8 @@ def open_templates(
     likeness_ids = session.exec(
         select(FaceTemplateRecord.likeness_id).where(*chosen).distinct()
     ).all()
+    if keep is not None:
+        likeness_ids = [found for found in likeness_ids if keep(found)]
     keys = key_store.get_many(likeness_ids)
     shredded = set(likeness_ids) - set(keys)
     if shredded:
@@ -114,7 +119,7 @@ def open_templates(
             len(shredded),
         )
     for record in session.exec(select(FaceTemplateRecord).where(*chosen)):
-        if record.likeness_id in shredded:
+        if record.likeness_id not in keys:  # shredded, or not kept
             continue
         embedding = vault_crypto.decrypt_template(
             data_key=keys[record.likeness_id],

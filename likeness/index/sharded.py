@@ -71,14 +71,20 @@ _RESTART_POLL_S = 0.2
 _SENT_WITH_THE_CALL_BYTES = 100 * 1024
 _SERVING_WAIT_S = 120.0
 
-# The vault as of one generation: that generation and its active templates, packed.
-VaultSnapshot = Callable[[], tuple[int, list[TemplateBatch]]]
+# The vault as of one generation: that generation and the active templates of the likenesses
+# the predicate keeps (those of the shards being loaded: no other template is decrypted), packed.
+VaultSnapshot = Callable[[Callable[[UUID], bool]], tuple[int, list[TemplateBatch]]]
 
 
 def shard_numbers(likeness_ids: IdArray, *, shards: int) -> npt.NDArray[np.int64]:
     """The shard of each likeness: its UUID's last 8 bytes modulo the shard count."""
     low = np.frombuffer(likeness_ids.tobytes(), dtype=">u8").reshape(-1, 2)[:, 1]
     return (low % np.uint64(shards)).astype(np.int64)
+
+
+def shard_of(likeness_id: UUID, *, shards: int) -> int:
+    """:func:`shard_numbers` for one likeness."""
+    return int.from_bytes(likeness_id.bytes[8:], "big") % shards
 
 
 def part_of(batches: Sequence[TemplateBatch], *, shard: int, shards: int) -> list[TemplateBatch]:
@@ -137,8 +143,9 @@ def start_index_shards(
 class ShardedFaceIndex:
     """The face index over index shard actors; reads like :class:`FaceIndex`.
 
-    ``read_vault`` gives the vault's active templates and the generation they make, read in
-    one snapshot; ``deadline_s`` bounds how long a search waits for every shard."""
+    ``read_vault`` gives the vault's active templates of the likenesses a predicate keeps and
+    the generation they make, read in one snapshot; ``deadline_s`` bounds how long a search
+    waits for every shard."""
 
     def __init__(self, *, shards: list, read_vault: VaultSnapshot, deadline_s: float) -> None:
         if not shards:
@@ -160,16 +167,12 @@ class ShardedFaceIndex:
     def load_behind(self, *, start_within_s: float = 300.0) -> int:
         """Load every shard older than the vault, now (on start); returns the generation.
         Shards the cluster cannot place within ``start_within_s`` stop the start."""
-        generation, batches = self._read_vault()
         held = started(
             [shard.held_generation.remote() for shard in self.shards],
             what=f"{len(self.shards)} face index shard(s)",
             within_s=start_within_s,
         )
-        behind = [number for number, shard_at in enumerate(held) if shard_at < generation]
-        self._load(behind, generation=generation, batches=batches)
-        self.follow(generation=generation)
-        return generation
+        return self._reload_now(range(len(self.shards)), older_than_vault=held)
 
     def changed_at(self, generation: int) -> "CountedChange":
         """The change the vault counted as ``generation``, to send to the shards once it
@@ -280,14 +283,29 @@ class ShardedFaceIndex:
         try:
             for number in numbers:
                 self._wait_until_serving(self.shards[number])
-            generation, batches = self._read_vault()
-            self._load(numbers, generation=generation, batches=batches)
-            self.follow(generation=generation)
+            self._reload_now(numbers)
         except Exception:
             log.exception("reloading face index shard(s) %s failed; searches retry it", numbers)
         finally:
             with self._lock:
                 self._reloading.difference_update(numbers)
+
+    def _reload_now(
+        self, numbers: Iterable[int], *, older_than_vault: list[int] | None = None
+    ) -> int:
+        """Load shards ``numbers`` from one snapshot of the vault, decrypting only their
+        likenesses' templates; with ``older_than_vault`` (each shard's generation), only those
+        behind the snapshot are loaded. Returns the snapshot's generation."""
+        count = len(self.shards)
+        wanted = set(numbers)
+        generation, batches = self._read_vault(
+            lambda likeness_id: shard_of(likeness_id, shards=count) in wanted
+        )
+        if older_than_vault is not None:
+            wanted = {number for number in wanted if older_than_vault[number] < generation}
+        self._load(wanted, generation=generation, batches=batches)
+        self.follow(generation=generation)
+        return generation
 
     def _load(
         self, numbers: Iterable[int], *, generation: int, batches: list[TemplateBatch]

@@ -87,7 +87,9 @@ def _ranked(rows) -> list[list[tuple[uuid.UUID, uuid.UUID]]]:
 
 def test_search_over_shards_answers_what_one_index_answers(three_shards):
     batch = _templates(3000, per_likeness=3, seed=1)
-    sharded = ShardedFaceIndex(shards=three_shards, read_vault=lambda: (0, [batch]), deadline_s=30)
+    sharded = ShardedFaceIndex(
+        shards=three_shards, read_vault=lambda _keep: (0, [batch]), deadline_s=30
+    )
     sharded.load_behind()
     one = FaceIndex(device="numpy")
     one.add_batches(batches=[batch])
@@ -133,7 +135,9 @@ def test_search_over_shards_answers_what_one_index_answers(three_shards):
 
 def test_a_shard_past_the_deadline_makes_the_search_unavailable_not_partial(three_shards):
     batch = _templates(300, per_likeness=1, seed=4)
-    sharded = ShardedFaceIndex(shards=three_shards, read_vault=lambda: (0, [batch]), deadline_s=1)
+    sharded = ShardedFaceIndex(
+        shards=three_shards, read_vault=lambda _keep: (0, [batch]), deadline_s=1
+    )
     sharded.load_behind()
     query = batch.vectors[:1]
     assert sharded.search(model_key=DLIB, queries=query, k=3)[0]  # all three answer
@@ -146,6 +150,36 @@ def test_a_shard_past_the_deadline_makes_the_search_unavailable_not_partial(thre
     finally:
         os.kill(stuck, signal.SIGCONT)
     assert sharded.search(model_key=DLIB, queries=query, k=3)[0]
+
+
+def test_a_lost_shard_is_reloaded_from_its_own_likenesses_alone(three_shards):
+    """The vault is read for the lost shard's likenesses only: no other likeness's key is
+    unwrapped nor its templates decrypted to rebuild one shard."""
+    batch = _templates(300, per_likeness=1, seed=7)
+    asked = []
+
+    def read_vault(keep):
+        asked.append(keep)
+        return 0, [batch]
+
+    sharded = ShardedFaceIndex(shards=three_shards, read_vault=read_vault, deadline_s=5)
+    sharded.load_behind()
+    likenesses = [uuid.UUID(bytes=row.tobytes()) for row in batch.likeness_ids]
+    on_shard = dict(zip(likenesses, shard_numbers(batch.likeness_ids, shards=3), strict=True))
+    assert all(asked[-1](likeness) for likeness in likenesses)  # the start: every shard new
+
+    _killed_and_restarted(three_shards[1])
+    query = batch.vectors[:1]
+    with pytest.raises(FaceIndexUnavailable, match=r"shard\(s\) \[1\] are being rebuilt"):
+        sharded.search(model_key=DLIB, queries=query, k=3)
+    for _ in range(100):
+        if sum(sharded.shard_counts()) == 300:
+            break
+        time.sleep(0.1)
+    assert sharded.search(model_key=DLIB, queries=query, k=3)[0]
+    assert len(asked) == 2
+    kept = {likeness for likeness in likenesses if asked[-1](likeness)}
+    assert kept == {likeness for likeness, shard in on_shard.items() if shard == 1}
 
 
 def test_a_shard_applies_changes_in_their_order_and_each_once():
@@ -168,7 +202,7 @@ def test_a_shard_applies_changes_in_their_order_and_each_once():
 def test_shards_the_cluster_cannot_place_stop_the_start_and_say_why(ray_cluster):
     # Five shards of one CPU each on a cluster of four: one can never start.
     shards = start_index_shards(installation=f"unplaceable-{uuid.uuid4().hex[:8]}", shards=5)
-    index = ShardedFaceIndex(shards=shards, read_vault=lambda: (0, []), deadline_s=2)
+    index = ShardedFaceIndex(shards=shards, read_vault=lambda _keep: (0, []), deadline_s=2)
     try:
         with pytest.raises(RayActorsNotPlaced, match=r"has 4 CPUs .*CLEARHOUSE_FACE_INDEX_SHARDS"):
             index.load_behind(start_within_s=3)

@@ -76,3 +76,29 @@ def test_retention_destroys_idle_templates(client, holder, session):
     assert matched(scan(client, holder, "obama.jpg")) == set()
     audit = client.get(f"/v1/assets/{asset['id']}/audit", headers=holder.headers).json()
     assert audit["items"][-1]["action"] == "likeness.templates_destroyed"
+
+
+def test_templates_opened_for_some_likenesses_unwrap_no_other_key(client, holder, session):
+    """What one index shard's reload reads: the kept likenesses' templates, and no other
+    likeness's key unwrapped."""
+    asset = create_asset(client, holder, kind="likeness")
+    enrol(client, holder, asset["id"], OBAMA)
+    likeness_id = uuid.UUID(asset["id"])
+    key_store = client.app.state.likeness.key_store
+    unwrapped = []
+
+    class Recording:
+        def get_many(self, likeness_ids):
+            likeness_ids = list(likeness_ids)
+            unwrapped.extend(likeness_ids)
+            return key_store.get_many(likeness_ids)
+
+    def opened(keep) -> set[uuid.UUID]:
+        unwrapped.clear()
+        templates = vault.open_templates(session, key_store=Recording(), keep=keep)
+        return {template.likeness_id for template in templates}
+
+    assert opened(lambda found: found != likeness_id) == set()
+    assert unwrapped == []
+    assert opened(lambda found: found == likeness_id) == {likeness_id}
+    assert unwrapped == [likeness_id]
