@@ -159,6 +159,20 @@ def take_pending_begin(connection: Connection) -> bool:
     return bool(connection.info.pop(_BEGIN_PENDING, False))
 
 
+@contextmanager
+def queued_writes(connection: Connection) -> Iterator[None]:
+    """Run the block's statements on PostgreSQL in one psycopg pipeline: sent together at its
+    end, one round trip for all of them. Only statements whose rows nobody reads (inserts,
+    updates without RETURNING): SQLAlchemy reads a statement's rows as it runs it, before the
+    pipeline has them. An error is raised at the end of the block, as psycopg's own, and the
+    transaction is to be rolled back. Elsewhere the statements run one by one, as written."""
+    if connection.dialect.name != "postgresql":
+        yield
+        return
+    with connection.connection.driver_connection.pipeline():
+        yield
+
+
 def _discard_hung_up_connections(engine: Engine) -> None:
     """Hand out no pooled connection that the server has closed (a restart, an operator's
     ``pg_terminate_backend``): the pool replaces it with a new one, and the request that

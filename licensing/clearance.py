@@ -18,6 +18,7 @@ from sqlalchemy import Connection, bindparam, insert
 from sqlmodel import Session, col, select
 
 from clearhouse.accounts.models import Account
+from clearhouse.db import queued_writes
 from clearhouse.keys import KeyRing
 from clearhouse.settings import Settings
 from licensing.facts import read_facts
@@ -26,7 +27,7 @@ from licensing.models import ApprovalStatus, Clearance, ClearedAsset, FoundIn, U
 from licensing.quote import GenerationParameters, Quote, QuoteLine, quote
 from licensing.tokens import issue_clearance_token
 from notifications.kinds import NoticeKind
-from notifications.service import NoticeDraft, notify_all
+from notifications.service import NoticeDraft, notice_rows, write_notices
 from payouts.credits import require_credits
 from policies.decisions import AssetOutcome, ClearanceOutcome, Decision
 from policies.document import ContentCategory, Use
@@ -215,13 +216,10 @@ def clear(
         }
         for asset in decision.assets
     ]
-    connection.execute(_INSERT_CLEARANCE, clearance)
-    if recorded:
-        connection.execute(_INSERT_CLEARED_ASSETS, recorded)
     waiting = [row for row in recorded if row["outcome"] == AssetOutcome.needs_approval]
     owners = {asset.id: asset.owner_id for asset in facts.assets}
     approvals = (
-        _ask_owners(
+        _approvals_to_ask(
             connection,
             waiting=waiting,
             owners=owners,
@@ -233,15 +231,26 @@ def clear(
         if waiting
         else []
     )
-    _tell_owners(
+    notices = notice_rows(
         session,
-        clearance_id=clearance_id,
-        recorded=recorded,
-        approvals=approvals,
-        handles={asset.id: asset.handle for asset in facts.assets},
-        owners=owners,
+        _owner_notices(
+            clearance_id=clearance_id,
+            recorded=recorded,
+            approvals=approvals,
+            handles={asset.id: asset.handle for asset in facts.assets},
+            owners=owners,
+        ),
         now=now,
     )
+    # Everything read first: every row of the clearance then goes in one round trip.
+    with queued_writes(connection):
+        connection.execute(_INSERT_CLEARANCE, clearance)
+        if recorded:
+            connection.execute(_INSERT_CLEARED_ASSETS, recorded)
+        if approvals:
+            connection.execute(_INSERT_APPROVALS, approvals)
+        if notices.notices:
+            write_notices(session, notices)
     return ClearanceResult(
         clearance=_record_of(Clearance, clearance),
         decision=decision,
@@ -361,7 +370,7 @@ def _fees_by_asset(priced: Quote) -> dict[uuid.UUID, int]:
     return fees
 
 
-def _ask_owners(
+def _approvals_to_ask(
     connection: Connection,
     *,
     waiting: list[dict[str, Any]],
@@ -371,8 +380,8 @@ def _ask_owners(
     expires_at: datetime,
     now: datetime,
 ) -> list[dict[str, Any]]:
-    """Queue the request for each owner, unless the same request already waits for them; the
-    approvals queued."""
+    """The approvals to queue, one for each owner, unless the same request already waits for
+    them."""
     already = set(
         connection.execute(
             _PENDING_APPROVALS,
@@ -384,7 +393,7 @@ def _ask_owners(
             },
         ).scalars()
     )
-    approvals = [
+    return [
         {
             "id": uuid.uuid4(),
             "cleared_asset_id": row["id"],
@@ -400,9 +409,6 @@ def _ask_owners(
         for row in waiting
         if row["asset_id"] not in already
     ]
-    if approvals:
-        connection.execute(_INSERT_APPROVALS, approvals)
-    return approvals
 
 
 def blocked_facts(*, asset_id: uuid.UUID, handle: str, found_in: FoundIn) -> dict[str, Any]:
@@ -411,16 +417,14 @@ def blocked_facts(*, asset_id: uuid.UUID, handle: str, found_in: FoundIn) -> dic
     return {"asset_id": str(asset_id), "handle": handle, "found_in": found_in.value}
 
 
-def _tell_owners(
-    session: Session,
+def _owner_notices(
     *,
     clearance_id: uuid.UUID,
     recorded: Sequence[Mapping[str, Any]],
     approvals: Sequence[Mapping[str, Any]],
     handles: Mapping[uuid.UUID, str],
     owners: Mapping[uuid.UUID, uuid.UUID | None],
-    now: datetime,
-) -> None:
+) -> list[NoticeDraft]:
     """Notices to the owners of the assets this clearance denied, and of those it waits for."""
     blocked = (
         NoticeDraft(
@@ -453,4 +457,4 @@ def _tell_owners(
         )
         for approval in approvals
     )
-    notify_all(session, [*blocked, *pending], now=now)
+    return [*blocked, *pending]

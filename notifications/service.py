@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, update
+from sqlalchemy import bindparam, delete, func, insert, update
 from sqlmodel import Session, col, select
 
 from clearhouse.db import after_commit, new_id, utcnow
@@ -18,6 +18,7 @@ from clearhouse.errors import NotFound
 from clearhouse.pagination import PageParams, paginate
 from notifications.kinds import NoticeKind
 from notifications.models import (
+    DeliveryState,
     DigestFrequency,
     Notice,
     NoticePreference,
@@ -61,56 +62,112 @@ def notify_all(
     session: Session, drafts: Iterable[NoticeDraft], *, now: datetime | None = None
 ) -> list[Notice]:
     """:func:`notify` for several notices with one read of the recipients' endpoints."""
-    now = now or utcnow()
+    rows = notice_rows(session, drafts, now=now or utcnow())
+    if rows.notices:
+        write_notices(session, rows)
+    return rows.models()
+
+
+@dataclass(frozen=True)
+class NoticeRows:
+    """Notices and their webhook deliveries, as rows to insert: made by :func:`notice_rows`,
+    written by :func:`write_notices` (which a caller may queue with its own inserts)."""
+
+    notices: list[dict[str, Any]]
+    deliveries: list[dict[str, Any]]
+
+    def models(self) -> list[Notice]:
+        """The notices, as their table model for reading: built without validation (the
+        values are ours) and attached to no session."""
+        return [Notice.model_construct(**row) for row in self.notices]
+
+
+def notice_rows(session: Session, drafts: Iterable[NoticeDraft], *, now: datetime) -> NoticeRows:
+    """The rows of ``drafts``' notices and of a delivery for each endpoint of its account
+    that takes its kind (one query, none without notices)."""
     notices = [
-        Notice(
-            account_id=draft.account_id,
-            kind=draft.kind.value,
-            subject_ids=[str(subject) for subject in draft.subject_ids],
-            facts=dict(draft.facts),
-            created_at=now,
-        )
+        {
+            "id": new_id(),
+            "account_id": draft.account_id,
+            "kind": draft.kind.value,
+            "subject_ids": [str(subject) for subject in draft.subject_ids],
+            "facts": dict(draft.facts),
+            "created_at": now,
+            "read_at": None,
+            "emailed_at": None,
+        }
         for draft in drafts
     ]
     if not notices:
-        return []
-    session.add_all(notices)
-    endpoints = session.exec(
-        select(WebhookEndpoint).where(
-            col(WebhookEndpoint.account_id).in_({notice.account_id for notice in notices}),
-            WebhookEndpoint.enabled,
-        )
-    ).all()
-    session.add_all(
-        delivery_of(notice, endpoint=endpoint, now=now)
-        for notice in notices
-        for endpoint in endpoints
-        if endpoint.account_id == notice.account_id
-        and (not endpoint.kinds or notice.kind in endpoint.kinds)
+        return NoticeRows(notices=[], deliveries=[])
+    # What the session still holds goes first, as its autoflush would have sent it: a notice
+    # to an account made in this very transaction.
+    session.flush()
+    endpoints = session.connection().execute(
+        _ENABLED_ENDPOINTS, {"account_ids": list({row["account_id"] for row in notices})}
     )
+    return NoticeRows(
+        notices=notices,
+        deliveries=[
+            delivery_row(notice, endpoint_id=endpoint_id, now=now)
+            for endpoint_id, account_id, kinds in endpoints
+            for notice in notices
+            if account_id == notice["account_id"] and (not kinds or notice["kind"] in kinds)
+        ],
+    )
+
+
+def write_notices(session: Session, rows: NoticeRows) -> None:
+    """Insert ``rows`` (Core statements on the session's connection: no ORM instances or unit
+    of work, which cost more than the inserts), and wake this process's notice worker once
+    they commit."""
+    connection = session.connection()
+    connection.execute(_INSERT_NOTICES, rows.notices)
+    if rows.deliveries:
+        connection.execute(_INSERT_DELIVERIES, rows.deliveries)
     after_commit(session, notices_written.set)
-    return notices
 
 
-def delivery_of(notice: Notice, *, endpoint: WebhookEndpoint, now: datetime) -> WebhookDelivery:
-    """The webhook message of ``notice`` for ``endpoint``: the body every attempt sends."""
-    return WebhookDelivery(
-        endpoint_id=endpoint.id,
-        notice_id=notice.id,
-        message_id=f"msg_{new_id().hex}",
-        kind=notice.kind,
-        payload={
-            "type": notice.kind,
-            "timestamp": notice.created_at.isoformat(),
+# Built once: building a statement and its cache key costs more than running it.
+_ENABLED_ENDPOINTS = select(
+    WebhookEndpoint.id, WebhookEndpoint.account_id, WebhookEndpoint.kinds
+).where(
+    col(WebhookEndpoint.account_id).in_(bindparam("account_ids", expanding=True)),
+    WebhookEndpoint.enabled,
+)
+_INSERT_NOTICES = insert(Notice.__table__)
+_INSERT_DELIVERIES = insert(WebhookDelivery.__table__)
+
+
+def delivery_row(
+    notice: Mapping[str, Any], *, endpoint_id: uuid.UUID, now: datetime
+) -> dict[str, Any]:
+    """The webhook message of ``notice`` for an endpoint: the body every attempt sends."""
+    return {
+        "id": new_id(),
+        "endpoint_id": endpoint_id,
+        "notice_id": notice["id"],
+        "message_id": f"msg_{new_id().hex}",
+        "kind": notice["kind"],
+        "payload": {
+            "type": notice["kind"],
+            "timestamp": notice["created_at"].isoformat(),
             "data": {
-                "notice_id": str(notice.id),
-                "subject_ids": notice.subject_ids,
-                **notice.facts,
+                "notice_id": str(notice["id"]),
+                "subject_ids": notice["subject_ids"],
+                **notice["facts"],
             },
         },
-        next_attempt_at=now,
-        created_at=now,
-    )
+        "state": DeliveryState.pending,
+        "attempts": 0,
+        "next_attempt_at": now,
+        "claimed_until": None,
+        "last_status_code": None,
+        "last_error": None,
+        "last_attempt_at": None,
+        "delivered_at": None,
+        "created_at": now,
+    }
 
 
 def list_notices(

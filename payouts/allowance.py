@@ -13,13 +13,26 @@ month. ``CLEARHOUSE_FREE_MONTHLY_CREDITS_MINOR=0`` turns it off.
 
 import uuid
 from datetime import datetime
+from weakref import WeakKeyDictionary
 
+from sqlalchemy import Engine
 from sqlmodel import Session
 
+from clearhouse.db import after_commit
 from clearhouse.settings import Settings
 from payouts.accounts import platform, wallet
 from payouts.journal import EntryDraft, PostedEntry, credit, debit, entry_posted, post_entry
 from payouts.models import AccountKind, EntryEvent
+
+_seen_posted: WeakKeyDictionary[Engine, set[str]] = WeakKeyDictionary()
+"""The allowance keys each database was seen to hold by a transaction that then committed."""
+_SEEN_POSTED_AT_MOST = 100_000  # creators this month, for one process; forgotten past that
+
+
+def _remember(seen: set[str], key: str) -> None:
+    if len(seen) >= _SEEN_POSTED_AT_MOST:
+        seen.clear()
+    seen.add(key)
 
 
 def allowance_month(now: datetime) -> str:
@@ -40,8 +53,16 @@ def grant_monthly_allowance(
     if amount == 0:
         return None
     key = allowance_key(creator_id, now)
-    # Looked up first: once a month it posts, every other time this one indexed read is all.
-    if entry_posted(session.connection(), key):
+    connection = session.connection()
+    # Once seen posted, an entry stays posted (the journal is never rewritten): this process
+    # remembers it and reads it no more. Otherwise looked up first: once a month it posts,
+    # every other time this one indexed read is all.
+    seen = _seen_posted.setdefault(connection.engine, set())
+    if key in seen:
+        return None
+    if entry_posted(connection, key):
+        # Remembered once committed: the entry read may be this very transaction's own.
+        after_commit(session, lambda: _remember(seen, key))
         return None
     currency = settings.free_monthly_credits_currency
     posted = post_entry(

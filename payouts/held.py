@@ -29,12 +29,15 @@ from sqlmodel import Session, col, select
 from payouts.accounts import held, payable, wallet
 from payouts.journal import EntryDraft, PostedEntry, credit, debit, post_entries
 from payouts.models import EntryEvent, HeldShare, HeldShareState
-from payouts.split import Usage, split_usage
+from payouts.split import Usage, UsageSplit
 
 
-def hold_shares(session: Session, usages: Sequence[Usage], *, now: datetime) -> None:
-    """Record the held share of each unverified asset in each of ``usages`` (just posted)."""
-    session.add_all(
+def hold_shares(
+    session: Session, usages: Sequence[tuple[Usage, UsageSplit]], *, now: datetime
+) -> None:
+    """Record the held share of each unverified asset in each of ``usages`` (just posted,
+    each with its split). None held (most uses): nothing to write, and no flush."""
+    shares = [
         HeldShare(
             generation_id=usage.generation_id,
             clearance_id=usage.clearance_id,
@@ -46,10 +49,12 @@ def hold_shares(session: Session, usages: Sequence[Usage], *, now: datetime) -> 
             state=HeldShareState.held,
             held_at=now,
         )
-        for usage in usages
-        for (holder_id, asset_id), amount in split_usage(usage).held_assets.items()
-    )
-    session.flush()
+        for usage, split in usages
+        for (holder_id, asset_id), amount in split.held_assets.items()
+    ]
+    if shares:
+        session.add_all(shares)
+        session.flush()
 
 
 def _held_rows(

@@ -34,7 +34,7 @@ from payouts.earning import Earning, earnings
 from payouts.held import hold_shares, return_held_shares
 from payouts.journal import EntryDraft, PostedEntry, credit, debit, post_entries
 from payouts.models import AccountKind, EntryEvent
-from payouts.split import LicensedUse, Usage, split_usage
+from payouts.split import LicensedUse, Usage, UsageSplit, split_usage
 from policies.models import PolicyVersion
 from rights.models import Asset
 
@@ -60,7 +60,10 @@ def _key_and_memo(usage: Usage) -> tuple[str, str]:
 
 def usage_entry(usage: Usage) -> EntryDraft | None:
     """The entry of ``usage``; None for a charge of zero, which moves no money."""
-    split = split_usage(usage)
+    return _entry_of(usage, split_usage(usage))
+
+
+def _entry_of(usage: Usage, split: UsageSplit) -> EntryDraft | None:
     if usage.total_minor == 0:
         return None
     currency = usage.currency
@@ -89,11 +92,19 @@ def usage_entry(usage: Usage) -> EntryDraft | None:
 
 def post_usages(session: Session, usages: list[Usage], *, now: datetime) -> list[PostedEntry]:
     """Post each usage's entry (a usage of zero posts none) in ``session``'s transaction."""
-    drafted = [(usage, draft) for usage in usages if (draft := usage_entry(usage)) is not None]
-    posted = post_entries(session, [draft for _, draft in drafted], now=now)
+    drafted = []
+    for usage in usages:
+        split = split_usage(usage)  # once: the entry and the held shares are both made from it
+        if (draft := _entry_of(usage, split)) is not None:
+            drafted.append((usage, split, draft))
+    posted = post_entries(session, [draft for *_, draft in drafted], now=now)
     hold_shares(
         session,
-        [usage for (usage, _), entry in zip(drafted, posted, strict=True) if not entry.replayed],
+        [
+            (usage, split)
+            for (usage, split, _), entry in zip(drafted, posted, strict=True)
+            if not entry.replayed
+        ],
         now=now,
     )
     return posted

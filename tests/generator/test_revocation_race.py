@@ -151,14 +151,19 @@ def _waits_for(brake: Connection, *, release: HeldRelease, revoking: threading.T
     while the release was held (False)."""
     deadline = time.monotonic() + REVOKE_RETURN_S
     while revoking.is_alive() and time.monotonic() < deadline:
-        blocked = brake.execute(
-            text("SELECT 1 FROM pg_stat_activity WHERE :release = ANY(pg_blocking_pids(pid))"),
-            {"release": release.backend},
-        ).first()
-        if blocked:
+        if brake.execute(_BLOCKED_BY, {"release": release.backend}).first():
             return True
         time.sleep(0.005)
     return False
+
+
+# Backends waiting for a lock the release holds, read from pg_locks: pg_stat_activity would
+# not do, for within a transaction (the brake's) PostgreSQL answers it from a snapshot taken
+# at its first read there, which lacks every backend started since, such as one the server
+# opens for the revoke.
+_BLOCKED_BY = text(
+    "SELECT 1 FROM pg_locks WHERE NOT granted AND :release = ANY(pg_blocking_pids(pid))"
+)
 
 
 def _licences(connection: Connection, grant_id: str) -> set[str]:

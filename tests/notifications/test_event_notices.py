@@ -2,6 +2,8 @@
 request, a request waiting for approval, a withdrawal's effect, and a third-party generator
 told by webhook that its clearance can no longer be used, before it tries to release."""
 
+import json
+
 import pytest
 from clearing import USD_POLICY, clearance_body, licensed
 from factories import create_asset, sign_up
@@ -51,6 +53,38 @@ def test_a_request_waiting_for_approval_tells_the_owner(client, holder, requeste
         "/v1/clearances", headers=requester.headers, json=clearance_body("Captain Test sails")
     )
     assert len(inbox(client, holder)) == 1
+
+
+def test_the_owners_endpoints_that_take_a_clearances_notices_are_sent_them(
+    client, holder, requester, engine, settings, receiver
+):
+    blocked = create_asset(client, holder, handle="captain_test")  # no consent given
+    waiting = create_asset(client, holder, handle="pilot_test")
+    licensed(client, holder, waiting["id"], {**USD_POLICY, "approval_required": True})
+    register(client, holder, receiver, "/all")
+    register(client, holder, receiver, "/approvals", kinds=["approval.pending"])
+    register(client, requester, receiver, "/requester")
+    # One request touching both (the factory's assets share their description).
+    denied = client.post(
+        "/v1/clearances", headers=requester.headers, json=clearance_body("Captain Test sails")
+    ).json()
+    assert denied["outcome"] == "denied"
+    assert {a["handle"]: a["outcome"] for a in denied["assets"]} == {
+        "captain_test": "deny",
+        "pilot_test": "needs_approval",
+    }
+    [approval] = client.get("/v1/approvals", headers=holder.headers).json()["items"]
+
+    assert deliver_due(engine, settings=settings) == 3
+    sent = sorted((request.path, json.loads(request.body)["type"]) for request in receiver.received)
+    assert sent == [
+        ("/all", "approval.pending"),
+        ("/all", "use.blocked"),
+        ("/approvals", "approval.pending"),
+    ]
+    told = dict(events(receiver))
+    assert told["use.blocked"]["subject_ids"] == [blocked["id"], denied["id"]]
+    assert told["approval.pending"]["approval_id"] == approval["id"]
 
 
 def test_a_withdrawal_tells_the_owner_its_effect_and_the_generator_by_webhook(

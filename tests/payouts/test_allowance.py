@@ -121,3 +121,29 @@ def test_the_default_allowance_pays_for_the_readme_quickstart(client):
     assert answer.status_code == 201, answer.text
     assert answer.json()["outcome"] == "cleared" and answer.json()["quote"]["total_minor"] == 250
     assert Settings().free_monthly_credits_minor == 1000
+
+
+def test_an_allowance_rolled_back_is_posted_again_by_the_next_transaction(settings):
+    """A process remembers the allowances it saw posted, to read them no more: never one
+    whose transaction then rolled back, though that transaction read it as posted."""
+    settings = settings.model_copy(update={"free_monthly_credits_minor": ALLOWANCE})
+    with TestClient(create_app(settings)) as client:
+        engine = client.app.state.engine
+        creator = sign_up(client, role="creator")
+        now = datetime(2030, 3, 1, tzinfo=UTC)
+        with write_session(engine) as session:
+            first = grant_monthly_allowance(
+                session, creator_id=creator.id, settings=settings, now=now
+            )
+            again = grant_monthly_allowance(
+                session, creator_id=creator.id, settings=settings, now=now
+            )
+            assert first is not None and again is None  # its own entry, read as posted
+            session.rollback()
+        assert _allowance_keys(engine) == []
+        for _ in range(2):
+            with write_session(engine) as session:
+                grant_monthly_allowance(session, creator_id=creator.id, settings=settings, now=now)
+        assert _allowance_keys(engine) == [allowance_key(creator.id, now)]
+        with Session(engine) as session:
+            assert check_ledger(session).ok

@@ -265,6 +265,36 @@ def test_a_posting_that_opens_its_transaction_is_undone_with_it(ledger_engine, p
         assert _balances(ledger_engine, creator, holder) == balances, name
 
 
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.postgres
+def test_a_posting_puts_the_plan_settings_back_for_the_rest_of_its_transaction(
+    ledger_engine, posted
+):
+    """The ledger plans its own statements once (payouts/storage.py); whatever the caller's
+    transaction runs after a posting is planned as before, by either path (a usage's one
+    statement puts the settings back itself; an adjustment that lowers a wallet has a
+    statement after its lock and after its write for that)."""
+    creator, holder = posted["creator"], posted["holder"]
+    with write_transaction(ledger_engine) as session:
+        adjust_usd(session, creator, 5_000, key="float", reason="credits to spend")
+    settings = "SELECT current_setting('plan_cache_mode'), current_setting('enable_seqscan')"
+    uses = [
+        usage(ledger_engine, creator_id=creator, licences=[(holder, 500, 8_000)]) for _ in range(7)
+    ]
+    postings = {
+        "usage": lambda session, n: post_usages(session, [uses[n]], now=utcnow()),
+        "adjustment": lambda session, n: adjust_usd(
+            session, creator, -1, key=f"taken back {n}", reason="taken back"
+        ),
+    }
+    for name, post in postings.items():
+        for n in range(7):  # past psycopg's preparing a statement run five times
+            with write_transaction(ledger_engine) as session:
+                post(session, n)
+                after = tuple(session.connection().exec_driver_sql(settings).one())
+                assert after == ("auto", "on"), (name, n)
+
+
 def _balances(engine: Engine, creator: uuid.UUID, holder: uuid.UUID) -> tuple[int, ...]:
     refs = (
         wallet(creator, "USD"),
