@@ -9,9 +9,12 @@ Templates are synthetic unit vectors of dlib's dimension (128), three per likene
 query is a stored template moved a little (cosine ~0.95), searched for its best 5 at the
 0.9 threshold, one face per call as a scan sends them. Exact search costs the same whatever
 the vectors are. Ray runs locally with one logical CPU per shard (each shard's BLAS then
-runs on one thread); the in-process index is timed with one BLAS thread (the API's default,
-``CLEARHOUSE_BLAS_THREADS``) and with every core, and each shard count's p99 is divided by
-the better of the two.
+runs on one thread). The in-process index is timed with one BLAS thread (the API's default,
+``CLEARHOUSE_BLAS_THREADS``), with every core, and with each shard count's cores: N shards
+run on min(N, cores) cores, and each shard count's p99 is divided by the exact scan's on as
+many (here 1 shard against one thread, 2 and 4 against both cores). The issue's target is
+1.3 at most (``TARGET_P99_RATIO``). More shards than cores share them, which a deployment
+avoids (one shard a core); they are timed all the same.
 ``bench/scale.py`` calls :func:`index_figures`.
 """
 
@@ -42,6 +45,7 @@ DIMENSION = 128
 TEMPLATES_PER_LIKENESS = 3
 THRESHOLD = 0.9
 K = 5
+TARGET_P99_RATIO = 1.3
 _ROWS_AT_ONCE = 100_000  # generated per step, so the float64 draft never holds them all
 
 
@@ -84,7 +88,10 @@ def _latency_ms(search: Callable[[np.ndarray], object], faces: np.ndarray) -> di
     }
 
 
-def _one_exact_scan(templates: TemplateBatch, faces: np.ndarray) -> tuple[dict, list]:
+def _one_exact_scan(
+    templates: TemplateBatch, faces: np.ndarray, *, threads: list[int]
+) -> tuple[dict, list]:
+    """One in-process FaceIndex over every template, timed with each BLAS thread count."""
     index = FaceIndex(device="numpy")
     index.add_batches(batches=[templates])
     answers = index.search(model_key=MODEL_KEY, queries=faces, k=K, min_similarity=THRESHOLD)
@@ -92,11 +99,11 @@ def _one_exact_scan(templates: TemplateBatch, faces: np.ndarray) -> tuple[dict, 
     def search(face: np.ndarray) -> object:
         return index.search(model_key=MODEL_KEY, queries=face, k=K, min_similarity=THRESHOLD)
 
-    figures = {"memory_bytes": index.memory_bytes()}
-    for name, threads in (("query_ms_one_thread", 1), ("query_ms_all_cores", os.cpu_count())):
-        with threadpool_limits(limits=threads, user_api="blas"):
-            figures[name] = _latency_ms(search, faces)
-    return figures, answers
+    timed = {}
+    for count in threads:
+        with threadpool_limits(limits=count, user_api="blas"):
+            timed[str(count)] = _latency_ms(search, faces)
+    return {"memory_bytes": index.memory_bytes(), "query_ms_by_blas_threads": timed}, answers
 
 
 def _sharded(templates: TemplateBatch, faces: np.ndarray, *, shards: int) -> tuple[dict, list]:
@@ -152,9 +159,10 @@ def index_figures(
     os.environ["PYTHONPATH"] = os.pathsep.join([root, os.environ.get("PYTHONPATH", "")])
     batch = synthetic_templates(templates, seed=1)
     faces = query_faces(batch, count=queries, seed=2)
-    exact, expected = _one_exact_scan(batch, faces)
-    # The exact scan at its best on these cores: one BLAS thread (the API's default) or all.
-    exact_p99 = min(exact["query_ms_one_thread"]["p99"], exact["query_ms_all_cores"]["p99"])
+    cores = os.cpu_count() or 1
+    exact, expected = _one_exact_scan(
+        batch, faces, threads=sorted({1, cores, *(min(count, cores) for count in shards)})
+    )
     owned = not ray.is_initialized()
     if owned:
         ray.init(
@@ -169,7 +177,10 @@ def index_figures(
             ]
             if not same:
                 raise AssertionError(f"{count} shards answered otherwise than one exact scan")
-            figures["p99_over_exact_p99"] = round(figures["query_ms"]["p99"] / exact_p99, 3)
+            same_cores = exact["query_ms_by_blas_threads"][str(min(count, cores))]
+            ratio = round(figures["query_ms"]["p99"] / same_cores["p99"], 3)
+            figures["p99_over_exact_p99_same_cores"] = ratio
+            figures["target_met"] = ratio <= TARGET_P99_RATIO
             sharded[str(count)] = figures
     finally:
         if owned:

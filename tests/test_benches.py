@@ -239,6 +239,13 @@ def test_scale_index_bench_times_every_shard_count_against_one_exact_scan():
         assert sum(figures["templates_per_shard"]) == 3000
         assert len(figures["index_bytes_per_shard"]) == int(count)
         assert 0 < figures["query_ms"]["p50"] <= figures["query_ms"]["p99"]
+        # Held to the exact scan on as many cores as the shards run on.
+        same_cores = report["exact_in_process"]["query_ms_by_blas_threads"]["1"]
+        if count == "1":
+            assert figures["p99_over_exact_p99_same_cores"] == pytest.approx(
+                figures["query_ms"]["p99"] / same_cores["p99"], abs=1e-3
+            )
+        assert figures["target_met"] == (figures["p99_over_exact_p99_same_cores"] <= 1.3)
 
 
 def test_scale_bench_scans_clears_and_checks_frames_on_ray_scan_actors():
