@@ -51,9 +51,8 @@ def scan_request(
             )
     # A decision to allow reads every counter rather than trust the change channel: a change
     # committed through another process a moment ago counts, heard of yet or not.
-    matching.refresh(session, read_counter=True)
     with timed(Stage.text_match):
-        checked = matching.check_text(session, prompt)
+        checked = matching.check_text(session, prompt, read_counter=True)
     touches = text_touches(prompt, checked.matches) + found_in_media
     return ScannedRequest(
         touches=touches,

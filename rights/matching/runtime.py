@@ -61,10 +61,11 @@ class MatchingRuntime:
         self.refresh(session)
         return self.matcher.match(prompt)
 
-    def check_text(self, session: Session, prompt: str) -> TextCheck:
-        """`match`, and the content categories ``prompt`` shows, from one reading of it."""
+    def check_text(self, session: Session, prompt: str, *, read_counter: bool = False) -> TextCheck:
+        """`match`, and the content categories ``prompt`` shows, from one reading of it, against
+        the catalogue as it is now (``read_counter``: as `refresh`'s)."""
         reading = read_prompt(prompt, encoder=self.encoder)
-        self.refresh(session)
+        self.refresh(session, read_counter=read_counter)
         matches, protected = [], []
         entries = self.catalogue.protected
         for match in self.matcher.match_reading(reading):
