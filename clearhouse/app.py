@@ -213,9 +213,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         SecurityHeaders(build_middleware_stack())
     )
     install_openapi(app)
-    # Clearances first: a request is matched against the routes in order, and one that reached
-    # POST /v1/clearances past the others' ~100 routes spent 0.1-0.15 ms of the event loop on
-    # it. No other route's path matches one of licensing's, so no request is served otherwise.
+    # Clearances first: a request is matched against the routes in order, and POST
+    # /v1/clearances came 17th of 46, its matching 145 us of the event loop (5 us first; 3,000
+    # matches in one process). No other route's path matches one of licensing's, so no request
+    # is served otherwise (tests/clearhouse/test_route_order.py).
     app.include_router(licensing_router)
     app.include_router(accounts_router)
     app.include_router(rights_router)
