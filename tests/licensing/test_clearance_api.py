@@ -97,6 +97,39 @@ def test_an_api_key_needs_the_clearance_scope(client, requester):
     assert allowed.status_code == 201, allowed.text
 
 
+def test_an_api_key_stops_clearing_once_revoked_or_its_account_disabled(
+    client, requester, session
+):
+    """The clearance reads its caller as plain columns, not the session's entity: a revoked
+    key, or its account disabled, is still refused on the next request."""
+    from clearhouse.accounts.models import Account
+    from clearhouse.db import utcnow
+
+    def key():
+        made = client.post(
+            "/v1/api-keys", headers=requester.headers, json={"name": "gen", "scopes": ["clearance"]}
+        )
+        return made.json()["id"], {"X-API-Key": made.json()["secret"]}
+
+    def clear(headers):
+        return client.post("/v1/clearances", headers=headers, json=clearance_body("a beach"))
+
+    key_id, revoked = key()
+    assert clear(revoked).status_code == 201
+    client.post(f"/v1/api-keys/{key_id}/revoke", headers=requester.headers)
+    refused = clear(revoked)
+    assert refused.status_code == 401, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+
+    _, live = key()
+    assert clear(live).status_code == 201
+    account = session.get(Account, requester.id)
+    account.disabled_at = utcnow()
+    session.add(account)
+    session.commit()
+    assert clear(live).status_code == 401
+
+
 @pytest.mark.parametrize(
     ("parameters", "problem"),
     [
