@@ -22,6 +22,7 @@ from datetime import datetime
 from sqlalchemy import Connection, bindparam, select
 from sqlmodel import Session
 
+from clearhouse.db import time_ordered_id
 from clearhouse.errors import NotFound
 from payouts.accounts import AccountRef, LockedAccount
 from payouts.errors import IdempotencyConflict, InsufficientBalance, NotReversible, UnbalancedEntry
@@ -184,7 +185,7 @@ def _new_entries(
 ) -> list[PostedEntry]:
     return [
         PostedEntry(
-            id=uuid.uuid4(),
+            id=time_ordered_id(),
             key=draft.key,
             event=draft.event,
             memo=draft.memo,
