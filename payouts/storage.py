@@ -216,11 +216,12 @@ class PostgresStore:
     # estimates from the arrays' lengths beat the generic plan's), a third of a posting's
     # server CPU; left to choose, the generic plan read the accounts' table whole where it
     # was small. A generic plan, from the indexes, for the store's statements only: the
-    # caller's transaction plans the rest as before.
-    # (One statement each way: a statement cost a posting 12 us of client CPU. A value of
-    # NULL sets a setting to its default, as ``SET LOCAL ... TO DEFAULT`` does.) Only for a
-    # posting of a few entries: a batch spreads its planning over its entries, and batches
-    # of 100 posted no faster with the generic plan (two runs of bench/ledger.py: slower).
+    # caller's transaction plans the rest as before. The write function sets both on itself
+    # (migration 0033), for batches too (batches of 100 took 121-122 us of server CPU an
+    # entry with it against 131-143 planned as they came, two runs of bench/ledger.py);
+    # these are for the lock and the lookups, which keep the planner's choice for many
+    # accounts. (One statement each way: a statement cost a posting 12 us of client CPU. A
+    # value of NULL sets a setting to its default, as ``SET LOCAL ... TO DEFAULT`` does.)
     _PLAN_ONCE_UP_TO = 32
     """Accounts a posting names, at most, to be planned once (a usage names 2 to 6)."""
     _PLAN_ONCE = """SELECT set_config('plan_cache_mode', 'force_generic_plan', true),
