@@ -164,13 +164,15 @@ class PostgresStore:
     """
     # The owners' accounts locked in id order. All or none: the count runs before any row is
     # locked, so an id found gone (then looked up again) leaves no lock taken out of order.
+    # FOR NO KEY UPDATE, as a balance's UPDATE takes: other postings' legs' foreign-key checks
+    # (FOR KEY SHARE) go past it (migration 0033).
     _LOCKED = """
         locked AS MATERIALIZED (
             SELECT id, balance_minor FROM ledger_account
             WHERE id = ANY(%(owned)s::uuid[])
                 AND (SELECT count(*) FROM ledger_account WHERE id = ANY(%(ids)s::uuid[]))
                     = cardinality(%(ids)s::uuid[])
-            ORDER BY id FOR UPDATE
+            ORDER BY id FOR NO KEY UPDATE
         )
     """
     # ... with the platform's read, their slots' part of the balance added. (The statements
@@ -192,11 +194,11 @@ class PostgresStore:
     )
     # The entries whose keys are new, their legs, and the balances they move (the owners'
     # accounts' rows, the platform's accounts' slots): the function of migration 0033, which
-    # counts the accounts first (all there, or it locks and writes nothing), locks the
-    # owners' in id order (again, after ``_LOCK``: a lock held is taken at no cost) and
-    # writes in one statement. One row: how many of the accounts it found, and the keys it
-    # inserted. It sets the plan settings ``_PLAN_ONCE`` sets on itself, for its own
-    # statements only.
+    # counts the accounts first (all there, or it writes nothing), inserts the entries and
+    # their legs, then locks the owners' accounts in id order (again, after ``_LOCK``: a lock
+    # held is taken at no cost) and moves the balances. One row: how many of the accounts it
+    # found, and the keys it inserted. It sets the plan settings ``_PLAN_ONCE`` sets on
+    # itself, for its own statements only.
     _WRITE = """SELECT accounts_found, inserted_keys FROM ledger_write_entries(
         %(entries)s::json, %(legs)s::json, %(ids)s::uuid[], %(owned)s::uuid[],
         %(platform)s::uuid[], %(slot)s::int2, %(posted_at)s)"""
