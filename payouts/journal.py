@@ -5,7 +5,9 @@ in a fixed order: every ledger account the entries name is made if new, then all
 one statement, in id order; an entry that may be refused (one that lowers a wallet or a payable,
 but a usage) is first applied to the locked balances and refused before anything is written if
 it would take one below zero; then the entries, their legs and the balances they move are
-written (payouts/storage.py), so a batch of entries costs the same few statements as one.
+written (payouts/storage.py), so a batch of entries costs the same few statements as one. (An
+entry that cannot be refused, on PostgreSQL, is written first and its accounts locked, in id
+order, just before its balances move: migration 0033.)
 
 Idempotency: an entry's key comes from its business event (``release:<generation id>``,
 ``reversal:<the reversed entry's key>``, ``adjustment:<operator's key>``) and is unique. A key
@@ -22,6 +24,7 @@ from datetime import datetime
 from sqlalchemy import Connection, bindparam, select
 from sqlmodel import Session
 
+from clearhouse.db import time_ordered_id
 from clearhouse.errors import NotFound
 from payouts.accounts import AccountRef, LockedAccount
 from payouts.errors import IdempotencyConflict, InsufficientBalance, NotReversible, UnbalancedEntry
@@ -184,7 +187,7 @@ def _new_entries(
 ) -> list[PostedEntry]:
     return [
         PostedEntry(
-            id=uuid.uuid4(),
+            id=time_ordered_id(),
             key=draft.key,
             event=draft.event,
             memo=draft.memo,

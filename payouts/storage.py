@@ -164,13 +164,15 @@ class PostgresStore:
     """
     # The owners' accounts locked in id order. All or none: the count runs before any row is
     # locked, so an id found gone (then looked up again) leaves no lock taken out of order.
+    # FOR NO KEY UPDATE, as a balance's UPDATE takes: other postings' legs' foreign-key checks
+    # (FOR KEY SHARE) go past it (migration 0033).
     _LOCKED = """
         locked AS MATERIALIZED (
             SELECT id, balance_minor FROM ledger_account
             WHERE id = ANY(%(owned)s::uuid[])
                 AND (SELECT count(*) FROM ledger_account WHERE id = ANY(%(ids)s::uuid[]))
                     = cardinality(%(ids)s::uuid[])
-            ORDER BY id FOR UPDATE
+            ORDER BY id FOR NO KEY UPDATE
         )
     """
     # ... with the platform's read, their slots' part of the balance added. (The statements
@@ -191,91 +193,15 @@ class PostgresStore:
         )
     )
     # The entries whose keys are new, their legs, and the balances they move (the owners'
-    # accounts' rows, the platform's accounts' slots), in one statement, where GUARD holds.
-    # Every CTE sees the same snapshot, so the legs are joined to the entries this statement
-    # inserted, not read back; the balances move by those legs alone.
-    _WRITES = """
-        entry AS (
-            INSERT INTO journal_entry (id, idempotency_key, event, memo, generation_id,
-                                       clearance_id, reverses_id, leg_count, posted_at)
-            SELECT e.*, %(posted_at)s
-            FROM json_to_recordset(%(entries)s::json)
-                AS e(id uuid, idempotency_key text, event text, memo text, generation_id uuid,
-                     clearance_id uuid, reverses_id uuid, leg_count int2)
-            WHERE GUARD
-            ON CONFLICT (idempotency_key) DO NOTHING
-            RETURNING id, idempotency_key
-        ), leg AS (
-            SELECT leg.*
-            FROM json_to_recordset(%(legs)s::json)
-                AS leg(entry_id uuid, position int2, entry_leg_count int2, account_id uuid,
-                       currency text, debit_minor int8, credit_minor int8, movement int8)
-            JOIN entry ON entry.id = leg.entry_id
-        ), legs AS (
-            INSERT INTO journal_leg (entry_id, position, entry_leg_count, account_id, currency,
-                                     debit_minor, credit_minor)
-            SELECT entry_id, position, entry_leg_count, account_id, currency, debit_minor,
-                   credit_minor
-            FROM leg
-        ), moved AS (
-            SELECT account_id, sum(movement)::int8 AS movement FROM leg GROUP BY account_id
-        ), balances AS (
-            UPDATE ledger_account
-            SET balance_minor = ledger_account.balance_minor + moved.movement
-            FROM moved
-            WHERE ledger_account.id = ANY(%(owned)s::uuid[])
-                AND ledger_account.id = moved.account_id
-        ), slots AS (
-            INSERT INTO ledger_balance_slot (account_id, slot, balance_minor)
-            SELECT account_id, %(slot)s, movement FROM moved
-            WHERE account_id = ANY(%(platform)s::uuid[])
-            ORDER BY account_id
-            ON CONFLICT (account_id, slot) DO UPDATE
-                SET balance_minor = ledger_balance_slot.balance_minor + excluded.balance_minor
-        )
-    """
-    # After ``_LOCK``: every account still there.
-    _WRITE = "".join(
-        (
-            "WITH",
-            _WRITES.replace(
-                "GUARD",
-                "(SELECT count(*) FROM ledger_account WHERE id = ANY(%(ids)s::uuid[]))"
-                " = cardinality(%(ids)s::uuid[])",
-            ),
-            "SELECT idempotency_key FROM entry",
-        )
-    )
-    # Both in one statement (one round trip, the transaction's BEGIN queued before it): the
-    # locks are taken first, as the entries' insert waits on them, and the balances move
-    # after. One row: how many of the accounts were found (all, or none: look them up again),
-    # counted once, and the keys inserted.
-    _FOUND = """
-        found AS MATERIALIZED (
-            SELECT (SELECT count(*) FROM locked)
-                + (SELECT count(*) FROM ledger_account WHERE id = ANY(%(platform)s::uuid[]))
-                AS accounts
-        )
-    """
-    _LOCK_AND_WRITE = "".join(
-        (
-            "WITH",
-            _LOCKED,
-            ",",
-            _FOUND,
-            ",",
-            _WRITES.replace("GUARD", "(SELECT accounts FROM found) = cardinality(%(ids)s::uuid[])"),
-            "SELECT (SELECT accounts FROM found), array(SELECT idempotency_key FROM entry)",
-        )
-    )
-    # The same, planned once (``_PLAN_ONCE``), putting the plan settings back itself: its one
-    # row's set_config runs after the statement was planned (a statement of its own after it
-    # cost a posting ~25 us of client CPU; the settings are back before anything else runs).
-    _LOCK_AND_WRITE_PLANNED_ONCE = (
-        _LOCK_AND_WRITE
-        + """,
-        set_config('plan_cache_mode', NULL, true), set_config('enable_seqscan', NULL, true)"""
-    )
+    # accounts' rows, the platform's accounts' slots): the function of migration 0033, which
+    # counts the accounts first (all there, or it writes nothing), inserts the entries and
+    # their legs, then locks the owners' accounts in id order (again, after ``_LOCK``: a lock
+    # held is taken at no cost) and moves the balances. One row: how many of the accounts it
+    # found, and the keys it inserted. It sets the plan settings ``_PLAN_ONCE`` sets on
+    # itself, for its own statements only.
+    _WRITE = """SELECT accounts_found, inserted_keys FROM ledger_write_entries(
+        %(entries)s::json, %(legs)s::json, %(ids)s::uuid[], %(owned)s::uuid[],
+        %(platform)s::uuid[], %(slot)s::int2, %(posted_at)s)"""
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
@@ -292,11 +218,12 @@ class PostgresStore:
     # estimates from the arrays' lengths beat the generic plan's), a third of a posting's
     # server CPU; left to choose, the generic plan read the accounts' table whole where it
     # was small. A generic plan, from the indexes, for the store's statements only: the
-    # caller's transaction plans the rest as before.
-    # (One statement each way: a statement cost a posting 12 us of client CPU. A value of
-    # NULL sets a setting to its default, as ``SET LOCAL ... TO DEFAULT`` does.) Only for a
-    # posting of a few entries: a batch spreads its planning over its entries, and batches
-    # of 100 posted no faster with the generic plan (two runs of bench/ledger.py: slower).
+    # caller's transaction plans the rest as before. The write function sets both on itself
+    # (migration 0033), for batches too (batches of 100 took 121-122 us of server CPU an
+    # entry with it against 131-143 planned as they came, two runs of bench/ledger.py);
+    # these are for the lock and the lookups, which keep the planner's choice for many
+    # accounts. (One statement each way: a statement cost a posting 12 us of client CPU. A
+    # value of NULL sets a setting to its default, as ``SET LOCAL ... TO DEFAULT`` does.)
     _PLAN_ONCE_UP_TO = 32
     """Accounts a posting names, at most, to be planned once (a usage names 2 to 6)."""
     _PLAN_ONCE = """SELECT set_config('plan_cache_mode', 'force_generic_plan', true),
@@ -308,11 +235,11 @@ class PostgresStore:
         return accounts <= self._PLAN_ONCE_UP_TO
 
     @contextmanager
-    def _pipeline(self, *, accounts: int, resets_itself: bool = False) -> Iterator[None]:
+    def _pipeline(self, *, accounts: int) -> Iterator[None]:
         """The statements sent in it go in one round trip, after the transaction's BEGIN if
         the engine has left it to the first statement (clearhouse.db.take_pending_begin),
-        planned once per connection (``_PLAN_ONCE``) where they name few ``accounts``; the
-        settings put back after them unless the statement sent ``resets_itself``."""
+        planned once per connection (``_PLAN_ONCE``) where they name few ``accounts``, the
+        settings put back after them."""
         plan_once = self._plans_once(accounts)
         with self.driver.pipeline():
             if take_pending_begin(self.connection):
@@ -320,7 +247,7 @@ class PostgresStore:
             if plan_once:
                 self.driver.execute(self._PLAN_ONCE)
             yield
-            if plan_once and not resets_itself:
+            if plan_once:
                 self.driver.execute(self._PLAN_AS_BEFORE)
 
     def lock(
@@ -341,19 +268,24 @@ class PostgresStore:
     def lock_and_write(
         self, entries: Sequence[NewEntry], refs: Collection[AccountRef], *, now: datetime
     ) -> set[str]:
-        """One statement (``_LOCK_AND_WRITE``). Where an account id remembered is gone, it
-        locks nothing and writes nothing."""
+        """One statement (``_WRITE``). Where an account id remembered is gone, it locks
+        nothing and writes nothing: the ids are looked up again."""
         ids = self._ids(refs, now=now)
-        parameters = self._write_parameters(entries, ids, _lock_parameters(ids))
-        plan_once = self._plans_once(len(ids))
-        statement = self._LOCK_AND_WRITE_PLANNED_ONCE if plan_once else self._LOCK_AND_WRITE
-        with self._pipeline(accounts=len(ids), resets_itself=True):
-            written = self.driver.execute(statement, parameters)
-        found, keys, *_reset = written.fetchone()
+        found, keys = self._written(self._write_parameters(entries, ids, _lock_parameters(ids)))
         if found != len(ids):
             self._forget(refs)
             return self.lock_and_write(entries, refs, now=now)
         return set(keys)
+
+    def _written(self, parameters: dict) -> tuple[int, list[str]]:
+        """``_WRITE`` run: the accounts found and the keys inserted. Alone, not in a pipeline
+        with the transaction's BEGIN where that is still to be sent: a round trip more, but
+        psycopg's pipeline cost more client CPU than the round trip (one posting a
+        transaction on one connection, four alternated runs of 1,500: 163-195 us of client
+        CPU a posting against 214-224, the server's the same)."""
+        if take_pending_begin(self.connection):
+            self.driver.execute("BEGIN")
+        return self.driver.execute(self._WRITE, parameters).fetchone()
 
     def _forget(self, refs: Collection[AccountRef]) -> None:
         """An id remembered is gone (a test emptied the tables): look every one up again."""
@@ -393,10 +325,8 @@ class PostgresStore:
 
     def write(self, entries: Sequence[NewEntry], ids: dict[AccountRef, uuid.UUID]) -> set[str]:
         text = {ref: str(account_id) for ref, account_id in ids.items()}
-        parameters = self._write_parameters(entries, text, _lock_parameters(text))
-        with self._pipeline(accounts=len(ids)):
-            rows = self.driver.execute(self._WRITE, parameters)
-        return {key for (key,) in rows.fetchall()}
+        _found, keys = self._written(self._write_parameters(entries, text, _lock_parameters(text)))
+        return set(keys)
 
     def _write_parameters(
         self, entries: Sequence[NewEntry], ids: dict[AccountRef, str], lock: dict[str, str]

@@ -267,6 +267,28 @@ def test_a_posting_that_opens_its_transaction_is_undone_with_it(ledger_engine, p
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
 @pytest.mark.postgres
+def test_a_posting_to_accounts_remembered_but_gone_makes_them_again(ledger_engine, posted):
+    """PostgreSQL's store remembers account ids per engine (payouts/storage.py); where they
+    are gone (the ledger emptied under it, as the tests do between tests), its write finds
+    them missing, locks and writes nothing, and the posting makes them again."""
+    creator, holder = posted["creator"], posted["holder"]
+    with ledger_engine.begin() as connection:
+        connection.execute(text("SET LOCAL session_replication_role = replica"))
+        connection.execute(
+            text("TRUNCATE journal_leg, journal_entry, ledger_balance_slot, ledger_account")
+        )
+    later = usage(ledger_engine, creator_id=creator, licences=[(holder, 500, 8_000)])
+    with write_transaction(ledger_engine) as session:
+        (entry,) = post_usages(session, [later], now=utcnow())
+    assert not entry.replayed
+    assert count_entries(ledger_engine) == 1
+    assert ledger_report(ledger_engine).ok
+    with Session(ledger_engine) as session:
+        assert balance_of(session, payable(holder, "USD")) == 400
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+@pytest.mark.postgres
 def test_a_posting_puts_the_plan_settings_back_for_the_rest_of_its_transaction(
     ledger_engine, posted
 ):

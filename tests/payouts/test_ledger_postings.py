@@ -3,6 +3,7 @@ before anything is written, and PostgreSQL's concurrent postings (threads releas
 barrier) neither deadlocking nor losing a movement, nor queueing on the platform's revenue."""
 
 import threading
+import time
 import uuid
 
 import pytest
@@ -50,6 +51,18 @@ def test_the_same_event_posted_twice_is_recorded_once(ledger_engine, posted):
     with pytest.raises(IdempotencyConflict), write_transaction(ledger_engine) as session:
         post_entry(session, other, now=utcnow())
     assert count_entries(ledger_engine) == 1
+
+
+def test_entries_are_keyed_in_the_order_they_were_posted(ledger_engine, posted):
+    """An entry's id is a UUID of version 7 (its posting's millisecond first), so that the
+    journal's indexes on it grow at their end (clearhouse.db.time_ordered_id)."""
+    creator, holder = posted["creator"], posted["holder"]
+    later = [usage(ledger_engine, creator_id=creator, licences=[(holder, 100, 8_000)])]
+    time.sleep(0.002)
+    with write_transaction(ledger_engine) as session:
+        (entry,) = post_usages(session, later, now=utcnow())
+    assert (posted["entry"].id.version, entry.id.version) == (7, 7)
+    assert posted["entry"].id < entry.id
 
 
 def test_a_usage_may_take_a_wallet_below_zero_and_an_adjustment_may_not(ledger_engine, posted):
