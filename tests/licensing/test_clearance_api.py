@@ -97,11 +97,9 @@ def test_an_api_key_needs_the_clearance_scope(client, requester):
     assert allowed.status_code == 201, allowed.text
 
 
-def test_an_api_key_stops_clearing_once_revoked_or_its_account_disabled(
-    client, requester, session
-):
-    """The clearance reads its caller as plain columns, not the session's entity: a revoked
-    key, or its account disabled, is still refused on the next request."""
+def test_an_api_key_stops_clearing_once_revoked_or_its_account_disabled(client, requester, session):
+    """The caller is read anew on every clearance: a revoked key, or its account disabled, is
+    refused on the next request."""
     from clearhouse.accounts.models import Account
     from clearhouse.db import utcnow
 
