@@ -5,6 +5,9 @@ import pytest
 from clearing import PARAMETERS, clearance_body, licensed, token_claims
 from factories import create_asset, sign_up
 
+from clearhouse.accounts.models import Account
+from clearhouse.db import utcnow
+
 
 @pytest.fixture
 def licensed_character(client, holder):
@@ -100,8 +103,6 @@ def test_an_api_key_needs_the_clearance_scope(client, requester):
 def test_an_api_key_stops_clearing_once_revoked_or_its_account_disabled(client, requester, session):
     """The caller is read anew on every clearance: a revoked key, or its account disabled, is
     refused on the next request."""
-    from clearhouse.accounts.models import Account
-    from clearhouse.db import utcnow
 
     def key():
         made = client.post(

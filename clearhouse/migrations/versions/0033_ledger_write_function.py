@@ -17,7 +17,7 @@ legs balance (the deferred trigger of 0016), the CHECKs and foreign keys.
 
 Revision ID: 0033
 Revises: 0032
-Create Date: 2026-12-04 09:00:00
+Create Date: 2026-11-25 05:40:00
 """
 
 from collections.abc import Sequence
