@@ -49,7 +49,10 @@ class AccountRef:
         owned = self.kind in OWNED_KINDS
         if (self.owner_id is not None) != owned:
             raise ValueError(f"a {self.kind.value} account {'needs' if owned else 'has no'} owner")
-        if len(self.currency) != 3 or not self.currency.isupper():
+        currency = self.currency
+        if len(currency) != 3 or not (
+            currency.isascii() and currency.isalpha() and currency.isupper()
+        ):
             raise ValueError(f"{self.currency!r} is not an ISO 4217 code in upper case")
         object.__setattr__(self, "_hash", hash((self.kind, self.currency, self.owner_id)))
 

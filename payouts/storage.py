@@ -193,15 +193,18 @@ class PostgresStore:
         )
     )
     # The entries whose keys are new, their legs, and the balances they move (the owners'
-    # accounts' rows, the platform's accounts' slots): the function of migration 0033, which
+    # accounts' rows, the platform's accounts' slots): the function of migration 0034, which
     # counts the accounts first (all there, or it writes nothing), inserts the entries and
     # their legs, then locks the owners' accounts in id order (again, after ``_LOCK``: a lock
     # held is taken at no cost) and moves the balances. One row: how many of the accounts it
     # found, and the keys it inserted. It sets the plan settings ``_PLAN_ONCE`` sets on
     # itself, for its own statements only.
     _WRITE = """SELECT accounts_found, inserted_keys FROM ledger_write_entries(
-        %(entries)s::json, %(legs)s::json, %(ids)s::uuid[], %(owned)s::uuid[],
-        %(platform)s::uuid[], %(slot)s::int2, %(posted_at)s)"""
+        %(entries)s::json, %(leg_entry_ids)s::uuid[], %(leg_positions)s::int2[],
+        %(leg_counts)s::int2[], %(leg_account_ids)s::uuid[], %(leg_currencies)s::text[],
+        %(leg_debits)s::int8[], %(leg_credits)s::int8[], %(leg_movements)s::int8[],
+        %(ids)s::uuid[], %(owned)s::uuid[], %(platform)s::uuid[], %(slot)s::int2,
+        %(posted_at)s)"""
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
@@ -331,10 +334,13 @@ class PostgresStore:
     def _write_parameters(
         self, entries: Sequence[NewEntry], ids: dict[AccountRef, str], lock: dict[str, str]
     ) -> dict:
-        # JSON of plain strings and numbers, built in one pass: psycopg adapts a list element
-        # by element in Python, which cost more than the statement's own work for one entry.
+        # The entries as JSON of plain strings and numbers (a key or memo is any text), the
+        # legs as an array literal a column (uuids, currency codes and integers: nothing to
+        # quote), built in one pass: psycopg adapts a list element by element in Python, which
+        # cost more than the statement's own work for one entry.
         rows = []
-        legs = []
+        leg_entry_ids, positions, counts, account_ids, currencies = [], [], [], [], []
+        debits, credits, movements = [], [], []
         for entry in entries:
             entry_id = str(entry.id)
             count = len(entry.legs)
@@ -353,26 +359,29 @@ class PostgresStore:
             for position, leg in enumerate(entry.legs):
                 account = leg.account
                 debit_minor, credit_minor = leg.debit_minor, leg.credit_minor
-                legs.append(
-                    {
-                        "entry_id": entry_id,
-                        "position": position,
-                        "entry_leg_count": count,
-                        "account_id": ids[account],
-                        "currency": account.currency,
-                        "debit_minor": debit_minor,
-                        "credit_minor": credit_minor,
-                        "movement": account.movement(
-                            debit_minor=debit_minor, credit_minor=credit_minor
-                        ),
-                    }
+                leg_entry_ids.append(entry_id)
+                positions.append(position)
+                counts.append(count)
+                account_ids.append(ids[account])
+                currencies.append(account.currency)
+                debits.append(debit_minor)
+                credits.append(credit_minor)
+                movements.append(
+                    account.movement(debit_minor=debit_minor, credit_minor=credit_minor)
                 )
         return {
             **lock,
             "slot": self.slot,
             "posted_at": entries[0].posted_at,
             "entries": json.dumps(rows),
-            "legs": json.dumps(legs),
+            "leg_entry_ids": _array(leg_entry_ids),
+            "leg_positions": _array(map(str, positions)),
+            "leg_counts": _array(map(str, counts)),
+            "leg_account_ids": _array(account_ids),
+            "leg_currencies": _array(currencies),
+            "leg_debits": _array(map(str, debits)),
+            "leg_credits": _array(map(str, credits)),
+            "leg_movements": _array(map(str, movements)),
         }
 
 
@@ -383,9 +392,10 @@ def _lock_parameters(ids: dict[AccountRef, str]) -> dict[str, str]:
     return {"ids": _array(ids.values()), "owned": _array(owned), "platform": _array(platform)}
 
 
-def _array(ids: Iterable[str]) -> str:
-    """A PostgreSQL array literal of ``ids`` (distinct: one per account)."""
-    return "{" + ",".join(ids) + "}"
+def _array(values: Iterable[str]) -> str:
+    """A PostgreSQL array literal of ``values``, each a text with nothing to quote (a uuid, a
+    currency code, an integer)."""
+    return "{" + ",".join(values) + "}"
 
 
 class CoreStore:

@@ -107,6 +107,16 @@ def test_the_code_refuses_an_unbalanced_entry_before_writing(ledger_engine, legs
         assert session.exec(select(func.count()).select_from(LedgerAccount)).one()[0] == 0
 
 
+@pytest.mark.parametrize(
+    "currency", ["usd", "US", "USDT", "U,S", "ÜSD", "U S", "\uff35\uff33\uff24"]
+)
+def test_an_account_in_anything_but_three_latin_capitals_is_refused(currency):
+    # On PostgreSQL a posting's legs travel as array literals (payouts/storage.py): a comma or
+    # a space in a currency would split one leg's value in two.
+    with pytest.raises(ValueError, match="ISO 4217"):
+        wallet(uuid.uuid4(), currency)
+
+
 # The database: CHECKs and keys on every database.
 
 

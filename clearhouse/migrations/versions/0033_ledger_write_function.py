@@ -30,14 +30,11 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-def upgrade() -> None:
-    if op.get_context().dialect.name != "postgresql":
-        return
-    # Planned once per connection: the plan cache planned the write anew for every posting
-    # otherwise (a custom plan each time, a third of a posting's server CPU), and a generic
-    # plan left to choose read the accounts' table whole while it was small.
-    op.execute(
-        """
+# Planned once per connection: the plan cache planned the write anew for every posting otherwise
+# (a custom plan each time, a third of a posting's server CPU), and a generic plan left to
+# choose read the accounts' table whole while it was small. (Migration 0034 replaces it and
+# puts it back on its way down.)
+WRITE_FUNCTION = """
         CREATE FUNCTION ledger_write_entries(
             new_entries json, new_legs json, account_ids uuid[], owned_ids uuid[],
             platform_ids uuid[], balance_slot smallint, at timestamptz,
@@ -98,14 +95,17 @@ def upgrade() -> None:
             ON CONFLICT (account_id, slot) DO UPDATE
                 SET balance_minor = ledger_balance_slot.balance_minor + excluded.balance_minor;
         END $$
-        """
-    )
+"""
+DROP_WRITE_FUNCTION = (
+    "DROP FUNCTION ledger_write_entries(json, json, uuid[], uuid[], uuid[], smallint, timestamptz)"
+)
+
+
+def upgrade() -> None:
+    if op.get_context().dialect.name == "postgresql":
+        op.execute(WRITE_FUNCTION)
 
 
 def downgrade() -> None:
-    if op.get_context().dialect.name != "postgresql":
-        return
-    op.execute(
-        "DROP FUNCTION ledger_write_entries(json, json, uuid[], uuid[], uuid[], smallint, "
-        "timestamptz)"
-    )
+    if op.get_context().dialect.name == "postgresql":
+        op.execute(DROP_WRITE_FUNCTION)
