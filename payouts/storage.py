@@ -339,8 +339,7 @@ class PostgresStore:
         # quote), built in one pass: psycopg adapts a list element by element in Python, which
         # cost more than the statement's own work for one entry.
         rows = []
-        leg_entry_ids, positions, counts, account_ids, currencies = [], [], [], [], []
-        debits, credits, movements = [], [], []
+        legs = []
         for entry in entries:
             entry_id = str(entry.id)
             count = len(entry.legs)
@@ -359,30 +358,39 @@ class PostgresStore:
             for position, leg in enumerate(entry.legs):
                 account = leg.account
                 debit_minor, credit_minor = leg.debit_minor, leg.credit_minor
-                leg_entry_ids.append(entry_id)
-                positions.append(position)
-                counts.append(count)
-                account_ids.append(ids[account])
-                currencies.append(account.currency)
-                debits.append(debit_minor)
-                credits.append(credit_minor)
-                movements.append(
-                    account.movement(debit_minor=debit_minor, credit_minor=credit_minor)
+                movement = account.movement(debit_minor=debit_minor, credit_minor=credit_minor)
+                legs.append(
+                    (
+                        entry_id,
+                        str(position),
+                        str(count),
+                        ids[account],
+                        account.currency,
+                        str(debit_minor),
+                        str(credit_minor),
+                        str(movement),
+                    )
                 )
         return {
             **lock,
             "slot": self.slot,
             "posted_at": entries[0].posted_at,
             "entries": json.dumps(rows),
-            "leg_entry_ids": _array(leg_entry_ids),
-            "leg_positions": _array(map(str, positions)),
-            "leg_counts": _array(map(str, counts)),
-            "leg_account_ids": _array(account_ids),
-            "leg_currencies": _array(currencies),
-            "leg_debits": _array(map(str, debits)),
-            "leg_credits": _array(map(str, credits)),
-            "leg_movements": _array(map(str, movements)),
+            **dict(zip(_LEG_COLUMNS, map(_array, zip(*legs, strict=True)), strict=True)),
         }
+
+
+_LEG_COLUMNS = (
+    "leg_entry_ids",
+    "leg_positions",
+    "leg_counts",
+    "leg_account_ids",
+    "leg_currencies",
+    "leg_debits",
+    "leg_credits",
+    "leg_movements",
+)
+"""The write's parameters for the legs, one array a column, in the order of a leg's tuple."""
 
 
 def _lock_parameters(ids: dict[AccountRef, str]) -> dict[str, str]:
