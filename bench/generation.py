@@ -49,14 +49,15 @@ from factories import granted_asset, sign_up
 from fastapi.testclient import TestClient
 from generating import USD_POLICY
 
+from bench.generation_gpu import full_size_pipeline
 from clearhouse.accounts.models import Account
 from clearhouse.app import create_app
 from clearhouse.db import read_session, utcnow
 from clearhouse.settings import Settings
-from generator.pipeline import ClipPipeline, load_configured_pipeline
+from generator.pipeline import ClipPipeline, frame_count, load_configured_pipeline
 from generator.schemas import GenerationCreate
 from generator.service import request_generation
-from generator.tasks import frame_count, output_samples
+from generator.tasks import output_samples
 from licensing.output_checks import check_output
 
 TARGETS = {"tiny_cpu_checks_share": 0.03, "full_size_cuda_checks_share": 0.01}
@@ -170,51 +171,6 @@ def on_cpu(pipeline: ClipPipeline) -> ClipPipeline:
         model=pipeline.model,
         frames_per_batch=pipeline.frames_per_batch,
     )
-
-
-def full_size_pipeline(tiny: ClipPipeline, *, device: str) -> ClipPipeline:
-    """Stable Diffusion 1.x's UNet, VAE and CLIP text encoder at full size, built from their
-    configurations (untrained), with the tiny pipeline's tokenizer and scheduler; half
-    precision on CUDA."""
-    import torch
-    from diffusers import AutoencoderKL, StableDiffusionPipeline, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel
-
-    tokenizer = tiny.diffusion.tokenizer
-    diffusion = StableDiffusionPipeline(
-        # UNet2DConditionModel's defaults are SD 1.x's but for the text width (CLIP-L's 768).
-        unet=UNet2DConditionModel(sample_size=64, cross_attention_dim=768),
-        vae=AutoencoderKL(
-            block_out_channels=(128, 256, 512, 512),
-            down_block_types=("DownEncoderBlock2D",) * 4,
-            up_block_types=("UpDecoderBlock2D",) * 4,
-            layers_per_block=2,
-            latent_channels=4,
-            sample_size=512,
-        ),
-        text_encoder=CLIPTextModel(
-            CLIPTextConfig(
-                vocab_size=len(tokenizer),
-                hidden_size=768,
-                intermediate_size=3072,
-                num_hidden_layers=12,
-                num_attention_heads=12,
-                max_position_embeddings=tokenizer.model_max_length,
-                pad_token_id=0,
-                bos_token_id=0,
-                eos_token_id=0,
-            )
-        ),
-        tokenizer=tokenizer,
-        scheduler=tiny.diffusion.scheduler,
-        safety_checker=None,
-        feature_extractor=None,
-        requires_safety_checker=False,
-    )
-    dtype = torch.float16 if device == "cuda" else torch.float32
-    diffusion.to(device, dtype)
-    diffusion.set_progress_bar_config(disable=True)
-    return ClipPipeline(diffusion=diffusion, device=device, model="full-size-sd1-untrained")
 
 
 def main() -> None:

@@ -161,6 +161,11 @@ class ClipPipeline:
         return len(self.diffusion.scheduler.timesteps)
 
 
+def frame_count(*, duration_ms: int, fps: int) -> int:
+    """Frames of a clip of ``duration_ms`` at ``fps``: a started frame is a whole one."""
+    return max(1, math.ceil(duration_ms * fps / 1000))
+
+
 def _slerp(start: "torch.Tensor", end: "torch.Tensor", t: float) -> "torch.Tensor":
     """Spherical interpolation: points in between keep the norm of Gaussian noise."""
     cosine = float((start * end).sum() / (start.norm() * end.norm()))

@@ -47,7 +47,7 @@ from generator.errors import GenerationCancelled
 from generator.held_outputs import discard_held_output, hold_output
 from generator.jobs import end_attempt, job_request_id, move_job, record_progress, take_job
 from generator.models import FINAL_STATES, GenerationJob, JobState
-from generator.pipeline import ClipPipeline, GeneratedClip
+from generator.pipeline import ClipPipeline, GeneratedClip, frame_count
 from generator.provenance import GenerationRecord, generation_status_url, sign_clip
 from generator.release import ReleaseOutcome, cancellation_reason, manifest_licence, release
 from generator.runtime import GeneratorRuntime
@@ -65,11 +65,6 @@ log = logging.getLogger(__name__)
 
 # Each waits up to `media_queue_seconds` for a media worker: well within the job's lease.
 _OUTPUT_CHECK_TRIES = 5
-
-
-def frame_count(*, duration_ms: int, fps: int) -> int:
-    """Frames of a clip of ``duration_ms`` at ``fps``: a started frame is a whole one."""
-    return max(1, math.ceil(duration_ms * fps / 1000))
 
 
 def output_samples(frames: npt.NDArray[np.uint8], *, fps: int, settings: Settings) -> list[bytes]:

@@ -186,6 +186,13 @@ def test_generation_bench_times_the_checks_and_the_generation_of_a_clip():
     )
 
 
+def test_gpu_generation_bench_runs_and_says_when_there_is_no_gpu():
+    report = _run("bench/generation_gpu.py")
+    assert report["bench"] == "generation_gpu"
+    assert report["clip"] == {"frames": 40, "fps": 8, "side": 512, "steps": 20}
+    assert report["gpu"] is None and report["rows"] is None
+
+
 def test_ledger_bench_posts_every_usage_and_the_ledger_holds_after():
     # The bench stops with an error if any cached balance is not its legs afterwards.
     report = _run(
