@@ -3,15 +3,17 @@ makes them. Prints one JSON line (its rows ``null`` without CUDA).
 
     .venv/bin/python bench/generation_gpu.py
     .venv/bin/python bench/generation_gpu.py --batches 8 --repeats 1 --duration-ms 1000
+    .venv/bin/python bench/generation_gpu.py --compile   # the UNet by torch.compile
 
 Stable Diffusion 1.x's UNet, VAE and CLIP text encoder at full size, built from their
 configurations with untrained weights (the frames are noise; untrained weights cost what
 trained ones do), in half precision, with the tiny pipeline's tokenizer and scheduler, driven
 by :class:`generator.pipeline.ClipPipeline` at the API's default 8 frames a second. For each
-``frames_per_batch`` (frames denoised together in one run), one unmeasured clip of two steps,
-then ``--repeats`` timed: seconds a clip (median), frames a second, clips a minute, and the
-GPU memory a clip took at its peak. ``bench/generation.py`` times the checks against the same
-pipeline when CUDA is present.
+``frames_per_batch`` (frames denoised together in one run), one clip of two steps
+(``warm_up_s``: kernels chosen, memory taken, with ``--compile`` the UNet compiled for that
+shape, as ``CLEARHOUSE_GENERATOR_COMPILE`` does), then ``--repeats`` timed: seconds a clip
+(median), frames a second, clips a minute, and the GPU memory a clip took at its peak.
+``bench/generation.py`` times the checks against the same pipeline when CUDA is present.
 """
 
 import argparse
@@ -91,11 +93,12 @@ def clip_figures(
         torch.cuda.synchronize()
         return time.perf_counter() - started
 
-    make(0, 2)
+    warm_up_s = make(0, 2)
     torch.cuda.reset_peak_memory_stats()
     seconds = statistics.median(make(seed, steps) for seed in range(1, repeats + 1))
     return {
         "frames_per_batch": pipeline.frames_per_batch,
+        "warm_up_s": round(warm_up_s, 1),
         "clip_s": round(seconds, 3),
         "frames_per_s": round(frames / seconds, 2),
         "clips_per_minute": round(60 / seconds, 2),
@@ -110,6 +113,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20, help="denoising steps of each frame")
     parser.add_argument("--batches", default="1,8,16,40", help="frames_per_batch to time")
     parser.add_argument("--repeats", type=int, default=2, help="clips timed at each batch")
+    parser.add_argument("--compile", action="store_true", help="the UNet by torch.compile")
     args = parser.parse_args()
     import torch
 
@@ -118,6 +122,7 @@ def main() -> None:
         "bench": "generation_gpu",
         "clip": {"frames": frames, "fps": FPS, "side": args.side, "steps": args.steps},
         "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+        "compiled": args.compile,
         "torch": torch.__version__,
         "rows": None,
     }
@@ -125,6 +130,8 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as folder:
             tiny = load_clip_pipeline(model_dir=None, cache_dir=Path(folder))
         full = full_size_pipeline(tiny, device="cuda")
+        if args.compile:
+            full.diffusion.unet.compile()
         report["rows"] = []
         for batch in (int(size) for size in args.batches.split(",")):
             full.frames_per_batch = batch

@@ -194,10 +194,15 @@ def _check_request(
 
 
 def load_clip_pipeline(
-    *, model_dir: Path | None, cache_dir: Path, frames_per_batch: int = 8
+    *,
+    model_dir: Path | None,
+    cache_dir: Path,
+    frames_per_batch: int = 8,
+    compile_unet: bool = False,
 ) -> ClipPipeline:
     """The pipeline of ``model_dir``, or the tiny untrained one (built into ``cache_dir`` on
-    first use) when there is none, on CUDA when present."""
+    first use) when there is none, on CUDA when present; with ``compile_unet``, its UNet compiled
+    by torch.compile (on its first run at each new shape of input)."""
     prepare_model_libraries()
     import torch
     from diffusers import DiffusionPipeline
@@ -221,6 +226,8 @@ def load_clip_pipeline(
     _check_drivable(diffusion, directory=directory)
     diffusion.to(device)
     diffusion.set_progress_bar_config(disable=True)
+    if compile_unet:
+        diffusion.unet.compile()
     return ClipPipeline(
         diffusion=diffusion,
         device=device,
@@ -244,5 +251,7 @@ def load_configured_pipeline(settings: "Settings") -> ClipPipeline:
     """The pipeline the settings name: ``generator_model_dir``, else the tiny one built into
     the data dir's ``models/``."""
     return load_clip_pipeline(
-        model_dir=settings.generator_model_dir, cache_dir=settings.data_dir / "models"
+        model_dir=settings.generator_model_dir,
+        cache_dir=settings.data_dir / "models",
+        compile_unet=settings.generator_compile,
     )

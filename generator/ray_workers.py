@@ -63,12 +63,20 @@ class GenerationActor:
     """One loaded pipeline on a Ray worker: a job's frames in, nothing else (no database)."""
 
     def __init__(
-        self, *, model_dir: Path | None, cache_dir: Path, threads: int, answer_within_s: float
+        self,
+        *,
+        model_dir: Path | None,
+        cache_dir: Path,
+        compile_unet: bool,
+        threads: int,
+        answer_within_s: float,
     ) -> None:
         import torch
 
         torch.set_num_threads(threads)
-        self.pipeline = load_clip_pipeline(model_dir=model_dir, cache_dir=cache_dir)
+        self.pipeline = load_clip_pipeline(
+            model_dir=model_dir, cache_dir=cache_dir, compile_unet=compile_unet
+        )
         self.answer_within_s = answer_within_s
         self._stop = threading.Event()
         self._go_on = threading.Semaphore(0)
@@ -237,6 +245,7 @@ def start_generation_actors(settings: Settings) -> list:
         ).remote(
             model_dir=settings.generator_model_dir,
             cache_dir=settings.data_dir / "models",
+            compile_unet=settings.generator_compile,
             threads=settings.generator_threads,
             answer_within_s=settings.generation_lease_seconds,
         )

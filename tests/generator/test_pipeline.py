@@ -48,6 +48,16 @@ def test_a_model_directory_in_settings_is_loaded_the_same_way(generator_settings
     assert np.array_equal(clip.frames, clip_pipeline(seed=5, frame_count=2, **SMALL).frames)
 
 
+def test_the_compile_setting_compiles_the_unet_and_only_then(generator_settings):
+    """Compiled on its first run (bench/generation_gpu.py --compile times that on a GPU);
+    torch keeps the compiled call in ``_compiled_call_impl``, None until ``compile()``."""
+    directory = generator_settings.data_dir
+    compiled = load_configured_pipeline(Settings(data_dir=directory, generator_compile=True))
+    plain = load_configured_pipeline(Settings(data_dir=directory))
+    assert compiled.diffusion.unet._compiled_call_impl is not None
+    assert plain.diffusion.unet._compiled_call_impl is None
+
+
 def test_a_directory_without_a_model_is_refused(tmp_path):
     with pytest.raises(UnsupportedModel, match=r"model_index\.json"):
         load_clip_pipeline(model_dir=tmp_path, cache_dir=tmp_path / "models")
