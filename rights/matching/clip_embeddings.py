@@ -4,14 +4,16 @@
 The model is transformers' own CLIP vision tower with its projection
 (``CLIPVisionModelWithProjection``) and its PIL image processor: open-clip-torch needs a
 torchvision that the CPU torch here cannot import. It is loaded from the directory alone
-(``save_pretrained``'s layout, safetensors weights, ``local_files_only``): nothing is
-downloaded or shipped. Embeddings are unit rows, so a dot product is the cosine.
+(``save_pretrained``'s layout, safetensors weights, ``local_files_only``), of the vision
+model alone or of a whole CLIPModel: nothing is downloaded or shipped. Embeddings are unit
+rows, so a dot product is the cosine.
 
 A model is known by a digest of its files (:attr:`ClipEncoder.model_key`), stored with every
 reference's embedding, so that embeddings of two models are never compared.
 """
 
 import hashlib
+import json
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -131,7 +133,10 @@ def load_clip_encoder(model_dir: Path) -> ClipEncoder:
 
     try:
         model = CLIPVisionModelWithProjection.from_pretrained(
-            str(model_dir), local_files_only=True, use_safetensors=True
+            str(model_dir),
+            config=_vision_config(model_dir),
+            local_files_only=True,
+            use_safetensors=True,
         ).eval()
         processor = CLIPImageProcessorPil.from_pretrained(str(model_dir), local_files_only=True)
         encoder = ClipEncoder(model=model, processor=processor, model_key=_model_key(model_dir))
@@ -139,9 +144,22 @@ def load_clip_encoder(model_dir: Path) -> ClipEncoder:
     except (OSError, ValueError, TypeError, KeyError, RuntimeError, SafetensorError) as error:
         raise ClipModelUnavailable(
             f"cannot load the CLIP model in {model_dir}: {error}; CLEARHOUSE_CLIP_MODEL_DIR "
-            "names a transformers CLIPVisionModelWithProjection directory"
+            "names a transformers CLIPVisionModelWithProjection or CLIPModel directory"
         ) from error
     return encoder
+
+
+def _vision_config(model_dir: Path):
+    """The vision tower's configuration. A whole CLIPModel's directory (text tower too, as
+    OpenAI's checkpoints are published) keeps the projection's width beside the towers'
+    configurations, where the vision one alone would not find it."""
+    from transformers import CLIPConfig, CLIPVisionConfig
+
+    if json.loads((model_dir / "config.json").read_text()).get("model_type") != "clip":
+        return CLIPVisionConfig.from_pretrained(str(model_dir), local_files_only=True)
+    whole = CLIPConfig.from_pretrained(str(model_dir), local_files_only=True)
+    whole.vision_config.projection_dim = whole.projection_dim
+    return whole.vision_config
 
 
 _load_lock = threading.Lock()

@@ -265,16 +265,7 @@ class ReferenceImageIndex:
             assert asset_id is not None and reference_id is not None  # embedded slots are live
             if asset_id not in by_fingerprint and asset_id not in best:
                 best[asset_id] = (float(cosines[slot]), reference_id)
-        return [
-            ImageMatch(
-                asset_id=asset_id,
-                reference_id=reference_id,
-                input_index=position,
-                score=round(score, 4),
-                method="embedding",
-            )
-            for asset_id, (score, reference_id) in best.items()
-        ]
+        return _best_first(position, best, method="embedding")
 
     def _search_one(self, position: int, query: npt.NDArray[np.uint64]) -> list[ImageMatch]:
         query_phash, query_others = query[:, PHASH], np.delete(query, PHASH, axis=1)
@@ -304,17 +295,26 @@ class ReferenceImageIndex:
                 assert asset_id is not None and reference_id is not None  # live slots
                 if asset_id not in best or score > best[asset_id][0]:
                     best[asset_id] = (score, reference_id)
-        return [
-            ImageMatch(
-                asset_id=asset_id,
-                reference_id=reference_id,
-                input_index=position,
-                score=round(score, 4),
-            )
-            for asset_id, (score, reference_id) in sorted(
-                best.items(), key=lambda item: -item[1][0]
-            )
-        ]
+        return _best_first(position, best, method="fingerprint")
+
+
+def _best_first(
+    position: int,
+    best: dict[uuid.UUID, tuple[float, uuid.UUID]],
+    *,
+    method: Literal["fingerprint", "embedding"],
+) -> list[ImageMatch]:
+    """One match per asset, at its closest reference (score, reference), best first."""
+    return [
+        ImageMatch(
+            asset_id=asset_id,
+            reference_id=reference_id,
+            input_index=position,
+            score=round(score, 4),
+            method=method,
+        )
+        for asset_id, (score, reference_id) in sorted(best.items(), key=lambda item: -item[1][0])
+    ]
 
 
 def fingerprint_inputs(

@@ -11,10 +11,11 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 from clearing import clear
-from clip_models import build_tiny_clip
+from clip_models import build_random_clip
 from drawn_characters import EDITS, draw_character, png_bytes
 from factories import create_asset, sign_up
 from fastapi.testclient import TestClient
+from portal_client import portal_sign_in
 from sqlmodel import select
 
 from clearhouse.app import create_app
@@ -28,6 +29,7 @@ from rights.matching.clip_embeddings import (
 from rights.references.models import ReferenceImage
 
 PROMPT = "a watercolour of a lighthouse at dawn"
+ALIKE_FOUND = "pictures alike in content are found too"  # the portal, of an embedded picture
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,7 @@ class Pictures:
 
 @pytest.fixture(scope="module")
 def clip_dir(tmp_path_factory):
-    return build_tiny_clip(tmp_path_factory.mktemp("clip") / "tiny-clip")
+    return build_random_clip(tmp_path_factory.mktemp("clip") / "tiny-clip")
 
 
 @pytest.fixture(scope="module")
@@ -103,6 +105,8 @@ def test_an_upload_keeps_the_pictures_embedding_by_its_model(clip_client, clip_d
     assert row.embedding_model == model_key
     expected = embed_pictures(load_clip_encoder(clip_dir), [pictures.reference]).vectors[0]
     assert np.allclose(embedding_from_bytes(row.embedding), expected, atol=1e-5)
+    portal_sign_in(clip_client, owner)
+    assert ALIKE_FOUND in clip_client.get(f"/assets/{asset['id']}").text
 
 
 def test_a_clearance_finds_by_embedding_what_the_fingerprints_miss(clip_client, settings, pictures):
@@ -177,6 +181,9 @@ def test_without_a_model_no_embedding_is_kept(client, holder, pictures):
     assert (row.embedding_model, row.embedding) == (None, None)
     assert client.app.state.reference_catalogue.clip is None
     assert _found(client, pictures.rotated) == {}
+    portal_sign_in(client, holder)
+    page = client.get(f"/assets/{asset['id']}").text
+    assert "Picture 1" in page and ALIKE_FOUND not in page
 
 
 def test_a_reference_uploaded_before_the_model_keeps_matching_by_fingerprint(
@@ -220,3 +227,30 @@ def test_an_upload_alike_another_holders_reference_puts_it_in_review(clip_client
     assert standing() == "in_review"
     [case] = clip_client.get("/v1/overlaps", headers=second.headers).json()["items"]
     assert case["overlaps_by"] == ["reference_image"]
+
+
+def test_a_whole_clip_model_directory_embeds_as_its_image_features(tmp_path):
+    """OpenAI's checkpoints are published as whole CLIPModels (text tower too): the vision
+    tower and its projection are read from them, with the projection's width."""
+    import torch
+    from transformers import CLIPConfig, CLIPImageProcessorPil, CLIPModel
+
+    tower = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2}
+    config = CLIPConfig(
+        text_config=tower | {"num_attention_heads": 2},
+        vision_config=tower | {"num_attention_heads": 2, "patch_size": 32, "image_size": 224},
+        projection_dim=24,
+    )
+    torch.manual_seed(0)
+    whole = CLIPModel(config).eval()
+    whole.save_pretrained(tmp_path, safe_serialization=True)
+    CLIPImageProcessorPil().save_pretrained(tmp_path)
+    picture = np.asarray(draw_character(3))
+
+    ours = load_clip_encoder(tmp_path).embed([picture]).vectors[0]
+    inputs = CLIPImageProcessorPil.from_pretrained(tmp_path)(images=[picture], return_tensors="pt")
+    with torch.inference_mode():
+        features = whole.get_image_features(**inputs)
+    theirs = getattr(features, "pooler_output", features)[0].numpy()
+    assert ours.shape == (24,)
+    assert float(ours @ theirs / np.linalg.norm(theirs)) > 0.9999
