@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from clearing import clear
+from clearing import check_output, clear
 from clip_models import build_random_clip
 from drawn_characters import EDITS, draw_character, png_bytes
 from factories import create_asset, sign_up
@@ -131,6 +131,21 @@ def test_a_clearance_finds_by_embedding_what_the_fingerprints_miss(clip_client, 
     copied = clear(clip_client, requester, PROMPT, [pictures.reference]).json()
     assert copied["assets"][0]["matched_by"][0]["method"] == "fingerprint"
     assert clear(clip_client, requester, PROMPT, [pictures.other]).json()["assets"] == []
+
+
+def test_an_output_alike_a_reference_is_blocked_by_embedding(clip_client, pictures):
+    owner, requester = sign_up(clip_client), sign_up(clip_client)
+    asset = create_asset(clip_client, owner, kind="character", handle="drawn_three")
+    assert _upload(clip_client, owner, asset["id"], pictures.reference).status_code == 201
+    cleared = clear(clip_client, requester, PROMPT).json()
+    assert cleared["outcome"] == "cleared", cleared
+
+    released = check_output(clip_client, requester, cleared["id"], [pictures.other]).json()
+    assert released["verdict"] == "release_allowed", released
+    blocked = check_output(clip_client, requester, cleared["id"], [pictures.rotated]).json()
+    assert blocked["verdict"] == "release_blocked", blocked
+    [found] = blocked["found"]
+    assert (found["handle"], found["matched_by"][0]["method"]) == ("drawn_three", "embedding")
 
 
 def test_another_process_loads_the_embedding_and_drops_it_when_removed(
