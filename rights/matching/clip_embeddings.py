@@ -91,11 +91,13 @@ def embed_pictures(
     pictures: Sequence[bytes | npt.NDArray[np.uint8]],
     *,
     limits: MediaLimits | None = None,
+    budget: PixelBudget | None = None,
 ) -> ClipEmbeddings:
-    """The embeddings of uploaded pictures (decoded within ``limits``, one pixel budget for
-    them all, at most ``DECODE_SIDE`` a side) or decoded uint8 RGB or grey arrays."""
+    """The embeddings of uploaded pictures (decoded within ``limits`` at most ``DECODE_SIDE``
+    a side, charged to ``budget``: the request's, or one for them all) or decoded uint8 RGB
+    or grey arrays."""
     limits = replace(limits or MediaLimits(), max_side=DECODE_SIDE)
-    budget = PixelBudget(limits)
+    budget = budget or PixelBudget(limits)
     return encoder.embed(
         [
             decode_image(picture, limits=limits, budget=budget).rgb

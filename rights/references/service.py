@@ -90,7 +90,9 @@ def fingerprint_uploads(
             fingerprint = reference_fingerprint(frame.rgb)
             embedded = None
             if clip_model_dir is not None:
-                embedded = embed_pictures(clip_encoder(clip_model_dir), [data], limits=limits)
+                embedded = embed_pictures(
+                    clip_encoder(clip_model_dir), [data], limits=limits, budget=budget
+                )
         except MediaError as error:
             raise type(error)(f"file {position}: {error.detail}") from error
         except UnusablePicture as error:
