@@ -59,6 +59,7 @@ from rights.claims.api import router as claims_router
 from rights.disputes.api import UPLOAD_ROUTES as DISPUTE_UPLOAD_ROUTES
 from rights.disputes.api import router as disputes_router
 from rights.estates_api import router as estates_router
+from rights.matching.clip_embeddings import start_clip_matching
 from rights.matching.runtime import start_matching
 from rights.matching.warm_up import WarmUp
 from rights.members_api import router as members_router
@@ -96,6 +97,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        # A CLIP model directory that does not load stops the start, saying why.
+        clip = start_clip_matching(settings)
         if settings.migrate_on_start:
             upgrade_installation(settings)
         app.state.engine = build_engine(settings.resolved_database_url)
@@ -116,7 +119,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings, freshness=freshness_for(changes, TEXT_CATALOGUE)
         )
         app.state.reference_catalogue = ReferenceCatalogue.start(
-            engine=app.state.engine, freshness=freshness_for(changes, REFERENCE_CATALOGUE)
+            engine=app.state.engine,
+            freshness=freshness_for(changes, REFERENCE_CATALOGUE),
+            clip=clip,
         )
         app.state.rate_limiter = RateLimiter.from_settings(settings)
         app.state.mailer = Mailer(engine=app.state.engine, settings=settings)

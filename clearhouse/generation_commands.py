@@ -113,6 +113,7 @@ def _generator_runtime(settings: Settings, engine: "Engine") -> "GeneratorRuntim
     from clearhouse.keys import KeyRing
     from generator.runtime import GeneratorRuntime
     from likeness.runtime import LikenessRuntime
+    from rights.matching.clip_embeddings import start_clip_matching
     from rights.references.catalogue import ReferenceCatalogue
 
     with Session(engine) as session:
@@ -123,7 +124,7 @@ def _generator_runtime(settings: Settings, engine: "Engine") -> "GeneratorRuntim
         settings=settings,
         keys=keys,
         likeness=LikenessRuntime.start(settings=settings, engine=engine),
-        catalogue=ReferenceCatalogue.start(engine=engine),
+        catalogue=ReferenceCatalogue.start(engine=engine, clip=start_clip_matching(settings)),
     )
 
 

@@ -339,6 +339,20 @@ class Settings(BaseSettings):
         description="How long a request waits for a free decode before a 503 with Retry-After.",
     )
 
+    clip_model_dir: Path | None = Field(
+        default=None,
+        description="A transformers CLIP model directory (CLIPVisionModelWithProjection and "
+        "its image processor, safetensors weights, as save_pretrained writes it): reference "
+        "and input pictures are also compared by its embeddings. Unset: by fingerprints only. "
+        "Nothing is downloaded; operators bring the weights.",
+    )
+    clip_min_cosine: float = Field(
+        default=0.9,
+        gt=0,
+        le=1,
+        description="Cosine of CLIP embeddings at or above which an input picture matches a "
+        "reference; not calibrated against real weights here (none could be fetched).",
+    )
     reference_images_per_asset: int = Field(
         default=10,
         ge=1,

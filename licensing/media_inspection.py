@@ -3,17 +3,20 @@ checks search for out, no pixels.
 
 Each file is decoded once (one pixel budget for the request); every sampled frame gives
 its faces (boxes and embeddings, for the likeness index) and its perceptual fingerprint
-(for the reference pictures of characters and styles). The searches run in the API process
+(for the reference pictures of characters and styles), and its CLIP embedding when a CLIP
+model is configured. The searches run in the API process
 (licensing/media_touches.py). This module imports no database code: workers stay small.
 """
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from clearhouse.media import MediaError, MediaLimits, PixelBudget, decode_media
 from likeness.media_workers import FaceModel, worker_backend, worker_face_model
 from likeness.scan_detection import FoundFace
+from rights.matching.clip_embeddings import ClipEmbeddings, clip_encoder
 from rights.matching.image_fingerprints import input_fingerprint
 
 
@@ -39,12 +42,19 @@ class MediaInspection:
     frames: int
     faces: list[InputFace]
     prints: list[FramePrint]
+    embeddings: ClipEmbeddings | None = None  # one row per print, with a CLIP model
 
 
 def inspect_media(
-    uploads: list[bytes], *, limits: MediaLimits, sample_fps: float, threshold: float | None
+    uploads: list[bytes],
+    *,
+    limits: MediaLimits,
+    sample_fps: float,
+    threshold: float | None,
+    clip_model_dir: Path | None = None,
 ) -> MediaInspection:
-    """Decode every file and find, in each sampled frame, its faces and its fingerprint.
+    """Decode every file and find, in each sampled frame, its faces and its fingerprint (and
+    its embedding by the CLIP model of ``clip_model_dir``).
 
     Raises the errors of clearhouse.media, naming the file (``file 2: ...``)."""
     budget = PixelBudget(limits)
@@ -78,6 +88,13 @@ def inspect_media(
         )
         for position, frame in frames
     ]
+    embeddings = None
+    if clip_model_dir is not None:
+        embeddings = clip_encoder(clip_model_dir).embed([frame.rgb for _, frame in frames])
     return MediaInspection(
-        model=worker_face_model(threshold), frames=len(frames), faces=faces, prints=prints
+        model=worker_face_model(threshold),
+        frames=len(frames),
+        faces=faces,
+        prints=prints,
+        embeddings=embeddings,
     )

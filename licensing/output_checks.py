@@ -70,7 +70,7 @@ def check_output(
     errors of :func:`licensing.touches.inspect_uploads`."""
     with read_session(engine) as session:
         _cleared_clearance(session, requester_id=requester.id, clearance_id=clearance_id)
-    inspection = inspect_uploads(uploads, likeness=likeness)
+    inspection = inspect_uploads(uploads, likeness=likeness, catalogue=catalogue)
     with read_session(engine) as session:
         touches = media_touches(
             session, inspection=inspection, likeness=likeness, catalogue=catalogue

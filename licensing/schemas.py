@@ -89,7 +89,8 @@ class TouchedAsset(BaseModel):
         "reference_image, face) and where: `span` and `text` in the prompt, or `input` (the "
         "file, from 0), `frame` and `timestamp_s` in the media (and a face's `box`: left, "
         "top, right, bottom in the file's pixels). `score` for what the text and picture "
-        "checks found; never a face's."
+        "checks found; never a face's. A reference picture's `method`: `fingerprint` (a copy "
+        "of it) or `embedding` (CLIP cosine, where the operator configured a CLIP model)."
     )
     approval: ApprovalStatus | None = Field(
         default=None, description="The owner's answer, for an asset that waits for it."

@@ -45,7 +45,7 @@ def scan_request(
     if uploads:
         session.close()  # whatever the caller read ends: decoding takes long
         with timed(Stage.face_scan):
-            inspection = inspect_uploads(uploads, likeness=likeness)
+            inspection = inspect_uploads(uploads, likeness=likeness, catalogue=catalogue)
             found_in_media = media_touches(
                 session, inspection=inspection, likeness=likeness, catalogue=catalogue
             )
@@ -85,9 +85,12 @@ def media_sha256(uploads: Sequence[bytes]) -> list[str]:
     return [hashlib.sha256(data).hexdigest() for data in uploads]
 
 
-def inspect_uploads(uploads: list[bytes], *, likeness: LikenessRuntime) -> MediaInspection:
-    """Decode the files and find their faces and fingerprints, in a media worker (outside any
-    transaction). Raises clearhouse.media's errors, MediaBusy or MediaWorkerLost."""
+def inspect_uploads(
+    uploads: list[bytes], *, likeness: LikenessRuntime, catalogue: ReferenceCatalogue
+) -> MediaInspection:
+    """Decode the files and find their faces and fingerprints (and CLIP embeddings, as the
+    ``catalogue`` compares them), in a media worker (outside any transaction). Raises
+    clearhouse.media's errors, MediaBusy or MediaWorkerLost."""
     settings = likeness.settings
     return likeness.run_media_work(
         partial(
@@ -96,6 +99,7 @@ def inspect_uploads(uploads: list[bytes], *, likeness: LikenessRuntime) -> Media
             limits=likeness.media_limits,
             sample_fps=settings.scan_sample_fps,
             threshold=settings.face_match_threshold,
+            clip_model_dir=None if catalogue.clip is None else catalogue.clip.model_dir,
         )
     )
 
@@ -116,7 +120,8 @@ def media_touches(
 
     def keep(asset_id: uuid.UUID, evidence: dict[str, Any]) -> None:
         key = (asset_id, evidence["input"], evidence["kind"])
-        if key not in best or evidence["score"] > best[key]["score"]:
+        # A copy found by fingerprint outweighs a likeness of content found by embedding.
+        if key not in best or _strength(evidence) > _strength(best[key]):
             best[key] = evidence
 
     likeness.refresh(session, read_counter=True)  # as in scan_request: heard of yet or not
@@ -145,12 +150,13 @@ def media_touches(
     prints = inspection.prints
     if prints:
         fingerprints = np.stack([frame.fingerprint for frame in prints])
-        for match in catalogue.search(session, fingerprints):
+        for match in catalogue.search(session, fingerprints, embeddings=inspection.embeddings):
             frame = prints[match.input_index]
             keep(
                 match.asset_id,
                 {
                     "kind": match.kind,
+                    "method": match.method,
                     "score": match.score,
                     "input": frame.input,
                     "frame": frame.frame,
@@ -159,3 +165,7 @@ def media_touches(
                 },
             )
     return [Touch(asset_id=key[0], evidence=evidence) for key, evidence in best.items()]
+
+
+def _strength(evidence: dict[str, Any]) -> tuple[bool, float]:
+    return evidence.get("method") != "embedding", evidence["score"]

@@ -270,3 +270,14 @@ def test_scale_bench_scans_clears_and_checks_frames_on_ray_scan_actors():
     assert report["ratio_2_to_1"] is None and report["targets_met"] is None
     assert report["index"]["templates"] == 3000 and set(report["index"]["shards"]) == {"1", "2"}
     assert report["machine"]["cores"] >= 1
+
+
+def test_clip_embeddings_bench_times_the_tiny_model_and_the_search():
+    report = _run("bench/clip_embeddings.py", "--quick")
+    [(name, model)] = report["models"].items()
+    assert name == "tiny" and model["dimension"] == 16
+    assert 0 < model["embed_png_256px"]["p50_ms"] <= model["embed_png_256px"]["p99_ms"]
+    search = report["search"]
+    assert (search["references"], search["dimension"]) == (3_000, 16)
+    for timing in (search["fingerprint_only"], search["with_embedding"]):
+        assert 0 < timing["p50_ms"] <= timing["p99_ms"]

@@ -11,6 +11,11 @@ matches a reference when, for one of the reference's views, either
 - one channel alone is within ``CHANNEL_DISTANCE`` of 192 bits: a recolour keeps one
   channel whole (a grayscale copy keeps luma, a hue shift keeps value) and changes the other.
 
+When a CLIP model is configured (clip_embeddings.py), a reference uploaded since holds its
+embedding too, and an input picture whose fingerprint matches none of an asset's references
+still matches the asset when its embedding's cosine to one of them is at least the
+operator's bound: pictures alike in content that share no layout.
+
 Faces are not looked for here: they go through the likeness index.
 
 The search is exact and runs over packed words with NumPy's popcount, in two passes: the
@@ -63,17 +68,20 @@ CHUNK_WORDS = 65_536
 
 @dataclass(frozen=True)
 class ImageMatch:
-    """A registered asset an input picture shows: which input, which reference, how close.
+    """A registered asset an input picture shows: which input, which reference, how close,
+    and by what (``method``).
 
-    ``score`` is how much of the fingerprint agrees, by the rule that matched: 1 - pair
-    distance / 384, or 1 - channel distance / 192, the higher. 1.0 is the same picture; any
-    match scores at least 0.854.
+    By ``fingerprint``, ``score`` is how much of the fingerprint agrees, by the rule that
+    matched: 1 - pair distance / 384, or 1 - channel distance / 192, the higher. 1.0 is the
+    same picture; any match scores at least 0.854. By ``embedding``, it is the cosine of the
+    CLIP embeddings. An asset found both ways is reported by its fingerprint.
     """
 
     asset_id: uuid.UUID
     reference_id: uuid.UUID
     input_index: int
     score: float
+    method: Literal["fingerprint", "embedding"] = "fingerprint"
     kind: Literal["reference_image"] = "reference_image"
 
 
@@ -84,6 +92,7 @@ class IndexedReference:
     reference_id: uuid.UUID
     asset_id: uuid.UUID
     fingerprint: npt.NDArray[np.uint64]  # (len(VIEWS), 2, 3)
+    embedding: npt.NDArray[np.float32] | None = None  # unit CLIP embedding, the index's model
 
 
 class ReferenceImageError(ValueError):
@@ -108,6 +117,9 @@ class ReferenceImageIndex:
         self._phash = np.zeros((len(CHANNELS), capacity, len(VIEWS)), dtype=np.uint64)
         self._others = np.zeros((capacity, *_OTHERS_SHAPE), dtype=np.uint64)
         self._live = np.zeros(capacity, dtype=bool)
+        # CLIP embeddings, allocated with the first (their width is the model's).
+        self._embeddings: npt.NDArray[np.float32] | None = None
+        self._embedded = np.zeros(capacity, dtype=bool)
         self._reference_ids: list[uuid.UUID | None] = [None] * capacity
         self._asset_ids: list[uuid.UUID | None] = [None] * capacity
         self._slots: dict[uuid.UUID, int] = {}
@@ -119,6 +131,7 @@ class ReferenceImageIndex:
     def add(self, reference: IndexedReference) -> None:
         """Make one reference searchable."""
         fingerprint = _checked(reference)
+        embedding = reference.embedding
         with self._lock.writing():
             if reference.reference_id in self._slots:
                 raise ReferenceImageError(
@@ -129,6 +142,9 @@ class ReferenceImageIndex:
             slot = self._free.pop()
             self._phash[:, slot] = fingerprint[:, :, PHASH].T
             self._others[slot] = np.delete(fingerprint, PHASH, axis=2)
+            if embedding is not None:
+                self._embedding_rows(embedding.shape)[slot] = embedding
+            self._embedded[slot] = embedding is not None
             self._reference_ids[slot] = reference.reference_id
             self._asset_ids[slot] = reference.asset_id
             self._slots[reference.reference_id] = slot
@@ -141,7 +157,7 @@ class ReferenceImageIndex:
             slot = self._slots.pop(reference_id, None)
             if slot is None:
                 return False
-            self._live[slot] = False
+            self._live[slot] = self._embedded[slot] = False
             self._reference_ids[slot] = self._asset_ids[slot] = None
             self._free.append(slot)
             return True
@@ -156,14 +172,27 @@ class ReferenceImageIndex:
             self.__dict__.update({k: v for k, v in fresh.__dict__.items() if k != "_lock"})
         return len(items)
 
+    def _embedding_rows(self, shape: tuple[int, ...]) -> npt.NDArray[np.float32]:
+        if self._embeddings is None:
+            if len(shape) != 1:
+                raise ReferenceImageError(f"an embedding is one row, not of shape {shape}")
+            self._embeddings = np.zeros((len(self._live), shape[0]), dtype=np.float32)
+        elif shape != self._embeddings.shape[1:]:
+            raise ReferenceImageError(
+                f"embeddings here have shape {self._embeddings.shape[1:]}, not {shape}"
+            )
+        return self._embeddings
+
     def _grow(self) -> None:
         old = len(self._live)
         capacity = 2 * old
         phash = np.zeros((len(CHANNELS), capacity, len(VIEWS)), dtype=np.uint64)
         phash[:, :old] = self._phash
         self._phash = phash
-        for name in ("_others", "_live"):
+        for name in ("_others", "_live", "_embedded", "_embeddings"):
             array = getattr(self, name)
+            if array is None:
+                continue
             grown = np.zeros((capacity, *array.shape[1:]), dtype=array.dtype)
             grown[:old] = array
             setattr(self, name, grown)
@@ -180,23 +209,63 @@ class ReferenceImageIndex:
     def memory_bytes(self) -> int:
         """Bytes of the packed hashes, allocated slots included."""
         with self._lock.reading():
-            return self._phash.nbytes + self._others.nbytes + self._live.nbytes
+            embeddings = 0 if self._embeddings is None else self._embeddings.nbytes
+            return self._phash.nbytes + self._others.nbytes + self._live.nbytes + embeddings
 
     def holds(self, reference_id: uuid.UUID) -> bool:
         with self._lock.reading():
             return reference_id in self._slots
 
-    def search(self, fingerprints: npt.NDArray[np.uint64]) -> list[ImageMatch]:
+    def search(
+        self,
+        fingerprints: npt.NDArray[np.uint64],
+        *,
+        embeddings: npt.NDArray[np.float32] | None = None,
+        min_cosine: float = 1.0,
+    ) -> list[ImageMatch]:
         """Every asset each input fingerprint (shape (n, 2, 3)) matches, at its closest
-        reference; best first within each input."""
+        reference, or else (with ``embeddings``, one unit row per input, of the model the
+        index's embeddings are of) whose embedding is within ``min_cosine``; within each input,
+        by fingerprint first, each way best first."""
         queries = np.asarray(fingerprints, dtype=np.uint64)
         if queries.ndim != 3 or queries.shape[1:] != (len(CHANNELS), len(HASHES)):
             raise ValueError(f"expected input fingerprints of shape (n, 2, 3), not {queries.shape}")
+        if embeddings is not None and len(embeddings) != len(queries):
+            raise ValueError(f"{len(embeddings)} embeddings for {len(queries)} fingerprints")
         matches: list[ImageMatch] = []
         with self._lock.reading():
             for position, query in enumerate(queries):
-                matches += self._search_one(position, query)
+                found = self._search_one(position, query)
+                if embeddings is not None:
+                    found += self._search_embedding(
+                        position, embeddings[position], min_cosine=min_cosine, found=found
+                    )
+                matches += found
         return matches
+
+    def _search_embedding(
+        self,
+        position: int,
+        embedding: npt.NDArray[np.float32],
+        *,
+        min_cosine: float,
+        found: list[ImageMatch],
+    ) -> list[ImageMatch]:
+        """Assets not ``found`` by fingerprint with a reference embedded within
+        ``min_cosine``, at the closest, best first."""
+        if self._embeddings is None:
+            return []
+        used = self._used
+        cosines = self._embeddings[:used] @ embedding
+        slots = np.flatnonzero(self._embedded[:used] & (cosines >= min_cosine))
+        by_fingerprint = {match.asset_id for match in found}
+        best: dict[uuid.UUID, tuple[float, uuid.UUID]] = {}
+        for slot in slots[np.argsort(-cosines[slots])].tolist():
+            asset_id, reference_id = self._asset_ids[slot], self._reference_ids[slot]
+            assert asset_id is not None and reference_id is not None  # embedded slots are live
+            if asset_id not in by_fingerprint and asset_id not in best:
+                best[asset_id] = (float(cosines[slot]), reference_id)
+        return _best_first(position, best, method="embedding")
 
     def _search_one(self, position: int, query: npt.NDArray[np.uint64]) -> list[ImageMatch]:
         query_phash, query_others = query[:, PHASH], np.delete(query, PHASH, axis=1)
@@ -226,17 +295,26 @@ class ReferenceImageIndex:
                 assert asset_id is not None and reference_id is not None  # live slots
                 if asset_id not in best or score > best[asset_id][0]:
                     best[asset_id] = (score, reference_id)
-        return [
-            ImageMatch(
-                asset_id=asset_id,
-                reference_id=reference_id,
-                input_index=position,
-                score=round(score, 4),
-            )
-            for asset_id, (score, reference_id) in sorted(
-                best.items(), key=lambda item: -item[1][0]
-            )
-        ]
+        return _best_first(position, best, method="fingerprint")
+
+
+def _best_first(
+    position: int,
+    best: dict[uuid.UUID, tuple[float, uuid.UUID]],
+    *,
+    method: Literal["fingerprint", "embedding"],
+) -> list[ImageMatch]:
+    """One match per asset, at its closest reference (score, reference), best first."""
+    return [
+        ImageMatch(
+            asset_id=asset_id,
+            reference_id=reference_id,
+            input_index=position,
+            score=round(score, 4),
+            method=method,
+        )
+        for asset_id, (score, reference_id) in sorted(best.items(), key=lambda item: -item[1][0])
+    ]
 
 
 def fingerprint_inputs(

@@ -11,6 +11,10 @@ numbered since: nothing when nothing changed, a few rows when another process
 changed a few (the face index rebuilds from scratch; a reference costs only a row read, so
 this one need not). The process that made a change applies it to its own index when it
 commits.
+
+With a CLIP model configured, a reference's embedding is loaded with its row, if that model
+made it (an embedding of another model is never compared), and input pictures are matched
+by it as well (rights/matching/images.py).
 """
 
 import threading
@@ -27,6 +31,13 @@ from sqlmodel import Session, select, update
 from clearhouse.changes import REFERENCE_CATALOGUE, Freshness, announce
 from clearhouse.db import after_commit, read_session
 from clearhouse.media import MediaLimits
+from rights.matching.clip_embeddings import (
+    ClipEmbeddings,
+    ClipMatching,
+    clip_encoder,
+    embed_pictures,
+    embedding_from_bytes,
+)
 from rights.matching.image_fingerprints import FINGERPRINT_VERSION, fingerprint_from_bytes
 from rights.matching.images import (
     ImageMatch,
@@ -71,11 +82,18 @@ class ReferenceCatalogue:
     freshness: Freshness = field(default_factory=lambda: Freshness(None))
     index: ReferenceImageIndex = field(default_factory=ReferenceImageIndex)
     generation: int = -1  # the database generation the index holds (-1: none loaded yet)
+    clip: ClipMatching | None = None  # matching by CLIP embeddings too, when configured
     _sync_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
-    def start(cls, *, engine: Engine, freshness: Freshness | None = None) -> "ReferenceCatalogue":
-        catalogue = cls(freshness=freshness or Freshness(None))
+    def start(
+        cls,
+        *,
+        engine: Engine,
+        freshness: Freshness | None = None,
+        clip: ClipMatching | None = None,
+    ) -> "ReferenceCatalogue":
+        catalogue = cls(freshness=freshness or Freshness(None), clip=clip)
         with read_session(engine) as session:
             catalogue.refresh(session)
         return catalogue
@@ -88,14 +106,32 @@ class ReferenceCatalogue:
         limits: MediaLimits | None = None,
     ) -> list[ImageMatch]:
         """Every registered character or style each picture shows (uploaded bytes, decoded
-        within ``limits``, or decoded RGB arrays), as of the latest committed change."""
-        return self.search(session, fingerprint_inputs(pictures, limits=limits))
+        within ``limits``, or decoded RGB arrays), as of the latest committed change. With a
+        CLIP model configured, this process loads it to embed them."""
+        embeddings = None
+        if self.clip is not None:
+            encoder = clip_encoder(self.clip.model_dir)
+            embeddings = embed_pictures(encoder, pictures, limits=limits)
+        fingerprints = fingerprint_inputs(pictures, limits=limits)
+        return self.search(session, fingerprints, embeddings=embeddings)
 
-    def search(self, session: Session, fingerprints: np.ndarray) -> list[ImageMatch]:
+    def search(
+        self,
+        session: Session,
+        fingerprints: np.ndarray,
+        *,
+        embeddings: ClipEmbeddings | None = None,
+    ) -> list[ImageMatch]:
         """As :meth:`match`, for pictures fingerprinted already (in a media worker, which
-        decodes them: image_fingerprints.input_fingerprint), shape (n, 2, 3)."""
+        decodes them: image_fingerprints.input_fingerprint), shape (n, 2, 3), and embedded
+        there when a CLIP model is configured."""
         self.refresh(session)
-        return self.index.search(fingerprints)
+        clip = self.clip
+        if clip is None or embeddings is None or embeddings.model_key != clip.model_key:
+            return self.index.search(fingerprints)
+        return self.index.search(
+            fingerprints, embeddings=embeddings.vectors, min_cosine=clip.min_cosine
+        )
 
     def refresh(self, session: Session, *, read_counter: bool = False) -> None:
         """Load what other processes changed since the generation this index holds.
@@ -116,7 +152,7 @@ class ReferenceCatalogue:
             if current == self.generation:
                 return
             if self.generation < 0 or current < self.generation:  # first load, or a restore
-                self.index.rebuild(_references(session, after=-1, through=current))
+                self.index.rebuild(self._references(session, after=-1, through=current))
             else:
                 removed = session.exec(
                     select(ReferenceImageRemoval.reference_id).where(
@@ -126,7 +162,7 @@ class ReferenceCatalogue:
                 ).all()
                 for reference_id in removed:
                     self.index.remove(reference_id=reference_id)
-                for reference in _references(session, after=self.generation, through=current):
+                for reference in self._references(session, after=self.generation, through=current):
                     if not self.index.holds(reference.reference_id):
                         self.index.add(reference)
             self.generation = current
@@ -155,24 +191,34 @@ class ReferenceCatalogue:
 
         after_commit(session, apply)
 
-
-def _references(session: Session, *, after: int, through: int) -> list[IndexedReference]:
-    rows = session.exec(
-        select(ReferenceImage.id, ReferenceImage.asset_id, ReferenceImage.fingerprint).where(
-            ReferenceImage.generation > after,
-            ReferenceImage.generation <= through,
-            # A fingerprint of another version cannot be compared; its owner uploads again.
-            ReferenceImage.fingerprint_version == FINGERPRINT_VERSION,
-        )
-    ).all()
-    return [
-        IndexedReference(
-            reference_id=reference_id,
-            asset_id=asset_id,
-            fingerprint=fingerprint_from_bytes(fingerprint),
-        )
-        for reference_id, asset_id, fingerprint in rows
-    ]
+    def _references(self, session: Session, *, after: int, through: int) -> list[IndexedReference]:
+        rows = session.exec(
+            select(
+                ReferenceImage.id,
+                ReferenceImage.asset_id,
+                ReferenceImage.fingerprint,
+                ReferenceImage.embedding_model,
+                ReferenceImage.embedding,
+            ).where(
+                ReferenceImage.generation > after,
+                ReferenceImage.generation <= through,
+                # A fingerprint of another version cannot be compared; its owner uploads again.
+                ReferenceImage.fingerprint_version == FINGERPRINT_VERSION,
+            )
+        ).all()
+        model_key = None if self.clip is None else self.clip.model_key
+        return [
+            IndexedReference(
+                reference_id=reference_id,
+                asset_id=asset_id,
+                fingerprint=fingerprint_from_bytes(fingerprint),
+                # Only the configured model's embeddings are comparable with its own.
+                embedding=embedding_from_bytes(embedding)
+                if embedding is not None and embedded_by == model_key
+                else None,
+            )
+            for reference_id, asset_id, fingerprint, embedded_by, embedding in rows
+        ]
 
 
 async def get_reference_catalogue(request: Request) -> ReferenceCatalogue:

@@ -4,7 +4,7 @@ generation counter."""
 import uuid
 from datetime import datetime
 
-from sqlalchemy import BigInteger, LargeBinary, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, LargeBinary, UniqueConstraint
 from sqlmodel import Column, Field, SQLModel
 
 from clearhouse.db import UTCDateTime, new_id, utcnow
@@ -12,13 +12,17 @@ from clearhouse.db import UTCDateTime, new_id, utcnow
 
 class ReferenceImage(SQLModel, table=True):
     """A picture an owner registered for a character or style, as its perceptual
-    fingerprint. The picture itself is not kept: nothing of the artwork can be shown or leak
-    from here, and nothing but the fingerprint is needed to match. Changing the fingerprint
-    (its version) means owners upload their pictures again."""
+    fingerprint (and its CLIP embedding, when a model was configured). The picture itself is
+    not kept: nothing of the artwork can be shown or leak from here, and nothing but these is
+    needed to match. Changing the fingerprint (its version) means owners upload their
+    pictures again."""
 
     __tablename__ = "asset_reference_image"
     __table_args__ = (
         UniqueConstraint("asset_id", "sha256", name="uq_asset_reference_image_asset_id_sha256"),
+        CheckConstraint(
+            "(embedding_model IS NULL) = (embedding IS NULL)", name="embedding_with_its_model"
+        ),
     )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
@@ -27,6 +31,17 @@ class ReferenceImage(SQLModel, table=True):
     byte_size: int = Field(description="Of the uploaded file.")
     fingerprint_version: str = Field(max_length=80)
     fingerprint: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    embedding_model: str | None = Field(
+        default=None,
+        max_length=80,
+        description="The CLIP model that embedded it (clip_embeddings.ClipEncoder.model_key); "
+        "none when uploaded while no model was configured: matched by fingerprint only.",
+    )
+    embedding: bytes | None = Field(
+        default=None,
+        sa_column=Column(LargeBinary, nullable=True),
+        description="Its CLIP embedding, float32 little-endian, unit length.",
+    )
     generation: int = Field(
         sa_column=Column(BigInteger, nullable=False, index=True),
         description="The catalogue generation that added it: processes load what is newer.",

@@ -1,16 +1,18 @@
 """Adding, listing and removing the reference pictures of a character or style.
 
-An upload is decoded and fingerprinted on a media thread, outside any transaction (a
-fingerprint takes about 0.1 s of CPU); then one short write transaction re-reads the asset,
-takes the catalogue's change lock (it orders concurrent changes, so the count limit, the
-duplicate check and the overlap check with other holders' pictures see every committed
-reference), takes the next generation and stores the rows.
+An upload is decoded and fingerprinted (and embedded, with a CLIP model configured) in a
+media worker, outside any transaction (a fingerprint takes about 0.1 s of CPU); then one
+short write transaction re-reads the asset, takes the catalogue's change lock (it orders
+concurrent changes, so the count limit, the duplicate check and the overlap check with other
+holders' pictures see every committed reference), takes the next generation and stores the
+rows.
 """
 
 import hashlib
 import uuid
 from dataclasses import dataclass, replace
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 from sqlalchemy import Engine, func
@@ -31,6 +33,12 @@ from clearhouse.media import (
 from likeness.runtime import LikenessRuntime
 from rights import repository
 from rights.matching import store as text_catalogue
+from rights.matching.clip_embeddings import (
+    ClipEmbeddings,
+    clip_encoder,
+    embed_pictures,
+    embedding_bytes,
+)
 from rights.matching.image_fingerprints import (
     FINGERPRINT_VERSION,
     HASHED_SIDE,
@@ -59,11 +67,16 @@ class FingerprintedUpload:
     sha256: str
     byte_size: int
     fingerprint: np.ndarray
+    embedding: np.ndarray | None = None  # by `embedding_model`, with a CLIP model configured
+    embedding_model: str | None = None
 
 
-def fingerprint_uploads(uploads: list[bytes], *, limits: MediaLimits) -> list[FingerprintedUpload]:
-    """Decode each uploaded picture (one pixel budget for the request) and fingerprint it;
-    errors name the file. Runs as media work (likeness.runtime.run_media_work)."""
+def fingerprint_uploads(
+    uploads: list[bytes], *, limits: MediaLimits, clip_model_dir: Path | None = None
+) -> list[FingerprintedUpload]:
+    """Decode each uploaded picture (one pixel budget for the request) and fingerprint it,
+    and embed it with the CLIP model of ``clip_model_dir``; errors name the file. Runs as
+    media work (likeness.runtime.run_media_work)."""
     budget = PixelBudget(limits)
     fingerprinted = []
     for position, data in enumerate(uploads, start=1):
@@ -75,6 +88,11 @@ def fingerprint_uploads(uploads: list[bytes], *, limits: MediaLimits) -> list[Fi
             # Decoded straight to the size the hashes read (a JPEG from its DCT at 1/8).
             frame = decode_image(data, limits=replace(limits, max_side=HASHED_SIDE), budget=budget)
             fingerprint = reference_fingerprint(frame.rgb)
+            embedded = None
+            if clip_model_dir is not None:
+                embedded = embed_pictures(
+                    clip_encoder(clip_model_dir), [data], limits=limits, budget=budget
+                )
         except MediaError as error:
             raise type(error)(f"file {position}: {error.detail}") from error
         except UnusablePicture as error:
@@ -84,6 +102,8 @@ def fingerprint_uploads(uploads: list[bytes], *, limits: MediaLimits) -> list[Fi
                 sha256=hashlib.sha256(data).hexdigest(),
                 byte_size=len(data),
                 fingerprint=fingerprint,
+                embedding=None if embedded is None else embedded.vectors[0],
+                embedding_model=None if embedded is None else embedded.model_key,
             )
         )
     return fingerprinted
@@ -123,8 +143,14 @@ def add_references(
     catalogue: ReferenceCatalogue,
 ) -> list[ReferenceImage]:
     """Register the uploaded pictures for one of the owner's characters or styles."""
+    clip = catalogue.clip
     fingerprinted = runtime.run_media_work(
-        partial(fingerprint_uploads, uploads, limits=runtime.media_limits)
+        partial(
+            fingerprint_uploads,
+            uploads,
+            limits=runtime.media_limits,
+            clip_model_dir=None if clip is None else clip.model_dir,
+        )
     )
     with write_session(engine) as session:
         asset = repository.get_owned_asset(session, account_id=owner.id, asset_id=asset_id)
@@ -134,7 +160,9 @@ def add_references(
         # Before this change takes its number, the index is brought up to date.
         catalogue.refresh(session, read_counter=True)
         same_pictures = catalogue.search(
-            session, np.stack([upload.fingerprint[0] for upload in fingerprinted])
+            session,
+            np.stack([upload.fingerprint[0] for upload in fingerprinted]),
+            embeddings=_embeddings(fingerprinted),
         )
         generation = advance_generation(session)
         check_room(
@@ -150,6 +178,8 @@ def add_references(
                 byte_size=upload.byte_size,
                 fingerprint_version=FINGERPRINT_VERSION,
                 fingerprint=fingerprint_bytes(upload.fingerprint),
+                embedding_model=upload.embedding_model,
+                embedding=None if upload.embedding is None else embedding_bytes(upload.embedding),
                 generation=generation,
             )
             for upload in fingerprinted
@@ -170,12 +200,26 @@ def add_references(
             generation=generation,
             added=[
                 IndexedReference(
-                    reference_id=row.id, asset_id=asset.id, fingerprint=upload.fingerprint
+                    reference_id=row.id,
+                    asset_id=asset.id,
+                    fingerprint=upload.fingerprint,
+                    # As the catalogue loads it: the configured model's, or none.
+                    embedding=upload.embedding
+                    if clip is not None and upload.embedding_model == clip.model_key
+                    else None,
                 )
                 for row, upload in zip(rows, fingerprinted, strict=True)
             ],
         )
     return rows
+
+
+def _embeddings(uploads: list[FingerprintedUpload]) -> ClipEmbeddings | None:
+    """The uploads' embeddings (all embedded or none), to look them up as input pictures."""
+    model_key = uploads[0].embedding_model
+    if model_key is None:
+        return None
+    return ClipEmbeddings(model_key, np.stack([upload.embedding for upload in uploads]))
 
 
 def _open_overlap_cases(
@@ -191,6 +235,7 @@ def _open_overlap_cases(
                     "kind": "reference_image",
                     "file": match.input_index + 1,
                     "reference_id": str(match.reference_id),
+                    "method": match.method,
                     "score": round(match.score, 4),
                 }
             )

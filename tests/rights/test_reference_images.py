@@ -40,7 +40,14 @@ def test_an_owner_registers_pictures_and_an_edited_copy_is_found_as_the_characte
     assert response.status_code == 201, response.text
     created = response.json()
     assert [r["asset_id"] for r in created] == [asset["id"]] * 2
-    assert set(created[0]) == {"id", "asset_id", "sha256", "byte_size", "created_at"}
+    assert set(created[0]) == {
+        "id",
+        "asset_id",
+        "sha256",
+        "byte_size",
+        "embedding_model",
+        "created_at",
+    }
 
     listed = client.get(f"/v1/assets/{asset['id']}/references", headers=holder.headers).json()
     assert [r["id"] for r in listed] == [r["id"] for r in created]
