@@ -6,10 +6,10 @@ be fetched here, so nothing is said of quality). Prints one JSON line.
 
 For each model, random weights written as an operator's directory (tests/clip_models.py):
 the start check (load and one embedding), then embedding one uploaded PNG picture at a time
-(decode, the processor, the model), in this process with torch's default threads. Then an
-index of ``--references`` references (real fingerprints of drawn characters, random unit
-embeddings of the model's width), searched one input picture at a time with and without an
-embedding.
+(decode, the processor, the model), in this process on ``--threads`` torch threads (one, as
+a media worker runs it). Then an index of ``--references`` references (real fingerprints of
+drawn characters, random unit embeddings of the model's width), searched one input picture at
+a time with and without an embedding.
 """
 
 import argparse
@@ -102,7 +102,11 @@ def main() -> None:
     parser.add_argument("--pictures", type=int, default=50)
     parser.add_argument("--references", type=int, default=30_000)
     parser.add_argument("--lookups", type=int, default=200)
+    parser.add_argument("--threads", type=int, default=1, help="torch's (a media worker: 1)")
     args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(args.threads)
     shapes = {"tiny": TINY} if args.quick else {"tiny": TINY, "vit_b_32_shape": VIT_B_32}
     if args.quick:
         args.pictures, args.references, args.lookups = 10, 3_000, 50
@@ -111,6 +115,7 @@ def main() -> None:
     print(
         json.dumps(
             {
+                "torch_threads": args.threads,
                 "models": models,
                 "search": search(
                     references=args.references, dimension=widest, lookups=args.lookups

@@ -121,6 +121,9 @@ def _start_worker(config: WorkerConfig) -> None:
     _worker_config = config
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the API process; it stops us
     os.nice(config.niceness)
+    # Each worker does one piece of work at a time, and there are as many as media work may
+    # use cores: torch (the CLIP model, loaded on first use) on one thread, as OpenMP reads it.
+    os.environ["OMP_NUM_THREADS"] = "1"
     _exit_with_api_process()
     # Loaded before any request waits for it. A failure (the operator's model files) is
     # raised again by worker_backend() in the first work, which sends its message to the

@@ -44,6 +44,18 @@ def test_media_work_runs_in_other_processes_at_a_lower_priority(client):
     assert niceness == min(19, ours + runtime.settings.media_worker_niceness) > ours
 
 
+def _torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
+def test_media_work_runs_torch_on_one_thread(client):
+    """There are as many workers as media work may use cores: torch in each (the CLIP
+    model's) on one thread, where it would take every core."""
+    assert client.app.state.likeness.run_media_work(_torch_threads) == 1
+
+
 def test_apps_share_their_workers_and_the_last_to_close_stops_them(stills_settings):
     one = stills_settings.model_copy(update={"media_concurrency": 1})
     with TestClient(create_app(one)) as first:
