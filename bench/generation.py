@@ -132,6 +132,7 @@ def measure(client: TestClient, *, pipeline: ClipPipeline, clip: Clip, repeats: 
             likeness=state.likeness,
             catalogue=state.reference_catalogue,
             now=utcnow(),
+            ours=True,
         )
 
     checked = check()

@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
+from clearhouse.model_libraries import model_libraries
 from generator.errors import GenerationCancelled, UnrunnableGeneration, UnsupportedModel
-from generator.offline import prepare_model_libraries
 from generator.tiny_pipeline import tiny_pipeline_dir
 
 if TYPE_CHECKING:
@@ -203,7 +203,18 @@ def load_clip_pipeline(
     """The pipeline of ``model_dir``, or the tiny untrained one (built into ``cache_dir`` on
     first use) when there is none, on CUDA when present; with ``compile_unet``, its UNet compiled
     by torch.compile (on its first run at each new shape of input)."""
-    prepare_model_libraries()
+    with model_libraries():
+        return _load(
+            model_dir=model_dir,
+            cache_dir=cache_dir,
+            frames_per_batch=frames_per_batch,
+            compile_unet=compile_unet,
+        )
+
+
+def _load(
+    *, model_dir: Path | None, cache_dir: Path, frames_per_batch: int, compile_unet: bool
+) -> ClipPipeline:
     import torch
     from diffusers import DiffusionPipeline
 

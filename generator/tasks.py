@@ -241,6 +241,7 @@ class _Attempt:
                     likeness=self.runtime.likeness,
                     catalogue=self.runtime.catalogue,
                     now=utcnow(),
+                    ours=True,  # frames of the clip, fitted to the budget by output_samples
                 )
             except (MediaBusy, MediaWorkerLost, FaceIndexUnavailable):
                 if tried == _OUTPUT_CHECK_TRIES or self.runtime.stopping.wait(1.0):

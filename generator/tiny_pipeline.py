@@ -14,7 +14,7 @@ import shutil
 import string
 from pathlib import Path
 
-from generator.offline import prepare_model_libraries
+from clearhouse.model_libraries import model_libraries
 
 # Names the recipe: a change to it is a new directory, never a rebuild under the old name.
 RECIPE = "tiny-untrained-sd-v1"
@@ -27,14 +27,14 @@ def tiny_pipeline_dir(cache_dir: Path) -> Path:
     """The tiny pipeline's model directory in ``cache_dir``, built there first if missing."""
     path = cache_dir / RECIPE
     if not (path / "model_index.json").exists():
-        _build(path)
+        with model_libraries():
+            _build(path)
     return path
 
 
 def _build(path: Path) -> None:
     """Build into a folder of our own and rename it into place: a process that loses the
     race to another finds the other's complete build and drops its own."""
-    prepare_model_libraries()
     import torch
     from diffusers import StableDiffusionPipeline
 

@@ -52,14 +52,16 @@ def inspect_media(
     sample_fps: float,
     threshold: float | None,
     clip_model_dir: Path | None = None,
+    first_file: int = 0,
 ) -> MediaInspection:
     """Decode every file and find, in each sampled frame, its faces and its fingerprint (and
-    its embedding by the CLIP model of ``clip_model_dir``).
+    its embedding by the CLIP model of ``clip_model_dir``). ``first_file``: the request's
+    index of the first of ``uploads``, when they are a part of its files.
 
     Raises the errors of clearhouse.media, naming the file (``file 2: ...``)."""
     budget = PixelBudget(limits)
     frames = []
-    for position, data in enumerate(uploads):
+    for position, data in enumerate(uploads, start=first_file):
         try:
             decoded = decode_media(data, limits=limits, sample_fps=sample_fps, budget=budget)
         except MediaError as error:
@@ -97,4 +99,21 @@ def inspect_media(
         faces=faces,
         prints=prints,
         embeddings=embeddings,
+    )
+
+
+def joined(parts: list[MediaInspection]) -> MediaInspection:
+    """One inspection of a request's files inspected in consecutive parts (whose positions
+    are already the request's)."""
+    embedded = [part.embeddings for part in parts if part.embeddings is not None]
+    return MediaInspection(
+        model=parts[0].model,
+        frames=sum(part.frames for part in parts),
+        faces=[face for part in parts for face in part.faces],
+        prints=[found for part in parts for found in part.prints],
+        embeddings=ClipEmbeddings(
+            embedded[0].model_key, np.concatenate([part.vectors for part in embedded])
+        )
+        if embedded
+        else None,
     )

@@ -64,13 +64,15 @@ def check_output(
     likeness: LikenessRuntime,
     catalogue: ReferenceCatalogue,
     now: datetime,
+    ours: bool = False,
 ) -> OutputCheckPublic:
     """Check the generated ``uploads`` (frames or a video) against the requester's cleared
-    clearance and record the verdict. Raises NotFound, ClearanceNotCleared, and the media
-    errors of :func:`licensing.touches.inspect_uploads`."""
+    clearance and record the verdict (``ours``: the generator's own frames, inspected as
+    :func:`licensing.touches.inspect_uploads` says). Raises NotFound, ClearanceNotCleared, and
+    the media errors of :func:`licensing.touches.inspect_uploads`."""
     with read_session(engine) as session:
         _cleared_clearance(session, requester_id=requester.id, clearance_id=clearance_id)
-    inspection = inspect_uploads(uploads, likeness=likeness, catalogue=catalogue)
+    inspection = inspect_uploads(uploads, likeness=likeness, catalogue=catalogue, ours=ours)
     with read_session(engine) as session:
         touches = media_touches(
             session, inspection=inspection, likeness=likeness, catalogue=catalogue

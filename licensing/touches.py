@@ -18,7 +18,7 @@ import numpy as np
 from sqlmodel import Session
 
 from licensing.clearance import RestrictionReading, ScannedRequest, Touch
-from licensing.media_inspection import MediaInspection, inspect_media
+from licensing.media_inspection import MediaInspection, inspect_media, joined
 from licensing.metrics import Stage, timed
 from likeness.runtime import LikenessRuntime
 from likeness.scan import find_likenesses
@@ -86,22 +86,33 @@ def media_sha256(uploads: Sequence[bytes]) -> list[str]:
 
 
 def inspect_uploads(
-    uploads: list[bytes], *, likeness: LikenessRuntime, catalogue: ReferenceCatalogue
+    uploads: list[bytes],
+    *,
+    likeness: LikenessRuntime,
+    catalogue: ReferenceCatalogue,
+    ours: bool = False,
 ) -> MediaInspection:
     """Decode the files and find their faces and fingerprints (and CLIP embeddings, as the
     ``catalogue`` compares them), in a media worker (outside any transaction). Raises
-    clearhouse.media's errors, MediaBusy or MediaWorkerLost."""
+    clearhouse.media's errors, MediaBusy or MediaWorkerLost.
+
+    ``ours``: the files are frames this server made and fitted to the request's pixel budget
+    (the generator's output samples), so they are inspected in parts, each on a budget of its
+    own, over the media workers free at the time."""
     settings = likeness.settings
-    return likeness.run_media_work(
-        partial(
-            inspect_media,
-            uploads,
-            limits=likeness.media_limits,
-            sample_fps=settings.scan_sample_fps,
-            threshold=settings.face_match_threshold,
-            clip_model_dir=None if catalogue.clip is None else catalogue.clip.model_dir,
-        )
+    inspect = partial(
+        inspect_media,
+        limits=likeness.media_limits,
+        sample_fps=settings.scan_sample_fps,
+        threshold=settings.face_match_threshold,
+        clip_model_dir=None if catalogue.clip is None else catalogue.clip.model_dir,
     )
+    if not ours:
+        return likeness.run_media_work(partial(inspect, uploads))
+    parts = likeness.run_media_split(
+        uploads, lambda part, first: partial(inspect, part, first_file=first)
+    )
+    return joined(parts)
 
 
 def media_touches(

@@ -16,7 +16,10 @@ nobody else. So:
   ``MEDIA_WAITING_PER_SLOT`` more per worker wait for one, each at most
   ``media_queue_seconds``; the rest get a 503 (:class:`MediaBusy`) at once;
 - a worker that dies (killed for memory, a crash in native code) fails the requests the pool
-  was serving with a 503 (:class:`MediaWorkerLost`); the next request gets a new pool.
+  was serving with a 503 (:class:`MediaWorkerLost`); the next request gets a new pool;
+- work made of parts (the generator's output check: frames it made itself) may spread over
+  the workers that are free when it is admitted (:meth:`MediaWorkers.run_split`); it waits
+  for one worker, as any work does, and never for a second.
 
 Work is a picklable callable, a module-level function or a ``functools.partial`` of one
 (sent by name); inside a worker it reaches the face model through :func:`worker_backend`.
@@ -32,8 +35,8 @@ import multiprocessing.connection
 import os
 import signal
 import threading
-from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -51,6 +54,7 @@ from likeness.metrics import MEDIA_WORKER_RESTARTS
 MEDIA_WAITING_PER_SLOT = 2
 
 T = TypeVar("T")
+Item = TypeVar("Item")
 
 
 @dataclass(frozen=True)
@@ -162,8 +166,39 @@ class MediaWorkers:
         self._lock = threading.Lock()
         self._executor: ProcessPoolExecutor | None = None
 
+    #: Whether one request's parts may run on several workers at once (not on Ray, where
+    #: work runs in the request's thread and the scan actors take its frames in batches).
+    spreads = True
+
     def run(self, work: Callable[[], T], *, queue_seconds: float) -> T:
         """``work()``'s result, computed in a worker; MediaBusy if none comes free in time."""
+        with self._workers_held(queue_seconds, most=1):
+            return self._run_in_worker(work)
+
+    def run_split(
+        self,
+        items: Sequence[Item],
+        work_for: Callable[[Sequence[Item], int], Callable[[], T]],
+        *,
+        queue_seconds: float,
+    ) -> list[T]:
+        """``work_for(part, first)()`` for consecutive parts of ``items`` (``first``: the index
+        of the part's first item), a part a worker, over the workers free once one is (the
+        one waited for as :meth:`run` waits); the parts' results in order. Under load it takes
+        one worker, and so runs as :meth:`run` would."""
+        most = min(len(items), self.config.processes) if self.spreads else 1
+        with self._workers_held(queue_seconds, most=most) as held:
+            if held == 1:
+                return [self._run_in_worker(work_for(items, 0))]
+            bounds = [(len(items) * n // held, len(items) * (n + 1) // held) for n in range(held)]
+            futures = [self._submit(work_for(items[start:end], start)) for start, end in bounds]
+            wait(futures)  # every part done before its worker counts as free again
+            return [self._result(future) for future in futures]
+
+    @contextmanager
+    def _workers_held(self, queue_seconds: float, *, most: int) -> Iterator[int]:
+        """Admitted, then one worker waited for and up to ``most`` in all taken if free: how
+        many are held until the block ends. MediaBusy past the queue or its wait."""
         retry_after_s = max(1, math.ceil(queue_seconds))
         if not self._admission.acquire(blocking=False):
             raise MediaBusy(
@@ -178,16 +213,24 @@ class MediaWorkers:
                     f"in {retry_after_s} s",
                     retry_after_s=retry_after_s,
                 )
+            held = 1
+            while held < most and self._free.acquire(blocking=False):
+                held += 1
             try:
-                return self._run_in_worker(work)
+                yield held
             finally:
-                self._free.release()
+                for _ in range(held):
+                    self._free.release()
         finally:
             self._admission.release()
 
     def _run_in_worker(self, work: Callable[[], T]) -> T:
+        return self._result(self._submit(work))
+
+    @staticmethod
+    def _result(future: "Future[T]") -> T:
         try:
-            return self._submit(work).result()
+            return future.result()
         except BrokenProcessPool as error:
             raise MediaWorkerLost(
                 "the worker processing this upload stopped (out of memory, or a crash while "

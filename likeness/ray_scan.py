@@ -176,6 +176,8 @@ class RayMediaWorkers(MediaWorkers):
     """Media work with the admission of the media workers, run in the request's thread with
     the scan actors' backend; no process pool."""
 
+    spreads = False
+
     def __init__(self, config: WorkerConfig, *, actors: list, backend: RayFaceBackend) -> None:
         super().__init__(config)
         self.actors = actors

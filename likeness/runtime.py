@@ -11,7 +11,7 @@ generation it knows.
 
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Annotated, TypeVar
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from likeness.index.sharded import ShardedFaceIndex, VaultSnapshot
 
 T = TypeVar("T")
+Item = TypeVar("Item")
 
 
 def configured_key_store(settings: Settings) -> LikenessKeyStore:
@@ -160,6 +161,18 @@ class LikenessRuntime:
         included. The rest get a 503 (Retry-After).
         """
         return self._workers.run(work, queue_seconds=self.settings.media_queue_seconds)
+
+    def run_media_split(
+        self,
+        items: Sequence[Item],
+        work_for: Callable[[Sequence[Item], int], Callable[[], T]],
+    ) -> list[T]:
+        """As :meth:`run_media_work`, for work made of parts (``work_for(part, first)``, over
+        consecutive parts of ``items``): spread over the media workers free when it is
+        admitted (likeness.media_workers.MediaWorkers.run_split); the parts' results."""
+        return self._workers.run_split(
+            items, work_for, queue_seconds=self.settings.media_queue_seconds
+        )
 
     def close(self) -> None:
         """This app is done with its media workers; other apps of the process may still use

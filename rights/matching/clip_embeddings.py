@@ -24,6 +24,7 @@ import numpy as np
 import numpy.typing as npt
 
 from clearhouse.media import MediaLimits, PixelBudget, decode_image
+from clearhouse.model_libraries import model_libraries
 
 if TYPE_CHECKING:
     from clearhouse.settings import Settings
@@ -127,9 +128,11 @@ def load_clip_encoder(model_dir: Path) -> ClipEncoder:
             "transformers CLIP model directory as save_pretrained writes it (the vision model "
             "with its projection, safetensors weights, and its image processor)"
         )
-    from generator.offline import prepare_model_libraries
+    with model_libraries():
+        return _load(model_dir)
 
-    prepare_model_libraries()
+
+def _load(model_dir: Path) -> ClipEncoder:
     from safetensors import SafetensorError
     from transformers import CLIPImageProcessorPil, CLIPVisionModelWithProjection
 

@@ -30,6 +30,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from clearhouse.model_libraries import model_libraries
+
 MODEL_KEY = "all-MiniLM-L6-v2/onnx-int8"
 DIMENSION = 384
 MAX_TOKENS = 128  # prompts are a few dozen words; longer texts are read up to here
@@ -152,15 +154,17 @@ def _tokenizer():
 
 def _build_graph(path: Path) -> None:
     """Export, fuse and check the packaged model; written whole or not at all."""
-    os.environ["HF_HUB_OFFLINE"] = "1"  # never reach for the hub, whatever the caller set
+    with model_libraries():
+        _export(path)
+
+
+def _export(path: Path) -> None:
     import onnx
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from onnxruntime.transformers import optimizer
     from sentence_transformers import SentenceTransformer
-    from transformers.utils import logging as transformers_logging
 
-    transformers_logging.disable_progress_bar()  # no progress bar on stderr for a local load
     model = SentenceTransformer(str(packaged_model_dir()), device="cpu")
     model.max_seq_length = MAX_TOKENS
     transformer = model[0].auto_model.eval()

@@ -134,11 +134,11 @@ class FaceSearchReloading:
     def __getattr__(self, name: str):
         return getattr(self.likeness, name)
 
-    def run_media_work(self, work):
+    def run_media_split(self, items, work_for):  # how the generator's output check runs
         if self.failures:
             self.failures -= 1
             raise FaceIndexUnavailable("a face index shard is reloading")
-        return self.likeness.run_media_work(work)
+        return self.likeness.run_media_split(items, work_for)
 
 
 @pytest.mark.parametrize(("failures", "outcome"), [(2, "released"), (5, "queued")])

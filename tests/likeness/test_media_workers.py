@@ -56,6 +56,59 @@ def test_media_work_runs_torch_on_one_thread(client):
     assert client.app.state.likeness.run_media_work(_torch_threads) == 1
 
 
+def _meet(folder: Path, part: list[int], *, expected: int) -> list[int]:
+    """A part's work: say which worker runs it, and wait (at most 20 s) until ``expected``
+    parts run at once; the worker's pid for each item."""
+    (folder / f"part-{part[0]}").write_text(str(os.getpid()))
+    deadline = time.monotonic() + 20
+    while len(list(folder.glob("part-*"))) < expected and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return [os.getpid()] * len(part)
+
+
+def _hold(folder: Path) -> int:
+    """Keep a worker busy until ``folder/release`` appears."""
+    (folder / "held").touch()
+    while not (folder / "release").exists():
+        time.sleep(0.01)
+    return os.getpid()
+
+
+def test_work_in_parts_spreads_over_the_workers_free_and_only_those(client, tmp_path):
+    runtime = client.app.state.likeness
+    assert runtime.settings.media_concurrency == 2
+
+    def spread(folder: Path, *, expected: int) -> list[list[int]]:
+        folder.mkdir()
+        return runtime.run_media_split(
+            list(range(5)),
+            lambda part, first: partial(_meet, folder, list(part), expected=expected),
+        )
+
+    # Both workers free: the five items in two parts, which run at the same time.
+    parts = spread(tmp_path / "free", expected=2)
+    assert [len(part) for part in parts] == [2, 3]
+    assert len({part[0] for part in parts}) == 2
+
+    # One worker busy: one part, on the other worker.
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    held = []
+    holder = threading.Thread(
+        target=lambda: held.append(runtime.run_media_work(partial(_hold, busy)))
+    )
+    holder.start()
+    try:
+        while not (busy / "held").exists():
+            time.sleep(0.01)
+        parts = spread(tmp_path / "one-free", expected=1)
+    finally:
+        (busy / "release").touch()
+        holder.join()
+    assert len(parts) == 1 and len(parts[0]) == 5
+    assert parts[0][0] != held[0]
+
+
 def test_apps_share_their_workers_and_the_last_to_close_stops_them(stills_settings):
     one = stills_settings.model_copy(update={"media_concurrency": 1})
     with TestClient(create_app(one)) as first:
