@@ -6,7 +6,8 @@ Their module trees overlap and load lazily, and two threads importing them at on
 each other's modules half-initialised: with the warm-up building the text model's graph
 (sentence-transformers) while the pipeline loaded (diffusers), diffusers failed with "cannot
 import name 'PreTrainedModel' from 'transformers'" in 8 of 19 runs of bench/generation.py
-(none of 16 since). Whoever imports them, or loads a model with them, holds :func:`model_libraries`.
+(none of 16 since). Whoever imports them, or loads a model with them, holds
+:func:`model_libraries` (a ``with`` block, or ``@model_libraries()`` on the function).
 """
 
 import os

@@ -193,6 +193,7 @@ def _check_request(
             )
 
 
+@model_libraries()
 def load_clip_pipeline(
     *,
     model_dir: Path | None,
@@ -203,18 +204,6 @@ def load_clip_pipeline(
     """The pipeline of ``model_dir``, or the tiny untrained one (built into ``cache_dir`` on
     first use) when there is none, on CUDA when present; with ``compile_unet``, its UNet compiled
     by torch.compile (on its first run at each new shape of input)."""
-    with model_libraries():
-        return _load(
-            model_dir=model_dir,
-            cache_dir=cache_dir,
-            frames_per_batch=frames_per_batch,
-            compile_unet=compile_unet,
-        )
-
-
-def _load(
-    *, model_dir: Path | None, cache_dir: Path, frames_per_batch: int, compile_unet: bool
-) -> ClipPipeline:
     import torch
     from diffusers import DiffusionPipeline
 

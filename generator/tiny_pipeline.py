@@ -27,11 +27,11 @@ def tiny_pipeline_dir(cache_dir: Path) -> Path:
     """The tiny pipeline's model directory in ``cache_dir``, built there first if missing."""
     path = cache_dir / RECIPE
     if not (path / "model_index.json").exists():
-        with model_libraries():
-            _build(path)
+        _build(path)
     return path
 
 
+@model_libraries()
 def _build(path: Path) -> None:
     """Build into a folder of our own and rename it into place: a process that loses the
     race to another finds the other's complete build and drops its own."""

@@ -106,14 +106,13 @@ def joined(parts: list[MediaInspection]) -> MediaInspection:
     """One inspection of a request's files inspected in consecutive parts (whose positions
     are already the request's)."""
     embedded = [part.embeddings for part in parts if part.embeddings is not None]
+    vectors = [embeddings.vectors for embeddings in embedded]
     return MediaInspection(
         model=parts[0].model,
         frames=sum(part.frames for part in parts),
         faces=[face for part in parts for face in part.faces],
         prints=[found for part in parts for found in part.prints],
-        embeddings=ClipEmbeddings(
-            embedded[0].model_key, np.concatenate([part.vectors for part in embedded])
-        )
+        embeddings=ClipEmbeddings(embedded[0].model_key, np.concatenate(vectors))
         if embedded
         else None,
     )

@@ -118,6 +118,7 @@ def embedding_from_bytes(data: bytes) -> npt.NDArray[np.float32]:
     return np.frombuffer(data, dtype="<f4").astype(np.float32)
 
 
+@model_libraries()
 def load_clip_encoder(model_dir: Path) -> ClipEncoder:
     """The model of ``model_dir``, checked by embedding one picture; ClipModelUnavailable
     saying what is wrong otherwise."""
@@ -128,11 +129,6 @@ def load_clip_encoder(model_dir: Path) -> ClipEncoder:
             "transformers CLIP model directory as save_pretrained writes it (the vision model "
             "with its projection, safetensors weights, and its image processor)"
         )
-    with model_libraries():
-        return _load(model_dir)
-
-
-def _load(model_dir: Path) -> ClipEncoder:
     from safetensors import SafetensorError
     from transformers import CLIPImageProcessorPil, CLIPVisionModelWithProjection
 

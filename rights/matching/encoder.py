@@ -152,13 +152,9 @@ def _tokenizer():
     return tokenizer
 
 
+@model_libraries()
 def _build_graph(path: Path) -> None:
     """Export, fuse and check the packaged model; written whole or not at all."""
-    with model_libraries():
-        _export(path)
-
-
-def _export(path: Path) -> None:
     import onnx
     import torch
     from onnxruntime.quantization import QuantType, quantize_dynamic
