@@ -17,7 +17,8 @@ the quality set's prompts (which touch one of its assets, or none) and the fille
 example prompts, each with a seed of its own in the parameters, so no two bodies of a run
 share a digest; four creators, each with an API key of scope ``clearance``, take turns.
 
-Two loads, each after an unmeasured warm-up (catalogue loaded, model opened, pools filled):
+Two loads, each after an unmeasured warm-up (catalogue loaded, model opened, pools filled) of
+3 s, or as long as the run if it is shorter:
 
 - ``open``: ``wrk -tN -cN`` with no pause: the most clearances per second the process gives,
   and the latency each request saw from when it was sent (a closed loop: it includes the
@@ -55,7 +56,7 @@ from bench.registry import percentiles
 from bench.server import (
     api_key,
     fresh_postgres_url,
-    holder_token,
+    holder_tokens,
     live_server,
     postgres_backend_pids,
     process_tree_cpu_s,
@@ -64,7 +65,6 @@ from clearhouse.db import build_engine, utcnow
 from licensing.models import Clearance, ClearedAsset
 from policies.document import Audience, PolicyDocument, Price, Use
 from policies.models import PolicyVersion
-from rights.matching.encoder import default_cache_dir
 from rights.models import Asset, ConsentGrant, GrantStatus
 
 BENCH_SCHEMA = "bench_clearance"
@@ -312,7 +312,7 @@ def measure_load(
 ) -> dict[str, Any]:
     """An unmeasured warm-up, then the measured run with its CPU and the outcomes recorded."""
     load = {"bodies": bodies, "connections": connections, "rate": rate}
-    run_wrk(url, duration_s=WARM_UP_S, **load)
+    run_wrk(url, duration_s=min(WARM_UP_S, duration_s), **load)
     time.sleep(0.5)  # what the warm-up left in flight is recorded before counting
     before, cpu_before = recorded(engine), process_tree_cpu_s(server_pid, also=backends())
     result = run_wrk(url, duration_s=duration_s, **load)
@@ -331,12 +331,6 @@ def measure_load(
     }
 
 
-def _copy_sentence_model(data_dir: Path) -> None:
-    """The fused sentence model this process built, where a fresh server looks for it,
-    so that the server does not build it again (a minute of torch)."""
-    shutil.copytree(default_cache_dir(), data_dir / "models")
-
-
 def run_database(
     name: str,
     *,
@@ -349,7 +343,6 @@ def run_database(
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory() as folder:
         data_dir = Path(folder)
-        _copy_sentence_model(data_dir)
         with (
             live_server(
                 data_dir=data_dir,
@@ -365,11 +358,11 @@ def run_database(
                 register_catalogue(engine)
                 policies = seed_policies(engine)
                 seed_s = round(time.perf_counter() - started, 1)
-                keys = []
-                for number in range(REQUESTERS):
-                    email = f"creator{number}@{name}.bench.example"
-                    token = holder_token(server, client, email, role="creator")
-                    keys.append(api_key(client, token, "generator", scopes=("clearance",)))
+                emails = [f"creator{n}@{name}.bench.example" for n in range(REQUESTERS)]
+                keys = [
+                    api_key(client, token, "generator", scopes=("clearance",))
+                    for token in holder_tokens(server, client, emails, role="creator")
+                ]
                 url = f"{server.base_url}/v1/clearances"
                 bodies = data_dir / "bodies.txt"
                 write_bodies(bodies, prompts=prompts, keys=keys, run=0)

@@ -37,7 +37,6 @@ Ray instance of its own once the actors' is shut down.
 import argparse
 import json
 import os
-import shutil
 import sys
 import tempfile
 import threading
@@ -63,7 +62,6 @@ from bench.server import (
     process_tree_cpu_s,
     processes_cpu_s,
 )
-from rights.matching.encoder import default_cache_dir
 
 OBAMA = ["obama.jpg", "obama2.jpg", "obama_partial_face.jpg"]
 TARGET_RATIO = 1.7
@@ -272,9 +270,6 @@ def main() -> None:
         check = check_frames(ray_address=ray_address, actors=actors, seconds=args.seconds)
         with tempfile.TemporaryDirectory() as folder:
             data_dir = Path(folder)
-            # The fused sentence model this process built, so the server does not build it.
-            if default_cache_dir().is_dir():
-                shutil.copytree(default_cache_dir(), data_dir / "models")
             results[f"actors_{actors}"] = {
                 **measure(
                     ray_address=ray_address,

@@ -8,16 +8,19 @@ benchmark's client never shares an interpreter, a GIL or a core schedule with th
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+from rights.matching.encoder import built_graph, default_cache_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 POSTGRES_URL = os.environ.get(
@@ -150,6 +153,7 @@ def live_server(
 
     ``settings`` are more ``CLEARHOUSE_*`` variables; the log goes to ``log_path`` (by
     default ``server.log`` in the data directory)."""
+    seed_sentence_model(data_dir)
     port = free_port()
     environment = {
         **os.environ,
@@ -184,22 +188,34 @@ def live_server(
         log.close()
 
 
+def seed_sentence_model(data_dir: Path) -> None:
+    """The sentence model's fused graph where the server looks for it, from this machine's
+    cache (built there once): a new data directory would build it again, 8-15 s of torch."""
+    graph = built_graph(default_cache_dir())
+    models = data_dir / "models"
+    if not (models / graph.name).exists():
+        models.mkdir(parents=True, exist_ok=True, mode=0o700)
+        shutil.copy2(graph, models / graph.name)
+
+
 def _wait_until_ready(base_url: str, process: subprocess.Popen, log: Path, *, workers: int) -> None:
     """Until ``/readyz`` answers 200 on ``4 * workers`` new connections in a row: each process
     warms up on its own, and the kernel hands each new connection to one of them."""
     deadline = time.monotonic() + 300  # a new data directory builds the text model first
     ready_in_a_row = 0
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"clearhouse serve exited:\n{log.read_text()[-3000:]}")
-        try:
-            ready = httpx.get(f"{base_url}/readyz", timeout=2).status_code == 200
-        except httpx.TransportError:
-            ready = False
-        ready_in_a_row = ready_in_a_row + 1 if ready else 0
-        if ready_in_a_row >= 4 * workers:
-            return
-        time.sleep(0.05 if ready else 0.2)
+    # One client (each new one loads the system's certificates, 20 ms), a new connection a poll.
+    with httpx.Client(base_url=base_url, timeout=2, headers={"Connection": "close"}) as client:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"clearhouse serve exited:\n{log.read_text()[-3000:]}")
+            try:
+                ready = client.get("/readyz").status_code == 200
+            except httpx.TransportError:
+                ready = False
+            ready_in_a_row = ready_in_a_row + 1 if ready else 0
+            if ready_in_a_row >= 4 * workers:
+                return
+            time.sleep(0.05 if ready else 0.1)
     raise RuntimeError(f"clearhouse serve was not ready:\n{log.read_text()[-3000:]}")
 
 
@@ -215,18 +231,31 @@ def holder_token(
 ) -> str:
     """Sign up a holder (or a ``creator``), verify the address from the outbox as an operator
     would, sign in."""
-    client.post(
-        "/v1/accounts",
-        json={
-            "email": email,
-            "password": PASSWORD,
-            "display_name": "Bench",
-            "date_of_birth": "1980-01-01",
-            "role": role,
-        },
-    ).raise_for_status()
-    follow_verification_link(client, server.cli("mail", "outbox", "--to", email))
-    return sign_in(client, email, PASSWORD)
+    return holder_tokens(server, client, [email], role=role)[0]
+
+
+def holder_tokens(
+    server: LiveServer, client: httpx.Client, emails: Sequence[str], *, role: str = "holder"
+) -> list[str]:
+    """``holder_token`` for each address, reading the outbox once for them all (each read is
+    a CLI process that imports the app)."""
+    for email in emails:
+        client.post(
+            "/v1/accounts",
+            json={
+                "email": email,
+                "password": PASSWORD,
+                "display_name": "Bench",
+                "date_of_birth": "1980-01-01",
+                "role": role,
+            },
+        ).raise_for_status()
+    messages = server.cli("mail", "outbox").splitlines()
+    for email in emails:
+        follow_verification_link(
+            client, "\n".join(line for line in messages if json.loads(line)["to"] == email)
+        )
+    return [sign_in(client, email, PASSWORD) for email in emails]
 
 
 def follow_verification_link(client: httpx.Client, outbox: str) -> None:

@@ -20,6 +20,7 @@ from live_server import clearhouse_serve
 from sqlalchemy import Engine, text
 from sqlmodel import Session
 
+from bench.server import seed_sentence_model
 from clearhouse.app import create_app
 from clearhouse.db import build_engine
 from clearhouse.migrations import upgrade_database
@@ -62,7 +63,9 @@ def _with_search_path(url: str, schema: str) -> str:
 
 
 def _reset_postgres(engine: Engine) -> None:
-    """Empty every table between tests (the audit log's triggers are bypassed only here)."""
+    """Empty every table between tests, as the replica role lets (no trigger fires: the audit
+    log's and the ledger's refusals are bypassed only here). DELETE, not TRUNCATE: a test's
+    tables hold a few rows, and truncating some eighty tables gives each new files, 0.2 s."""
     with engine.begin() as connection:
         tables = (
             connection.execute(
@@ -75,7 +78,7 @@ def _reset_postgres(engine: Engine) -> None:
             .all()
         )
         connection.execute(text("SET LOCAL session_replication_role = replica"))
-        connection.execute(text(f"TRUNCATE {', '.join(tables)} CASCADE"))
+        connection.exec_driver_sql("; ".join(f"DELETE FROM {table}" for table in tables))
         # The rows the migrations seed.
         connection.execute(
             text("INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, :hash)"), {"hash": "0" * 64}
@@ -144,7 +147,10 @@ def media_workers_for_the_run() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def key_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("data")
+    """The data directory of every test's app, with the sentence model's graph already there."""
+    data_dir = tmp_path_factory.mktemp("data")
+    seed_sentence_model(data_dir)
+    return data_dir
 
 
 @pytest.fixture

@@ -418,7 +418,9 @@ class ConnectFakeServer:
         self.server = _QuietServer(("127.0.0.1", 0), handler)
         fake.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
         self.fake = fake
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
 
     @property
     def url(self) -> str:

@@ -126,12 +126,18 @@ def _graph_path(cache_dir: Path) -> Path:
     return cache_dir / f"all-MiniLM-L6-v2-{package}-ort{onnxruntime.__version__}-int8.onnx"
 
 
-def _open(cache_dir: Path, threads: int) -> tuple:
-    import onnxruntime
-
+def built_graph(cache_dir: Path) -> Path:
+    """The fused graph's file in ``cache_dir``, built there first if it is not."""
     path = _graph_path(cache_dir)
     if not path.exists():
         _build_graph(path)
+    return path
+
+
+def _open(cache_dir: Path, threads: int) -> tuple:
+    import onnxruntime
+
+    path = built_graph(cache_dir)
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
