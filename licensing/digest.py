@@ -13,7 +13,8 @@ compute it themselves, so the encoding is stated here in full:
    - ``prompt``: the prompt exactly as sent: no trimming, no Unicode normalisation;
    - ``parameters``: the generation parameters as sent (duration, size, steps, seed, ...),
      a JSON object whose values are strings, integers between -(2^53 - 1) and 2^53 - 1,
-     true, false, null, arrays and objects. No fractional or exponent numbers: JSON has
+     true, false, null, arrays and objects (at most 32 one inside another, counting the
+     request's own object and ``parameters``). No fractional or exponent numbers: JSON has
      no single canonical form for them, so send a value like a guidance scale of 7.5 as
      the string ``"7.5"`` or as an integer in smaller units (``750`` hundredths);
    - ``input_media_sha256``: the lowercase hex SHA-256 of each input file's bytes, in the
@@ -41,6 +42,9 @@ from licensing.errors import RequestNotDigestible
 
 DIGEST_VERSION = 2  # 2: the declared use joined the request
 MAX_SAFE_INTEGER = 2**53 - 1  # RFC 8785 / I-JSON: integers every JSON reader holds exactly
+#: Arrays and objects one inside another, the request's own object counted: deeper has no use
+#: in a generation's parameters, and would exhaust the recursion below (a RecursionError).
+MAX_NESTING = 32
 SHA256_HEX = re.compile(r"[0-9a-f]{64}")
 
 
@@ -84,9 +88,10 @@ def canonical_json(value: Any) -> bytes:
         ) from exc
 
 
-def _canonical(value: Any, *, path: str) -> Any:
+def _canonical(value: Any, *, path: str, depth: int = 1) -> Any:
     """``value`` with each object's members in RFC 8785 order, refusing what has no canonical
-    form. ``path`` names the offending value in errors (``$.parameters.guidance``)."""
+    form. ``path`` names the offending value in errors (``$.parameters.guidance``); ``depth``
+    counts ``value`` and the arrays and objects around it."""
     if value is None or isinstance(value, bool | str):
         return value
     if isinstance(value, int):
@@ -101,12 +106,22 @@ def _canonical(value: Any, *, path: str) -> Any:
             f"{path} is the fractional number {value!r}, which has no canonical JSON form: "
             "send it as a string or as an integer in smaller units."
         )
+    if isinstance(value, Mapping | list | tuple) and depth > MAX_NESTING:
+        raise RequestNotDigestible(
+            f"{path} is nested more than {MAX_NESTING} arrays or objects deep: send a "
+            "flatter value."
+        )
     if isinstance(value, Mapping):
         for key in value:
             if not isinstance(key, str):
                 raise RequestNotDigestible(f"{path} has a member name that is not a string.")
         ordered = sorted(value, key=lambda key: key.encode("utf-16-be", "surrogatepass"))
-        return {key: _canonical(value[key], path=f"{path}.{key}") for key in ordered}
+        return {
+            key: _canonical(value[key], path=f"{path}.{key}", depth=depth + 1) for key in ordered
+        }
     if isinstance(value, list | tuple):
-        return [_canonical(item, path=f"{path}[{index}]") for index, item in enumerate(value)]
+        return [
+            _canonical(item, path=f"{path}[{index}]", depth=depth + 1)
+            for index, item in enumerate(value)
+        ]
     raise RequestNotDigestible(f"{path} cannot be held in JSON ({type(value).__name__}).")

@@ -129,6 +129,20 @@ def test_an_api_key_stops_clearing_once_revoked_or_its_account_disabled(client, 
     assert clear(live).status_code == 401
 
 
+def nested_lists(depth):
+    value = []
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+def nested_objects(depth):
+    value = 1
+    for _ in range(depth):
+        value = {"a": value}
+    return value
+
+
 @pytest.mark.parametrize(
     ("parameters", "problem"),
     [
@@ -136,6 +150,9 @@ def test_an_api_key_stops_clearing_once_revoked_or_its_account_disabled(client, 
         ({**PARAMETERS, "guidance": 7.5}, "/request-not-digestible"),
         ({**PARAMETERS, "width": 7680, "height": 4320}, "/quote-refused"),
         ({**PARAMETERS, "steps": 0}, "/quote-refused"),
+        # Nested past what the digest's recursion holds: a 500 before nesting was bounded.
+        ({**PARAMETERS, "x": nested_lists(700)}, "/request-not-digestible"),
+        ({**PARAMETERS, "x": nested_objects(500)}, "/request-not-digestible"),
     ],
 )
 def test_parameters_that_cannot_be_priced_or_digested_are_a_400(

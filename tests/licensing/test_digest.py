@@ -104,3 +104,23 @@ def test_a_lone_surrogate_is_not_text():
         request_digest(
             prompt="\ud800", declared_use="personal", parameters={}, input_media_sha256=[]
         )
+
+
+def test_parameters_nest_at_most_32_arrays_and_objects_counting_the_request():
+    def nested(depth):
+        value = []
+        for _ in range(depth - 1):
+            value = [value]
+        return value
+
+    # The request's object and `parameters` are the first two of the 32.
+    request_digest(
+        prompt="p", declared_use="personal", parameters={"x": nested(30)}, input_media_sha256=[]
+    )
+    with pytest.raises(RequestNotDigestible, match=r"nested more than 32 arrays or objects"):
+        request_digest(
+            prompt="p",
+            declared_use="personal",
+            parameters={"x": nested(31)},
+            input_media_sha256=[],
+        )
