@@ -2,13 +2,11 @@
 
 from typing import Annotated, Generic, TypeVar
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Query
 from pydantic import BaseModel
 from sqlalchemy import func
 from sqlmodel import Session, select
 from sqlmodel.sql.expression import SelectOfScalar
-
-from clearhouse.errors import InvalidRequest, raises
 
 T = TypeVar("T")
 
@@ -18,17 +16,12 @@ class PageParams(BaseModel):
     offset: int
 
 
-@raises(InvalidRequest)
 async def page_params(
-    request: Request,
     limit: Annotated[int, Query(ge=1, le=100, description="Items per page.")] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000, description="Items to skip.")] = 0,
 ) -> PageParams:
-    """Async: no I/O, so no hand-off to the thread pool. A parameter sent twice is refused,
-    not read as whichever came last."""
-    for name in ("limit", "offset"):
-        if len(request.query_params.getlist(name)) > 1:
-            raise InvalidRequest(f"Send `{name}` once; it was sent more than once.")
+    """Async: no I/O, so no hand-off to the thread pool. A parameter sent twice is refused
+    (clearhouse/query_names.py), not read as whichever came last."""
     return PageParams(limit=limit, offset=offset)
 
 

@@ -14,3 +14,15 @@ def test_an_unknown_query_parameter_is_refused_and_named(client):
     assert refused.json()["type"].endswith("/invalid-parameters")
     assert "'unred'" in refused.json()["detail"]
     assert client.get("/sign-in?notice=signed-out").status_code == 200
+
+
+def test_a_filter_sent_twice_is_refused_not_read_as_the_last(client):
+    creator = sign_up(client)
+
+    for query in ("state=released&state=blocked", "taken_down=true&taken_down=false"):
+        refused = client.get(f"/v1/generations?{query}", headers=creator.headers)
+
+        assert refused.status_code == 400, refused.text
+        assert refused.json()["type"].endswith("/invalid-parameters")
+        assert "once" in refused.json()["detail"]
+    assert client.get("/v1/generations?state=released", headers=creator.headers).status_code == 200
