@@ -35,13 +35,20 @@ class GenerationCreate(RequestBody):
         max_length=len(ContentCategory),
         description="Content the clip will show, as you declare it.",
     )
-    duration_ms: int = Field(ge=1, le=MAX_DURATION_MS, examples=[2000])
-    width: int = Field(ge=SIDE_MULTIPLE, le=MAX_SIDE, multiple_of=SIDE_MULTIPLE, examples=[512])
-    height: int = Field(ge=SIDE_MULTIPLE, le=MAX_SIDE, multiple_of=SIDE_MULTIPLE, examples=[512])
-    steps: int = Field(default=20, ge=1, le=200, description="Denoising steps of each frame.")
-    fps: int = Field(default=8, ge=1, le=30, description="Frames a second.")
+    duration_ms: int = Field(strict=True, ge=1, le=MAX_DURATION_MS, examples=[2000])
+    width: int = Field(
+        strict=True, ge=SIDE_MULTIPLE, le=MAX_SIDE, multiple_of=SIDE_MULTIPLE, examples=[512]
+    )
+    height: int = Field(
+        strict=True, ge=SIDE_MULTIPLE, le=MAX_SIDE, multiple_of=SIDE_MULTIPLE, examples=[512]
+    )
+    steps: int = Field(
+        default=20, strict=True, ge=1, le=200, description="Denoising steps of each frame."
+    )
+    fps: int = Field(default=8, strict=True, ge=1, le=30, description="Frames a second.")
     seed: int = Field(
         default=0,
+        strict=True,
         ge=0,
         le=2**53 - 1,
         description="The same request with the same seed makes the same clip; a request that "

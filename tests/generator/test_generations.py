@@ -20,6 +20,7 @@ from generating import (
     ShowingPicture,
     ask,
     charges_and_licences,
+    generation_body,
     generator_runtime,
     job,
     queued,
@@ -330,6 +331,24 @@ def test_an_unknown_cameo_is_refused_with_its_handle(client, requester):
     assert answer.status_code == 400, answer.text
     assert answer.json()["type"].endswith("/unknown-cameo")
     assert "@nobody_here" in answer.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "change", [{"duration_ms": "1000"}, {"steps": True}, {"width": 64.0}, {"seed": "7"}]
+)
+def test_a_number_sent_as_text_or_a_boolean_is_malformed_not_guessed_at(
+    client, engine, requester, change
+):
+    """A generator that sends `"steps": true` or `"duration_ms": "1000"` is told, not run
+    for 1 step or a second it did not write as one."""
+    answer = client.post(
+        "/v1/generations", headers=requester.headers, json=generation_body(**change)
+    )
+
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["errors"][0]["location"] == ["body", *change]
+    with engine.connect() as connection:
+        assert connection.execute(select(GenerationJob.id)).all() == []
 
 
 def test_only_its_creator_reads_a_generation_and_its_clip(client, holder, requester, clip_pipeline):
