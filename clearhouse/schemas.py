@@ -48,3 +48,13 @@ def _no_numbers(value: Any) -> Any:
 
 IsoDate = Annotated[date, BeforeValidator(_no_numbers)]
 IsoDateTime = Annotated[AwareDatetime, BeforeValidator(_no_numbers)]
+
+
+def _true_or_false(value: Any) -> Any:
+    if isinstance(value, str) and value not in ("true", "false"):
+        raise ValueError("give true or false")
+    return value
+
+
+# A yes-or-no query parameter, as the schema's boolean says: not "1", "yes" or "on".
+QueryFlag = Annotated[bool, BeforeValidator(_true_or_false)]

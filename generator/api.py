@@ -13,6 +13,7 @@ from clearhouse.db import read_session, utcnow
 from clearhouse.deps import CurrentAccount, EngineDep, KeysDep, ReadSessionDep, SettingsDep
 from clearhouse.errors import NotFound, raises
 from clearhouse.pagination import Page, Paging
+from clearhouse.schemas import QueryFlag
 from generator import service
 from generator.errors import (
     ClipTakenDown,
@@ -104,7 +105,7 @@ def list_generations(
     paging: Paging,
     state: Annotated[JobState | None, Query(description="Only generations in this state.")] = None,
     taken_down: Annotated[
-        bool | None,
+        QueryFlag | None,
         Query(
             description="`true`: only released clips taken down since (a consent they were "
             "licensed under was withdrawn); `false`: only the others."

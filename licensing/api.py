@@ -29,6 +29,7 @@ from clearhouse.keys import KeyRing
 from clearhouse.media import DECODING_ERRORS, MediaTooLarge
 from clearhouse.pagination import Page, Paging
 from clearhouse.rate_limit import RateLimited, RateLimiter, RateLimiterUnavailable
+from clearhouse.schemas import QueryFlag
 from clearhouse.settings import Settings
 from clearhouse.uploads import (
     UnreadableUpload,
@@ -301,7 +302,7 @@ def read_asset_usage(
         UseState | None, Query(description="Only uses that came to this (see `state`).")
     ] = None,
     taken_down: Annotated[
-        bool | None,
+        QueryFlag | None,
         Query(
             description="`true`: only uses whose released clip was taken down (a consent it "
             "was licensed under was withdrawn); `false`: only the others."

@@ -14,6 +14,7 @@ from clearhouse.accounts.scopes import Scope, needs_scope
 from clearhouse.deps import CurrentAccount, ReadSessionDep, SessionDep, SettingsDep
 from clearhouse.errors import NotFound, raises
 from clearhouse.pagination import Page, Paging
+from clearhouse.schemas import QueryFlag
 from notifications import endpoints, service
 from notifications.errors import EndpointRefused
 from notifications.schemas import (
@@ -39,7 +40,7 @@ def list_notices(
     account: CurrentAccount,
     session: ReadSessionDep,
     paging: Paging,
-    unread: Annotated[bool, Query(description="Only the notices not read yet.")] = False,
+    unread: Annotated[QueryFlag, Query(description="Only the notices not read yet.")] = False,
 ):
     """What you were told: uses, blocks, requests waiting for you, withdrawals' effects, and
     more; newest first."""
