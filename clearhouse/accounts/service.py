@@ -194,8 +194,10 @@ def send_verification_email(
     _email_verification_link(session, account=account, settings=settings, mailer=mailer)
 
 
-def verify_email(session: Session, *, token: str) -> Account:
-    """Use a verification link once: the account's address is verified."""
+def verify_email(session: Session, *, token: str) -> tuple[Account, bool]:
+    """Use a verification link once: the account's address is verified. True beside the
+    account when the link took the address from whoever signed up with it first
+    (lifecycle.verify_email ends what they set up in the other domains)."""
     now = utcnow()
     used = session.execute(
         update(EmailVerification)
@@ -227,7 +229,7 @@ def verify_email(session: Session, *, token: str) -> Account:
         .where(EmailVerification.account_id == account.id, EmailVerification.used_at.is_(None))
         .values(used_at=now)
     )
-    return account
+    return account, used.password_hash is not None
 
 
 def authenticate(session: Session, *, email: str, password: str, settings: Settings) -> Account:

@@ -186,6 +186,47 @@ def test_whoever_reads_the_mail_takes_an_address_someone_else_signed_up_with(cli
     assert client.get(verification_link(mails[0]["body"])).status_code == 400
 
 
+def test_what_a_squatter_set_up_ends_when_the_address_is_taken(client):
+    """A squatter with my address names an accomplice its agent and points a webhook at
+    themselves; once I take the address, neither reaches my likeness nor my notices."""
+    accomplice = sign_up(client)
+    _sign_up(client, "victim@example.org", OTHER_PASSWORD, "Squatter")
+    squatting = client.post(
+        "/v1/auth/token", data={"username": "victim@example.org", "password": OTHER_PASSWORD}
+    ).json()["access_token"]
+    squatter_headers = {"Authorization": f"Bearer {squatting}"}
+    agent = client.post(
+        "/v1/accounts/me/agents", headers=squatter_headers, json={"email": accomplice.email}
+    )
+    assert agent.status_code == 201, agent.text
+    hook = client.post(
+        "/v1/webhooks/endpoints",
+        headers=squatter_headers,
+        json={"url": "https://93.184.216.34/squatter"},
+    )
+    assert hook.status_code == 201, hook.text
+
+    _sign_up(client, "victim@example.org", PASSWORD, "Victim")
+    assert (
+        client.get(verification_link(mail_to(client, "victim@example.org")[-1]["body"])).status_code
+        == 200
+    )
+    victim = {
+        "Authorization": "Bearer "
+        + client.post(
+            "/v1/auth/token", data={"username": "victim@example.org", "password": PASSWORD}
+        ).json()["access_token"]
+    }
+    assert client.get("/v1/accounts/me/agents", headers=victim).json() == []
+    assert client.get("/v1/webhooks/endpoints", headers=victim).json()["items"] == []
+    face = client.post(
+        "/v1/assets",
+        headers=victim,
+        json={"kind": "likeness", "handle": "@victim_face", "name": "Victim"},
+    ).json()
+    assert client.get(f"/v1/assets/{face['id']}", headers=accomplice.headers).status_code == 404
+
+
 def test_a_new_link_on_request_and_none_once_verified(client, holder):
     user = sign_up(client, verified=False)
     sent = client.post("/v1/accounts/me/verification-email", headers=user.headers)
