@@ -397,7 +397,8 @@ def access_token_claims(*, token: str, settings: Settings, keys: KeyRing) -> dic
             required=("iss", "aud", "exp", "iat", "sub", "jti"),
         )
     except signing.TokenRejected as exc:
-        raise Unauthenticated(f"The access token was refused: {exc}. Sign in again.") from exc
+        reason = str(exc).rstrip(".")  # some of python-jose's reasons end with a full stop
+        raise Unauthenticated(f"The access token was refused: {reason}. Sign in again.") from exc
 
 
 def check_password(*, account: Account, password: str, settings: Settings) -> None:
