@@ -69,7 +69,7 @@ def list_policy_versions(
 @needs_scope(Scope.assets_read)
 def read_policy_version(
     asset: OwnedAssetIncludingDeleted,
-    version: Annotated[int, Path(ge=1, le=2**31)],
+    version: Annotated[int, Path(ge=1, le=2**31 - 1)],  # a 32-bit signed integer, as stored
     session: ReadSessionDep,
 ):
     return PolicyVersionPublic.of(

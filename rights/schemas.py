@@ -121,7 +121,7 @@ class GrantCreate(RequestBody):
         default=None,
         strict=True,
         ge=1,
-        le=2**31,  # versions are 32-bit integers in the database
+        le=2**31 - 1,  # versions are 32-bit signed integers in the database
         description="The version to consent to; the one in force if omitted.",
     )
 

@@ -82,7 +82,7 @@ def verify_email(
     request: Request,
 ):
     """The link in a verification email: it verifies the address, once, before it expires."""
-    account = service.verify_email(session, token=token)
+    account = lifecycle.verify_email(session, token=token)
     if "text/html" in request.headers.get("accept", ""):  # a person who followed the link
         return RedirectResponse("/sign-in?notice=email-verified", status_code=303)
     return EmailVerified(email=account.email, email_verified_at=account.email_verified_at)

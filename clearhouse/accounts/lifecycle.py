@@ -1,6 +1,7 @@
-"""An account's life past sign-up, across every domain that holds its things: disabled by
-an admin (its consent withdrawn), deleted by its owner (consent withdrawn, faces shredded,
-personal data erased, the audit trail kept), exported by its owner (GDPR art. 20).
+"""An account's life past sign-up, across every domain that holds its things: taken by
+whoever reads its address's mail (what the first sign-up set up ends), disabled by an admin
+(its consent withdrawn), deleted by its owner (consent withdrawn, faces shredded, personal
+data erased, the audit trail kept), exported by its owner (GDPR art. 20).
 
 Apart from ``accounts.service``, which every request imports to authenticate, because these
 reach into the rights registry and the likeness vault.
@@ -29,16 +30,34 @@ from clearhouse.keys import KeyRing
 from clearhouse.mail.outbox import forget_recipient
 from clearhouse.settings import Settings
 from likeness.runtime import LikenessRuntime
+from notifications import endpoints
+from notifications.models import WebhookEndpoint
 from notifications.service import forget_account
 from policies.models import PolicyVersion
 from policies.schemas import PolicyVersionPublic
-from rights import repository
+from rights import members, repository
 from rights import service as rights
 from rights.models import Asset, AssetKind, ConsentReceipt
 from rights.schemas import AssetPublic, ReceiptPublic
 
 # An argon2 hash never looks like this, so no password opens a deleted account.
 ERASED_PASSWORD_HASH = "!erased"  # noqa: S105 (not a password: a hash nothing matches)
+
+
+def verify_email(session: Session, *, token: str) -> Account:
+    """Use a verification link (accounts.service.verify_email). A link that takes the address
+    from whoever signed up with it first also ends what that sign-up set up to act for the
+    account or to hear from it: its agents would manage the new owner's likenesses, its
+    webhook endpoints would receive the new owner's notices."""
+    account, taken = accounts.verify_email(session, token=token)
+    if taken:
+        for _, agent in members.agents_of(session, person=account):
+            members.remove_agent(session, person=account, agent_id=agent.id)
+        for endpoint in session.exec(
+            select(WebhookEndpoint).where(WebhookEndpoint.account_id == account.id)
+        ).all():
+            endpoints.delete_endpoint(session, account_id=account.id, endpoint_id=endpoint.id)
+    return account
 
 
 def withdraw_all_consent(

@@ -99,8 +99,8 @@ class EmailVerification(SQLModel, table=True):
     """A link that proves the owner of an address asked for this account: single-use, expiring.
 
     Only the SHA-256 of the link's token is kept. A link sent because someone signed up again
-    with an address whose account was never verified carries that sign-up's password: whoever
-    reads the mail decides, not whoever typed the address first.
+    with an address whose account was never verified carries that sign-up's password, name and
+    date of birth: whoever reads the mail decides, not whoever typed the address first.
     """
 
     __tablename__ = "email_verification"
@@ -110,6 +110,12 @@ class EmailVerification(SQLModel, table=True):
     token_sha256: str = Field(unique=True, max_length=64)
     password_hash: str | None = Field(
         default=None, max_length=255, description="Set on the account when the link is used."
+    )
+    display_name: str | None = Field(
+        default=None, max_length=120, description="The same sign-up's name, set with it."
+    )
+    date_of_birth: date | None = Field(
+        default=None, description="The same sign-up's date of birth, set with it (minors)."
     )
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)

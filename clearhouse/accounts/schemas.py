@@ -14,6 +14,9 @@ from clearhouse.schemas import IsoDate, RequestBody
 from policies.schemas import PolicyVersionPublic
 from rights.schemas import AssetPublic, GrantPublic, ReceiptPublic
 
+#: A name people read in lists: visible, in reading order (clearhouse/names.py).
+ReadableName = Annotated[str, Field(min_length=1, max_length=120), AfterValidator(check_readable)]
+
 
 class AccountCreate(RequestBody):
     """Sign-up. Only ``holder`` and ``creator`` can be chosen; staff roles are given by admins."""
@@ -25,9 +28,7 @@ class AccountCreate(RequestBody):
         description="At least 12 characters after Unicode NFKC normalisation, and not easy to "
         "guess (common passwords, repeats, sequences, your name or email are refused).",
     )
-    display_name: Annotated[
-        str, Field(min_length=1, max_length=120), AfterValidator(check_readable)
-    ]
+    display_name: ReadableName
     date_of_birth: IsoDate
     role: Literal["holder", "creator"] = "holder"
 
@@ -76,7 +77,7 @@ _SCOPES_DOC = "; ".join(f"`{scope.value}`: {text}" for scope, text in SCOPE_DESC
 
 
 class ApiKeyCreate(RequestBody):
-    name: str = Field(min_length=1, max_length=120, description="What the key is for.")
+    name: ReadableName = Field(description="What the key is for.")
     scopes: list[Scope] = Field(
         min_length=1,
         max_length=len(Scope),

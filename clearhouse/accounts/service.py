@@ -66,7 +66,7 @@ def sign_up(
     except IntegrityError:  # the address is taken (or was, a moment ago, by a concurrent one)
         existing = session.exec(select(Account).where(Account.email == email)).one()
         _email_about_attempt(
-            session, account=existing, password_hash=password_hash, settings=settings, mailer=mailer
+            session, account=existing, attempt=account, settings=settings, mailer=mailer
         )
     else:
         _email_verification_link(session, account=account, settings=settings, mailer=mailer)
@@ -130,14 +130,18 @@ def _new_account(
 
 
 def _verification_link(
-    session: Session, *, account: Account, settings: Settings, password_hash: str | None = None
+    session: Session, *, account: Account, settings: Settings, attempt: Account | None = None
 ) -> str:
+    """A link that verifies ``account``; with ``attempt``, a later sign-up with its address,
+    using it also makes that sign-up's password, name and date of birth the account's."""
     token = secrets.token_urlsafe(32)
     session.add(
         EmailVerification(
             account_id=account.id,
             token_sha256=_secret_hash(token),
-            password_hash=password_hash,
+            password_hash=attempt.password_hash if attempt else None,
+            display_name=attempt.display_name if attempt else None,
+            date_of_birth=attempt.date_of_birth if attempt else None,
             expires_at=utcnow() + timedelta(hours=settings.email_verification_hours),
         )
     )
@@ -160,7 +164,7 @@ def _email_verification_link(
 
 
 def _email_about_attempt(
-    session: Session, *, account: Account, password_hash: str, settings: Settings, mailer: Mailer
+    session: Session, *, account: Account, attempt: Account, settings: Settings, mailer: Mailer
 ) -> None:
     if account.email_verified_at is not None:
         tail = (
@@ -168,9 +172,7 @@ def _email_about_attempt(
             "If it was not, nothing changed and you can ignore this message.\n"
         )
     else:
-        link = _verification_link(
-            session, account=account, settings=settings, password_hash=password_hash
-        )
+        link = _verification_link(session, account=account, settings=settings, attempt=attempt)
         tail = (
             "This address has an account that was never verified. If that sign-up was you, "
             "follow this link: it verifies the address and makes the password you chose just "
@@ -194,8 +196,10 @@ def send_verification_email(
     _email_verification_link(session, account=account, settings=settings, mailer=mailer)
 
 
-def verify_email(session: Session, *, token: str) -> Account:
-    """Use a verification link once: the account's address is verified."""
+def verify_email(session: Session, *, token: str) -> tuple[Account, bool]:
+    """Use a verification link once: the account's address is verified. True beside the
+    account when the link took the address from whoever signed up with it first
+    (lifecycle.verify_email ends what they set up in the other domains)."""
     now = utcnow()
     used = session.execute(
         update(EmailVerification)
@@ -205,7 +209,12 @@ def verify_email(session: Session, *, token: str) -> Account:
             EmailVerification.expires_at > now,
         )
         .values(used_at=now)
-        .returning(EmailVerification.account_id, EmailVerification.password_hash)
+        .returning(
+            EmailVerification.account_id,
+            EmailVerification.password_hash,
+            EmailVerification.display_name,
+            EmailVerification.date_of_birth,
+        )
     ).first()
     if used is None:
         raise InvalidRequest(
@@ -215,8 +224,11 @@ def verify_email(session: Session, *, token: str) -> Account:
     account = session.get(Account, used.account_id)
     if used.password_hash is not None:
         # Whoever signed up first with this address never proved it theirs: their sessions
-        # and keys end with the password they chose.
+        # and keys end with the password they chose, and the account is the person who
+        # reads the mail (their age decides the protections of minors).
         account.password_hash = used.password_hash
+        account.display_name = used.display_name or account.display_name
+        account.date_of_birth = used.date_of_birth or account.date_of_birth
         account.session_epoch += 1
         revoke_every_api_key(session, account=account)
     account.email_verified_at = account.email_verified_at or now
@@ -227,7 +239,7 @@ def verify_email(session: Session, *, token: str) -> Account:
         .where(EmailVerification.account_id == account.id, EmailVerification.used_at.is_(None))
         .values(used_at=now)
     )
-    return account
+    return account, used.password_hash is not None
 
 
 def authenticate(session: Session, *, email: str, password: str, settings: Settings) -> Account:
@@ -385,7 +397,8 @@ def access_token_claims(*, token: str, settings: Settings, keys: KeyRing) -> dic
             required=("iss", "aud", "exp", "iat", "sub", "jti"),
         )
     except signing.TokenRejected as exc:
-        raise Unauthenticated(f"The access token was refused: {exc}. Sign in again.") from exc
+        reason = str(exc).rstrip(".")  # some of python-jose's reasons end with a full stop
+        raise Unauthenticated(f"The access token was refused: {reason}. Sign in again.") from exc
 
 
 def check_password(*, account: Account, password: str, settings: Settings) -> None:

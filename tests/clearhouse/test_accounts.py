@@ -159,6 +159,17 @@ def test_disabled_accounts_cannot_sign_in(client, holder, session):
     assert token.status_code == 401
 
 
+@pytest.mark.parametrize("name", ["   ", "\u200b", "\u202ekey.exe"])
+def test_an_api_key_name_must_be_visible_and_in_reading_order(client, holder, name):
+    """As display names: a key listed as blank, or as text reordered by a bidirectional
+    control, cannot be told apart from another in the list of keys."""
+    response = client.post(
+        "/v1/api-keys", headers=holder.headers, json={"name": name, "scopes": ["assets:read"]}
+    )
+    assert response.status_code == 422, response.text
+    assert client.get("/v1/api-keys", headers=holder.headers).json() == []
+
+
 def test_api_keys_are_stored_as_sha256_hashes_only(client, holder, engine):
     import hashlib
 

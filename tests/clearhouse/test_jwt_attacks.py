@@ -142,7 +142,9 @@ def test_a_consent_receipt_is_not_an_access_token(client, keys, claims):
 def test_tampered_payload_is_refused(client, keys, claims, other_holder):
     header, _, signature = _sign(claims, keys.access).split(".")
     forged = f"{header}.{_b64({**claims, 'sub': str(other_holder.id)})}.{signature}"
-    assert "Signature verification failed" in _refusal(client, forged)
+    refusal = _refusal(client, forged)
+    assert "Signature verification failed" in refusal
+    assert ".." not in refusal  # one sentence, one full stop
 
 
 def test_an_injected_jwk_header_is_refused(client, keys, claims):

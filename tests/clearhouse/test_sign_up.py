@@ -1,7 +1,7 @@
 """Sign-up tells nobody which addresses have accounts; an address is verified by a link."""
 
 import hashlib
-from datetime import timedelta
+from datetime import date, timedelta
 from mailbox import mail_to, verification_link
 from urllib.parse import parse_qs, urlsplit
 
@@ -19,16 +19,26 @@ from stored import every_stored_text
 OTHER_PASSWORD = "violet submarine under a lemon tree"
 
 
-def _sign_up(client, email: str, password: str = PASSWORD, name: str = "Someone"):
+def _sign_up(
+    client, email: str, password: str = PASSWORD, name: str = "Someone", born: str = "1990-01-01"
+):
     return client.post(
         "/v1/accounts",
-        json={
-            "email": email,
-            "password": password,
-            "display_name": name,
-            "date_of_birth": "1990-01-01",
-        },
+        json={"email": email, "password": password, "display_name": name, "date_of_birth": born},
     )
+
+
+def _signed_in(client, email: str, password: str) -> dict[str, str]:
+    token = client.post("/v1/auth/token", data={"username": email, "password": password})
+    return {"Authorization": f"Bearer {token.json()['access_token']}"}
+
+
+def _take_address(client, email: str, *, name: str, born: str) -> dict[str, str]:
+    """Sign up with an unverified account's address and follow the mailed link, as its real
+    owner would; signed in as them."""
+    assert _sign_up(client, email, PASSWORD, name, born).status_code == 202
+    assert client.get(verification_link(mail_to(client, email)[-1]["body"])).status_code == 200
+    return _signed_in(client, email, PASSWORD)
 
 
 def _accounts_with(engine, email: str) -> int:
@@ -184,6 +194,52 @@ def test_whoever_reads_the_mail_takes_an_address_someone_else_signed_up_with(cli
     assert client.get("/v1/accounts/me", headers={"X-API-Key": squatter_key}).status_code == 401
     # The squatter's own link is spent with the address verified.
     assert client.get(verification_link(mails[0]["body"])).status_code == 400
+
+
+def test_what_a_squatter_set_up_ends_when_the_address_is_taken(client):
+    """A squatter with my address names an accomplice its agent and points a webhook at
+    themselves; once I take the address, neither reaches my likeness nor my notices."""
+    accomplice = sign_up(client)
+    _sign_up(client, "victim@example.org", OTHER_PASSWORD, "Squatter")
+    squatter_headers = _signed_in(client, "victim@example.org", OTHER_PASSWORD)
+    agent = client.post(
+        "/v1/accounts/me/agents", headers=squatter_headers, json={"email": accomplice.email}
+    )
+    assert agent.status_code == 201, agent.text
+    hook = client.post(
+        "/v1/webhooks/endpoints",
+        headers=squatter_headers,
+        json={"url": "https://93.184.216.34/squatter"},
+    )
+    assert hook.status_code == 201, hook.text
+
+    victim = _take_address(client, "victim@example.org", name="Victim", born="1991-02-03")
+    assert client.get("/v1/accounts/me/agents", headers=victim).json() == []
+    assert client.get("/v1/webhooks/endpoints", headers=victim).json()["items"] == []
+    face = client.post(
+        "/v1/assets",
+        headers=victim,
+        json={"kind": "likeness", "handle": "@victim_face", "name": "Victim"},
+    ).json()
+    assert client.get(f"/v1/assets/{face['id']}", headers=accomplice.headers).status_code == 404
+
+
+def test_the_address_taken_is_the_person_who_took_it(client):
+    """The squatter said they were an adult called Squatter; I, who take the address, am 15
+    and called Victim: the account is mine, so my face is a minor's and protected."""
+    _sign_up(client, "victim@example.org", OTHER_PASSWORD, "Squatter")
+    born = date.today() - timedelta(days=15 * 365 + 10)
+    victim = _take_address(client, "victim@example.org", name="Victim", born=born.isoformat())
+    me = client.get("/v1/accounts/me", headers=victim).json()
+    assert (me["display_name"], me["date_of_birth"]) == ("Victim", born.isoformat())
+    face = client.post(
+        "/v1/assets",
+        headers=victim,
+        json={"kind": "likeness", "handle": "@victim_face", "name": "Victim"},
+    ).json()
+    opened = client.post(f"/v1/assets/{face['id']}/policies", headers=victim, json=OPEN_POLICY)
+    assert opened.status_code == 403
+    assert opened.json()["type"].endswith("/minors-likeness-protected")
 
 
 def test_a_new_link_on_request_and_none_once_verified(client, holder):

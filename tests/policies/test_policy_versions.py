@@ -100,3 +100,21 @@ def test_malformed_policies_get_problem_details_listing_each_field(client, holde
     locations = {tuple(error["location"]) for error in problem["errors"]}
     assert ("body", "audience") in locations
     assert ("body", "price", "per_use_minor") in locations
+
+
+def test_a_version_past_what_the_database_holds_is_a_problem_not_a_500(client, holder):
+    """Versions are 32-bit integers in the database: 2**31 is refused as input, not sent to
+    PostgreSQL (which fails on it); 2**31 - 1 is looked up and not found."""
+    asset = create_asset(client, holder)
+    set_policy(client, holder, asset["id"])
+    for version, status in ((2**31 - 1, 404), (2**31, 422)):
+        granted = client.post(
+            f"/v1/assets/{asset['id']}/grants",
+            headers=holder.headers,
+            json={"policy_version": version},
+        )
+        assert granted.status_code == status, granted.text
+    for version, status in ((2**31 - 1, 404), (2**31, 404)):
+        read = client.get(f"/v1/assets/{asset['id']}/policies/{version}", headers=holder.headers)
+        assert read.status_code == status, read.text
+        assert read.headers["content-type"] == "application/problem+json"
