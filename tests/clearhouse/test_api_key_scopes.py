@@ -65,8 +65,9 @@ def test_a_key_without_the_scope_is_refused_naming_it(client, holder):
     assert_forbidden(client.get(f"/v1/assets/{asset['id']}", headers=writer), "'assets:read'")
 
 
-def test_a_clearance_key_opens_no_route_there_is_today(client, holder):
-    """`clearance` is reserved for the clearance API; it reads and changes nothing else."""
+def test_a_clearance_key_opens_no_route_outside_clearances_and_generations(client, holder):
+    """`clearance` opens the clearance and generation routes; it reads and changes nothing
+    else."""
     asset = create_asset(client, holder)
     clearance = key_headers(make_key(client, holder, ["clearance"]))
     assert_forbidden(client.get("/v1/assets", headers=clearance), "'assets:read'")
