@@ -8,6 +8,7 @@ pending request the owner leaves unanswered expires too, and counts as no.
 import uuid
 from datetime import datetime, timedelta
 
+from sqlalchemy import update
 from sqlmodel import Session, select
 
 from audit.service import record_event
@@ -62,7 +63,8 @@ def answer(
         raise ApprovalClosed(f"You {approval.status.value} this request already.")
     if approval.expires_at <= now:
         raise ApprovalClosed(
-            "This request expired before it was answered; the requester may send it again."
+            "This request expired before it was answered (or its requester deleted their "
+            "account); the requester may send it again."
         )
     approval.status = ApprovalStatus.approved if approve else ApprovalStatus.declined
     approval.decided_at = now
@@ -78,6 +80,20 @@ def answer(
     )
     session.flush()
     return _public(*row)
+
+
+def withdraw_requests(session: Session, *, requester_id: uuid.UUID, now: datetime) -> None:
+    """End the requests ``requester_id`` left waiting (their account is deleted): they leave
+    their owners' queues, and answering one is refused as an expired one is."""
+    session.exec(
+        update(UseApproval)
+        .where(
+            UseApproval.requester_id == requester_id,
+            UseApproval.status == ApprovalStatus.pending,
+            UseApproval.expires_at > now,
+        )
+        .values(expires_at=now)
+    )
 
 
 def _with_request():

@@ -29,6 +29,7 @@ from clearhouse.db import utcnow
 from clearhouse.keys import KeyRing
 from clearhouse.mail.outbox import forget_recipient
 from clearhouse.settings import Settings
+from licensing import approvals
 from likeness.runtime import LikenessRuntime
 from notifications import endpoints
 from notifications.models import WebhookEndpoint
@@ -153,6 +154,7 @@ def delete_account(
         .values(name="", aliases=[], description="", keywords=[], example_prompts=[])
     )
     now = utcnow()
+    approvals.withdraw_requests(session, requester_id=account.id, now=now)
     accounts.revoke_every_api_key(session, account=account)
     session.exec(SignedOutToken.__table__.delete().where(SignedOutToken.account_id == account.id))
     forget_recipient(session, address=account.email)

@@ -4,7 +4,7 @@ policies, the stored record each owner sees, approvals, and what the requester i
 import uuid
 from datetime import date
 
-from factories import create_asset, grant, set_policy, sign_up
+from factories import PASSWORD, create_asset, grant, set_policy, sign_up
 from sqlmodel import Session, select
 
 from clearhouse.accounts.models import Account
@@ -241,6 +241,20 @@ def test_a_declined_request_stays_uncleared(client, holder, requester):
     declined = client.post(f"/v1/approvals/{pending['id']}/decline", headers=holder.headers)
     assert declined.json()["status"] == "declined"
     assert _clear(client, requester, [asset]).decision.outcome != ClearanceOutcome.cleared
+
+
+def test_a_deleted_requesters_requests_leave_the_owners_queue(client, holder, requester):
+    asset, _ = _licensed(client, holder, APPROVAL_POLICY)
+    _clear(client, requester, [asset])
+    [pending] = client.get("/v1/approvals", headers=holder.headers).json()["items"]
+    deleted = client.post(
+        "/v1/accounts/me/deletion", headers=requester.headers, json={"password": PASSWORD}
+    )
+    assert deleted.status_code == 200, deleted.text
+
+    assert client.get("/v1/approvals?status=pending", headers=holder.headers).json()["total"] == 0
+    approved = client.post(f"/v1/approvals/{pending['id']}/approve", headers=holder.headers)
+    assert approved.status_code == 409, approved.text
 
 
 def test_nobody_else_answers_an_owners_approvals(client, holder, requester):
