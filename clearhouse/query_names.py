@@ -1,7 +1,6 @@
-"""Unknown query parameters are refused on every API route: a misspelt filter
-(`?organization_id=`, `?stat=`) or a flag a route does not have (`POST /v1/clearances?dry_run=1`)
-would otherwise be ignored, and the caller would read, or act on, something other than what
-they asked for. So is a parameter sent twice that holds one
+"""Unknown query parameters are refused on the API routes that read some: a misspelt filter
+(`?organization_id=`, `?stat=`) would otherwise be ignored, and the caller would read, or act
+on, something other than what they asked for. So is a parameter sent twice that holds one
 value (`?state=released&state=blocked`), rather than read as whichever came last. The
 portal's pages are not checked (browsers and links add their own, such as a notice to show)."""
 
@@ -26,6 +25,8 @@ async def known_query_parameters(request: Request) -> None:
     if known is None:  # read once per route, kept on the route itself
         known = _names(route.dependant)
         setattr(route, _KNOWN, known)
+    if not known:  # a route that reads none: its path decides (a 404, a 405) as before
+        return
     unknown = sorted(set(request.query_params) - known.keys())
     if unknown:
         raise InvalidParameters(
