@@ -173,7 +173,9 @@ def decide_claim(
     session.add(claim)
     session.flush()
     # Verified: paid in, unless a dispute about the asset is undecided (its decision settles).
-    entries = settle_held_shares(session, asset=asset, reason=f"claim rejected: {reason}", now=now)
+    entries = settle_held_shares(
+        session, asset=asset, reason=f"claim {claim.status.value}: {reason}", now=now
+    )
     record_event(
         session,
         action=f"claim.{claim.status.value}",
