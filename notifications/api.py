@@ -15,7 +15,7 @@ from clearhouse.deps import CurrentAccount, ReadSessionDep, SessionDep, Settings
 from clearhouse.errors import NotFound, raises
 from clearhouse.pagination import Page, Paging
 from notifications import endpoints, service
-from notifications.errors import EndpointRefused
+from notifications.errors import EndpointLimitReached, EndpointRefused
 from notifications.schemas import (
     DeliveryPublic,
     EndpointCreate,
@@ -95,7 +95,7 @@ def choose_preferences(body: PreferenceUpdate, account: CurrentAccount, session:
     status_code=status.HTTP_201_CREATED,
     tags=["webhooks"],
 )
-@raises(EndpointRefused)
+@raises(EndpointRefused, EndpointLimitReached)
 def create_endpoint(
     body: EndpointCreate, account: CurrentAccount, session: SessionDep, settings: SettingsDep
 ):
