@@ -24,6 +24,7 @@ from likeness.models import (
     TemplateStatus,
 )
 from likeness.runtime import LikenessRuntime
+from rights.authority import is_agent
 
 STAFF = (Role.moderator, Role.admin)
 
@@ -71,7 +72,11 @@ def resolve_conflict(
     ).first()
     if conflict is None:
         raise NotFound("No conflict with this id.")
-    if moderator.id in (conflict.claimant_id, conflict.existing_owner_id):
+    parties = (conflict.claimant_id, conflict.existing_owner_id)
+    # A person's agent acts for them (their likenesses): a party too.
+    if moderator.id in parties or any(
+        is_agent(session, person_id=person, agent_id=moderator.id) for person in parties
+    ):
         raise PartyToConflict(
             "You are a party to this conflict (one of the faces is enrolled under your "
             "account), so another moderator must decide it."

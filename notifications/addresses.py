@@ -49,7 +49,10 @@ def pin_endpoint(url: str, *, allow_private: bool) -> PinnedEndpoint:
 
 
 def _checked_parts(url: str) -> SplitResult:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # an unclosed IPv6 bracket, a host that NFKC would change
+        raise EndpointRefused(f"This is not a URL this server can call ({exc}).") from exc
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise EndpointRefused("Give an http:// or https:// URL with a host name.")
     if parts.username or parts.password:
@@ -75,6 +78,25 @@ def _resolve(parts: SplitResult, *, allow_private: bool) -> tuple[str, int]:
     return str(addresses[0]), port
 
 
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")  # RFC 6052: the IPv4 address in the last 32 bits
+_LOCAL_NAT64 = ipaddress.ip_network("64:ff9b:1::/48")  # RFC 8215: the operator's own translators
+_IPV4_COMPATIBLE = ipaddress.ip_network("::/96")  # deprecated, the IPv4 address in the last 32 bits
+
+
 def is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
-    """Whether an address is on the public internet (not loopback, private, link-local, ...)."""
+    """Whether an address is on the public internet (not loopback, private, link-local, ...).
+    An IPv6 address that carries an IPv4 one (NAT64, 6to4, IPv4-compatible) is judged by that
+    one too: a translator or relay on the way would deliver to it."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address in _LOCAL_NAT64:
+            return False
+        embedded = _embedded_ipv4(address)
+        if embedded is not None and not embedded.is_global:
+            return False
     return address.is_global
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if address in _NAT64 or address in _IPV4_COMPATIBLE:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return address.ipv4_mapped or address.sixtofour

@@ -16,7 +16,7 @@ from clearhouse.errors import NotFound, raises
 from clearhouse.pagination import Page, Paging
 from clearhouse.schemas import QueryFlag
 from notifications import endpoints, service
-from notifications.errors import EndpointRefused
+from notifications.errors import EndpointLimitReached, EndpointRefused
 from notifications.schemas import (
     DeliveryPublic,
     EndpointCreate,
@@ -96,7 +96,7 @@ def choose_preferences(body: PreferenceUpdate, account: CurrentAccount, session:
     status_code=status.HTTP_201_CREATED,
     tags=["webhooks"],
 )
-@raises(EndpointRefused)
+@raises(EndpointRefused, EndpointLimitReached)
 def create_endpoint(
     body: EndpointCreate, account: CurrentAccount, session: SessionDep, settings: SettingsDep
 ):

@@ -9,9 +9,10 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from audit.service import record_event
+from clearhouse.accounts.models import Account
 from clearhouse.db import after_commit, new_id, utcnow
 from clearhouse.errors import NotFound
 from clearhouse.ownership import owned
@@ -19,12 +20,16 @@ from clearhouse.pagination import PageParams, paginate
 from clearhouse.sealed_secrets import secret_sealer
 from clearhouse.settings import Settings
 from notifications.addresses import check_endpoint_url
+from notifications.errors import EndpointLimitReached
 from notifications.kinds import NoticeKind
 from notifications.models import DeliveryState, WebhookDelivery, WebhookEndpoint
 from notifications.schemas import DeliveryPublic, EndpointPublic, EndpointWithSecret
 from notifications.service import notices_written
 
 _NOT_FOUND = "You have no webhook endpoint with this id."
+# Each notice goes to every endpoint of its account, each failure retried: the limit bounds
+# what one event of an account makes this server send (Stripe's own limit is 16 as well).
+MAX_ENDPOINTS = 16
 _PURPOSE = "webhook secret"
 
 
@@ -42,6 +47,19 @@ def create_endpoint(
     settings: Settings,
 ) -> EndpointWithSecret:
     check_endpoint_url(url, allow_private=settings.webhook_allow_private_addresses)
+    # The account's row, locked (not against its foreign keys): its creations are counted one
+    # after the other, so two at once cannot both take the last place.
+    session.exec(select(Account.id).where(Account.id == account_id).with_for_update(key_share=True))
+    held = session.exec(
+        select(func.count())
+        .select_from(WebhookEndpoint)
+        .where(WebhookEndpoint.account_id == account_id)
+    ).one()
+    if held >= MAX_ENDPOINTS:
+        raise EndpointLimitReached(
+            f"You have {held} webhook endpoints, the most an account may have: delete one you "
+            "no longer use, or send more kinds to one (its `kinds`)."
+        )
     endpoint_id = new_id()
     secret = new_secret()
     endpoint = WebhookEndpoint(

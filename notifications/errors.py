@@ -1,6 +1,6 @@
 """Errors of notifications."""
 
-from clearhouse.errors import InvalidRequest
+from clearhouse.errors import Conflict, InvalidRequest
 
 
 class EndpointRefused(InvalidRequest):
@@ -8,3 +8,10 @@ class EndpointRefused(InvalidRequest):
 
     slug = "webhook-endpoint-refused"
     title = "Webhook endpoint refused"
+
+
+class EndpointLimitReached(Conflict):
+    """The account has as many webhook endpoints as an account may (notifications/endpoints.py)."""
+
+    slug = "webhook-endpoint-limit"
+    title = "Too many webhook endpoints"

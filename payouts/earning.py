@@ -62,10 +62,11 @@ def settle_held_shares(
     session: Session, *, asset: Asset, reason: str, now: datetime
 ) -> list[PostedEntry]:
     """Pay the asset's held shares in when it now earns, give them back to their creators
-    when its shares now go back (``reason`` says why), leave them held otherwise."""
+    when its shares now go back, leave them held otherwise (``reason``: the decision, for
+    the entries' memos)."""
     earning = earnings(session, assets=[(asset.id, asset.kind)])[asset.id]
     if earning == Earning.earns:
-        return release_held_shares(session, asset_id=asset.id, now=now)
+        return release_held_shares(session, asset_id=asset.id, reason=reason, now=now)
     if earning == Earning.returned:
         return return_held_shares(session, asset_id=asset.id, reason=reason, now=now)
     return []

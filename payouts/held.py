@@ -96,10 +96,11 @@ def _settle(rows: Sequence[HeldShare], *, state: HeldShareState, keys: Sequence[
 
 
 def release_held_shares(
-    session: Session, *, asset_id: uuid.UUID, now: datetime
+    session: Session, *, asset_id: uuid.UUID, reason: str, now: datetime
 ) -> list[PostedEntry]:
     """Move the asset's held shares to its holder's payable: one entry per currency (a
-    holder's uses are almost always in one). Nothing held: nothing posted."""
+    holder's uses are almost always in one), its memo saying why (``reason``: the decision).
+    Nothing held: nothing posted."""
     rows = _held_rows(session, asset_id=asset_id)
     by_currency: dict[str, list[HeldShare]] = defaultdict(list)
     for row in rows:
@@ -114,7 +115,7 @@ def release_held_shares(
             EntryDraft(
                 key=key,
                 event=EntryEvent.held_release,
-                memo=f"Claim to asset {asset_id} verified: {len(shares)} held shares paid in",
+                memo=f"{len(shares)} held shares of asset {asset_id} paid in: {reason}"[:500],
                 legs=(
                     debit(held(holder_id, currency), total),
                     credit(payable(holder_id, currency), total),

@@ -163,14 +163,21 @@ def read_my_payouts(
 
 @router.get("/{payout_id}", response_model=PayoutPublic)
 @raises(NotFound)
-def read_my_payout(payout_id: uuid.UUID, holder: HolderAccount, session: ReadSessionDep):
-    """One of your payouts (anyone else's is not found)."""
+def read_my_payout(
+    payout_id: uuid.UUID,
+    holder: HolderAccount,
+    session: ReadSessionDep,
+    organisation_id: OrganisationQuery = None,
+):
+    """One of your payouts (anyone else's is not found); with `organisation_id`, one of the
+    organisation's."""
+    payee = payee_for(session, account=holder, organisation_id=organisation_id, action=Action.view)
     payout = owned(
         session,
         Payout,
         payout_id,
         owner_column=Payout.holder_id,
-        owner_id=holder.id,
+        owner_id=payee.id,
         not_found=NotFound("You have no payout with this id."),
     )
     return PayoutPublic.model_validate(payout, from_attributes=True)

@@ -37,7 +37,7 @@ from payouts.split import holder_share
 from policies.models import PolicyVersion
 from rights.models import Asset
 
-_PERIOD = re.compile(r"(?P<year>\d{4})-(?P<month>0[1-9]|1[0-2])")
+_PERIOD = re.compile(r"(?P<year>(?!0000)\d{4})-(?P<month>0[1-9]|1[0-2])")  # no year 0 in datetime
 _ENTRY = JournalEntry.__table__
 _LEG = JournalLeg.__table__
 

@@ -1,4 +1,7 @@
-"""Organisations for tests: one made by its first owner, and members added in their roles."""
+"""Organisations for tests: one made by its first owner, members added in their roles, and
+characters registered for it."""
+
+import uuid
 
 
 def organisation(client, owner, name="Nova Studio") -> str:
@@ -15,3 +18,21 @@ def add(client, owner, organisation_id, member, role) -> None:
         json={"email": member.email, "role": role},
     )
     assert added.status_code == 201, added.text
+
+
+def character_of(
+    client, member, organisation_id, *, handle: str | None = None, name: str = "Studio Knight"
+) -> dict:
+    """A character ``member`` registers for the organisation (an owner or a manager may)."""
+    made = client.post(
+        "/v1/assets",
+        headers=member.headers,
+        json={
+            "kind": "character",
+            "handle": handle or f"h{uuid.uuid4().hex[:10]}",
+            "name": name,
+            "organisation_id": organisation_id,
+        },
+    )
+    assert made.status_code == 201, made.text
+    return made.json()

@@ -13,7 +13,7 @@ from clearhouse.portal.listing import Page, page_params, pager
 from clearhouse.portal.pages import NOTICES, PageRoute, render, see_other
 from clearhouse.portal.sessions import CsrfChecked, PortalAccount
 from notifications import endpoints
-from notifications.errors import EndpointRefused
+from notifications.errors import EndpointLimitReached, EndpointRefused
 from notifications.kinds import NoticeKind
 from notifications.schemas import EndpointWithSecret
 
@@ -52,7 +52,7 @@ def create_endpoint(
         created = endpoints.create_endpoint(
             session, account_id=account.id, url=url.strip(), kinds=kinds, settings=settings
         )
-    except EndpointRefused as refused:
+    except (EndpointRefused, EndpointLimitReached) as refused:
         return _list(
             request,
             account=account,
@@ -60,7 +60,7 @@ def create_endpoint(
             page=1,
             error=refused.detail,
             url=url,
-            status_code=400,
+            status_code=refused.status_code,
         )
     return _secret_page(request, account=account, endpoint=created, made=True)
 

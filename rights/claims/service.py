@@ -22,6 +22,7 @@ from clearhouse.pagination import PageParams, paginate
 from notifications.kinds import NoticeKind
 from notifications.service import notify
 from payouts.earning import lock_asset, settle_held_shares
+from rights.authority import Action, may
 from rights.claims.errors import (
     ClaimAlreadyDecided,
     ClaimAlreadyVerified,
@@ -156,7 +157,11 @@ def decide_claim(
     claim = session.exec(
         select(AssetClaim).where(AssetClaim.id == claim_id).with_for_update()
     ).one()
-    if claim.owner_id == staff.id:
+    # A party: who sent it, or anyone who may see the asset (an organisation's members, in
+    # every role, whose asset earns for them), as for a dispute about it.
+    if claim.owner_id == staff.id or may(
+        session, account_id=staff.id, action=Action.view, owner_id=asset.owner_id, asset=asset
+    ):
         raise PartyToClaim("This claim is yours: another member of staff must decide it.")
     if claim.status != ClaimStatus.pending:
         raise ClaimAlreadyDecided(
@@ -173,7 +178,9 @@ def decide_claim(
     session.add(claim)
     session.flush()
     # Verified: paid in, unless a dispute about the asset is undecided (its decision settles).
-    entries = settle_held_shares(session, asset=asset, reason=f"claim rejected: {reason}", now=now)
+    entries = settle_held_shares(
+        session, asset=asset, reason=f"claim {claim.status.value}: {reason}", now=now
+    )
     record_event(
         session,
         action=f"claim.{claim.status.value}",

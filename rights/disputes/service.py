@@ -331,7 +331,10 @@ def decide_dispute(
         text_catalogue.stamp_change(session, asset)
     session.flush()
     entries = settle_held_shares(
-        session, asset=asset, reason=f"dispute {dispute.id} upheld: {reason}", now=now
+        session,
+        asset=asset,
+        reason=f"dispute {dispute.id} {dispute.status.value}: {reason}",
+        now=now,
     )
     record_event(
         session,

@@ -21,6 +21,7 @@ from clearhouse.pagination import PageParams, paginate
 from clearhouse.settings import Settings
 from notifications.service import notify_all
 from rights import service as rights
+from rights.authority import Action, may
 from rights.errors import CaseAlreadyDecided, PartyToCase
 from rights.matching import store as text_catalogue
 from rights.models import Asset, AssetStanding
@@ -99,7 +100,13 @@ def decide_case(
     ).first()
     if case is None:
         raise NotFound("No overlap case with this id.")
-    if moderator.id in (case.claimant_id, case.existing_owner_id):
+    owners = [owner for owner in (case.claimant_id, case.existing_owner_id) if owner is not None]
+    # A party: an owner, or whoever may see an owner's assets (an organisation's members, in
+    # every role), as for a claim or a dispute.
+    if any(
+        may(session, account_id=moderator.id, action=Action.view, owner_id=owner)
+        for owner in owners
+    ):
         raise PartyToCase(
             "You own one of the assets in this case, so another moderator must decide it."
         )

@@ -9,7 +9,7 @@ import uuid
 import pytest
 from alembic import command
 from factories import FACE_POLICY, consented_likeness, create_asset, promote, sign_up
-from organising import add, organisation
+from organising import add, character_of, organisation
 from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
 from sqlmodel import Session
@@ -19,17 +19,6 @@ from clearhouse.db import snapshot_session
 from clearhouse.migrations import alembic_config
 
 REPRICED = {**FACE_POLICY, "price": {"currency": "USD", "per_use_minor": 900}}
-
-
-def _character_of(client, member, organisation_id, handle, name="Studio Knight") -> dict:
-    made = client.post(
-        "/v1/assets",
-        headers=member.headers,
-        json={"kind": "character", "handle": handle, "name": name}
-        | {"organisation_id": organisation_id},
-    )
-    assert made.status_code == 201, made.text
-    return made.json()
 
 
 def _log(client, user, path, **params) -> dict:
@@ -46,7 +35,7 @@ def studio(client, holder):
     manager, viewer = sign_up(client), sign_up(client)
     add(client, holder, organisation_id, manager, "manager")
     add(client, holder, organisation_id, viewer, "viewer")
-    asset = _character_of(client, manager, organisation_id, f"k{uuid.uuid4().hex[:10]}")
+    asset = character_of(client, manager, organisation_id)
     policy = client.post(
         f"/v1/assets/{asset['id']}/policies", headers=manager.headers, json=FACE_POLICY
     )
@@ -94,7 +83,7 @@ def test_the_log_holds_only_this_organisations_events(client, holder, other_hold
     organisation_id, _, viewer, _ = studio
     elsewhere = organisation(client, other_holder, name="Other Studio")
     add(client, other_holder, elsewhere, sign_up(client), "viewer")
-    _character_of(client, other_holder, elsewhere, f"o{uuid.uuid4().hex[:10]}", "Marsh Heron")
+    character_of(client, other_holder, elsewhere, name="Marsh Heron")
     create_asset(client, holder)  # the owner's own asset is not the organisation's
 
     ours = _log(client, viewer, f"/v1/organisations/{organisation_id}/audit")

@@ -108,6 +108,11 @@ def test_nobody_resolves_a_conflict_they_are_a_party_to(client, holder, session)
     admin = promote(session, sign_up(client), "admin")
     claimed = create_asset(client, admin, kind="likeness")
     conflict_id = enrol(client, admin, claimed["id"], OBAMA).json()["conflict_id"]
+    agent = promote(session, sign_up(client), "moderator")
+    authorised = client.post(
+        "/v1/accounts/me/agents", headers=holder.headers, json={"email": agent.email}
+    )
+    assert authorised.status_code == 201, authorised.text
     promote(session, holder, "moderator")
     url = f"/v1/likeness/conflicts/{conflict_id}/resolve"
 
@@ -119,6 +124,11 @@ def test_nobody_resolves_a_conflict_they_are_a_party_to(client, holder, session)
     assert client.get(url.removesuffix("/resolve"), headers=admin.headers).json()["status"] == (
         "open"
     )
+
+    # The agent the existing owner chose for their likenesses acts for them: a party too.
+    refused = client.post(url, headers=agent.headers, json={"decision": "reject"})
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["type"].endswith("/party-to-conflict")
 
     moderator = promote(session, sign_up(client), "moderator")
     decided = client.post(url, headers=moderator.headers, json={"decision": "reject"})

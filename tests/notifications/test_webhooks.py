@@ -14,6 +14,7 @@ from webhook_receiver import events, post_raw, register
 
 from clearhouse.db import utcnow
 from notifications.delivery import deliver_due
+from notifications.endpoints import MAX_ENDPOINTS
 from notifications.kinds import NoticeKind
 from notifications.models import Notice
 
@@ -212,14 +213,57 @@ def test_endpoints_inside_the_network_are_refused_unless_the_operator_allows(
         "http://[::1]/hook",
         "ftp://93.184.216.34/hook",
         "http://user:pw@93.184.216.34/hook",
+        # Not URLs at all: urllib refuses to split them (an unclosed bracket, a host that
+        # changes under NFKC normalisation); refused as the others, never a 500.
+        "http://[::1/hook",
+        "http://a\u2100.com/hook",
+        # IPv6 addresses that carry an IPv4 one inside: NAT64 (169.254.169.254 through a
+        # translator), 6to4 (127.0.0.1) and IPv4-compatible (127.0.0.1).
+        "http://[64:ff9b::a9fe:a9fe]/hook",
+        "http://[2002:7f00:1::]/hook",
+        "http://[::127.0.0.1]/hook",
     ]:
         answer = client.post("/v1/webhooks/endpoints", headers=holder.headers, json={"url": url})
         assert answer.status_code == 400, (url, answer.text)
+        assert answer.headers["content-type"] == "application/problem+json"
         assert answer.json()["type"].endswith("webhook-endpoint-refused")
     public = client.post(
         "/v1/webhooks/endpoints", headers=holder.headers, json={"url": "https://93.184.216.34/h"}
     )
     assert public.status_code == 201, public.text
+    moved = client.patch(
+        f"/v1/webhooks/endpoints/{public.json()['id']}",
+        headers=holder.headers,
+        json={"url": "http://[::1/hook"},
+    )
+    assert moved.status_code == 400, moved.text
+    assert moved.json()["type"].endswith("webhook-endpoint-refused")
+
+
+def test_an_account_has_at_most_sixteen_endpoints(client, holder, other_holder):
+    """Every notice goes to each of the account's endpoints (and each failure is retried): with
+    no limit, one account could point thousands at somebody else's server and have ours send
+    them a request per endpoint for each event it causes."""
+    base = "/v1/webhooks/endpoints"
+    made = [
+        client.post(base, headers=holder.headers, json={"url": f"https://93.184.216.34/h{n}"})
+        for n in range(MAX_ENDPOINTS)
+    ]
+    assert [answer.status_code for answer in made] == [201] * MAX_ENDPOINTS
+    refused = client.post(base, headers=holder.headers, json={"url": "https://93.184.216.34/x"})
+    assert refused.status_code == 409, refused.text
+    assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json()["type"].endswith("webhook-endpoint-limit")
+    assert client.get(base, headers=holder.headers).json()["total"] == MAX_ENDPOINTS
+    # Another account's count is its own; a deleted endpoint makes room.
+    theirs = client.post(
+        base, headers=other_holder.headers, json={"url": "https://93.184.216.34/s"}
+    )
+    assert theirs.status_code == 201, theirs.text
+    gone = client.delete(f"{base}/{made[0].json()['id']}", headers=holder.headers)
+    assert gone.status_code == 204
+    again = client.post(base, headers=holder.headers, json={"url": "https://93.184.216.34/y"})
+    assert again.status_code == 201, again.text
 
 
 def test_a_deleted_account_is_sent_nothing_more(client, holder, engine, settings, receiver):

@@ -308,3 +308,14 @@ def test_a_payout_run_pays_an_organisation_to_its_own_account(
     theirs = paying_client.get("/v1/payouts", headers=owner.headers, params=as_studio).json()
     assert [(p["id"], p["amount_minor"]) for p in theirs["payouts"]] == [(payout_id, 2_400)]
     assert paying_client.get("/v1/payouts", headers=owner.headers).json()["payouts"] == []
+    # The payout listed is read by its id the same way; it is not the owner's own, and a
+    # stranger naming the organisation learns nothing.
+    one = paying_client.get(f"/v1/payouts/{payout_id}", headers=owner.headers, params=as_studio)
+    assert one.status_code == 200, one.text
+    assert one.json()["amount_minor"] == 2_400
+    assert paying_client.get(f"/v1/payouts/{payout_id}", headers=owner.headers).status_code == 404
+    stranger = sign_up(paying_client)
+    hidden = paying_client.get(
+        f"/v1/payouts/{payout_id}", headers=stranger.headers, params=as_studio
+    )
+    assert hidden.status_code == 404, hidden.text

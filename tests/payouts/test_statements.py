@@ -180,7 +180,7 @@ def test_a_holder_who_never_earned_gets_an_empty_statement(client, holder, month
 
 
 @pytest.mark.parametrize(
-    "period", ["2026-13", "2026-1", "26-11", "2026-11-01", "november", "2999-01"]
+    "period", ["2026-13", "2026-1", "26-11", "2026-11-01", "november", "2999-01", "0000-01"]
 )
 def test_a_bad_period_is_a_problem(client, holder, period):
     for answer in (

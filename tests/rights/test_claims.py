@@ -7,6 +7,7 @@ import json
 import pytest
 from claiming import STATEMENT, decide, moderator, submit_claim
 from factories import create_asset, promote, sign_up
+from organising import add, character_of, organisation
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
@@ -212,3 +213,22 @@ def test_nobody_decides_their_own_claim(client, session, character, holder):
         json={"decision": "verify", "reason": "mine"},
     )
     assert response.status_code == 409
+
+
+def test_staff_in_the_holding_organisation_do_not_decide_its_claim(client, session, holder):
+    """An organisation's asset earns for its members: a moderator among them (in any role) is
+    a party to its claim, as to a dispute about it, though another member sent the evidence."""
+    studio = organisation(client, holder)
+    insider = moderator(client, session)
+    add(client, holder, studio, insider, "viewer")
+    asset = character_of(client, holder, studio, name="Studio Hero")
+    claim = submit_claim(client, holder, asset["id"])["claim"]
+
+    inside = client.post(
+        f"/v1/claims/{claim['id']}/decision",
+        headers=insider.headers,
+        json={"decision": "verify", "reason": "ours"},
+    )
+    assert inside.status_code == 409, inside.text
+    assert inside.json()["type"].endswith("party-to-claim")
+    assert decide(client, moderator(client, session), claim["id"], "verify")["status"] == "verified"

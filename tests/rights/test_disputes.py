@@ -292,3 +292,10 @@ def test_a_dismissed_dispute_pays_in_what_it_held(client, engine, session, holde
     assert _money(engine, holder, creator)[:2] == (0, share)
     shown = client.get(f"/v1/assets/{character['id']}", headers=holder.headers).json()
     assert shown["standing"] == "active"
+    # The holder's statement says what paid it in: the dismissal, not a claim's verification.
+    month = utcnow().strftime("%Y-%m")
+    [statement] = client.get(
+        "/v1/statements", headers=holder.headers, params={"period": month}
+    ).json()["statements"]
+    [paid_in] = [line for line in statement["lines"] if line["event"] == "held_release"]
+    assert f"dispute {dispute['id']} dismissed" in paid_in["memo"], paid_in["memo"]

@@ -112,6 +112,23 @@ def test_only_staff_decide_and_never_on_their_own_claim(client, holder, face, mo
     assert [c["id"] for c in listed.json()] == [claim["id"]]
 
 
+def test_the_persons_agent_does_not_decide_an_estate_claim(
+    client, session, holder, face, moderator
+):
+    """The agent a person chose for their likeness acts for them: a party to who their estate
+    is, even as staff."""
+    authorised = client.post(
+        "/v1/accounts/me/agents", headers=holder.headers, json={"email": moderator.email}
+    )
+    assert authorised.status_code == 201, authorised.text
+    claim = _claim(client, sign_up(client), face)
+    refused = _decide(client, moderator, claim, verify=False)
+    assert refused.status_code == 403, refused.text
+    assert refused.json()["type"].endswith("party-to-conflict")
+    another = promote(session, sign_up(client), "moderator")
+    assert _decide(client, another, claim, verify=False).status_code == 200
+
+
 def test_a_character_is_no_likeness_to_report(client, holder):
     character = create_asset(client, holder)
     answer = client.post(

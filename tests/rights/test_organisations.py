@@ -6,7 +6,7 @@ import uuid
 import pytest
 from claiming import verified
 from factories import OPEN_POLICY, sign_up
-from organising import add, organisation
+from organising import add, character_of, organisation
 from sqlmodel import Session
 from stating import release
 
@@ -14,21 +14,6 @@ from bench.ledger_rows import LicenceTerms
 from clearhouse.db import utcnow
 from policies.models import PolicyVersion
 from rights.models import ConsentGrant
-
-
-def character_of(client, user, organisation_id) -> dict:
-    made = client.post(
-        "/v1/assets",
-        headers=user.headers,
-        json={
-            "kind": "character",
-            "handle": f"h{uuid.uuid4().hex[:10]}",
-            "name": "Studio Knight",
-            "organisation_id": organisation_id,
-        },
-    )
-    assert made.status_code == 201, made.text
-    return made.json()
 
 
 @pytest.fixture

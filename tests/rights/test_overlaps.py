@@ -8,6 +8,7 @@ import pytest
 from clearing import clear, licensed
 from drawn_characters import draw_character, png_bytes
 from factories import promote, set_policy, sign_up
+from organising import add, character_of, organisation
 from sqlmodel import select
 
 from audit.models import AuditEntry
@@ -222,6 +223,23 @@ def test_moderators_keep_the_earlier_owner(client, holder, other_holder, moderat
         assert {n["facts"]["asset_id"] for n in notices if n["kind"].startswith("overlap.")} == {
             asset["id"]
         }
+
+
+def test_a_moderator_in_an_organisation_holding_either_asset_does_not_decide(
+    client, holder, other_holder, moderator
+):
+    """An organisation's asset is its members': a moderator among them (any role) is a party
+    to its overlap case, as to its claim or a dispute about it."""
+    studio = organisation(client, holder)
+    add(client, holder, studio, moderator, "viewer")
+    character_of(client, holder, studio, name=MARIO["name"])
+    _register(client, other_holder, "the_real_mario")
+    [case] = _cases(client, moderator, status="open")
+
+    inside = _decide(client, moderator, case["id"], "keep_existing")
+    assert inside.status_code == 409, inside.text
+    assert inside.json()["type"].endswith("party-to-overlap-case")
+    assert [c["id"] for c in _cases(client, moderator, status="open")] == [case["id"]]
 
 
 def test_upholding_the_newer_holder_transfers_the_character(
