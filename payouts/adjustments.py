@@ -11,6 +11,7 @@ from sqlmodel import Session
 from payouts.accounts import platform, wallet
 from payouts.journal import MAX_MEMO_LENGTH, EntryDraft, PostedEntry, credit, debit, post_entry
 from payouts.models import AccountKind, EntryEvent
+from policies.document import MAX_MINOR_UNITS
 
 
 def adjustment_key(operator_key: str) -> str:
@@ -29,9 +30,14 @@ def adjust_wallet(
 ) -> PostedEntry:
     """Credit the creator's wallet by ``amount_minor`` (or debit it, when negative) against
     the platform's adjustments account. Raises InsufficientBalance for a debit past zero and
-    ValueError for an amount of zero."""
+    ValueError for an amount of zero or past any price (`MAX_MINOR_UNITS`)."""
     if amount_minor == 0:
         raise ValueError("an adjustment of zero moves nothing")
+    if abs(amount_minor) > MAX_MINOR_UNITS:
+        raise ValueError(
+            f"an adjustment of more than {MAX_MINOR_UNITS} minor units (ten billion in any "
+            "currency) is a typo; the ledger's sums must stay within its integers"
+        )
     creator, adjustments = wallet(creator_id, currency), platform(AccountKind.adjustments, currency)
     amount = abs(amount_minor)
     legs = (

@@ -78,6 +78,20 @@ def test_a_usage_may_take_a_wallet_below_zero_and_an_adjustment_may_not(ledger_e
         assert balance_of(session, platform(AccountKind.adjustments, "USD")) == 2_000
 
 
+def test_an_adjustment_past_any_price_is_refused_and_the_ledger_stays_summable(
+    ledger_engine, posted
+):
+    # One of 2**63 - 1 was posted, and the next one of 5 made the ledger check's sums
+    # overflow (SQLite: "integer overflow").
+    creator = posted["creator"]
+    for amount in (2**63 - 1, -(10**12) - 1):
+        with pytest.raises(ValueError, match="ten billion"), write_transaction(ledger_engine) as s:
+            adjust_usd(s, creator, amount, key=f"typo-{amount}", reason="a typo")
+    with write_transaction(ledger_engine) as session:
+        adjust_usd(session, creator, 10**12, key="largest", reason="the largest")
+    assert ledger_report(ledger_engine).ok
+
+
 def _paid_out(holder, amount: int) -> EntryDraft:
     """A stand-in for a payout: ``amount`` of the holder's payable moved to Stripe clearing."""
     return EntryDraft(
