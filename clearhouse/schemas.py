@@ -8,6 +8,7 @@ schema is refused rather than guessed at.
 
 from datetime import date
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, model_validator
 
@@ -58,3 +59,14 @@ def _true_or_false(value: Any) -> Any:
 
 # A yes-or-no query parameter, as the schema's boolean says: not "1", "yes" or "on".
 QueryFlag = Annotated[bool, BeforeValidator(_true_or_false)]
+
+
+def https_link(text: str) -> str:
+    """``text``, if it is an https:// address a moderator can open: a host, and no spaces."""
+    try:
+        host = urlsplit(text).hostname
+    except ValueError:  # an address urllib cannot split ("https://[::1")
+        host = None
+    if not text.startswith("https://") or not host or any(c.isspace() for c in text):
+        raise ValueError("a link is an https:// address with a host (https://example.org/...)")
+    return text

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
 
-from clearhouse.schemas import RequestBody
+from clearhouse.schemas import RequestBody, https_link
 from rights.claims.models import ClaimDocument, ClaimStatus, EvidenceKind
 from rights.claims.standing import ClaimStanding
 
@@ -36,8 +36,8 @@ class ClaimEvidence(RequestBody):
                 raise ValueError("a document needs no `reference`: send the file as `document`")
         elif self.reference is None:
             raise ValueError(f"a {self.evidence_kind.value} needs a `reference`")
-        elif self.evidence_kind == EvidenceKind.link and not self.reference.startswith("https://"):
-            raise ValueError("a link is an https:// address")
+        elif self.evidence_kind == EvidenceKind.link:
+            https_link(self.reference)
         return self
 
 

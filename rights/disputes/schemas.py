@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from clearhouse.schemas import RequestBody
+from clearhouse.schemas import RequestBody, https_link
 from rights.claims.schemas import DocumentPublic
 from rights.disputes.models import DisputeKind, DisputeStatus, PartySide
 
@@ -30,9 +30,7 @@ class DisputeOpening(RequestBody):
     @field_validator("link")
     @classmethod
     def _https(cls, link: str | None) -> str | None:
-        if link is not None and not link.startswith("https://"):
-            raise ValueError("a link is an https:// address")
-        return link
+        return None if link is None else https_link(link)
 
 
 class DisputeWords(RequestBody):

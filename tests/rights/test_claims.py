@@ -88,6 +88,7 @@ def test_a_document_that_is_not_a_pdf_png_or_jpeg_is_refused_and_nothing_is_kept
     "evidence",
     [
         {"evidence_kind": "link", "reference": "http://example.org/mark"},
+        {"evidence_kind": "link", "reference": "https://"},
         {"evidence_kind": "trademark_registration"},
         {"evidence_kind": "link", "reference": "https://example.org", "statement": "short"},
     ],

@@ -196,7 +196,8 @@ def test_the_holder_cannot_dispute_their_own_asset_and_evidence_is_checked(
     own = _open(client, holder, character)
     assert own.status_code == 400 and own.json()["type"].endswith("dispute-own-asset")
     opener = sign_up(client)
-    assert _open(client, opener, character, link="http://plain.example").status_code == 422
+    for link in ("http://plain.example", "https://", "https:///no-host", "https://a b.example"):
+        assert _open(client, opener, character, link=link).status_code == 422, link
     assert _open(client, opener, character, kind="theft").status_code == 422
     assert _open(client, opener, {"handle": "nobody_has_this"}).status_code == 404
     opening = {"asset_handle": character["handle"], "kind": "improper_use", "statement": STATEMENT}
