@@ -156,6 +156,7 @@ def delete_account(
     now = utcnow()
     approvals.withdraw_requests(session, requester_id=account.id, now=now)
     accounts.revoke_every_api_key(session, account=account)
+    accounts.spend_verification_links(session, account_id=account.id, now=now)
     session.exec(SignedOutToken.__table__.delete().where(SignedOutToken.account_id == account.id))
     forget_recipient(session, address=account.email)
     forget_account(session, account_id=account.id)

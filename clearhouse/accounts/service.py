@@ -8,7 +8,7 @@ from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import bindparam, delete, exists, update
+from sqlalchemy import bindparam, delete, exists, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -233,13 +233,24 @@ def verify_email(session: Session, *, token: str) -> tuple[Account, bool]:
         revoke_every_api_key(session, account=account)
     account.email_verified_at = account.email_verified_at or now
     session.add(account)
-    # Any other link sent to this address is spent too.
+    spend_verification_links(session, account_id=account.id, now=now)
+    return account, used.password_hash is not None
+
+
+def spend_verification_links(session: Session, *, account_id: uuid.UUID, now: datetime) -> None:
+    """Spend every link sent to the account's address (it is verified, or the account
+    deleted), and erase the sign-up details they carried: a password hash, a name, a date of
+    birth."""
     session.execute(
         update(EmailVerification)
-        .where(EmailVerification.account_id == account.id, EmailVerification.used_at.is_(None))
-        .values(used_at=now)
+        .where(EmailVerification.account_id == account_id)
+        .values(
+            used_at=func.coalesce(EmailVerification.used_at, now),
+            password_hash=None,
+            display_name=None,
+            date_of_birth=None,
+        )
     )
-    return account, used.password_hash is not None
 
 
 def authenticate(session: Session, *, email: str, password: str, settings: Settings) -> Account:

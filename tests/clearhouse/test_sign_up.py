@@ -242,6 +242,35 @@ def test_the_address_taken_is_the_person_who_took_it(client):
     assert opened.json()["type"].endswith("/minors-likeness-protected")
 
 
+def test_a_taken_address_keeps_no_other_sign_ups_details_and_deletion_erases_its_own(
+    client, engine
+):
+    """The links a taken address was sent carry each sign-up's password hash, name and date
+    of birth; once one is used the others are spent, and none keeps them."""
+    _sign_up(client, "victim@example.org", OTHER_PASSWORD, "Squatter")
+    _sign_up(client, "victim@example.org", PASSWORD, "Unused Attempt", "1970-07-07")
+    victim = _take_address(client, "victim@example.org", name="Victim", born="1991-02-03")
+    stored = every_stored_text(engine, except_tables=("outbox_email",))
+    assert "Unused Attempt" not in stored
+    assert repr(date(1970, 7, 7)) not in stored
+    deleted = client.post("/v1/accounts/me/deletion", headers=victim, json={"password": PASSWORD})
+    assert deleted.status_code == 200, deleted.text
+    assert repr(date(1991, 2, 3)) not in every_stored_text(engine)
+    # An unverified account deleted with a later sign-up's link still unused.
+    _sign_up(client, "other@example.org", OTHER_PASSWORD, "Squatter")
+    _sign_up(client, "other@example.org", PASSWORD, "Never Used", "1980-08-08")
+    never_used = verification_link(mail_to(client, "other@example.org")[-1]["body"])
+    squatter = _signed_in(client, "other@example.org", OTHER_PASSWORD)
+    deleted = client.post(
+        "/v1/accounts/me/deletion", headers=squatter, json={"password": OTHER_PASSWORD}
+    )
+    assert deleted.status_code == 200, deleted.text
+    stored = every_stored_text(engine, except_tables=("outbox_email",))
+    assert "Never Used" not in stored
+    assert repr(date(1980, 8, 8)) not in stored
+    assert client.get(never_used).status_code == 400  # spent with the account
+
+
 def test_a_new_link_on_request_and_none_once_verified(client, holder):
     user = sign_up(client, verified=False)
     sent = client.post("/v1/accounts/me/verification-email", headers=user.headers)
