@@ -111,10 +111,16 @@ def grants_with_policies(
 def get_owned_receipt(
     session: Session, *, account_id: uuid.UUID, receipt_id: uuid.UUID
 ) -> ConsentReceipt:
-    """A receipt of the account's, or of an organisation it may see the assets of."""
+    """A receipt of an asset the account may see: its own, an organisation's it is a member
+    of, a likeness it is the person's agent for or the estate of."""
     receipt = session.get(ConsentReceipt, receipt_id)
-    if receipt is None or not may(
-        session, account_id=account_id, action=Action.view, owner_id=receipt.owner_id
+    grant = session.get(ConsentGrant, receipt.grant_id) if receipt is not None else None
+    if grant is None or not may(
+        session,
+        account_id=account_id,
+        action=Action.view,
+        owner_id=receipt.owner_id,
+        asset=session.get(Asset, grant.asset_id),
     ):
         raise NotFound("No receipt with this id among yours.")
     return receipt

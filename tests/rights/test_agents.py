@@ -94,6 +94,19 @@ def test_an_agent_reaches_only_the_persons_likenesses(client, holder, face):
         assert answer.status_code == 404, (method, url, answer.text)
 
 
+def test_an_agent_reads_the_likeness_receipts_and_no_other(client, holder, face):
+    likeness, agent = face
+    regranted = client.post(f"/v1/assets/{likeness['id']}/grants", headers=holder.headers, json={})
+    receipt = regranted.json()["receipt"]["id"]
+    read = client.get(f"/v1/receipts/{receipt}", headers=agent.headers)
+    assert read.status_code == 200, read.text
+    character = create_asset(client, holder)
+    client.post(f"/v1/assets/{character['id']}/policies", headers=holder.headers, json=OPEN_POLICY)
+    granted = client.post(f"/v1/assets/{character['id']}/grants", headers=holder.headers, json={})
+    other = granted.json()["receipt"]["id"]
+    assert client.get(f"/v1/receipts/{other}", headers=agent.headers).status_code == 404
+
+
 def test_nobody_removes_an_agent_of_someone_else(client, holder, other_holder, face):
     _, agent = face
     answer = client.delete(f"/v1/accounts/me/agents/{agent.id}", headers=other_holder.headers)
