@@ -24,7 +24,7 @@ from likeness.models import (
     TemplateStatus,
 )
 from likeness.runtime import LikenessRuntime
-from rights.authority import is_agent
+from rights.authority import acts_for
 
 STAFF = (Role.moderator, Role.admin)
 
@@ -72,10 +72,10 @@ def resolve_conflict(
     ).first()
     if conflict is None:
         raise NotFound("No conflict with this id.")
-    parties = (conflict.claimant_id, conflict.existing_owner_id)
     # A person's agent acts for them (their likenesses): a party too.
-    if moderator.id in parties or any(
-        is_agent(session, person_id=person, agent_id=moderator.id) for person in parties
+    if any(
+        acts_for(session, account_id=moderator.id, person_id=person)
+        for person in (conflict.claimant_id, conflict.existing_owner_id)
     ):
         raise PartyToConflict(
             "You are a party to this conflict (one of the faces is enrolled under your "

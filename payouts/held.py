@@ -27,7 +27,14 @@ from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from payouts.accounts import held, payable, wallet
-from payouts.journal import EntryDraft, PostedEntry, credit, debit, post_entries
+from payouts.journal import (
+    MAX_MEMO_LENGTH,
+    EntryDraft,
+    PostedEntry,
+    credit,
+    debit,
+    post_entries,
+)
 from payouts.models import EntryEvent, HeldShare, HeldShareState
 from payouts.split import Usage, UsageSplit
 
@@ -115,7 +122,9 @@ def release_held_shares(
             EntryDraft(
                 key=key,
                 event=EntryEvent.held_release,
-                memo=f"{len(shares)} held shares of asset {asset_id} paid in: {reason}"[:500],
+                memo=f"{len(shares)} held shares of asset {asset_id} paid in: {reason}"[
+                    :MAX_MEMO_LENGTH
+                ],
                 legs=(
                     debit(held(holder_id, currency), total),
                     credit(payable(holder_id, currency), total),
@@ -153,7 +162,7 @@ def return_held_shares(
         EntryDraft(
             key=key,
             event=EntryEvent.held_return,
-            memo=f"Held share of asset {asset_id} returned: {reason}"[:500],
+            memo=f"Held share of asset {asset_id} returned: {reason}"[:MAX_MEMO_LENGTH],
             legs=(
                 debit(held(row.holder_id, row.currency), row.amount_minor),
                 credit(wallet(row.creator_id, row.currency), row.amount_minor),

@@ -66,7 +66,14 @@ from clearhouse.settings import Settings
 from payouts.accounts import payable, platform
 from payouts.balances import balance_of
 from payouts.errors import InsufficientBalance
-from payouts.journal import EntryDraft, credit, debit, post_entry, reverse_entry
+from payouts.journal import (
+    MAX_MEMO_LENGTH,
+    EntryDraft,
+    credit,
+    debit,
+    post_entry,
+    reverse_entry,
+)
 from payouts.models import AccountKind, EntryEvent, LedgerAccount
 from payouts.payout_models import OPEN_STATES, Payout, PayoutAccount, PayoutState
 from payouts.stripe_gateway import stripe_client
@@ -379,7 +386,7 @@ def return_payout(session: Session, payout_id: uuid.UUID, reason: str, now: date
     reverse_entry(
         session,
         key=payout_key(payout_id),
-        memo=f"Payout {payout_id} returned: {reason}"[:500],
+        memo=f"Payout {payout_id} returned: {reason}"[:MAX_MEMO_LENGTH],
         now=now,
     )
     return True

@@ -81,6 +81,12 @@ def member_role(
     ).first()
 
 
+def acts_for(session: Session, *, account_id: uuid.UUID, person_id: uuid.UUID) -> bool:
+    """Whether ``account_id`` is the person, or the person's agent (a party to what is the
+    person's, as for deciding a case about them)."""
+    return account_id == person_id or is_agent(session, person_id=person_id, agent_id=account_id)
+
+
 def is_agent(session: Session, *, person_id: uuid.UUID, agent_id: uuid.UUID) -> bool:
     return (
         session.exec(

@@ -19,7 +19,7 @@ from clearhouse.errors import Conflict, NotFound
 from clearhouse.keys import KeyRing
 from clearhouse.settings import Settings
 from likeness.errors import PartyToConflict
-from rights.authority import is_agent
+from rights.authority import acts_for
 from rights.models import Asset, AssetKind, EstateClaim, EstateClaimStatus
 from rights.service import ConsentChange, revoke_asset_grants
 
@@ -92,8 +92,8 @@ def decide_claim(
         raise NotFound("No estate claim with this id.")
     likeness = session.get(Asset, claim.asset_id, with_for_update=True)
     # The person's agent acts for them: a party too (``may`` no longer asks once reported).
-    if moderator.id in (claim.applicant_id, likeness.owner_id) or is_agent(
-        session, person_id=likeness.owner_id, agent_id=moderator.id
+    if moderator.id == claim.applicant_id or acts_for(
+        session, account_id=moderator.id, person_id=likeness.owner_id
     ):
         raise PartyToConflict("You are party to this claim; another moderator decides it.")
     if claim.status != EstateClaimStatus.pending:
