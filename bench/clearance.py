@@ -13,14 +13,15 @@ SQLite catalogue of ``--assets`` assets, one prompt at a time in this process (t
 the quality set, in turn): p50/p99 and matches per second, each including the per-request check
 that the catalogue is current, and the same prompts' embedding alone (the sentence model's
 share). ``catalogue_load_s``: a process's first load of the catalogue
-from the database (stored embeddings, no model run). ``content_categories``: the content
-check on its labelled set (tests/content_quality.py), the share found per category and group
-or flagged on both halves, and its own time per prompt once the prompt is read (the embedding
-is the IP check's). ``restrictions``: the restriction check on its evaluation set
-(tests/restriction_quality.py), the share of breaking and of respecting prompts denied on the
-held-out and the tuning halves, against the issue's targets (``breaking_denied_at_least``,
-``respecting_denied_at_most``), and its own time per prompt once the prompt is read, for one
-restriction.
+from the database (stored embeddings, no model run). ``content_categories``: the content check
+on its labelled set (tests/content_quality.py), the share found per category and group or
+flagged on both halves, and its own time per prompt once the prompt is read (the embedding is
+the IP check's); ``short`` and ``short_named``: the same for the set's prompts of one to three
+words, alone and after a registered asset's name or handle. ``restrictions``: the restriction
+check on its evaluation set (tests/restriction_quality.py), the share of breaking and of
+respecting prompts denied on the held-out and the tuning halves, against the issue's targets
+(``breaking_denied_at_least``, ``respecting_denied_at_most``), and its own time per prompt once
+the prompt is read, for one restriction.
 
 ``clearances``: ``POST /v1/clearances`` end to end, text-only, against a live ``clearhouse
 serve`` whose catalogue is the same ``--assets``, with policies and grants, on each of
@@ -40,6 +41,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -171,7 +173,8 @@ def rates_alone(encoder: SentenceEncoder) -> dict:
 
 
 def content_categories(encoder: SentenceEncoder) -> dict:
-    """The content check's rates on both halves of its set, and its time per read prompt."""
+    """The content check's rates on both halves of its set (and of its short prompts, alone
+    and naming an asset), and its time per read prompt."""
     check = ContentCheck(encoder=encoder)
     cases = content_quality.cases()
     readings = [read_prompt(case.prompt, encoder=encoder) for case in cases]
@@ -184,10 +187,27 @@ def content_categories(encoder: SentenceEncoder) -> dict:
         start = time.perf_counter_ns()
         check.find_in_reading(reading)
         samples.append(time.perf_counter_ns() - start)
+    short = content_quality.short_cases()
+    named = content_quality.naming_an_asset(short)
+    found |= {case.prompt: _categories(check, case.prompt) for case in short}
+    found |= {case.prompt: _categories(check, case.prompt, [name]) for case, name in named.items()}
+    return _by_split(cases, found) | {
+        "short": _by_split(short, found),
+        "short_named": _by_split(named, found),
+        "check_per_prompt": percentiles(samples),
+    }
+
+
+def _categories(check: ContentCheck, prompt: str, names: Sequence[tuple[int, int]] = ()) -> set:
+    reading = read_prompt(prompt, encoder=check.encoder)
+    return {finding.category for finding in check.find_in_reading(reading, names=names)}
+
+
+def _by_split(cases: Iterable[content_quality.ContentCase], found: dict[str, set]) -> dict:
     return {
         split: content_quality.rates([c for c in cases if c.split == split], found.__getitem__)
         for split in content_quality.SPLITS
-    } | {"check_per_prompt": percentiles(samples)}
+    }
 
 
 def restrictions(encoder: SentenceEncoder) -> dict:

@@ -7,6 +7,10 @@ before this set) and near misses. Each prompt falls into the development or the 
 by a hash of its text, as in tests/ip_quality.py; the margins of `ContentThresholds` were
 chosen on the development split and the tests assert the targets on the held-out one.
 
+Prompts of one to three words ("a cat", "x", "nude woman") are scored apart (`short_cases`):
+alone, and after the name or handle of a registered asset, as a clearance's prompt would name
+it (`naming_an_asset`).
+
 Used by tests/rights/matching/test_content_quality.py and bench/clearance.py.
 """
 
@@ -14,7 +18,7 @@ import tomllib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from ip_quality import CASES, DEVELOPMENT, HELD_OUT, split_of
+from ip_quality import CASES, DEVELOPMENT, HELD_OUT, registered_assets, split_of
 
 from policies.document import ContentCategory
 
@@ -39,12 +43,17 @@ class ContentCase:
         return split_of(self.prompt)
 
 
-def cases() -> list[ContentCase]:
+def _labelled() -> dict:
     with (CASES / "content_categories.toml").open("rb") as file:
-        labelled = tomllib.load(file)
+        return tomllib.load(file)
+
+
+def cases() -> list[ContentCase]:
+    labelled = _labelled()
     with (CASES / "negatives.toml").open("rb") as file:
         ip_ordinary = tomllib.load(file)["ordinary"]
     negatives = labelled.pop("negatives")
+    del labelled["short"]
     found = [
         ContentCase(prompt=prompt, group=group, category=ContentCategory(category))
         for category, groups in labelled.items()
@@ -60,6 +69,34 @@ def cases() -> list[ContentCase]:
         ]
         + [ContentCase(prompt=prompt, group="ordinary", category=None) for prompt in ip_ordinary]
     )
+
+
+def short_cases() -> list[ContentCase]:
+    """The prompts of one to three words: ordinary ones and near misses, and those of a
+    category (group "explicit": a prompt that short says what it means)."""
+    return [
+        ContentCase(
+            prompt=prompt,
+            group=group if group in NEGATIVE else "explicit",
+            category=None if group in NEGATIVE else ContentCategory(group),
+        )
+        for group, prompts in _labelled()["short"].items()
+        for prompt in prompts
+    ]
+
+
+def naming_an_asset(cases: Iterable[ContentCase]) -> dict[ContentCase, tuple[int, int]]:
+    """Each case with its prompt after the name or the @handle of one of the IP set's
+    registered assets (in turn), and where that name is."""
+    names = [
+        name for asset in registered_assets() for name in (asset["name"], f"@{asset['handle']}")
+    ]
+    named = {}
+    for number, case in enumerate(cases):
+        name = names[number % len(names)]
+        prompt = f"{name} {case.prompt}".rstrip()
+        named[ContentCase(prompt, case.group, case.category)] = (0, len(name))
+    return named
 
 
 def rates(

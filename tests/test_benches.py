@@ -137,6 +137,9 @@ def test_clearance_bench_reports_the_text_checks_rates_and_times():
     for split in ("held_out", "development"):
         assert set(content[split]) == {*(c.value for c in ContentCategory), "none"}
         assert content[split]["none"]["ordinary"]["prompts"] > 150
+        for short in (content["short"][split], content["short_named"][split]):
+            assert set(short) == {*(c.value for c in ContentCategory), "none"}
+            assert short["none"]["ordinary"]["prompts"] > 100
     assert 0 < content["check_per_prompt"]["p50_ms"] <= content["check_per_prompt"]["p99_ms"]
     limits = report["restrictions"]
     for split in ("held_out", "development"):

@@ -4,7 +4,8 @@ the IP matcher, the content check and the owners' restrictions.
 Built in the app's lifespan at no cost: the model loads on first use, and the catalogue on the
 first `refresh`, which then keeps it current (`store.py`): call it with the request's session
 before matching. Clearance does `runtime.check_text(session, prompt)`, which is both, and runs
-both checks on one reading of the prompt (one run of the model).
+both checks on one reading of the prompt (one run of the model; a second, on a few words, when
+a short prompt names an asset: the content check reads what is left beside the names).
 """
 
 import threading
@@ -25,7 +26,7 @@ from rights.matching.encoder import SentenceEncoder
 from rights.matching.matcher import TextMatcher
 from rights.matching.reading import read_prompt
 from rights.matching.restrictions import RestrictionCheck
-from rights.matching.types import ProtectedMatch, TextMatch
+from rights.matching.types import MatchKind, ProtectedMatch, TextMatch
 
 
 @dataclass(frozen=True)
@@ -66,9 +67,11 @@ class MatchingRuntime:
         the catalogue as it is now (``read_counter``: as `refresh`'s)."""
         reading = read_prompt(prompt, encoder=self.encoder)
         self.refresh(session, read_counter=read_counter)
-        matches, protected = [], []
+        matches, protected, names = [], [], []
         entries = self.catalogue.protected
         for match in self.matcher.match_reading(reading):
+            if match.kind != MatchKind.description:
+                names.append((match.start, match.end))
             entry = entries.get(match.asset_id)
             if entry is None:
                 matches.append(match)
@@ -78,7 +81,7 @@ class MatchingRuntime:
                 )
         return TextCheck(
             matches=matches,
-            content=self.content.find_in_reading(reading),
+            content=self.content.find_in_reading(reading, names=names),
             protected=protected,
             embedding=reading.embedding,
         )

@@ -1,8 +1,11 @@
 """Excluded content against what a prompt shows, declared or not: the content check's
 categories reach the decision, the answer and the stored clearance, and a denial says why in
-words; the prompt is embedded once for both checks of its text."""
+words; the prompt is embedded once for both checks of its text, and what a short prompt says
+beside the asset's name once more, alone."""
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from factories import granted_asset
@@ -84,8 +87,9 @@ def test_a_word_of_a_category_is_shown_where_it_was_written(client, requester):
     ]
 
 
-def test_the_prompt_is_embedded_once_for_both_checks(client, requester, no_violence):
-    _clear(client, requester, "Captain Test sails at dawn")  # the model and catalogue loaded
+@contextmanager
+def _embedded(client) -> Iterator[list[str]]:
+    """The texts the app's sentence model embeds inside the block."""
     encoder = client.app.state.matching.encoder
     texts: list[str] = []
     encode = encoder.encode
@@ -96,10 +100,33 @@ def test_the_prompt_is_embedded_once_for_both_checks(client, requester, no_viole
 
     encoder.encode = counted
     try:
-        _clear(client, requester, f"Captain Test {STABBING}")
+        yield texts
     finally:
         del encoder.encode
+
+
+def test_the_prompt_is_embedded_once_for_both_checks(client, requester, no_violence):
+    _clear(client, requester, "Captain Test sails at dawn")  # the model and catalogue loaded
+    with _embedded(client) as texts:
+        _clear(client, requester, f"Captain Test {STABBING}")
     assert texts == [f"Captain Test {STABBING}"]
+
+
+def test_a_short_prompt_naming_the_asset_is_read_for_what_it_shows_beside_the_name(
+    client, holder, requester
+):
+    # "@captain_test a video" read whole reads like "a video telling a streamer to kill
+    # herself": the handle is the only word of content. Beside it, nothing is shown.
+    policy = {**NO_VIOLENCE, "excluded_content": ["sexual", "harassment"]}
+    granted_asset(client, holder, handle="captain_test", policy=policy)
+    for prompt in ("@captain_test a video", "Captain Test, my video"):
+        cleared = _clear(client, requester, prompt)
+        assert (cleared["outcome"], cleared["content"]) == ("cleared", []), prompt
+    with _embedded(client) as texts:
+        denied = _clear(client, requester, "@captain_test nude woman")
+    assert denied["outcome"] == "denied"
+    assert [shown["category"] for shown in denied["content"]] == ["sexual"]
+    assert texts == ["@captain_test nude woman", "nude woman"]  # the rest, read alone
 
 
 def test_a_clearance_stored_before_the_content_check_reads_back_its_declared_names(

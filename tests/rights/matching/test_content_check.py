@@ -13,6 +13,7 @@ from rights.matching.content_check import (
 )
 from rights.matching.content_descriptions import CATEGORIES, EVERYDAY
 from rights.matching.encoder import SentenceEncoder
+from rights.matching.reading import read_prompt
 
 
 @pytest.fixture(scope="module")
@@ -95,6 +96,56 @@ def test_a_category_the_prompt_reads_far_less_like_than_its_closest_is_not_taken
         encoder=check.encoder, thresholds=ContentThresholds(behind_closest=1.0)
     )
     assert ContentCategory.self_harm in _categories(everything, prompt)
+
+
+@pytest.mark.parametrize("prompt", ["x", "", "a video", "ok", "nothing", "black", "a bed", "2024"])
+def test_a_short_ordinary_prompt_shows_nothing(check, prompt):
+    # Each read like a category by more than its margin before short prompts' were raised:
+    # "x" like "XXX adult video", "a video" like "a video telling a streamer to kill herself".
+    assert check.find(prompt) == []
+
+
+@pytest.mark.parametrize(
+    ("prompt", "category"),
+    [
+        ("nude woman", ContentCategory.sexual),
+        ("a beheading", ContentCategory.violence),
+        ("torture", ContentCategory.violence),
+        ("nazi rally", ContentCategory.hate),
+        ("burn the mosque", ContentCategory.hate),
+        ("stalking her", ContentCategory.harassment),
+        ("vote trump", ContentCategory.political),
+        ("suicide", ContentCategory.self_harm),
+        ("selling drugs", ContentCategory.illegal_activity),
+    ],
+)
+def test_a_short_prompt_in_a_category_is_found(check, prompt, category):
+    assert category in _categories(check, prompt)
+
+
+def test_the_names_a_short_prompt_touches_are_not_read_for_what_it_shows(check):
+    # Read whole, "@captain_test a video" has two words of content, the handle's, and reads
+    # like harassment; beside the handle there is none.
+    prompt = "@captain_test a video"
+    handle = (1, len(prompt) - len(" a video"))
+    assert ContentCategory.harassment in _categories(check, prompt)
+    assert check.find_in_reading(read_prompt(prompt, encoder=check.encoder), names=[handle]) == []
+
+
+@pytest.mark.parametrize(
+    ("prompt", "category"),
+    [
+        ("Captain Test porn", ContentCategory.sexual),
+        ("Captain Test a shooting", ContentCategory.violence),
+        ("Captain Test stalking her", ContentCategory.harassment),
+    ],
+)
+def test_what_a_short_prompt_says_beside_a_name_is_read_alone(check, prompt, category):
+    # Read whole, the name weighs as much as the rest, and the rest is one or two words: the
+    # prompt would have to clear a short prompt's margin with half of it saying who.
+    reading = read_prompt(prompt, encoder=check.encoder)
+    found = check.find_in_reading(reading, names=[(0, len("Captain Test"))])
+    assert [finding.category for finding in found] == [category]
 
 
 def test_a_word_found_twice_over_is_one_piece_of_evidence(check):
