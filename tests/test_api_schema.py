@@ -17,6 +17,7 @@ from factories import granted_asset, sign_up
 from hypothesis import HealthCheck, settings
 from live_server import uvicorn_in_thread
 from schemathesis.checks import positive_data_acceptance
+from schemathesis.core.parameters import ParameterLocation
 from stripe_local import LocalStripe, with_stripe
 from stripe_local import local_stripe as local_stripe  # the fixture
 
@@ -48,12 +49,21 @@ def holder_headers(live_api: str) -> dict[str, str]:
     return user.headers
 
 
+def request_headers(case, holder_headers: dict[str, str]) -> dict[str, str]:
+    """The holder's credentials over the case's headers, unless the headers are all that is
+    invalid in the case (the security scheme's Authorization header left out or garbled): then
+    the case goes as generated and must be refused. Laid over such a case, a valid token made
+    it a valid request, answered 200, and the negative-data check failed it."""
+    meta = case.meta
+    invalid = {place for place, part in meta.components.items() if part.mode.is_negative}
+    if invalid == {ParameterLocation.HEADER}:
+        return case.headers or {}
+    return {**(case.headers or {}), **holder_headers}
+
+
 @schema.parametrize()
 @settings(
     max_examples=20,
-    # The same examples every run: schemathesis can mutate the Authorization header this
-    # test always sends, and such a case fails at random (GET /v1/disputes, 2026-11-25).
-    derandomize=True,
     deadline=None,
     suppress_health_check=[
         HealthCheck.too_slow,
@@ -64,7 +74,7 @@ def holder_headers(live_api: str) -> dict[str, str]:
 def test_api_conforms_to_its_schema(case, live_api, holder_headers):
     case.call_and_validate(
         base_url=live_api,
-        headers={**(case.headers or {}), **holder_headers},
+        headers=request_headers(case, holder_headers),
         # Schema-valid is not always allowed (a birth date in the future, a handle taken):
         # those get a 400/409 problem, which the other checks still hold to the schema.
         excluded_checks=[positive_data_acceptance],
