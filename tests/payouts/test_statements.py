@@ -63,10 +63,6 @@ def _statements(client, user, period) -> list[dict]:
     return answer.json()["statements"]
 
 
-def _previous(month: Period) -> Period:
-    return Period.containing(month.starts_at - timedelta(days=1))
-
-
 @pytest.fixture
 def busy_month(client, engine, holder, other_holder, creator, month):
     """Last month: two uses and a payout. This month: three uses (one licensing two of the
@@ -133,7 +129,7 @@ def test_a_statement_adds_up_to_the_ledger(client, engine, holder, busy_month, m
     assert statement["opening_minor"] + sum(line["amount_minor"] for line in lines) == cached
     assert sum(day["earned_minor"] for day in statement["earnings_by_day"]) == 3 * 128 + 76
     # Last month closes where this one opens.
-    [last] = _statements(client, holder, _previous(month))
+    [last] = _statements(client, holder, month.previous())
     assert (last["opening_minor"], last["closing_minor"]) == (0, statement["opening_minor"])
     assert last["totals"]["earned_minor"] == 256 and last["totals"]["paid_out_minor"] == 200
     ledger_holds(engine)

@@ -163,7 +163,7 @@ def test_a_reversal_left_to_retry_is_posted_once_by_the_retry_and_the_payout_run
 
     # The payout run retries it first (Stripe off here: the run only reports), then the command
     # finds nothing left; the reversal is posted once and the charge is back.
-    report = run_payouts(engine, settings=settings, period="2026-11")
+    report = run_payouts(engine, settings=settings, period="2026-10")
     assert report.reversals.posted == [generation_id]
     assert retry_takedown_reversals(engine, now=utcnow()).posted == []
     assert list(_reversals(engine, [generation_id])) == [reversal_key(generation_id)]
