@@ -189,6 +189,22 @@ def test_a_bad_period_is_a_problem(client, holder, period):
         assert "YYYY-MM" in answer.json()["detail"] or "has not begun" in answer.json()["detail"]
 
 
+def test_a_parameter_sent_twice_is_refused_not_read_as_the_last(client, holder, busy_month, month):
+    earlier = month.previous()
+    for path, query in (
+        ("/v1/statements", f"period={earlier}&period={month}"),
+        (f"/v1/statements/{month}.csv", "currency=EUR&currency=USD"),
+        (f"/v1/statements/{month}.pdf", "currency=EUR&currency=USD"),
+        (f"/v1/statements/{month}.pdf", f"organisation_id={uuid.uuid4()}&organisation_id="),
+    ):
+        refused = client.get(f"{path}?{query}", headers=holder.headers)
+
+        assert refused.status_code == 400, (path, query, refused.text)
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert refused.json()["type"].endswith("/invalid-parameters")
+        assert "once" in refused.json()["detail"]
+
+
 def test_the_csv_parses_and_matches_the_json(client, holder, busy_month, month):
     [statement] = _statements(client, holder, month)
     answer = client.get(f"/v1/statements/{month}.csv", headers=holder.headers)
