@@ -297,3 +297,40 @@ def test_the_pdf_shows_each_line_s_text_as_written(tmp_path):
     shown = " ".join(text.split())  # the memo wraps in its column, beside the amount
     assert "adjustment: Café (crème) rembourse \\ 5" in shown and "<€>" in shown
     assert "EUR 1.28" in text and "EUR -0.28" in text
+
+
+def test_the_pdf_keeps_chinese_japanese_korean_and_emoji_as_text_not_boxes(tmp_path):
+    """User text (the holder's name, memos) in scripts Helvetica lacks: CJK in reportlab's
+    built-in CID fonts (named in the PDF, nothing embedded or downloaded), emoji by name."""
+    month = Period.containing(utcnow())
+    memos = [
+        "退款、漢字の払い戻し 한국어 메모",
+        "长备注" * 20,  # no spaces: wraps between characters
+        "Party 🎉 done 👍🏽",
+        "Ελλάδα and Привет",  # Greek and Russian
+    ]
+    lines = [
+        StatementLine(utcnow(), LineKind.other, "adjustment", memo, uuid.uuid4(), -1)
+        for memo in memos
+    ]
+    totals = StatementTotals(0, 0, 0, 0, 0, 0, -len(memos))
+    days = [DailyEarnings(day, 0) for day in month.days()]
+    statement = Statement(uuid.uuid4(), month, "USD", 10, 10 - len(memos), totals, lines, days)
+    pdf = statement_pdf(statement, holder_name="山田 太郎 😀", holder_email="taro@example.jp")
+
+    text = _pdf_text(pdf, tmp_path)
+    assert "■" not in text
+    # Each memo's text in order, its row's amount (beside its first line) left out.
+    shown = "".join(text.split()).replace("USD-0.01", "")
+    assert "Rightsholder:山田太郎[grinningface]<taro@example.jp>" in shown
+    assert "adjustment:退款、漢字の払い戻し한국어메모" in shown
+    assert "adjustment:" + "长备注" * 20 in shown
+    assert "adjustment:Party[partypopper]done[thumbsupsign]" in shown
+    # Greek and Russian; the accent no font here holds is left off.
+    assert "adjustment:ΕλλαδαandПривет" in shown  # noqa: RUF001
+    fonts = subprocess.run(
+        ["pdffonts", str(tmp_path / "statement.pdf")], check=True, capture_output=True, text=True
+    ).stdout
+    for font in ("STSong-Light", "HeiseiMin-W3", "HYSMyeongJo-Medium"):
+        [row] = [line for line in fonts.splitlines() if line.startswith(font)]
+        assert row.split()[-5] == "no"  # not embedded: named only
