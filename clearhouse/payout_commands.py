@@ -13,13 +13,17 @@ payouts_app = typer.Typer(help="Payouts to rights holders (Stripe Connect).", no
 
 @payouts_app.command("run")
 def run(
-    period: Annotated[str, typer.Option(help="The month paid for, YYYY-MM.")],
+    period: Annotated[
+        str, typer.Option(help="The month paid for, YYYY-MM (UTC), once it has ended.")
+    ],
 ) -> None:
     """Pay each holder whose payable is at or over the minimum, and send every payout left
     pending or failed; print the run as JSON. Run it again after any failure or crash: nobody
-    is paid twice. With Stripe off it only reports what is due."""
+    is paid twice. With Stripe off it only reports what is due. A month is run once it has
+    ended (UTC): this month or a later one exits 1, a period not written YYYY-MM exits 2."""
     from clearhouse.cli_session import migrated_engine
     from clearhouse.errors import ClearhouseError
+    from payouts.errors import PayoutPeriodNotEnded
     from payouts.payout_api import DuePublic
     from payouts.runs import run_payouts
 
@@ -29,7 +33,7 @@ def run(
         report = run_payouts(engine, settings=settings, period=period)
     except ClearhouseError as refused:
         typer.echo(refused.detail, err=True)
-        raise typer.Exit(code=2) from refused
+        raise typer.Exit(code=1 if isinstance(refused, PayoutPeriodNotEnded) else 2) from refused
     finally:
         engine.dispose()
     typer.echo(

@@ -1,9 +1,12 @@
 """What a withdrawal of consent does to clearances, told to those it concerns, in the
 revocation's own transaction: the owner hears its effect (the clips taken down, the
-clearances made unusable), and each requester holding an unfinished clearance under the
-grant hears at once (``clearance.revoked``) that it can no longer be released, before their
-generator tries. The requester is told only the clearance's id and its generation's: nothing
-about the owner or the asset beyond what the clearance itself showed them."""
+clearances made unusable); each requester holding an unfinished clearance under the grant
+hears at once (``clearance.revoked``) that it can no longer be released, before their
+generator tries; and the creator of each released clip it took down hears that it was
+(``generation.taken_down``) and what became of its charge. A requester or creator is told only
+the clearance's id and its generation's and why in general terms: nothing about the owner
+(who they are, the grant, the reason they gave) or the asset beyond what the clearance itself
+showed them."""
 
 import uuid
 from collections.abc import Sequence
@@ -13,9 +16,10 @@ from sqlalchemy import and_, or_
 from sqlmodel import Session, col, select
 
 from generator.models import FINAL_STATES, GenerationJob
-from licensing.models import Clearance, ClearedAsset, FoundIn
+from licensing.models import Charge, Clearance, ClearedAsset, FoundIn
 from notifications.kinds import NoticeKind
 from notifications.service import NoticeDraft, notify_all
+from payouts.takedowns import reversed_generations
 from policies.decisions import AssetOutcome, ClearanceOutcome
 
 
@@ -81,4 +85,57 @@ def tell_of_withdrawal(
         )
         for clearance_id, requester_id, generation_id in unusable
     )
-    notify_all(session, [owner_notice, *requester_notices], now=now)
+    notify_all(
+        session,
+        [owner_notice, *requester_notices, *takedown_notices(session, taken_down=taken_down)],
+        now=now,
+    )
+
+
+def takedown_notices(session: Session, *, taken_down: Sequence[uuid.UUID]) -> list[NoticeDraft]:
+    """A ``generation.taken_down`` notice to the creator of each clip taken down: which
+    generation, why in general terms, and whether its charge is back in their credits (its
+    reversal posted) or is still to come (the reversal waits to be retried,
+    payouts/takedowns.py)."""
+    if not taken_down:
+        return []
+    returned = reversed_generations(session, generation_ids=taken_down)
+    rows = session.exec(
+        select(
+            GenerationJob.id,
+            GenerationJob.requester_id,
+            GenerationJob.clearance_id,
+            Charge.amount_minor,
+            Charge.currency,
+        )
+        .outerjoin(Charge, Charge.generation_id == GenerationJob.id)
+        .where(col(GenerationJob.id).in_(list(taken_down)))
+        .order_by(GenerationJob.id)
+    ).all()
+    return [
+        NoticeDraft(
+            requester_id,
+            NoticeKind.generation_taken_down,
+            [generation_id, clearance_id],
+            {
+                "generation_id": str(generation_id),
+                "clearance_id": str(clearance_id),
+                "reason": "A consent this generation was licensed under was withdrawn: its "
+                "video is no longer served.",
+                "charge_minor": charge_minor or 0,
+                "currency": currency,
+                "charge_returned": bool(charge_minor) and generation_id in returned,
+                "refund": _refund(charge_minor or 0, currency, returned=generation_id in returned),
+            },
+        )
+        for generation_id, requester_id, clearance_id, charge_minor, currency in rows
+    ]
+
+
+def _refund(charge_minor: int, currency: str | None, *, returned: bool) -> str:
+    if not charge_minor:
+        return "Nothing was charged for it."
+    charge = f"Its charge, {charge_minor} {currency} minor units,"
+    if returned:
+        return f"{charge} was returned to your credits."
+    return f"{charge} will be returned to your credits; it has not been yet."

@@ -22,6 +22,10 @@ class NoticeKind(StrEnum):
     approval_pending = "approval.pending", "A request for your asset waits for your answer."
     consent_withdrawn = "consent.withdrawn", "Your withdrawal of consent took effect."
     clearance_revoked = "clearance.revoked", "A clearance you hold can no longer be used."
+    generation_taken_down = (
+        "generation.taken_down",
+        "A released generation of yours was taken down: its video is no longer served.",
+    )
     endpoint_disabled = "webhook.endpoint_disabled", "A webhook endpoint of yours was disabled."
     overlap_opened = "overlap.opened", "An asset of yours overlaps another: moderators decide."
     overlap_decided = "overlap.decided", "Moderators decided an overlap case about your asset."

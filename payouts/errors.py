@@ -80,6 +80,14 @@ class StripeUnavailable(ClearhouseError):
     title = "Stripe did not answer as expected"
 
 
+class PayoutPeriodNotEnded(Conflict):
+    """A payout run for a month that is not over yet (in UTC), or has not begun: a run pays
+    what a month earned, so it waits for the month's end. Nothing was made, posted or sent."""
+
+    slug = "payout-period-not-ended"
+    title = "This month has not ended"
+
+
 class StatementPeriodInvalid(InvalidParameters):
     slug = "statement-period-invalid"
     title = "No statement for this period"

@@ -11,7 +11,7 @@ from clearhouse.db import read_session
 from clearhouse.deps import AdminAccount, EngineDep, HolderAccount, ReadSessionDep, SettingsDep
 from clearhouse.errors import InvalidRequest, NotFound, raises
 from clearhouse.ownership import owned
-from payouts.errors import StripeOff, StripeUnavailable
+from payouts.errors import PayoutPeriodNotEnded, StripeOff, StripeUnavailable
 from payouts.onboarding import connected_account_state, start_onboarding
 from payouts.payees import OrganisationQuery, payee_for
 from payouts.payout_models import Payout, PayoutState
@@ -65,7 +65,12 @@ class PayoutsOverview(BaseModel):
 class PayoutRunCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    period: str = Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", examples=["2026-11"])
+    period: str = Field(
+        pattern=r"^\d{4}-(0[1-9]|1[0-2])$",
+        examples=["2026-10"],
+        description="The UTC month paid for, once it has ended: this month or a later one is "
+        "refused.",
+    )
 
 
 class DuePublic(BaseModel):
@@ -184,12 +189,13 @@ def read_my_payout(
 
 
 @router.post("/runs", response_model=PayoutRunPublic)
-@raises(InvalidRequest)
+@raises(InvalidRequest, PayoutPeriodNotEnded)
 def run_payouts_now(
     body: PayoutRunCreate, admin: AdminAccount, engine: EngineDep, settings: SettingsDep
 ):
     """Admins: run the period's payouts now (as `clearhouse payouts run`); running it again
-    pays nobody twice."""
+    pays nobody twice. The period is a UTC month that has ended: this month or a later one
+    is a 409."""
     report = run_payouts(engine, settings=settings, period=body.period)
     return PayoutRunPublic(
         period=report.period,

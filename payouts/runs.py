@@ -1,10 +1,15 @@
 """Payout runs: each holder's payable balance, at or over the minimum, sent to their Stripe
 connected account as a Connect transfer.
 
-A run for a period (``clearhouse payouts run --period 2026-11``, or the admin's
-``POST /v1/payouts/runs``) first retries the takedown reversals that could not be posted when
-their clips were taken down (payouts/takedowns.py), so that what a payable holds is what it
-owes, then does two things, each payout in transactions of its own:
+A run for a period (``clearhouse payouts run --period 2026-10``, or the admin's
+``POST /v1/payouts/runs``) is for a UTC month that has ended: the month under way, or a later
+one, is refused (:class:`PayoutPeriodNotEnded`) before anything is done, so no month's payout
+is made while the month can still earn. (A payout is the payable's whole balance when the run
+makes it: everything the month and those before it earned and no payout took, and whatever was
+posted since the month ended, which the next month's run would otherwise pay.) A run first
+retries the takedown reversals that could not be posted when their clips were taken down
+(payouts/takedowns.py), so that what a payable holds is what it owes, then does two things,
+each payout in transactions of its own:
 
 1. **Make the payouts.** For each (holder, currency) whose payable holds at least
    ``CLEARHOUSE_PAYOUT_MINIMUM_MINOR`` and who has a connected account, one payout of the whole
@@ -49,7 +54,6 @@ Stripe off (no secret key): a run makes no payout, posts nothing and sends nothi
 what each holder is due.
 """
 
-import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -65,7 +69,7 @@ from clearhouse.errors import InvalidRequest, NotFound
 from clearhouse.settings import Settings
 from payouts.accounts import payable, platform
 from payouts.balances import balance_of
-from payouts.errors import InsufficientBalance
+from payouts.errors import InsufficientBalance, PayoutPeriodNotEnded
 from payouts.journal import (
     MAX_MEMO_LENGTH,
     EntryDraft,
@@ -76,10 +80,10 @@ from payouts.journal import (
 )
 from payouts.models import AccountKind, EntryEvent, LedgerAccount
 from payouts.payout_models import OPEN_STATES, Payout, PayoutAccount, PayoutState
+from payouts.statements import Period
 from payouts.stripe_gateway import stripe_client
 from payouts.takedowns import RetriedReversals, retry_takedown_reversals
 
-PERIOD = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 # Stripe refusals that are about our side and pass: try again on the next run.
 TRANSIENT_REFUSALS = frozenset({"balance_insufficient", "rate_limit"})
 
@@ -108,10 +112,22 @@ def transfer_idempotency_key(payout_id: uuid.UUID) -> str:
     return f"payout-{payout_id}"
 
 
-def check_period(period: str) -> str:
-    if not PERIOD.fullmatch(period):
-        raise InvalidRequest(f"A period is a month written YYYY-MM (e.g. 2026-11), not {period!r}.")
-    return period
+def ended_period(period: str, *, now: datetime) -> Period:
+    """The UTC month ``period`` names, if it has ended by ``now`` (its last instant is past)."""
+    try:
+        month = Period.parse(period)
+    except ValueError:
+        raise InvalidRequest(
+            f"A period is a month written YYYY-MM (e.g. 2026-11), not {period!r}."
+        ) from None
+    if now < month.ends_at:
+        latest = Period.containing(now).previous()
+        raise PayoutPeriodNotEnded(
+            f"{month} has not ended: a run pays what a month earned, so {month} can be run "
+            f"from {month.ends_at:%Y-%m-%d} 00:00 UTC. The latest month that can be run now "
+            f"is {latest}."
+        )
+    return month
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,8 +184,9 @@ def run_payouts(
     period: str,
     now: Callable[[], datetime] = utcnow,
 ) -> PayoutRunReport:
-    """Make the period's payouts and send every open one (see the module)."""
-    check_period(period)
+    """Make the period's payouts and send every open one (see the module); a period that
+    has not ended is refused."""
+    ended_period(period, now=now())
     client = stripe_client(settings)
     report = PayoutRunReport(period=period, stripe=client is not None)
     report.reversals = retry_takedown_reversals(engine, now=now())

@@ -1,7 +1,8 @@
 """A statement as a file to download: CSV (one row per line, between an opening and a closing
 row, amounts in minor units) and PDF (reportlab: a header naming the holder and the month,
 the totals, a chart of the month's earnings by day, then every line, across as many pages as
-it takes: payouts/statement_table.py)."""
+it takes: payouts/statement_table.py; the holder's name and the memos in fonts that show them:
+payouts/statement_text.py)."""
 
 import csv
 import functools
@@ -18,6 +19,7 @@ from reportlab.lib.units import cm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from payouts.statement_table import line_table
+from payouts.statement_text import first_line, markup
 from payouts.statements import LineKind, Statement, StatementLine
 
 CSV_COLUMNS = (
@@ -136,12 +138,21 @@ def statement_pdf(statement: Statement, *, holder_name: str, holder_email: str) 
     month = datetime(statement.period.year, statement.period.month, 1).strftime("%B %Y")
     title = f"Statement for {month} ({statement.period}, UTC), {statement.currency}"
 
+    footer = first_line(
+        f"Clearhouse · {statement.period} · {holder_name}",
+        latin="Helvetica",
+        size=7,
+        width=A4[0] - 6 * cm,  # the margins, and room for the page's number
+    )
+
     def on_page(canvas, document) -> None:
         canvas.saveState()
+        text = canvas.beginText(document.leftMargin, 1 * cm)
+        for font, part in footer:
+            text.setFont(font, 7)
+            text.textOut(part)
+        canvas.drawText(text)
         canvas.setFont("Helvetica", 7)
-        canvas.drawString(
-            document.leftMargin, 1 * cm, f"Clearhouse · {holder_name} · {statement.period}"
-        )
         canvas.drawRightString(A4[0] - document.rightMargin, 1 * cm, f"Page {document.page}")
         canvas.restoreState()
 
@@ -158,7 +169,7 @@ def statement_pdf(statement: Statement, *, holder_name: str, holder_email: str) 
     story = [
         Paragraph(title, _STYLES["Title"]),
         Paragraph(
-            f"Rights holder: {_escape(holder_name)} &lt;{_escape(holder_email)}&gt;, account "
+            f"Rights holder: {markup(holder_name)} &lt;{markup(holder_email)}&gt;, account "
             f"{statement.holder_id}",
             _STYLES["BodyText"],
         ),
@@ -182,10 +193,6 @@ def statement_pdf(statement: Statement, *, holder_name: str, holder_email: str) 
         )
     document.build(story, onFirstPage=on_page, onLaterPages=on_page)
     return out.getvalue()
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 CLOSING_ROW = 7  # of the totals table; the held amount, when any, comes after it

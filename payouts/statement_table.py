@@ -7,7 +7,7 @@ found by bisecting the rows' running heights, and a page's rows go to the canvas
 of PDF text operators (``Canvas.addLiteral``), a few microseconds a row. That block holds the
 rows whose text is ASCII (a use's: dates, handles, ids, amounts), whose bytes are the same in
 the font's encoding; a row with any other character is drawn through reportlab's text object,
-which encodes it.
+which encodes it, each run of it in the font that holds it (payouts/statement_text.py).
 """
 
 import bisect
@@ -16,9 +16,10 @@ from dataclasses import dataclass
 
 from reportlab.lib import colors
 from reportlab.lib.units import cm
-from reportlab.lib.utils import simpleSplit
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import Flowable
+
+from payouts.statement_text import Runs, font_runs, runs_width, wrap_runs
 
 FONT, BOLD, SIZE, LEADING = "Helvetica", "Helvetica-Bold", 7, 8.5
 PADDING_X, PADDING_Y = 6, 1  # each side of a cell, as platypus tables pad them
@@ -48,10 +49,10 @@ class _Rows:
     """The rows' running heights (``tops[n]``: how far below the first row's top the row ``n``
     starts), and how each is drawn: a row of ASCII text on one line by its ``operators`` (its
     cells' text operators, from the start of its line); any other by its ``lines`` (each
-    cell's lines of text, a memo's wrapped)."""
+    cell's lines of text, a memo's wrapped, each line as runs of one font)."""
 
     operators: list[str | None]
-    lines: list[tuple[tuple[str, ...], ...] | None]
+    lines: list[tuple[tuple[Runs, ...], ...] | None]
     tops: list[float]
 
 
@@ -92,9 +93,14 @@ def line_table(rows: Sequence[Sequence[str]]) -> "LineTable":
             lines.append(None)
             height = LEADING
         else:
-            wrapped = tuple(simpleSplit(described, FONT, SIZE, memo_width)) or ("",)
+            wrapped = tuple(wrap_runs(described, latin=FONT, size=SIZE, width=memo_width))
             operators.append(None)
-            lines.append(tuple(wrapped if n == WRAPPED else (cell,) for n, cell in enumerate(row)))
+            lines.append(
+                tuple(
+                    wrapped if n == WRAPPED else (font_runs(cell, latin=FONT),)
+                    for n, cell in enumerate(row)
+                )
+            )
             height = len(wrapped) * LEADING
         top += height + 2 * PADDING_Y
         tops.append(top)
@@ -159,6 +165,7 @@ class LineTable(Flowable):
         text = canvas.beginText()
         text.setFont(FONT, SIZE, LEADING)
         origin = top + rows.tops[self.start] - PADDING_Y - SIZE
+        font = FONT
         for n in range(self.start, self.end):
             y = origin - rows.tops[n]
             operators = rows.operators[n]
@@ -166,12 +173,16 @@ class LineTable(Flowable):
                 block.append(f"1 0 0 1 0 {y:.2f} Tm {operators}")
                 continue
             for column, cell_lines in enumerate(rows.lines[n]):
-                for offset, part in enumerate(cell_lines):
+                for offset, runs in enumerate(cell_lines):
                     x = _LEFTS[column]
                     if column >= FIRST_RIGHT:
-                        x = _RIGHTS[column] - stringWidth(part, FONT, SIZE)
+                        x = _RIGHTS[column] - runs_width(runs, SIZE)
                     text.setTextOrigin(x, y - offset * LEADING)
-                    text.textOut(part)
+                    for run_font, part in runs:
+                        if run_font != font:
+                            font = run_font
+                            text.setFont(font, SIZE, LEADING)
+                        text.textOut(part)
         block.append("ET")
         canvas.addLiteral(" ".join(block))
         canvas.drawText(text)

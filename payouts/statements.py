@@ -76,6 +76,10 @@ class Period:
             return datetime(self.year + 1, 1, 1, tzinfo=UTC)
         return datetime(self.year, self.month + 1, 1, tzinfo=UTC)
 
+    def previous(self) -> "Period":
+        """The month before this one."""
+        return Period.containing(self.starts_at - timedelta(days=1))
+
     def days(self) -> list[date]:
         first = self.starts_at.date()
         return [first + timedelta(days=n) for n in range((self.ends_at - self.starts_at).days)]

@@ -50,6 +50,7 @@ from payouts.models import (
     EntryEvent,
     HeldShare,
     HeldShareState,
+    JournalEntry,
     PendingTakedownReversal,
 )
 from payouts.storage import ledger_store
@@ -99,6 +100,19 @@ def reverse_takedowns(
 
 
 log = logging.getLogger(__name__)
+
+
+def reversed_generations(
+    session: Session, *, generation_ids: Sequence[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Which of the taken-down generations have their usage's reversal posted: their creator
+    has the charge back."""
+    keys = [reversal_key(generation_id) for generation_id in generation_ids]
+    return set(
+        session.exec(
+            select(JournalEntry.generation_id).where(col(JournalEntry.idempotency_key).in_(keys))
+        ).all()
+    )
 
 
 def record_pending_reversals(

@@ -1,7 +1,7 @@
 """What the owner hears of a generation our generator ran: its release (with the fee), its
 cancellation when consent was withdrawn before release (nothing charged), and the takedown a
-later withdrawal caused; the creator's webhook hears that a clearance became unusable while
-its job was still running."""
+later withdrawal caused, which its creator hears of too (their charge returned); the creator's
+webhook hears that a clearance became unusable while its job was still running."""
 
 import uuid
 
@@ -18,7 +18,7 @@ def notices(client, user) -> list[dict]:
     return [n for n in answer.json()["items"] if n["kind"] != "claim.decided"]
 
 
-def test_the_owner_hears_of_the_release_and_of_the_takedown_that_followed(
+def test_the_owner_hears_of_the_release_and_both_hear_of_the_takedown_that_followed(
     client, holder, requester, character, clip_pipeline
 ):
     generation_id = queued(client, requester, "Nova Knight at dawn")
@@ -36,7 +36,12 @@ def test_the_owner_hears_of_the_release_and_of_the_takedown_that_followed(
     assert withdrawn["kind"] == "consent.withdrawn"
     assert withdrawn["facts"]["generations_taken_down"] == [generation_id]
     assert withdrawn["facts"]["clearances_made_unusable"] == 0  # its generation had ended
-    assert notices(client, requester) == []
+    [taken_down] = notices(client, requester)
+    assert taken_down["kind"] == "generation.taken_down"
+    assert taken_down["facts"]["generation_id"] == generation_id
+    charge = client.get(f"/v1/generations/{generation_id}", headers=requester.headers).json()
+    assert taken_down["facts"]["charge_minor"] == charge["charge"]["amount_minor"] > 0
+    assert taken_down["facts"]["charge_returned"] is True
 
 
 def test_a_withdrawal_while_the_job_runs_cancels_it_and_both_sides_hear(

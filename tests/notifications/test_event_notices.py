@@ -1,14 +1,17 @@
 """The events owners (and requesters) hear about, through the API as they happen: a blocked
-request, a request waiting for approval, a withdrawal's effect, and a third-party generator
-told by webhook that its clearance can no longer be used, before it tries to release."""
+request, a request waiting for approval, a withdrawal's effect, a third-party generator
+told by webhook that its clearance can no longer be used, before it tries to release, and a
+creator told that a released generation of theirs was taken down."""
 
 import json
 
 import pytest
 from clearing import USD_POLICY, clearance_body, licensed
 from factories import create_asset, sign_up
+from stating import licensed_asset, release
 from webhook_receiver import events, register
 
+from clearhouse.db import utcnow
 from notifications.delivery import deliver_due
 
 
@@ -128,3 +131,49 @@ def test_a_clearance_made_before_an_earlier_use_ended_is_not_told_twice(client, 
     licensed(client, holder, asset["id"])
     client.post(f"/v1/assets/{asset['id']}/revoke", headers=holder.headers, json={})
     assert [n["kind"] for n in inbox(client, requester)] == ["clearance.revoked"]
+
+
+def test_a_takedown_tells_the_creator_which_generation_and_that_the_charge_came_back(
+    client, holder, requester, engine, settings, receiver
+):
+    terms = licensed_asset(client, engine, holder, per_use_minor=160)
+    asset = client.get(f"/v1/assets/{terms.asset_id}", headers=holder.headers).json()
+    [generation_id] = release(engine, requester.id, terms, at=utcnow())
+    register(client, requester, receiver, "/creator", kinds=["generation.taken_down"])
+    private_reason = "Pulled after a quarrel with my agent"
+
+    revoked = client.post(
+        f"/v1/grants/{terms.grant_id}/revoke",
+        headers=holder.headers,
+        json={"reason": private_reason},
+    )
+    assert revoked.status_code == 200, revoked.text
+
+    [told] = inbox(client, requester)
+    assert told["kind"] == "generation.taken_down"
+    assert told["summary"].startswith("A released generation of yours was taken down")
+    facts = told["facts"]
+    assert facts["generation_id"] == str(generation_id)
+    assert "consent" in facts["reason"] and "withdrawn" in facts["reason"]
+    # 40 of compute and the fee of 160: all of it back in the creator's wallet.
+    assert (facts["charge_minor"], facts["currency"], facts["charge_returned"]) == (
+        200,
+        "USD",
+        True,
+    )
+    assert facts["refund"] == "Its charge, 200 USD minor units, was returned to your credits."
+    assert deliver_due(engine, settings=settings) == 1
+    [(kind, data)] = events(receiver)
+    assert kind == "generation.taken_down" and data["generation_id"] == str(generation_id)
+    # Nothing about the holder: who they are, which asset and grant, the reason they gave.
+    for shown in (json.dumps(told), json.dumps(data)):
+        for hidden in (
+            str(holder.id),
+            holder.email,
+            str(terms.asset_id),
+            asset["handle"],
+            asset["name"],
+            str(terms.grant_id),
+            private_reason,
+        ):
+            assert hidden not in shown, hidden

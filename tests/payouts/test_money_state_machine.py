@@ -41,7 +41,7 @@ from payouts.split import split_usage
 from payouts.stripe_events import receive_event
 from payouts.usage import post_usages
 
-PERIODS = ("2026-11", "2026-12", "2027-01")
+PERIODS = ("2026-08", "2026-09", "2026-10")  # months that have ended
 FAILURES = (None, None, "500", "drop")
 
 

@@ -20,8 +20,10 @@ from stripe_local import WEBHOOK_SECRET, deliver, stripe_event
 
 from audit.models import AuditEntry
 from clearhouse.app import create_app
+from clearhouse.db import utcnow
 from clearhouse.settings import Settings
 from payouts.payout_models import PayoutAccount
+from payouts.statements import Period
 
 
 @pytest.fixture
@@ -74,7 +76,7 @@ def test_a_holder_sees_their_own_payouts_and_nobody_else_does(
         )
     earn(paying_client.app.state.engine, holder.id, 2_400)
 
-    run = paying_client.post("/v1/payouts/runs", headers=admin.headers, json={"period": "2026-11"})
+    run = paying_client.post("/v1/payouts/runs", headers=admin.headers, json={"period": "2026-10"})
 
     assert run.status_code == 200, run.text
     (payout_id,) = run.json()["paid"]
@@ -97,7 +99,7 @@ def test_a_holder_sees_their_own_payouts_and_nobody_else_does(
 def test_only_an_admin_runs_payouts(paying_client: TestClient, session: Session) -> None:
     holder = sign_up(paying_client)
     admin = promote(session, sign_up(paying_client), "admin")
-    body = {"period": "2026-11"}
+    body = {"period": "2026-10"}
 
     assert (
         paying_client.post("/v1/payouts/runs", headers=holder.headers, json=body).status_code == 403
@@ -108,6 +110,28 @@ def test_only_an_admin_runs_payouts(paying_client: TestClient, session: Session)
     assert (
         paying_client.post("/v1/payouts/runs", headers=admin.headers, json=body).status_code == 200
     )
+
+
+def test_an_admin_s_run_of_a_month_not_yet_over_is_a_problem_and_pays_nobody(
+    paying_client: TestClient, fake: ConnectFake, session: Session
+) -> None:
+    holder = sign_up(paying_client)
+    admin = promote(session, sign_up(paying_client), "admin")
+    assert paying_client.post("/v1/payouts/onboarding", headers=holder.headers).status_code == 200
+    earn(paying_client.app.state.engine, holder.id, 2_400)
+    this_month = Period.containing(utcnow())
+
+    for period in (this_month, Period.containing(this_month.ends_at), Period(2999, 1)):
+        refused = paying_client.post(
+            "/v1/payouts/runs", headers=admin.headers, json={"period": str(period)}
+        )
+
+        assert refused.status_code == 409, refused.text
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert refused.json()["type"].endswith("/payout-period-not-ended")
+        assert f"{period} has not ended" in refused.json()["detail"]
+    assert paying_client.get("/v1/payouts", headers=holder.headers).json()["payouts"] == []
+    assert fake.transfers == {}
 
 
 def test_a_creator_cannot_onboard(paying_client: TestClient, fake: ConnectFake) -> None:
@@ -212,7 +236,7 @@ def test_account_updated_sets_the_state_shown_and_a_run_skips_an_account_that_ca
         assert shown["requirements_due"] == ["external_account"]
         assert shown["disabled_reason"] == "requirements.past_due"
         assert shown["reported_at"] is not None
-        run = client.post("/v1/payouts/runs", headers=admin.headers, json={"period": "2026-11"})
+        run = client.post("/v1/payouts/runs", headers=admin.headers, json={"period": "2026-10"})
         assert run.status_code == 200, run.text
         [due] = run.json()["due"]
         assert due["holder_id"] == str(holder.id) and due["payouts_enabled"] is False
@@ -221,7 +245,7 @@ def test_account_updated_sets_the_state_shown_and_a_run_skips_an_account_that_ca
 
         again = _account_updated(account_id, created=now + 60, payouts_enabled=True)
         assert deliver(client, again).status_code == 200
-        run = client.post("/v1/payouts/runs", headers=admin.headers, json={"period": "2026-11"})
+        run = client.post("/v1/payouts/runs", headers=admin.headers, json={"period": "2026-10"})
         assert len(run.json()["paid"]) == 1 and run.json()["due"][0]["skipped_because"] is None
         [transfer] = fake.transfers.values()
         assert (transfer["destination"], transfer["amount"]) == (account_id, 2_400)
@@ -299,7 +323,7 @@ def test_a_payout_run_pays_an_organisation_to_its_own_account(
     made = paying_client.post("/v1/payouts/onboarding", headers=owner.headers, params=as_studio)
     earn(paying_client.app.state.engine, uuid.UUID(studio), 2_400)
 
-    run = paying_client.post("/v1/payouts/runs", headers=admin.headers, json={"period": "2026-11"})
+    run = paying_client.post("/v1/payouts/runs", headers=admin.headers, json={"period": "2026-10"})
 
     assert run.status_code == 200, run.text
     (payout_id,) = run.json()["paid"]

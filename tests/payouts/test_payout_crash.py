@@ -28,17 +28,19 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 from stripe_connect_fake import ConnectFake
 
+from clearhouse.db import utcnow
 from clearhouse.settings import Settings
 from payouts.balances import check_ledger
 from payouts.payout_models import PayoutState
 from payouts.runs import transfer_group, transfer_idempotency_key
+from payouts.statements import Period
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 AMOUNTS = [1_000, 1_250, 2_000, 3_333, 5_000, 12_345, 1_001, 7_777, 9_999]
 KILL_POINTS = ("after_transfer", "before_transfer", "delay")
 
 
-def _run_command(settings: Settings, period: str = "2026-11") -> tuple[list[str], dict[str, str]]:
+def _run_command(settings: Settings, period: str = "2026-10") -> tuple[list[str], dict[str, str]]:
     env = {
         **os.environ,
         "PYTHONPATH": str(REPOSITORY),
@@ -165,3 +167,8 @@ def test_the_command_with_stripe_off_reports_what_is_due_and_sends_nothing(
     command, env = _run_command(off, period="2026-13")
     refused = subprocess.run(command, env=env, cwd=REPOSITORY, capture_output=True)
     assert refused.returncode == 2 and b"YYYY-MM" in refused.stderr
+    this_month = Period.containing(utcnow())
+    command, env = _run_command(off, period=str(this_month))
+    refused = subprocess.run(command, env=env, cwd=REPOSITORY, capture_output=True, text=True)
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert f"{this_month} has not ended" in refused.stderr

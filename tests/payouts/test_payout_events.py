@@ -37,7 +37,7 @@ def failed_payout_with_a_transfer(engine: Engine, settings: Settings, fake: Conn
     transfer at Stripe."""
     holder, _ = onboarded_holder(engine, settings, 3_000)
     fake.after_create_failures.append("500")
-    run_payouts(engine, settings=settings, period="2026-11")
+    run_payouts(engine, settings=settings, period="2026-10")
     (payout,) = payouts(engine)
     assert payout.state == PayoutState.failed
     (transfer,) = fake.transfers.values()

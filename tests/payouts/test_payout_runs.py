@@ -2,7 +2,9 @@
 databases): who is paid, exactly once; what a failure, a refusal and Stripe being off do."""
 
 import threading
+from datetime import timedelta
 
+import pytest
 from ledgering import write_transaction
 from paying import (
     MINIMUM,
@@ -20,6 +22,7 @@ from sqlmodel import Session
 from clearhouse.db import utcnow
 from clearhouse.settings import Settings
 from payouts.balances import check_ledger
+from payouts.errors import PayoutPeriodNotEnded
 from payouts.payout_models import PayoutState
 from payouts.runs import (
     mark_failed,
@@ -28,8 +31,9 @@ from payouts.runs import (
     transfer_group,
     transfer_idempotency_key,
 )
+from payouts.statements import Period
 
-PERIOD = "2026-11"
+PERIOD, LATER = "2026-09", "2026-10"  # months that have ended: a run is for one
 
 
 def unreachable(method: str, path: str) -> None:
@@ -42,6 +46,36 @@ def ledger_ok(engine: Engine) -> None:
     with Session(engine) as session:
         report = check_ledger(session)
     assert report.ok, report
+
+
+def test_a_month_is_run_once_it_has_ended_and_not_before(
+    ledger_engine: Engine, settings: Settings, fake
+) -> None:
+    settings = stripe_on(settings, fake)
+    holder, _ = onboarded_holder(ledger_engine, settings, 5_000)
+    this_month = Period.containing(utcnow())
+    next_month = Period.containing(this_month.ends_at)
+
+    for period in (this_month, next_month, Period(2999, 1)):
+        with pytest.raises(PayoutPeriodNotEnded, match=f"{period} has not ended") as refused:
+            run_payouts(ledger_engine, settings=settings, period=str(period))
+        assert f"latest month that can be run now is {this_month.previous()}" in str(refused.value)
+    just_before_its_end = this_month.ends_at - timedelta(microseconds=1)
+    with pytest.raises(PayoutPeriodNotEnded):
+        run_payouts(
+            ledger_engine,
+            settings=settings,
+            period=str(this_month),
+            now=lambda: just_before_its_end,
+        )
+    assert payouts(ledger_engine) == [] and not fake.transfers
+    assert payable_of(ledger_engine, holder) == 5_000
+
+    # From the first instant of the next month (UTC), the month has ended.
+    ended = run_payouts(
+        ledger_engine, settings=settings, period=str(this_month), now=lambda: this_month.ends_at
+    )
+    assert len(ended.paid) == 1 and payable_of(ledger_engine, holder) == 0
 
 
 def test_a_run_pays_each_holder_at_or_over_the_minimum_exactly_once(
@@ -136,7 +170,7 @@ def test_a_network_failure_fails_the_payout_and_the_next_run_pays_it(
     first = run_payouts(ledger_engine, settings=settings, period=PERIOD)
     assert len(first.failed) == 1 and not fake.transfers
     fake.on_request = None
-    second = run_payouts(ledger_engine, settings=settings, period="2026-12")
+    second = run_payouts(ledger_engine, settings=settings, period=LATER)
     assert second.paid == first.failed and second.made == []
     assert len(fake.transfers) == 1 and payable_of(ledger_engine, holder) == 0
 
@@ -158,7 +192,7 @@ def test_a_refused_transfer_returns_the_money_to_the_payable(
     # The period's payout is spent; the next period pays once the account can receive.
     assert run_payouts(ledger_engine, settings=settings, period=PERIOD).made == []
     fake.declined_accounts.clear()
-    later = run_payouts(ledger_engine, settings=settings, period="2026-12")
+    later = run_payouts(ledger_engine, settings=settings, period=LATER)
     assert len(later.paid) == 1 and payable_of(ledger_engine, holder) == 0
     ledger_ok(ledger_engine)
 

@@ -63,10 +63,6 @@ def _statements(client, user, period) -> list[dict]:
     return answer.json()["statements"]
 
 
-def _previous(month: Period) -> Period:
-    return Period.containing(month.starts_at - timedelta(days=1))
-
-
 @pytest.fixture
 def busy_month(client, engine, holder, other_holder, creator, month):
     """Last month: two uses and a payout. This month: three uses (one licensing two of the
@@ -133,7 +129,7 @@ def test_a_statement_adds_up_to_the_ledger(client, engine, holder, busy_month, m
     assert statement["opening_minor"] + sum(line["amount_minor"] for line in lines) == cached
     assert sum(day["earned_minor"] for day in statement["earnings_by_day"]) == 3 * 128 + 76
     # Last month closes where this one opens.
-    [last] = _statements(client, holder, _previous(month))
+    [last] = _statements(client, holder, month.previous())
     assert (last["opening_minor"], last["closing_minor"]) == (0, statement["opening_minor"])
     assert last["totals"]["earned_minor"] == 256 and last["totals"]["paid_out_minor"] == 200
     ledger_holds(engine)
@@ -191,6 +187,22 @@ def test_a_bad_period_is_a_problem(client, holder, period):
         assert answer.headers["content-type"] == "application/problem+json"
         assert answer.json()["type"].endswith("/statement-period-invalid")
         assert "YYYY-MM" in answer.json()["detail"] or "has not begun" in answer.json()["detail"]
+
+
+def test_a_parameter_sent_twice_is_refused_not_read_as_the_last(client, holder, busy_month, month):
+    earlier = month.previous()
+    for path, query in (
+        ("/v1/statements", f"period={earlier}&period={month}"),
+        (f"/v1/statements/{month}.csv", "currency=EUR&currency=USD"),
+        (f"/v1/statements/{month}.pdf", "currency=EUR&currency=USD"),
+        (f"/v1/statements/{month}.pdf", f"organisation_id={uuid.uuid4()}&organisation_id="),
+    ):
+        refused = client.get(f"{path}?{query}", headers=holder.headers)
+
+        assert refused.status_code == 400, (path, query, refused.text)
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert refused.json()["type"].endswith("/invalid-parameters")
+        assert "once" in refused.json()["detail"]
 
 
 def test_the_csv_parses_and_matches_the_json(client, holder, busy_month, month):
@@ -285,3 +297,40 @@ def test_the_pdf_shows_each_line_s_text_as_written(tmp_path):
     shown = " ".join(text.split())  # the memo wraps in its column, beside the amount
     assert "adjustment: Café (crème) rembourse \\ 5" in shown and "<€>" in shown
     assert "EUR 1.28" in text and "EUR -0.28" in text
+
+
+def test_the_pdf_keeps_chinese_japanese_korean_and_emoji_as_text_not_boxes(tmp_path):
+    """User text (the holder's name, memos) in scripts Helvetica lacks: CJK in reportlab's
+    built-in CID fonts (named in the PDF, nothing embedded or downloaded), emoji by name."""
+    month = Period.containing(utcnow())
+    memos = [
+        "退款、漢字の払い戻し 한국어 메모",
+        "长备注" * 20,  # no spaces: wraps between characters
+        "Party 🎉 done 👍🏽",
+        "Ελλάδα and Привет",  # Greek and Russian
+    ]
+    lines = [
+        StatementLine(utcnow(), LineKind.other, "adjustment", memo, uuid.uuid4(), -1)
+        for memo in memos
+    ]
+    totals = StatementTotals(0, 0, 0, 0, 0, 0, -len(memos))
+    days = [DailyEarnings(day, 0) for day in month.days()]
+    statement = Statement(uuid.uuid4(), month, "USD", 10, 10 - len(memos), totals, lines, days)
+    pdf = statement_pdf(statement, holder_name="山田 太郎 😀", holder_email="taro@example.jp")
+
+    text = _pdf_text(pdf, tmp_path)
+    assert "■" not in text
+    # Each memo's text in order, its row's amount (beside its first line) left out.
+    shown = "".join(text.split()).replace("USD-0.01", "")
+    assert "Rightsholder:山田太郎[grinningface]<taro@example.jp>" in shown
+    assert "adjustment:退款、漢字の払い戻し한국어메모" in shown
+    assert "adjustment:" + "长备注" * 20 in shown
+    assert "adjustment:Party[partypopper]done[thumbsupsign]" in shown
+    # Greek and Russian; the accent no font here holds is left off.
+    assert "adjustment:ΕλλαδαandПривет" in shown  # noqa: RUF001
+    fonts = subprocess.run(
+        ["pdffonts", str(tmp_path / "statement.pdf")], check=True, capture_output=True, text=True
+    ).stdout
+    for font in ("STSong-Light", "HeiseiMin-W3", "HYSMyeongJo-Medium"):
+        [row] = [line for line in fonts.splitlines() if line.startswith(font)]
+        assert row.split()[-5] == "no"  # not embedded: named only

@@ -138,6 +138,12 @@ def test_a_revocation_whose_ledger_fails_still_revokes_and_takes_down(
         assert session.get(GenerationJob, generation_id).taken_down_at is not None
     assert _reversals(engine, [generation_id]) == {}  # the reversal written rolled back
     assert _balances(engine, wallet(creator.id, "USD"), payable(holder.id, "USD")) == [-200, 128]
+    # The creator is told of the takedown, and that the charge is still to come back.
+    [told] = client.get("/v1/notices", headers=creator.headers).json()["items"]
+    assert told["kind"] == "generation.taken_down"
+    assert told["facts"]["generation_id"] == str(generation_id)
+    assert told["facts"]["charge_returned"] is False
+    assert "will be returned to your credits" in told["facts"]["refund"]
     ledger_holds(engine)
     with Session(engine) as session:
         [pending] = session.exec(select(PendingTakedownReversal)).all()
@@ -163,7 +169,7 @@ def test_a_reversal_left_to_retry_is_posted_once_by_the_retry_and_the_payout_run
 
     # The payout run retries it first (Stripe off here: the run only reports), then the command
     # finds nothing left; the reversal is posted once and the charge is back.
-    report = run_payouts(engine, settings=settings, period="2026-11")
+    report = run_payouts(engine, settings=settings, period="2026-10")
     assert report.reversals.posted == [generation_id]
     assert retry_takedown_reversals(engine, now=utcnow()).posted == []
     assert list(_reversals(engine, [generation_id])) == [reversal_key(generation_id)]

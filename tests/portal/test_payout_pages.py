@@ -144,7 +144,7 @@ def test_a_holder_sees_their_own_payouts_and_nobody_else_s(
         portal_sign_in(paying_client, person)
         _onboard(paying_client)
     earn(paying_client.app.state.engine, holder.id, 2_400)
-    period = str(Period.containing(utcnow()))
+    period = str(Period.containing(utcnow()).previous())  # a run is for a month that ended
     app = paying_client.app
     report = run_payouts(app.state.engine, settings=app.state.settings, period=period)
     [payout_id] = report.paid

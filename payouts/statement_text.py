@@ -1,0 +1,214 @@
+"""Which font shows each character of a statement PDF's user text (names, memos), so that none
+prints as a box.
+
+reportlab's standard fonts hold WinAnsi, about Latin-1 (Helvetica), with Greek and signs
+(Symbol) and dingbats (ZapfDingbats): any other character came out as a black box, in the
+picture and in the text a reader copies. Chinese, Japanese and Korean now go in Adobe's
+standard CJK fonts, reportlab's built-in CID fonts: the PDF names the font and its character
+collection and embeds nothing, so nothing is read or downloaded here, and a reader draws them
+with a CJK font of its own (Acrobat Reader fetches its Asian font pack). A reader with none
+(poppler on a server without CJK fonts) draws empty squares, but still copies and searches the
+text as written. The Russian alphabet is in those collections too, drawn full width. Emoji
+and other symbols no font here holds are written as their Unicode names ("[grinning face]"), a
+letter without its accent where the bare letter is held, and any other character as "?"; the
+CSV has every character as written.
+"""
+
+import functools
+import unicodedata
+from collections.abc import Iterator
+
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+from reportlab.pdfbase.pdfmetrics import stringWidth
+
+CHINESE, JAPANESE, KOREAN = "STSong-Light", "HeiseiMin-W3", "HYSMyeongJo-Medium"
+Runs = list[tuple[str, str]]
+"""A text as (font, text) runs, in order."""
+
+# Basic Multilingual Plane ranges only: the CID fonts' Unicode encodings (UCS-2) hold no other.
+_HANGUL = ((0x1100, 0x11FF), (0x3130, 0x318F), (0xA960, 0xA97F), (0xAC00, 0xD7FF))
+_KANA = ((0x3040, 0x30FF), (0x31F0, 0x31FF), (0xFF65, 0xFF9F))
+# Held by all three CJK fonts: drawn in the one a text's other characters call for.
+_SHARED_CJK = (
+    (0x0401, 0x0401),  # Ё
+    (0x0410, 0x044F),  # the Russian alphabet
+    (0x0451, 0x0451),  # ё
+    (0x2E80, 0x2FDF),  # radicals
+    (0x3000, 0x303F),  # CJK punctuation
+    (0x3100, 0x312F),  # bopomofo
+    (0x3200, 0x33FF),  # enclosed letters and compatibility forms
+    (0x3400, 0x4DBF),  # ideographs, extension A
+    (0x4E00, 0x9FFF),  # ideographs
+    (0xF900, 0xFAFF),  # compatibility ideographs
+    (0xFE30, 0xFE4F),  # compatibility forms
+    (0xFF00, 0xFF64),  # full-width forms
+    (0xFFE0, 0xFFEE),
+)
+# Shown by the characters they join or modify, or not at all: dropped.
+_DROPPED_CATEGORIES = frozenset({"Cf", "Mn", "Me", "Cc", "Cs", "Co", "Cn"})
+_SKIN_TONES = range(0x1F3FB, 0x1F400)
+
+
+def _within(code: int, ranges: tuple[tuple[int, int], ...]) -> bool:
+    return any(low <= code <= high for low, high in ranges)
+
+
+@functools.cache
+def _cjk_fonts() -> None:
+    """Register the CID fonts once: their metrics ship with reportlab, no font file is read."""
+    for name in (CHINESE, JAPANESE, KOREAN):
+        pdfmetrics.registerFont(UnicodeCIDFont(name))
+
+
+@functools.cache
+def _standard_encodings(latin: str) -> tuple[str, ...]:
+    """The encodings of ``latin`` and of the standard fonts reportlab draws with when it lacks
+    a character (Symbol: Greek and mathematical signs; ZapfDingbats: dingbats such as ✓)."""
+    font = pdfmetrics.getFont(latin)
+    return tuple(each.encName for each in (font, *font.substitutionFonts))
+
+
+def _in_standard_fonts(text: str, latin: str) -> bool:
+    for encoding in _standard_encodings(latin):
+        try:
+            text.encode(encoding)
+        except UnicodeEncodeError:
+            continue
+        return True
+    return len(text) > 1 and all(_in_standard_fonts(character, latin) for character in text)
+
+
+def font_runs(text: str, *, latin: str) -> Runs:
+    """``text`` as runs of one font each, (font, text), in order: ``latin`` where it holds the
+    characters, a CJK font for Chinese, Japanese and Korean (ideographs in the Japanese font
+    in a text with kana, in the Korean one in a text with Hangul), names or "?" for the rest
+    (see the module)."""
+    if _in_standard_fonts(text, latin):
+        return [(latin, text)] if text else []
+    _cjk_fonts()
+    text = unicodedata.normalize("NFC", text)  # an accent typed apart joins its letter
+    codes = [ord(character) for character in text]
+    han = (
+        JAPANESE
+        if any(_within(code, _KANA) for code in codes)
+        else KOREAN
+        if any(_within(code, _HANGUL) for code in codes)
+        else CHINESE
+    )
+    runs: Runs = []
+    for font, shown in _characters(text, han=han, latin=latin):
+        _append(runs, font, shown)
+    return runs
+
+
+def _characters(text: str, *, han: str, latin: str) -> Iterator[tuple[str, str]]:
+    for character in text:
+        font = _font_of(character, han=han, latin=latin)
+        if font is not None:
+            yield font, character
+            continue
+        category = unicodedata.category(character)
+        # A letter no font holds, shown without its accents where that one is held (ά, ş).
+        bare = "".join(
+            part
+            for part in unicodedata.normalize("NFKD", character)
+            if not unicodedata.combining(part)
+        )
+        if bare != character and bare and _in_standard_fonts(bare, latin):
+            yield latin, bare
+        elif category in _DROPPED_CATEGORIES or ord(character) in _SKIN_TONES:
+            continue
+        elif category.startswith("S"):
+            yield latin, f"[{unicodedata.name(character, 'symbol').lower()}]"
+        else:
+            yield latin, "?"
+
+
+def _font_of(character: str, *, han: str, latin: str) -> str | None:
+    """The font that holds ``character``; None: none here does."""
+    code = ord(character)
+    if _in_standard_fonts(character, latin):
+        return latin
+    if _within(code, _HANGUL):
+        return KOREAN
+    if _within(code, _KANA):
+        return JAPANESE
+    if _within(code, _SHARED_CJK):
+        return han
+    return None
+
+
+def runs_width(runs: Runs, size: float) -> float:
+    """How wide ``runs`` are, each in its font, at ``size``."""
+    return sum(stringWidth(text, font, size) for font, text in runs)
+
+
+def wrap_runs(text: str, *, latin: str, size: float, width: float) -> list[Runs]:
+    """``text``'s runs broken into lines no wider than ``width``: at spaces, between any two
+    CJK characters, and inside a word only when the word alone is wider."""
+    lines: list[Runs] = [[]]
+    used = 0.0
+    for font, piece in _pieces(font_runs(text, latin=latin)):
+        piece_width = stringWidth(piece, font, size)
+        if used + piece_width > width and lines[-1]:
+            lines.append([])
+            used = 0.0
+            piece = piece.lstrip(" ")
+            piece_width = stringWidth(piece, font, size)
+        if piece_width > width:  # a word wider than the line: cut where it fills one
+            for character in piece:
+                character_width = stringWidth(character, font, size)
+                if used + character_width > width and lines[-1]:
+                    lines.append([])
+                    used = 0.0
+                _append(lines[-1], font, character)
+                used += character_width
+            continue
+        if piece:
+            _append(lines[-1], font, piece)
+            used += piece_width
+    return [line for line in lines if line] or [[(latin, "")]]
+
+
+def first_line(text: str, *, latin: str, size: float, width: float) -> Runs:
+    """As much of ``text`` as fits in ``width``, ended with "…" when cut."""
+    ellipsis = stringWidth("…", latin, size)
+    lines = wrap_runs(text, latin=latin, size=size, width=width - ellipsis)
+    return lines[0] + [(latin, "…")] if len(lines) > 1 else lines[0]
+
+
+def _pieces(runs: Runs) -> Iterator[tuple[str, str]]:
+    """What a line may break between: each word with the spaces before it in a Latin run, each
+    character in a CJK one."""
+    for font, text in runs:
+        if font in (CHINESE, JAPANESE, KOREAN):
+            yield from ((font, character) for character in text)
+            continue
+        word = ""
+        for character in text:
+            if character == " " and word.strip(" "):
+                yield font, word
+                word = ""
+            word += character
+        if word:
+            yield font, word
+
+
+def _append(line: Runs, font: str, text: str) -> None:
+    if line and line[-1][0] == font:
+        line[-1] = (font, line[-1][1] + text)
+    else:
+        line.append((font, text))
+
+
+def markup(text: str, *, latin: str = "Helvetica") -> str:
+    """``text`` as a platypus Paragraph's markup, escaped, each CJK run in its font."""
+    return "".join(
+        _escape(shown) if font == latin else f'<font face="{font}">{_escape(shown)}</font>'
+        for font, shown in font_runs(text, latin=latin)
+    )
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
