@@ -167,6 +167,14 @@ class Settings(BaseSettings):
         description="How long an owner has to answer a request that waits for them, and how "
         "long their yes then lets the requester send that request again.",
     )
+    decline_days: int = Field(
+        default=30,
+        ge=1,
+        le=365,
+        description="How long an owner's no to a requester stands: until then that requester's "
+        "requests for the asset are refused without asking the owner again, unless the owner "
+        "consents to a new policy version or approves the declined request after all.",
+    )
     dispute_answer_days: int = Field(
         default=14,
         ge=1,

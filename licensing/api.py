@@ -348,8 +348,9 @@ def list_approvals(
 def approve(
     approval_id: uuid.UUID, owner: HolderAccount, session: SessionDep, settings: SettingsDep
 ):
-    """Say yes to this one request: the requester may send it again, unchanged, and it is
-    cleared for your asset until the approval expires (`CLEARHOUSE_APPROVAL_HOURS`)."""
+    """Say yes to this one request, waiting or declined by you while your no stands: the
+    requester may send it again, unchanged, and it is cleared for your asset until the approval
+    expires (`CLEARHOUSE_APPROVAL_HOURS`)."""
     return approvals.answer(
         session, owner=owner, approval_id=approval_id, approve=True, settings=settings
     )
@@ -361,7 +362,10 @@ def approve(
 def decline(
     approval_id: uuid.UUID, owner: HolderAccount, session: SessionDep, settings: SettingsDep
 ):
-    """Say no to this request."""
+    """Say no to this request. Your no stands for the requester and the asset under the policy
+    version it was asked under (`CLEARHOUSE_DECLINE_DAYS`): their further requests for it are
+    refused, without asking you again, until you consent to a new version or approve this one
+    after all."""
     return approvals.answer(
         session, owner=owner, approval_id=approval_id, approve=False, settings=settings
     )

@@ -3,13 +3,19 @@
 An approval names one requester, one asset and one request digest: the requester sends the
 very same request again and it is cleared for that asset until the approval expires. A
 pending request the owner leaves unanswered expires too, and counts as no.
+
+A decline stands for the requester and the asset under the policy version the request was
+decided under (``expires_at``: ``CLEARHOUSE_DECLINE_DAYS`` after it): the requester's further
+requests for it are denied without asking the owner again (policies/evaluator.py). It ends
+early when the owner consents to a new policy version, or approves the declined request after
+all. Not bound to the request digest: a changed word would otherwise ask the owner again.
 """
 
 import uuid
 from datetime import datetime, timedelta
 
 from sqlalchemy import update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from audit.service import record_event
 from clearhouse.accounts.models import Account
@@ -47,8 +53,8 @@ def list_for_owner(
 def answer(
     session: Session, *, owner: Account, approval_id: uuid.UUID, approve: bool, settings: Settings
 ) -> ApprovalPublic:
-    """Approve or decline a pending request on an asset ``owner`` manages; audited in the
-    asset's log, naming who answered."""
+    """Approve or decline a pending request on an asset ``owner`` manages, or approve one
+    they declined while the decline stands; audited in the asset's log, naming who answered."""
     row = session.exec(
         _with_request().where(UseApproval.id == approval_id).with_for_update(of=UseApproval)
     ).first()
@@ -59,17 +65,19 @@ def answer(
         raise NotFound("No request with this id waits for you.")
     approval = row[0]
     now = utcnow()
-    if approval.status != ApprovalStatus.pending:
+    if approval.status == ApprovalStatus.approved or (
+        approval.status == ApprovalStatus.declined and not approve
+    ):
         raise ApprovalClosed(f"You {approval.status.value} this request already.")
     if approval.expires_at <= now:
-        raise ApprovalClosed(
-            "This request expired before it was answered (or its requester deleted their "
-            "account); the requester may send it again."
-        )
+        raise ApprovalClosed(_LAPSED[approval.status])
     approval.status = ApprovalStatus.approved if approve else ApprovalStatus.declined
     approval.decided_at = now
-    if approve:
-        approval.expires_at = now + timedelta(hours=settings.approval_hours)
+    approval.expires_at = now + (
+        timedelta(hours=settings.approval_hours)
+        if approve
+        else timedelta(days=settings.decline_days)
+    )
     session.add(approval)
     record_event(
         session,
@@ -82,14 +90,23 @@ def answer(
     return _public(*row)
 
 
+_LAPSED = {
+    ApprovalStatus.pending: "This request expired before it was answered (or its requester "
+    "deleted their account); the requester may send it again.",
+    ApprovalStatus.declined: "Your decline of this request no longer stands (or its requester "
+    "deleted their account); the requester may send it again.",
+}
+
+
 def withdraw_requests(session: Session, *, requester_id: uuid.UUID, now: datetime) -> None:
-    """End the requests ``requester_id`` left waiting (their account is deleted): they leave
-    their owners' queues, and answering one is refused as an expired one is."""
+    """End the requests ``requester_id`` left waiting, and the declines that stand against
+    them (their account is deleted): they leave their owners' queues, and answering one is
+    refused as an expired one is."""
     session.exec(
         update(UseApproval)
         .where(
             UseApproval.requester_id == requester_id,
-            UseApproval.status == ApprovalStatus.pending,
+            col(UseApproval.status).in_([ApprovalStatus.pending, ApprovalStatus.declined]),
             UseApproval.expires_at > now,
         )
         .values(expires_at=now)

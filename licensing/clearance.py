@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert
+from sqlalchemy import Connection, bindparam, insert, text
 from sqlmodel import Session, col, select
 
 from clearhouse.accounts.models import Account
@@ -29,7 +29,7 @@ from licensing.tokens import issue_clearance_token
 from notifications.kinds import NoticeKind
 from notifications.service import NoticeDraft, notice_rows, write_notices
 from payouts.credits import require_credits
-from policies.decisions import AssetOutcome, ClearanceOutcome, Decision
+from policies.decisions import AssetOutcome, ClearanceOutcome, Decision, ReasonCode
 from policies.document import ContentCategory, Use
 from policies.evaluator import evaluate
 from policies.facts import GenerationRequest, MatchedAsset
@@ -151,6 +151,7 @@ def clear(
             generation_request,
             assets=facts.assets,
             approvals=facts.approvals,
+            declines=facts.declines,
             now=now,
             minor_daily_generation_limit=settings.minor_daily_generation_limit,
         )
@@ -347,6 +348,7 @@ def quote_line_document(line: QuoteLine) -> dict[str, Any]:
 _INSERT_CLEARANCE = insert(Clearance.__table__)
 _INSERT_CLEARED_ASSETS = insert(ClearedAsset.__table__)
 _INSERT_APPROVALS = insert(UseApproval.__table__)
+_QUEUE_TURN = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
 _PENDING_APPROVALS = select(UseApproval.asset_id).where(
     UseApproval.requester_id == bindparam("requester_id"),
     UseApproval.request_digest == bindparam("digest"),
@@ -382,6 +384,11 @@ def _approvals_to_ask(
 ) -> list[dict[str, Any]]:
     """The approvals to queue, one for each owner, unless the same request already waits for
     them."""
+    if connection.dialect.name == "postgresql":
+        # Two of the same request at once would each read, under READ COMMITTED, a queue
+        # without the other's and both ask: the second waits here until the first commits,
+        # then reads its approval. SQLite's writers take turns already.
+        connection.execute(_QUEUE_TURN, {"key": f"use_approval:{requester_id}:{digest}"})
     already = set(
         connection.execute(
             _PENDING_APPROVALS,
@@ -417,6 +424,10 @@ def blocked_facts(*, asset_id: uuid.UUID, handle: str, found_in: FoundIn) -> dic
     return {"asset_id": str(asset_id), "handle": handle, "found_in": found_in.value}
 
 
+def _declined_again(row: Mapping[str, Any]) -> bool:
+    return [reason["code"] for reason in row["reasons"]] == [ReasonCode.owner_declined.value]
+
+
 def _owner_notices(
     *,
     clearance_id: uuid.UUID,
@@ -425,7 +436,8 @@ def _owner_notices(
     handles: Mapping[uuid.UUID, str],
     owners: Mapping[uuid.UUID, uuid.UUID | None],
 ) -> list[NoticeDraft]:
-    """Notices to the owners of the assets this clearance denied, and of those it waits for."""
+    """Notices to the owners of the assets this clearance denied, and of those it waits for.
+    An asset denied for its owner's standing decline tells them nothing new: no notice."""
     blocked = (
         NoticeDraft(
             owners[row["asset_id"]],
@@ -441,7 +453,9 @@ def _owner_notices(
             },
         )
         for row in recorded
-        if row["outcome"] == AssetOutcome.deny and owners.get(row["asset_id"]) is not None
+        if row["outcome"] == AssetOutcome.deny
+        and owners.get(row["asset_id"]) is not None
+        and not _declined_again(row)
     )
     pending = (
         NoticeDraft(

@@ -7,10 +7,11 @@ recorded relying on a grant whose revocation had already returned to its owner.
 
 What only some policies read is read only where one does: an asset's uses (which grow with
 every use) where one of its active policies limits them, daily or in all; the owners'
-approvals of this request where a policy asks for them; a requester's generations today
-where the requester is under 18 (the only daily limit on requesters). Elsewhere the counts
-are given as 0 and the approvals as none, which no rule reads: a popular asset or a busy
-generator's key does not make each of its clearances slower.
+approvals of this request and their declines of this requester where a policy asks for
+approval; a requester's generations today where the requester is under 18 (the only daily
+limit on requesters). Elsewhere the counts are given as 0 and the owners' answers as none,
+which no rule reads: a popular asset or a busy generator's key does not make each of its
+clearances slower.
 """
 
 import uuid
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Row, bindparam, func
+from sqlalchemy import Connection, Row, and_, bindparam, func, or_
 from sqlmodel import Session, col, select
 
 from clearhouse.accounts.models import Account, is_minor
@@ -33,6 +34,7 @@ from policies.facts import (
     GrantSnapshot,
     MatchedAsset,
     OwnerApproval,
+    OwnerDecline,
     PolicySnapshot,
     Requester,
 )
@@ -54,6 +56,7 @@ class ClearanceFacts:
     requester: Requester
     assets: tuple[MatchedAsset, ...]
     approvals: tuple[OwnerApproval, ...]
+    declines: tuple[OwnerDecline, ...]
     verified: frozenset[uuid.UUID]
     """The assets whose holder's claim is verified (rights/claims/standing.py), read with
     them: what the requester is told of each holder."""
@@ -68,8 +71,8 @@ def read_facts(
     now: datetime,
 ) -> ClearanceFacts:
     """The requester, every live, active or disputed asset among ``asset_ids`` with its
-    active grants, usage and claim standing, and the owners' unexpired approvals of this very
-    request."""
+    active grants, usage and claim standing, the owners' unexpired approvals of this very
+    request and their standing declines of this requester."""
     day = now.astimezone(UTC).date()
     midnight = datetime.combine(day, time(), tzinfo=UTC)
     ids = sorted(set(asset_ids))
@@ -83,6 +86,11 @@ def read_facts(
     limited = [asset for asset, held in grants.items() if any(map(_limits_uses, _policies(held)))]
     today, total = _uses(connection, limited, since=midnight)
     asks_approval = any(p.approval_required for held in grants.values() for p in _policies(held))
+    approvals, declines = (
+        _answers(connection, requester.id, request_digest, ids, now=now)
+        if asks_approval
+        else ((), ())
+    )
     matched = tuple(
         MatchedAsset(
             id=asset.id,
@@ -110,9 +118,8 @@ def read_facts(
             ),
         ),
         assets=matched,
-        approvals=(
-            _approvals(connection, requester.id, request_digest, now=now) if asks_approval else ()
-        ),
+        approvals=approvals,
+        declines=declines,
         verified=frozenset(
             asset.id
             for asset in assets
@@ -185,16 +192,33 @@ _GENERATIONS_SINCE = select(func.count()).where(
     Clearance.outcome == ClearanceOutcome.cleared,
     Clearance.created_at >= bindparam("since"),
 )
-_APPROVALS = select(
-    UseApproval.asset_id,
-    UseApproval.requester_id,
-    UseApproval.request_digest,
-    UseApproval.expires_at,
-).where(
-    UseApproval.requester_id == bindparam("requester_id"),
-    UseApproval.request_digest == bindparam("digest"),
-    UseApproval.status == ApprovalStatus.approved,
-    UseApproval.expires_at > bindparam("now"),
+# The owners' answers that still hold: a yes to this very request, a no to this requester
+# for one of these assets (with the policy version the declined request was decided under).
+_ANSWERS = (
+    select(
+        UseApproval.status,
+        UseApproval.asset_id,
+        UseApproval.request_digest,
+        UseApproval.decided_at,
+        UseApproval.expires_at,
+        ClearedAsset.policy_version_id,
+    )
+    .join(ClearedAsset, ClearedAsset.id == UseApproval.cleared_asset_id)
+    .where(
+        UseApproval.requester_id == bindparam("requester_id"),
+        UseApproval.expires_at > bindparam("now"),
+        or_(
+            and_(
+                UseApproval.status == ApprovalStatus.approved,
+                UseApproval.request_digest == bindparam("digest"),
+            ),
+            and_(
+                UseApproval.status == ApprovalStatus.declined,
+                col(UseApproval.asset_id).in_(bindparam("ids", expanding=True)),
+                col(ClearedAsset.policy_version_id).is_not(None),
+            ),
+        ),
+    )
 )
 
 
@@ -363,18 +387,36 @@ def _generations_since(connection: Connection, requester_id: uuid.UUID, since: d
     ).scalar_one()
 
 
-def _approvals(
-    connection: Connection, requester_id: uuid.UUID, digest: str, *, now: datetime
-) -> tuple[OwnerApproval, ...]:
+def _answers(
+    connection: Connection,
+    requester_id: uuid.UUID,
+    digest: str,
+    ids: list[uuid.UUID],
+    *,
+    now: datetime,
+) -> tuple[tuple[OwnerApproval, ...], tuple[OwnerDecline, ...]]:
     rows = connection.execute(
-        _APPROVALS, {"requester_id": requester_id, "digest": digest, "now": now}
+        _ANSWERS, {"requester_id": requester_id, "digest": digest, "ids": ids, "now": now}
     ).all()
-    return tuple(
+    approvals = tuple(
         OwnerApproval(
             asset_id=row.asset_id,
-            requester_id=row.requester_id,
+            requester_id=requester_id,
             request_digest=row.request_digest,
             expires_at=row.expires_at,
         )
         for row in rows
+        if row.status == ApprovalStatus.approved
     )
+    declines = tuple(
+        OwnerDecline(
+            asset_id=row.asset_id,
+            requester_id=requester_id,
+            policy_version_id=row.policy_version_id,
+            declined_at=row.decided_at,
+            stands_until=row.expires_at,
+        )
+        for row in rows
+        if row.status == ApprovalStatus.declined
+    )
+    return approvals, declines

@@ -132,13 +132,17 @@ class UseApproval(SQLModel, table=True):
     """An owner's answer to one request for one of their assets.
 
     Bound to the requester and the request's digest: an approval clears exactly that request
-    when the requester sends it again, until it expires.
+    when the requester sends it again, until it expires. A decline stands for the requester
+    and the asset under the policy version the request was decided under (its cleared asset's),
+    whatever they ask, until it expires (licensing/approvals.py).
     """
 
     __tablename__ = "use_approval"
     __table_args__ = (
         Index("ix_use_approval_owner_status", "owner_id", "status"),
         Index("ix_use_approval_request", "requester_id", "request_digest", "asset_id"),
+        # A requester's declines of the assets a clearance touches.
+        Index("ix_use_approval_requester_asset", "requester_id", "asset_id", "status"),
     )
 
     id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
@@ -155,7 +159,11 @@ class UseApproval(SQLModel, table=True):
     created_at: datetime = Field(
         default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
     )
-    expires_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    expires_at: datetime = Field(
+        sa_column=Column(UTCDateTime, nullable=False),
+        description="Pending: the answer's deadline; approved or declined: until when the "
+        "answer holds.",
+    )
     decided_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
 
 

@@ -240,5 +240,9 @@ class ApprovalPublic(BaseModel):
     declared_use: str
     status: ApprovalStatus
     created_at: datetime
-    expires_at: datetime
+    expires_at: datetime = Field(
+        description="Pending: until when you may answer. Approved: until when the requester "
+        "may send the request again and have it cleared. Declined: until when your no stands, "
+        "refusing the requester's requests for the asset without asking you again."
+    )
     decided_at: datetime | None

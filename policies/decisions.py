@@ -49,6 +49,7 @@ class ReasonCode(StrEnum):
     minors_likeness_protected = "minors_likeness_protected"
     deceased_without_estate = "deceased_without_estate"
     dispute_upheld = "dispute_upheld"
+    owner_declined = "owner_declined"
     # What the requester is told about a face they hold no grant for
     not_consented = "not_consented"
     # Found in a generated output, and not among what its clearance allowed

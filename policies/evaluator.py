@@ -27,6 +27,7 @@ from policies.facts import (
     GrantSnapshot,
     MatchedAsset,
     OwnerApproval,
+    OwnerDecline,
     PolicySnapshot,
     Requester,
 )
@@ -39,6 +40,7 @@ def evaluate(
     *,
     assets: Sequence[MatchedAsset],
     approvals: Sequence[OwnerApproval] = (),
+    declines: Sequence[OwnerDecline] = (),
     now: datetime,
     minor_daily_generation_limit: int,
 ) -> Decision:
@@ -46,12 +48,14 @@ def evaluate(
 
     Cleared only when the requester may generate at all and every matched asset allows; a
     request that touches no registered asset has nothing to deny. ``approvals``: the owners'
-    approvals on record for this requester (expired ones do not count).
+    approvals on record for this requester (expired ones do not count). ``declines``: the
+    owners' declines of this requester still standing; an asset that would wait for an owner
+    who declined this requester under the same policy version is denied instead.
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware (UTC)")
     today = now.astimezone(UTC).date()
-    judge = _Judge(request=request, approvals=approvals, now=now, today=today)
+    judge = _Judge(request=request, approvals=approvals, declines=declines, now=now, today=today)
     decisions = tuple(judge.decide(asset) for asset in assets)
     request_reasons = _requester_reasons(
         request.requester, today=today, daily_limit=minor_daily_generation_limit
@@ -128,6 +132,7 @@ class _Judge:
 
     request: GenerationRequest
     approvals: Sequence[OwnerApproval]
+    declines: Sequence[OwnerDecline]
     now: datetime
     today: date
 
@@ -211,6 +216,17 @@ class _Judge:
         if not policy.document.approval_required or self._is_owner(asset):
             return _Verdict(AssetOutcome.allow, (allowed,), grant, policy)
         approval = self._approval(asset)
+        declined = self._decline(asset, policy) if approval is None else None
+        if declined is not None:
+            # The owner said no to this requester under this version: not asked again.
+            until = declined.stands_until.isoformat(timespec="seconds")
+            reason = Reason(
+                ReasonCode.owner_declined,
+                f"The owner of @{handle} declined your request on "
+                f"{declined.declined_at.date().isoformat()}: they are not asked again until "
+                f"{until}, unless they change its policy.",
+            )
+            return _Verdict(AssetOutcome.deny, (reason,), grant, policy)
         if approval is None:
             waiting = Reason(
                 ReasonCode.approval_required,
@@ -324,6 +340,21 @@ class _Judge:
                 approval
                 for approval in self.approvals
                 if approval.covers(asset_id=asset.id, request=self.request, now=self.now)
+            ),
+            None,
+        )
+
+    def _decline(self, asset: MatchedAsset, policy: PolicySnapshot) -> OwnerDecline | None:
+        return next(
+            (
+                decline
+                for decline in self.declines
+                if decline.stands(
+                    asset_id=asset.id,
+                    requester_id=self.request.requester.account_id,
+                    policy_version_id=policy.id,
+                    now=self.now,
+                )
             ),
             None,
         )

@@ -1,9 +1,9 @@
 """What the policy evaluator decides on: plain, immutable values, no database session.
 
 Clearance reads them in one query (the matched assets, their grants with the policy version
-each binds, the owners' dates of birth, usage counts, the requester's approvals) and hands
-them to :func:`policies.evaluator.evaluate`, so the decision is a pure function of what was
-read, repeatable in tests and fast enough to run on every request.
+each binds, the owners' dates of birth, usage counts, the owners' answers to the requester)
+and hands them to :func:`policies.evaluator.evaluate`, so the decision is a pure function of
+what was read, repeatable in tests and fast enough to run on every request.
 """
 
 import uuid
@@ -119,4 +119,32 @@ class OwnerApproval:
             and self.requester_id == request.requester.account_id
             and self.request_digest == request.digest
             and now < self.expires_at
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerDecline:
+    """The owner's no to this requester for one asset, under the policy version the declined
+    request was decided under: until it ends, the owner is not asked again under that version.
+    A new version the owner consents to, or their yes to the declined request, ends it."""
+
+    asset_id: uuid.UUID
+    requester_id: uuid.UUID
+    policy_version_id: uuid.UUID
+    declined_at: datetime
+    stands_until: datetime
+
+    def stands(
+        self,
+        *,
+        asset_id: uuid.UUID,
+        requester_id: uuid.UUID,
+        policy_version_id: uuid.UUID,
+        now: datetime,
+    ) -> bool:
+        return (
+            self.asset_id == asset_id
+            and self.requester_id == requester_id
+            and self.policy_version_id == policy_version_id
+            and now < self.stands_until
         )

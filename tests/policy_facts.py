@@ -12,6 +12,7 @@ from policies.facts import (
     GrantSnapshot,
     MatchedAsset,
     OwnerApproval,
+    OwnerDecline,
     PolicySnapshot,
     Requester,
 )
@@ -113,16 +114,31 @@ def approval(
     )
 
 
+def decline(
+    *, of: MatchedAsset, for_request: GenerationRequest, stands_until: datetime
+) -> OwnerDecline:
+    """The owner's no to ``for_request``'s requester, under the version ``of``'s grant binds."""
+    return OwnerDecline(
+        asset_id=of.id,
+        requester_id=for_request.requester.account_id,
+        policy_version_id=of.grants[0].policy_version_id,
+        declined_at=NOW - timedelta(days=2),
+        stands_until=stands_until,
+    )
+
+
 def decide(
     the_request: GenerationRequest,
     *assets: MatchedAsset,
     approvals: tuple[OwnerApproval, ...] = (),
+    declines: tuple[OwnerDecline, ...] = (),
     now: datetime = NOW,
 ) -> Decision:
     return evaluate(
         the_request,
         assets=assets,
         approvals=approvals,
+        declines=declines,
         now=now,
         minor_daily_generation_limit=MINOR_DAILY_LIMIT,
     )

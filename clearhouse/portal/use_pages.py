@@ -33,7 +33,9 @@ NOTICES.update(
     {
         "use-approved": "You approved the request. The requester may send it again, unchanged, "
         "and it is cleared for your asset until the approval expires.",
-        "use-declined": "You declined the request. Your asset will not be used for it.",
+        "use-declined": "You declined the request. Your asset will not be used for it, and the "
+        "requester's further requests for it are refused without asking you, until your no "
+        "lapses or you consent to a new policy version.",
     }
 )
 
@@ -58,10 +60,11 @@ STATE_MEANINGS = {
     UseState.pending: "Waits for your answer.",
     UseState.released: "Generated, licensed under your consent and delivered.",
     UseState.taken_down: "Released, then taken down: a consent it used was withdrawn.",
-    UseState.blocked: "Refused: a policy did not allow it, or its output showed something "
-    "not covered.",
+    UseState.blocked: "Refused: a policy did not allow it, you had said no to its requester, "
+    "or its output showed something not covered.",
     UseState.cancelled: "Stopped before release: a consent it relied on was withdrawn.",
-    UseState.declined: "You said no.",
+    UseState.declined: "You said no: their further requests for this asset are refused "
+    "without asking you.",
     UseState.approved: "You said yes; the requester may send it again.",
     UseState.expired: "Nobody answered in time, which counts as no.",
     UseState.repeated: "Sent again while the same request waited for you: your answer to "

@@ -1,6 +1,7 @@
 """Clearing a request once the scans found what it touches: the decision under the owners'
 policies, the stored record each owner sees, approvals, and what the requester is told."""
 
+import threading
 import uuid
 from datetime import date
 
@@ -17,10 +18,12 @@ from licensing.clearance import (
     clear,
 )
 from licensing.digest import request_digest
-from licensing.models import Clearance, ClearedAsset
+from licensing.models import Clearance, ClearedAsset, UseApproval
 from licensing.presentation import clearance_for_requester
 from licensing.quote import GenerationParameters
 from licensing.tokens import verify_clearance_token
+from notifications.kinds import NoticeKind
+from notifications.models import Notice
 from policies.decisions import AssetOutcome, ClearanceOutcome, ReasonCode
 from policies.document import Use
 
@@ -53,33 +56,37 @@ def _clear(
     *,
     settings=None,
 ):
+    with write_session(client.app.state.engine) as session:
+        return _clear_in(session, client, requester, touched, request, settings=settings)
+
+
+def _clear_in(session, client, requester, touched, request=None, *, settings=None):
+    """Clearing in ``session``'s write transaction, left open."""
     app = client.app
     request = request or _request()
     matching = app.state.matching
-    with write_session(app.state.engine) as session:
-        # The touches are given here; the prompt's own reading is the text check's.
-        checked = matching.check_text(session, request.prompt)
-        scanned = ScannedRequest(
-            touches=[
-                Touch(uuid.UUID(asset["id"]), {"kind": "name", "score": 1.0, "span": [2, 7]})
-                for asset in touched
-            ],
-            content=[],
-            protected=[],
-            restrictions=RestrictionReading(
-                check=matching.restrictions, embedding=checked.embedding, content=checked.content
-            ),
-        )
-        account = session.get(Account, requester.id)
-        return clear(
-            session,
-            requester=account,
-            request=request,
-            scanned=scanned,
-            now=utcnow(),
-            settings=settings or app.state.settings,
-            keys=app.state.keys,
-        )
+    # The touches are given here; the prompt's own reading is the text check's.
+    checked = matching.check_text(session, request.prompt)
+    scanned = ScannedRequest(
+        touches=[
+            Touch(uuid.UUID(asset["id"]), {"kind": "name", "score": 1.0, "span": [2, 7]})
+            for asset in touched
+        ],
+        content=[],
+        protected=[],
+        restrictions=RestrictionReading(
+            check=matching.restrictions, embedding=checked.embedding, content=checked.content
+        ),
+    )
+    return clear(
+        session,
+        requester=session.get(Account, requester.id),
+        request=request,
+        scanned=scanned,
+        now=utcnow(),
+        settings=settings or app.state.settings,
+        keys=app.state.keys,
+    )
 
 
 def _licensed(client, holder, policy=USD_POLICY, kind="character"):
@@ -211,6 +218,30 @@ def test_an_approval_clears_exactly_the_request_it_names(client, holder, request
         _clear(client, requester, [asset], other_prompt).decision.outcome
         == ClearanceOutcome.needs_approval
     )
+
+
+def test_the_same_request_sent_twice_at_once_waits_for_the_owner_once(client, holder, requester):
+    asset, _ = _licensed(client, holder, APPROVAL_POLICY)
+    second = []
+    asking = threading.Thread(target=lambda: second.append(_clear(client, requester, [asset])))
+    with write_session(client.app.state.engine) as session:
+        first = _clear_in(session, client, requester, [asset])
+        # The same request again while the first's transaction is still open: time for it to
+        # read the queue (and, unprotected, to ask too) before the first commits.
+        asking.start()
+        asking.join(timeout=3)
+    asking.join(timeout=60)
+
+    assert [first.decision.outcome, second[0].decision.outcome] == [
+        ClearanceOutcome.needs_approval
+    ] * 2
+    with Session(client.app.state.engine) as session:
+        queued = session.exec(select(UseApproval)).all()
+        asked = session.exec(
+            select(Notice).where(Notice.kind == NoticeKind.approval_pending.value)
+        ).all()
+    assert len(queued) == 1
+    assert len(asked) == 1
 
 
 def test_an_approval_for_one_use_does_not_clear_another(client, holder, requester):

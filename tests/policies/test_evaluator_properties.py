@@ -1,6 +1,7 @@
-"""Properties of the policy evaluator over any request, assets, grants, policies and approvals
-hypothesis can draw: default deny, a revoked grant never allows, every allow records the
-grant and policy version it relies on, the protections of minors, cleared iff all allow."""
+"""Properties of the policy evaluator over any request, assets, grants, policies, approvals
+and declines hypothesis can draw: default deny, a revoked grant never allows, every allow
+records the grant and policy version it relies on, the protections of minors, cleared iff all
+allow, and an owner's standing no is never asked again."""
 
 import uuid
 from dataclasses import replace
@@ -18,6 +19,7 @@ from policies.facts import (
     GrantSnapshot,
     MatchedAsset,
     OwnerApproval,
+    OwnerDecline,
     PolicySnapshot,
     Requester,
 )
@@ -313,3 +315,124 @@ def test_a_broken_restriction_denies_quoting_the_owners_own_words(case):
         quoted = {r.text for r in judged.reasons if r.code == ReasonCode.restriction_broken}
         assert len(quoted) == len(broken)
         assert all(any(f"\u201c{words}\u201d" in text for text in quoted) for words in broken)
+
+
+ASKS = AssetOutcome.needs_approval
+
+
+@st.composite
+def declines(draw, request: GenerationRequest, assets: tuple[MatchedAsset, ...]):
+    """Owners' declines of the assets, mostly of this requester, mostly under a version one of
+    the asset's grants binds; lapsing around NOW."""
+    drawn = []
+    for asset in draw(st.lists(st.sampled_from(assets), max_size=4)) if assets else ():
+        versions = [grant.policy_version_id for grant in asset.grants]
+        granted = st.sampled_from(versions) if versions else st.uuids()
+        drawn.append(
+            OwnerDecline(
+                asset_id=asset.id,
+                requester_id=draw(_mostly(request.requester.account_id, st.sampled_from(ACCOUNTS))),
+                policy_version_id=draw(st.one_of(granted, granted, st.uuids())),
+                declined_at=NOW - timedelta(days=1),
+                stands_until=NOW + timedelta(minutes=draw(st.integers(-2, 2))),
+            )
+        )
+    return tuple(drawn)
+
+
+@settings(max_examples=200)
+@given(cases(), st.data())
+def test_a_decline_changes_nothing_but_asking_the_owner(case, data):
+    request, assets, approvals = case
+    declined = data.draw(declines(request, assets))
+    before = decide(request, *assets, approvals=approvals)
+    after = decide(request, *assets, approvals=approvals, declines=declined)
+    for was, judged in zip(before.assets, after.assets, strict=True):
+        if was.outcome == ASKS:
+            assert judged.outcome in (ASKS, AssetOutcome.deny)
+        else:
+            assert judged == was  # an allow or a deny is none of a decline's business
+
+
+@settings(max_examples=300)
+@given(st.data())
+def test_the_owner_is_not_asked_again_while_their_no_stands(data):
+    """One asset whose every policy admits the request and asks for approval, under one or two
+    versions; the owners' answers drawn around them."""
+    me, someone_else = ACCOUNTS[:2]
+    request = GenerationRequest(
+        requester=Requester(account_id=me, date_of_birth=ADULT_BORN, generations_today=0),
+        digest=DIGESTS[0],
+        declared_use=Use.personal,
+        content_categories=frozenset(),
+    )
+    asset_id = uuid.uuid4()
+    asks = PolicyDocument(audience=Audience.anyone, allowed_uses=list(Use), approval_required=True)
+    policies = [
+        PolicySnapshot(id=uuid.uuid4(), asset_id=asset_id, version=n, document=asks)
+        for n in range(1, data.draw(st.integers(1, 2)) + 1)
+    ]
+    grants = tuple(
+        GrantSnapshot(
+            id=uuid.uuid4(),
+            asset_id=asset_id,
+            policy_version_id=policy.id,
+            status=GrantStatus.active,
+            revoked_at=None,
+            policy=policy,
+        )
+        for policy in policies
+    )
+    asset = MatchedAsset(
+        id=asset_id,
+        kind=AssetKind.character,
+        handle="asked",
+        owner_id=ACCOUNTS[3],
+        owner_date_of_birth=ADULT_BORN,
+        grants=grants,
+        usage=AssetUsage(today=0, total=0),
+    )
+    minutes = st.integers(-2, 2).map(lambda m: NOW + timedelta(minutes=m))
+    versions = [policy.id for policy in policies] + [uuid.uuid4()]
+    declined = data.draw(
+        st.lists(
+            st.builds(
+                OwnerDecline,
+                asset_id=_mostly(asset_id, st.uuids()),
+                requester_id=_mostly(me, st.just(someone_else)),
+                policy_version_id=st.sampled_from(versions),
+                declined_at=st.just(NOW - timedelta(days=1)),
+                stands_until=minutes,
+            ),
+            max_size=3,
+        )
+    )
+    approvals = data.draw(
+        st.lists(
+            st.builds(
+                OwnerApproval,
+                asset_id=st.just(asset_id),
+                requester_id=_mostly(me, st.just(someone_else)),
+                request_digest=st.sampled_from(DIGESTS),
+                expires_at=minutes,
+            ),
+            max_size=2,
+        )
+    )
+    (judged,) = decide(request, asset, approvals=approvals, declines=declined).assets
+
+    approved = any(a.covers(asset_id=asset_id, request=request, now=NOW) for a in approvals)
+    standing = {
+        d.policy_version_id
+        for d in declined
+        if d.asset_id == asset_id and d.requester_id == me and d.stands_until > NOW
+    }
+    undeclined = [policy.id for policy in policies if policy.id not in standing]
+    if approved:  # the owner's yes to this very request
+        assert judged.outcome == AssetOutcome.allow
+    elif undeclined:  # asked again only under a version they did not say no under
+        assert judged.outcome == ASKS
+        assert judged.policy_version_id in undeclined
+    else:
+        assert judged.outcome == AssetOutcome.deny
+        assert [r.code for r in judged.reasons] == [ReasonCode.owner_declined]

@@ -12,6 +12,7 @@ from policy_facts import (
     approval,
     asset,
     decide,
+    decline,
     grant,
     policy,
     request,
@@ -250,6 +251,53 @@ def test_an_approval_counts_only_unexpired_and_for_this_requester_asset_and_requ
     for each in not_covering:
         decision = decide(asked, character, approvals=(each,))
         assert _only(decision).outcome == AssetOutcome.needs_approval
+
+
+def test_a_standing_decline_refuses_the_requester_instead_of_asking_the_owner_again():
+    document = {**OPEN, "approval_required": True}
+    character = asset(document=document)
+    asked = request()
+    standing = decline(of=character, for_request=asked, stands_until=NOW + timedelta(days=28))
+    judged = _only(decide(asked, character, declines=(standing,)))
+    assert judged.outcome == AssetOutcome.deny
+    assert _codes(judged) == [ReasonCode.owner_declined]
+    assert judged.reasons[0].text == (
+        f"The owner of @{character.handle} declined your request on 2026-05-30: they are not "
+        "asked again until 2026-06-29T12:00:00+00:00, unless they change its policy."
+    )
+    # Any request of theirs for the asset, whatever its words or use.
+    other = request(who=asked.requester, use=Use.commercial, digest="b" * 64)
+    assert _only(decide(other, character, declines=(standing,))).outcome == AssetOutcome.deny
+    not_standing = (
+        replace(standing, stands_until=NOW),  # lapsed at NOW
+        replace(standing, asset_id=uuid.uuid4()),
+        replace(standing, requester_id=uuid.uuid4()),  # someone else's no
+        replace(standing, policy_version_id=uuid.uuid4()),  # under another version
+    )
+    for each in not_standing:
+        assert _only(decide(asked, character, declines=(each,))).outcome == (
+            AssetOutcome.needs_approval
+        )
+    # The owner's yes to this very request still clears it; a policy that asks nobody's
+    # approval never reads a decline.
+    yes = approval(of=character, for_request=asked, expires_at=NOW + timedelta(hours=1))
+    both = decide(asked, character, approvals=(yes,), declines=(standing,))
+    assert both.outcome == ClearanceOutcome.cleared
+    unasked = asset(document=OPEN)
+    no = decline(of=unasked, for_request=asked, stands_until=NOW + timedelta(days=1))
+    assert decide(asked, unasked, declines=(no,)).outcome == ClearanceOutcome.cleared
+
+
+def test_a_decline_under_one_version_leaves_a_newer_consented_version_to_ask():
+    document = {**OPEN, "approval_required": True}
+    character = asset(document=document)
+    newer = grant(on=policy(asset_id=character.id, document=document, version=2))
+    both = replace(character, grants=(*character.grants, newer))
+    asked = request()
+    standing = decline(of=character, for_request=asked, stands_until=NOW + timedelta(days=1))
+    judged = _only(decide(asked, both, declines=(standing,)))
+    assert judged.outcome == AssetOutcome.needs_approval
+    assert judged.policy_version_id == newer.policy_version_id
 
 
 def test_the_owner_needs_a_grant_but_no_approval_of_their_own_use():
