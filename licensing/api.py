@@ -159,7 +159,9 @@ async def create_clearance(
     policy excludes one of them is denied.
 
     Every outcome is recorded, and each owner sees it among their asset's usage. A request
-    that waits for an owner's approval can be sent again, unchanged, once they approve."""
+    that waits for an owner's approval can be sent again, unchanged, once they approve. An
+    owner is asked one request of yours at a time for each asset: while one waits, another
+    that needs the same approval is denied, naming the clearance that waits."""
     # Async, with all the work in one hand-off to the thread pool, the caller's lookup
     # included (in the session the scans read in): FastAPI checks a plain `def` route's
     # answer against its response model in a second hand-off, and `CurrentAccount` would

@@ -4,6 +4,11 @@ An approval names one requester, one asset and one request digest: the requester
 very same request again and it is cleared for that asset until the approval expires. A
 pending request the owner leaves unanswered expires too, and counts as no.
 
+An owner is asked one request of a requester's at a time for each asset: while one is
+pending, the requester's other requests for the asset are denied without asking the owner,
+naming the one that waits (policies/evaluator.py); the same request sent again still waits.
+Once it is answered or expires, another may be asked.
+
 A decline stands for the requester and the asset under the policy version the request was
 decided under (``expires_at``: ``CLEARHOUSE_DECLINE_DAYS`` after it): the requester's further
 requests for it are denied without asking the owner again (policies/evaluator.py). It ends

@@ -14,8 +14,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, text
-from sqlmodel import Session, col, select
+from sqlalchemy import insert
+from sqlmodel import Session
 
 from clearhouse.accounts.models import Account
 from clearhouse.db import queued_writes
@@ -152,6 +152,7 @@ def clear(
             assets=facts.assets,
             approvals=facts.approvals,
             declines=facts.declines,
+            waiting=facts.waiting,
             now=now,
             minor_daily_generation_limit=settings.minor_daily_generation_limit,
         )
@@ -217,20 +218,15 @@ def clear(
         }
         for asset in decision.assets
     ]
-    waiting = [row for row in recorded if row["outcome"] == AssetOutcome.needs_approval]
     owners = {asset.id: asset.owner_id for asset in facts.assets}
-    approvals = (
-        _approvals_to_ask(
-            connection,
-            waiting=waiting,
-            owners=owners,
-            requester_id=requester.id,
-            digest=request.digest,
-            expires_at=now + timedelta(hours=settings.approval_hours),
-            now=now,
-        )
-        if waiting
-        else []
+    approvals = _approvals_to_ask(
+        recorded,
+        asked={each.asset_id for each in facts.waiting if each.request_digest == request.digest},
+        owners=owners,
+        requester_id=requester.id,
+        digest=request.digest,
+        expires_at=now + timedelta(hours=settings.approval_hours),
+        now=now,
     )
     notices = notice_rows(
         session,
@@ -348,14 +344,6 @@ def quote_line_document(line: QuoteLine) -> dict[str, Any]:
 _INSERT_CLEARANCE = insert(Clearance.__table__)
 _INSERT_CLEARED_ASSETS = insert(ClearedAsset.__table__)
 _INSERT_APPROVALS = insert(UseApproval.__table__)
-_QUEUE_TURN = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
-_PENDING_APPROVALS = select(UseApproval.asset_id).where(
-    UseApproval.requester_id == bindparam("requester_id"),
-    UseApproval.request_digest == bindparam("digest"),
-    col(UseApproval.asset_id).in_(bindparam("asset_ids", expanding=True)),
-    UseApproval.status == ApprovalStatus.pending,
-    UseApproval.expires_at > bindparam("now"),
-)
 
 
 def _record_of(model: type[Clearance] | type[ClearedAsset], row: dict[str, Any]) -> Any:
@@ -373,33 +361,19 @@ def _fees_by_asset(priced: Quote) -> dict[uuid.UUID, int]:
 
 
 def _approvals_to_ask(
-    connection: Connection,
+    recorded: Sequence[Mapping[str, Any]],
     *,
-    waiting: list[dict[str, Any]],
+    asked: Collection[uuid.UUID],
     owners: Mapping[uuid.UUID, uuid.UUID],
     requester_id: uuid.UUID,
     digest: str,
     expires_at: datetime,
     now: datetime,
 ) -> list[dict[str, Any]]:
-    """The approvals to queue, one for each owner, unless the same request already waits for
-    them."""
-    if connection.dialect.name == "postgresql":
-        # Two of the same request at once would each read, under READ COMMITTED, a queue
-        # without the other's and both ask: the second waits here until the first commits,
-        # then reads its approval. SQLite's writers take turns already.
-        connection.execute(_QUEUE_TURN, {"key": f"use_approval:{requester_id}:{digest}"})
-    already = set(
-        connection.execute(
-            _PENDING_APPROVALS,
-            {
-                "requester_id": requester_id,
-                "digest": digest,
-                "asset_ids": [row["asset_id"] for row in waiting],
-                "now": now,
-            },
-        ).scalars()
-    )
+    """The approvals to queue, one for each owner this request waits for, but those it waits
+    for already (``asked``: sent before, unchanged). The facts were read in the requester's
+    turn at these assets' queues (licensing/facts.py), so no other request of theirs has asked
+    since."""
     return [
         {
             "id": uuid.uuid4(),
@@ -413,8 +387,8 @@ def _approvals_to_ask(
             "expires_at": expires_at,
             "decided_at": None,
         }
-        for row in waiting
-        if row["asset_id"] not in already
+        for row in recorded
+        if row["outcome"] == AssetOutcome.needs_approval and row["asset_id"] not in asked
     ]
 
 
@@ -424,8 +398,13 @@ def blocked_facts(*, asset_id: uuid.UUID, handle: str, found_in: FoundIn) -> dic
     return {"asset_id": str(asset_id), "handle": handle, "found_in": found_in.value}
 
 
-def _declined_again(row: Mapping[str, Any]) -> bool:
-    return [reason["code"] for reason in row["reasons"]] == [ReasonCode.owner_declined.value]
+# Denied only because the owner was asked already, about this requester: their no stands, or
+# another request of theirs waits for the owner's answer. Nothing new to tell the owner.
+_ASKED_ALREADY = {ReasonCode.owner_declined.value, ReasonCode.earlier_request_waiting.value}
+
+
+def _asked_already(row: Mapping[str, Any]) -> bool:
+    return len(row["reasons"]) == 1 and row["reasons"][0]["code"] in _ASKED_ALREADY
 
 
 def _owner_notices(
@@ -437,7 +416,8 @@ def _owner_notices(
     owners: Mapping[uuid.UUID, uuid.UUID | None],
 ) -> list[NoticeDraft]:
     """Notices to the owners of the assets this clearance denied, and of those it waits for.
-    An asset denied for its owner's standing decline tells them nothing new: no notice."""
+    An asset denied for its owner's standing decline, or for another request of this
+    requester's waiting for them, tells them nothing new: no notice."""
     blocked = (
         NoticeDraft(
             owners[row["asset_id"]],
@@ -455,7 +435,7 @@ def _owner_notices(
         for row in recorded
         if row["outcome"] == AssetOutcome.deny
         and owners.get(row["asset_id"]) is not None
-        and not _declined_again(row)
+        and not _asked_already(row)
     )
     pending = (
         NoticeDraft(

@@ -7,11 +7,18 @@ recorded relying on a grant whose revocation had already returned to its owner.
 
 What only some policies read is read only where one does: an asset's uses (which grow with
 every use) where one of its active policies limits them, daily or in all; the owners'
-approvals of this request and their declines of this requester where a policy asks for
-approval; a requester's generations today where the requester is under 18 (the only daily
-limit on requesters). Elsewhere the counts are given as 0 and the owners' answers as none,
-which no rule reads: a popular asset or a busy generator's key does not make each of its
-clearances slower.
+approvals of this request, their declines of this requester and the requester's requests
+waiting for them where a policy asks for approval; a requester's generations today where the
+requester is under 18 (the only daily limit on requesters). Elsewhere the counts are given as
+0 and the owners' answers as none, which no rule reads: a popular asset or a busy generator's
+key does not make each of its clearances slower.
+
+An owner is asked one request of a requester's at a time for each asset, so the requests
+waiting are read in the requester's turn at that asset's queue: on PostgreSQL a
+transaction-scoped advisory lock of (requester, asset), taken before they are read. Two
+requests of theirs at once, the same or different, would otherwise each read, under READ
+COMMITTED, a queue without the other's and both ask: the second waits until the first
+commits, then reads its request. SQLite's writers take turns already.
 """
 
 import uuid
@@ -37,6 +44,7 @@ from policies.facts import (
     OwnerDecline,
     PolicySnapshot,
     Requester,
+    WaitingRequest,
 )
 from policies.models import PolicyVersion
 from rights.claims.models import AssetClaim, ClaimStatus
@@ -57,6 +65,9 @@ class ClearanceFacts:
     assets: tuple[MatchedAsset, ...]
     approvals: tuple[OwnerApproval, ...]
     declines: tuple[OwnerDecline, ...]
+    waiting: tuple[WaitingRequest, ...]
+    """The requester's requests waiting for the owners of these assets, this one's included
+    if it waits already."""
     verified: frozenset[uuid.UUID]
     """The assets whose holder's claim is verified (rights/claims/standing.py), read with
     them: what the requester is told of each holder."""
@@ -72,7 +83,8 @@ def read_facts(
 ) -> ClearanceFacts:
     """The requester, every live, active or disputed asset among ``asset_ids`` with its
     active grants, usage and claim standing, the owners' unexpired approvals of this very
-    request and their standing declines of this requester."""
+    request, their standing declines of this requester and the requester's requests waiting
+    for them (read in the requester's turn at those assets' queues)."""
     day = now.astimezone(UTC).date()
     midnight = datetime.combine(day, time(), tzinfo=UTC)
     ids = sorted(set(asset_ids))
@@ -85,11 +97,15 @@ def read_facts(
     grants = _grant_snapshots(grant_rows)
     limited = [asset for asset, held in grants.items() if any(map(_limits_uses, _policies(held)))]
     today, total = _uses(connection, limited, since=midnight)
-    asks_approval = any(p.approval_required for held in grants.values() for p in _policies(held))
-    approvals, declines = (
-        _answers(connection, requester.id, request_digest, ids, now=now)
-        if asks_approval
-        else ((), ())
+    asking = sorted(
+        asset
+        for asset, held in grants.items()
+        if any(policy.approval_required for policy in _policies(held))
+    )
+    approvals, declines, waiting = (
+        _answers(connection, requester.id, request_digest, asking, now=now)
+        if asking
+        else ((), (), ())
     )
     matched = tuple(
         MatchedAsset(
@@ -120,6 +136,7 @@ def read_facts(
         assets=matched,
         approvals=approvals,
         declines=declines,
+        waiting=waiting,
         verified=frozenset(
             asset.id
             for asset in assets
@@ -193,7 +210,9 @@ _GENERATIONS_SINCE = select(func.count()).where(
     Clearance.created_at >= bindparam("since"),
 )
 # The owners' answers that still hold: a yes to this very request, a no to this requester
-# for one of these assets (with the policy version the declined request was decided under).
+# for one of these assets (with the policy version the declined request was decided under);
+# and the requester's requests still waiting for the owners of these assets (with the
+# clearance that asked each). As _PG_ANSWERS, below, on PostgreSQL.
 _ANSWERS = (
     select(
         UseApproval.status,
@@ -202,6 +221,7 @@ _ANSWERS = (
         UseApproval.decided_at,
         UseApproval.expires_at,
         ClearedAsset.policy_version_id,
+        ClearedAsset.clearance_id,
     )
     .join(ClearedAsset, ClearedAsset.id == UseApproval.cleared_asset_id)
     .where(
@@ -213,9 +233,14 @@ _ANSWERS = (
                 UseApproval.request_digest == bindparam("digest"),
             ),
             and_(
-                UseApproval.status == ApprovalStatus.declined,
                 col(UseApproval.asset_id).in_(bindparam("ids", expanding=True)),
-                col(ClearedAsset.policy_version_id).is_not(None),
+                or_(
+                    UseApproval.status == ApprovalStatus.pending,
+                    and_(
+                        UseApproval.status == ApprovalStatus.declined,
+                        col(ClearedAsset.policy_version_id).is_not(None),
+                    ),
+                ),
             ),
         ),
     )
@@ -249,6 +274,28 @@ _PG_ACTIVE_GRANTS = """
     FOR SHARE OF consent_grant
 """
 _MATCHED_STANDINGS = [matched.value for matched in MATCHED_STANDINGS]
+# The requester's turn at each asset's queue (the module's docstring), taken in one order by
+# every transaction so that two taking several never wait for each other in a circle.
+_PG_QUEUE_TURNS = """
+    SELECT pg_advisory_xact_lock(turn)
+    FROM (SELECT DISTINCT hashtextextended(key, 0) AS turn
+          FROM unnest(%(keys)s::text[]) AS key
+          ORDER BY turn) AS turns
+"""
+_PG_ANSWERS = """
+    SELECT use_approval.status, use_approval.asset_id, use_approval.request_digest,
+           use_approval.decided_at, use_approval.expires_at,
+           cleared_asset.policy_version_id, cleared_asset.clearance_id
+    FROM use_approval
+    JOIN cleared_asset ON cleared_asset.id = use_approval.cleared_asset_id
+    WHERE use_approval.requester_id = %(requester_id)s
+      AND use_approval.expires_at > %(now)s
+      AND (use_approval.status = %(approved)s AND use_approval.request_digest = %(digest)s
+           OR use_approval.asset_id = ANY(%(ids)s::uuid[])
+              AND (use_approval.status = %(pending)s
+                   OR use_approval.status = %(declined)s
+                      AND cleared_asset.policy_version_id IS NOT NULL))
+"""
 
 
 class _AssetRow(NamedTuple):
@@ -263,6 +310,18 @@ class _AssetRow(NamedTuple):
     standing: AssetStanding
     date_of_birth: date | None
     claim_status: ClaimStatus | None
+
+
+class _AnswerRow(NamedTuple):
+    """A row of ``_PG_ANSWERS``, typed as ``_ANSWERS``' rows are."""
+
+    status: ApprovalStatus
+    asset_id: uuid.UUID
+    request_digest: str
+    decided_at: datetime | None
+    expires_at: datetime
+    policy_version_id: uuid.UUID | None
+    clearance_id: uuid.UUID
 
 
 class _GrantRow(NamedTuple):
@@ -394,10 +453,8 @@ def _answers(
     ids: list[uuid.UUID],
     *,
     now: datetime,
-) -> tuple[tuple[OwnerApproval, ...], tuple[OwnerDecline, ...]]:
-    rows = connection.execute(
-        _ANSWERS, {"requester_id": requester_id, "digest": digest, "ids": ids, "now": now}
-    ).all()
+) -> tuple[tuple[OwnerApproval, ...], tuple[OwnerDecline, ...], tuple[WaitingRequest, ...]]:
+    rows = _answer_rows(connection, requester_id, digest, ids, now=now)
     approvals = tuple(
         OwnerApproval(
             asset_id=row.asset_id,
@@ -419,4 +476,66 @@ def _answers(
         for row in rows
         if row.status == ApprovalStatus.declined
     )
-    return approvals, declines
+    waiting = tuple(
+        WaitingRequest(
+            asset_id=row.asset_id,
+            requester_id=requester_id,
+            request_digest=row.request_digest,
+            clearance_id=row.clearance_id,
+            expires_at=row.expires_at,
+        )
+        for row in rows
+        if row.status == ApprovalStatus.pending
+    )
+    return approvals, declines, waiting
+
+
+def _answer_rows(
+    connection: Connection,
+    requester_id: uuid.UUID,
+    digest: str,
+    ids: list[uuid.UUID],
+    *,
+    now: datetime,
+) -> list[_AnswerRow] | list[Row]:
+    """The rows of ``_ANSWERS`` for the assets ``ids``, read in the requester's turn at their
+    queues."""
+    if connection.dialect.name != "postgresql":
+        return list(
+            connection.execute(
+                _ANSWERS, {"requester_id": requester_id, "digest": digest, "ids": ids, "now": now}
+            ).all()
+        )
+    driver = connection.connection.driver_connection
+    # The turn and the read in one round trip: the read, after the turn in the pipeline, is
+    # run (and takes its snapshot) once the turn is taken.
+    with driver.pipeline():
+        if take_pending_begin(connection):
+            driver.execute("BEGIN")
+        driver.execute(
+            _PG_QUEUE_TURNS, {"keys": [f"use_approval:{requester_id}:{asset}" for asset in ids]}
+        )
+        answers = driver.execute(
+            _PG_ANSWERS,
+            {
+                "requester_id": requester_id,
+                "now": now,
+                "digest": digest,
+                "ids": ids,
+                "approved": ApprovalStatus.approved.value,
+                "pending": ApprovalStatus.pending.value,
+                "declined": ApprovalStatus.declined.value,
+            },
+        )
+    return [
+        _AnswerRow(
+            status=ApprovalStatus(row[0]),
+            asset_id=row[1],
+            request_digest=row[2],
+            decided_at=_utc(row[3]),
+            expires_at=_utc(row[4]),
+            policy_version_id=row[5],
+            clearance_id=row[6],
+        )
+        for row in answers.fetchall()
+    ]

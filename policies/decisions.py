@@ -50,6 +50,7 @@ class ReasonCode(StrEnum):
     deceased_without_estate = "deceased_without_estate"
     dispute_upheld = "dispute_upheld"
     owner_declined = "owner_declined"
+    earlier_request_waiting = "earlier_request_waiting"
     # What the requester is told about a face they hold no grant for
     not_consented = "not_consented"
     # Found in a generated output, and not among what its clearance allowed

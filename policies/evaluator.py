@@ -30,6 +30,7 @@ from policies.facts import (
     OwnerDecline,
     PolicySnapshot,
     Requester,
+    WaitingRequest,
 )
 from policies.protections import excluded_content, is_minors_likeness
 from rights.models import AssetKind
@@ -41,6 +42,7 @@ def evaluate(
     assets: Sequence[MatchedAsset],
     approvals: Sequence[OwnerApproval] = (),
     declines: Sequence[OwnerDecline] = (),
+    waiting: Sequence[WaitingRequest] = (),
     now: datetime,
     minor_daily_generation_limit: int,
 ) -> Decision:
@@ -50,12 +52,21 @@ def evaluate(
     request that touches no registered asset has nothing to deny. ``approvals``: the owners'
     approvals on record for this requester (expired ones do not count). ``declines``: the
     owners' declines of this requester still standing; an asset that would wait for an owner
-    who declined this requester under the same policy version is denied instead.
+    who declined this requester under the same policy version is denied instead. ``waiting``:
+    this requester's requests that wait for the owners' answers; an asset that would wait for
+    an owner who has another request of theirs to answer is denied instead (one at a time).
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware (UTC)")
     today = now.astimezone(UTC).date()
-    judge = _Judge(request=request, approvals=approvals, declines=declines, now=now, today=today)
+    judge = _Judge(
+        request=request,
+        approvals=approvals,
+        declines=declines,
+        waiting=waiting,
+        now=now,
+        today=today,
+    )
     decisions = tuple(judge.decide(asset) for asset in assets)
     request_reasons = _requester_reasons(
         request.requester, today=today, daily_limit=minor_daily_generation_limit
@@ -133,6 +144,7 @@ class _Judge:
     request: GenerationRequest
     approvals: Sequence[OwnerApproval]
     declines: Sequence[OwnerDecline]
+    waiting: Sequence[WaitingRequest]
     now: datetime
     today: date
 
@@ -216,29 +228,45 @@ class _Judge:
         if not policy.document.approval_required or self._is_owner(asset):
             return _Verdict(AssetOutcome.allow, (allowed,), grant, policy)
         approval = self._approval(asset)
-        declined = self._decline(asset, policy) if approval is None else None
+        if approval is not None:
+            approved = Reason(
+                ReasonCode.owner_approved,
+                f"The owner of @{handle} approved this request, until "
+                f"{approval.expires_at.isoformat()}.",
+            )
+            return _Verdict(AssetOutcome.allow, (allowed, approved), grant, policy)
+        not_asked = self._not_asked(asset, policy)
+        if not_asked is not None:
+            return _Verdict(AssetOutcome.deny, (not_asked,), grant, policy)
+        waits = Reason(
+            ReasonCode.approval_required,
+            f"The owner of @{handle} approves each use; this request waits for them.",
+        )
+        return _Verdict(AssetOutcome.needs_approval, (waits,), grant, policy)
+
+    def _not_asked(self, asset: MatchedAsset, policy: PolicySnapshot) -> Reason | None:
+        """Why the owner is not asked about this request: their no to this requester stands
+        under this version, or another request of this requester's waits for their answer."""
+        handle = asset.handle
+        declined = self._decline(asset, policy)
         if declined is not None:
-            # The owner said no to this requester under this version: not asked again.
             until = declined.stands_until.isoformat(timespec="seconds")
-            reason = Reason(
+            return Reason(
                 ReasonCode.owner_declined,
                 f"The owner of @{handle} declined your request on "
                 f"{declined.declined_at.date().isoformat()}: they are not asked again until "
                 f"{until}, unless they change its policy.",
             )
-            return _Verdict(AssetOutcome.deny, (reason,), grant, policy)
-        if approval is None:
-            waiting = Reason(
-                ReasonCode.approval_required,
-                f"The owner of @{handle} approves each use; this request waits for them.",
+        earlier = self._earlier_request(asset)
+        if earlier is not None:
+            until = earlier.expires_at.isoformat(timespec="seconds")
+            return Reason(
+                ReasonCode.earlier_request_waiting,
+                f"Your request {earlier.clearance_id} still waits for the owner of @{handle}, "
+                "who is asked one request of yours at a time, so this one was not sent to "
+                f"them: send it again once they answer that one, or after {until}.",
             )
-            return _Verdict(AssetOutcome.needs_approval, (waiting,), grant, policy)
-        approved = Reason(
-            ReasonCode.owner_approved,
-            f"The owner of @{handle} approved this request, until "
-            f"{approval.expires_at.isoformat()}.",
-        )
-        return _Verdict(AssetOutcome.allow, (allowed, approved), grant, policy)
+        return None
 
     def _denials(self, asset: MatchedAsset, document: PolicyDocument) -> tuple[Reason, ...]:
         """Every rule of ``document`` (and every protection) this request breaks."""
@@ -358,6 +386,20 @@ class _Judge:
             ),
             None,
         )
+
+    def _earlier_request(self, asset: MatchedAsset) -> WaitingRequest | None:
+        """Another request of this requester's that waits for the owner; none where this very
+        request waits (sent again unchanged, it waits as before)."""
+        waits = [
+            waiting
+            for waiting in self.waiting
+            if waiting.waits(
+                asset_id=asset.id, requester_id=self.request.requester.account_id, now=self.now
+            )
+        ]
+        if any(waiting.request_digest == self.request.digest for waiting in waits):
+            return None
+        return min(waits, key=lambda w: (w.expires_at, str(w.clearance_id)), default=None)
 
     def _is_owner(self, asset: MatchedAsset) -> bool:
         return asset.owner_id == self.request.requester.account_id

@@ -1,9 +1,10 @@
 """What the policy evaluator decides on: plain, immutable values, no database session.
 
 Clearance reads them in one query (the matched assets, their grants with the policy version
-each binds, the owners' dates of birth, usage counts, the owners' answers to the requester)
-and hands them to :func:`policies.evaluator.evaluate`, so the decision is a pure function of
-what was read, repeatable in tests and fast enough to run on every request.
+each binds, the owners' dates of birth, usage counts, the owners' answers to the requester and
+the requester's requests still waiting for them) and hands them to
+:func:`policies.evaluator.evaluate`, so the decision is a pure function of what was read,
+repeatable in tests and fast enough to run on every request.
 """
 
 import uuid
@@ -147,4 +148,25 @@ class OwnerDecline:
             and self.requester_id == requester_id
             and self.policy_version_id == policy_version_id
             and now < self.stands_until
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class WaitingRequest:
+    """A request of this requester's that waits for the owner's answer about one asset. The
+    owner is asked one request of a requester's at a time for each asset: until this one is
+    answered or expires, another of theirs is not sent to the owner."""
+
+    asset_id: uuid.UUID
+    requester_id: uuid.UUID
+    request_digest: str
+    clearance_id: uuid.UUID
+    """The clearance that asked it: the requester's own, which they may read back."""
+    expires_at: datetime
+
+    def waits(self, *, asset_id: uuid.UUID, requester_id: uuid.UUID, now: datetime) -> bool:
+        return (
+            self.asset_id == asset_id
+            and self.requester_id == requester_id
+            and now < self.expires_at
         )

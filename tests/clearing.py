@@ -5,8 +5,10 @@ import json
 
 import httpx
 from factories import create_asset, grant, set_policy
+from sqlmodel import Session, func, select
 
 from clearhouse.db import utcnow
+from licensing.models import UseApproval
 from licensing.tokens import ClearanceClaims, verify_clearance_token
 
 PARAMETERS = {"duration_ms": 4000, "width": 854, "height": 480, "steps": 20, "seed": 7}
@@ -15,6 +17,7 @@ USD_POLICY = {
     "allowed_uses": ["personal", "commercial"],
     "price": {"currency": "USD", "per_use_minor": 150, "per_second_minor": 10},
 }
+APPROVAL_POLICY = {**USD_POLICY, "approval_required": True}
 
 
 def clearance_body(prompt: str, **changes) -> dict:
@@ -72,6 +75,19 @@ def usage(client: httpx.Client, owner, asset_id: str) -> list[dict]:
     answer = client.get(f"/v1/assets/{asset_id}/usage", headers=owner.headers)
     assert answer.status_code == 200, answer.text
     return answer.json()["items"]
+
+
+def approval_rows(client) -> int:
+    """Every approval asked of any owner, answered or not (a TestClient's database)."""
+    with Session(client.app.state.engine) as session:
+        return session.exec(select(func.count()).select_from(UseApproval)).one()
+
+
+def notice_kinds(client: httpx.Client, user) -> list[str]:
+    """The kinds of the notices in ``user``'s inbox."""
+    answer = client.get("/v1/notices", headers=user.headers)
+    assert answer.status_code == 200, answer.text
+    return [notice["kind"] for notice in answer.json()["items"]]
 
 
 def token_claims(client, cleared: dict) -> ClearanceClaims:

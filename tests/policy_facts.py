@@ -15,6 +15,7 @@ from policies.facts import (
     OwnerDecline,
     PolicySnapshot,
     Requester,
+    WaitingRequest,
 )
 from rights.models import AssetKind, GrantStatus
 
@@ -127,11 +128,25 @@ def decline(
     )
 
 
+def waiting_request(
+    *, of: MatchedAsset, for_request: GenerationRequest, expires_at: datetime
+) -> WaitingRequest:
+    """``for_request`` (its requester, its digest) waiting for the owner of ``of``."""
+    return WaitingRequest(
+        asset_id=of.id,
+        requester_id=for_request.requester.account_id,
+        request_digest=for_request.digest,
+        clearance_id=uuid.uuid4(),
+        expires_at=expires_at,
+    )
+
+
 def decide(
     the_request: GenerationRequest,
     *assets: MatchedAsset,
     approvals: tuple[OwnerApproval, ...] = (),
     declines: tuple[OwnerDecline, ...] = (),
+    waiting: tuple[WaitingRequest, ...] = (),
     now: datetime = NOW,
 ) -> Decision:
     return evaluate(
@@ -139,6 +154,7 @@ def decide(
         assets=assets,
         approvals=approvals,
         declines=declines,
+        waiting=waiting,
         now=now,
         minor_daily_generation_limit=MINOR_DAILY_LIMIT,
     )

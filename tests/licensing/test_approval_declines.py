@@ -2,26 +2,12 @@
 asking the owner again, until the owner consents to a new policy version or approves the
 declined request after all."""
 
-from clearing import USD_POLICY, decision, licensed
+from clearing import APPROVAL_POLICY, approval_rows, decision, licensed, notice_kinds
 from factories import PASSWORD, create_asset, grant, set_policy, sign_up
-from sqlmodel import Session, func, select
 
 from clearhouse.db import utcnow
-from licensing.models import UseApproval
 
-APPROVAL_POLICY = {**USD_POLICY, "approval_required": True}
 ASKED = "Captain Test sails at dawn"
-
-
-def _approval_rows(client) -> int:
-    with Session(client.app.state.engine) as session:
-        return session.exec(select(func.count()).select_from(UseApproval)).one()
-
-
-def _notices(client, user) -> list[str]:
-    answer = client.get("/v1/notices", headers=user.headers)
-    assert answer.status_code == 200, answer.text
-    return [notice["kind"] for notice in answer.json()["items"]]
 
 
 def _declined(client, holder, requester) -> dict:
@@ -39,7 +25,7 @@ def test_after_a_decline_the_requester_is_refused_and_the_owner_not_asked_again(
     client, holder, requester
 ):
     declined = _declined(client, holder, requester)
-    assert _notices(client, holder) == ["approval.pending"]
+    assert notice_kinds(client, holder) == ["approval.pending"]
 
     for prompt in (ASKED, "Captain Test sails at dusk"):  # the same request, and another
         again = decision(client, requester, prompt)
@@ -52,10 +38,10 @@ def test_after_a_decline_the_requester_is_refused_and_the_owner_not_asked_again(
         [judged] = again["assets"]
         assert judged["outcome"] == "deny"
 
-    assert _approval_rows(client) == 1
+    assert approval_rows(client) == 1
     pending = client.get("/v1/approvals", headers=holder.headers).json()
     assert pending["total"] == 0
-    assert _notices(client, holder) == ["approval.pending"]
+    assert notice_kinds(client, holder) == ["approval.pending"]
     # The requester learns nothing of the owner: no name, no address.
     assert holder.email not in str(again)
     # The owner still sees each attempt in the asset's usage, with why it was refused.
@@ -74,9 +60,9 @@ def test_a_new_policy_version_lets_the_requester_ask_again(client, holder, reque
     grant(client, holder, asset_id)
 
     assert decision(client, requester, ASKED, use="commercial")["outcome"] == "needs_approval"
-    assert _approval_rows(client) == 2
+    assert approval_rows(client) == 2
     assert client.get("/v1/approvals", headers=holder.headers).json()["total"] == 1
-    assert _notices(client, holder) == ["approval.pending"] * 2
+    assert notice_kinds(client, holder) == ["approval.pending"] * 2
 
 
 def test_the_owner_may_approve_the_request_they_declined(client, holder, requester):

@@ -1,7 +1,8 @@
-"""Properties of the policy evaluator over any request, assets, grants, policies, approvals
-and declines hypothesis can draw: default deny, a revoked grant never allows, every allow
-records the grant and policy version it relies on, the protections of minors, cleared iff all
-allow, and an owner's standing no is never asked again."""
+"""Properties of the policy evaluator over any request, assets, grants, policies, approvals,
+declines and waiting requests hypothesis can draw: default deny, a revoked grant never allows,
+every allow records the grant and policy version it relies on, the protections of minors,
+cleared iff all allow, an owner's standing no is never asked again, and an owner is asked one
+request of a requester's at a time."""
 
 import uuid
 from dataclasses import replace
@@ -22,6 +23,7 @@ from policies.facts import (
     OwnerDecline,
     PolicySnapshot,
     Requester,
+    WaitingRequest,
 )
 from rights.models import AssetKind, GrantStatus
 
@@ -340,28 +342,46 @@ def declines(draw, request: GenerationRequest, assets: tuple[MatchedAsset, ...])
     return tuple(drawn)
 
 
+@st.composite
+def waiting_requests(draw, request: GenerationRequest, assets: tuple[MatchedAsset, ...]):
+    """Requests waiting for the assets' owners, mostly this requester's, of either digest;
+    expiring around NOW."""
+    return tuple(
+        WaitingRequest(
+            asset_id=asset.id,
+            requester_id=draw(_mostly(request.requester.account_id, st.sampled_from(ACCOUNTS))),
+            request_digest=draw(st.sampled_from(DIGESTS)),
+            clearance_id=uuid.uuid4(),
+            expires_at=draw(AROUND_NOW),
+        )
+        for asset in (draw(st.lists(st.sampled_from(assets), max_size=4)) if assets else ())
+    )
+
+
 @settings(max_examples=200)
 @given(cases(), st.data())
-def test_a_decline_changes_nothing_but_asking_the_owner(case, data):
+def test_a_decline_or_a_waiting_request_changes_nothing_but_asking_the_owner(case, data):
     request, assets, approvals = case
     declined = data.draw(declines(request, assets))
+    waiting = data.draw(waiting_requests(request, assets))
     before = decide(request, *assets, approvals=approvals)
-    after = decide(request, *assets, approvals=approvals, declines=declined)
+    after = decide(request, *assets, approvals=approvals, declines=declined, waiting=waiting)
     for was, judged in zip(before.assets, after.assets, strict=True):
         if was.outcome == ASKS:
             assert judged.outcome in (ASKS, AssetOutcome.deny)
         else:
-            assert judged == was  # an allow or a deny is none of a decline's business
+            assert judged == was  # an allow or a deny is none of their business
 
 
-@settings(max_examples=300)
-@given(st.data())
-def test_the_owner_is_not_asked_again_while_their_no_stands(data):
-    """One asset whose every policy admits the request and asks for approval, under one or two
-    versions; the owners' answers drawn around them."""
-    me, someone_else = ACCOUNTS[:2]
+ME, SOMEONE_ELSE = ACCOUNTS[:2]
+AROUND_NOW = st.integers(-2, 2).map(lambda m: NOW + timedelta(minutes=m))
+
+
+def _asking(versions: int) -> tuple[GenerationRequest, MatchedAsset]:
+    """A request of ME's, and one asset whose every policy admits it and asks for approval,
+    under ``versions`` versions."""
     request = GenerationRequest(
-        requester=Requester(account_id=me, date_of_birth=ADULT_BORN, generations_today=0),
+        requester=Requester(account_id=ME, date_of_birth=ADULT_BORN, generations_today=0),
         digest=DIGESTS[0],
         declared_use=Use.personal,
         content_categories=frozenset(),
@@ -370,7 +390,7 @@ def test_the_owner_is_not_asked_again_while_their_no_stands(data):
     asks = PolicyDocument(audience=Audience.anyone, allowed_uses=list(Use), approval_required=True)
     policies = [
         PolicySnapshot(id=uuid.uuid4(), asset_id=asset_id, version=n, document=asks)
-        for n in range(1, data.draw(st.integers(1, 2)) + 1)
+        for n in range(1, versions + 1)
     ]
     grants = tuple(
         GrantSnapshot(
@@ -392,40 +412,51 @@ def test_the_owner_is_not_asked_again_while_their_no_stands(data):
         grants=grants,
         usage=AssetUsage(today=0, total=0),
     )
-    minutes = st.integers(-2, 2).map(lambda m: NOW + timedelta(minutes=m))
+    return request, asset
+
+
+def _approvals_of(asset_id: uuid.UUID):
+    return st.lists(
+        st.builds(
+            OwnerApproval,
+            asset_id=st.just(asset_id),
+            requester_id=_mostly(ME, st.just(SOMEONE_ELSE)),
+            request_digest=st.sampled_from(DIGESTS),
+            expires_at=AROUND_NOW,
+        ),
+        max_size=2,
+    )
+
+
+@settings(max_examples=300)
+@given(st.data())
+def test_the_owner_is_not_asked_again_while_their_no_stands(data):
+    """One asset whose every policy admits the request and asks for approval, under one or two
+    versions; the owners' answers drawn around them."""
+    request, asset = _asking(data.draw(st.integers(1, 2)))
+    policies = [grant.policy for grant in asset.grants]
     versions = [policy.id for policy in policies] + [uuid.uuid4()]
     declined = data.draw(
         st.lists(
             st.builds(
                 OwnerDecline,
-                asset_id=_mostly(asset_id, st.uuids()),
-                requester_id=_mostly(me, st.just(someone_else)),
+                asset_id=_mostly(asset.id, st.uuids()),
+                requester_id=_mostly(ME, st.just(SOMEONE_ELSE)),
                 policy_version_id=st.sampled_from(versions),
                 declined_at=st.just(NOW - timedelta(days=1)),
-                stands_until=minutes,
+                stands_until=AROUND_NOW,
             ),
             max_size=3,
         )
     )
-    approvals = data.draw(
-        st.lists(
-            st.builds(
-                OwnerApproval,
-                asset_id=st.just(asset_id),
-                requester_id=_mostly(me, st.just(someone_else)),
-                request_digest=st.sampled_from(DIGESTS),
-                expires_at=minutes,
-            ),
-            max_size=2,
-        )
-    )
+    approvals = data.draw(_approvals_of(asset.id))
     (judged,) = decide(request, asset, approvals=approvals, declines=declined).assets
 
-    approved = any(a.covers(asset_id=asset_id, request=request, now=NOW) for a in approvals)
+    approved = any(a.covers(asset_id=asset.id, request=request, now=NOW) for a in approvals)
     standing = {
         d.policy_version_id
         for d in declined
-        if d.asset_id == asset_id and d.requester_id == me and d.stands_until > NOW
+        if d.asset_id == asset.id and d.requester_id == ME and d.stands_until > NOW
     }
     undeclined = [policy.id for policy in policies if policy.id not in standing]
     if approved:  # the owner's yes to this very request
@@ -436,3 +467,41 @@ def test_the_owner_is_not_asked_again_while_their_no_stands(data):
     else:
         assert judged.outcome == AssetOutcome.deny
         assert [r.code for r in judged.reasons] == [ReasonCode.owner_declined]
+
+
+@settings(max_examples=300)
+@given(st.data())
+def test_the_owner_is_asked_one_request_of_a_requesters_at_a_time(data):
+    """One asset that asks for approval; the requests waiting for its owner and the owner's
+    yeses drawn around it, of this request's digest or another's."""
+    request, asset = _asking(data.draw(st.integers(1, 2)))
+    waiting = data.draw(
+        st.lists(
+            st.builds(
+                WaitingRequest,
+                asset_id=_mostly(asset.id, st.uuids()),
+                requester_id=_mostly(ME, st.just(SOMEONE_ELSE)),
+                request_digest=st.sampled_from(DIGESTS),
+                clearance_id=st.uuids(),
+                expires_at=AROUND_NOW,
+            ),
+            max_size=3,
+        )
+    )
+    approvals = data.draw(_approvals_of(asset.id))
+    (judged,) = decide(request, asset, approvals=approvals, waiting=waiting).assets
+
+    approved = any(a.covers(asset_id=asset.id, request=request, now=NOW) for a in approvals)
+    waits = [
+        w for w in waiting if w.asset_id == asset.id and w.requester_id == ME and w.expires_at > NOW
+    ]
+    if approved:  # the owner's yes to this very request
+        assert judged.outcome == AssetOutcome.allow
+    elif waits and all(w.request_digest != request.digest for w in waits):
+        assert judged.outcome == AssetOutcome.deny
+        assert [r.code for r in judged.reasons] == [ReasonCode.earlier_request_waiting]
+        first = min(w.expires_at for w in waits)
+        named = {str(w.clearance_id) for w in waits if w.expires_at == first}
+        assert any(clearance in judged.reasons[0].text for clearance in named)
+    else:  # nothing else waits, or this very request does (sent again unchanged)
+        assert judged.outcome == ASKS

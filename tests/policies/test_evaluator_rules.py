@@ -17,6 +17,7 @@ from policy_facts import (
     policy,
     request,
     requester,
+    waiting_request,
 )
 
 from policies.decisions import AssetOutcome, ClearanceOutcome, ReasonCode
@@ -298,6 +299,62 @@ def test_a_decline_under_one_version_leaves_a_newer_consented_version_to_ask():
     judged = _only(decide(asked, both, declines=(standing,)))
     assert judged.outcome == AssetOutcome.needs_approval
     assert judged.policy_version_id == newer.policy_version_id
+
+
+def test_another_request_waiting_for_the_owner_refuses_this_one_naming_it():
+    document = {**OPEN, "approval_required": True}
+    character = asset(document=document)
+    earlier = request()
+    waits = waiting_request(of=character, for_request=earlier, expires_at=NOW + timedelta(hours=3))
+    changed = request(who=earlier.requester, digest="b" * 64)  # a word changed
+    judged = _only(decide(changed, character, waiting=(waits,)))
+    assert judged.outcome == AssetOutcome.deny
+    assert _codes(judged) == [ReasonCode.earlier_request_waiting]
+    assert judged.reasons[0].text == (
+        f"Your request {waits.clearance_id} still waits for the owner of @{character.handle}, "
+        "who is asked one request of yours at a time, so this one was not sent to them: send "
+        "it again once they answer that one, or after 2026-06-01T15:00:00+00:00."
+    )
+    # The waiting request itself, sent again unchanged, still waits.
+    assert _only(decide(earlier, character, waiting=(waits,))).outcome == (
+        AssetOutcome.needs_approval
+    )
+    not_waiting = (
+        replace(waits, expires_at=NOW),  # expired, unanswered, at NOW
+        replace(waits, asset_id=uuid.uuid4()),  # waiting for another asset's owner
+        replace(waits, requester_id=uuid.uuid4()),  # someone else's
+    )
+    for each in not_waiting:
+        assert _only(decide(changed, character, waiting=(each,))).outcome == (
+            AssetOutcome.needs_approval
+        )
+    # The owner's yes to this very request clears it; their standing no is the reason given.
+    yes = approval(of=character, for_request=changed, expires_at=NOW + timedelta(hours=1))
+    assert decide(changed, character, approvals=(yes,), waiting=(waits,)).outcome == (
+        ClearanceOutcome.cleared
+    )
+    no = decline(of=character, for_request=changed, stands_until=NOW + timedelta(days=1))
+    refused = _only(decide(changed, character, declines=(no,), waiting=(waits,)))
+    assert _codes(refused) == [ReasonCode.owner_declined]
+    # Neither a policy that asks nobody's approval nor the owner's own use reads it.
+    unasked = asset(document=OPEN)
+    open_wait = waiting_request(
+        of=unasked, for_request=earlier, expires_at=NOW + timedelta(hours=1)
+    )
+    assert decide(changed, unasked, waiting=(open_wait,)).outcome == ClearanceOutcome.cleared
+    own = replace(character, owner_id=earlier.requester.account_id)
+    assert decide(changed, own, waiting=(waits,)).outcome == ClearanceOutcome.cleared
+
+
+def test_of_several_requests_waiting_the_earliest_is_named():
+    character = asset(document={**OPEN, "approval_required": True})
+    who = requester()
+    first, second = (
+        waiting_request(of=character, for_request=request(who=who, digest=d), expires_at=until)
+        for d, until in (("c" * 64, NOW + timedelta(hours=1)), ("d" * 64, NOW + timedelta(hours=2)))
+    )
+    judged = _only(decide(request(who=who), character, waiting=(second, first)))
+    assert str(first.clearance_id) in judged.reasons[0].text
 
 
 def test_the_owner_needs_a_grant_but_no_approval_of_their_own_use():
