@@ -1,5 +1,5 @@
-"""Rate limits on sign-in, on API keys and on audit checkpoint verifications, over a moving
-window.
+"""Rate limits on sign-in, on API keys, on mail, on audit checkpoint verifications and on
+opening disputes, over a moving window.
 
 Each limit is a bucket: a log of the times of the hits it allowed within its window. A
 request hits all its buckets at once or none of them (sign-in hits the account's and the
@@ -259,6 +259,7 @@ class RateLimiter:
         self._checkpoint_verifications = settings.checkpoint_verify_limit_per_minute
         self._mail_per_recipient = settings.mail_limit_per_recipient
         self._mail_per_address = settings.mail_limit_per_address
+        self._disputes_per_hour = settings.dispute_limit_per_hour
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "RateLimiter":
@@ -331,6 +332,19 @@ class RateLimiter:
                 window_seconds=60.0,
                 refusal=f"You verified {self._checkpoint_verifications} checkpoints within a "
                 "minute.",
+            )
+        )
+
+    def limit_disputes(self, *, account_id: uuid.UUID) -> None:
+        """Count one dispute this account opens (or tries to): each tells the asset's holder
+        and holds its earnings, so nobody floods a holder with them."""
+        self.hit(
+            Bucket(
+                key=f"{self._prefix}dispute:{account_id}",
+                limit=self._disputes_per_hour,
+                window_seconds=3600.0,
+                refusal="You reached the number of disputes an account may open within an hour "
+                f"({self._disputes_per_hour}).",
             )
         )
 

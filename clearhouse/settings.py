@@ -509,6 +509,12 @@ class Settings(BaseSettings):
     checkpoint_verify_limit_per_minute: int = Field(
         default=30, ge=1, description="Audit checkpoint verifications per account within a minute."
     )
+    dispute_limit_per_hour: int = Field(
+        default=10,
+        ge=1,
+        description="Disputes one account may open within an hour: each tells the asset's "
+        "holder and holds its new earnings until staff decide.",
+    )
     allowed_hosts: Annotated[list[str], NoDecode] = Field(
         default=["localhost", "127.0.0.1"],
         description="Host names (comma-separated; `*.example.com` for subdomains) this server "

@@ -103,7 +103,7 @@ def create_endpoint(
     """Have your notices POSTed to a URL, signed as Standard Webhooks says. The secret that
     verifies them is in this answer only; keep it."""
     return endpoints.create_endpoint(
-        session, account_id=account.id, url=body.url, kinds=body.kinds, settings=settings
+        session, account=account, url=body.url, kinds=body.kinds, settings=settings
     )
 
 

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, func, select
 
 from audit.service import record_event
 from clearhouse.accounts.models import Account
+from clearhouse.accounts.service import lock_signed_in_account
 from clearhouse.db import after_commit, new_id, utcnow
 from clearhouse.errors import NotFound
 from clearhouse.ownership import owned
@@ -41,19 +42,19 @@ def new_secret() -> str:
 def create_endpoint(
     session: Session,
     *,
-    account_id: uuid.UUID,
+    account: Account,
     url: str,
     kinds: Sequence[NoticeKind],
     settings: Settings,
 ) -> EndpointWithSecret:
     check_endpoint_url(url, allow_private=settings.webhook_allow_private_addresses)
-    # The account's row, locked (not against its foreign keys): its creations are counted one
-    # after the other, so two at once cannot both take the last place.
-    session.exec(select(Account.id).where(Account.id == account_id).with_for_update(key_share=True))
+    # The account's row, locked: its creations are counted one after the other, so two at once
+    # cannot both take the last place; and none lands after its address was taken.
+    lock_signed_in_account(session, account=account)
     held = session.exec(
         select(func.count())
         .select_from(WebhookEndpoint)
-        .where(WebhookEndpoint.account_id == account_id)
+        .where(WebhookEndpoint.account_id == account.id)
     ).one()
     if held >= MAX_ENDPOINTS:
         raise EndpointLimitReached(
@@ -64,7 +65,7 @@ def create_endpoint(
     secret = new_secret()
     endpoint = WebhookEndpoint(
         id=endpoint_id,
-        account_id=account_id,
+        account_id=account.id,
         url=url,
         kinds=sorted({kind.value for kind in kinds}),
         sealed_secret=_seal(secret, endpoint_id=endpoint_id, settings=settings),

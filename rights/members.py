@@ -6,10 +6,11 @@ keeps the rows it reads, and records every change in the audit log.
 
 import uuid
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from audit.service import record_event
 from clearhouse.accounts.models import Account
+from clearhouse.accounts.service import lock_signed_in_account
 from clearhouse.db import utcnow
 from clearhouse.errors import Conflict, InvalidRequest, NotFound
 from clearhouse.settings import Settings
@@ -25,6 +26,7 @@ def create_organisation(
 ) -> Organisation:
     """A new organisation, with ``creator`` as its first owner. Its own account (which no one
     signs in as: its password hash matches nothing) owns its assets and is paid for them."""
+    lock_signed_in_account(session, account=creator)
     account = Account(
         email=f"organisation.{uuid.uuid4().hex}@organisations.invalid",
         password_hash=UNUSABLE_PASSWORD_HASH,
@@ -97,6 +99,7 @@ def add_member(
     email: str,
     role: MemberRole,
 ) -> tuple[OrganisationMember, Account]:
+    lock_signed_in_account(session, account=actor)
     account = _account_by_email(session, email)
     if session.get(OrganisationMember, (organisation.id, account.id)) is not None:
         raise Conflict(f"{email} is a member already; change their role instead.")
@@ -121,6 +124,7 @@ def change_role(
     account_id: uuid.UUID,
     role: MemberRole,
 ) -> OrganisationMember:
+    lock_signed_in_account(session, account=actor)
     member = _member(session, organisation=organisation, account_id=account_id)
     before = member.role
     if before == MemberRole.owner and role != MemberRole.owner:
@@ -161,6 +165,7 @@ def authorise_agent(
 ) -> tuple[AgentAuthorisation, Account]:
     """Let the account at ``email`` manage ``person``'s likenesses: policies, prices and
     approvals, never consent (rights/authority.py)."""
+    lock_signed_in_account(session, account=person)
     agent = _account_by_email(session, email)
     if agent.id == person.id:
         raise InvalidRequest("You manage your own likenesses already; name another account.")
@@ -194,6 +199,72 @@ def remove_agent(session: Session, *, person: Account, agent_id: uuid.UUID) -> N
     session.flush()
 
 
+def leave_organisations(session: Session, *, account: Account) -> list[Organisation]:
+    """Take ``account`` out of every organisation it is in, whatever its role, and out of
+    acting as anyone's agent: its address was taken from whoever signed up with it first
+    (lifecycle.verify_email), and what that sign-up made or was given is not the new owner's.
+    The organisations this leaves with no owner are returned, for the caller to close."""
+    memberships = my_organisations(session, account=account)
+    # Their accounts' rows locked first, before anything is recorded (the caller changes
+    # nothing before this either). A grant for one of them takes its account's row
+    # (rights.service.create_grant) and then writes to the audit chain: the other order would
+    # deadlock with it. Taken here, the grant waits, then is refused (close_organisation).
+    session.exec(
+        select(Account.id)
+        .where(col(Account.id).in_([organisation.id for organisation, _ in memberships]))
+        .with_for_update()
+    ).all()
+    ownerless = []
+    for organisation, member in memberships:
+        session.delete(member)
+        _record(
+            session,
+            account,
+            "organisation.member_removed",
+            organisation.id,
+            {"member_id": str(account.id), "role": member.role.value},
+        )
+        session.flush()
+        if not _owners(session, organisation=organisation):
+            ownerless.append(organisation)
+    for authorisation in session.exec(
+        select(AgentAuthorisation).where(AgentAuthorisation.agent_id == account.id)
+    ).all():
+        session.delete(authorisation)
+        _record(
+            session,
+            account,
+            "agent.removed",
+            authorisation.person_id,
+            {"agent_id": str(account.id)},
+        )
+    session.flush()
+    return ownerless
+
+
+def close_organisation(session: Session, *, actor: Account, organisation: Organisation) -> Account:
+    """Close an organisation that :func:`leave_organisations` left with no owner: its account
+    is disabled and every member left leaves it. Its account is returned, for the caller to
+    withdraw the consent given for it, as for any account disabled: nobody is left to
+    withdraw it. A grant for it under way waits for its account's row (locked by
+    :func:`leave_organisations`), then finds it disabled (rights.service.create_grant)."""
+    account = session.get(Account, organisation.id)
+    account.disabled_at = utcnow()
+    session.add(account)
+    left = [member for member, _ in members_of(session, organisation_id=organisation.id)]
+    for member in left:
+        session.delete(member)
+    _record(
+        session,
+        actor,
+        "organisation.closed",
+        organisation.id,
+        {"reason": "no owner left", "members_removed": [str(m.account_id) for m in left]},
+    )
+    session.flush()
+    return account
+
+
 def _account_by_email(session: Session, email: str) -> Account:
     account = session.exec(
         select(Account).where(
@@ -216,16 +287,22 @@ def _member(
     return member
 
 
+def _owners(session: Session, *, organisation: Organisation) -> list[uuid.UUID]:
+    """Its owners, their rows locked: a concurrent change of owners waits for this one."""
+    return list(
+        session.exec(
+            select(OrganisationMember.account_id)
+            .where(
+                OrganisationMember.organisation_id == organisation.id,
+                OrganisationMember.role == MemberRole.owner,
+            )
+            .with_for_update()
+        ).all()
+    )
+
+
 def _keep_an_owner(session: Session, *, organisation: Organisation) -> None:
-    owners = session.exec(
-        select(OrganisationMember.account_id)
-        .where(
-            OrganisationMember.organisation_id == organisation.id,
-            OrganisationMember.role == MemberRole.owner,
-        )
-        .with_for_update()
-    ).all()
-    if len(owners) < 2:
+    if len(_owners(session, organisation=organisation)) < 2:
         raise Conflict(
             f"{organisation.name} would have no owner left: make another member an owner first."
         )

@@ -79,10 +79,12 @@ def sign_up(
 def verify_email(
     token: Annotated[str, Query(max_length=100, description="From the link we emailed.")],
     session: SessionDep,
+    settings: SettingsDep,
+    keys: KeysDep,
     request: Request,
 ):
     """The link in a verification email: it verifies the address, once, before it expires."""
-    account = lifecycle.verify_email(session, token=token)
+    account = lifecycle.verify_email(session, token=token, settings=settings, keys=keys)
     if "text/html" in request.headers.get("accept", ""):  # a person who followed the link
         return RedirectResponse("/sign-in?notice=email-verified", status_code=303)
     return EmailVerified(email=account.email, email_verified_at=account.email_verified_at)

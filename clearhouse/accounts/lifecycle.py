@@ -1,7 +1,7 @@
 """An account's life past sign-up, across every domain that holds its things: taken by
-whoever reads its address's mail (what the first sign-up set up ends), disabled by an admin
-(its consent withdrawn), deleted by its owner (consent withdrawn, faces shredded, personal
-data erased, the audit trail kept), exported by its owner (GDPR art. 20).
+whoever reads its address's mail (what the first sign-up set up or joined ends), disabled by
+an admin (its consent withdrawn), deleted by its owner (consent withdrawn, faces shredded,
+personal data erased, the audit trail kept), exported by its owner (GDPR art. 20).
 
 Apart from ``accounts.service``, which every request imports to authenticate, because these
 reach into the rights registry and the likeness vault.
@@ -45,19 +45,31 @@ from rights.schemas import AssetPublic, ReceiptPublic
 ERASED_PASSWORD_HASH = "!erased"  # noqa: S105 (not a password: a hash nothing matches)
 
 
-def verify_email(session: Session, *, token: str) -> Account:
+def verify_email(session: Session, *, token: str, settings: Settings, keys: KeyRing) -> Account:
     """Use a verification link (accounts.service.verify_email). A link that takes the address
-    from whoever signed up with it first also ends what that sign-up set up to act for the
-    account or to hear from it: its agents would manage the new owner's likenesses, its
-    webhook endpoints would receive the new owner's notices."""
+    from whoever signed up with it first also ends what that sign-up set up or was given:
+    its agents would manage the new owner's likenesses, its webhook endpoints would receive
+    the new owner's notices, its memberships would make the new owner part of organisations
+    they never joined (and someone's agent). An organisation this leaves with no owner is
+    closed, and the consent given for it withdrawn: nobody is left to withdraw it."""
     account, taken = accounts.verify_email(session, token=token)
-    if taken:
-        for _, agent in members.agents_of(session, person=account):
-            members.remove_agent(session, person=account, agent_id=agent.id)
-        for endpoint in session.exec(
-            select(WebhookEndpoint).where(WebhookEndpoint.account_id == account.id)
-        ).all():
-            endpoints.delete_endpoint(session, account_id=account.id, endpoint_id=endpoint.id)
+    if not taken:
+        return account
+    for organisation in members.leave_organisations(session, account=account):
+        withdraw_all_consent(
+            session,
+            owner=members.close_organisation(session, actor=account, organisation=organisation),
+            actor=account,
+            reason="organisation closed: no owner left",
+            settings=settings,
+            keys=keys,
+        )
+    for _, agent in members.agents_of(session, person=account):
+        members.remove_agent(session, person=account, agent_id=agent.id)
+    for endpoint in session.exec(
+        select(WebhookEndpoint).where(WebhookEndpoint.account_id == account.id)
+    ).all():
+        endpoints.delete_endpoint(session, account_id=account.id, endpoint_id=endpoint.id)
     return account
 
 

@@ -221,7 +221,10 @@ def verify_email(session: Session, *, token: str) -> tuple[Account, bool]:
             "This link is unknown, used or expired. Sign in and ask for a new one with "
             "POST /v1/accounts/me/verification-email."
         )
-    account = session.get(Account, used.account_id)
+    # Locked before anything it ends is read: a write that sets up who acts for the account
+    # waits for this one under the same lock, then finds its session ended
+    # (lock_signed_in_account).
+    account = session.get(Account, used.account_id, with_for_update={"key_share": True})
     if used.password_hash is not None:
         # Whoever signed up first with this address never proved it theirs: their sessions
         # and keys end with the password they chose, and the account is the person who
@@ -388,6 +391,27 @@ def lock_active_account(session: Session, account_id: uuid.UUID) -> Account:
     return _active(
         session.exec(select(Account).where(Account.id == account_id).with_for_update()).first()
     )
+
+
+def lock_signed_in_account(session: Session, *, account: Account) -> None:
+    """Lock the account's row (not against its foreign keys) for a write that sets up who acts
+    for it or hears from it: an agent, a webhook endpoint, a membership. Refused if its
+    sessions ended since the request was authenticated (its address was taken, its password
+    changed, it was disabled): such a write would otherwise land after the takeover that
+    ended what the first sign-up set up (lifecycle.verify_email), for the new owner to
+    inherit."""
+    current = session.exec(
+        select(Account.session_epoch, Account.disabled_at)
+        .where(Account.id == account.id)
+        .with_for_update(key_share=True)
+    ).first()
+    if current is None or current.disabled_at is not None:
+        raise Unauthenticated("The account is unknown or disabled.")
+    if current.session_epoch != account.session_epoch:
+        raise Unauthenticated(
+            "Your session ended while the request waited (the password changed, or the "
+            "address was taken by its owner); nothing was changed. Sign in again."
+        )
 
 
 def _active(account: Account | None) -> Account:

@@ -26,6 +26,7 @@ from clearhouse.portal.document_forms import DocumentForm, document_form
 from clearhouse.portal.listing import Page, page_params, pager
 from clearhouse.portal.pages import NOTICES, PageRoute, field_errors, render, see_other
 from clearhouse.portal.sessions import CsrfChecked, PortalAccount, PortalStaff
+from clearhouse.rate_limit import RateLimiterDep
 from rights.claims.errors import UnusableEvidence
 from rights.disputes import service
 from rights.disputes.models import DisputeKind, DisputeStatus
@@ -111,6 +112,7 @@ def open_dispute(
     account: PortalAccount,
     session: SessionDep,
     settings: SettingsDep,
+    limiter: RateLimiterDep,
     opening_form: OpeningForm,
 ):
     fields, document = opening_form
@@ -128,6 +130,7 @@ def open_dispute(
             statement=form["statement"].strip(),
             link=form["link"].strip() or None,
         )
+        limiter.limit_disputes(account_id=account.id)
         view = service.open_dispute(
             session,
             opener=account,

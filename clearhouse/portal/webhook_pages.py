@@ -50,7 +50,7 @@ def create_endpoint(
 ):
     try:
         created = endpoints.create_endpoint(
-            session, account_id=account.id, url=url.strip(), kinds=kinds, settings=settings
+            session, account=account, url=url.strip(), kinds=kinds, settings=settings
         )
     except (EndpointRefused, EndpointLimitReached) as refused:
         return _list(

@@ -16,6 +16,7 @@ from clearhouse.deps import (
 )
 from clearhouse.errors import NotFound, raises
 from clearhouse.pagination import Page, Paging
+from clearhouse.rate_limit import RateLimited, RateLimiterDep, RateLimiterUnavailable
 from clearhouse.uploads import json_with_files_request_body, json_with_files_route, uploaded_files
 from rights.claims.errors import UnusableEvidence
 from rights.disputes import service
@@ -43,19 +44,22 @@ def document_response(view: service.DisputeView) -> Response:
     return document_download(view.document, filename=f"dispute-{view.dispute.id}-evidence")
 
 
-@raises(NotFound, OwnAsset, UnusableEvidence)
+@raises(NotFound, OwnAsset, UnusableEvidence, RateLimited, RateLimiterUnavailable)
 def open_dispute(
     body: DisputeOpening,
     files: Annotated[list[bytes], Depends(uploaded_files)],
     opener: CurrentAccount,
     session: SessionDep,
     settings: SettingsDep,
+    limiter: RateLimiterDep,
 ) -> DisputePublic:
     """Dispute a live asset you do not hold: an improper registration, an improper use, or a
     breach of the content standards, with your statement and an https:// link or a document
     (PDF, PNG or JPEG, up to 5 MiB; send a multipart form with this JSON as `opening` and the
     file as `document`). Its holder has `dispute_answer_days` to answer; meanwhile its new
-    uses' earnings are held. Only you, its holder and staff see the dispute."""
+    uses' earnings are held. Only you, its holder and staff see the dispute. Limited per
+    account within an hour (429, Retry-After)."""
+    limiter.limit_disputes(account_id=opener.id)
     view = service.open_dispute(
         session,
         opener=opener,

@@ -14,6 +14,7 @@ from factories import (
     verify_email,
 )
 from sqlalchemy import text
+from squatting import signed_in, take_address
 from stored import every_stored_text
 
 OTHER_PASSWORD = "violet submarine under a lemon tree"
@@ -26,19 +27,6 @@ def _sign_up(
         "/v1/accounts",
         json={"email": email, "password": password, "display_name": name, "date_of_birth": born},
     )
-
-
-def _signed_in(client, email: str, password: str) -> dict[str, str]:
-    token = client.post("/v1/auth/token", data={"username": email, "password": password})
-    return {"Authorization": f"Bearer {token.json()['access_token']}"}
-
-
-def _take_address(client, email: str, *, name: str, born: str) -> dict[str, str]:
-    """Sign up with an unverified account's address and follow the mailed link, as its real
-    owner would; signed in as them."""
-    assert _sign_up(client, email, PASSWORD, name, born).status_code == 202
-    assert client.get(verification_link(mail_to(client, email)[-1]["body"])).status_code == 200
-    return _signed_in(client, email, PASSWORD)
 
 
 def _accounts_with(engine, email: str) -> int:
@@ -196,40 +184,12 @@ def test_whoever_reads_the_mail_takes_an_address_someone_else_signed_up_with(cli
     assert client.get(verification_link(mails[0]["body"])).status_code == 400
 
 
-def test_what_a_squatter_set_up_ends_when_the_address_is_taken(client):
-    """A squatter with my address names an accomplice its agent and points a webhook at
-    themselves; once I take the address, neither reaches my likeness nor my notices."""
-    accomplice = sign_up(client)
-    _sign_up(client, "victim@example.org", OTHER_PASSWORD, "Squatter")
-    squatter_headers = _signed_in(client, "victim@example.org", OTHER_PASSWORD)
-    agent = client.post(
-        "/v1/accounts/me/agents", headers=squatter_headers, json={"email": accomplice.email}
-    )
-    assert agent.status_code == 201, agent.text
-    hook = client.post(
-        "/v1/webhooks/endpoints",
-        headers=squatter_headers,
-        json={"url": "https://93.184.216.34/squatter"},
-    )
-    assert hook.status_code == 201, hook.text
-
-    victim = _take_address(client, "victim@example.org", name="Victim", born="1991-02-03")
-    assert client.get("/v1/accounts/me/agents", headers=victim).json() == []
-    assert client.get("/v1/webhooks/endpoints", headers=victim).json()["items"] == []
-    face = client.post(
-        "/v1/assets",
-        headers=victim,
-        json={"kind": "likeness", "handle": "@victim_face", "name": "Victim"},
-    ).json()
-    assert client.get(f"/v1/assets/{face['id']}", headers=accomplice.headers).status_code == 404
-
-
 def test_the_address_taken_is_the_person_who_took_it(client):
     """The squatter said they were an adult called Squatter; I, who take the address, am 15
     and called Victim: the account is mine, so my face is a minor's and protected."""
     _sign_up(client, "victim@example.org", OTHER_PASSWORD, "Squatter")
     born = date.today() - timedelta(days=15 * 365 + 10)
-    victim = _take_address(client, "victim@example.org", name="Victim", born=born.isoformat())
+    victim = take_address(client, "victim@example.org", name="Victim", born=born.isoformat())
     me = client.get("/v1/accounts/me", headers=victim).json()
     assert (me["display_name"], me["date_of_birth"]) == ("Victim", born.isoformat())
     face = client.post(
@@ -249,7 +209,7 @@ def test_a_taken_address_keeps_no_other_sign_ups_details_and_deletion_erases_its
     of birth; once one is used the others are spent, and none keeps them."""
     _sign_up(client, "victim@example.org", OTHER_PASSWORD, "Squatter")
     _sign_up(client, "victim@example.org", PASSWORD, "Unused Attempt", "1970-07-07")
-    victim = _take_address(client, "victim@example.org", name="Victim", born="1991-02-03")
+    victim = take_address(client, "victim@example.org", name="Victim", born="1991-02-03")
     stored = every_stored_text(engine, except_tables=("outbox_email",))
     assert "Unused Attempt" not in stored
     assert repr(date(1970, 7, 7)) not in stored
@@ -260,7 +220,7 @@ def test_a_taken_address_keeps_no_other_sign_ups_details_and_deletion_erases_its
     _sign_up(client, "other@example.org", OTHER_PASSWORD, "Squatter")
     _sign_up(client, "other@example.org", PASSWORD, "Never Used", "1980-08-08")
     never_used = verification_link(mail_to(client, "other@example.org")[-1]["body"])
-    squatter = _signed_in(client, "other@example.org", OTHER_PASSWORD)
+    squatter = signed_in(client, "other@example.org", OTHER_PASSWORD)
     deleted = client.post(
         "/v1/accounts/me/deletion", headers=squatter, json={"password": OTHER_PASSWORD}
     )

@@ -93,6 +93,25 @@ def test_the_dispute_queue_is_staff_only(client, holder):
     assert client.get("/review/disputes").status_code == 403
 
 
+def test_the_form_opens_so_many_disputes_an_hour_and_no_more(settings, holder):
+    from fastapi.testclient import TestClient
+
+    from clearhouse.app import create_app
+
+    with TestClient(
+        create_app(settings.model_copy(update={"dispute_limit_per_hour": 1}))
+    ) as client:
+        asset = create_asset(client, holder, kind="character")
+        opener = sign_up(client, role="creator")
+        portal_sign_in(client, opener)
+        assert _open(client, asset["handle"]).status_code == 303
+        refused = _open(client, asset["handle"])
+        assert refused.status_code == 429
+        assert "may open within an hour (1)" in unescape(refused.text)
+        assert STATEMENT in unescape(refused.text)  # what was typed is kept
+        assert len(_disputes_of(client, opener)) == 1
+
+
 def _open_with(client, handle: str, document: bytes, *, csrf: bool = True, **fields):
     data = {
         "asset_handle": f"@{handle}",

@@ -222,6 +222,29 @@ def test_the_holder_cannot_dispute_their_own_asset_and_evidence_is_checked(
         assert (document.status_code, document.content) == (200, PDF)
 
 
+def test_an_account_opens_so_many_disputes_an_hour_and_no_more(settings, holder, character):
+    """Each dispute tells the holder and holds their earnings: past the hourly limit an
+    account's openings are refused (429, Retry-After) and nothing is opened or told."""
+    from fastapi.testclient import TestClient
+
+    from clearhouse.app import create_app
+
+    with TestClient(
+        create_app(settings.model_copy(update={"dispute_limit_per_hour": 2}))
+    ) as client:
+        opener = sign_up(client, role="creator")
+        assert [_open(client, opener, character).status_code for _ in range(3)] == [201, 201, 429]
+        refused = _open(client, opener, character)
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert refused.json()["type"].endswith("/rate-limited")
+        assert "may open within an hour (2)" in refused.json()["detail"]
+        assert int(refused.headers["retry-after"]) > 3500
+        assert client.get("/v1/disputes", headers=opener.headers).json()["total"] == 2
+        assert _kinds(client, holder) == ["dispute.opened", "dispute.opened"]
+        # Another account's openings are counted apart.
+        assert _open(client, sign_up(client), character).status_code == 201
+
+
 def _terms(engine, holder, asset: dict) -> LicenceTerms:
     with Session(engine) as session:
         grant = session.exec(
