@@ -4,7 +4,6 @@ import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from anyio import to_thread
 from fastapi import Depends, FastAPI
 from fastapi_offline import FastAPIOffline
 from sqlalchemy import text
@@ -23,7 +22,7 @@ from clearhouse.changes import (
     freshness_for,
     start_listener,
 )
-from clearhouse.db import build_engine, request_reads
+from clearhouse.db import POOL_SIZE, build_engine, request_reads
 from clearhouse.edge import SecurityHeaders, TrustedHosts
 from clearhouse.errors import ClearhouseError, install_problem_handlers, raises
 from clearhouse.http_metrics import RequestObservation
@@ -37,6 +36,7 @@ from clearhouse.portal import UPLOAD_ROUTES as PORTAL_UPLOAD_ROUTES
 from clearhouse.portal import install_portal
 from clearhouse.query_names import known_query_parameters
 from clearhouse.rate_limit import RateLimiter
+from clearhouse.request_threads import StallWatch
 from clearhouse.settings import Settings
 from generator.api import router as generator_router
 from generator.runtime import GeneratorRuntime
@@ -143,11 +143,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if settings.generation_worker
             else None
         )
-        # Route handlers run on anyio's thread pool (40 threads by default); uploads waiting on
-        # media work hold one each, so the rest always have `request_threads` of their own.
-        to_thread.current_default_thread_limiter().total_tokens = (
-            settings.request_threads + app.state.likeness.media_requests_admitted
+        # Route handlers run on anyio's thread pool; uploads waiting on media work hold one
+        # each, so the rest always have `request_threads` of their own; handlers that all wait
+        # for one lock are lent more (clearhouse.request_threads).
+        request_threads = StallWatch(
+            threads=settings.request_threads + app.state.likeness.media_requests_admitted,
+            most_lent=POOL_SIZE,
         )
+        request_threads.start()
         threadpool_limits(limits=settings.blas_threads, user_api="blas")  # for the process
         collect_garbage_rarely()
         # What the warm-up loads lives as long as the process too: frozen out of collections
@@ -164,6 +167,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             app.state.ready = False
+            await request_threads.close()
             if app.state.generation_worker is not None:
                 app.state.generation_worker.close()
             if app.state.notice_worker is not None:

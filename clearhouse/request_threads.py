@@ -1,0 +1,97 @@
+"""The request threads: few, so that requests are served in turn, and never all stuck waiting.
+
+Route handlers, the dependencies before them and FastAPI's check of a handler's answer run on
+anyio's default thread limiter, kept to ``settings.request_threads`` tokens (plus one for each
+upload admitted to media work): few threads served in turn keep the slowest answers fast. A
+handler that waits for a lock (SQLite's write turn, a PostgreSQL row lock) keeps its token while
+it waits. When every token is held by such waiters, the lock's holder cannot get the thread it
+needs to check its answer, and nothing moves until the waits time out (SQLite's, 30 s) or ever
+(PostgreSQL's row locks have no timeout): 12 requests at once that each locked the same account
+row hung a server for good (tests/clearhouse/test_request_threads.py).
+
+So a watch lends the pool a thread whenever it is stalled: every token held by the same tasks
+for two ticks, others waiting, and the pool's threads barely on the processor meanwhile (their
+holders wait, they do not work); it takes the loan back once threads stand idle. Busy threads
+are never added to: a pool full of handlers hashing passwords is working, not stalled.
+"""
+
+import asyncio
+import contextlib
+import threading
+
+from anyio import to_thread
+from prometheus_client import Counter
+
+TICK_S = 0.02
+# Under this share of one tick on the processor, the pool's threads were waiting.
+IDLE_SHARE = 0.25
+_WORKER_NAME = "AnyIO worker thread"  # anyio's name for the threads of its pool
+
+THREADS_LENT = Counter(
+    "clearhouse_request_threads_lent_total",
+    "Threads lent to a process's request threads because all of them waited (for a lock) "
+    "while other requests queued; each is taken back once threads stand idle.",
+)
+
+
+class StallWatch:
+    """Lend the request threads one more thread for each tick they stay stalled, up to
+    ``most_lent``; take one back for each tick that finds one idle."""
+
+    def __init__(self, *, threads: int, most_lent: int) -> None:
+        self.threads = threads
+        self.most_lent = most_lent
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        """Size the pool and start watching it, on the running event loop."""
+        to_thread.current_default_thread_limiter().total_tokens = self.threads
+        self._task = asyncio.get_running_loop().create_task(self._watch())
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _watch(self) -> None:
+        limiter = to_thread.current_default_thread_limiter()
+        holders: tuple = ()
+        cpu_ns: int | None = None  # the pool's time on the processor, read while it looked stuck
+        while True:
+            await asyncio.sleep(TICK_S)
+            statistics = limiter.statistics()
+            lent = limiter.total_tokens - self.threads
+            stuck = (
+                statistics.tasks_waiting > 0
+                and statistics.borrowed_tokens >= limiter.total_tokens
+                and statistics.borrowers == holders
+            )
+            holders = statistics.borrowers
+            if not stuck:
+                cpu_ns = None
+                if lent > 0 and statistics.borrowed_tokens < limiter.total_tokens:
+                    limiter.total_tokens -= 1
+                continue
+            now_ns = _pool_cpu_ns()
+            waited = cpu_ns is not None and (
+                now_ns is None or now_ns - cpu_ns < TICK_S * IDLE_SHARE * 1e9
+            )
+            cpu_ns = now_ns
+            if waited and lent < self.most_lent:
+                limiter.total_tokens += 1
+                THREADS_LENT.inc()
+
+
+def _pool_cpu_ns() -> int | None:
+    """Nanoseconds the pool's threads have run on the processor (Linux), None if unknown."""
+    total = 0
+    for thread in threading.enumerate():
+        if thread.name != _WORKER_NAME:
+            continue
+        try:
+            with open(f"/proc/self/task/{thread.native_id}/schedstat") as stat:
+                total += int(stat.read().split()[0])
+        except (OSError, ValueError, IndexError):  # ended meanwhile, or no such statistics
+            return None
+    return total
