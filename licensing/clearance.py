@@ -221,6 +221,7 @@ def clear(
     owners = {asset.id: asset.owner_id for asset in facts.assets}
     approvals = _approvals_to_ask(
         recorded,
+        outcome=decision.outcome,
         asked={each.asset_id for each in facts.waiting if each.request_digest == request.digest},
         owners=owners,
         requester_id=requester.id,
@@ -363,6 +364,7 @@ def _fees_by_asset(priced: Quote) -> dict[uuid.UUID, int]:
 def _approvals_to_ask(
     recorded: Sequence[Mapping[str, Any]],
     *,
+    outcome: ClearanceOutcome,
     asked: Collection[uuid.UUID],
     owners: Mapping[uuid.UUID, uuid.UUID],
     requester_id: uuid.UUID,
@@ -373,7 +375,10 @@ def _approvals_to_ask(
     """The approvals to queue, one for each owner this request waits for, but those it waits
     for already (``asked``: sent before, unchanged). The facts were read in the requester's
     turn at these assets' queues (licensing/facts.py), so no other request of theirs has asked
-    since."""
+    since. A request denied anyway asks nobody: no yes could clear it (policies/evaluator.py
+    says so in the asset's reasons)."""
+    if outcome != ClearanceOutcome.needs_approval:
+        return []
     return [
         {
             "id": uuid.uuid4(),

@@ -167,7 +167,9 @@ class UseState(StrEnum):
     taken_down = "taken_down"  # released, then a consent it used was withdrawn
     cancelled = "cancelled"  # a consent it relied on was withdrawn before release
     failed = "failed"  # our generator could not run it
-    blocked = "blocked"  # denied by a policy, or its output showed something not covered
+    # denied by a policy (its own, or another asset's in the same request), or its output
+    # showed something not covered
+    blocked = "blocked"
     pending = "pending"  # waits for the owner's answer
     expired = "expired"  # waited for the owner's answer, who gave none in time
     declined = "declined"  # the owner said no

@@ -21,13 +21,15 @@ from clearhouse.pagination import PageParams, paginate
 from generator.models import GenerationJob, JobState
 from licensing.models import ApprovalStatus, Clearance, ClearedAsset, Licence, UseApproval
 from licensing.schemas import AssetUse, UseState
-from policies.decisions import AssetOutcome
+from policies.decisions import AssetOutcome, ClearanceOutcome
 from rights.models import Asset
 
 
 def _use_state(now: datetime):
     """What came of one use, in the order that decides it: a clip taken down is no longer
-    "released", a denial by any other asset blocks the whole request, and so on."""
+    "released", a denial by any other asset blocks the whole request, and so on. An approval
+    asked for a denied request (recorded before a denied request stopped asking owners) keeps
+    its own state."""
     job_state = col(GenerationJob.state)
     approval = col(UseApproval.status)
     return case(
@@ -52,6 +54,9 @@ def _use_state(now: datetime):
         (approval == ApprovalStatus.declined, UseState.declined.value),
         (job_state.is_not(None), UseState.generating.value),
         (approval == ApprovalStatus.approved, UseState.approved.value),
+        # Another asset (or the requester) denied the request: whatever this asset's policy
+        # said, nothing was cleared and its owner was not asked.
+        (Clearance.outcome == ClearanceOutcome.denied, UseState.blocked.value),
         # No approval of its own: the same request, sent while an earlier one waited.
         (ClearedAsset.outcome == AssetOutcome.needs_approval, UseState.repeated.value),
         else_=UseState.cleared.value,

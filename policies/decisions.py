@@ -33,6 +33,9 @@ class ReasonCode(StrEnum):
     owner_approved = "owner_approved"
     # An asset waiting for its owner
     approval_required = "approval_required"
+    # An asset that would wait for its owner, in a request refused for other reasons: the owner
+    # is not asked, since their yes could not clear it
+    approval_not_asked = "approval_not_asked"
     # An asset denied
     no_grant = "no_grant"
     grant_revoked = "grant_revoked"

@@ -9,7 +9,7 @@ and the protections of minors and of likenesses hold whatever a policy says
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 
 from clearhouse.accounts.models import ADULT_AGE, is_minor
@@ -55,6 +55,8 @@ def evaluate(
     who declined this requester under the same policy version is denied instead. ``waiting``:
     this requester's requests that wait for the owners' answers; an asset that would wait for
     an owner who has another request of theirs to answer is denied instead (one at a time).
+    A request denied anyway asks no owner: an asset that would wait for one says so, and that
+    they were not asked (unless this very request waits for them already).
     """
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware (UTC)")
@@ -74,6 +76,7 @@ def evaluate(
     outcomes = {decision.outcome for decision in decisions}
     if request_reasons or AssetOutcome.deny in outcomes:
         outcome = ClearanceOutcome.denied
+        decisions = tuple(judge.refused_anyway(decision) for decision in decisions)
     elif AssetOutcome.needs_approval in outcomes:
         outcome = ClearanceOutcome.needs_approval
     else:
@@ -244,6 +247,21 @@ class _Judge:
         )
         return _Verdict(AssetOutcome.needs_approval, (waits,), grant, policy)
 
+    def refused_anyway(self, decided: AssetDecision) -> AssetDecision:
+        """An asset that would wait for its owner, in a request refused for other reasons: the
+        owner is not asked, since their yes could not clear it (and another request of this
+        requester's would then be refused while this one waited). Unless this very request
+        waits for them already: sent again unchanged, it waits as before."""
+        if decided.outcome != AssetOutcome.needs_approval or self._waits_already(decided.asset_id):
+            return decided
+        not_asked = Reason(
+            ReasonCode.approval_not_asked,
+            f"The owner of @{decided.handle} approves each use, and was not asked about this "
+            "request: it is refused for the other reasons given, so their yes could not clear "
+            "it. Once those are resolved, send it again and they will be asked.",
+        )
+        return replace(decided, reasons=(not_asked,))
+
     def _not_asked(self, asset: MatchedAsset, policy: PolicySnapshot) -> Reason | None:
         """Why the owner is not asked about this request: their no to this requester stands
         under this version, or another request of this requester's waits for their answer."""
@@ -390,16 +408,29 @@ class _Judge:
     def _earlier_request(self, asset: MatchedAsset) -> WaitingRequest | None:
         """Another request of this requester's that waits for the owner; none where this very
         request waits (sent again unchanged, it waits as before)."""
-        waits = [
+        if self._waits_already(asset.id):
+            return None
+        return min(
+            self._waiting_for(asset.id),
+            key=lambda w: (w.expires_at, str(w.clearance_id)),
+            default=None,
+        )
+
+    def _waits_already(self, asset_id: uuid.UUID) -> bool:
+        """Whether this very request waits for the owner of ``asset_id`` (sent before)."""
+        return any(
+            waiting.request_digest == self.request.digest for waiting in self._waiting_for(asset_id)
+        )
+
+    def _waiting_for(self, asset_id: uuid.UUID) -> list[WaitingRequest]:
+        """This requester's requests that wait for the owner of ``asset_id``."""
+        return [
             waiting
             for waiting in self.waiting
             if waiting.waits(
-                asset_id=asset.id, requester_id=self.request.requester.account_id, now=self.now
+                asset_id=asset_id, requester_id=self.request.requester.account_id, now=self.now
             )
         ]
-        if any(waiting.request_digest == self.request.digest for waiting in waits):
-            return None
-        return min(waits, key=lambda w: (w.expires_at, str(w.clearance_id)), default=None)
 
     def _is_owner(self, asset: MatchedAsset) -> bool:
         return asset.owner_id == self.request.requester.account_id

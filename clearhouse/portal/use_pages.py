@@ -60,8 +60,9 @@ STATE_MEANINGS = {
     UseState.pending: "Waits for your answer.",
     UseState.released: "Generated, licensed under your consent and delivered.",
     UseState.taken_down: "Released, then taken down: a consent it used was withdrawn.",
-    UseState.blocked: "Refused: a policy did not allow it, you had said no to its requester, "
-    "or its output showed something not covered.",
+    UseState.blocked: "Refused: a policy (yours, or another asset's in the same request) did "
+    "not allow it, you had said no to its requester, or its output showed something not "
+    "covered.",
     UseState.cancelled: "Stopped before release: a consent it relied on was withdrawn.",
     UseState.declined: "You said no: their further requests for this asset are refused "
     "without asking you.",

@@ -62,20 +62,26 @@ def test_the_owners_endpoints_that_take_a_clearances_notices_are_sent_them(
     client, holder, requester, engine, settings, receiver
 ):
     blocked = create_asset(client, holder, handle="captain_test")  # no consent given
-    waiting = create_asset(client, holder, handle="pilot_test")
+    waiting = create_asset(client, holder, handle="pilot_test", name="Pilot Test")
     licensed(client, holder, waiting["id"], {**USD_POLICY, "approval_required": True})
     register(client, holder, receiver, "/all")
     register(client, holder, receiver, "/approvals", kinds=["approval.pending"])
     register(client, requester, receiver, "/requester")
-    # One request touching both (the factory's assets share their description).
-    denied = client.post(
-        "/v1/clearances", headers=requester.headers, json=clearance_body("Captain Test sails")
-    ).json()
+    # One request touching both: denied, so the owner of the one that waits for approval is
+    # not asked, and hears nothing of it.
+    both = clearance_body("Captain Test and Pilot Test sail")
+    denied = client.post("/v1/clearances", headers=requester.headers, json=both).json()
     assert denied["outcome"] == "denied"
     assert {a["handle"]: a["outcome"] for a in denied["assets"]} == {
         "captain_test": "deny",
         "pilot_test": "needs_approval",
     }
+    assert client.get("/v1/approvals", headers=holder.headers).json()["total"] == 0
+    # A request touching the one that waits alone asks its owner.
+    waits = client.post(
+        "/v1/clearances", headers=requester.headers, json=clearance_body("Pilot Test sails")
+    ).json()
+    assert waits["outcome"] == "needs_approval", waits
     [approval] = client.get("/v1/approvals", headers=holder.headers).json()["items"]
 
     assert deliver_due(engine, settings=settings) == 3

@@ -373,6 +373,31 @@ def test_a_decline_or_a_waiting_request_changes_nothing_but_asking_the_owner(cas
             assert judged == was  # an allow or a deny is none of their business
 
 
+@settings(max_examples=200)
+@given(cases(), st.data())
+def test_a_request_denied_anyway_says_which_owners_were_not_asked(case, data):
+    """An asset that would wait for its owner says, in a denied request, that they were not
+    asked; only a request that can still clear, or this very one sent again, waits for them."""
+    request, assets, approvals = case
+    waiting = data.draw(waiting_requests(request, assets))
+    decision = decide(request, *assets, approvals=approvals, waiting=waiting)
+    for judged in decision.assets:
+        if judged.outcome != ASKS:
+            continue
+        codes = [reason.code for reason in judged.reasons]
+        sent_before = any(
+            each.request_digest == request.digest
+            and each.waits(
+                asset_id=judged.asset_id, requester_id=request.requester.account_id, now=NOW
+            )
+            for each in waiting
+        )
+        if decision.outcome == ClearanceOutcome.denied and not sent_before:
+            assert codes == [ReasonCode.approval_not_asked]
+        else:
+            assert codes == [ReasonCode.approval_required]
+
+
 ME, SOMEONE_ELSE = ACCOUNTS[:2]
 AROUND_NOW = st.integers(-2, 2).map(lambda m: NOW + timedelta(minutes=m))
 
