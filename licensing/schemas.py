@@ -212,6 +212,12 @@ class AssetUse(BaseModel):
     currency: str | None = Field(description="The quote's currency, when it was priced.")
     approval_id: uuid.UUID | None
     approval: ApprovalStatus | None
+    approval_expires_at: datetime | None = Field(
+        default=None,
+        description="As the approval's `expires_at`: declined, until when your no stands (you "
+        "may approve the request after all until then, `POST /v1/approvals/{approval_id}/"
+        "approve`).",
+    )
     generation_id: uuid.UUID | None = Field(
         description="The generation our generator ran for the request, if it ran one."
     )

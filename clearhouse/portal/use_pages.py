@@ -2,8 +2,9 @@
 answers to requests that wait for them.
 
 The list is :func:`licensing.usage.owner_usage`, the query behind the API's usage route,
-scoped by the owner inside; approving and declining go through
-:func:`licensing.approvals.answer`, as ``POST /v1/approvals/{id}/approve|decline`` does. An
+scoped by the owner inside; approving and declining (and approving after all a request the
+holder declined, while their no stands) go through :func:`licensing.approvals.answer`, as
+``POST /v1/approvals/{id}/approve|decline`` does. An
 output a holder's asset blocked shows the licence offered for it, or the form that offers one
 (clearhouse/portal/offer_pages.py).
 """
@@ -21,6 +22,7 @@ from clearhouse.portal.pages import NOTICES, PageRoute, render, see_other
 from clearhouse.portal.sessions import CsrfChecked, PortalHolder
 from generator.posters import owners_released_generation, poster_path
 from licensing import approvals
+from licensing.models import ApprovalStatus
 from licensing.offers import reading as offers
 from licensing.schemas import UseState
 from licensing.usage import owner_usage
@@ -97,6 +99,7 @@ def uses_page(
         get_owned_asset(session, account_id=account.id, asset_id=asset_id, include_deleted=True)
     chosen_state = choice(state, UseState, name="state")
     chosen_outcome = choice(outcome, AssetOutcome, name="outcome")
+    now = utcnow()
     uses, total = owner_usage(
         session,
         owner_id=account.id,
@@ -104,7 +107,7 @@ def uses_page(
         outcome=chosen_outcome,
         state=chosen_state,
         taken_down=None,
-        now=utcnow(),
+        now=now,
         params=page_params(page),
     )
     made, _ = offers.offers_made(
@@ -131,6 +134,13 @@ def uses_page(
         outcome_labels=OUTCOME_LABELS,
         # Newest first: each use's latest offer.
         offers={offer.use_id: offer for offer in reversed(made)},
+        # The declines that still stand, which the holder may turn into a yes after all (once
+        # one lapses the requester may simply ask again: licensing/approvals.py).
+        standing_declines={
+            use.approval_id
+            for use in uses
+            if use.approval == ApprovalStatus.declined and use.approval_expires_at > now
+        },
     )
 
 

@@ -12,7 +12,8 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 from browser import audit, watched_page
-from factories import PASSWORD, promote, sign_up
+from clearing import USD_POLICY, clearance_body
+from factories import PASSWORD, grant, promote, set_policy, sign_up
 from generating import generation_body
 from live_server import uvicorn_in_thread
 from playwright.sync_api import Browser, Page, expect
@@ -279,6 +280,43 @@ def test_a_holder_registers_consents_sees_the_use_revokes_and_reads_the_statemen
         stranger.goto(f"{portal}/uses")
         expect(stranger.get_by_text("Captain Comet flying over")).to_have_count(0)
         audit(stranger, "uses-empty")
+
+
+def test_a_holder_approves_after_all_a_request_they_declined(page: Page, portal: str) -> None:
+    """A declined request shows among the uses with the holder's no and until when it stands,
+    and a yes after all; the page passes its audit with it, and after the yes."""
+    with httpx.Client(base_url=portal, timeout=300) as api:
+        holder, creator = sign_up(api), sign_up(api, role="creator")
+        asset = api.post(
+            "/v1/assets",
+            headers=holder.headers,
+            json={"kind": "character", "handle": "quiet_heron", "name": "Quiet Heron"},
+        ).json()
+        set_policy(api, holder, asset["id"], {**USD_POLICY, "approval_required": True})
+        grant(api, holder, asset["id"])
+        body = clearance_body("Quiet Heron sailing past the harbour lights")
+        asked = api.post("/v1/clearances", headers=creator.headers, json=body).json()
+        assert asked["outcome"] == "needs_approval", asked
+        [pending] = api.get("/v1/approvals", headers=holder.headers).json()["items"]
+        declined = api.post(f"/v1/approvals/{pending['id']}/decline", headers=holder.headers)
+        assert declined.status_code == 200, declined.text
+
+    page.on("dialog", lambda dialog: dialog.accept())  # the confirmation of portal.js
+    page.goto(f"{portal}/sign-in")
+    sign_in_in_the_browser(page, email=holder.email)
+    page.goto(f"{portal}/uses?state=declined")
+    use = page.locator("li", has_text="Quiet Heron sailing past the harbour lights")
+    expect(use.locator(".state")).to_have_text("Declined by you")
+    expect(use.get_by_text("Your no stands until")).to_be_visible()
+    audit(page, "uses-declined")
+    use.get_by_role("button", name="Approve after all").click()
+
+    expect(page.get_by_role("status")).to_contain_text("You approved the request")
+    expect(page.locator("li .state")).to_have_text("Approved by you")
+    audit(page, "uses-approved-after-all")
+    with httpx.Client(base_url=portal, timeout=300) as api:
+        cleared = api.post("/v1/clearances", headers=creator.headers, json=body).json()
+    assert cleared["outcome"] == "cleared", cleared
 
 
 def _text(download) -> str:

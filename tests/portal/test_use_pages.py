@@ -12,10 +12,13 @@ from generating import ask, generator_runtime
 from PIL import Image
 from portal_browsers import browser_of
 from portal_client import form_token, portal_sign_in, post_form
+from sqlalchemy import update
 
+from clearhouse.db import utcnow, write_session
 from clearhouse.settings import Settings
 from generator.pipeline import ClipPipeline, load_configured_pipeline
 from generator.tasks import run_job
+from licensing.models import UseApproval
 
 APPROVAL_POLICY = {**USD_POLICY, "approval_required": True}
 
@@ -193,6 +196,72 @@ def test_another_holder_cannot_answer_and_a_form_without_its_token_changes_nothi
 
     [still] = client.get("/v1/approvals", headers=holder.headers).json()["items"]
     assert still["id"] == approval_id and still["status"] == "pending"
+
+
+def _declined(client, holder, creator) -> str:
+    """The creator's request for the holder's @quiet_heron, declined by the holder."""
+    _, approval_id = _pending_approval(client, holder, creator)
+    declined = client.post(f"/v1/approvals/{approval_id}/decline", headers=holder.headers)
+    assert declined.status_code == 200, declined.text
+    return approval_id
+
+
+def test_the_holder_approves_after_all_a_request_they_declined(client, holder, creator):
+    approval_id = _declined(client, holder, creator)
+    refused = clear(client, creator, "Quiet Heron sailing past the harbour lights").json()
+    assert refused["outcome"] == "denied"  # their no stands
+    portal_sign_in(client, holder)
+    page = client.get("/uses?state=declined").text
+    assert f'action="/approvals/{approval_id}/approve"' in page
+    assert "Approve after all" in page and "Your no stands until" in page
+    assert f"/approvals/{approval_id}/decline" not in page  # declined already
+
+    answered = post_form(client, f"/approvals/{approval_id}/approve", {}, page="/uses")
+
+    assert answered.status_code == 303
+    assert "notice=use-approved" in answered.headers["location"]
+    approved = client.get("/v1/approvals", params={"status": "approved"}, headers=holder.headers)
+    [read] = approved.json()["items"]
+    assert read["id"] == approval_id
+    assert "Approve after all" not in client.get("/uses").text
+    cleared = clear(client, creator, "Quiet Heron sailing past the harbour lights").json()
+    assert cleared["outcome"] == "cleared", cleared
+
+
+def test_a_lapsed_decline_offers_no_yes_and_a_late_one_is_refused(client, holder, creator):
+    approval_id = _declined(client, holder, creator)
+    portal_sign_in(client, holder)
+    token = form_token(client, "/uses")
+    with write_session(client.app.state.engine) as session:  # the no lapses
+        session.exec(update(UseApproval).values(expires_at=utcnow()))
+
+    page = client.get("/uses").text
+    assert 'class="state state-declined"' in page
+    assert "Approve after all" not in page and "/approve" not in page
+    late = client.post(f"/approvals/{approval_id}/approve", data={"csrf_token": token})
+    assert late.status_code == 409
+    assert "no longer stands" in late.text
+    declined = client.get("/v1/approvals", params={"status": "declined"}, headers=holder.headers)
+    assert [item["id"] for item in declined.json()["items"]] == [approval_id]
+
+
+def test_nobody_else_approves_a_declined_request_nor_without_the_forms_token(
+    client, holder, other_holder, creator
+):
+    approval_id = _declined(client, holder, creator)
+    stranger = browser_of(client, other_holder)
+    assert "Approve after all" not in stranger.get("/uses").text
+    token = form_token(stranger, "/uses")
+    refused = stranger.post(f"/approvals/{approval_id}/approve", data={"csrf_token": token})
+    assert refused.status_code == 404
+
+    portal_sign_in(client, holder)
+    for data in ({}, {"csrf_token": "0" * 64}):
+        refused = client.post(f"/approvals/{approval_id}/approve", data=data)
+        assert refused.status_code == 403
+        assert "This form has expired" in refused.text
+    declined = client.get("/v1/approvals", params={"status": "declined"}, headers=holder.headers)
+    assert [item["id"] for item in declined.json()["items"]] == [approval_id]
 
 
 def test_a_request_sent_again_while_it_waits_is_listed_once_to_answer(client, holder, creator):
