@@ -32,7 +32,7 @@ from payouts.credits import require_credits
 from policies.decisions import AssetOutcome, ClearanceOutcome, Decision, ReasonCode
 from policies.document import ContentCategory, Use
 from policies.evaluator import evaluate
-from policies.facts import GenerationRequest, MatchedAsset
+from policies.facts import GenerationRequest, MatchedAsset, Requester
 from rights.matching.content_check import ContentFinding
 from rights.matching.restrictions import RestrictionCheck
 from rights.matching.types import ProtectedMatch
@@ -124,7 +124,6 @@ def clear(
     shows and those its requester declared; each protected entry (no owner) found denies it;
     the restrictions reading is compared with the policies that have restrictions."""
     evidence = evidence_by_asset(scanned.touches)
-    content_found = scanned.content
     # Core statements on the transaction's connection: the clearance's rows are written once
     # and never read back, and the ORM's unit of work and instances cost more than the
     # inserts themselves.
@@ -136,15 +135,13 @@ def clear(
         request_digest=request.digest,
         now=now,
     )
-    generation_request = GenerationRequest(
+    generation_request = evaluated_request(
         requester=facts.requester,
         digest=request.digest,
         declared_use=request.declared_use,
-        content_categories=request.declared_content
-        | {finding.category for finding in content_found},
-        content_found={finding.category: finding.explanation() for finding in content_found},
-        protected_found=tuple((found.kind, found.name) for found in scanned.protected),
-        restrictions_broken=restrictions_broken(facts.assets, scanned.restrictions),
+        declared_content=request.declared_content,
+        scanned=scanned,
+        assets=facts.assets,
     )
     with timed(Stage.evaluation):
         decision = evaluate(
@@ -190,7 +187,7 @@ def clear(
         "parameters": dict(request.parameters),
         "input_media_sha256": list(request.input_media_sha256),
         "content_categories": content_document(
-            declared=request.declared_content, found=content_found
+            declared=request.declared_content, found=scanned.content
         ),
         "reasons": requester_reasons(decision),
         "quote": quote_document(priced) if decision.outcome != ClearanceOutcome.denied else None,
@@ -256,6 +253,30 @@ def clear(
         token=token,
         cleared_assets=tuple(_record_of(ClearedAsset, row) for row in recorded),
         verified=facts.verified,
+    )
+
+
+def evaluated_request(
+    *,
+    requester: Requester,
+    digest: str,
+    declared_use: Use,
+    declared_content: frozenset[ContentCategory],
+    scanned: ScannedRequest,
+    assets: Sequence[MatchedAsset],
+) -> GenerationRequest:
+    """The request as the evaluator reads it: the content categories its prompt shows (read
+    beside the names of what it touches) and those its requester declared, the protected
+    entries it names, and the restrictions of ``assets``' policies it breaks. Clearing and the
+    portal's policy preview both read a request through this."""
+    return GenerationRequest(
+        requester=requester,
+        digest=digest,
+        declared_use=declared_use,
+        content_categories=declared_content | {finding.category for finding in scanned.content},
+        content_found={finding.category: finding.explanation() for finding in scanned.content},
+        protected_found=tuple((found.kind, found.name) for found in scanned.protected),
+        restrictions_broken=restrictions_broken(assets, scanned.restrictions),
     )
 
 

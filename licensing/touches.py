@@ -49,13 +49,20 @@ def scan_request(
             found_in_media = media_touches(
                 session, inspection=inspection, likeness=likeness, catalogue=catalogue
             )
+    with timed(Stage.text_match):
+        scanned = scan_prompt(session, prompt=prompt, matching=matching)
+    return scanned.with_touches(found_in_media)
+
+
+def scan_prompt(session: Session, *, prompt: str, matching: MatchingRuntime) -> ScannedRequest:
+    """The text check of a request: what its prompt names or describes, and what it shows
+    beside those names. Also what the portal's policy preview reads a sample prompt with, so
+    that the preview decides as a clearance would."""
     # A decision to allow reads every counter rather than trust the change channel: a change
     # committed through another process a moment ago counts, heard of yet or not.
-    with timed(Stage.text_match):
-        checked = matching.check_text(session, prompt, read_counter=True)
-    touches = text_touches(prompt, checked.matches) + found_in_media
+    checked = matching.check_text(session, prompt, read_counter=True)
     return ScannedRequest(
-        touches=touches,
+        touches=text_touches(prompt, checked.matches),
         content=checked.content,
         protected=checked.protected,
         restrictions=RestrictionReading(

@@ -6,7 +6,7 @@ functions: a new policy version (``POST /v1/assets/{id}/policies``), the consent
 it admits anyone (``POST /v1/assets/{id}/grants``), and, unless the holder keeps them, the
 withdrawal of the consents given under earlier versions (otherwise an older, looser version
 would go on allowing what the new one refuses). The preview runs the pure evaluator on the
-typed document; nothing is stored.
+typed document, its sample prompt read by a clearance's own text check; nothing is stored.
 """
 
 import uuid
@@ -27,6 +27,8 @@ from clearhouse.errors import ClearhouseError
 from clearhouse.portal.pages import NOTICES, PageRoute, render, see_other
 from clearhouse.portal.policy_words import CONTENT_HINTS, USE_HINTS, USE_LABELS, describe
 from clearhouse.portal.sessions import CsrfChecked, PortalHolder
+from licensing.clearance import evaluated_request
+from licensing.touches import scan_prompt
 from policies import service as policies
 from policies.decisions import AssetDecision, Decision
 from policies.document import (
@@ -50,7 +52,6 @@ from policies.restrictions import MAX_RESTRICTION_LENGTH, MAX_RESTRICTIONS
 from rights import repository, service
 from rights.authority import Action, may
 from rights.errors import NotAllowed
-from rights.matching.reading import read_prompt
 from rights.matching.runtime import MatchingDep, MatchingRuntime
 from rights.models import Asset, GrantStatus
 
@@ -278,6 +279,7 @@ class Preview:
 
 
 def preview(
+    session: Session,
     document: PolicyDocument,
     *,
     asset: Asset,
@@ -290,8 +292,9 @@ def preview(
     minor_daily_generation_limit: int,
 ) -> Preview:
     """Evaluate ``sample`` against ``document`` as if it were in force with an active grant:
-    the same pure evaluator a clearance runs, on the facts a clearance would read, with no
-    use of the asset counted yet. ``version``: the number it would be saved as."""
+    the same pure evaluator a clearance runs, on the facts a clearance would read, its prompt
+    read by the same text check, with no use of the asset counted yet. Only this asset is
+    judged, whatever else the prompt names. ``version``: the number it would be saved as."""
     policy = PolicySnapshot(id=new_id(), asset_id=asset.id, version=version, document=document)
     grant = GrantSnapshot(
         id=new_id(),
@@ -311,28 +314,31 @@ def preview(
         usage=AssetUsage(today=0, total=0),
     )
     listed = document.listed_accounts
-    requester_id = listed[0] if sample.listed and listed else new_id()
     years = 15 if sample.minor else 30
-    findings, broken = [], {}
-    if sample.prompt:
-        reading = read_prompt(sample.prompt, encoder=matching.encoder)
-        findings = matching.content.find_in_reading(reading)
-        broken = matching.restrictions.broken(
-            document.restrictions, embedding=reading.embedding, content=findings
-        )
-    request = GenerationRequest(
-        requester=Requester(
-            account_id=requester_id,
-            date_of_birth=now.date() - timedelta(days=365 * years + 10),
-            generations_today=0,
-        ),
-        digest="portal-preview",
-        declared_use=Use(sample.use),
-        content_categories=frozenset(ContentCategory(value) for value in sample.content)
-        | {finding.category for finding in findings},
-        content_found={finding.category: finding.explanation() for finding in findings},
-        restrictions_broken=broken,
+    requester = Requester(
+        account_id=listed[0] if sample.listed and listed else new_id(),
+        date_of_birth=now.date() - timedelta(days=365 * years + 10),
+        generations_today=0,
     )
+    declared = frozenset(ContentCategory(value) for value in sample.content)
+    if sample.prompt:
+        # Read as a clearance reads it: the content it shows beside the names it touches (a
+        # short prompt's few words alone), the protected entries it names, the restrictions.
+        request = evaluated_request(
+            requester=requester,
+            digest="portal-preview",
+            declared_use=Use(sample.use),
+            declared_content=declared,
+            scanned=scan_prompt(session, prompt=sample.prompt, matching=matching),
+            assets=[matched],
+        )
+    else:
+        request = GenerationRequest(
+            requester=requester,
+            digest="portal-preview",
+            declared_use=Use(sample.use),
+            content_categories=declared,
+        )
     decision = evaluate(
         request,
         assets=[matched],
@@ -442,6 +448,7 @@ def preview_policy(
         )
     current = policies.current_policy(session, asset.id)
     result = preview(
+        session,
         document,
         asset=asset,
         owner=account,

@@ -1,6 +1,9 @@
 """The policy editor: saving makes the policy in force and consents to it; the preview shows
 the evaluator's own decision for a sample request, without saving anything."""
 
+import re
+
+from clearing import decision
 from factories import create_asset, granted_asset, sign_up
 from fastapi.testclient import TestClient
 from portal_client import portal_sign_in, post_form
@@ -251,3 +254,34 @@ def test_a_limit_that_says_nothing_comes_back_with_its_problem_and_nothing_is_sa
     assert "does not say what is forbidden" in answer.text
     assert "never!</textarea>" in answer.text  # the form comes back as typed
     assert _policy_in_force(client, holder, asset["id"])["version"] == 0
+
+
+def _previewed_outcome(page: str) -> str:
+    """The preview's decision for the request, as a clearance's ``outcome`` says it."""
+    heading = re.search(r'id="preview-result"[^>]*>\s*<h3>([^<]+)<', page)
+    assert heading is not None, page
+    words = {"Allowed": "cleared", "Refused": "denied", "Needs your approval": "needs_approval"}
+    return words[heading.group(1).strip()]
+
+
+def test_the_preview_decides_a_sample_naming_the_asset_as_a_clearance_does(
+    client: TestClient, holder
+) -> None:
+    """A short prompt is read for what it shows beside the asset's name, as in a clearance:
+    "@captain_test a video" read whole reads like harassment, and beside the name says
+    nothing (rights/matching/content_check.py)."""
+    asset = create_asset(client, holder, handle="captain_test")
+    policy = {**POLICY, "excluded_content": ["violence", "sexual", "harassment"], "currency": "USD"}
+    portal_sign_in(client, holder)
+    assert post_form(client, f"/assets/{asset['id']}/policy", policy).status_code == 303
+    creator = sign_up(client, role="creator")
+    prompts = {
+        "@captain_test a video": "cleared",
+        "Captain Test, my video": "cleared",
+        "@captain_test nude woman": "denied",
+    }
+    for prompt, expected in prompts.items():
+        cleared = decision(client, creator, prompt, use="personal")
+        assert cleared["outcome"] == expected, (prompt, cleared)
+        page = _preview(client, asset["id"], **policy, sample_prompt=prompt)
+        assert _previewed_outcome(page) == expected, prompt
