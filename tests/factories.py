@@ -57,6 +57,16 @@ def verify_email(client: httpx.Client, email: str) -> None:
     assert response.status_code == 200, response.text
 
 
+def refused_as_unverified(response: httpx.Response) -> None:
+    """``response`` is the 403 every route that needs a verified address answers, saying how
+    to get a new link."""
+    assert response.status_code == 403, response.text
+    problem = response.json()
+    assert problem["type"].endswith("/email-not-verified"), problem
+    assert "Verify your email address first" in problem["detail"]
+    assert "POST /v1/accounts/me/verification-email" in problem["detail"]
+
+
 def create_asset(
     client: httpx.Client,
     user: User,
