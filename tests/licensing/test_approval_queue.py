@@ -16,7 +16,8 @@ from clearing import (
     notice_kinds,
     usage,
 )
-from factories import create_asset, sign_up
+from factories import create_asset, refused_as_unverified, sign_up, verify_email
+from organising import add, character_of, organisation
 from sqlalchemy import update
 
 from clearhouse.db import utcnow, write_session
@@ -92,6 +93,36 @@ def test_once_the_owner_answers_another_request_may_be_asked(client, holder, req
     assert decision(client, requester, ASKED)["outcome"] == "cleared"
     assert approval_rows(client) == 2
     assert notice_kinds(client, holder) == ["approval.pending"] * 2
+
+
+def test_only_a_verified_address_approves_but_any_manager_declines(client, holder, requester):
+    """Approving consents to a stranger's use: a studio's manager whose address is not verified
+    (anyone can sign up with one that is not theirs) cannot, and the request keeps waiting;
+    saying no stays open to them, as withdrawing consent always is."""
+    studio = organisation(client, holder)
+    manager = sign_up(client, verified=False)
+    add(client, holder, studio, manager, "manager")
+    knight = character_of(client, holder, studio, handle="studio_knight", name="Studio Knight")
+    licensed(client, holder, knight["id"], APPROVAL_POLICY)
+    asked = decision(client, requester, "Studio Knight rides at dawn")
+    assert asked["outcome"] == "needs_approval", asked
+    [pending] = client.get("/v1/approvals", headers=manager.headers).json()["items"]
+
+    refused_as_unverified(
+        client.post(f"/v1/approvals/{pending['id']}/approve", headers=manager.headers)
+    )
+    [still] = client.get("/v1/approvals", headers=holder.headers).json()["items"]
+    assert (still["id"], still["status"]) == (pending["id"], "pending")
+    assert decision(client, requester, "Studio Knight rides at dawn")["outcome"] == (
+        "needs_approval"
+    )
+    declined = client.post(f"/v1/approvals/{pending['id']}/decline", headers=manager.headers)
+    assert declined.status_code == 200, declined.text
+
+    verify_email(client, manager.email)
+    approved = client.post(f"/v1/approvals/{pending['id']}/approve", headers=manager.headers)
+    assert approved.status_code == 200, approved.text
+    assert decision(client, requester, "Studio Knight rides at dawn")["outcome"] == "cleared"
 
 
 def test_once_the_waiting_request_expires_another_may_be_asked(client, holder, requester):
