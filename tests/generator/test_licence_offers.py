@@ -10,14 +10,13 @@ from functools import partial
 import pytest
 from claiming import verified
 from clearing import check_output, licensed, usage
-from factories import refused_as_unverified, sign_up, verify_email
+from factories import made_before_verification, refused_as_unverified, sign_up, verify_again
 from generating import USD_POLICY, charges_and_licences
 from offering import answer, blocked_generation, offer, third_party_clearance_showing
 from sqlalchemy import update
 from sqlmodel import Session, func, select
 
 from audit.models import AuditEntry
-from clearhouse.accounts.models import Account
 from clearhouse.db import snapshot_session, utcnow
 from generator.held_outputs import discard_lapsed_held_outputs, held_clip
 from generator.models import GenerationJob
@@ -184,20 +183,6 @@ def test_a_consent_withdrawn_after_the_offer_makes_it_unusable(
     assert charges_and_licences(engine, blocked["generation_id"]) == (0, 0)
 
 
-def _made_before_verification(engine, user) -> None:
-    """``user``'s account as one made before addresses were verified (they start unverified):
-    the only way a holder's or a requester's address is unverified once a use is blocked."""
-    with Session(engine) as session:
-        session.exec(update(Account).where(Account.id == user.id).values(email_verified_at=None))
-        session.commit()
-
-
-def _verified_now(client, user) -> None:
-    sent = client.post("/v1/accounts/me/verification-email", headers=user.headers)
-    assert sent.status_code == 202, sent.text
-    verify_email(client, user.email)
-
-
 def _offers(engine) -> list[tuple[str, str]]:
     with Session(engine) as session:
         return [(str(o.id), o.status.value) for o in session.exec(select(LicenceOffer)).all()]
@@ -208,21 +193,21 @@ def test_only_verified_addresses_offer_and_accept_a_licence(
 ):
     """An offer reaches the requester, and accepting it pays the owner: neither is open to an
     address nobody verified, and nothing is stored or charged when refused."""
-    _made_before_verification(engine, holder)
+    made_before_verification(engine, holder)
     refused_as_unverified(offer(client, holder, blocked["use"]))
     assert _offers(engine) == []
     assert "offer.made" not in kinds_of_notices(client, requester)
 
-    _verified_now(client, holder)
+    verify_again(client, holder)
     offered = offer(client, holder, blocked["use"])
     assert offered.status_code == 201, offered.text
-    _made_before_verification(engine, requester)
+    made_before_verification(engine, requester)
     refused_as_unverified(answer(client, requester, offered.json()["id"], "accept"))
     assert _offers(engine) == [(offered.json()["id"], "pending")]
     assert charges_and_licences(engine, blocked["generation_id"]) == (0, 0)
     assert "offer.accepted" not in kinds_of_notices(client, holder)
 
-    _verified_now(client, requester)
+    verify_again(client, requester)
     accepted = answer(client, requester, offered.json()["id"], "accept")
     assert accepted.status_code == 200, accepted.text
     assert accepted.json()["generation_state"] == "released"
