@@ -17,7 +17,7 @@ from clearing import (
     usage,
 )
 from factories import create_asset, refused_as_unverified, sign_up, verify_email
-from organising import add, character_of, organisation
+from organising import waiting_for_an_unverified_manager
 from sqlalchemy import update
 
 from clearhouse.db import utcnow, write_session
@@ -99,14 +99,7 @@ def test_only_a_verified_address_approves_but_any_manager_declines(client, holde
     """Approving consents to a stranger's use: a studio's manager whose address is not verified
     (anyone can sign up with one that is not theirs) cannot, and the request keeps waiting;
     saying no stays open to them, as withdrawing consent always is."""
-    studio = organisation(client, holder)
-    manager = sign_up(client, verified=False)
-    add(client, holder, studio, manager, "manager")
-    knight = character_of(client, holder, studio, handle="studio_knight", name="Studio Knight")
-    licensed(client, holder, knight["id"], APPROVAL_POLICY)
-    asked = decision(client, requester, "Studio Knight rides at dawn")
-    assert asked["outcome"] == "needs_approval", asked
-    [pending] = client.get("/v1/approvals", headers=manager.headers).json()["items"]
+    manager, pending = waiting_for_an_unverified_manager(client, holder, requester)
 
     refused_as_unverified(
         client.post(f"/v1/approvals/{pending['id']}/approve", headers=manager.headers)

@@ -9,7 +9,7 @@ import pytest
 from clearing import USD_POLICY, clear, licensed
 from factories import create_asset, granted_asset, sign_up, verify_email
 from generating import ask, generator_runtime
-from organising import add, character_of, organisation
+from organising import waiting_for_an_unverified_manager
 from PIL import Image
 from portal_browsers import browser_of
 from portal_client import form_token, portal_sign_in, post_form, refused_page_as_unverified
@@ -199,14 +199,7 @@ def test_another_holder_cannot_answer_and_a_form_without_its_token_changes_nothi
 def test_a_manager_whose_address_is_unverified_is_told_to_verify_before_approving(
     client, holder, creator
 ):
-    studio = organisation(client, holder)
-    manager = sign_up(client, verified=False)
-    add(client, holder, studio, manager, "manager")
-    heron = character_of(client, holder, studio, handle="quiet_heron", name="Quiet Heron")
-    licensed(client, holder, heron["id"], APPROVAL_POLICY)
-    waiting = clear(client, creator, "Quiet Heron sailing past the harbour lights")
-    assert waiting.json()["outcome"] == "needs_approval", waiting.text
-    [pending] = client.get("/v1/approvals", headers=manager.headers).json()["items"]
+    manager, pending = waiting_for_an_unverified_manager(client, holder, creator)
     portal_sign_in(client, manager)
 
     refused_page_as_unverified(
