@@ -5,7 +5,9 @@ reversals and payouts since the month ended took."""
 
 import uuid
 from datetime import UTC, datetime
+from typing import NamedTuple
 
+import pytest
 from factories import User, sign_up
 from fastapi.testclient import TestClient
 from ledgering import people, write_transaction
@@ -13,6 +15,7 @@ from paying import earn, onboard, payable_of, payouts, stripe_on
 from sqlalchemy import Engine
 from stating import licensed_asset, release
 
+from bench.ledger_rows import LicenceTerms
 from clearhouse.db import snapshot_session
 from clearhouse.settings import Settings
 from payouts.accounts import payable, platform
@@ -48,6 +51,15 @@ def a_holder(engine: Engine, settings: Settings) -> uuid.UUID:
     return holder
 
 
+def earned_each_month(engine: Engine, settings: Settings) -> uuid.UUID:
+    """An onboarded holder who earned 1,500 in October, 2,500 in November and 4,000 on
+    1 December."""
+    holder = a_holder(engine, settings)
+    for amount, at in ((1_500, day(10, 10)), (2_500, day(11, 10)), (4_000, day(12, 1))):
+        earn(engine, holder, amount, at=at)
+    return holder
+
+
 def ledger_ok(engine: Engine) -> None:
     with snapshot_session(engine) as session:
         report = check_ledger(session)
@@ -62,14 +74,30 @@ def month_statement(client: TestClient, holder: User, period: Period) -> dict:
     return statement
 
 
-def test_uses_after_the_month_ended_wait_for_the_next_month_s_run(
-    client: TestClient, engine: Engine, holder: User, settings: Settings, fake
-) -> None:
+class Earning(NamedTuple):
+    settings: Settings
+    """Stripe on, at the Connect fake."""
+    creator: User
+    terms: LicenceTerms
+    """The holder's character, licensed at 3,000 a use."""
+    share: int
+    """What the holder earns of each use."""
+
+
+@pytest.fixture
+def earning(client: TestClient, engine: Engine, holder: User, settings: Settings, fake) -> Earning:
+    """The holder, onboarded, with a character that earns; a creator to use it."""
     settings = stripe_on(settings, fake)
-    creator = sign_up(client, role="creator")
     terms = licensed_asset(client, engine, holder, per_use_minor=3_000)
-    share = holder_share(terms.price_minor, terms.revenue_share_bps)
     onboard(engine, settings, [holder.id])
+    share = holder_share(terms.price_minor, terms.revenue_share_bps)
+    return Earning(settings, sign_up(client, role="creator"), terms, share)
+
+
+def test_uses_after_the_month_ended_wait_for_the_next_month_s_run(
+    client: TestClient, engine: Engine, holder: User, earning: Earning, fake
+) -> None:
+    settings, creator, terms, share = earning
     release(engine, creator.id, terms, at=day(11, 10), count=2)
     release(engine, creator.id, terms, at=day(12, 2))  # December's, before November's run
 
@@ -96,13 +124,9 @@ def test_uses_after_the_month_ended_wait_for_the_next_month_s_run(
 
 
 def test_a_reversal_after_the_month_ended_comes_off_that_month_s_payout(
-    client: TestClient, engine: Engine, holder: User, settings: Settings, fake
+    client: TestClient, engine: Engine, holder: User, earning: Earning, fake
 ) -> None:
-    settings = stripe_on(settings, fake)
-    creator = sign_up(client, role="creator")
-    terms = licensed_asset(client, engine, holder, per_use_minor=3_000)
-    share = holder_share(terms.price_minor, terms.revenue_share_bps)
-    onboard(engine, settings, [holder.id])
+    settings, creator, terms, share = earning
     _, taken_down = release(engine, creator.id, terms, at=day(11, 10), count=2)
     release(engine, creator.id, terms, at=day(12, 1))  # December's: enough to cover it
     with write_transaction(engine) as session:
@@ -162,10 +186,7 @@ def test_no_month_is_paid_twice_and_an_earlier_month_run_later_pays_nothing_agai
     ledger_engine: Engine, settings: Settings, fake
 ) -> None:
     settings = stripe_on(settings, fake)
-    holder = a_holder(ledger_engine, settings)
-    earn(ledger_engine, holder, 1_500, at=day(10, 10))
-    earn(ledger_engine, holder, 2_500, at=day(11, 10))
-    earn(ledger_engine, holder, 4_000, at=day(12, 1))
+    holder = earned_each_month(ledger_engine, settings)
 
     # October was never run: November's run pays what October earned too.
     run(ledger_engine, settings, NOVEMBER, on=day(12, 3))
@@ -192,10 +213,7 @@ def test_a_month_run_late_then_the_next_pays_each_month_once(
     """October's run made after November ended pays October's earnings; November's run that
     follows pays November's alone: October's payout, posted after November ended, counts."""
     settings = stripe_on(settings, fake)
-    holder = a_holder(ledger_engine, settings)
-    earn(ledger_engine, holder, 1_500, at=day(10, 10))
-    earn(ledger_engine, holder, 2_500, at=day(11, 10))
-    earn(ledger_engine, holder, 4_000, at=day(12, 1))
+    holder = earned_each_month(ledger_engine, settings)
 
     run(ledger_engine, settings, OCTOBER, on=day(12, 3))
     run(ledger_engine, settings, NOVEMBER, on=day(12, 3))
