@@ -17,8 +17,8 @@ payable holds is what it owes, then does two things, each payout in transactions
    entry: their balance stays in the payable and the first run after they onboard pays it.
    So does a holder whose connected account Stripe reported (``account.updated``,
    payouts/account_events.py) as not able to receive payouts: the run reports them as
-   skipped. (An account Stripe has not reported on yet is
-   tried; Stripe refusing the transfer returns the payout.)
+   skipped. (An account Stripe has not reported on yet is tried; Stripe refusing the transfer
+   returns the payout.)
 2. **Send what is open.** Every pending or failed payout, of any period, is sent: its transfer
    is first looked up at Stripe by its ``transfer_group`` (``payout_<payout id>``); only if none
    exists is one created, always with the idempotency key ``payout-<payout id>`` and the same
@@ -294,7 +294,7 @@ def due_payouts(engine: Engine, *, period: str, minimum_minor: int) -> list[Due]
             .order_by(owed.c.owner_id, owed.c.currency)
         ).all()
     # PostgreSQL sums BIGINTs as NUMERIC: a Decimal, made an int again.
-    return [Due(holder, currency, int(owed), *rest) for holder, currency, owed, *rest in rows]
+    return [Due(holder, currency, int(amount), *rest) for holder, currency, amount, *rest in rows]
 
 
 def make_payout(
