@@ -30,6 +30,8 @@ from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session
 from starlette.concurrency import run_in_threadpool
 
+from clearhouse.errors import DatabaseBusy, raises
+
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
@@ -331,6 +333,7 @@ def write_session(engine: Engine) -> Iterator[Session]:
 # ending it goes to the thread pool (one hand-off per request instead of two).
 
 
+@raises(DatabaseBusy)
 async def get_read_session(request: Request) -> AsyncIterator[Session]:
     """A request that only reads (every GET): no lock, nothing to commit."""
     session = Session(request.app.state.read_engine, expire_on_commit=False)
@@ -342,6 +345,7 @@ async def get_read_session(request: Request) -> AsyncIterator[Session]:
         session.close()
 
 
+@raises(DatabaseBusy)
 async def get_session(request: Request) -> AsyncIterator[Session]:
     """One request, one write transaction: committed when the route returns, rolled back if
     it raises."""

@@ -14,7 +14,7 @@ from clearhouse.accounts import service as accounts
 from clearhouse.accounts.models import STAFF_ROLES, Account, Role
 from clearhouse.accounts.scopes import check_api_key
 from clearhouse.db import get_read_session, get_session
-from clearhouse.errors import Forbidden, Unauthenticated, raises
+from clearhouse.errors import DatabaseBusy, Forbidden, Unauthenticated, raises
 from clearhouse.keys import KeyRing
 from clearhouse.rate_limit import RateLimited, RateLimiter, RateLimiterDep, RateLimiterUnavailable
 from clearhouse.settings import Settings
@@ -30,6 +30,7 @@ async def get_keys(request: Request) -> KeyRing:
     return request.app.state.keys
 
 
+@raises(DatabaseBusy)
 async def get_engine(request: Request) -> Engine:
     """For routes that do slow work (media, models) between short transactions of their own."""
     return request.app.state.engine

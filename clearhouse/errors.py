@@ -16,6 +16,8 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -108,6 +110,17 @@ class MalformedBody(ClearhouseError):
     status_code = 422
     slug = "malformed-body"
     title = "Malformed request body"
+
+
+class DatabaseBusy(ClearhouseError):
+    """The database stayed busy for as long as a request may wait: SQLite's write lock, or a
+    pooled connection, for 30 s. Too many requests at once, not a bug."""
+
+    status_code = 503
+    slug = "database-busy"
+    title = "Too many requests at once"
+    sends_retry_after = True
+    headers = {"Retry-After": "2"}
 
 
 Raiser = TypeVar("Raiser", bound=Callable[..., Any])
@@ -262,8 +275,23 @@ async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _on_database_error(request: Request, exc: Exception) -> JSONResponse:
+    if isinstance(exc, PoolTimeout) or "database is locked" in str(exc):
+        log.warning("database busy on %s %s: %s", request.method, request.url.path, exc)
+        return error_response(
+            request,
+            DatabaseBusy(
+                "The database stayed busy with other requests for as long as one may wait; "
+                "nothing was changed. Send the request again in a moment."
+            ),
+        )
+    return await _on_unexpected(request, exc)
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ClearhouseError, _on_clearhouse_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_exception)
+    app.add_exception_handler(OperationalError, _on_database_error)
+    app.add_exception_handler(PoolTimeout, _on_database_error)
     app.add_exception_handler(Exception, _on_unexpected)

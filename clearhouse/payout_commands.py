@@ -17,10 +17,11 @@ def run(
         str, typer.Option(help="The month paid for, YYYY-MM (UTC), once it has ended.")
     ],
 ) -> None:
-    """Pay each holder whose payable is at or over the minimum, and send every payout left
-    pending or failed; print the run as JSON. Run it again after any failure or crash: nobody
-    is paid twice. With Stripe off it only reports what is due. A month is run once it has
-    ended (UTC): this month or a later one exits 1, a period not written YYYY-MM exits 2."""
+    """Pay each holder what they earned by the month's end and were not paid, when at or
+    over the minimum, and send every payout left pending or failed; print the run as JSON. Run
+    it again after any failure or crash: nobody is paid twice. With Stripe off it only reports
+    what is due. A month is run once it has ended (UTC): this month or a later one exits 1, a
+    period not written YYYY-MM exits 2."""
     from clearhouse.cli_session import migrated_engine
     from clearhouse.errors import ClearhouseError
     from payouts.errors import PayoutPeriodNotEnded

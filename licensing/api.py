@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request, status
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
-from clearhouse.accounts.dependencies import require_verified
+from clearhouse.accounts.dependencies import VerifiedHolderAccount, require_verified
 from clearhouse.accounts.errors import EmailNotVerified
 from clearhouse.accounts.scopes import Scope, needs_scope
 from clearhouse.db import read_session, utcnow, write_session
@@ -348,7 +348,7 @@ def list_approvals(
 @raises(NotFound, ApprovalClosed)
 @needs_scope(Scope.assets_write)
 def approve(
-    approval_id: uuid.UUID, owner: HolderAccount, session: SessionDep, settings: SettingsDep
+    approval_id: uuid.UUID, owner: VerifiedHolderAccount, session: SessionDep, settings: SettingsDep
 ):
     """Say yes to this one request, waiting or declined by you while your no stands: the
     requester may send it again, unchanged, and it is cleared for your asset until the approval

@@ -1,5 +1,6 @@
 """Email digests: each account's notices not yet emailed, in one message through the mail
-outbox, as often as the account chose (none, daily, immediate; daily by default)."""
+outbox, as often as the account chose (none, daily, immediate; daily by default), and only to
+a verified address."""
 
 import uuid
 from datetime import datetime, timedelta
@@ -40,7 +41,13 @@ def _send_digest(
         account = session.get(Account, account_id)
         preference = session.get(NoticePreference, account_id, with_for_update=True)
         preference = preference or NoticePreference(account_id=account_id)
-        if not _due(preference, now=now) or account.deleted_at is not None:
+        # An address nobody verified may be someone else's (anyone can sign up with it): its
+        # notices wait in the inbox, and go in the first digest after it is verified.
+        if (
+            not _due(preference, now=now)
+            or account.deleted_at is not None
+            or account.email_verified_at is None
+        ):
             return False
         notices = session.exec(
             select(Notice)

@@ -79,7 +79,8 @@ class Payout(SQLModel, table=True):
     currency: str = Field(max_length=3, description="ISO 4217, upper case.")
     amount_minor: int = Field(
         sa_column=Column(BigInteger, nullable=False),
-        description="The holder's payable balance when the payout was made, all of it.",
+        description="What the holder was owed for the period when the payout was made: earned "
+        "by the month's end and not paid (payouts/runs.py).",
     )
     state: PayoutState = Field(sa_column=enum_column(PayoutState, index=True))
     destination: str = Field(

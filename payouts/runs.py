@@ -1,26 +1,24 @@
-"""Payout runs: each holder's payable balance, at or over the minimum, sent to their Stripe
-connected account as a Connect transfer.
+"""Payout runs: what each holder is owed for a month, at or over the minimum, sent to their
+Stripe connected account as a Connect transfer.
 
 A run for a period (``clearhouse payouts run --period 2026-10``, or the admin's
 ``POST /v1/payouts/runs``) is for a UTC month that has ended: the month under way, or a later
 one, is refused (:class:`PayoutPeriodNotEnded`) before anything is done, so no month's payout
-is made while the month can still earn. (A payout is the payable's whole balance when the run
-makes it: everything the month and those before it earned and no payout took, and whatever was
-posted since the month ended, which the next month's run would otherwise pay.) A run first
-retries the takedown reversals that could not be posted when their clips were taken down
-(payouts/takedowns.py), so that what a payable holds is what it owes, then does two things,
-each payout in transactions of its own:
+is made while the month can still earn. A run first retries the takedown reversals that
+could not be posted when their clips were taken down (payouts/takedowns.py), so that what a
+payable holds is what it owes, then does two things, each payout in transactions of its own:
 
-1. **Make the payouts.** For each (holder, currency) whose payable holds at least
-   ``CLEARHOUSE_PAYOUT_MINIMUM_MINOR`` and who has a connected account, one payout of the whole
-   balance, unique per (holder, period, currency), and its ledger entry (key
-   ``payout:<payout id>``: debit the holder's payable, credit ``stripe_clearing``, the money we
-   hold at Stripe, which the transfer takes out of our balance there) commit together. A holder
-   with no connected account gets no payout and no entry: their balance stays in the payable
-   and the first run after they onboard pays it. So does a holder whose connected account
-   Stripe reported (``account.updated``, payouts/account_events.py) as not able to receive
-   payouts: the run reports them as skipped. (An account Stripe has not reported on yet is
-   tried; Stripe refusing the transfer returns the payout.)
+1. **Make the payouts.** For each (holder, currency) owed at least
+   ``CLEARHOUSE_PAYOUT_MINIMUM_MINOR`` for the period (*what a payout for a month pays*, below)
+   and who has a connected account, one payout of what is owed, unique per (holder, period,
+   currency), and its ledger entry (key ``payout:<payout id>``: debit the holder's payable,
+   credit ``stripe_clearing``, the money we hold at Stripe, which the transfer takes out of our
+   balance there) commit together. A holder with no connected account gets no payout and no
+   entry: their balance stays in the payable and the first run after they onboard pays it.
+   So does a holder whose connected account Stripe reported (``account.updated``,
+   payouts/account_events.py) as not able to receive payouts: the run reports them as
+   skipped. (An account Stripe has not reported on yet is tried; Stripe refusing the transfer
+   returns the payout.)
 2. **Send what is open.** Every pending or failed payout, of any period, is sent: its transfer
    is first looked up at Stripe by its ``transfer_group`` (``payout_<payout id>``); only if none
    exists is one created, always with the idempotency key ``payout-<payout id>`` and the same
@@ -52,6 +50,15 @@ payout's money (an entry is reversed only when Stripe refused the transfer, so n
 
 Stripe off (no secret key): a run makes no payout, posts nothing and sends nothing; it reports
 what each holder is due.
+
+**What a payout for a month pays**: what the holder had earned by the month's end and no payout
+has taken, so that the month's statement (payouts/statements.py, by the entries' ``posted_at``)
+and its payout agree: the statement's closing balance, less payouts made since the month ended
+(plus what came back of them), less what was reversed since of what the payable held at the
+month's end (a takedown of one of the month's uses). Never more than the payable holds now (an
+adjustment since may have taken from it). What was posted since the month ended for later
+months (their uses) stays in the payable for the next month's run. A run made late, or for an
+earlier month after a later one, pays nothing twice: every payout made since counts.
 """
 
 import uuid
@@ -60,15 +67,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import stripe
-from sqlalchemy import Engine, exists, update
+from sqlalchemy import Engine, and_, case, exists, func, or_, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from clearhouse.db import read_session, utcnow, write_session
 from clearhouse.errors import InvalidRequest, NotFound
 from clearhouse.settings import Settings
 from payouts.accounts import payable, platform
-from payouts.balances import balance_of
 from payouts.errors import InsufficientBalance, PayoutPeriodNotEnded
 from payouts.journal import (
     MAX_MEMO_LENGTH,
@@ -78,9 +85,10 @@ from payouts.journal import (
     post_entry,
     reverse_entry,
 )
-from payouts.models import AccountKind, EntryEvent, LedgerAccount
+from payouts.models import AccountKind, EntryEvent, JournalEntry, JournalLeg, LedgerAccount
 from payouts.payout_models import OPEN_STATES, Payout, PayoutAccount, PayoutState
 from payouts.statements import Period
+from payouts.storage import ledger_store
 from payouts.stripe_gateway import stripe_client
 from payouts.takedowns import RetriedReversals, retry_takedown_reversals
 
@@ -214,41 +222,96 @@ def run_payouts(
     return report
 
 
+# Posted to a payable after a month ended and still the month's business: payouts (of any
+# month) and what came back of them.
+_PAYOUT_EVENTS = (EntryEvent.payout.value, EntryEvent.payout_return.value)
+
+
+def owed_for_period(period: Period, *, account_id: uuid.UUID | None = None):
+    """What each holder's payable (or the one ``account_id``) owes for ``period`` (see the
+    module): what it holds now, less what the entries posted for later months since the
+    month ended added to it. Those are all but payouts, what came back of payouts, and
+    reversals of payouts or of entries posted by the month's end. When later months took more
+    than they added (an adjustment may), what it holds now: a payout never takes a payable
+    below zero. A subquery: (account_id, owner_id, currency, owed_minor)."""
+    entry, reversed_entry = aliased(JournalEntry), aliased(JournalEntry)
+    ended = period.ends_at
+    later = (
+        select(
+            JournalLeg.account_id,
+            func.sum(JournalLeg.credit_minor - JournalLeg.debit_minor).label("movement"),
+        )
+        .join(entry, entry.id == JournalLeg.entry_id)
+        .outerjoin(reversed_entry, reversed_entry.id == entry.reverses_id)
+        .where(
+            entry.posted_at >= ended,
+            entry.event.not_in(_PAYOUT_EVENTS),
+            or_(
+                entry.reverses_id.is_(None),
+                and_(
+                    reversed_entry.posted_at >= ended,
+                    reversed_entry.event != EntryEvent.payout.value,
+                ),
+            ),
+        )
+        .group_by(JournalLeg.account_id)
+    )
+    if account_id is not None:
+        later = later.where(JournalLeg.account_id == account_id)
+    later = later.subquery()
+    owed = select(
+        LedgerAccount.id.label("account_id"),
+        LedgerAccount.owner_id,
+        LedgerAccount.currency,
+        (
+            LedgerAccount.balance_minor - case((later.c.movement > 0, later.c.movement), else_=0)
+        ).label("owed_minor"),
+    ).outerjoin(later, later.c.account_id == LedgerAccount.id)
+    if account_id is not None:
+        owed = owed.where(LedgerAccount.id == account_id)
+    return owed.where(LedgerAccount.kind == AccountKind.holder_payable).subquery()
+
+
 def due_payouts(engine: Engine, *, period: str, minimum_minor: int) -> list[Due]:
+    """The holders owed at least ``minimum_minor`` for ``period`` who have no payout for it."""
+    owed = owed_for_period(Period.parse(period))
     already = exists().where(
-        Payout.holder_id == LedgerAccount.owner_id,
-        Payout.currency == LedgerAccount.currency,
+        Payout.holder_id == owed.c.owner_id,
+        Payout.currency == owed.c.currency,
         Payout.period == period,
     )
     with read_session(engine) as session:
         rows = session.exec(
             select(
-                LedgerAccount.owner_id,
-                LedgerAccount.currency,
-                LedgerAccount.balance_minor,
+                owed.c.owner_id,
+                owed.c.currency,
+                owed.c.owed_minor,
                 PayoutAccount.stripe_account_id,
                 PayoutAccount.payouts_enabled,
             )
-            .outerjoin(PayoutAccount, PayoutAccount.holder_id == LedgerAccount.owner_id)
-            .where(
-                LedgerAccount.kind == AccountKind.holder_payable,
-                LedgerAccount.balance_minor >= minimum_minor,
-                ~already,
-            )
-            .order_by(LedgerAccount.owner_id, LedgerAccount.currency)
+            .outerjoin(PayoutAccount, PayoutAccount.holder_id == owed.c.owner_id)
+            .where(owed.c.owed_minor >= minimum_minor, ~already)
+            .order_by(owed.c.owner_id, owed.c.currency)
         ).all()
-    return [Due(*row) for row in rows]
+    # PostgreSQL sums BIGINTs as NUMERIC: a Decimal, made an int again.
+    return [Due(holder, currency, int(amount), *rest) for holder, currency, amount, *rest in rows]
 
 
 def make_payout(
     engine: Engine, *, due: Due, period: str, minimum_minor: int, now: datetime
 ) -> uuid.UUID | None:
-    """Make the payout of ``due`` and post its entry, in one transaction; None when another
-    run made it first or the payable fell under the minimum meanwhile."""
+    """Make the payout of what the holder is owed for ``period`` and post its entry, in one
+    transaction; None when another run made it first or what is owed fell under the minimum
+    meanwhile."""
     assert due.destination is not None
     try:
         with write_session(engine) as session:
-            amount = balance_of(session, payable(due.holder_id, due.currency))
+            # Locked first (as the posting locks it), so that no reversal posted between the
+            # read and the posting is paid out.
+            account = payable(due.holder_id, due.currency)
+            locked = ledger_store(session.connection()).lock({account}, now=now)[account]
+            owed = owed_for_period(Period.parse(period), account_id=locked.id)
+            amount = int(session.exec(select(owed.c.owed_minor)).one())
             if amount < minimum_minor:
                 return None
             payout = Payout(

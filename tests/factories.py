@@ -57,6 +57,36 @@ def verify_email(client: httpx.Client, email: str) -> None:
     assert response.status_code == 200, response.text
 
 
+def made_before_verification(engine, user: User) -> None:
+    """``user``'s account as one made before addresses were verified (such accounts start
+    unverified): the only way an account already party to a use or an offer is unverified."""
+    from sqlalchemy import update
+    from sqlmodel import Session
+
+    from clearhouse.accounts.models import Account
+
+    with Session(engine) as session:
+        session.exec(update(Account).where(Account.id == user.id).values(email_verified_at=None))
+        session.commit()
+
+
+def verify_again(client: httpx.Client, user: User) -> None:
+    """Ask for a new verification link, as an unverified account may, and follow it."""
+    sent = client.post("/v1/accounts/me/verification-email", headers=user.headers)
+    assert sent.status_code == 202, sent.text
+    verify_email(client, user.email)
+
+
+def refused_as_unverified(response: httpx.Response) -> None:
+    """``response`` is the 403 every route that needs a verified address answers, saying how
+    to get a new link."""
+    assert response.status_code == 403, response.text
+    problem = response.json()
+    assert problem["type"].endswith("/email-not-verified"), problem
+    assert "Verify your email address first" in problem["detail"]
+    assert "POST /v1/accounts/me/verification-email" in problem["detail"]
+
+
 def create_asset(
     client: httpx.Client,
     user: User,

@@ -4,6 +4,7 @@ what the ledger and the fake hold afterwards."""
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 
 import pytest
 from ledgering import people, usage, write_transaction
@@ -12,7 +13,6 @@ from sqlmodel import Session, select
 from stripe_connect_fake import ConnectFake, ConnectFakeServer
 
 from clearhouse.accounts.models import Account
-from clearhouse.db import utcnow
 from clearhouse.settings import Settings
 from payouts.accounts import payable, platform
 from payouts.balances import balance_of
@@ -22,6 +22,9 @@ from payouts.payout_models import Payout
 from payouts.usage import post_usages
 
 MINIMUM = 1_000
+EARNED_AT = datetime(2026, 8, 20, 12, tzinfo=UTC)
+"""When the helpers' uses are posted unless told: in 2026-08, by the end of every month these
+tests run payouts for (a run pays what was earned by its month's end)."""
 
 
 @contextmanager
@@ -50,29 +53,37 @@ def stripe_on(settings: Settings, fake: ConnectFake, **more: object) -> Settings
 
 
 def holders_who_earned(
-    engine: Engine, amounts: list[int], *, currency: str = "USD"
+    engine: Engine, amounts: list[int], *, currency: str = "USD", at: datetime = EARNED_AT
 ) -> list[uuid.UUID]:
-    """One holder per amount, whose payable holds exactly it (a licence at a 100% share)."""
+    """One holder per amount, whose payable holds exactly it (a licence at a 100% share),
+    posted ``at``."""
     (creator,), holders = people(engine, creators=1, holders=len(amounts))
     usages = [
         usage(engine, creator_id=creator, licences=[(holder, amount, 10_000)], currency=currency)
         for holder, amount in zip(holders, amounts, strict=True)
     ]
     with write_transaction(engine) as session:
-        post_usages(session, usages, now=utcnow())
+        post_usages(session, usages, now=at)
     return holders
 
 
-def earn(engine: Engine, holder_id: uuid.UUID, amount: int, *, currency: str = "USD") -> None:
-    """A use that puts exactly ``amount`` on an existing holder's payable (a 100% share)."""
+def earn(
+    engine: Engine,
+    holder_id: uuid.UUID,
+    amount: int,
+    *,
+    currency: str = "USD",
+    at: datetime = EARNED_AT,
+) -> uuid.UUID:
+    """A use that puts exactly ``amount`` on an existing holder's payable (a 100% share),
+    posted ``at``; its generation."""
     (creator,), _ = people(engine, creators=1, holders=0)
-    licence = [(holder_id, amount, 10_000)]
+    made = usage(
+        engine, creator_id=creator, licences=[(holder_id, amount, 10_000)], currency=currency
+    )
     with write_transaction(engine) as session:
-        post_usages(
-            session,
-            [usage(engine, creator_id=creator, licences=licence, currency=currency)],
-            now=utcnow(),
-        )
+        post_usages(session, [made], now=at)
+    return made.generation_id
 
 
 def onboard(engine: Engine, settings: Settings, holders: list[uuid.UUID]) -> dict[uuid.UUID, str]:

@@ -30,3 +30,12 @@ def portal_sign_in(client: httpx.Client, user: User, *, password: str = PASSWORD
     answer = post_form(client, "/sign-in", {"email": user.email, "password": password})
     assert answer.status_code == 303, answer.text
     assert "clearhouse_session" in client.cookies
+
+
+def refused_page_as_unverified(page: httpx.Response) -> None:
+    """``page`` is the portal's answer to a form that needs a verified address: a 403 page that
+    says so, with the form that sends a new link."""
+    assert page.status_code == 403, page.text
+    assert "Email address not verified" in page.text
+    assert "Verify your email address first" in page.text
+    assert 'action="/account/verification-email"' in page.text

@@ -61,6 +61,15 @@ def request_headers(case, holder_headers: dict[str, str]) -> dict[str, str]:
     return {**(case.headers or {}), **holder_headers}
 
 
+def send_every_query_name(case) -> None:
+    """In a case whose query is the invalid part, an unknown name with an empty list as its
+    value would not reach the URL at all (no pair to send), leaving a valid request that the
+    negative-data check expects refused: send it with an empty value, as a client would."""
+    query = case.meta.components.get(ParameterLocation.QUERY)
+    if case.query and query is not None and query.mode.is_negative:
+        case.query = {name: "" if value == [] else value for name, value in case.query.items()}
+
+
 @schema.parametrize()
 @settings(
     max_examples=20,
@@ -72,6 +81,7 @@ def request_headers(case, holder_headers: dict[str, str]) -> dict[str, str]:
     ],
 )
 def test_api_conforms_to_its_schema(case, live_api, holder_headers):
+    send_every_query_name(case)
     case.call_and_validate(
         base_url=live_api,
         headers=request_headers(case, holder_headers),

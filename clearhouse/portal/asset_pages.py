@@ -25,7 +25,7 @@ from clearhouse.pagination import PageParams
 from clearhouse.portal.listing import Page, page_params, pager
 from clearhouse.portal.pages import NOTICES, PageRoute, field_errors, render, see_other
 from clearhouse.portal.policy_words import describe
-from clearhouse.portal.sessions import CsrfChecked, PortalHolder, check_csrf
+from clearhouse.portal.sessions import PAGE_NEW_LINK, CsrfChecked, PortalHolder, check_csrf
 from clearhouse.uploads import UnreadableUpload
 from likeness.runtime import LikenessDep, LikenessRuntime
 from policies import service as policies
@@ -475,7 +475,7 @@ def add_reference_images(
     if not files:
         return refused(["Choose at least one picture (JPEG, PNG or WebP)."])
     try:
-        require_verified(account)
+        require_verified(account, new_link=PAGE_NEW_LINK)
         references.check_takes_references(asset)
         references.check_room(
             held=references.count_references(session, asset_id=asset.id),

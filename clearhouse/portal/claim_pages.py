@@ -18,7 +18,7 @@ from clearhouse.errors import ClearhouseError
 from clearhouse.portal.asset_pages import render_asset_page
 from clearhouse.portal.document_forms import DocumentForm, document_form
 from clearhouse.portal.pages import NOTICES, PageRoute, field_errors, see_other
-from clearhouse.portal.sessions import PortalHolder
+from clearhouse.portal.sessions import PAGE_NEW_LINK, PortalHolder
 from rights import repository
 from rights.claims import service
 from rights.claims.schemas import ClaimEvidence
@@ -72,7 +72,7 @@ def submit_claim(
     except ValidationError as invalid:
         return refused(field_errors(invalid))
     try:
-        require_verified(account)
+        require_verified(account, new_link=PAGE_NEW_LINK)
         service.submit_evidence(
             session, owner=account, asset=asset, evidence=evidence, document=document
         )

@@ -25,7 +25,7 @@ from clearhouse.portal.decisions import decide_from_form
 from clearhouse.portal.document_forms import DocumentForm, document_form
 from clearhouse.portal.listing import Page, page_params, pager
 from clearhouse.portal.pages import NOTICES, PageRoute, field_errors, render, see_other
-from clearhouse.portal.sessions import CsrfChecked, PortalAccount, PortalStaff
+from clearhouse.portal.sessions import CsrfChecked, PortalAccount, PortalStaff, PortalVerified
 from clearhouse.rate_limit import RateLimiterDep
 from rights.claims.errors import UnusableEvidence
 from rights.disputes import service
@@ -109,7 +109,7 @@ OpeningForm = Annotated[DocumentForm, Depends(document_form(OPENING_FIELDS))]
 @router.post("/disputes")
 def open_dispute(
     request: Request,
-    account: PortalAccount,
+    account: PortalVerified,
     session: SessionDep,
     settings: SettingsDep,
     limiter: RateLimiterDep,
@@ -187,7 +187,7 @@ def write_in_thread(
     request: Request,
     dispute_id: uuid.UUID,
     step: Literal["answer", "message"],
-    account: PortalAccount,
+    account: PortalVerified,
     session: SessionDep,
     body: Annotated[str, Form(max_length=5000)] = "",
 ):

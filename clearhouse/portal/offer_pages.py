@@ -11,7 +11,12 @@ from clearhouse.db import utcnow
 from clearhouse.deps import EngineDep, ReadSessionDep, SessionDep, SettingsDep
 from clearhouse.portal.listing import Page, page_params, pager
 from clearhouse.portal.pages import NOTICES, PageRoute, render, see_other
-from clearhouse.portal.sessions import CsrfChecked, PortalAccount, PortalHolder
+from clearhouse.portal.sessions import (
+    CsrfChecked,
+    PortalAccount,
+    PortalVerified,
+    PortalVerifiedHolder,
+)
 from licensing.offers import reading, service
 from licensing.offers.api import SigningIdentityDep
 
@@ -45,7 +50,7 @@ def offers_page(request: Request, account: PortalAccount, session: ReadSessionDe
 
 @router.post("/uses/{use_id}/licence-offer", dependencies=[CsrfChecked])
 def offer_licence(
-    use_id: uuid.UUID, account: PortalHolder, session: SessionDep, settings: SettingsDep
+    use_id: uuid.UUID, account: PortalVerifiedHolder, session: SessionDep, settings: SettingsDep
 ):
     service.offer_licence(session, actor=account, use_id=use_id, settings=settings, now=utcnow())
     return see_other("/uses?state=blocked", notice="licence-offered")
@@ -54,7 +59,7 @@ def offer_licence(
 @router.post("/offers/{offer_id}/accept", dependencies=[CsrfChecked])
 def accept(
     offer_id: uuid.UUID,
-    account: PortalAccount,
+    account: PortalVerified,
     engine: EngineDep,
     settings: SettingsDep,
     signing_identity: SigningIdentityDep,

@@ -26,7 +26,7 @@ from clearhouse.deps import KeysDep, ReadSessionDep, SessionDep, SettingsDep
 from clearhouse.errors import ClearhouseError
 from clearhouse.portal.pages import NOTICES, PageRoute, render, see_other
 from clearhouse.portal.policy_words import CONTENT_HINTS, USE_HINTS, USE_LABELS, describe
-from clearhouse.portal.sessions import CsrfChecked, PortalHolder
+from clearhouse.portal.sessions import PAGE_NEW_LINK, CsrfChecked, PortalHolder
 from licensing.clearance import evaluated_request
 from licensing.touches import scan_prompt
 from policies import service as policies
@@ -483,7 +483,8 @@ def save_policy(
         return _editor(request, account, session, asset, form=form, errors=errors, status_code=400)
     try:
         if document.admits_anyone():
-            require_verified(account)  # the API's consent routes ask the same
+            # the API's consent routes ask the same
+            require_verified(account, new_link=PAGE_NEW_LINK)
         matching.restrictions.prepare(document.restrictions)  # for the clearances to come
         version = policies.set_policy(session, asset=asset, actor=account, document=document)
         if form.withdraw_earlier or not document.admits_anyone():

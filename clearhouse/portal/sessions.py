@@ -22,6 +22,7 @@ from fastapi.responses import Response
 from sqlmodel import Session
 
 from clearhouse.accounts import service as accounts
+from clearhouse.accounts.dependencies import require_verified
 from clearhouse.accounts.models import STAFF_ROLES, Account, Role
 from clearhouse.deps import KeysDep, ReadSessionDep, SettingsDep
 from clearhouse.errors import ClearhouseError, Forbidden, Unauthenticated
@@ -174,10 +175,29 @@ def _staff(account: Annotated[Account, Depends(_signed_in)]) -> Account:
     return account
 
 
+PAGE_NEW_LINK = 'For a new link, press "Send a new link" above. Nothing was sent or stored.'
+"""How a portal page says to get a new verification link: the banner of every page of an
+unverified account holds the form (base.html)."""
+
+
+def _verified(account: Annotated[Account, Depends(_signed_in)]) -> Account:
+    return require_verified(account, new_link=PAGE_NEW_LINK)
+
+
+def _verified_holder(account: Annotated[Account, Depends(_holder)]) -> Account:
+    return require_verified(account, new_link=PAGE_NEW_LINK)
+
+
 PortalAccount = Annotated[Account, Depends(_signed_in)]
 """Whoever is signed in, any role."""
 PortalHolder = Annotated[Account, Depends(_holder)]
 """A signed-in rights holder (or admin): the portal's pages about assets, uses and money."""
+PortalVerified = Annotated[Account, Depends(_verified)]
+"""Whoever is signed in with a verified email address: the API's `VerifiedAccount`. Anyone
+else gets a page that says to verify first, with the banner's "Send a new link"."""
+PortalVerifiedHolder = Annotated[Account, Depends(_verified_holder)]
+"""A signed-in rights holder (or admin) with a verified email address: the API's
+`VerifiedHolderAccount`."""
 PortalStaff = Annotated[Account, Depends(_staff)]
 """A signed-in moderator or admin."""
 MaybeSignedIn = Annotated[Account | None, Depends(_signed_in_or_none)]

@@ -19,7 +19,7 @@ from clearhouse.deps import ReadSessionDep, SessionDep, SettingsDep
 from clearhouse.pagination import PageParams
 from clearhouse.portal.listing import Page, choice, identifier, page_params, pager
 from clearhouse.portal.pages import NOTICES, PageRoute, render, see_other
-from clearhouse.portal.sessions import CsrfChecked, PortalHolder
+from clearhouse.portal.sessions import CsrfChecked, PortalHolder, PortalVerifiedHolder
 from generator.posters import owners_released_generation, poster_path
 from licensing import approvals
 from licensing.models import ApprovalStatus
@@ -157,7 +157,10 @@ def poster(
 
 @router.post("/approvals/{approval_id}/approve", dependencies=[CsrfChecked])
 def approve(
-    approval_id: uuid.UUID, account: PortalHolder, session: SessionDep, settings: SettingsDep
+    approval_id: uuid.UUID,
+    account: PortalVerifiedHolder,
+    session: SessionDep,
+    settings: SettingsDep,
 ):
     approvals.answer(
         session, owner=account, approval_id=approval_id, approve=True, settings=settings

@@ -8,6 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, status
 
+from clearhouse.accounts.dependencies import VerifiedAccount, VerifiedHolderAccount
 from clearhouse.accounts.scopes import Scope, needs_scope
 from clearhouse.db import utcnow
 from clearhouse.deps import (
@@ -60,7 +61,7 @@ SigningIdentityDep = Annotated[Callable[[], SigningIdentity], Depends(get_signin
 @raises(NotFound, ConsentIsTheHolders, AssetNotActive, NotOfferable, QuoteRefused)
 @needs_scope(Scope.assets_write)
 def offer_licence(
-    use_id: uuid.UUID, actor: HolderAccount, session: SessionDep, settings: SettingsDep
+    use_id: uuid.UUID, actor: VerifiedHolderAccount, session: SessionDep, settings: SettingsDep
 ):
     """Instead of a takedown: offer the creator of an output your asset blocked (a use of it
     found in the output, from your usage) a licence for that output, at your current
@@ -102,7 +103,7 @@ def read_offer(offer_id: uuid.UUID, account: CurrentAccount, session: ReadSessio
 @needs_scope(Scope.clearance)
 def accept_offer(
     offer_id: uuid.UUID,
-    requester: CurrentAccount,
+    requester: VerifiedAccount,
     engine: EngineDep,
     settings: SettingsDep,
     signing_identity: SigningIdentityDep,

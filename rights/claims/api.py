@@ -7,8 +7,9 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, status
 from fastapi.responses import Response
 
+from clearhouse.accounts.dependencies import VerifiedHolderAccount
 from clearhouse.accounts.scopes import Scope, needs_scope
-from clearhouse.deps import HolderAccount, ModeratorAccount, ReadSessionDep, SessionDep
+from clearhouse.deps import ModeratorAccount, ReadSessionDep, SessionDep
 from clearhouse.errors import NotFound, raises
 from clearhouse.pagination import Page, Paging
 from clearhouse.uploads import (
@@ -52,7 +53,7 @@ def document_response(view: service.ClaimView | None) -> Response:
 def submit_claim(
     body: ClaimEvidence,
     files: Annotated[list[bytes], Depends(uploaded_files)],
-    owner: HolderAccount,
+    owner: VerifiedHolderAccount,
     asset: OwnedAssetToChange,
     session: SessionDep,
 ) -> ClaimStatusPublic:

@@ -1,5 +1,6 @@
-"""Routes of disputes: any signed-in account opens one about a live asset; its parties read
-and write its thread, the holder answers; staff decide. Nobody else learns it exists (404)."""
+"""Routes of disputes: any account with a verified email address opens one about a live
+asset; its parties read and write its thread (verified too: each word reaches the other
+party), the holder answers; staff decide. Nobody else learns it exists (404)."""
 
 import uuid
 from typing import Annotated
@@ -7,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
+from clearhouse.accounts.dependencies import VerifiedAccount
 from clearhouse.deps import (
     CurrentAccount,
     ModeratorAccount,
@@ -48,7 +50,7 @@ def document_response(view: service.DisputeView) -> Response:
 def open_dispute(
     body: DisputeOpening,
     files: Annotated[list[bytes], Depends(uploaded_files)],
-    opener: CurrentAccount,
+    opener: VerifiedAccount,
     session: SessionDep,
     settings: SettingsDep,
     limiter: RateLimiterDep,
@@ -163,7 +165,7 @@ def read_dispute_document(dispute_id: uuid.UUID, viewer: CurrentAccount, session
 @router.post("/disputes/{dispute_id}/answer", response_model=DisputePublic)
 @raises(NotFound, NotYourAnswer, DisputeClosed)
 def answer_dispute(
-    dispute_id: uuid.UUID, body: DisputeWords, holder: CurrentAccount, session: SessionDep
+    dispute_id: uuid.UUID, body: DisputeWords, holder: VerifiedAccount, session: SessionDep
 ):
     """The holder's answer, before `answer_due_at`; then staff decide."""
     view = service.answer_dispute(session, holder=holder, dispute_id=dispute_id, body=body.body)
@@ -173,7 +175,7 @@ def answer_dispute(
 @router.post("/disputes/{dispute_id}/messages", response_model=DisputePublic)
 @raises(NotFound, DisputeClosed)
 def write_message(
-    dispute_id: uuid.UUID, body: DisputeWords, author: CurrentAccount, session: SessionDep
+    dispute_id: uuid.UUID, body: DisputeWords, author: VerifiedAccount, session: SessionDep
 ):
     """A message in the thread of an undecided dispute: both parties and staff read it."""
     view = service.write_message(session, author=author, dispute_id=dispute_id, body=body.body)

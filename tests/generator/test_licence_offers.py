@@ -10,7 +10,7 @@ from functools import partial
 import pytest
 from claiming import verified
 from clearing import check_output, licensed, usage
-from factories import sign_up
+from factories import made_before_verification, refused_as_unverified, sign_up, verify_again
 from generating import USD_POLICY, charges_and_licences
 from offering import answer, blocked_generation, offer, third_party_clearance_showing
 from sqlalchemy import update
@@ -181,6 +181,36 @@ def test_a_consent_withdrawn_after_the_offer_makes_it_unusable(
     read = client.get(f"/v1/generations/{blocked['generation_id']}", headers=requester.headers)
     assert read.json()["state"] == "blocked"
     assert charges_and_licences(engine, blocked["generation_id"]) == (0, 0)
+
+
+def _offers(engine) -> list[tuple[str, str]]:
+    with Session(engine) as session:
+        return [(str(o.id), o.status.value) for o in session.exec(select(LicenceOffer)).all()]
+
+
+def test_only_verified_addresses_offer_and_accept_a_licence(
+    client, engine, holder, requester, blocked
+):
+    """An offer reaches the requester, and accepting it pays the owner: neither is open to an
+    address nobody verified, and nothing is stored or charged when refused."""
+    made_before_verification(engine, holder)
+    refused_as_unverified(offer(client, holder, blocked["use"]))
+    assert _offers(engine) == []
+    assert "offer.made" not in kinds_of_notices(client, requester)
+
+    verify_again(client, holder)
+    offered = offer(client, holder, blocked["use"])
+    assert offered.status_code == 201, offered.text
+    made_before_verification(engine, requester)
+    refused_as_unverified(answer(client, requester, offered.json()["id"], "accept"))
+    assert _offers(engine) == [(offered.json()["id"], "pending")]
+    assert charges_and_licences(engine, blocked["generation_id"]) == (0, 0)
+    assert "offer.accepted" not in kinds_of_notices(client, holder)
+
+    verify_again(client, requester)
+    accepted = answer(client, requester, offered.json()["id"], "accept")
+    assert accepted.status_code == 200, accepted.text
+    assert accepted.json()["generation_state"] == "released"
 
 
 def test_nobody_offers_or_answers_for_another(client, holder, requester, blocked):

@@ -10,13 +10,15 @@ import pytest
 from clearing import (
     APPROVAL_POLICY,
     approval_rows,
+    clear,
     clearance_body,
     decision,
     licensed,
     notice_kinds,
     usage,
 )
-from factories import create_asset, sign_up
+from factories import create_asset, refused_as_unverified, sign_up, verify_email
+from organising import waiting_for_an_unverified_manager
 from sqlalchemy import update
 
 from clearhouse.db import utcnow, write_session
@@ -92,6 +94,29 @@ def test_once_the_owner_answers_another_request_may_be_asked(client, holder, req
     assert decision(client, requester, ASKED)["outcome"] == "cleared"
     assert approval_rows(client) == 2
     assert notice_kinds(client, holder) == ["approval.pending"] * 2
+
+
+def test_only_a_verified_address_approves_but_any_manager_declines(client, holder, requester):
+    """Approving consents to a stranger's use: a studio's manager whose address is not verified
+    (anyone can sign up with one that is not theirs) cannot, and the request keeps waiting;
+    saying no stays open to them, as withdrawing consent always is."""
+    manager, pending = waiting_for_an_unverified_manager(client, holder, requester)
+
+    refused_as_unverified(
+        client.post(f"/v1/approvals/{pending['id']}/approve", headers=manager.headers)
+    )
+    [still] = client.get("/v1/approvals", headers=holder.headers).json()["items"]
+    assert (still["id"], still["status"]) == (pending["id"], "pending")
+    again = clear(client, requester, "Studio Knight rides at dawn").json()
+    assert again["outcome"] == "needs_approval", again
+    declined = client.post(f"/v1/approvals/{pending['id']}/decline", headers=manager.headers)
+    assert declined.status_code == 200, declined.text
+
+    verify_email(client, manager.email)
+    approved = client.post(f"/v1/approvals/{pending['id']}/approve", headers=manager.headers)
+    assert approved.status_code == 200, approved.text
+    cleared = clear(client, requester, "Studio Knight rides at dawn").json()
+    assert cleared["outcome"] == "cleared", cleared
 
 
 def test_once_the_waiting_request_expires_another_may_be_asked(client, holder, requester):

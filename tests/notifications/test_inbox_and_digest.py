@@ -4,7 +4,7 @@ email per account with its unsent notices, as often as the account chose."""
 from datetime import timedelta
 from mailbox import mail_to
 
-from factories import sign_up
+from factories import sign_up, verify_email
 from noticing import tell
 from sqlmodel import Session
 
@@ -58,6 +58,22 @@ def test_a_digest_carries_every_unsent_notice_in_one_email(client, holder, engin
     assert "/notices/preferences" in digest["body"]
     # Sent once: nothing new, no email.
     assert send_digests(engine, mailer=client.app.state.mailer, settings=settings) == 0
+
+
+def test_no_digest_goes_to_an_address_nobody_verified(client, engine, settings):
+    """Anyone can sign up with an address that is not theirs: whoever reads its mail gets the
+    link to verify it, and no digest of notices until they follow it."""
+    unverified = sign_up(client, verified=False)
+    tell(engine, unverified.id, NoticeKind.use_blocked, handle="captain")
+    mailer = client.app.state.mailer
+    assert send_digests(engine, mailer=mailer, settings=settings) == 0
+    assert [m["subject"] for m in mail_to(client, unverified.email)] == [
+        "Verify your email address for Clearhouse"
+    ]
+
+    verify_email(client, unverified.email)
+    assert send_digests(engine, mailer=mailer, settings=settings) == 1
+    assert mail_to(client, unverified.email)[-1]["subject"] == "Clearhouse: 1 new notice"
 
 
 def test_a_daily_digest_waits_a_day_and_none_sends_nothing(client, holder, engine, settings):

@@ -332,7 +332,9 @@ class HeldShareMachine(RuleBasedStateMachine):
     def pay_out(self) -> None:
         """A payout run's first step: what is due is the payables alone, and each is paid."""
         self.periods += 1
-        period = f"{2000 + self.periods:04d}-01"
+        # A month after every posting (this is the run's first step, called as is): what it
+        # owes is the whole payable.
+        period = f"{3000 + self.periods:04d}-01"
         due = [
             one
             for one in due_payouts(self.engine, period=period, minimum_minor=1)

@@ -3,15 +3,23 @@ bought and refunded through signed Stripe webhooks (some delivered again), uses,
 against the Connect fake with failures (a 500 or a dropped connection after the transfer was
 made, a connected account that refuses transfers), and transfers reversed at Stripe.
 
+Time passes (a clock of the machine's own: every posting and run is at it), and a run is for
+one of the last three months that ended. Each run pays each onboarded holder exactly what the
+model says they are owed for its month: what they earned by the month's end less what payouts
+took (and kept) so far, when that is at least the minimum and the month has no payout of theirs
+yet; nothing otherwise.
+
 After every step: every entry balances and every cached balance is its legs; no payable is
 below zero; each wallet and payable of the run holds what the events delivered say; no payout
-has more than one transfer, a paid one has exactly its own; and the holders have been sent no
-more than they earned.
+has more than one transfer, a paid one has exactly its own; the holders have been sent no
+more than they earned, and no holder's payouts kept more than they had earned by the end of
+the latest month they were paid for.
 """
 
 import copy
 import uuid
 from collections import defaultdict
+from datetime import UTC, datetime, timedelta
 
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
@@ -24,13 +32,13 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 from ledgering import people, usage, write_transaction
-from paying import connect_fake, onboard, stripe_on
+from paying import MINIMUM, connect_fake, onboard, stripe_on
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 from stripe_connect_fake import ConnectFake
 from stripe_local import WEBHOOK_SECRET, signed_delivery, stripe_event
 
-from clearhouse.db import snapshot_session, utcnow
+from clearhouse.db import snapshot_session
 from clearhouse.settings import Settings
 from payouts.accounts import payable, wallet
 from payouts.balances import balance_of, check_ledger
@@ -38,10 +46,11 @@ from payouts.models import AccountKind, CreditPurchase, LedgerAccount, PurchaseS
 from payouts.payout_models import Payout, PayoutState
 from payouts.runs import run_payouts, transfer_group
 from payouts.split import split_usage
+from payouts.statements import Period
 from payouts.stripe_events import receive_event
 from payouts.usage import post_usages
 
-PERIODS = ("2026-08", "2026-09", "2026-10")  # months that have ended
+STARTS_AT = datetime(2026, 6, 3, 9, tzinfo=UTC)  # the machine's clock, at its first step
 FAILURES = (None, None, "500", "drop")
 
 
@@ -55,8 +64,10 @@ class MoneyMachine(RuleBasedStateMachine):
         self.creators, self.holders = people(self.engine, creators=2, holders=3)
         # The third holder never onboards: a run leaves their payable where it is.
         self.destinations = onboard(self.engine, self.settings, self.holders[:2])
+        self.now = STARTS_AT
         self.wallets: dict[uuid.UUID, int] = defaultdict(int)
         self.earned: dict[uuid.UUID, int] = defaultdict(int)
+        self.earnings: list[tuple[datetime, uuid.UUID, int]] = []  # (when, holder, amount)
         self.returned: dict[uuid.UUID, int] = defaultdict(int)  # transfer reversals delivered
         self.purchases: list[dict] = []  # the PaymentIntents of this run's purchases
         self.refunded: dict[str, int] = defaultdict(int)
@@ -70,7 +81,7 @@ class MoneyMachine(RuleBasedStateMachine):
             payload=body,
             signature=headers["Stripe-Signature"],
             settings=self.settings,
-            now=utcnow(),
+            now=self.now,
         )
         self.delivered.append(event)
         return applied
@@ -94,8 +105,8 @@ class MoneyMachine(RuleBasedStateMachine):
                 currency="USD",
                 state=PurchaseState.pending,
                 payment_intent_id=intent["id"],
-                created_at=utcnow(),
-                updated_at=utcnow(),
+                created_at=self.now,
+                updated_at=self.now,
             )
             session.add(purchase)
         intent["metadata"] = {"purchase_id": str(purchase.id)}
@@ -158,20 +169,39 @@ class MoneyMachine(RuleBasedStateMachine):
             licences=[(self.holders[holder], fee, share) for holder, fee, share in licences],
         )
         with write_transaction(self.engine) as session:
-            post_usages(session, [made], now=utcnow())
+            post_usages(session, [made], now=self.now)
         self.wallets[made.creator_id] -= made.total_minor
         for holder, amount in split_usage(made).holders.items():
             self.earned[holder] += amount
+            self.earnings.append((self.now, holder, amount))
+
+    @rule(days=st.sampled_from((1, 12, 31)))
+    def time_passes(self, days) -> None:
+        self.now += timedelta(days=days)
+
+    def _earned_by(self, holder: uuid.UUID, moment: datetime) -> int:
+        return sum(amount for at, who, amount in self.earnings if who == holder and at < moment)
 
     @rule(
-        period=st.sampled_from(PERIODS),
+        months_back=st.integers(1, 3),
         failure=st.sampled_from(FAILURES),
         refusing=st.sets(st.integers(0, 1), max_size=1),
         forget_keys=st.booleans(),
     )
-    def run(self, period, failure, refusing, forget_keys) -> None:
-        """A payout run; the first transfer it makes may fail after Stripe made it, and a
-        holder's connected account may refuse transfers for this run."""
+    def run(self, months_back, failure, refusing, forget_keys) -> None:
+        """A payout run for a month that has ended; the first transfer it makes may fail after
+        Stripe made it, and a holder's connected account may refuse transfers for this run."""
+        month = Period.containing(self.now)
+        for _ in range(months_back):
+            month = month.previous()
+        period = str(month)
+        already = {p.holder_id for p in self._my_payouts() if p.period == period}
+        kept = self._kept_by_payouts()
+        owed = {
+            holder: self._earned_by(holder, month.ends_at) - kept[holder]
+            for holder in self.destinations
+            if holder not in already
+        }
         declined = {self.destinations[self.holders[index]] for index in refusing}
         self.fake.declined_accounts |= declined
         if failure is not None:
@@ -179,10 +209,13 @@ class MoneyMachine(RuleBasedStateMachine):
         if forget_keys:
             self.fake.forget_idempotency_keys()  # a day passed since the last run
         try:
-            run_payouts(self.engine, settings=self.settings, period=period)
+            run_payouts(self.engine, settings=self.settings, period=period, now=lambda: self.now)
         finally:
             self.fake.declined_accounts -= declined
             self.fake.after_create_failures.clear()
+        made = {p.holder_id: p.amount_minor for p in self._my_payouts() if p.period == period}
+        for holder, amount in owed.items():
+            assert made.get(holder) == (amount if amount >= MINIMUM else None), (holder, period)
 
     @precondition(lambda self: self._reversible())
     @rule(data=st.data(), whole=st.booleans())
@@ -208,6 +241,18 @@ class MoneyMachine(RuleBasedStateMachine):
             for transfer in self.fake.transfers.values()
             if transfer["transfer_group"] == transfer_group(payout.id)
         ]
+
+    def _kept_by_payouts(self) -> dict[uuid.UUID, int]:
+        """Per holder, what their payouts took from the payable and kept: less what was
+        refused (the entry reversed) or reversed at Stripe (paid back in)."""
+        kept: dict[uuid.UUID, int] = defaultdict(int)
+        for payout in self._my_payouts():
+            if payout.state == PayoutState.returned and not self._transfers_of(payout):
+                continue  # refused: its entry reversed, the money back in the payable
+            kept[payout.holder_id] += payout.amount_minor
+        for holder, amount in self.returned.items():
+            kept[holder] -= amount
+        return kept
 
     def _reversible(self) -> list[dict]:
         return [
@@ -235,6 +280,12 @@ class MoneyMachine(RuleBasedStateMachine):
             taken[payout.holder_id] += payout.amount_minor
             sent += sum(transfer["amount"] - transfer["amount_reversed"] for transfer in transfers)
         assert sent <= sum(self.earned.values())
+        kept = self._kept_by_payouts()
+        for holder in self.holders:
+            months = [Period.parse(p.period) for p in payouts if p.holder_id == holder]
+            if months:
+                latest = max(months, key=lambda month: month.starts_at)
+                assert kept[holder] <= self._earned_by(holder, latest.ends_at), holder
         with snapshot_session(self.engine) as session:
             check = check_ledger(session)
             assert check.ok, check

@@ -9,10 +9,10 @@ from html import unescape
 
 from browser import audit, watched_page
 from claiming import moderator
-from factories import PASSWORD, create_asset, promote, sign_up
+from factories import PASSWORD, create_asset, promote, sign_up, verify_email
 from live_server import uvicorn_in_thread
 from playwright.sync_api import Browser, expect
-from portal_client import form_token, portal_sign_in, post_form
+from portal_client import form_token, portal_sign_in, post_form, refused_page_as_unverified
 from sqlmodel import Session
 
 from rights.evidence import MAX_DOCUMENT_BYTES
@@ -86,6 +86,37 @@ def test_a_dispute_from_form_to_decision(client, session, holder):
     assert "Upheld" in client.get(decided.headers["location"]).text
     with Session(client.app.state.engine) as db:
         assert db.get(Asset, uuid.UUID(asset["id"])).standing == "disputed"
+
+
+def test_an_unverified_address_is_told_to_verify_before_it_opens_or_writes(client, holder):
+    asset = create_asset(client, holder, kind="character")
+    opener = sign_up(client, role="creator", verified=False)
+    portal_sign_in(client, opener)
+    refused_page_as_unverified(_open(client, asset["handle"]))
+    assert _disputes_of(client, opener) == []
+    assert client.get("/v1/notices", headers=holder.headers).json()["items"] == []
+
+    verify_email(client, opener.email)
+    opened = _open(client, asset["handle"])
+    assert opened.status_code == 303, opened.text
+    assert [d["asset_id"] for d in _disputes_of(client, opener)] == [asset["id"]]
+
+    # The holder's address is not verified either: no answer, no message from them.
+    client.cookies.clear()
+    unverified_holder = sign_up(client, verified=False)
+    theirs = create_asset(client, unverified_holder, name="Unverified Knight")
+    portal_sign_in(client, opener)
+    against = _open(client, theirs["handle"]).headers["location"].split("?")[0]
+    client.cookies.clear()
+    portal_sign_in(client, unverified_holder)
+    for step in ("answer", "message"):
+        refused_page_as_unverified(
+            post_form(client, f"{against}/{step}", {"body": "It is ours."}, page=against)
+        )
+    assert "It is ours." not in client.get(against).text
+    verify_email(client, unverified_holder.email)
+    answered = post_form(client, f"{against}/answer", {"body": "It is ours."}, page=against)
+    assert answered.status_code == 303, answered.text
 
 
 def test_the_dispute_queue_is_staff_only(client, holder):

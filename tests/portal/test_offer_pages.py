@@ -6,13 +6,13 @@ creator's offer are not theirs to answer."""
 import pytest
 from browser import audit, watched_page
 from claiming import verified
-from factories import PASSWORD, sign_up
+from factories import PASSWORD, made_before_verification, sign_up, verify_again
 from generating import job
 from live_server import uvicorn_in_thread
 from offering import blocked_generation
 from playwright.sync_api import Browser, Page, expect
 from portal_browsers import browser_of
-from portal_client import post_form
+from portal_client import post_form, refused_page_as_unverified
 
 from generator.models import JobState
 from generator.pipeline import ClipPipeline, load_configured_pipeline
@@ -81,3 +81,31 @@ def test_nobody_offers_for_or_answers_anothers(client, holder, clip_pipeline, se
     assert answered.status_code == 404
     assert "Waiting for you" not in browser_of(client, other_creator).get("/offers").text
     assert job(client.app.state.engine, blocked["generation_id"]).state == JobState.blocked
+
+
+def test_an_unverified_address_is_told_to_verify_before_offering_or_accepting(
+    client, holder, clip_pipeline
+):
+    engine = client.app.state.engine
+    creator = sign_up(client, role="creator")
+    blocked = blocked_generation(client, holder, creator, clip_pipeline)
+    made_before_verification(engine, holder)
+    offer_path = f"/uses/{blocked['use']['use_id']}/licence-offer"
+    refused_page_as_unverified(post_form(browser_of(client, holder), offer_path, {}, page="/uses"))
+    assert client.get("/v1/licence-offers/made", headers=holder.headers).json()["items"] == []
+
+    verify_again(client, holder)
+    offered = post_form(browser_of(client, holder), offer_path, {}, page="/uses")
+    assert offered.status_code == 303, offered.text
+    [made] = client.get("/v1/licence-offers/made", headers=holder.headers).json()["items"]
+    made_before_verification(engine, creator)
+    accept_path = f"/offers/{made['id']}/accept"
+    refused_page_as_unverified(
+        post_form(browser_of(client, creator), accept_path, {}, page="/offers")
+    )
+    assert job(engine, blocked["generation_id"]).state == JobState.blocked
+
+    verify_again(client, creator)
+    accepted = post_form(browser_of(client, creator), accept_path, {}, page="/offers")
+    assert accepted.status_code == 303, accepted.text
+    assert job(engine, blocked["generation_id"]).state == JobState.released

@@ -7,11 +7,12 @@ import uuid
 
 import pytest
 from clearing import USD_POLICY, clear, licensed
-from factories import create_asset, granted_asset, sign_up
+from factories import create_asset, granted_asset, sign_up, verify_email
 from generating import ask, generator_runtime
+from organising import waiting_for_an_unverified_manager
 from PIL import Image
 from portal_browsers import browser_of
-from portal_client import form_token, portal_sign_in, post_form
+from portal_client import form_token, portal_sign_in, post_form, refused_page_as_unverified
 from sqlalchemy import update
 
 from clearhouse.db import utcnow, write_session
@@ -263,6 +264,27 @@ def test_nobody_else_approves_a_declined_request_nor_without_the_forms_token(
     )
     declined = client.get("/v1/approvals", params={"status": "declined"}, headers=holder.headers)
     assert [item["id"] for item in declined.json()["items"]] == [approval_id]
+
+
+def test_a_manager_whose_address_is_unverified_is_told_to_verify_before_approving(
+    client, holder, creator
+):
+    manager, pending = waiting_for_an_unverified_manager(client, holder, creator)
+    portal_sign_in(client, manager)
+
+    refused_page_as_unverified(
+        post_form(client, f"/approvals/{pending['id']}/approve", {}, page="/uses")
+    )
+    [still] = client.get("/v1/approvals", headers=holder.headers).json()["items"]
+    assert (still["id"], still["status"]) == (pending["id"], "pending")
+
+    verify_email(client, manager.email)
+    approved = post_form(client, f"/approvals/{pending['id']}/approve", {}, page="/uses")
+    assert approved.status_code == 303, approved.text
+    [read] = client.get(
+        "/v1/approvals", params={"status": "approved"}, headers=holder.headers
+    ).json()["items"]
+    assert read["id"] == pending["id"]
 
 
 def test_a_request_sent_again_while_it_waits_is_listed_once_to_answer(client, holder, creator):

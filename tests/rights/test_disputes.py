@@ -11,8 +11,15 @@ from datetime import timedelta
 import pytest
 from claiming import moderator, verified
 from clearing import clear
-from factories import granted_asset, promote, sign_up
-from sqlmodel import Session, select
+from factories import (
+    create_asset,
+    granted_asset,
+    promote,
+    refused_as_unverified,
+    sign_up,
+    verify_email,
+)
+from sqlmodel import Session, col, select
 from stating import LicenceTerms, release
 
 from audit.models import AuditEntry
@@ -20,7 +27,7 @@ from clearhouse.db import snapshot_session, utcnow
 from payouts.accounts import held, payable, wallet
 from payouts.balances import balance_of, check_ledger
 from policies.models import PolicyVersion
-from rights.disputes.models import Dispute
+from rights.disputes.models import Dispute, DisputeMessage
 from rights.models import ConsentGrant
 
 STATEMENT = "This character is a copy of the one our studio published in 2015."
@@ -153,6 +160,64 @@ def test_a_dispute_goes_open_answered_upheld_and_only_its_parties_see_it(
     ]
     assert _kinds(client, opener) == ["dispute.answered", "dispute.decided", "dispute.message"]
     assert _kinds(client, stranger) == []
+
+
+def _stored(engine, asset: dict) -> tuple[int, int, list[str]]:
+    """What a dispute about ``asset`` left: its disputes, its thread's messages, its audit."""
+    asset_id = uuid.UUID(asset["id"])
+    with Session(engine) as session:
+        return _stored_in(session, asset_id)
+
+
+def _stored_in(session, asset_id: uuid.UUID) -> tuple[int, int, list[str]]:
+    disputes = session.exec(select(Dispute).where(Dispute.asset_id == asset_id)).all()
+    messages = session.exec(
+        select(DisputeMessage).where(
+            col(DisputeMessage.dispute_id).in_([dispute.id for dispute in disputes])
+        )
+    ).all()
+    actions = session.exec(select(AuditEntry.action).where(AuditEntry.asset_id == asset_id)).all()
+    return len(disputes), len(messages), sorted(a for a in actions if a.startswith("dispute."))
+
+
+def test_an_unverified_address_opens_no_dispute_and_writes_nothing_in_one(
+    client, engine, holder, character
+):
+    """A dispute reaches another person (its holder, told at once): anyone can sign up with an
+    address that is not theirs, so only a verified one opens a dispute, answers or writes."""
+    squatter = sign_up(client, role="creator", verified=False)
+    refused_as_unverified(_open(client, squatter, character))
+    assert _stored(engine, character) == (0, 0, [])
+    assert _kinds(client, holder) == []
+
+    verify_email(client, squatter.email)
+    _opened(client, squatter, character)
+    assert _kinds(client, holder) == ["dispute.opened"]
+
+    # The disputed asset's holder, unverified, neither answers nor writes in the thread.
+    unverified_holder = sign_up(client, verified=False)
+    theirs = create_asset(client, unverified_holder, name=f"Unverified {uuid.uuid4().hex[:8]}")
+    against = _opened(client, squatter, theirs)
+    notices_before = _kinds(client, squatter)
+    for path in ("answer", "messages"):
+        refused_as_unverified(
+            _post(client, unverified_holder, against, path, body="It is ours, honestly.")
+        )
+    assert _stored(engine, theirs) == (1, 0, ["dispute.opened"])
+    assert _kinds(client, squatter) == notices_before
+    assert (
+        client.get(f"/v1/disputes/{against['id']}", headers=unverified_holder.headers).json()[
+            "status"
+        ]
+        == "open"
+    )
+
+    verify_email(client, unverified_holder.email)
+    answered = _post(client, unverified_holder, against, "answer", body="We drew it in 2014.")
+    assert answered.status_code == 200, answered.text
+    said = _post(client, unverified_holder, against, "messages", body="Sketches attached.")
+    assert said.status_code == 200, said.text
+    assert [m["is_answer"] for m in said.json()["messages"]] == [True, False]
 
 
 def test_after_the_deadline_the_holder_cannot_answer_and_staff_decide_unanswered(
