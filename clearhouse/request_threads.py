@@ -57,7 +57,8 @@ class StallWatch:
     async def _watch(self) -> None:
         limiter = to_thread.current_default_thread_limiter()
         holders: tuple = ()
-        cpu_ns: int | None = None  # the pool's time on the processor, read while it looked stuck
+        looked_stuck = False  # at the tick before, and the pool's time on the processor then
+        cpu_ns: int | None = None
         while True:
             await asyncio.sleep(TICK_S)
             statistics = limiter.statistics()
@@ -69,15 +70,17 @@ class StallWatch:
             )
             holders = statistics.borrowers
             if not stuck:
-                cpu_ns = None
+                looked_stuck = False
                 if lent > 0 and statistics.borrowed_tokens < limiter.total_tokens:
                     limiter.total_tokens -= 1
                 continue
             now_ns = _pool_cpu_ns()
-            waited = cpu_ns is not None and (
-                now_ns is None or now_ns - cpu_ns < TICK_S * IDLE_SHARE * 1e9
+            # Unknown (no schedstat here, or a thread ended meanwhile): taken as waiting, since
+            # a stall never ends by itself.
+            waited = looked_stuck and (
+                now_ns is None or cpu_ns is None or now_ns - cpu_ns < TICK_S * IDLE_SHARE * 1e9
             )
-            cpu_ns = now_ns
+            looked_stuck, cpu_ns = True, now_ns
             if waited and lent < self.most_lent:
                 limiter.total_tokens += 1
                 THREADS_LENT.inc()

@@ -110,6 +110,13 @@ def test_threads_that_work_are_not_lent_more(monkeypatch):
     assert most == 2
 
 
+def test_threads_whose_time_on_the_processor_is_unknown_are_taken_as_waiting(monkeypatch):
+    # No schedstat (another kernel), or a thread that ended between two readings.
+    ran, most = _stall(threads=2, cpu_ns=lambda: None, monkeypatch=monkeypatch)
+    assert ran
+    assert most == 3
+
+
 @pytest.mark.parametrize("threads", [1, 3])
 def test_the_loan_is_taken_back_once_threads_stand_idle(threads):
     async def run() -> float:
