@@ -70,9 +70,9 @@ router = APIRouter(prefix="/v1")
 @raises(HandleTaken, InvalidRequest, NotFound, NotAllowed)
 @needs_scope(Scope.assets_write)
 def create_asset(
+    owner: VerifiedHolderAccount,
     texts: RegisteredTexts,
     body: AssetCreate,
-    owner: HolderAccount,
     session: SessionDep,
     matching: MatchingDep,
 ):

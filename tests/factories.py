@@ -119,6 +119,15 @@ OPEN_POLICY = {
 }
 
 
+def unverified_holder_of(client: httpx.Client, engine, **asset) -> tuple[User, dict]:
+    """A holder whose address is not verified, and an asset of theirs: an account made before
+    addresses were verified (a new account verifies its address before it registers one)."""
+    holder = sign_up(client)
+    registered = create_asset(client, holder, **asset)
+    made_before_verification(engine, holder)
+    return holder, registered
+
+
 def set_policy(client: httpx.Client, user: User, asset_id: str, policy: dict | None = None) -> dict:
     response = client.post(
         f"/v1/assets/{asset_id}/policies", headers=user.headers, json=policy or OPEN_POLICY

@@ -25,7 +25,13 @@ from clearhouse.pagination import PageParams
 from clearhouse.portal.listing import Page, page_params, pager
 from clearhouse.portal.pages import NOTICES, PageRoute, field_errors, render, see_other
 from clearhouse.portal.policy_words import describe
-from clearhouse.portal.sessions import PAGE_NEW_LINK, CsrfChecked, PortalHolder, check_csrf
+from clearhouse.portal.sessions import (
+    PAGE_NEW_LINK,
+    CsrfChecked,
+    PortalHolder,
+    PortalVerifiedHolder,
+    check_csrf,
+)
 from clearhouse.uploads import UnreadableUpload
 from likeness.runtime import LikenessDep, LikenessRuntime
 from policies import service as policies
@@ -171,7 +177,7 @@ def asset_list(
 
 
 @router.get("/assets/new")
-def new_asset_page(request: Request, account: PortalHolder, session: ReadSessionDep):
+def new_asset_page(request: Request, account: PortalVerifiedHolder, session: ReadSessionDep):
     return _registration_form(request, session, account, form={"kind": "character"}, errors={})
 
 
@@ -204,7 +210,7 @@ def _registration_form(
 @router.post("/assets/new", dependencies=[CsrfChecked])
 def register_asset(
     request: Request,
-    account: PortalHolder,
+    account: PortalVerifiedHolder,
     matching: MatchingDep,
     session: SessionDep,
     fields: AssetForm,

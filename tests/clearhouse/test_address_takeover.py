@@ -59,8 +59,8 @@ def test_what_a_squatter_set_up_ends_when_the_address_is_taken(client):
 
 
 def test_the_squatters_organisations_and_memberships_are_not_the_new_owners(client):
-    """A squatter with my address makes a studio, registers a character for it and makes an
-    accomplice its manager, who consents to the character's use; a partner makes the squatter
+    """A squatter with my address makes a studio and makes an accomplice its manager, who
+    registers a character for it and consents to the character's use; a partner makes the squatter
     an owner of their own studio and their agent. Once I take the address I am in no
     organisation and nobody's agent, and the squatter's studio, left with no owner, is closed:
     its manager is out and the consent given for it is withdrawn."""
@@ -68,7 +68,7 @@ def test_the_squatters_organisations_and_memberships_are_not_the_new_owners(clie
     squatter = sign_up(client, email=SQUATTED, verified=False)
     squat_studio = organisation(client, squatter, "Squat Studio")
     add(client, squatter, squat_studio, accomplice, "manager")
-    knight = character_of(client, squatter, squat_studio)
+    knight = character_of(client, accomplice, squat_studio)
     set_policy(client, accomplice, knight["id"], OPEN_POLICY)
     receipt = grant(client, accomplice, knight["id"])["receipt"]["token"]
     partner_studio = organisation(client, partner, "Partner Studio")
@@ -126,7 +126,7 @@ def test_requests_under_way_at_the_takeover_set_nothing_up(served):
             studio = organisation(http, squatter, f"Squat Studio {round_}")
             add(http, squatter, studio, manager, "manager")
             characters = [
-                character_of(http, squatter, studio, name=f"Knight {round_}-{n}")["id"]
+                character_of(http, manager, studio, name=f"Knight {round_}-{n}")["id"]
                 for n in range(GRANTS)
             ]
             for character in characters:

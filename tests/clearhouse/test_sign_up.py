@@ -10,7 +10,11 @@ from factories import (
     OPEN_POLICY,
     PASSWORD,
     create_asset,
+    made_before_verification,
+    refused_as_unverified,
+    set_policy,
     sign_up,
+    verify_again,
     verify_email,
 )
 from sqlalchemy import text
@@ -83,28 +87,35 @@ def test_both_answers_cost_one_password_hash_and_one_queued_mail(client, holder,
     assert len(mail_to(client, holder.email)) == 2  # its verification, then the warning
 
 
-def test_an_unverified_account_signs_in_but_cannot_grant_or_enrol(client):
+def test_an_unverified_account_signs_in_but_cannot_register_grant_or_enrol(client, engine):
+    """Registering reserves a handle and a name against everyone else, and consent reaches
+    other people: anyone can sign up with an address that is not theirs, so neither waits
+    for less than the address's owner. An account made before addresses were verified may
+    hold assets unverified; it still cannot consent."""
     user = sign_up(client, verified=False)
     me = client.get("/v1/accounts/me", headers=user.headers).json()
     assert me["email_verified_at"] is None
-
-    character = create_asset(client, user)
-    client.post(f"/v1/assets/{character['id']}/policies", headers=user.headers, json=OPEN_POLICY)
-    likeness = create_asset(client, user, kind="likeness")
-    refused = [
-        client.post(f"/v1/assets/{character['id']}/grants", headers=user.headers, json={}),
-        client.post(f"/v1/assets/{likeness['id']}/enrolments", headers=user.headers, json={}),
-    ]
-    for response in refused:
-        assert response.status_code == 403, response.text
-        problem = response.json()
-        assert problem["type"].endswith("/email-not-verified")
-        assert "Verify your email address first" in problem["detail"]
-        assert "POST /v1/accounts/me/verification-email" in problem["detail"]
-
+    registering = {"kind": "character", "handle": "@early_bird", "name": "Early Bird"}
+    refused_as_unverified(client.post("/v1/assets", headers=user.headers, json=registering))
+    assert client.get("/v1/assets", headers=user.headers).json()["total"] == 0
     verify_email(client, user.email)
-    assert client.get("/v1/accounts/me", headers=user.headers).json()["email_verified_at"]
-    granted = client.post(f"/v1/assets/{character['id']}/grants", headers=user.headers, json={})
+    assert client.post("/v1/assets", headers=user.headers, json=registering).status_code == 201
+
+    holder = sign_up(client)
+    character = create_asset(client, holder)
+    likeness = create_asset(client, holder, kind="likeness")
+    set_policy(client, holder, character["id"], OPEN_POLICY)
+    made_before_verification(engine, holder)
+    refused_as_unverified(
+        client.post(f"/v1/assets/{character['id']}/grants", headers=holder.headers, json={})
+    )
+    refused_as_unverified(
+        client.post(f"/v1/assets/{likeness['id']}/enrolments", headers=holder.headers, json={})
+    )
+
+    verify_again(client, holder)
+    assert client.get("/v1/accounts/me", headers=holder.headers).json()["email_verified_at"]
+    granted = client.post(f"/v1/assets/{character['id']}/grants", headers=holder.headers, json={})
     assert granted.status_code == 201, granted.text
 
 

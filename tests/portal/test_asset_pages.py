@@ -5,9 +5,9 @@ import re
 
 import pytest
 from drawn_characters import draw_character, png_bytes
-from factories import create_asset, granted_asset, sign_up
+from factories import create_asset, granted_asset, sign_up, verify_email
 from fastapi.testclient import TestClient
-from portal_client import form_token, portal_sign_in, post_form
+from portal_client import form_token, portal_sign_in, post_form, refused_page_as_unverified
 
 REGISTRATION = {
     "kind": "character",
@@ -63,6 +63,20 @@ def test_registration_problems_show_beside_their_fields_and_nothing_is_registere
     assert "Line 2" in answer.text
     assert "Captain Comet" in answer.text  # what was typed stays
     assert _api_assets(client, holder) == []
+
+
+def test_an_unverified_holder_is_told_to_verify_before_registering_and_nothing_is_kept(
+    client: TestClient,
+) -> None:
+    unverified = sign_up(client, verified=False)
+    portal_sign_in(client, unverified)
+    refused_page_as_unverified(client.get("/assets/new"))
+    refused_page_as_unverified(post_form(client, "/assets/new", REGISTRATION, page="/assets"))
+    assert _api_assets(client, unverified) == []
+
+    verify_email(client, unverified.email)
+    assert post_form(client, "/assets/new", REGISTRATION).status_code == 303
+    assert [asset["handle"] for asset in _api_assets(client, unverified)] == ["captain_comet"]
 
 
 def test_a_handle_in_use_is_refused_beside_the_handle(client: TestClient, holder) -> None:

@@ -9,7 +9,15 @@ from html import unescape
 
 from browser import audit, watched_page
 from claiming import moderator
-from factories import PASSWORD, create_asset, promote, sign_up, verify_email
+from factories import (
+    PASSWORD,
+    create_asset,
+    promote,
+    sign_up,
+    unverified_holder_of,
+    verify_again,
+    verify_email,
+)
 from live_server import uvicorn_in_thread
 from playwright.sync_api import Browser, expect
 from portal_client import form_token, portal_sign_in, post_form, refused_page_as_unverified
@@ -88,7 +96,7 @@ def test_a_dispute_from_form_to_decision(client, session, holder):
         assert db.get(Asset, uuid.UUID(asset["id"])).standing == "disputed"
 
 
-def test_an_unverified_address_is_told_to_verify_before_it_opens_or_writes(client, holder):
+def test_an_unverified_address_is_told_to_verify_before_it_opens_or_writes(client, engine, holder):
     asset = create_asset(client, holder, kind="character")
     opener = sign_up(client, role="creator", verified=False)
     portal_sign_in(client, opener)
@@ -103,8 +111,7 @@ def test_an_unverified_address_is_told_to_verify_before_it_opens_or_writes(clien
 
     # The holder's address is not verified either: no answer, no message from them.
     client.cookies.clear()
-    unverified_holder = sign_up(client, verified=False)
-    theirs = create_asset(client, unverified_holder, name="Unverified Knight")
+    unverified_holder, theirs = unverified_holder_of(client, engine, name="Unverified Knight")
     portal_sign_in(client, opener)
     against = _open(client, theirs["handle"]).headers["location"].split("?")[0]
     client.cookies.clear()
@@ -114,7 +121,7 @@ def test_an_unverified_address_is_told_to_verify_before_it_opens_or_writes(clien
             post_form(client, f"{against}/{step}", {"body": "It is ours."}, page=against)
         )
     assert "It is ours." not in client.get(against).text
-    verify_email(client, unverified_holder.email)
+    verify_again(client, unverified_holder)
     answered = post_form(client, f"{against}/answer", {"body": "It is ours."}, page=against)
     assert answered.status_code == 303, answered.text
 

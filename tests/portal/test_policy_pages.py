@@ -4,7 +4,7 @@ the evaluator's own decision for a sample request, without saving anything."""
 import re
 
 from clearing import decision
-from factories import create_asset, granted_asset, sign_up
+from factories import create_asset, granted_asset, sign_up, unverified_holder_of
 from fastapi.testclient import TestClient
 from portal_client import portal_sign_in, post_form
 
@@ -105,9 +105,10 @@ def test_problems_show_beside_their_fields_and_nothing_is_saved(client: TestClie
     assert _policy_in_force(client, holder, asset["id"])["version"] == 0
 
 
-def test_an_unverified_holder_is_told_inline_and_nothing_is_saved(client: TestClient) -> None:
-    unverified = sign_up(client, verified=False)
-    asset = create_asset(client, unverified)
+def test_an_unverified_holder_is_told_inline_and_nothing_is_saved(
+    client: TestClient, engine
+) -> None:
+    unverified, asset = unverified_holder_of(client, engine)
     portal_sign_in(client, unverified)
     answer = post_form(client, f"/assets/{asset['id']}/policy", POLICY)
     assert answer.status_code == 403

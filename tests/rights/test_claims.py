@@ -6,7 +6,14 @@ import json
 
 import pytest
 from claiming import STATEMENT, decide, moderator, submit_claim
-from factories import create_asset, promote, refused_as_unverified, sign_up, verify_email
+from factories import (
+    create_asset,
+    promote,
+    refused_as_unverified,
+    sign_up,
+    unverified_holder_of,
+    verify_again,
+)
 from organising import add, character_of, organisation
 
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -84,11 +91,10 @@ def test_a_document_that_is_not_a_pdf_png_or_jpeg_is_refused_and_nothing_is_kept
     assert read["claim"] is None
 
 
-def test_an_unverified_address_submits_no_claim_and_staff_see_none(client, session):
+def test_an_unverified_address_submits_no_claim_and_staff_see_none(client, engine, session):
     """A claim goes to staff and, verified, protects and earns against everyone else: anyone
     can sign up with an address that is not theirs, so only a verified one submits evidence."""
-    unverified = sign_up(client, verified=False)
-    character = create_asset(client, unverified, kind="character")
+    unverified, character = unverified_holder_of(client, engine, kind="character")
     body = {"evidence_kind": "link", "reference": "https://example.org/tm", "statement": STATEMENT}
     url = f"/v1/assets/{character['id']}/claim"
     refused_as_unverified(client.put(url, headers=unverified.headers, json=body))
@@ -99,7 +105,7 @@ def test_an_unverified_address_submits_no_claim_and_staff_see_none(client, sessi
     assert client.get("/v1/claims", headers=staff.headers).json()["total"] == 0
     assert "claim.submitted" not in _audit_actions(client, unverified, character["id"])
 
-    verify_email(client, unverified.email)
+    verify_again(client, unverified)
     submitted = client.put(url, headers=unverified.headers, json=body)
     assert submitted.status_code == 200, submitted.text
     assert submitted.json()["claim"]["status"] == "pending"

@@ -12,11 +12,12 @@ import pytest
 from claiming import moderator, verified
 from clearing import clear
 from factories import (
-    create_asset,
     granted_asset,
     promote,
     refused_as_unverified,
     sign_up,
+    unverified_holder_of,
+    verify_again,
     verify_email,
 )
 from sqlmodel import Session, col, select
@@ -195,8 +196,9 @@ def test_an_unverified_address_opens_no_dispute_and_writes_nothing_in_one(
     assert _kinds(client, holder) == ["dispute.opened"]
 
     # The disputed asset's holder, unverified, neither answers nor writes in the thread.
-    unverified_holder = sign_up(client, verified=False)
-    theirs = create_asset(client, unverified_holder, name=f"Unverified {uuid.uuid4().hex[:8]}")
+    unverified_holder, theirs = unverified_holder_of(
+        client, engine, name=f"Unverified {uuid.uuid4().hex[:8]}"
+    )
     against = _opened(client, squatter, theirs)
     notices_before = _kinds(client, squatter)
     for path in ("answer", "messages"):
@@ -212,7 +214,7 @@ def test_an_unverified_address_opens_no_dispute_and_writes_nothing_in_one(
         == "open"
     )
 
-    verify_email(client, unverified_holder.email)
+    verify_again(client, unverified_holder)
     answered = _post(client, unverified_holder, against, "answer", body="We drew it in 2014.")
     assert answered.status_code == 200, answered.text
     said = _post(client, unverified_holder, against, "messages", body="Sketches attached.")

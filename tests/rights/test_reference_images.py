@@ -6,7 +6,7 @@ import uuid
 import numpy as np
 import pytest
 from drawn_characters import EDITS, draw_character, jpeg_bytes, png_bytes
-from factories import create_asset, sign_up
+from factories import create_asset, unverified_holder_of
 from fastapi.testclient import TestClient
 from PIL import Image
 from sqlalchemy import text
@@ -198,9 +198,8 @@ def test_six_files_are_refused_while_parsing(client, holder):
     assert "Send 1 to 5 pictures as `files`" in response.json()["detail"]
 
 
-def test_an_unverified_holder_cannot_register_pictures(client):
-    unverified = sign_up(client, verified=False)
-    asset = create_asset(client, unverified, kind="character")
+def test_an_unverified_holder_cannot_register_pictures(client, engine):
+    unverified, asset = unverified_holder_of(client, engine, kind="character")
     response = _upload(client, unverified, asset["id"], png_bytes(draw_character(4)))
     assert response.status_code == 403
     assert response.json()["type"].endswith("/email-not-verified")
