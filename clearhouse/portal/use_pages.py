@@ -77,6 +77,11 @@ STATE_MEANINGS = {
     UseState.failed: "Cleared, but the generator could not make it. Nothing was charged.",
 }
 
+#: What a decline means once it lapsed (its meaning above holds while it stands).
+LAPSED_DECLINE_MEANING = (
+    "You said no. Your no has lapsed: their requests for this asset are asked of you again."
+)
+
 OUTCOME_LABELS = {
     AssetOutcome.allow: "Allowed",
     AssetOutcome.needs_approval: "Needed your approval",
@@ -131,6 +136,7 @@ def uses_page(
         pager=pager(request, page=page, total=total),
         state_labels=STATE_LABELS,
         state_meanings=STATE_MEANINGS,
+        lapsed_decline_meaning=LAPSED_DECLINE_MEANING,
         outcome_labels=OUTCOME_LABELS,
         # Newest first: each use's latest offer.
         offers={offer.use_id: offer for offer in reversed(made)},

@@ -224,6 +224,8 @@ def test_the_holder_approves_after_all_a_request_they_declined(client, holder, c
     page = client.get("/uses?state=declined").text
     assert f'action="/approvals/{approval_id}/approve"' in page
     assert "Approve after all" in page and "Your no stands until" in page
+    assert "further requests for this asset are refused without asking you" in page
+    assert "Your no has lapsed" not in page
     assert f"/approvals/{approval_id}/decline" not in page  # declined already
 
     answered = post_form(client, f"/approvals/{approval_id}/approve", {}, page="/uses")
@@ -247,6 +249,8 @@ def test_a_lapsed_decline_offers_no_yes_and_a_late_one_is_refused(client, holder
 
     page = client.get("/uses").text
     assert 'class="state state-declined"' in page
+    assert "Your no has lapsed: their requests for this asset are asked of you again" in page
+    assert "further requests for this asset are refused without asking you" not in page
     assert "Approve after all" not in page and "/approve" not in page
     late = client.post(f"/approvals/{approval_id}/approve", data={"csrf_token": token})
     assert late.status_code == 409
