@@ -128,11 +128,11 @@ def ended_period(period: str, *, now: datetime) -> Period:
         raise InvalidRequest(
             f"A period is a month written YYYY-MM (e.g. 2026-11), not {period!r}."
         ) from None
-    if now < month.ends_at:
-        latest = Period.containing(now).previous()
+    latest = Period.containing(now).previous()
+    if month > latest:
         raise PayoutPeriodNotEnded(
             f"{month} has not ended: a run pays what a month earned, so {month} can be run "
-            f"from {month.ends_at:%Y-%m-%d} 00:00 UTC. The latest month that can be run now "
+            f"from {month.next()}-01 00:00 UTC. The latest month that can be run now "
             f"is {latest}."
         )
     return month

@@ -46,7 +46,7 @@ class StatementMismatch(RuntimeError):
     """A statement's lines do not add up to the payable's legs: a bug, never shown."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, order=True)
 class Period:
     """One UTC calendar month: from its first instant, up to (not including) the next's."""
 
@@ -79,6 +79,10 @@ class Period:
     def previous(self) -> "Period":
         """The month before this one."""
         return Period.containing(self.starts_at - timedelta(days=1))
+
+    def next(self) -> "Period":
+        """The month after this one (after 9999-12 too, where no datetime reaches)."""
+        return Period(self.year + self.month // 12, self.month % 12 + 1)
 
     def days(self) -> list[date]:
         first = self.starts_at.date()

@@ -121,7 +121,12 @@ def test_an_admin_s_run_of_a_month_not_yet_over_is_a_problem_and_pays_nobody(
     earn(paying_client.app.state.engine, holder.id, 2_400)
     this_month = Period.containing(utcnow())
 
-    for period in (this_month, Period.containing(this_month.ends_at), Period(2999, 1)):
+    for period in (
+        this_month,
+        Period.containing(this_month.ends_at),
+        Period(2999, 1),
+        Period(9999, 12),
+    ):
         refused = paying_client.post(
             "/v1/payouts/runs", headers=admin.headers, json={"period": str(period)}
         )

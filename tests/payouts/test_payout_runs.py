@@ -56,7 +56,7 @@ def test_a_month_is_run_once_it_has_ended_and_not_before(
     this_month = Period.containing(utcnow())
     next_month = Period.containing(this_month.ends_at)
 
-    for period in (this_month, next_month, Period(2999, 1)):
+    for period in (this_month, next_month, Period(2999, 1), Period(9999, 12)):
         with pytest.raises(PayoutPeriodNotEnded, match=f"{period} has not ended") as refused:
             run_payouts(ledger_engine, settings=settings, period=str(period))
         assert f"latest month that can be run now is {this_month.previous()}" in str(refused.value)
