@@ -206,7 +206,11 @@ class AssetUse(BaseModel):
     requester_name: str
     declared_use: str
     prompt: str
-    reasons: list[dict[str, str]]
+    reasons: list[dict[str, str]] = Field(
+        description="Why your asset was allowed, denied or held, each a `code` and a `text`: "
+        'the sentences the requester was given, so written to them ("your request" is '
+        "theirs)."
+    )
     matched_by: list[dict[str, Any]]
     fee_minor: int | None
     currency: str | None = Field(description="The quote's currency, when it was priced.")

@@ -226,6 +226,7 @@ def test_the_holder_approves_after_all_a_request_they_declined(client, holder, c
     assert "Approve after all" in page and "Your no stands until" in page
     assert "further requests for this asset are refused without asking you" in page
     assert "Your no has lapsed" not in page
+    assert "Why: what the requester was told" in page  # their sentences, said to them
     assert f"/approvals/{approval_id}/decline" not in page  # declined already
 
     answered = post_form(client, f"/approvals/{approval_id}/approve", {}, page="/uses")
