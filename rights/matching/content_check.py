@@ -69,7 +69,7 @@ DEFAULT_MARGINS: Mapping[ContentCategory, float] = MappingProxyType(
         ContentCategory.harassment: 0.02,
         ContentCategory.political: 0.02,
         ContentCategory.self_harm: 0.02,
-        ContentCategory.illegal_activity: 0.02,
+        ContentCategory.illegal_activity: 0.022,
     }
 )
 # Per words of content: how much more a prompt that short must read like a category. Each is
