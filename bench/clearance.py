@@ -4,6 +4,7 @@ and the evaluator's decisions per second. Prints one JSON line.
 
     .venv/bin/python bench/clearance.py [--assets 10000] [--prompts 2000] [--quick]
         [--databases sqlite,postgresql] [--duration 10] [--connections 4] [--rate 50]
+        [--content-only]
 
 ``rates``: the share of each category of the quality set (tests/ip_quality.py) found
 (positives) or flagged (negatives), on the held-out and the development halves, with the
@@ -17,7 +18,8 @@ from the database (stored embeddings, no model run). ``content_categories``: the
 on its labelled set (tests/content_quality.py), the share found per category and group or
 flagged on both halves, and its own time per prompt once the prompt is read (the embedding is
 the IP check's); ``short`` and ``short_named``: the same for the set's prompts of one to three
-words, alone and after a registered asset's name or handle. ``restrictions``: the restriction
+words, alone and after a registered asset's name or handle (``--content-only``: this part
+alone, then stop). ``restrictions``: the restriction
 check on its evaluation set (tests/restriction_quality.py), the share of breaking and of
 respecting prompts denied on the held-out and the tuning halves, against the issue's targets
 (``breaking_denied_at_least``, ``respecting_denied_at_most``), and its own time per prompt once
@@ -265,12 +267,18 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=50, help="paced clearances per second")
     parser.add_argument("--filler-prompts", type=int, default=1000)
     parser.add_argument("--evaluator-seconds", type=float, default=5)
+    parser.add_argument(
+        "--content-only", action="store_true", help="only content_categories, then stop"
+    )
     args = parser.parse_args()
     if args.quick:
         args.assets, args.prompts, args.duration, args.evaluator_seconds = 300, 100, 1, 0.2
 
     encoder = SentenceEncoder()
     report: dict = {"machine": machine(), "assets": args.assets, "model": encoder.model_key}
+    if args.content_only:
+        print(json.dumps(report | {"content_categories": content_categories(encoder)}))
+        return
     report["rates_quality_set_alone"] = rates_alone(encoder)
     report["content_categories"] = content_categories(encoder)
     report["restrictions"] = restrictions(encoder)

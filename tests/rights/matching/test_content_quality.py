@@ -24,8 +24,9 @@ NAMED = content_quality.naming_an_asset(SHORT)
 # clear a one-word prompt's margin.
 SHORT_FOUND_AT_LEAST = 0.85
 # Euphemisms this small model reads as everyday life, measured on the held-out half against the
-# 0.8 target: 20 of 26 for self-harm (0.77: indirect talk of suicide reads much like sadness),
-# 13 of 17 for illegal activity (0.76: slang for drugs and theft reads like shopping or a party).
+# 0.8 target: 34 of 43 for self-harm (0.79: indirect talk of suicide reads much like sadness),
+# 31 of 40 for illegal activity (0.78: slang for drugs and theft reads like shopping or a party);
+# 20 of 26 and 13 of 17 before the descriptions and prompts of 2026-11-25 (issue 8).
 SHORT_OF_TARGET = {
     (ContentCategory.self_harm, "euphemistic"): 0.75,
     (ContentCategory.illegal_activity, "euphemistic"): 0.75,
