@@ -86,6 +86,7 @@ def shaped(font: str, logical: str) -> str:
     """``logical`` (in the order it is read) as HarfBuzz shapes it in ``font``: its glyphs in
     the order they are drawn, left to right (a ``ShapedStr`` with their places, or a plain
     ``str`` when each character is one glyph where it would be anyway)."""
+    _registered(font)
     return shapeStr(logical, font, 10)  # places are in thousandths of the size: any size
 
 

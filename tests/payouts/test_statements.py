@@ -19,6 +19,7 @@ from payouts.balances import balance_of
 from payouts.journal import EntryDraft, credit, debit
 from payouts.models import AccountKind, JournalEntry, JournalLeg, LedgerAccount
 from payouts.statement_files import format_minor, statement_pdf
+from payouts.statement_scripts import ARABIC, THAI, shaped
 from payouts.statements import (
     DailyEarnings,
     LineKind,
@@ -334,3 +335,72 @@ def test_the_pdf_keeps_chinese_japanese_korean_and_emoji_as_text_not_boxes(tmp_p
     for font in ("STSong-Light", "HeiseiMin-W3", "HYSMyeongJo-Medium"):
         [row] = [line for line in fonts.splitlines() if line.startswith(font)]
         assert row.split()[-5] == "no"  # not embedded: named only
+
+
+def test_the_pdf_shows_hebrew_arabic_and_thai_shaped_and_right_to_left(tmp_path):
+    """Hebrew, Arabic and Thai in embedded Noto subsets, shaped, right to left where the script
+    runs that way: read back (pdftotext reorders what is drawn right to left, as a reader
+    does) in the order they were written, in the holder's name, an asset's handle and memos."""
+    month = Period.containing(utcnow())
+    memos = [
+        "החזר עבור שלום עולם",
+        "استرداد مرحبا بالعالم",
+        "คืนเงิน สวัสดีครับ น้ำ ที่นี่",
+        "refund שלום 12 done",  # right to left inside left to right
+    ]
+    lines = [
+        StatementLine(utcnow(), LineKind.other, "adjustment", memo, uuid.uuid4(), -1)
+        for memo in memos
+    ]
+    lines.append(
+        StatementLine(
+            utcnow(),
+            LineKind.use,
+            "use",
+            None,
+            uuid.uuid4(),
+            5,
+            asset_handle="مرحبا",
+            gross_minor=10,
+            share_bps=5000,
+            fee_minor=5,
+            clearance_id=uuid.uuid4(),
+        )
+    )
+    totals = StatementTotals(1, 10, 5, 5, 0, 0, -len(memos))
+    days = [DailyEarnings(day, 0) for day in month.days()]
+    statement = Statement(uuid.uuid4(), month, "USD", 10, 11 - len(memos), totals, lines, days)
+    pdf = statement_pdf(statement, holder_name="שרה כהן سارة สมชาย", holder_email="s@example.org")
+
+    text = _pdf_text(pdf, tmp_path)
+    assert "?" not in text
+    # pdftotext marks where right-to-left text starts and ends (U+202A-U+202E): left out.
+    shown = "".join(
+        character for character in "".join(text.split()) if not 0x202A <= ord(character) <= 0x202E
+    ).replace("USD-0.01", "")
+    assert "Rightsholder:שרהכהןسارةสมชาย<s@example.org>" in shown
+    assert "adjustment:החזרעבורשלוםעולם" in shown
+    assert "adjustment:استردادمرحبابالعالم" in shown
+    assert "adjustment:คืนเงินสวัสดีครับน้ำที่นี่" in shown
+    # A number after right-to-left words belongs to their run: drawn on their left, as
+    # Unicode's bidirectional algorithm places it, and read back from there by pdftotext.
+    assert "adjustment:refund12שלוםdone" in shown  # noqa: RUF001
+    assert "@مرحبا" in shown
+    assert f"Clearhouse·{month}·שרהכהןسارةสมชาย" in shown  # the footer
+    fonts = subprocess.run(
+        ["pdffonts", str(tmp_path / "statement.pdf")], check=True, capture_output=True, text=True
+    ).stdout
+    for font in ("NotoSansHebrew-Regular", "NotoSansArabic-Regular", "NotoSansThai-Regular"):
+        [row] = [line for line in fonts.splitlines() if f"+{font} " in line]
+        assert row.split()[-5:-2] == ["yes", "yes", "yes"]  # embedded, a subset, with Unicode
+
+
+def test_arabic_is_drawn_joined_and_thai_marks_placed():
+    """What is drawn, not only what reads back: Arabic letters in their joined forms (the first
+    letter, drawn rightmost, in its initial form), a Thai tone mark above a vowel mark moved up
+    out of its way (a glyph of its own, not the plain tone mark)."""
+    arabic = shaped(ARABIC, "مرحبا")
+    assert arabic[-1] == "\ufee3"  # ARABIC LETTER MEEM INITIAL FORM
+    assert "\u0645" not in arabic  # no unjoined meem
+    thai = shaped(THAI, "ที่")
+    assert thai[:2] == "ที" and "\u0e48" not in thai  # THAI CHARACTER MAI EK, as it is
