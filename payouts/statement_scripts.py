@@ -6,13 +6,13 @@ stacks vowel and tone marks above and below its consonants, Hebrew and Arabic ru
 left. The fonts are Google's Noto Sans Hebrew, Arabic and Thai (SIL Open Font License),
 unmodified, from the wheels ``justmytype-intl-rtl`` and ``justmytype-intl-sea``: read from
 the installed package the first time a statement needs one, nothing downloaded. They are
-variable fonts, and Noto Sans Hebrew's default is its thinnest weight: each is pinned to
-Regular (fontTools' instancer) before reportlab registers it. reportlab embeds only the
-glyphs a document uses (a subset) and shapes a text with HarfBuzz (uharfbuzz): the glyphs
-come out in the order they are drawn, left to right, some (joined or moved forms) without a
-character of their own, so each shaped text is drawn inside a marked span whose
-``ActualText`` says which characters it shows: copied, searched and read by ``pdftotext``
-as written, not as glyph names.
+variable fonts; Noto Sans Hebrew's default is its thinnest weight, so it is pinned to Regular
+(fontTools' instancer) before reportlab registers it (Arabic's and Thai's default is Regular).
+reportlab embeds only the glyphs a document uses (a subset) and shapes a text with HarfBuzz
+(uharfbuzz): the glyphs come out in the order they are drawn, left to right, some (joined or
+moved forms) without a character of their own, so each shaped text is drawn inside a marked
+span whose ``ActualText`` says which characters it shows: copied, searched and read by
+``pdftotext`` as written, not as glyph names.
 """
 
 import functools
@@ -64,13 +64,13 @@ def script_font(character: str) -> str | None:
 def _registered(font: str) -> TTFont:
     package, path, _ = _FONTS[font]
     with _registering:
-        regular = instancer.instantiateVariableFont(
-            FontFile(io.BytesIO((files(package) / path).read_bytes())),
-            _REGULAR,
-            updateFontNames=True,
-        )
-        data = io.BytesIO()
-        regular.save(data)
+        data = io.BytesIO((files(package) / path).read_bytes())
+        variable = FontFile(data)
+        if any(axis.defaultValue != _REGULAR[axis.axisTag] for axis in variable["fvar"].axes):
+            # Its outlines as they are drawn unless told otherwise are not Regular's (Hebrew's
+            # are Thin): pinned, a fraction of a second once a process.
+            data = io.BytesIO()
+            instancer.instantiateVariableFont(variable, _REGULAR, updateFontNames=True).save(data)
         data.seek(0)
         registered = TTFont(font, data)
         pdfmetrics.registerFont(registered)

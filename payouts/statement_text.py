@@ -30,6 +30,7 @@ from reportlab.pdfgen.textobject import PDFTextObject
 
 from payouts.statement_scripts import (
     SHAPED_FONTS,
+    THAI,
     actual_text,
     is_right_to_left,
     script_font,
@@ -140,6 +141,7 @@ def _characters(text: str, *, han: str, latin: str) -> Iterator[tuple[str, str]]
             yield latin, "?"
 
 
+@functools.lru_cache(maxsize=65536)  # a statement's memos draw on a few hundred characters
 def _font_of(character: str, *, han: str, latin: str) -> str | None:
     """The font that holds ``character``; None: none here does."""
     code = ord(character)
@@ -203,10 +205,14 @@ def first_line(text: str, *, latin: str, size: float, width: float) -> Runs:
 
 def _pieces(runs: Runs) -> Iterator[tuple[str, str]]:
     """What a line may break between: each word with the spaces before it in a Latin run, each
-    character in a CJK one."""
+    character in a CJK one, each word of a Thai one (written without spaces between words:
+    ICU's dictionary finds them)."""
     for font, text in runs:
         if font in (CHINESE, JAPANESE, KOREAN):
             yield from ((font, character) for character in text)
+            continue
+        if font == THAI:
+            yield from ((font, word) for word in _thai_words(text))
             continue
         word = ""
         for character in text:
@@ -216,6 +222,18 @@ def _pieces(runs: Runs) -> Iterator[tuple[str, str]]:
             word += character
         if word:
             yield font, word
+
+
+def _thai_words(text: str) -> Iterator[str]:
+    words = icu.BreakIterator.createLineInstance(_THAI_LOCALE)  # one a text: not thread-safe
+    words.setText(text)
+    start = words.first()
+    for end in words:  # the Thai run's characters are all in the BMP: UTF-16 indices match
+        yield text[start:end]
+        start = end
+
+
+_THAI_LOCALE = icu.Locale("th")
 
 
 def _clusters(word: str) -> Iterator[str]:

@@ -3,10 +3,12 @@ alone; every total equal to the ledger's."""
 
 import csv
 import io
+import re
 import subprocess
 import uuid
 from datetime import timedelta
 
+import icu
 import pytest
 from factories import sign_up
 from sqlalchemy import func, select
@@ -347,6 +349,7 @@ def test_the_pdf_shows_hebrew_arabic_and_thai_shaped_and_right_to_left(tmp_path)
         "استرداد مرحبا بالعالم",
         "คืนเงิน สวัสดีครับ น้ำ ที่นี่",
         "refund שלום 12 done",  # right to left inside left to right
+        _THAI_WITHOUT_SPACES,
     ]
     lines = [
         StatementLine(utcnow(), LineKind.other, "adjustment", memo, uuid.uuid4(), -1)
@@ -387,12 +390,25 @@ def test_the_pdf_shows_hebrew_arabic_and_thai_shaped_and_right_to_left(tmp_path)
     assert "adjustment:refund12שלוםdone" in shown  # noqa: RUF001
     assert "@مرحبا" in shown
     assert f"Clearhouse·{month}·שרהכהןسارةสมชาย" in shown  # the footer
+    # Thai is written without spaces between words: the memo wraps between two of them.
+    [first, second] = re.search(r"adjustment: (\S+)\s+USD -0\.01\n\s+(\S+)\n", text).groups()
+    assert first + second == _THAI_WITHOUT_SPACES
+    assert len(first) in _word_ends(_THAI_WITHOUT_SPACES)
     fonts = subprocess.run(
         ["pdffonts", str(tmp_path / "statement.pdf")], check=True, capture_output=True, text=True
     ).stdout
     for font in ("NotoSansHebrew-Regular", "NotoSansArabic-Regular", "NotoSansThai-Regular"):
         [row] = [line for line in fonts.splitlines() if f"+{font} " in line]
         assert row.split()[-5:-2] == ["yes", "yes", "yes"]  # embedded, a subset, with Unicode
+
+
+_THAI_WITHOUT_SPACES = "ภาษาไทยยาวมากไม่มีช่องว่างเลยสักนิดเดียวจริงๆนะครับผู้ใหญ่"
+
+
+def _word_ends(thai: str) -> set[int]:
+    words = icu.BreakIterator.createWordInstance(icu.Locale("th"))
+    words.setText(thai)
+    return set(words)
 
 
 def test_arabic_is_drawn_joined_and_thai_marks_placed():
