@@ -391,7 +391,9 @@ def test_the_pdf_shows_hebrew_arabic_and_thai_shaped_and_right_to_left(tmp_path)
     assert "@مرحبا" in shown
     assert f"Clearhouse·{month}·שרהכהןسارةสมชาย" in shown  # the footer
     # Thai is written without spaces between words: the memo wraps between two of them.
-    [first, second] = re.search(r"adjustment: (\S+)\s+USD -0\.01\n\s+(\S+)\n", text).groups()
+    wrapped = re.search(r"adjustment: (\S+)\s+USD -0\.01\n\s+(\S+)\n", text)
+    assert wrapped, "the Thai memo's first line holds no word beside the label"
+    first, second = wrapped.groups()
     assert first + second == _THAI_WITHOUT_SPACES
     assert len(first) in _word_ends(_THAI_WITHOUT_SPACES)
     fonts = subprocess.run(
