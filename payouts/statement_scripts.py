@@ -18,7 +18,6 @@ span whose ``ActualText`` says which characters it shows: copied, searched and r
 import functools
 import io
 import threading
-import unicodedata
 from importlib.resources import files
 
 from fontTools.ttLib import TTFont as FontFile
@@ -47,6 +46,7 @@ _FONTS = {
     ),
 }
 SHAPED_FONTS = frozenset(_FONTS)
+RIGHT_TO_LEFT_FONTS = frozenset((HEBREW, ARABIC))  # every right-to-left letter drawn is in one
 _REGULAR = {"wght": 400, "wdth": 100}
 _registering = threading.Lock()
 
@@ -75,10 +75,6 @@ def _registered(font: str) -> TTFont:
         registered = TTFont(font, data)
         pdfmetrics.registerFont(registered)
         return registered
-
-
-def is_right_to_left(character: str) -> bool:
-    return unicodedata.bidirectional(character) in ("R", "AL")
 
 
 @functools.lru_cache(maxsize=8192)  # a statement's memos repeat

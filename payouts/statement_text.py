@@ -29,10 +29,10 @@ from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.textobject import PDFTextObject
 
 from payouts.statement_scripts import (
+    RIGHT_TO_LEFT_FONTS,
     SHAPED_FONTS,
     THAI,
     actual_text,
-    is_right_to_left,
     script_font,
     shaped,
     shaped_width,
@@ -261,6 +261,12 @@ def _append(line: Runs, font: str, text: str) -> None:
 def show_runs(text: PDFTextObject, runs: Runs, *, size: float, leading: float) -> None:
     """Write a line's ``runs`` on ``text`` from its current point, left to right as they are
     drawn; a shaped text inside a span that reads as its characters."""
+    if not any(font in SHAPED_FONTS for font, _ in runs):  # drawn as they are read
+        for font, part in runs:
+            if text._fontname != font:  # reportlab's text object keeps its current font here
+                text.setFont(font, size, leading)
+            text.textOut(part)
+        return
     for font, drawn, shown in _drawn_runs(runs):
         if text._fontname != font:  # reportlab's text object keeps its current font here
             text.setFont(font, size, leading)
@@ -277,11 +283,11 @@ def _drawn_runs(runs: Runs) -> Iterator[tuple[str, str, str | None]]:
     """A line's ``runs`` in the order they are drawn, left to right: (font, what is drawn,
     None or, for a shaped text, its characters in the order their glyphs are drawn: what a
     reader reorders right-to-left text from, as it does drawn characters)."""
-    text = "".join(part for _, part in runs)
-    if not any(is_right_to_left(character) for character in text):
+    if not any(font in RIGHT_TO_LEFT_FONTS for font, _ in runs):
         for font, part in runs:
             yield (font, shaped(font, part), part) if font in SHAPED_FONTS else (font, part, None)
         return
+    text = "".join(part for _, part in runs)
     fonts = [font for font, part in runs for _ in part]
     # Every character of a run is in the Basic Multilingual Plane (see font_runs), so ICU's
     # UTF-16 indices are the string's.
