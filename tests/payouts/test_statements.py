@@ -302,24 +302,51 @@ def test_the_pdf_shows_each_line_s_text_as_written(tmp_path):
     assert "EUR 1.28" in text and "EUR -0.28" in text
 
 
+def _memos_pdf(
+    memos: list[str], *, holder_name: str, holder_email: str, handle: str | None = None
+) -> bytes:
+    """This month's statement as PDF: an adjustment of -0.01 for each of ``memos``, and a use
+    of the asset ``handle`` earning 0.05 when one is given."""
+    month = Period.containing(utcnow())
+    lines = [
+        StatementLine(utcnow(), LineKind.other, "adjustment", memo, uuid.uuid4(), -1)
+        for memo in memos
+    ]
+    uses = []
+    if handle is not None:
+        uses.append(
+            StatementLine(
+                utcnow(),
+                LineKind.use,
+                "use",
+                None,
+                uuid.uuid4(),
+                5,
+                asset_handle=handle,
+                gross_minor=10,
+                share_bps=5000,
+                fee_minor=5,
+                clearance_id=uuid.uuid4(),
+            )
+        )
+    earned = 5 * len(uses)
+    totals = StatementTotals(len(uses), 2 * earned, earned, earned, 0, 0, -len(memos))
+    days = [DailyEarnings(day, 0) for day in month.days()]
+    closing = 10 + earned - len(memos)
+    statement = Statement(uuid.uuid4(), month, "USD", 10, closing, totals, lines + uses, days)
+    return statement_pdf(statement, holder_name=holder_name, holder_email=holder_email)
+
+
 def test_the_pdf_keeps_chinese_japanese_korean_and_emoji_as_text_not_boxes(tmp_path):
     """User text (the holder's name, memos) in scripts Helvetica lacks: CJK in reportlab's
     built-in CID fonts (named in the PDF, nothing embedded or downloaded), emoji by name."""
-    month = Period.containing(utcnow())
     memos = [
         "退款、漢字の払い戻し 한국어 메모",
         "长备注" * 20,  # no spaces: wraps between characters
         "Party 🎉 done 👍🏽",
         "Ελλάδα and Привет",  # Greek and Russian
     ]
-    lines = [
-        StatementLine(utcnow(), LineKind.other, "adjustment", memo, uuid.uuid4(), -1)
-        for memo in memos
-    ]
-    totals = StatementTotals(0, 0, 0, 0, 0, 0, -len(memos))
-    days = [DailyEarnings(day, 0) for day in month.days()]
-    statement = Statement(uuid.uuid4(), month, "USD", 10, 10 - len(memos), totals, lines, days)
-    pdf = statement_pdf(statement, holder_name="山田 太郎 😀", holder_email="taro@example.jp")
+    pdf = _memos_pdf(memos, holder_name="山田 太郎 😀", holder_email="taro@example.jp")
 
     text = _pdf_text(pdf, tmp_path)
     assert "■" not in text
@@ -351,29 +378,9 @@ def test_the_pdf_shows_hebrew_arabic_and_thai_shaped_and_right_to_left(tmp_path)
         "refund שלום 12 done",  # right to left inside left to right
         _THAI_WITHOUT_SPACES,
     ]
-    lines = [
-        StatementLine(utcnow(), LineKind.other, "adjustment", memo, uuid.uuid4(), -1)
-        for memo in memos
-    ]
-    lines.append(
-        StatementLine(
-            utcnow(),
-            LineKind.use,
-            "use",
-            None,
-            uuid.uuid4(),
-            5,
-            asset_handle="مرحبا",
-            gross_minor=10,
-            share_bps=5000,
-            fee_minor=5,
-            clearance_id=uuid.uuid4(),
-        )
+    pdf = _memos_pdf(
+        memos, holder_name="שרה כהן سارة สมชาย", holder_email="s@example.org", handle="مرحبا"
     )
-    totals = StatementTotals(1, 10, 5, 5, 0, 0, -len(memos))
-    days = [DailyEarnings(day, 0) for day in month.days()]
-    statement = Statement(uuid.uuid4(), month, "USD", 10, 11 - len(memos), totals, lines, days)
-    pdf = statement_pdf(statement, holder_name="שרה כהן سارة สมชาย", holder_email="s@example.org")
 
     text = _pdf_text(pdf, tmp_path)
     assert "?" not in text
