@@ -63,7 +63,9 @@ def script_font(character: str) -> str | None:
 @functools.cache
 def _registered(font: str) -> TTFont:
     package, path, _ = _FONTS[font]
-    with _registering:
+    with _registering:  # once: a second TTFont of the name would split a document's subset
+        if font in pdfmetrics.getRegisteredFontNames():
+            return pdfmetrics.getFont(font)
         data = io.BytesIO((files(package) / path).read_bytes())
         variable = FontFile(data)
         if any(axis.defaultValue != _REGULAR[axis.axisTag] for axis in variable["fvar"].axes):
