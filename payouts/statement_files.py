@@ -1,8 +1,8 @@
 """A statement as a file to download: CSV (one row per line, between an opening and a closing
 row, amounts in minor units) and PDF (reportlab: a header naming the holder and the month,
 the totals, a chart of the month's earnings by day, then every line, across as many pages as
-it takes: payouts/statement_table.py; the holder's name and the memos in fonts that show them:
-payouts/statement_text.py)."""
+it takes: payouts/statement_table.py; the holder's name and the memos in fonts that show them,
+shaped and right to left where their script needs: payouts/statement_text.py)."""
 
 import csv
 import functools
@@ -16,10 +16,10 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.lib.units import cm
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from payouts.statement_table import line_table
-from payouts.statement_text import first_line, markup
+from payouts.statement_text import Runs, first_line, show_runs, wrap_runs
 from payouts.statements import LineKind, Statement, StatementLine
 
 CSV_COLUMNS = (
@@ -148,9 +148,7 @@ def statement_pdf(statement: Statement, *, holder_name: str, holder_email: str) 
     def on_page(canvas, document) -> None:
         canvas.saveState()
         text = canvas.beginText(document.leftMargin, 1 * cm)
-        for font, part in footer:
-            text.setFont(font, 7)
-            text.textOut(part)
+        show_runs(text, footer, size=7, leading=8)
         canvas.drawText(text)
         canvas.setFont("Helvetica", 7)
         canvas.drawRightString(A4[0] - document.rightMargin, 1 * cm, f"Page {document.page}")
@@ -168,11 +166,7 @@ def statement_pdf(statement: Statement, *, holder_name: str, holder_email: str) 
     )
     story = [
         Paragraph(title, _STYLES["Title"]),
-        Paragraph(
-            f"Rights holder: {markup(holder_name)} &lt;{markup(holder_email)}&gt;, account "
-            f"{statement.holder_id}",
-            _STYLES["BodyText"],
-        ),
+        _UserText(f"Rights holder: {holder_name} <{holder_email}>, account {statement.holder_id}"),
         Spacer(1, 0.3 * cm),
         _totals_table(statement),
         Spacer(1, 0.4 * cm),
@@ -193,6 +187,33 @@ def statement_pdf(statement: Statement, *, holder_name: str, holder_email: str) 
         )
     document.build(story, onFirstPage=on_page, onLaterPages=on_page)
     return out.getvalue()
+
+
+class _UserText(Flowable):
+    """A text with the user's words in it (the holder's name), wrapped to the frame as the
+    body text, each run in the font that shows it (a ``Paragraph`` neither shapes nor
+    reorders right-to-left text without reportlab's optional rlbidi)."""
+
+    FONT, SIZE, LEADING = "Helvetica", 10, 12
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+        self.lines: list[Runs] = []
+        self.spaceBefore = 6  # as the body text's style
+
+    def wrap(self, available_width: float, available_height: float) -> tuple[float, float]:
+        self.lines = wrap_runs(self.text, latin=self.FONT, size=self.SIZE, width=available_width)
+        self.width, self.height = available_width, len(self.lines) * self.LEADING
+        return self.width, self.height
+
+    def draw(self) -> None:
+        text = self.canv.beginText()
+        text.setFont(self.FONT, self.SIZE, self.LEADING)
+        for n, runs in enumerate(self.lines):
+            text.setTextOrigin(0, self.height - self.SIZE - n * self.LEADING)
+            show_runs(text, runs, size=self.SIZE, leading=self.LEADING)
+        self.canv.drawText(text)
 
 
 CLOSING_ROW = 7  # of the totals table; the held amount, when any, comes after it

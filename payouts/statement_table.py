@@ -7,7 +7,8 @@ found by bisecting the rows' running heights, and a page's rows go to the canvas
 of PDF text operators (``Canvas.addLiteral``), a few microseconds a row. That block holds the
 rows whose text is ASCII (a use's: dates, handles, ids, amounts), whose bytes are the same in
 the font's encoding; a row with any other character is drawn through reportlab's text object,
-which encodes it, each run of it in the font that holds it (payouts/statement_text.py).
+which encodes it, each run of it in the font that holds it, shaped and in the order it is
+drawn where the script needs it (payouts/statement_text.py).
 """
 
 import bisect
@@ -19,7 +20,7 @@ from reportlab.lib.units import cm
 from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.platypus import Flowable
 
-from payouts.statement_text import Runs, font_runs, runs_width, wrap_runs
+from payouts.statement_text import Runs, font_runs, runs_width, show_runs, wrap_runs
 
 FONT, BOLD, SIZE, LEADING = "Helvetica", "Helvetica-Bold", 7, 8.5
 PADDING_X, PADDING_Y = 6, 1  # each side of a cell, as platypus tables pad them
@@ -165,7 +166,6 @@ class LineTable(Flowable):
         text = canvas.beginText()
         text.setFont(FONT, SIZE, LEADING)
         origin = top + rows.tops[self.start] - PADDING_Y - SIZE
-        font = FONT
         for n in range(self.start, self.end):
             y = origin - rows.tops[n]
             operators = rows.operators[n]
@@ -178,11 +178,7 @@ class LineTable(Flowable):
                     if column >= FIRST_RIGHT:
                         x = _RIGHTS[column] - runs_width(runs, SIZE)
                     text.setTextOrigin(x, y - offset * LEADING)
-                    for run_font, part in runs:
-                        if run_font != font:
-                            font = run_font
-                            text.setFont(font, SIZE, LEADING)
-                        text.textOut(part)
+                    show_runs(text, runs, size=SIZE, leading=LEADING)
         block.append("ET")
         canvas.addLiteral(" ".join(block))
         canvas.drawText(text)

@@ -3,10 +3,12 @@ alone; every total equal to the ledger's."""
 
 import csv
 import io
+import re
 import subprocess
 import uuid
 from datetime import timedelta
 
+import icu
 import pytest
 from factories import sign_up
 from sqlalchemy import func, select
@@ -19,6 +21,7 @@ from payouts.balances import balance_of
 from payouts.journal import EntryDraft, credit, debit
 from payouts.models import AccountKind, JournalEntry, JournalLeg, LedgerAccount
 from payouts.statement_files import format_minor, statement_pdf
+from payouts.statement_scripts import ARABIC, THAI, shaped
 from payouts.statements import (
     DailyEarnings,
     LineKind,
@@ -299,24 +302,51 @@ def test_the_pdf_shows_each_line_s_text_as_written(tmp_path):
     assert "EUR 1.28" in text and "EUR -0.28" in text
 
 
+def _memos_pdf(
+    memos: list[str], *, holder_name: str, holder_email: str, handle: str | None = None
+) -> bytes:
+    """This month's statement as PDF: an adjustment of -0.01 for each of ``memos``, and a use
+    of the asset ``handle`` earning 0.05 when one is given."""
+    month = Period.containing(utcnow())
+    lines = [
+        StatementLine(utcnow(), LineKind.other, "adjustment", memo, uuid.uuid4(), -1)
+        for memo in memos
+    ]
+    uses = []
+    if handle is not None:
+        uses.append(
+            StatementLine(
+                utcnow(),
+                LineKind.use,
+                "use",
+                None,
+                uuid.uuid4(),
+                5,
+                asset_handle=handle,
+                gross_minor=10,
+                share_bps=5000,
+                fee_minor=5,
+                clearance_id=uuid.uuid4(),
+            )
+        )
+    earned = 5 * len(uses)
+    totals = StatementTotals(len(uses), 2 * earned, earned, earned, 0, 0, -len(memos))
+    days = [DailyEarnings(day, 0) for day in month.days()]
+    closing = 10 + earned - len(memos)
+    statement = Statement(uuid.uuid4(), month, "USD", 10, closing, totals, lines + uses, days)
+    return statement_pdf(statement, holder_name=holder_name, holder_email=holder_email)
+
+
 def test_the_pdf_keeps_chinese_japanese_korean_and_emoji_as_text_not_boxes(tmp_path):
     """User text (the holder's name, memos) in scripts Helvetica lacks: CJK in reportlab's
     built-in CID fonts (named in the PDF, nothing embedded or downloaded), emoji by name."""
-    month = Period.containing(utcnow())
     memos = [
         "退款、漢字の払い戻し 한국어 메모",
         "长备注" * 20,  # no spaces: wraps between characters
         "Party 🎉 done 👍🏽",
         "Ελλάδα and Привет",  # Greek and Russian
     ]
-    lines = [
-        StatementLine(utcnow(), LineKind.other, "adjustment", memo, uuid.uuid4(), -1)
-        for memo in memos
-    ]
-    totals = StatementTotals(0, 0, 0, 0, 0, 0, -len(memos))
-    days = [DailyEarnings(day, 0) for day in month.days()]
-    statement = Statement(uuid.uuid4(), month, "USD", 10, 10 - len(memos), totals, lines, days)
-    pdf = statement_pdf(statement, holder_name="山田 太郎 😀", holder_email="taro@example.jp")
+    pdf = _memos_pdf(memos, holder_name="山田 太郎 😀", holder_email="taro@example.jp")
 
     text = _pdf_text(pdf, tmp_path)
     assert "■" not in text
@@ -334,3 +364,68 @@ def test_the_pdf_keeps_chinese_japanese_korean_and_emoji_as_text_not_boxes(tmp_p
     for font in ("STSong-Light", "HeiseiMin-W3", "HYSMyeongJo-Medium"):
         [row] = [line for line in fonts.splitlines() if line.startswith(font)]
         assert row.split()[-5] == "no"  # not embedded: named only
+
+
+def test_the_pdf_shows_hebrew_arabic_and_thai_shaped_and_right_to_left(tmp_path):
+    """Hebrew, Arabic and Thai in embedded Noto subsets, shaped, right to left where the script
+    runs that way: read back (pdftotext reorders what is drawn right to left, as a reader
+    does) in the order they were written, in the holder's name, an asset's handle and memos."""
+    month = Period.containing(utcnow())
+    memos = [
+        "החזר עבור שלום עולם",
+        "استرداد مرحبا بالعالم",
+        "คืนเงิน สวัสดีครับ น้ำ ที่นี่",
+        "refund שלום 12 done",  # right to left inside left to right
+        _THAI_WITHOUT_SPACES,
+    ]
+    pdf = _memos_pdf(
+        memos, holder_name="שרה כהן سارة สมชาย", holder_email="s@example.org", handle="مرحبا"
+    )
+
+    text = _pdf_text(pdf, tmp_path)
+    assert "?" not in text
+    # pdftotext marks where right-to-left text starts and ends (U+202A-U+202E): left out.
+    shown = "".join(
+        character for character in "".join(text.split()) if not 0x202A <= ord(character) <= 0x202E
+    ).replace("USD-0.01", "")
+    assert "Rightsholder:שרהכהןسارةสมชาย<s@example.org>" in shown
+    assert "adjustment:החזרעבורשלוםעולם" in shown
+    assert "adjustment:استردادمرحبابالعالم" in shown
+    assert "adjustment:คืนเงินสวัสดีครับน้ำที่นี่" in shown
+    # A number after right-to-left words belongs to their run: drawn on their left, as
+    # Unicode's bidirectional algorithm places it, and read back from there by pdftotext.
+    assert "adjustment:refund12שלוםdone" in shown  # noqa: RUF001
+    assert "@مرحبا" in shown
+    assert f"Clearhouse·{month}·שרהכהןسارةสมชาย" in shown  # the footer
+    # Thai is written without spaces between words: the memo wraps between two of them.
+    wrapped = re.search(r"adjustment: (\S+)\s+USD -0\.01\n\s+(\S+)\n", text)
+    assert wrapped, "the Thai memo's first line holds no word beside the label"
+    first, second = wrapped.groups()
+    assert first + second == _THAI_WITHOUT_SPACES
+    assert len(first) in _word_ends(_THAI_WITHOUT_SPACES)
+    fonts = subprocess.run(
+        ["pdffonts", str(tmp_path / "statement.pdf")], check=True, capture_output=True, text=True
+    ).stdout
+    for font in ("NotoSansHebrew-Regular", "NotoSansArabic-Regular", "NotoSansThai-Regular"):
+        [row] = [line for line in fonts.splitlines() if f"+{font} " in line]
+        assert row.split()[-5:-2] == ["yes", "yes", "yes"]  # embedded, a subset, with Unicode
+
+
+_THAI_WITHOUT_SPACES = "ภาษาไทยยาวมากไม่มีช่องว่างเลยสักนิดเดียวจริงๆนะครับผู้ใหญ่"
+
+
+def _word_ends(thai: str) -> set[int]:
+    words = icu.BreakIterator.createWordInstance(icu.Locale("th"))
+    words.setText(thai)
+    return set(words)
+
+
+def test_arabic_is_drawn_joined_and_thai_marks_placed():
+    """What is drawn, not only what reads back: Arabic letters in their joined forms (the first
+    letter, drawn rightmost, in its initial form), a Thai tone mark above a vowel mark moved up
+    out of its way (a glyph of its own, not the plain tone mark)."""
+    arabic = shaped(ARABIC, "مرحبا")
+    assert arabic[-1] == "\ufee3"  # ARABIC LETTER MEEM INITIAL FORM
+    assert "\u0645" not in arabic  # no unjoined meem
+    thai = shaped(THAI, "ที่")
+    assert thai[:2] == "ที" and "\u0e48" not in thai  # THAI CHARACTER MAI EK, as it is
