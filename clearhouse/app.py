@@ -22,7 +22,7 @@ from clearhouse.changes import (
     freshness_for,
     start_listener,
 )
-from clearhouse.db import POOL_SIZE, build_engine, request_reads
+from clearhouse.db import build_engine, request_reads
 from clearhouse.edge import SecurityHeaders, TrustedHosts
 from clearhouse.errors import ClearhouseError, install_problem_handlers, raises
 from clearhouse.http_metrics import RequestObservation
@@ -147,8 +147,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # each, so the rest always have `request_threads` of their own; handlers that all wait
         # for one lock are lent more (clearhouse.request_threads).
         request_threads = StallWatch(
-            threads=settings.request_threads + app.state.likeness.media_requests_admitted,
-            most_lent=POOL_SIZE,
+            threads=settings.request_threads + app.state.likeness.media_requests_admitted
         )
         request_threads.start()
         threadpool_limits(limits=settings.blas_threads, user_api="blas")  # for the process

@@ -9,10 +9,19 @@ needs to check its answer, and nothing moves until the waits time out (SQLite's,
 (PostgreSQL's row locks have no timeout): 12 requests at once that each locked the same account
 row hung a server for good (tests/clearhouse/test_request_threads.py).
 
-So a watch lends the pool a thread whenever it is stalled: every token held by the same tasks
+So a watch lends the pool threads whenever it is stalled: every token held by the same tasks
 for two ticks, others waiting, and the pool's threads barely on the processor meanwhile (their
 holders wait, they do not work); it takes the loan back once threads stand idle. Busy threads
 are never added to: a pool full of handlers hashing passwords is working, not stalled.
+
+The loan has no bound of its own but the tasks waiting. A lent thread goes to the first task
+in line (anyio's limiter is first come, first served), and the lock's holder may be last: the
+tasks ahead of it each take a thread and wait too, for the lock or for one of the pool's
+connections, which those waiting for the lock hold. So the loan doubles with each stalled look,
+up to the tasks waiting, until the holder's turn comes. Capped at the connection pool's size
+(40), it ran out: 60 changes at once to one asset stalled a server for 30 s on both databases,
+its 50 threads (10 of its own) waiting for the lock or a connection while the holder's next
+step stood in line.
 """
 
 import asyncio
@@ -35,12 +44,12 @@ THREADS_LENT = Counter(
 
 
 class StallWatch:
-    """Lend the request threads one more thread for each tick they stay stalled, up to
-    ``most_lent``; take one back for each tick that finds one idle."""
+    """Lend the request threads as many threads again as they were lent (one at first) for
+    each look that finds them stalled, never more than the tasks waiting; take one back for each
+    tick that finds one idle."""
 
-    def __init__(self, *, threads: int, most_lent: int) -> None:
+    def __init__(self, *, threads: int) -> None:
         self.threads = threads
-        self.most_lent = most_lent
         self._task: asyncio.Task | None = None
 
     def start(self) -> None:
@@ -81,9 +90,10 @@ class StallWatch:
                 now_ns is None or cpu_ns is None or now_ns - cpu_ns < TICK_S * IDLE_SHARE * 1e9
             )
             looked_stuck, cpu_ns = True, now_ns
-            if waited and lent < self.most_lent:
-                limiter.total_tokens += 1
-                THREADS_LENT.inc()
+            if waited:
+                more = min(max(lent, 1), statistics.tasks_waiting)
+                limiter.total_tokens += more
+                THREADS_LENT.inc(more)
 
 
 def _pool_cpu_ns() -> int | None:
