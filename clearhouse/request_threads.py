@@ -14,14 +14,14 @@ for two ticks, others waiting, and the pool's threads barely on the processor me
 holders wait, they do not work); it takes the loan back once threads stand idle. Busy threads
 are never added to: a pool full of handlers hashing passwords is working, not stalled.
 
-The loan has no bound of its own but the tasks waiting. A lent thread goes to the first task
-in line (anyio's limiter is first come, first served), and the lock's holder may be last: the
-tasks ahead of it each take a thread and wait too, for the lock or for one of the pool's
-connections, which those waiting for the lock hold. So the loan doubles with each stalled look,
-up to the tasks waiting, until the holder's turn comes. Capped at the connection pool's size
-(40), it ran out: 60 changes at once to one asset stalled a server for 30 s on both databases,
-its 50 threads (10 of its own) waiting for the lock or a connection while the holder's next
-step stood in line.
+The loan has no bound of its own but the tasks waiting (and ``MOST_LENT``, for safety). A
+lent thread goes to the first task in line (anyio's limiter is first come, first served), and
+the lock's holder may be last: the tasks ahead of it each take a thread and wait too, for the
+lock or for one of the pool's connections, which those waiting for the lock hold. So the loan
+doubles with each stalled look, up to the tasks waiting, until the holder's turn comes. Capped
+at the connection pool's size (40), it ran out: 60 changes at once to one asset stalled a
+server for 30 s on both databases, its 50 threads (10 of its own) waiting for the lock or a
+connection while the holder's next step stood in line.
 """
 
 import asyncio
@@ -34,6 +34,9 @@ from prometheus_client import Counter
 TICK_S = 0.02
 # Under this share of one tick on the processor, the pool's threads were waiting.
 IDLE_SHARE = 0.25
+# A safety bound only: a thousand requests at once waiting for one lock is an attack, and a
+# thread each (a stack each) would cost more memory than the wait for the lock's timeout costs.
+MOST_LENT = 1000
 _WORKER_NAME = "AnyIO worker thread"  # anyio's name for the threads of its pool
 
 THREADS_LENT = Counter(
@@ -90,8 +93,8 @@ class StallWatch:
                 now_ns is None or cpu_ns is None or now_ns - cpu_ns < TICK_S * IDLE_SHARE * 1e9
             )
             looked_stuck, cpu_ns = True, now_ns
-            if waited:
-                more = min(max(lent, 1), statistics.tasks_waiting)
+            if waited and lent < MOST_LENT:
+                more = min(max(lent, 1), statistics.tasks_waiting, MOST_LENT - lent)
                 limiter.total_tokens += more
                 THREADS_LENT.inc(more)
 
