@@ -48,8 +48,7 @@ def invite_agent(
     session: Session, *, person: Account, email: str, settings: Settings
 ) -> InvitationView:
     """Invite the account at ``email`` to manage ``person``'s likenesses."""
-    lock_signed_in_account(session, account=person)
-    address = _address(email)
+    address = _locked_address(session, inviter=person, email=email)
     if address == person.email:
         raise InvalidRequest("You manage your own likenesses already; name another account.")
     if session.exec(
@@ -58,16 +57,9 @@ def invite_agent(
         .where(AgentAuthorisation.person_id == person.id, Account.email == address)
     ).first():
         raise Conflict(f"{email} is your agent already.")
-    invitation = _invite(
-        session,
-        inviter=person,
-        kind=InvitationKind.agent,
-        email=email,
-        settings=settings,
-        organisation=None,
-        role=None,
+    return _invite(
+        session, inviter=person, kind=InvitationKind.agent, email=email, settings=settings
     )
-    return InvitationView(invitation, person.display_name, None)
 
 
 def invite_member(
@@ -81,15 +73,14 @@ def invite_member(
 ) -> InvitationView:
     """Invite the account at ``email`` into ``organisation`` in ``role``; ``actor`` may
     administer it (members.organisation_for)."""
-    lock_signed_in_account(session, account=actor)
-    address = _address(email)
+    address = _locked_address(session, inviter=actor, email=email)
     if session.exec(
         select(OrganisationMember)
         .join(Account, Account.id == OrganisationMember.account_id)
         .where(OrganisationMember.organisation_id == organisation.id, Account.email == address)
     ).first():
         raise Conflict(f"{email} is a member already; change their role instead.")
-    invitation = _invite(
+    return _invite(
         session,
         inviter=actor,
         kind=InvitationKind.member,
@@ -98,7 +89,6 @@ def invite_member(
         organisation=organisation,
         role=role,
     )
-    return InvitationView(invitation, actor.display_name, organisation.name)
 
 
 def received(session: Session, *, account: Account) -> list[InvitationView]:
@@ -202,9 +192,9 @@ def _invite(
     kind: InvitationKind,
     email: str,
     settings: Settings,
-    organisation: Organisation | None,
-    role: MemberRole | None,
-) -> Invitation:
+    organisation: Organisation | None = None,
+    role: MemberRole | None = None,
+) -> InvitationView:
     now = utcnow()
     address = _address(email)
     organisation_id = organisation.id if organisation else None
@@ -241,7 +231,14 @@ def _invite(
         if organisation is not None:
             facts |= {"organisation": organisation.name, "role": role.value}
         notify(session, invitee.id, NoticeKind.invitation_received, [invitation.id], facts, now=now)
-    return invitation
+    return InvitationView(invitation, inviter.display_name, organisation and organisation.name)
+
+
+def _locked_address(session: Session, *, inviter: Account, email: str) -> str:
+    """``email`` as invitations store it, with ``inviter``'s row locked first: a takeover of
+    the inviter's address waits for this invitation, then ends it (end_invitations)."""
+    lock_signed_in_account(session, account=inviter)
+    return _address(email)
 
 
 def _verified_account_at(session: Session, address: str) -> Account | None:

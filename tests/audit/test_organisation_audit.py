@@ -8,8 +8,8 @@ import uuid
 
 import pytest
 from alembic import command
-from inviting import name_agent
 from factories import FACE_POLICY, consented_likeness, create_asset, promote, sign_up
+from inviting import name_agent
 from organising import add, character_of, organisation
 from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError

@@ -6,8 +6,8 @@ import uuid
 
 import pytest
 from enrolling import OBAMA, enrol, matched, scan
-from inviting import name_agent
 from factories import create_asset, promote, sign_up
+from inviting import name_agent
 from sqlmodel import select
 
 from likeness.models import FaceTemplateRecord

@@ -4,8 +4,8 @@ against its hash; the filter by asset; a signed checkpoint to keep and check; no
 import json
 
 import pytest
-from inviting import name_agent
 from factories import create_asset, granted_asset, set_policy, sign_up
+from inviting import name_agent
 from organising import add, organisation
 from portal_browsers import browser_of
 from portal_client import form_token, portal_sign_in, post_form

@@ -3,8 +3,8 @@ their consent; the person removes the agent and the agent's next request is refu
 
 import pytest
 from clearing import decision
-from inviting import name_agent
 from factories import FACE_POLICY, OPEN_POLICY, consented_likeness, create_asset, sign_up
+from inviting import name_agent
 
 REPRICED = {**FACE_POLICY, "price": {"currency": "USD", "per_use_minor": 900}}
 WIDER = {**FACE_POLICY, "allowed_uses": ["personal", "parody", "commercial"]}

@@ -3,8 +3,8 @@ authority a moderator verified consents; the verified estate acts as its owner."
 
 import pytest
 from clearing import decision
-from inviting import name_agent
 from factories import FACE_POLICY, consented_likeness, create_asset, promote, sign_up
+from inviting import name_agent
 
 EVIDENCE = {"evidence": "Grant of probate 2026/1234, High Court, Family Division."}
 
