@@ -24,6 +24,7 @@ from rights.authority import Action
 from rights.models import MemberRole
 
 SQUATTED = "victim@example.org"
+AGENTS = "/v1/accounts/me/agents"
 
 
 def _members(client, viewer, organisation_id: str) -> list[tuple[str, str]]:
@@ -123,10 +124,11 @@ GRANTS = 2
 
 def test_requests_under_way_at_the_takeover_set_nothing_up(served):
     """Against a live server, on both databases: a squatter's requests that name an agent,
-    register a webhook endpoint, make an organisation and add a member to its studio, and the
-    studio's manager's grants, are released by a barrier together with the takeover's link.
-    Each is either done before the takeover (and ended by it) or refused; none lands after
-    it, for the new owner to inherit or for the closed studio to keep."""
+    register a webhook endpoint, make an organisation and add a member to its studio, the
+    studio's manager's grants, and two accomplices' acceptances of the squatter's invitations
+    (to be its agent, to join its studio) are released by a barrier together with the
+    takeover's link. Each is either done before the takeover (and ended by it) or refused;
+    none lands after it, for the new owner to inherit or for the closed studio to keep."""
     with httpx.Client(base_url=served, timeout=30) as http:
         accomplices = [sign_up(http) for _ in range(SQUATTER_WRITES)]
         manager = accomplices[0]
@@ -141,14 +143,23 @@ def test_requests_under_way_at_the_takeover_set_nothing_up(served):
             ]
             for character in characters:
                 set_policy(http, manager, character, OPEN_POLICY)
+            waiting = [
+                (accomplices[1], invited(http, squatter, AGENTS, {"email": accomplices[1].email})),
+                (accomplices[2], invite(http, squatter, studio, accomplices[2].email, "manager")),
+            ]
             link = takeover_link(http, email)
             requests = [
                 (squatter, *_squatter_write(n, studio, accomplices)) for n in range(SQUATTER_WRITES)
             ]
             requests += [(manager, f"/v1/assets/{c}/grants", {}) for c in characters]
+            requests += [
+                (invitee, f"/v1/invitations/{invitation['id']}/accept", {})
+                for invitee, invitation in waiting
+            ]
             taken, answers = _with_the_takeover(served, link, requests)
             assert taken == 200
-            assert {answer.status_code for answer in answers} <= {201, 202, 401, 404}, answers
+            statuses = {answer.status_code for answer in answers}
+            assert statuses <= {200, 201, 202, 401, 404}, answers
             victim = signed_in(http, email, PASSWORD)
             assert http.get("/v1/accounts/me/agents", headers=victim).json() == [], round_
             assert http.get("/v1/webhooks/endpoints", headers=victim).json()["items"] == []
@@ -157,7 +168,7 @@ def test_requests_under_way_at_the_takeover_set_nothing_up(served):
             for accomplice in accomplices:
                 theirs = http.get("/v1/organisations", headers=accomplice.headers).json()
                 assert studio not in [joined["id"] for joined in theirs], round_
-            for answer in answers[SQUATTER_WRITES:]:
+            for answer in answers[SQUATTER_WRITES : SQUATTER_WRITES + GRANTS]:
                 if answer.status_code == 201:
                     receipt = answer.json()["receipt"]["token"]
                     verified = http.post("/v1/receipts/verify", json={"token": receipt}).json()
