@@ -59,6 +59,7 @@ from rights.claims.api import router as claims_router
 from rights.disputes.api import UPLOAD_ROUTES as DISPUTE_UPLOAD_ROUTES
 from rights.disputes.api import router as disputes_router
 from rights.estates_api import router as estates_router
+from rights.invitations_api import router as invitations_router
 from rights.matching.clip_embeddings import start_clip_matching
 from rights.matching.runtime import start_matching
 from rights.matching.warm_up import WarmUp
@@ -229,6 +230,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(accounts_router)
     app.include_router(rights_router)
     app.include_router(members_router)
+    app.include_router(invitations_router)
     app.include_router(estates_router)
     app.include_router(references_router)
     app.include_router(overlaps_router)

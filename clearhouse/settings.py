@@ -175,6 +175,13 @@ class Settings(BaseSettings):
         "requests for the asset are refused without asking the owner again, unless the owner "
         "consents to a new policy version or approves the declined request after all.",
     )
+    invitation_days: int = Field(
+        default=14,
+        ge=1,
+        le=365,
+        description="How long an invitation to be someone's agent or an organisation's member "
+        "waits for its answer; unanswered by then, it can no longer be accepted.",
+    )
     dispute_answer_days: int = Field(
         default=14,
         ge=1,

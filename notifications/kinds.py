@@ -43,3 +43,7 @@ class NoticeKind(StrEnum):
     offer_accepted = "offer.accepted", "A creator accepted your licence offer."
     offer_declined = "offer.declined", "A creator declined your licence offer."
     offer_lapsed = "offer.lapsed", "A licence offer lapsed unanswered: the output stays blocked."
+    invitation_received = (
+        "invitation.received",
+        "You are invited to act as someone's agent or to join an organisation: accept or decline.",
+    )

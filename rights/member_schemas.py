@@ -7,7 +7,7 @@ from typing import Annotated
 from pydantic import BaseModel, EmailStr, Field
 
 from clearhouse.schemas import RequestBody
-from rights.models import MemberRole
+from rights.models import InvitationKind, InvitationState, MemberRole
 from rights.schemas import Name
 
 
@@ -25,7 +25,10 @@ class OrganisationPublic(BaseModel):
 
 
 class MemberAdd(RequestBody):
-    email: EmailStr = Field(description="The address of an account that has signed up.")
+    email: EmailStr = Field(
+        description="Where to send the invitation: the account that signs in with it joins "
+        "once it accepts."
+    )
     role: MemberRole
 
 
@@ -42,7 +45,10 @@ class MemberPublic(BaseModel):
 
 
 class AgentAdd(RequestBody):
-    email: EmailStr = Field(description="The address of the agent's account.")
+    email: EmailStr = Field(
+        description="Where to send the invitation: the account that signs in with it acts for "
+        "you once it accepts."
+    )
 
 
 class AgentPublic(BaseModel):
@@ -50,3 +56,18 @@ class AgentPublic(BaseModel):
     display_name: str
     email: str
     authorised_at: datetime
+
+
+class InvitationPublic(BaseModel):
+    """The same for every address: never whether an account signs in with it."""
+
+    id: uuid.UUID
+    kind: InvitationKind = Field(description="`agent`: to act for who sent it; `member`: to join.")
+    email: str = Field(description="The address it was sent to, as typed.")
+    role: MemberRole | None = Field(description="The role offered; none for an agent.")
+    organisation_id: uuid.UUID | None
+    organisation_name: str | None
+    invited_by: str = Field(description="The display name of whoever sent it.")
+    state: InvitationState
+    created_at: datetime
+    expires_at: datetime = Field(description="It can no longer be accepted from then on.")

@@ -12,11 +12,17 @@ from audit.service import record_event
 from clearhouse.accounts.models import Account
 from clearhouse.accounts.service import lock_signed_in_account
 from clearhouse.db import utcnow
-from clearhouse.errors import Conflict, InvalidRequest, NotFound
+from clearhouse.errors import Conflict, NotFound
 from clearhouse.settings import Settings
 from rights.authority import Action, may
 from rights.errors import NotAllowed
-from rights.models import AgentAuthorisation, MemberRole, Organisation, OrganisationMember
+from rights.models import (
+    AgentAuthorisation,
+    Invitation,
+    MemberRole,
+    Organisation,
+    OrganisationMember,
+)
 
 UNUSABLE_PASSWORD_HASH = "!organisation"  # noqa: S105 (not a password: a hash nothing matches)
 
@@ -96,13 +102,14 @@ def add_member(
     *,
     actor: Account,
     organisation: Organisation,
-    email: str,
+    account: Account,
     role: MemberRole,
-) -> tuple[OrganisationMember, Account]:
-    lock_signed_in_account(session, account=actor)
-    account = _account_by_email(session, email)
+    invitation: Invitation,
+) -> OrganisationMember:
+    """``account`` joins in ``role``, having accepted ``actor``'s invitation
+    (rights/invitations.py)."""
     if session.get(OrganisationMember, (organisation.id, account.id)) is not None:
-        raise Conflict(f"{email} is a member already; change their role instead.")
+        raise Conflict(f"You are a member of {organisation.name} already.")
     member = OrganisationMember(organisation_id=organisation.id, account_id=account.id, role=role)
     session.add(member)
     _record(
@@ -110,10 +117,10 @@ def add_member(
         actor,
         "organisation.member_added",
         organisation.id,
-        {"member_id": str(account.id), "role": role.value},
+        {"member_id": str(account.id), "role": role.value, "invitation_id": str(invitation.id)},
     )
     session.flush()
-    return member, account
+    return member
 
 
 def change_role(
@@ -161,21 +168,24 @@ def remove_member(
 
 
 def authorise_agent(
-    session: Session, *, person: Account, email: str
-) -> tuple[AgentAuthorisation, Account]:
-    """Let the account at ``email`` manage ``person``'s likenesses: policies, prices and
-    approvals, never consent (rights/authority.py)."""
-    lock_signed_in_account(session, account=person)
-    agent = _account_by_email(session, email)
-    if agent.id == person.id:
-        raise InvalidRequest("You manage your own likenesses already; name another account.")
+    session: Session, *, person: Account, agent: Account, invitation: Invitation
+) -> AgentAuthorisation:
+    """Let ``agent`` manage ``person``'s likenesses: policies, prices and approvals, never
+    consent (rights/authority.py). ``agent`` accepted ``person``'s invitation
+    (rights/invitations.py)."""
     if session.get(AgentAuthorisation, (person.id, agent.id)) is not None:
-        raise Conflict(f"{email} is your agent already.")
+        raise Conflict(f"You act for {person.display_name} already.")
     authorisation = AgentAuthorisation(person_id=person.id, agent_id=agent.id)
     session.add(authorisation)
-    _record(session, person, "agent.authorised", person.id, {"agent_id": str(agent.id)})
+    _record(
+        session,
+        person,
+        "agent.authorised",
+        person.id,
+        {"agent_id": str(agent.id), "invitation_id": str(invitation.id)},
+    )
     session.flush()
-    return authorisation, agent
+    return authorisation
 
 
 def agents_of(session: Session, *, person: Account) -> list[tuple[AgentAuthorisation, Account]]:
@@ -262,19 +272,6 @@ def close_organisation(session: Session, *, actor: Account, organisation: Organi
         {"reason": "no owner left", "members_removed": [str(m.account_id) for m in left]},
     )
     session.flush()
-    return account
-
-
-def _account_by_email(session: Session, email: str) -> Account:
-    account = session.exec(
-        select(Account).where(
-            Account.email == email.strip().lower(),
-            Account.deleted_at.is_(None),
-            Account.disabled_at.is_(None),
-        )
-    ).first()
-    if account is None or session.get(Organisation, account.id) is not None:
-        raise InvalidRequest(f"No account signs in as {email}; ask them to sign up first.")
     return account
 
 

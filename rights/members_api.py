@@ -10,12 +10,14 @@ from fastapi import APIRouter, status
 
 from clearhouse.deps import CurrentAccount, HolderAccount, ReadSessionDep, SessionDep, SettingsDep
 from clearhouse.errors import Conflict, InvalidRequest, NotFound, raises
-from rights import members
+from rights import invitations, members
 from rights.authority import Action
 from rights.errors import NotAllowed
+from rights.invitations_api import invitation_public
 from rights.member_schemas import (
     AgentAdd,
     AgentPublic,
+    InvitationPublic,
     MemberAdd,
     MemberChange,
     MemberPublic,
@@ -72,22 +74,33 @@ def list_members(organisation_id: uuid.UUID, account: CurrentAccount, session: R
 
 @router.post(
     "/organisations/{organisation_id}/members",
-    status_code=status.HTTP_201_CREATED,
-    response_model=MemberPublic,
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=InvitationPublic,
     tags=["organisations"],
 )
-@raises(NotFound, NotAllowed, Conflict, InvalidRequest)
+@raises(NotFound, NotAllowed, Conflict)
 def add_member(
-    organisation_id: uuid.UUID, body: MemberAdd, account: CurrentAccount, session: SessionDep
+    organisation_id: uuid.UUID,
+    body: MemberAdd,
+    account: CurrentAccount,
+    session: SessionDep,
+    settings: SettingsDep,
 ):
-    """Add an account, by its email, in a role: `owner` (everything, members too), `manager`
-    (policies, prices, consent, approvals) or `viewer` (usage and statements). Owners only."""
+    """Invite the account at an address in a role: `owner` (everything, members too),
+    `manager` (policies, prices, consent, approvals) or `viewer` (usage and statements).
+    Owners only. The answer is the same whether anyone signs in with the address: they join
+    only once they accept (`POST /v1/invitations/{id}/accept`), before it expires."""
     organisation = members.organisation_for(
         session, account=account, organisation_id=organisation_id, action=Action.administer
     )
-    return _member(
-        *members.add_member(
-            session, actor=account, organisation=organisation, email=body.email, role=body.role
+    return invitation_public(
+        invitations.invite_member(
+            session,
+            actor=account,
+            organisation=organisation,
+            email=body.email,
+            role=body.role,
+            settings=settings,
         )
     )
 
@@ -133,16 +146,21 @@ def remove_member(
 
 @router.post(
     "/accounts/me/agents",
-    status_code=status.HTTP_201_CREATED,
-    response_model=AgentPublic,
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=InvitationPublic,
     tags=["agents"],
 )
 @raises(Conflict, InvalidRequest)
-def authorise_agent(body: AgentAdd, person: HolderAccount, session: SessionDep):
-    """Let another account manage your likenesses' policies, prices and approvals. Consent
-    stays yours: your agent may grant only a version within what you consented to (a new
-    price, fewer uses), never let anyone new use your face."""
-    return _agent(*members.authorise_agent(session, person=person, email=body.email))
+def authorise_agent(
+    body: AgentAdd, person: HolderAccount, session: SessionDep, settings: SettingsDep
+):
+    """Invite another account to manage your likenesses' policies, prices and approvals.
+    Consent stays yours: your agent may grant only a version within what you consented to
+    (a new price, fewer uses), never let anyone new use your face. The answer is the same
+    whether anyone signs in with the address: they act for you only once they accept."""
+    return invitation_public(
+        invitations.invite_agent(session, person=person, email=body.email, settings=settings)
+    )
 
 
 @router.get("/accounts/me/agents", response_model=list[AgentPublic], tags=["agents"])

@@ -204,6 +204,44 @@ class AgentAuthorisation(SQLModel, table=True):
     )
 
 
+class InvitationKind(StrEnum):
+    agent = "agent"  # to act as the inviter's agent
+    member = "member"  # to join an organisation in a role
+
+
+class InvitationState(StrEnum):
+    pending = "pending"
+    accepted = "accepted"
+    declined = "declined"
+    withdrawn = "withdrawn"  # by whoever sent it
+    ended = "ended"  # its sender's or its recipient's address was taken by its owner
+
+
+class Invitation(SQLModel, table=True):
+    """An offer to act for someone (an agent) or to join an organisation (a member), sent to
+    an address: whichever account proves it reads that address's mail may accept it, and the
+    relation exists only then. Whether an account signs in with the address is never told to
+    the sender (rights/invitations.py)."""
+
+    id: uuid.UUID = Field(default_factory=new_id, primary_key=True)
+    kind: InvitationKind = Field(sa_column=enum_column(InvitationKind))
+    inviter_id: uuid.UUID = Field(foreign_key="account.id", index=True, ondelete="RESTRICT")
+    organisation_id: uuid.UUID | None = Field(
+        default=None, foreign_key="organisation.id", ondelete="RESTRICT"
+    )
+    role: MemberRole | None = Field(default=None, sa_column=enum_column(MemberRole, nullable=True))
+    email: str = Field(max_length=320, description="As the sender typed it.")
+    address: str = Field(max_length=320, index=True, description="Trimmed and lower-cased.")
+    state: InvitationState = Field(
+        default=InvitationState.pending, sa_column=enum_column(InvitationState)
+    )
+    created_at: datetime = Field(
+        default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False)
+    )
+    expires_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False))
+    answered_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime))
+
+
 class EstateClaimStatus(StrEnum):
     pending = "pending"
     verified = "verified"

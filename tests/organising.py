@@ -5,6 +5,7 @@ import uuid
 
 from clearing import APPROVAL_POLICY, clear, licensed
 from factories import User, sign_up
+from inviting import accepted, invited
 
 
 def organisation(client, owner, name="Nova Studio") -> str:
@@ -15,12 +16,17 @@ def organisation(client, owner, name="Nova Studio") -> str:
 
 
 def add(client, owner, organisation_id, member, role) -> None:
-    added = client.post(
+    """``member`` joins in ``role``: ``owner`` invites them, and they accept."""
+    accepted(client, member, invite(client, owner, organisation_id, member.email, role))
+
+
+def invite(client, owner, organisation_id, email: str, role: str) -> dict:
+    return invited(
+        client,
+        owner,
         f"/v1/organisations/{organisation_id}/members",
-        headers=owner.headers,
-        json={"email": member.email, "role": role},
+        {"email": email, "role": role},
     )
-    assert added.status_code == 201, added.text
 
 
 def character_of(
@@ -44,12 +50,13 @@ def character_of(
 def waiting_for_an_unverified_manager(
     client, owner, requester, *, name: str = "Studio Knight"
 ) -> tuple[User, dict]:
-    """A studio of ``owner``'s whose manager signed up with an address nobody verified, its
-    character ``name`` whose policy asks for approval, and ``requester``'s request for it
-    waiting: the manager, and the approval as they list it."""
-    studio = organisation(client, owner)
+    """A studio made by an account whose address nobody verified (only a verified address
+    accepts an invitation, so no other member's is unverified), ``owner`` its second owner,
+    its character ``name`` whose policy asks for approval, and ``requester``'s request for it
+    waiting: the unverified member, and the approval as they list it."""
     manager = sign_up(client, verified=False)
-    add(client, owner, studio, manager, "manager")
+    studio = organisation(client, manager)
+    add(client, manager, studio, owner, "owner")
     character = character_of(client, owner, studio, name=name)
     licensed(client, owner, character["id"], APPROVAL_POLICY)
     waiting = clear(client, requester, f"{name} rides at dawn")

@@ -36,7 +36,7 @@ from notifications.models import WebhookEndpoint
 from notifications.service import forget_account
 from policies.models import PolicyVersion
 from policies.schemas import PolicyVersionPublic
-from rights import members, repository
+from rights import invitations, members, repository
 from rights import service as rights
 from rights.models import Asset, AssetKind, ConsentReceipt
 from rights.schemas import AssetPublic, ReceiptPublic
@@ -50,7 +50,8 @@ def verify_email(session: Session, *, token: str, settings: Settings, keys: KeyR
     from whoever signed up with it first also ends what that sign-up set up or was given:
     its agents would manage the new owner's likenesses, its webhook endpoints would receive
     the new owner's notices, its memberships would make the new owner part of organisations
-    they never joined (and someone's agent). An organisation this leaves with no owner is
+    they never joined (and someone's agent), and its pending invitations, sent or received,
+    are the first sign-up's business, not theirs. An organisation this leaves with no owner is
     closed, and the consent given for it withdrawn: nobody is left to withdraw it."""
     account, taken = accounts.verify_email(session, token=token)
     if not taken:
@@ -66,6 +67,7 @@ def verify_email(session: Session, *, token: str, settings: Settings, keys: KeyR
         )
     for _, agent in members.agents_of(session, person=account):
         members.remove_agent(session, person=account, agent_id=agent.id)
+    invitations.end_invitations(session, account=account)
     for endpoint in session.exec(
         select(WebhookEndpoint).where(WebhookEndpoint.account_id == account.id)
     ).all():

@@ -1,9 +1,12 @@
 """Organisations and agents in the portal: an organisation's page (its members, their roles,
-adding and removing them), and the agents section of the signed-in person's account page.
+inviting and removing them), and the agents section of the signed-in person's account page,
+with the invitations sent and, once the address is verified, those received
+(clearhouse/portal/invitation_pages.py answers them).
 
-They call the service functions behind the API's routes (rights/members.py), with the same
-checks: an organisation the account is not a member of is a 404 page, a member whose role
-does not allow a change gets a 403 page, and every change is in the audit log.
+They call the service functions behind the API's routes (rights/members.py,
+rights/invitations.py), with the same checks: an organisation the account is not a member of
+is a 404 page, a member whose role does not allow a change gets a 403 page, and every change
+is in the audit log.
 """
 
 import uuid
@@ -18,10 +21,10 @@ from clearhouse.deps import ReadSessionDep, SessionDep, SettingsDep
 from clearhouse.errors import Conflict, InvalidRequest
 from clearhouse.portal.pages import PageRoute, field_errors, render, see_other
 from clearhouse.portal.sessions import CsrfChecked, PortalAccount, PortalHolder
-from rights import members
+from rights import invitations, members
 from rights.authority import Action, may
 from rights.member_schemas import AgentAdd, MemberAdd, OrganisationCreate
-from rights.models import MemberRole
+from rights.models import InvitationKind, MemberRole
 
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
@@ -71,6 +74,7 @@ def add_member(
     organisation_id: uuid.UUID,
     account: PortalAccount,
     session: SessionDep,
+    settings: SettingsDep,
     email: Text = "",
     role: Text = "",
 ):
@@ -80,8 +84,13 @@ def add_member(
     form = {"email": email, "role": role}
     try:
         data = MemberAdd(email=email, role=role)
-        members.add_member(
-            session, actor=account, organisation=organisation, email=data.email, role=data.role
+        invitations.invite_member(
+            session,
+            actor=account,
+            organisation=organisation,
+            email=data.email,
+            role=data.role,
+            settings=settings,
         )
     except ValidationError as invalid:
         errors = field_errors(invalid)
@@ -163,10 +172,16 @@ def account_page(request: Request, account: PortalAccount, session: ReadSessionD
 
 
 @router.post("/account/agents", dependencies=[CsrfChecked])
-def authorise_agent(request: Request, account: PortalHolder, session: SessionDep, email: Text = ""):
+def authorise_agent(
+    request: Request,
+    account: PortalHolder,
+    session: SessionDep,
+    settings: SettingsDep,
+    email: Text = "",
+):
     try:
         data = AgentAdd(email=email)
-        members.authorise_agent(session, person=account, email=data.email)
+        invitations.invite_agent(session, person=account, email=data.email, settings=settings)
     except ValidationError as invalid:
         return _account(
             request,
@@ -239,6 +254,11 @@ def _organisation(
         may_administer=may(
             session, account_id=account.id, action=Action.administer, owner_id=organisation.id
         ),
+        invited=[
+            view
+            for view in invitations.sent(session, account=account)
+            if view.invitation.organisation_id == organisation.id
+        ],
         roles=list(MemberRole),
         **_shown(form_state),
     )
@@ -251,5 +271,13 @@ def _account(request: Request, session: Session, account: Account, **form_state)
         account=account,
         title="Your account",
         agents=members.agents_of(session, person=account),
+        invited=[
+            view
+            for view in invitations.sent(session, account=account)
+            if view.invitation.kind == InvitationKind.agent
+        ],
+        received=(
+            invitations.received(session, account=account) if account.email_verified_at else []
+        ),
         **_shown(form_state),
     )

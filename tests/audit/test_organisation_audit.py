@@ -9,6 +9,7 @@ import uuid
 import pytest
 from alembic import command
 from factories import FACE_POLICY, consented_likeness, create_asset, promote, sign_up
+from inviting import name_agent
 from organising import add, character_of, organisation
 from sqlalchemy import text
 from sqlalchemy.exc import DatabaseError
@@ -68,6 +69,7 @@ def test_every_member_reads_the_organisations_log_oldest_first(client, holder, s
         "subject_id": organisation_id,
         "member_id": str(manager.id),
         "role": "manager",
+        "invitation_id": items[1]["body"]["details"]["invitation_id"],
     }
     assert items[3]["body"]["asset_id"] == asset["id"]
     assert items[3]["body"]["actor_id"] == str(manager.id)
@@ -159,10 +161,7 @@ def test_agent_changes_and_the_agents_acts_show_in_the_likeness_log(client, hold
     character = create_asset(client, holder)
     theirs = consented_likeness(client, other_holder)
     agent = sign_up(client)
-    authorised = client.post(
-        "/v1/accounts/me/agents", headers=holder.headers, json={"email": agent.email}
-    )
-    assert authorised.status_code == 201, authorised.text
+    name_agent(client, holder, agent)
     repriced = client.post(
         f"/v1/assets/{likeness['id']}/policies", headers=agent.headers, json=REPRICED
     )
@@ -183,7 +182,11 @@ def test_agent_changes_and_the_agents_acts_show_in_the_likeness_log(client, hold
         "policy.version_created",
         "agent.removed",
     ]
-    assert log[3]["body"]["details"] == {"subject_id": str(holder.id), "agent_id": str(agent.id)}
+    assert log[3]["body"]["details"] == {
+        "subject_id": str(holder.id),
+        "agent_id": str(agent.id),
+        "invitation_id": log[3]["body"]["details"]["invitation_id"],
+    }
     assert log[3]["body"]["actor_id"] == str(holder.id)
     assert log[4]["body"]["actor_id"] == str(agent.id)
     # A character is no agent's business; another person's likeness is not this one's.
@@ -199,7 +202,7 @@ def test_the_chain_verifies_and_the_subject_column_is_checked(
     client, session, engine, holder, studio
 ):
     admin = promote(session, sign_up(client), "admin")
-    client.post("/v1/accounts/me/agents", headers=holder.headers, json={"email": admin.email})
+    name_agent(client, holder, admin)
     verified = client.get("/v1/audit/verify", headers=admin.headers)
     assert verified.status_code == 200 and verified.json()["ok"] is True, verified.text
 

@@ -1,6 +1,7 @@
 """Taking an address from a squatter (someone who signed up with it and never verified it)
-ends what the squatter set up: its agents, its webhook endpoints, its organisations and its
-memberships, and a squatter's request under way at that moment sets none of them up after."""
+ends what the squatter set up: its agents, its webhook endpoints, its organisations, its
+memberships and its pending invitations, sent or received, and a squatter's request under way
+at that moment sets none of them up after."""
 
 import threading
 import uuid
@@ -10,18 +11,20 @@ from functools import partial
 import httpx
 import pytest
 from factories import OPEN_POLICY, PASSWORD, User, grant, set_policy, sign_up
-from organising import add, character_of, organisation
+from inviting import invited, name_agent
+from organising import add, character_of, invite, organisation
 from sqlmodel import Session
 from squatting import signed_in, take_address, takeover_link
 
 from clearhouse.accounts.models import Account
 from clearhouse.db import writer
 from clearhouse.errors import Unauthenticated
-from rights import members
+from rights import invitations, members
 from rights.authority import Action
 from rights.models import MemberRole
 
 SQUATTED = "victim@example.org"
+AGENTS = "/v1/accounts/me/agents"
 
 
 def _members(client, viewer, organisation_id: str) -> list[tuple[str, str]]:
@@ -36,10 +39,7 @@ def test_what_a_squatter_set_up_ends_when_the_address_is_taken(client):
     themselves; once I take the address, neither reaches my likeness nor my notices."""
     accomplice = sign_up(client)
     squatter = sign_up(client, email=SQUATTED, verified=False)
-    agent = client.post(
-        "/v1/accounts/me/agents", headers=squatter.headers, json={"email": accomplice.email}
-    )
-    assert agent.status_code == 201, agent.text
+    name_agent(client, squatter, accomplice)
     hook = client.post(
         "/v1/webhooks/endpoints",
         headers=squatter.headers,
@@ -60,10 +60,12 @@ def test_what_a_squatter_set_up_ends_when_the_address_is_taken(client):
 
 def test_the_squatters_organisations_and_memberships_are_not_the_new_owners(client):
     """A squatter with my address makes a studio and makes an accomplice its manager, who
-    registers a character for it and consents to the character's use; a partner makes the squatter
-    an owner of their own studio and their agent. Once I take the address I am in no
-    organisation and nobody's agent, and the squatter's studio, left with no owner, is closed:
-    its manager is out and the consent given for it is withdrawn."""
+    registers a character for it and consents to the character's use; a partner invites the
+    squatter to be an owner of their own studio and their agent, which the squatter, its
+    address unverified, cannot accept. Once I take the address I am in no organisation and
+    nobody's agent, the partner's invitations to the squatter are ended, not mine to accept,
+    and the squatter's studio, left with no owner, is closed: its manager is out and the
+    consent given for it is withdrawn."""
     accomplice, partner = sign_up(client), sign_up(client)
     squatter = sign_up(client, email=SQUATTED, verified=False)
     squat_studio = organisation(client, squatter, "Squat Studio")
@@ -72,15 +74,24 @@ def test_the_squatters_organisations_and_memberships_are_not_the_new_owners(clie
     set_policy(client, accomplice, knight["id"], OPEN_POLICY)
     receipt = grant(client, accomplice, knight["id"])["receipt"]["token"]
     partner_studio = organisation(client, partner, "Partner Studio")
-    add(client, partner, partner_studio, squatter, "owner")
-    named = client.post("/v1/accounts/me/agents", headers=partner.headers, json={"email": SQUATTED})
-    assert named.status_code == 201, named.text
+    to_squatter = [
+        invite(client, partner, partner_studio, SQUATTED, "owner"),
+        invited(client, partner, "/v1/accounts/me/agents", {"email": SQUATTED}),
+    ]
+    for invitation in to_squatter:
+        accepting = f"/v1/invitations/{invitation['id']}/accept"
+        assert client.post(accepting, headers=squatter.headers).status_code == 403
 
     victim = User(id=squatter.id, email=SQUATTED, headers=take_address(client, SQUATTED))
 
     assert client.get("/v1/organisations", headers=victim.headers).json() == []
     assert _members(client, partner, partner_studio) == [(partner.email, "owner")]
     assert client.get("/v1/accounts/me/agents", headers=partner.headers).json() == []
+    assert client.get("/v1/invitations", headers=victim.headers).json() == []
+    assert client.get("/v1/invitations/sent", headers=partner.headers).json() == []
+    for invitation in to_squatter:
+        accepting = f"/v1/invitations/{invitation['id']}/accept"
+        assert client.post(accepting, headers=victim.headers).status_code == 404
     assert client.get("/v1/organisations", headers=accomplice.headers).json() == []
     assert (
         client.get(
@@ -113,10 +124,11 @@ GRANTS = 2
 
 def test_requests_under_way_at_the_takeover_set_nothing_up(served):
     """Against a live server, on both databases: a squatter's requests that name an agent,
-    register a webhook endpoint, make an organisation and add a member to its studio, and the
-    studio's manager's grants, are released by a barrier together with the takeover's link.
-    Each is either done before the takeover (and ended by it) or refused; none lands after
-    it, for the new owner to inherit or for the closed studio to keep."""
+    register a webhook endpoint, make an organisation and add a member to its studio, the
+    studio's manager's grants, and two accomplices' acceptances of the squatter's invitations
+    (to be its agent, to join its studio) are released by a barrier together with the
+    takeover's link. Each is either done before the takeover (and ended by it) or refused;
+    none lands after it, for the new owner to inherit or for the closed studio to keep."""
     with httpx.Client(base_url=served, timeout=30) as http:
         accomplices = [sign_up(http) for _ in range(SQUATTER_WRITES)]
         manager = accomplices[0]
@@ -131,22 +143,32 @@ def test_requests_under_way_at_the_takeover_set_nothing_up(served):
             ]
             for character in characters:
                 set_policy(http, manager, character, OPEN_POLICY)
+            waiting = [
+                (accomplices[1], invited(http, squatter, AGENTS, {"email": accomplices[1].email})),
+                (accomplices[2], invite(http, squatter, studio, accomplices[2].email, "manager")),
+            ]
             link = takeover_link(http, email)
             requests = [
                 (squatter, *_squatter_write(n, studio, accomplices)) for n in range(SQUATTER_WRITES)
             ]
             requests += [(manager, f"/v1/assets/{c}/grants", {}) for c in characters]
+            requests += [
+                (invitee, f"/v1/invitations/{invitation['id']}/accept", {})
+                for invitee, invitation in waiting
+            ]
             taken, answers = _with_the_takeover(served, link, requests)
             assert taken == 200
-            assert {answer.status_code for answer in answers} <= {201, 401, 404}, answers
+            statuses = {answer.status_code for answer in answers}
+            assert statuses <= {200, 201, 202, 401, 404}, answers
             victim = signed_in(http, email, PASSWORD)
             assert http.get("/v1/accounts/me/agents", headers=victim).json() == [], round_
             assert http.get("/v1/webhooks/endpoints", headers=victim).json()["items"] == []
+            assert http.get("/v1/invitations/sent", headers=victim).json() == [], round_
             assert http.get("/v1/organisations", headers=victim).json() == [], round_
             for accomplice in accomplices:
                 theirs = http.get("/v1/organisations", headers=accomplice.headers).json()
                 assert studio not in [joined["id"] for joined in theirs], round_
-            for answer in answers[SQUATTER_WRITES:]:
+            for answer in answers[SQUATTER_WRITES : SQUATTER_WRITES + GRANTS]:
                 if answer.status_code == 201:
                     receipt = answer.json()["receipt"]["token"]
                     verified = http.post("/v1/receipts/verify", json={"token": receipt}).json()
@@ -190,7 +212,7 @@ def _squatter_write(n: int, studio: str, accomplices: list[User]) -> tuple[str, 
 
 
 @pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
-def test_a_member_change_begun_before_the_takeover_is_refused_after_it(client, engine):
+def test_a_member_change_begun_before_the_takeover_is_refused_after_it(client, engine, settings):
     """The squatter's requests to add and to promote a member of its studio (which has another
     owner, so it goes on) found it an owner, then the takeover committed: both are refused.
     PostgreSQL only: SQLite's writers take turns, so no write begins before the takeover and
@@ -203,7 +225,12 @@ def test_a_member_change_begun_before_the_takeover_is_refused_after_it(client, e
     with Session(engine, expire_on_commit=False) as reading:
         as_authenticated = reading.get(Account, squatter.id)
     changes = [
-        partial(members.add_member, email=newcomer.email, role=MemberRole.owner),
+        partial(
+            invitations.invite_member,
+            email=newcomer.email,
+            role=MemberRole.owner,
+            settings=settings,
+        ),
         partial(members.change_role, account_id=viewer.id, role=MemberRole.owner),
     ]
     with Session(writer(engine)) as first, Session(writer(engine)) as second:

@@ -7,6 +7,7 @@ import uuid
 import pytest
 from enrolling import OBAMA, enrol, matched, scan
 from factories import create_asset, promote, sign_up
+from inviting import name_agent
 from sqlmodel import select
 
 from likeness.models import FaceTemplateRecord
@@ -109,10 +110,7 @@ def test_nobody_resolves_a_conflict_they_are_a_party_to(client, holder, session)
     claimed = create_asset(client, admin, kind="likeness")
     conflict_id = enrol(client, admin, claimed["id"], OBAMA).json()["conflict_id"]
     agent = promote(session, sign_up(client), "moderator")
-    authorised = client.post(
-        "/v1/accounts/me/agents", headers=holder.headers, json={"email": agent.email}
-    )
-    assert authorised.status_code == 201, authorised.text
+    name_agent(client, holder, agent)
     promote(session, holder, "moderator")
     url = f"/v1/likeness/conflicts/{conflict_id}/resolve"
 

@@ -5,6 +5,7 @@ import json
 
 import pytest
 from factories import create_asset, granted_asset, set_policy, sign_up
+from inviting import name_agent
 from organising import add, organisation
 from portal_browsers import browser_of
 from portal_client import form_token, portal_sign_in, post_form
@@ -191,7 +192,7 @@ def test_the_organisations_log_is_a_404_page_for_anyone_else_and_at_once(
 def test_the_persons_log_shows_their_agents_coming_and_going(client, holder):
     likeness = create_asset(client, holder, kind="likeness", handle="own_face")
     agent = sign_up(client)
-    client.post("/v1/accounts/me/agents", headers=holder.headers, json={"email": agent.email})
+    name_agent(client, holder, agent)
     set_policy(client, agent, likeness["id"])
     client.delete(f"/v1/accounts/me/agents/{agent.id}", headers=holder.headers)
     name = client.get("/v1/accounts/me", headers=agent.headers).json()["display_name"]

@@ -401,8 +401,18 @@ def test_an_organisations_and_an_accounts_pages(page: Page, portal: str) -> None
     expect(page.get_by_role("heading", level=1)).to_have_text("Lumen Studio")
     page.get_by_label("Their email address").fill(member.email)
     page.get_by_label("Role", exact=True).select_option("manager")
-    page.get_by_role("button", name="Add", exact=True).click()
-    expect(page.get_by_role("table")).to_contain_text(member.email)
+    page.get_by_role("button", name="Invite", exact=True).click()
+    invited = page.get_by_role("table", name="Your invitations to Lumen Studio")
+    expect(invited).to_contain_text(member.email)
+    audit(page, "organisation-invited")
+    with httpx.Client(base_url=portal) as api:
+        [invitation] = api.get("/v1/invitations", headers=member.headers).json()
+        joined = api.post(f"/v1/invitations/{invitation['id']}/accept", headers=member.headers)
+    assert joined.status_code == 200, joined.text
+    page.reload()
+    expect(page.get_by_role("table", name="The members of Lumen Studio")).to_contain_text(
+        member.email
+    )
     audit(page, "organisation")
     page.get_by_role("link", name="its audit log").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Audit log: Lumen Studio")
@@ -431,7 +441,24 @@ def test_an_organisations_and_an_accounts_pages(page: Page, portal: str) -> None
     audit(page, "asset-new-organisation")
 
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Account").click()
-    page.get_by_label("Authorise an agent: their email address").fill(agent.email)
-    page.get_by_role("button", name="Authorise").click()
-    expect(page.get_by_role("table")).to_contain_text(agent.email)
+    page.get_by_label("Invite an agent: their email address").fill(agent.email)
+    page.get_by_role("button", name="Invite", exact=True).click()
+    expect(page.get_by_role("region", name="Your agents")).to_contain_text(agent.email)
+    audit(page, "account-agent-invited")
+    page.context.clear_cookies()
+
+    page.goto(f"{portal}/sign-in")
+    sign_in_in_the_browser(page, email=agent.email)
+    page.goto(f"{portal}/account")
+    received = page.get_by_role("region", name="Invitations to you")
+    expect(received).to_contain_text("invites you to act as their agent")
+    audit(page, "account-invitations")
+    received.get_by_role("button", name="Accept").click()
+    expect(received).to_contain_text("No invitation waits for your answer")
+    page.context.clear_cookies()
+
+    page.goto(f"{portal}/sign-in")
+    sign_in_in_the_browser(page, email=owner.email)
+    page.goto(f"{portal}/account")
+    expect(page.get_by_role("table", name="Your agents")).to_contain_text(agent.email)
     audit(page, "account-agents")

@@ -4,6 +4,7 @@ their consent; the person removes the agent and the agent's next request is refu
 import pytest
 from clearing import decision
 from factories import FACE_POLICY, OPEN_POLICY, consented_likeness, create_asset, sign_up
+from inviting import name_agent
 
 REPRICED = {**FACE_POLICY, "price": {"currency": "USD", "per_use_minor": 900}}
 WIDER = {**FACE_POLICY, "allowed_uses": ["personal", "parody", "commercial"]}
@@ -14,10 +15,7 @@ def face(client, holder):
     """The holder's likeness, consented to under the open policy, and an agent for it."""
     likeness = consented_likeness(client, holder)
     agent = sign_up(client)
-    authorised = client.post(
-        "/v1/accounts/me/agents", headers=holder.headers, json={"email": agent.email}
-    )
-    assert authorised.status_code == 201, authorised.text
+    name_agent(client, holder, agent)
     return likeness, agent
 
 
@@ -53,7 +51,7 @@ def test_an_agent_changes_a_price_but_never_grants_a_likeness(client, holder, fa
 def test_an_agent_with_no_consent_to_work_within_grants_nothing(client, holder):
     likeness = create_asset(client, holder, kind="likeness")
     agent = sign_up(client)
-    client.post("/v1/accounts/me/agents", headers=holder.headers, json={"email": agent.email})
+    name_agent(client, holder, agent)
     asset = f"/v1/assets/{likeness['id']}"
     assert (
         client.post(f"{asset}/policies", headers=agent.headers, json=OPEN_POLICY).status_code == 201

@@ -4,6 +4,7 @@ authority a moderator verified consents; the verified estate acts as its owner."
 import pytest
 from clearing import decision
 from factories import FACE_POLICY, consented_likeness, create_asset, promote, sign_up
+from inviting import name_agent
 
 EVIDENCE = {"evidence": "Grant of probate 2026/1234, High Court, Family Division."}
 
@@ -117,10 +118,7 @@ def test_the_persons_agent_does_not_decide_an_estate_claim(
 ):
     """The agent a person chose for their likeness acts for them: a party to who their estate
     is, even as staff."""
-    authorised = client.post(
-        "/v1/accounts/me/agents", headers=holder.headers, json={"email": moderator.email}
-    )
-    assert authorised.status_code == 201, authorised.text
+    name_agent(client, holder, moderator)
     claim = _claim(client, sign_up(client), face)
     refused = _decide(client, moderator, claim, verify=False)
     assert refused.status_code == 403, refused.text
