@@ -260,6 +260,7 @@ class RateLimiter:
         self._mail_per_recipient = settings.mail_limit_per_recipient
         self._mail_per_address = settings.mail_limit_per_address
         self._disputes_per_hour = settings.dispute_limit_per_hour
+        self._invitations_per_hour = settings.invitation_limit_per_hour
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "RateLimiter":
@@ -345,6 +346,19 @@ class RateLimiter:
                 window_seconds=3600.0,
                 refusal="You reached the number of disputes an account may open within an hour "
                 f"({self._disputes_per_hour}).",
+            )
+        )
+
+    def limit_invitations(self, *, account_id: uuid.UUID) -> None:
+        """Count one invitation this account sends (or tries to): each may tell its invitee,
+        so nobody floods a person with them."""
+        self.hit(
+            Bucket(
+                key=f"{self._prefix}invitation:{account_id}",
+                limit=self._invitations_per_hour,
+                window_seconds=3600.0,
+                refusal="You reached the number of invitations an account may send within an "
+                f"hour ({self._invitations_per_hour}).",
             )
         )
 

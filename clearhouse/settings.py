@@ -522,6 +522,12 @@ class Settings(BaseSettings):
         description="Disputes one account may open within an hour: each tells the asset's "
         "holder and holds its new earnings until staff decide.",
     )
+    invitation_limit_per_hour: int = Field(
+        default=20,
+        ge=1,
+        description="Invitations (to be an agent, to join an organisation) one account may send "
+        "within an hour: each may tell the invitee, so nobody floods a person with them.",
+    )
     allowed_hosts: Annotated[list[str], NoDecode] = Field(
         default=["localhost", "127.0.0.1"],
         description="Host names (comma-separated; `*.example.com` for subdomains) this server "

@@ -10,6 +10,7 @@ from fastapi import APIRouter, status
 
 from clearhouse.deps import CurrentAccount, HolderAccount, ReadSessionDep, SessionDep, SettingsDep
 from clearhouse.errors import Conflict, InvalidRequest, NotFound, raises
+from clearhouse.rate_limit import RateLimited, RateLimiterDep, RateLimiterUnavailable
 from rights import invitations, members
 from rights.authority import Action
 from rights.errors import NotAllowed
@@ -78,13 +79,14 @@ def list_members(organisation_id: uuid.UUID, account: CurrentAccount, session: R
     response_model=InvitationPublic,
     tags=["organisations"],
 )
-@raises(NotFound, NotAllowed, Conflict)
+@raises(NotFound, NotAllowed, Conflict, RateLimited, RateLimiterUnavailable)
 def add_member(
     organisation_id: uuid.UUID,
     body: MemberAdd,
     account: CurrentAccount,
     session: SessionDep,
     settings: SettingsDep,
+    limiter: RateLimiterDep,
 ):
     """Invite the account at an address in a role: `owner` (everything, members too),
     `manager` (policies, prices, consent, approvals) or `viewer` (usage and statements).
@@ -93,6 +95,7 @@ def add_member(
     organisation = members.organisation_for(
         session, account=account, organisation_id=organisation_id, action=Action.administer
     )
+    limiter.limit_invitations(account_id=account.id)
     return invitation_public(
         invitations.invite_member(
             session,
@@ -150,14 +153,19 @@ def remove_member(
     response_model=InvitationPublic,
     tags=["agents"],
 )
-@raises(Conflict, InvalidRequest)
+@raises(Conflict, InvalidRequest, RateLimited, RateLimiterUnavailable)
 def authorise_agent(
-    body: AgentAdd, person: HolderAccount, session: SessionDep, settings: SettingsDep
+    body: AgentAdd,
+    person: HolderAccount,
+    session: SessionDep,
+    settings: SettingsDep,
+    limiter: RateLimiterDep,
 ):
     """Invite another account to manage your likenesses' policies, prices and approvals.
     Consent stays yours: your agent may grant only a version within what you consented to
     (a new price, fewer uses), never let anyone new use your face. The answer is the same
     whether anyone signs in with the address: they act for you only once they accept."""
+    limiter.limit_invitations(account_id=person.id)
     return invitation_public(
         invitations.invite_agent(session, person=person, email=body.email, settings=settings)
     )

@@ -21,6 +21,7 @@ from clearhouse.deps import ReadSessionDep, SessionDep, SettingsDep
 from clearhouse.errors import Conflict, InvalidRequest
 from clearhouse.portal.pages import PageRoute, field_errors, render, see_other
 from clearhouse.portal.sessions import CsrfChecked, PortalAccount, PortalHolder
+from clearhouse.rate_limit import RateLimited, RateLimiterDep
 from rights import invitations, members
 from rights.authority import Action, may
 from rights.member_schemas import AgentAdd, MemberAdd, OrganisationCreate
@@ -75,6 +76,7 @@ def add_member(
     account: PortalAccount,
     session: SessionDep,
     settings: SettingsDep,
+    limiter: RateLimiterDep,
     email: Text = "",
     role: Text = "",
 ):
@@ -84,6 +86,7 @@ def add_member(
     form = {"email": email, "role": role}
     try:
         data = MemberAdd(email=email, role=role)
+        limiter.limit_invitations(account_id=account.id)
         invitations.invite_member(
             session,
             actor=account,
@@ -97,7 +100,7 @@ def add_member(
         return _organisation(
             request, session, account, organisation_id, form=form, errors=errors, status_code=400
         )
-    except (InvalidRequest, Conflict) as refused:
+    except (InvalidRequest, Conflict, RateLimited) as refused:
         session.rollback()
         return _organisation(
             request,
@@ -177,10 +180,12 @@ def authorise_agent(
     account: PortalHolder,
     session: SessionDep,
     settings: SettingsDep,
+    limiter: RateLimiterDep,
     email: Text = "",
 ):
     try:
         data = AgentAdd(email=email)
+        limiter.limit_invitations(account_id=account.id)
         invitations.invite_agent(session, person=account, email=data.email, settings=settings)
     except ValidationError as invalid:
         return _account(
@@ -191,7 +196,7 @@ def authorise_agent(
             errors=field_errors(invalid),
             status_code=400,
         )
-    except (InvalidRequest, Conflict) as refused:
+    except (InvalidRequest, Conflict, RateLimited) as refused:
         session.rollback()
         return _account(
             request,

@@ -247,3 +247,38 @@ def test_a_takeover_ends_the_squatters_pending_invitations_sent_and_received(cli
         assert answer.status_code == 404, answer.text
     assert client.get("/v1/organisations", headers=accomplice.headers).json() == []
     assert client.get("/v1/organisations", headers=victim).json() == []
+
+
+def test_an_account_sends_so_many_invitations_an_hour_and_no_more(settings):
+    """Each invitation may tell its invitee: past the hourly limit an account's invitations,
+    to be its agent or to join its organisation, are refused (429, Retry-After) and none is
+    sent."""
+    from fastapi.testclient import TestClient
+
+    from clearhouse.app import create_app
+
+    with TestClient(
+        create_app(settings.model_copy(update={"invitation_limit_per_hour": 2}))
+    ) as client:
+        inviter = sign_up(client)
+        studio = organisation(client, inviter, "Busy Studio")
+        answers = [
+            client.post(AGENTS, headers=inviter.headers, json={"email": "one@example.org"}),
+            client.post(
+                f"/v1/organisations/{studio}/members",
+                headers=inviter.headers,
+                json={"email": "two@example.org", "role": "viewer"},
+            ),
+            client.post(AGENTS, headers=inviter.headers, json={"email": "three@example.org"}),
+        ]
+        assert [answer.status_code for answer in answers] == [202, 202, 429]
+        refused = answers[-1]
+        assert refused.headers["content-type"] == "application/problem+json"
+        assert refused.json()["type"].endswith("/rate-limited")
+        assert "may send within an hour (2)" in refused.json()["detail"]
+        assert int(refused.headers["retry-after"]) > 3500
+        assert len(_sent(client, inviter)) == 2
+        # Another account's invitations are counted apart.
+        other = sign_up(client)
+        sent = client.post(AGENTS, headers=other.headers, json={"email": "three@example.org"})
+        assert sent.status_code == 202, sent.text
