@@ -185,6 +185,17 @@ def end_invitations(session: Session, *, account: Account) -> None:
     )
 
 
+def erase_invitations(session: Session, *, account: Account, erased_address: str) -> None:
+    """Deleting ``account``: its pending invitations, sent or received, end, and its address
+    is erased from every invitation ever sent to it (``erased_address`` in its place)."""
+    end_invitations(session, account=account)
+    session.execute(
+        update(Invitation)
+        .where(Invitation.address == account.email)
+        .values(email=erased_address, address=erased_address)
+    )
+
+
 def _invite(
     session: Session,
     *,

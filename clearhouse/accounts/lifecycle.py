@@ -174,7 +174,9 @@ def delete_account(
     session.exec(SignedOutToken.__table__.delete().where(SignedOutToken.account_id == account.id))
     forget_recipient(session, address=account.email)
     forget_account(session, account_id=account.id)
-    account.email = f"deleted-{account.id}@deleted.invalid"
+    erased_address = f"deleted-{account.id}@deleted.invalid"
+    invitations.erase_invitations(session, account=account, erased_address=erased_address)
+    account.email = erased_address
     account.display_name = ""
     account.password_hash = ERASED_PASSWORD_HASH
     account.date_of_birth = None

@@ -5,6 +5,7 @@ import json
 
 import pytest
 from factories import PASSWORD, create_asset, granted_asset, sign_up
+from inviting import invited
 from sqlalchemy import text
 from stored import every_stored_text
 
@@ -167,6 +168,22 @@ def _admin(client, engine):
 
     with Session(engine) as session:
         return promote(session, sign_up(client), "admin")
+
+
+def test_deleting_the_account_erases_its_address_from_invitations_and_ends_them(client, engine):
+    holder = sign_up(client, email="ida.deleted@example.org")
+    inviter = sign_up(client)
+    invited(client, inviter, "/v1/accounts/me/agents", {"email": holder.email})
+    invited(client, holder, "/v1/accounts/me/agents", {"email": inviter.email})
+
+    deleted = client.post(
+        "/v1/accounts/me/deletion", headers=holder.headers, json={"password": PASSWORD}
+    )
+    assert deleted.status_code == 200, deleted.text
+
+    assert client.get("/v1/invitations", headers=inviter.headers).json() == []
+    assert client.get("/v1/invitations/sent", headers=inviter.headers).json() == []
+    assert holder.email not in every_stored_text(engine, except_tables=("audit_entry",))
 
 
 def test_export_holds_everything_about_the_account_and_nothing_of_others(
