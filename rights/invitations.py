@@ -58,7 +58,12 @@ def invite_agent(
     ).first():
         raise Conflict(f"{email} is your agent already.")
     return _invite(
-        session, inviter=person, kind=InvitationKind.agent, email=email, settings=settings
+        session,
+        inviter=person,
+        kind=InvitationKind.agent,
+        email=email,
+        address=address,
+        settings=settings,
     )
 
 
@@ -85,6 +90,7 @@ def invite_member(
         inviter=actor,
         kind=InvitationKind.member,
         email=email,
+        address=address,
         settings=settings,
         organisation=organisation,
         role=role,
@@ -202,12 +208,14 @@ def _invite(
     inviter: Account,
     kind: InvitationKind,
     email: str,
+    address: str,
     settings: Settings,
     organisation: Organisation | None = None,
     role: MemberRole | None = None,
 ) -> InvitationView:
+    """Store the invitation to ``email`` (``address`` as stored, from :func:`_locked_address`)
+    and tell the verified account there, if any."""
     now = utcnow()
-    address = _address(email)
     organisation_id = organisation.id if organisation else None
     if session.exec(
         select(Invitation).where(
